@@ -1,0 +1,91 @@
+/**
+ * The matchmaking seam: queues, matches and private codes live behind this interface so that
+ * the in-memory implementation (the default) and a Redis-backed one for several nodes are
+ * interchangeable. Sessions call it; it calls back through {@link MatchmakerListener} to tell
+ * a client (wherever it is connected) about matches, partners leaving and relayed signals.
+ */
+import type { PartnerLeftReason, SignalData, HubCount } from '../protocol/index.js';
+
+/** A waiting client's request. */
+export interface QueueEntry {
+  clientId: string;
+  hub: string;
+  /** Lower-cased, de-duplicated interest tags. */
+  interests: string[];
+}
+
+/** What one side of a new match is told. */
+export interface MatchNotice {
+  matchId: string;
+  role: 'offerer' | 'answerer';
+  partnerId: string;
+  hub: string | null;
+  private: boolean;
+  commonInterests: string[];
+  /** Milliseconds this client waited in the queue (or for its private partner). */
+  waitedMs: number;
+}
+
+/** Callbacks from the matchmaker to the clients it concerns. */
+export interface MatchmakerListener {
+  matched(clientId: string, notice: MatchNotice): void;
+  partnerLeft(clientId: string, matchId: string, reason: PartnerLeftReason): void;
+  signal(clientId: string, matchId: string, data: SignalData): void;
+  privateExpired(clientId: string, code: string): void;
+}
+
+/** Result of relaying a signal. */
+export type RelayResult = 'relayed' | 'not-matched' | 'stale-match';
+
+/** Result of joining a private call. */
+export type PrivateJoinResult = 'matched' | 'not-found' | 'full' | 'own-code';
+
+/** Where a client stands, from the matchmaker's point of view. */
+export type Placement =
+  | { kind: 'none' }
+  | { kind: 'queued'; hub: string; position: number }
+  | { kind: 'private-waiting'; code: string }
+  | { kind: 'matched'; matchId: string; partnerId: string };
+
+/** The matchmaking interface. All methods are async so that remote stores fit behind it. */
+export interface Matchmaker {
+  /** Puts a client in a hub queue, matching at once when a compatible stranger waits. */
+  enqueue(entry: QueueEntry): Promise<Placement>;
+  /** Removes a client from wherever it is (queue, private code, match) and notifies its partner. */
+  remove(clientId: string, reason: PartnerLeftReason): Promise<void>;
+  /** Ends the client's current match (its partner is told `reason`); returns the ended match id. */
+  endMatch(clientId: string, reason: PartnerLeftReason): Promise<string | null>;
+  /** Relays signaling data to the sender's partner in `matchId`. */
+  relay(fromId: string, matchId: string, data: SignalData): Promise<RelayResult>;
+  /** Creates a private call code owned by `clientId`. */
+  createPrivate(clientId: string): Promise<{ code: string; expiresAt: number }>;
+  /** Joins a private call by code. */
+  joinPrivate(clientId: string, code: string): Promise<PrivateJoinResult>;
+  /** Where the client stands now. */
+  placement(clientId: string): Promise<Placement>;
+  /** Waiting and in-call counts per hub. */
+  counts(): Promise<HubCount[]>;
+  /** Closes timers and connections. Idempotent. */
+  close(): Promise<void>;
+}
+
+/** Settings shared by every implementation. */
+export interface MatchmakerOptions {
+  hubs: string[];
+  interestFallbackMs: number;
+  rematchCooldownMs: number;
+  privateCodeTtlMs: number;
+  /** How often waiting clients are re-examined (interest fallback, cooldown expiry, code expiry). */
+  tickMs?: number;
+  now?: () => number;
+}
+
+/** Normalises interest tags: trimmed, lower-case, unique, non-empty. */
+export function normaliseInterests(tags: readonly string[] | undefined): string[] {
+  const out = new Set<string>();
+  for (const t of tags ?? []) {
+    const n = t.trim().toLowerCase();
+    if (n) out.add(n);
+  }
+  return [...out];
+}

@@ -1,0 +1,42 @@
+/** Prometheus metrics of one server instance (its own registry, so several servers can share a process). */
+import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+import type { Matchmaker } from './matchmaker.js';
+
+/** The metrics a signaling server exposes at /metrics. */
+export interface ServerMetrics {
+  registry: Registry;
+  connected: Gauge;
+  matches: Counter<'kind'>;
+  matchWait: Histogram;
+  relayed: Counter;
+  errors: Counter<'code'>;
+  reports: Counter;
+}
+
+/** Creates the metrics; queue lengths and in-call counts are read from the matchmaker at scrape time. */
+export function createMetrics(matchmaker: () => Matchmaker, options: { defaultMetrics?: boolean } = {}): ServerMetrics {
+  const registry = new Registry();
+  if (options.defaultMetrics !== false) collectDefaultMetrics({ register: registry, prefix: 'chatzyo_process_' });
+  const connected = new Gauge({ name: 'chatzyo_connected_clients', help: 'WebSocket clients connected to this node', registers: [registry] });
+  new Gauge({
+    name: 'chatzyo_queue_length', help: 'Clients waiting in each hub queue', labelNames: ['hub'], registers: [registry],
+    async collect() {
+      for (const c of await matchmaker().counts()) this.set({ hub: c.name }, c.waiting);
+    },
+  });
+  new Gauge({
+    name: 'chatzyo_in_call', help: 'Clients in a call, per hub', labelNames: ['hub'], registers: [registry],
+    async collect() {
+      for (const c of await matchmaker().counts()) this.set({ hub: c.name }, c.inCall);
+    },
+  });
+  const matches = new Counter({ name: 'chatzyo_matches_total', help: 'Matches made (kind: hub or private)', labelNames: ['kind'], registers: [registry] });
+  const matchWait = new Histogram({
+    name: 'chatzyo_match_wait_seconds', help: 'Time a client waited before being matched', registers: [registry],
+    buckets: [0.001, 0.005, 0.01, 0.05, 0.1, 0.5, 1, 2, 5, 10, 30, 60],
+  });
+  const relayed = new Counter({ name: 'chatzyo_relayed_messages_total', help: 'Signals relayed to a partner', registers: [registry] });
+  const errors = new Counter({ name: 'chatzyo_errors_total', help: 'Error replies sent, by code', labelNames: ['code'], registers: [registry] });
+  const reports = new Counter({ name: 'chatzyo_reports_total', help: 'Partners reported by users', registers: [registry] });
+  return { registry, connected, matches, matchWait, relayed, errors, reports };
+}

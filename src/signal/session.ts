@@ -1,0 +1,305 @@
+/**
+ * One connected client on the server: an explicit state machine that decides which messages
+ * are allowed now, enforces per-connection limits, and talks to the {@link Matchmaker}.
+ */
+import type { WebSocket } from 'ws';
+import {
+  ChatzyoError, closeCodeFor, parseClientFrame, PROTOCOL_VERSION, SUPPORTED_VERSIONS,
+  type ClientMessage, type ClientMessageOf, type ParseResult, type ErrorCode, type PartnerLeftReason, type ServerMessage, type SignalData,
+} from '../protocol/index.js';
+import type { Matchmaker, MatchNotice } from './matchmaker.js';
+import { normaliseInterests } from './matchmaker.js';
+import { SlidingWindow, TokenBucket } from './rate-limit.js';
+import type { ServerContext } from './context.js';
+
+/** Server-side session states. */
+export const SESSION_STATES = ['connected', 'ready', 'queued', 'private-waiting', 'matched', 'closed'] as const;
+export type SessionState = (typeof SESSION_STATES)[number];
+
+/** Allowed transitions; anything else is a bug and throws. */
+const TRANSITIONS: Record<SessionState, readonly SessionState[]> = {
+  connected: ['ready', 'closed'],
+  ready: ['queued', 'matched', 'private-waiting', 'ready', 'closed'],
+  queued: ['ready', 'matched', 'closed'],
+  'private-waiting': ['ready', 'matched', 'closed'],
+  matched: ['ready', 'queued', 'matched', 'closed'],
+  closed: [],
+};
+
+/** Which client messages each state accepts. */
+const ALLOWED: Record<SessionState, readonly ClientMessage['type'][]> = {
+  connected: ['hello'],
+  ready: ['join', 'private-create', 'private-join', 'leave', 'ping'],
+  queued: ['leave', 'ping'],
+  'private-waiting': ['leave', 'ping'],
+  matched: ['signal', 'next', 'leave', 'report', 'ping'],
+  closed: [],
+};
+
+/** A client connection and its state machine. */
+export class ClientSession {
+  readonly id: string;
+  readonly addressHash: string;
+  #state: SessionState = 'connected';
+  #matchId: string | null = null;
+  #partnerId: string | null = null;
+  #hub: string | null = null;
+  #interests: string[] = [];
+  #chain: Promise<void> = Promise.resolve();
+  #alive = true;
+  readonly #bucket: TokenBucket;
+  readonly #nexts: SlidingWindow;
+  readonly #errors: SlidingWindow;
+  #rateStrikes = 0;
+  readonly #helloTimer: NodeJS.Timeout;
+  readonly #mm: Matchmaker;
+
+  constructor(readonly ws: WebSocket, id: string, addressHash: string, private readonly ctx: ServerContext) {
+    this.id = id;
+    this.addressHash = addressHash;
+    this.#mm = ctx.matchmaker;
+    const o = ctx.options;
+    this.#bucket = new TokenBucket(o.messagesPerSecond, o.messagesPerSecond * 2);
+    this.#nexts = new SlidingWindow(o.nextsPerMinute, 60_000);
+    this.#errors = new SlidingWindow(o.maxErrors, 10_000);
+    this.#helloTimer = setTimeout(() => this.fail('CHZ_ERR_HELLO_TIMEOUT'), o.helloTimeoutMs);
+    this.#helloTimer.unref();
+  }
+
+  get state(): SessionState { return this.#state; }
+  get matchId(): string | null { return this.#matchId; }
+  get partnerId(): string | null { return this.#partnerId; }
+  get hub(): string | null { return this.#hub; }
+
+  /** Heartbeat bookkeeping: false when the last ping went unanswered. */
+  checkAlive(): boolean {
+    const alive = this.#alive;
+    this.#alive = false;
+    return alive;
+  }
+  markAlive(): void { this.#alive = true; }
+
+  #to(next: SessionState): void {
+    if (!TRANSITIONS[this.#state].includes(next)) {
+      throw new Error(`session ${this.id}: cannot go from state ${this.#state} to ${next}`);
+    }
+    this.#state = next;
+    if (next !== 'matched') { this.#matchId = null; this.#partnerId = null; }
+  }
+
+  /** Sends a server message if the socket is open. */
+  send(msg: ServerMessage): void {
+    if (this.ws.readyState !== this.ws.OPEN) return;
+    this.ws.send(JSON.stringify(msg));
+  }
+
+  /** Sends an error reply and counts it; persistent violators are closed with 4000. */
+  error(code: ErrorCode | string, message?: string, ref?: string): void {
+    this.ctx.metrics.errors.inc({ code });
+    this.send(new ChatzyoError(code, message).toWire(ref));
+    if (!this.#errors.hit()) this.fail('CHZ_ERR_TOO_MANY_ERRORS');
+  }
+
+  /** Sends a final error and closes with the matching 4xxx close code. */
+  fail(code: ErrorCode): void {
+    if (this.#state === 'closed' || this.ws.readyState !== this.ws.OPEN) return;
+    this.ctx.metrics.errors.inc({ code });
+    this.send(new ChatzyoError(code).toWire());
+    this.ws.close(closeCodeFor(code) ?? 4000, code);
+  }
+
+  /** Entry point for every received frame. */
+  receive(data: Buffer, isBinary: boolean): void {
+    this.#alive = true;
+    if (this.#state === 'closed') return;
+    if (!this.#bucket.take()) {
+      this.#rateStrikes++;
+      this.ctx.metrics.errors.inc({ code: 'CHZ_ERR_RATE_LIMITED' });
+      if (this.#rateStrikes > this.ctx.options.rateLimitStrikes) { this.fail('CHZ_ERR_RATE_LIMITED'); return; }
+      this.send(new ChatzyoError('CHZ_ERR_RATE_LIMITED').toWire());
+      return;
+    }
+    const parsed: ParseResult<ClientMessage> = isBinary
+      ? { ok: false, code: 'CHZ_ERR_BAD_JSON', message: 'Binary frames are not part of the protocol; send JSON text.' }
+      : parseClientFrame(data.toString('utf8'), data.length, this.ctx.options.maxFrameBytes);
+    if (!parsed.ok) { this.error(parsed.code, parsed.message, parsed.ref); return; }
+    const msg = parsed.value;
+    if (!ALLOWED[this.#state].includes(msg.type)) {
+      if ((msg.type === 'signal' || msg.type === 'report' || msg.type === 'next') && this.#state !== 'connected') {
+        this.error('CHZ_ERR_NOT_MATCHED', `You have no partner right now (state ${this.#state}).`, msg.type);
+      } else {
+        this.error('CHZ_ERR_BAD_STATE', `"${msg.type}" is not allowed in state ${this.#state}.`, msg.type);
+      }
+      return;
+    }
+    // Messages that touch the matchmaker run one at a time, in arrival order.
+    this.#chain = this.#chain.then(() => this.#handle(msg)).catch((err: unknown) => {
+      const code = err instanceof ChatzyoError ? err.code : 'CHZ_ERR_UNAVAILABLE';
+      this.ctx.log.error({ err, session: this.id }, 'message handling failed');
+      this.error(code, undefined, msg.type);
+    });
+  }
+
+  async #handle(msg: ClientMessage): Promise<void> {
+    if (this.#state === 'closed') return;
+    if (!ALLOWED[this.#state].includes(msg.type)) {
+      // The state changed while this message waited (a match arrived, a partner left).
+      if (msg.type === 'signal' || msg.type === 'report' || msg.type === 'next') this.error('CHZ_ERR_NOT_MATCHED', undefined, msg.type);
+      else this.error('CHZ_ERR_BAD_STATE', `"${msg.type}" is not allowed in state ${this.#state}.`, msg.type);
+      return;
+    }
+    switch (msg.type) {
+      case 'hello': return this.#hello(msg);
+      case 'join': return this.#join(msg.hub, normaliseInterests(msg.interests));
+      case 'next': return this.#next();
+      case 'leave': return this.#leave();
+      case 'signal': return this.#signal(msg);
+      case 'private-create': return this.#privateCreate();
+      case 'private-join': return this.#privateJoin(msg.code);
+      case 'report': return this.#report(msg);
+      case 'ping': this.send({ type: 'pong', id: msg.id }); return;
+    }
+  }
+
+  #hello(msg: ClientMessageOf<'hello'>): void {
+    clearTimeout(this.#helloTimer);
+    if (!SUPPORTED_VERSIONS.includes(msg.version)) {
+      this.ctx.metrics.errors.inc({ code: 'CHZ_ERR_VERSION' });
+      this.send(new ChatzyoError('CHZ_ERR_VERSION', `Protocol version ${msg.version} is not supported; this server speaks ${SUPPORTED_VERSIONS.join(', ')}.`).toWire('hello'));
+      this.ws.close(4001, 'CHZ_ERR_VERSION');
+      return;
+    }
+    this.#to('ready');
+    const o = this.ctx.options;
+    this.send({
+      type: 'welcome',
+      version: PROTOCOL_VERSION,
+      sessionId: this.id,
+      iceServers: this.ctx.iceServersFor(this.id),
+      turn: this.ctx.hasTurn,
+      hubs: o.hubs,
+      limits: {
+        maxFrameBytes: o.maxFrameBytes,
+        messagesPerSecond: o.messagesPerSecond,
+        nextsPerMinute: o.nextsPerMinute,
+        interestFallbackMs: o.interestFallbackMs,
+        rematchCooldownMs: o.rematchCooldownMs,
+        privateCodeTtlMs: o.privateCodeTtlMs,
+        heartbeatMs: o.heartbeatMs,
+      },
+    });
+    const counts = this.ctx.lastCounts();
+    if (counts) this.send({ type: 'hubs', hubs: counts });
+  }
+
+  async #join(hub: string, interests: string[]): Promise<void> {
+    if (!this.ctx.options.hubs.includes(hub)) {
+      this.error('CHZ_ERR_UNKNOWN_HUB', `There is no hub "${hub}"; hubs are ${this.ctx.options.hubs.join(', ')}.`, 'join');
+      return;
+    }
+    this.#hub = hub;
+    this.#interests = interests;
+    await this.#enqueue();
+  }
+
+  async #enqueue(): Promise<void> {
+    const placement = await this.#mm.enqueue({ clientId: this.id, hub: this.#hub!, interests: this.#interests });
+    if (placement.kind === 'queued' && this.#state !== 'closed' && this.#state !== 'matched') {
+      this.#to('queued');
+      this.send({ type: 'queued', hub: placement.hub, position: placement.position });
+    }
+  }
+
+  async #next(): Promise<void> {
+    if (!this.#nexts.hit()) {
+      this.error('CHZ_ERR_NEXT_RATE_LIMITED', `More than ${this.ctx.options.nextsPerMinute} skips in a minute.`, 'next');
+      return;
+    }
+    const wasPrivate = this.#hub === null;
+    await this.#mm.endMatch(this.id, 'next');
+    if (this.#state === 'closed') return;
+    this.#to('ready');
+    // A private call has no hub to return to: Next there is the same as leave.
+    if (!wasPrivate) await this.#enqueue();
+  }
+
+  async #leave(): Promise<void> {
+    await this.#mm.remove(this.id, 'leave');
+    if (this.#state !== 'closed') this.#to('ready');
+  }
+
+  async #signal(msg: ClientMessageOf<'signal'>): Promise<void> {
+    const result = await this.#mm.relay(this.id, msg.matchId, msg.data);
+    if (result === 'not-matched') this.error('CHZ_ERR_NOT_MATCHED', undefined, 'signal');
+    else if (result === 'stale-match') this.error('CHZ_ERR_STALE_MATCH', `Match ${msg.matchId} is not your current match.`, 'signal');
+  }
+
+  async #privateCreate(): Promise<void> {
+    const { code, expiresAt } = await this.#mm.createPrivate(this.id);
+    if (this.#state === 'closed') return;
+    this.#hub = null;
+    this.#to('private-waiting');
+    this.send({ type: 'private-created', code, expiresAt });
+  }
+
+  async #privateJoin(code: string): Promise<void> {
+    this.#hub = null;
+    const result = await this.#mm.joinPrivate(this.id, code);
+    if (result === 'not-found') this.error('CHZ_ERR_PRIVATE_NOT_FOUND', undefined, 'private-join');
+    else if (result === 'full') this.error('CHZ_ERR_PRIVATE_FULL', undefined, 'private-join');
+    else if (result === 'own-code') this.error('CHZ_ERR_BAD_STATE', 'That is your own private call code; share it with someone else.', 'private-join');
+  }
+
+  async #report(msg: ClientMessageOf<'report'>): Promise<void> {
+    if (msg.matchId !== this.#matchId) { this.error('CHZ_ERR_STALE_MATCH', undefined, 'report'); return; }
+    this.ctx.metrics.reports.inc();
+    this.ctx.log.info({ session: this.id, reported: this.#partnerId, match: msg.matchId, reason: msg.reason }, 'partner reported');
+    await this.#next();
+  }
+
+  // ------------------------------------------------------------ matchmaker callbacks
+
+  /** Called by the matchmaker listener when this client has a partner. */
+  onMatched(notice: MatchNotice): void {
+    if (this.#state === 'closed') return;
+    this.#to('matched');
+    this.#matchId = notice.matchId;
+    this.#partnerId = notice.partnerId;
+    this.send({
+      type: 'matched', matchId: notice.matchId, role: notice.role, hub: notice.hub, private: notice.private, commonInterests: notice.commonInterests,
+    });
+  }
+
+  /** Called when the partner of `matchId` left. */
+  onPartnerLeft(matchId: string, reason: PartnerLeftReason): void {
+    if (this.#state !== 'matched' || this.#matchId !== matchId) return;
+    this.#to('ready');
+    this.send({ type: 'partner-left', matchId, reason });
+  }
+
+  /** Called with signaling data from the partner. */
+  onSignal(matchId: string, data: SignalData): boolean {
+    if (this.#state !== 'matched' || this.#matchId !== matchId) return false;
+    this.send({ type: 'signal', matchId, data });
+    return true;
+  }
+
+  /** Called when this client's private code expired unused. */
+  onPrivateExpired(code: string): void {
+    if (this.#state !== 'private-waiting') return;
+    this.#to('ready');
+    this.send(new ChatzyoError('CHZ_ERR_PRIVATE_EXPIRED', `Private call ${code.slice(0, 6)}... expired before anyone joined.`).toWire());
+  }
+
+  /** The socket is gone: leave the matchmaker. Idempotent. */
+  async closed(reason: PartnerLeftReason): Promise<void> {
+    if (this.#state === 'closed') return;
+    clearTimeout(this.#helloTimer);
+    this.#state = 'closed';
+    this.#matchId = null;
+    this.#partnerId = null;
+    // Let a message already in flight finish, then take the client out of every queue and match.
+    await this.#chain;
+    await this.#mm.remove(this.id, reason);
+  }
+}

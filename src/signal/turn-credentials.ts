@@ -1,0 +1,26 @@
+/**
+ * Ephemeral TURN credentials in coturn's "TURN REST API" form
+ * (draft-uberti-behave-turn-rest-00, coturn `use-auth-secret` / `static-auth-secret`):
+ * username `expiry:sessionId`, credential base64(HMAC-SHA1(secret, username)).
+ */
+import { createHmac } from 'node:crypto';
+import type { IceServer } from '../protocol/index.js';
+
+/** Builds the TURN username and credential for one session. */
+export function turnCredentials(secret: string, sessionId: string, ttlSeconds: number, nowMs = Date.now()): { username: string; credential: string; expiresAt: number } {
+  const expiry = Math.floor(nowMs / 1000) + ttlSeconds;
+  const username = `${expiry}:${sessionId}`;
+  const credential = createHmac('sha1', secret).update(username).digest('base64');
+  return { username, credential, expiresAt: expiry * 1000 };
+}
+
+/** The ICE servers for one session: STUN URLs, then TURN URLs with fresh credentials. */
+export function iceServersFor(opts: { stunUrls: string[]; turnUrls: string[]; turnSecret?: string; turnTtlSeconds: number }, sessionId: string): IceServer[] {
+  const servers: IceServer[] = [];
+  if (opts.stunUrls.length) servers.push({ urls: opts.stunUrls });
+  if (opts.turnUrls.length && opts.turnSecret) {
+    const { username, credential } = turnCredentials(opts.turnSecret, sessionId, opts.turnTtlSeconds);
+    servers.push({ urls: opts.turnUrls, username, credential });
+  }
+  return servers;
+}
