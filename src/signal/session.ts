@@ -124,15 +124,8 @@ export class ClientSession {
       : parseClientFrame(data.toString('utf8'), data.length, this.ctx.options.maxFrameBytes);
     if (!parsed.ok) { this.error(parsed.code, parsed.message, parsed.ref); return; }
     const msg = parsed.value;
-    if (!ALLOWED[this.#state].includes(msg.type)) {
-      if ((msg.type === 'signal' || msg.type === 'report' || msg.type === 'next') && this.#state !== 'connected') {
-        this.error('CHZ_ERR_NOT_MATCHED', `You have no partner right now (state ${this.#state}).`, msg.type);
-      } else {
-        this.error('CHZ_ERR_BAD_STATE', `"${msg.type}" is not allowed in state ${this.#state}.`, msg.type);
-      }
-      return;
-    }
-    // Messages that touch the matchmaker run one at a time, in arrival order.
+    // Messages run one at a time, in arrival order, and are checked against the state they
+    // find when their turn comes (an earlier leave may have changed it).
     this.#chain = this.#chain.then(() => this.#handle(msg)).catch((err: unknown) => {
       const code = err instanceof ChatzyoError ? err.code : 'CHZ_ERR_UNAVAILABLE';
       this.ctx.log.error({ err, session: this.id }, 'message handling failed');
@@ -143,9 +136,11 @@ export class ClientSession {
   async #handle(msg: ClientMessage): Promise<void> {
     if (this.#state === 'closed') return;
     if (!ALLOWED[this.#state].includes(msg.type)) {
-      // The state changed while this message waited (a match arrived, a partner left).
-      if (msg.type === 'signal' || msg.type === 'report' || msg.type === 'next') this.error('CHZ_ERR_NOT_MATCHED', undefined, msg.type);
-      else this.error('CHZ_ERR_BAD_STATE', `"${msg.type}" is not allowed in state ${this.#state}.`, msg.type);
+      if ((msg.type === 'signal' || msg.type === 'report' || msg.type === 'next') && this.#state !== 'connected') {
+        this.error('CHZ_ERR_NOT_MATCHED', `You have no partner right now (state ${this.#state}).`, msg.type);
+      } else {
+        this.error('CHZ_ERR_BAD_STATE', `"${msg.type}" is not allowed in state ${this.#state}.`, msg.type);
+      }
       return;
     }
     switch (msg.type) {
