@@ -1,7 +1,7 @@
 #!/usr/bin/env node
 // Builds dist/: the Node code with tsc, the browser client with esbuild (one bundle, no CDN).
 import { spawnSync } from 'node:child_process';
-import { cpSync, existsSync, mkdirSync, readdirSync, rmSync } from 'node:fs';
+import { existsSync, rmSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -23,22 +23,5 @@ rmSync(path.join(root, 'dist'), { recursive: true, force: true });
 const tsc = spawnSync(process.execPath, [tscBin, '-p', path.join(root, 'tsconfig.build.json')], { stdio: 'inherit', cwd: root });
 if (tsc.status !== 0) process.exit(tsc.status ?? 1);
 
-const webSrc = path.join(root, 'src/web');
-const webOut = path.join(root, 'dist/web');
-mkdirSync(webOut, { recursive: true });
-if (existsSync(path.join(webSrc, 'main.ts'))) {
-  const esbuild = await import('esbuild');
-  await esbuild.build({
-    entryPoints: [path.join(webSrc, 'main.ts')],
-    bundle: true,
-    format: 'esm',
-    target: ['chrome110', 'firefox115'],
-    outfile: path.join(webOut, 'app.js'),
-    sourcemap: true,
-    minify: true,
-    logLevel: 'warning',
-  });
-}
-for (const f of readdirSync(webSrc)) {
-  if (/\.(html|css|svg|png|ico)$/.test(f)) cpSync(path.join(webSrc, f), path.join(webOut, f));
-}
+const { buildWeb } = await import('./build-web.js');
+await buildWeb(path.join(root, 'dist/web'));

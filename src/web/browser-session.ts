@@ -1,0 +1,540 @@
+/**
+ * The browser client's session: an explicit state machine over the signaling connection, local
+ * media and the current {@link PeerCall}. The view calls its public methods (Start, Next, Stop,
+ * Report, private calls, chat) and renders its snapshots; it never touches the protocol itself.
+ */
+import {
+  ERROR_CODES,
+  type ClientMessage, type HubCount, type PartnerLeftReason, type ServerMessage, type ServerMessageOf, type SignalData,
+} from '../protocol/index.js';
+import { Emitter } from './emitter.js';
+import { acquireLocalMedia, describeMediaProblem, stopLocalMedia, type LocalMedia } from './local-media.js';
+import { PeerCall, type CallState, type NetworkPath } from './peer-call.js';
+import type { ConnectionLost, SignalClient } from './signal-client.js';
+
+/** Session states. `preparing` = asking for camera and microphone before joining. */
+export const SESSION_STATES = ['offline', 'idle', 'preparing', 'searching', 'private-waiting', 'joining-private', 'in-call', 'closed'] as const;
+export type SessionState = (typeof SESSION_STATES)[number];
+
+const TRANSITIONS: Record<SessionState, readonly SessionState[]> = {
+  offline: ['idle', 'closed'],
+  idle: ['preparing', 'searching', 'private-waiting', 'joining-private', 'offline', 'closed'],
+  preparing: ['idle', 'searching', 'private-waiting', 'joining-private', 'offline', 'closed'],
+  searching: ['in-call', 'idle', 'preparing', 'offline', 'closed'],
+  'private-waiting': ['in-call', 'idle', 'preparing', 'offline', 'closed'],
+  'joining-private': ['in-call', 'idle', 'preparing', 'offline', 'closed'],
+  'in-call': ['searching', 'idle', 'preparing', 'in-call', 'offline', 'closed'],
+  closed: [],
+};
+
+/** How the last thing that happened should look in the status line. */
+export type Tone = 'info' | 'warn' | 'error';
+
+/** The current call, as the view needs it. */
+export interface CallSnapshot {
+  matchId: string;
+  role: 'offerer' | 'answerer';
+  private: boolean;
+  hub: string | null;
+  commonInterests: string[];
+  state: CallState;
+  path: NetworkPath | null;
+  safetyNumber: string | null;
+  chatOpen: boolean;
+}
+
+/** Everything the view renders. */
+export interface SessionSnapshot {
+  state: SessionState;
+  hubs: HubCount[];
+  /** The server offers TURN, so "Hide my IP" can work. */
+  turn: boolean;
+  relayOnly: boolean;
+  hub: string | null;
+  queuePosition: number | null;
+  privateCode: string | null;
+  call: CallSnapshot | null;
+  /** The last event worth telling the person (partner left, an error), shown with the state. */
+  message: { text: string; tone: Tone } | null;
+  /** Whether Next can start a new search from idle (a hub was joined before). */
+  canRequeue: boolean;
+  /** Seconds until the next reconnect attempt while offline, if known. */
+  retryInSeconds: number | null;
+}
+
+/** One line of the chat log. */
+export interface ChatLine {
+  from: 'you' | 'partner' | 'system';
+  text: string;
+}
+
+/** Events of a {@link BrowserSession}. */
+export type SessionEvents = {
+  change: [SessionSnapshot];
+  chat: [ChatLine];
+  chatclear: [];
+  localmedia: [LocalMedia | null];
+  mediaproblem: [string | null];
+  remotestream: [MediaStream | null];
+};
+
+/** A received signal, kept for diagnostics and tests (which check what a partner could learn). */
+export interface ReceivedSignal {
+  matchId: string;
+  data: SignalData;
+}
+
+const MAX_RECORDED_SIGNALS = 2000;
+
+const LEFT_BECAUSE: Record<PartnerLeftReason, string> = {
+  next: 'they pressed Next',
+  leave: 'they pressed Stop',
+  timeout: 'their connection timed out',
+  disconnect: 'they closed the page or lost their connection',
+};
+
+/** Parses the interests field: comma-separated tags, lower-cased, de-duplicated, at most 10. */
+export function parseInterests(text: string): string[] {
+  const tags = text.split(',').map((t) => t.trim().toLowerCase().replace(/\s+/g, ' ')).filter((t) => t.length > 0 && t.length <= 32);
+  return [...new Set(tags)].slice(0, 10);
+}
+
+/** The browser client's session state machine. */
+export class BrowserSession extends Emitter<SessionEvents> {
+  readonly #signal: SignalClient;
+  #state: SessionState = 'offline';
+  #welcome: ServerMessageOf<'welcome'> | null = null;
+  #hubs: HubCount[] = [];
+  #media: LocalMedia | null = null;
+  #call: PeerCall | null = null;
+  #match: ServerMessageOf<'matched'> | null = null;
+  #path: NetworkPath | null = null;
+  #hub: string | null = null;
+  #interests: string[] = [];
+  #queuePosition: number | null = null;
+  #privateCode: string | null = null;
+  #relayOnly = false;
+  #message: { text: string; tone: Tone } | null = null;
+  #retryInSeconds: number | null = null;
+  #pendingLink: string | null = null;
+  /** Bumped by Stop so an in-flight camera request does not go on to join. */
+  #prepareToken = 0;
+  readonly #nextTimes: number[] = [];
+  /** Signals received from partners, newest last (bounded). */
+  readonly received: ReceivedSignal[] = [];
+
+  constructor(signal: SignalClient) {
+    super();
+    this.#signal = signal;
+    signal.on('welcome', (w) => this.#onWelcome(w));
+    signal.on('message', (m) => this.#onMessage(m));
+    signal.on('lost', (l) => this.#onLost(l));
+  }
+
+  /** The current state. */
+  get state(): SessionState { return this.#state; }
+  /** The current call's peer connection (diagnostics and tests). */
+  get peerConnection(): RTCPeerConnection | null { return this.#call?.pc ?? null; }
+  /** The current match id, if in a call. */
+  get matchId(): string | null { return this.#match?.matchId ?? null; }
+
+  /** Everything the view shows. */
+  snapshot(): SessionSnapshot {
+    const call = this.#call;
+    const m = this.#match;
+    return {
+      state: this.#state,
+      hubs: this.#hubs,
+      turn: this.#welcome?.turn ?? false,
+      relayOnly: this.#relayOnly,
+      hub: this.#hub,
+      queuePosition: this.#queuePosition,
+      privateCode: this.#privateCode,
+      call: call && m ? {
+        matchId: m.matchId, role: m.role, private: m.private, hub: m.hub, commonInterests: m.commonInterests,
+        state: call.state, path: this.#path, safetyNumber: call.safetyNumber, chatOpen: call.chatOpen,
+      } : null,
+      message: this.#message,
+      canRequeue: this.#hub !== null,
+      retryInSeconds: this.#retryInSeconds,
+    };
+  }
+
+  /** Connects to the server; a private code (from a `/#/call/CODE` link) is joined once welcomed. */
+  open(privateCode: string | null = null): void {
+    this.#assert('open', ['offline']);
+    this.#pendingLink = privateCode;
+    this.#signal.connect();
+    this.#changed();
+  }
+
+  /** "Hide my IP": relay-only ICE for the calls that start from now on. */
+  setRelayOnly(on: boolean): void {
+    this.#relayOnly = on && (this.#welcome?.turn ?? false);
+    this.#changed();
+  }
+
+  /** Start: camera and microphone, then the hub's queue. */
+  async start(hub: string, interests: string[]): Promise<void> {
+    this.#assert('start', ['idle']);
+    this.#hub = hub;
+    this.#interests = interests;
+    this.#message = null;
+    if (!(await this.#prepare())) return;
+    this.#join();
+  }
+
+  /** Next: ends this call (or, after a partner left, starts again) and finds another stranger. */
+  next(): void {
+    this.#assert('next', ['in-call', 'idle']);
+    if (this.#hub === null) throw new Error('next() needs a hub: press Start first');
+    if (!this.#allowNext()) return;
+    this.#message = null;
+    if (this.#state === 'idle') {
+      void this.start(this.#hub, this.#interests);
+      return;
+    }
+    const wasPrivate = this.#match?.private ?? false;
+    this.#endCall();
+    if (wasPrivate) {
+      // The server treats Next in a private call as leaving it; go back to the hub's queue.
+      this.#send({ type: 'leave' });
+      this.#join();
+    } else {
+      this.#send({ type: 'next' });
+      this.#to('searching');
+    }
+  }
+
+  /** Stop: leaves the queue, the private call or the call, and turns the camera off. */
+  stop(): void {
+    this.#assert('stop', ['preparing', 'searching', 'private-waiting', 'joining-private', 'in-call']);
+    this.#prepareToken++;
+    if (this.#state !== 'preparing') this.#send({ type: 'leave' });
+    this.#endCall();
+    this.#privateCode = null;
+    this.#message = null;
+    this.#releaseMedia();
+    this.#to('idle');
+  }
+
+  /** Report: flags the partner to the server (which counts it) and skips to the next. */
+  report(reason?: string): void {
+    this.#assert('report', ['in-call']);
+    const m = this.#match!;
+    this.#send(reason ? { type: 'report', matchId: m.matchId, reason: reason.slice(0, 200) } : { type: 'report', matchId: m.matchId });
+    this.#endCall();
+    if (m.private) {
+      this.#message = { text: 'Thanks: the report was sent and the private call ended.', tone: 'info' };
+      this.#to('idle');
+    } else {
+      this.#message = { text: 'Thanks: the report was sent.', tone: 'info' };
+      this.#to('searching');
+    }
+  }
+
+  /** Creates a private call and waits for the one person who opens its link. */
+  async createPrivate(): Promise<void> {
+    this.#assert('createPrivate', ['idle', 'searching']);
+    if (this.#state === 'searching') { this.#send({ type: 'leave' }); this.#to('idle'); }
+    this.#message = null;
+    if (!(await this.#prepare())) return;
+    if (!this.#send({ type: 'private-create' })) { this.#to('idle'); return; }
+    this.#privateCode = null;
+    this.#to('private-waiting');
+  }
+
+  /** Joins the private call with `code` (from a link). */
+  async joinPrivate(code: string): Promise<void> {
+    this.#assert('joinPrivate', ['idle', 'searching', 'private-waiting', 'in-call']);
+    if (this.#state !== 'idle') {
+      this.#send({ type: 'leave' });
+      this.#endCall();
+      this.#privateCode = null;
+      this.#to('idle');
+    }
+    this.#message = null;
+    if (!(await this.#prepare())) return;
+    if (!this.#send({ type: 'private-join', code })) { this.#to('idle'); return; }
+    this.#to('joining-private');
+  }
+
+  /** Sends a chat message to the partner over the data channel (never through the server). */
+  sendChat(text: string): void {
+    this.#assert('sendChat', ['in-call']);
+    const t = text.trim();
+    if (!t) return;
+    this.#call!.sendChat(t);
+    this.emit('chat', { from: 'you', text: t });
+  }
+
+  /** Stats of the current call, as plain objects (diagnostics and tests). */
+  async stats(): Promise<Record<string, unknown>[]> {
+    const call = this.#call;
+    if (!call) return [];
+    const out: Record<string, unknown>[] = [];
+    (await call.stats()).forEach((s: Record<string, unknown>) => out.push({ ...s }));
+    return out;
+  }
+
+  /** Ends everything: call, camera, signaling. Idempotent. */
+  close(): void {
+    if (this.#state === 'closed') return;
+    this.#prepareToken++;
+    this.#endCall();
+    this.#releaseMedia();
+    this.#signal.close();
+    this.#to('closed');
+    this.removeAll();
+  }
+
+  // ------------------------------------------------------------ internals
+
+  #assert(method: string, states: readonly SessionState[]): void {
+    if (!states.includes(this.#state)) throw new Error(`BrowserSession.${method}() is not allowed in state ${this.#state}`);
+  }
+
+  #to(next: SessionState): void {
+    if (next !== this.#state) {
+      if (!TRANSITIONS[this.#state].includes(next)) throw new Error(`BrowserSession cannot go from state ${this.#state} to ${next}`);
+      this.#state = next;
+    }
+    if (next !== 'searching') this.#queuePosition = null;
+    this.#changed();
+  }
+
+  #changed(): void {
+    this.emit('change', this.snapshot());
+  }
+
+  #send(msg: ClientMessage): boolean {
+    if (!this.#signal.ready) {
+      this.#message = { text: 'Not connected to the server right now; wait a moment and try again.', tone: 'warn' };
+      return false;
+    }
+    this.#signal.send(msg);
+    return true;
+  }
+
+  /** Camera and microphone (once; kept across calls until Stop). False when cancelled or offline. */
+  async #prepare(): Promise<boolean> {
+    const live = this.#media?.stream?.getTracks().some((t) => t.readyState === 'live');
+    if (live) return true;
+    const token = ++this.#prepareToken;
+    this.#to('preparing');
+    const media = await acquireLocalMedia();
+    if (token !== this.#prepareToken || this.#state !== 'preparing') {
+      stopLocalMedia(media);
+      return false;
+    }
+    this.#media = media;
+    this.emit('localmedia', media);
+    this.emit('mediaproblem', describeMediaProblem(media));
+    if (!this.#signal.ready) { this.#to('idle'); return false; }
+    return true;
+  }
+
+  #releaseMedia(): void {
+    if (!this.#media) return;
+    stopLocalMedia(this.#media);
+    this.#media = null;
+    this.emit('localmedia', null);
+  }
+
+  #join(): void {
+    if (!this.#send({ type: 'join', hub: this.#hub!, interests: this.#interests.length ? this.#interests : undefined })) {
+      this.#to('idle');
+      return;
+    }
+    this.#to('searching');
+  }
+
+  /** Client-side Next limit, so the server never has to refuse one (that would leave us matched). */
+  #allowNext(): boolean {
+    const limit = this.#welcome?.limits.nextsPerMinute ?? Infinity;
+    const now = Date.now();
+    while (this.#nextTimes.length && now - this.#nextTimes[0]! > 60_000) this.#nextTimes.shift();
+    if (this.#nextTimes.length >= limit) {
+      this.#message = { text: ERROR_CODES.CHZ_ERR_NEXT_RATE_LIMITED, tone: 'warn' };
+      this.#changed();
+      return false;
+    }
+    this.#nextTimes.push(now);
+    return true;
+  }
+
+  #endCall(): void {
+    const had = this.#call !== null;
+    this.#call?.close();
+    this.#call = null;
+    this.#match = null;
+    this.#path = null;
+    if (had) this.emit('remotestream', null);
+  }
+
+  #beginCall(m: ServerMessageOf<'matched'>): void {
+    this.#endCall();
+    const w = this.#welcome!;
+    const media = this.#media;
+    const call = new PeerCall({
+      role: m.role,
+      iceServers: w.iceServers,
+      relayOnly: this.#relayOnly && w.turn,
+      media: { stream: media?.stream ?? null, audio: media?.audio ?? null, video: media?.video ?? null },
+      send: (data) => {
+        if (this.#match?.matchId === m.matchId) this.#send({ type: 'signal', matchId: m.matchId, data });
+      },
+    });
+    this.#call = call;
+    this.#match = m;
+    this.#privateCode = null;
+    this.#message = null;
+    this.emit('chatclear');
+    if (m.commonInterests.length) this.emit('chat', { from: 'system', text: `You both like: ${m.commonInterests.join(', ')}.` });
+    call.on('state', () => this.#changed());
+    call.on('safetynumber', () => this.#changed());
+    call.on('chatopen', () => this.#changed());
+    call.on('chatclose', () => this.#changed());
+    call.on('path', (p) => { this.#path = p; this.#changed(); });
+    call.on('remotestream', (s) => this.emit('remotestream', s));
+    call.on('chat', (text) => this.emit('chat', { from: 'partner', text }));
+    call.on('failure', (reason) => this.#onCallFailed(m, reason));
+    this.#to('in-call');
+    call.start();
+  }
+
+  /** The call gave up after its one ICE restart: find someone else (or end the private call). */
+  #onCallFailed(m: ServerMessageOf<'matched'>, reason: string): void {
+    if (this.#match?.matchId !== m.matchId) return;
+    this.#endCall();
+    if (m.private) {
+      this.#send({ type: 'leave' });
+      this.#message = { text: `${reason} The private call ended.`, tone: 'error' };
+      this.#to('idle');
+    } else {
+      this.#send({ type: 'next' });
+      this.#message = { text: `${reason} Looking for someone else.`, tone: 'warn' };
+      this.#to('searching');
+    }
+  }
+
+  #onWelcome(w: ServerMessageOf<'welcome'>): void {
+    this.#welcome = w;
+    this.#retryInSeconds = null;
+    if (!w.turn) this.#relayOnly = false;
+    // Names first; counts follow in a `hubs` message.
+    const known = new Map(this.#hubs.map((h) => [h.name, h]));
+    this.#hubs = w.hubs.map((name) => known.get(name) ?? { name, waiting: 0, inCall: 0 });
+    if (this.#state !== 'offline') return;
+    this.#to('idle');
+    const code = this.#pendingLink;
+    this.#pendingLink = null;
+    if (code) void this.joinPrivate(code);
+  }
+
+  #onLost(l: ConnectionLost): void {
+    if (this.#state === 'closed') return;
+    this.#prepareToken++;
+    this.#endCall();
+    this.#privateCode = null;
+    this.#retryInSeconds = l.retryInMs === null ? null : Math.ceil(l.retryInMs / 1000);
+    const why = l.code && l.code in ERROR_CODES ? ` (${ERROR_CODES[l.code as keyof typeof ERROR_CODES]})` : '';
+    this.#message = l.retryInMs === null
+      ? { text: `The server refused this page${why}. Reload the page.`, tone: 'error' }
+      : { text: `Lost the connection to the server${why}.`, tone: 'warn' };
+    this.#to('offline');
+  }
+
+  #onMessage(msg: ServerMessage): void {
+    switch (msg.type) {
+      case 'hubs':
+        this.#hubs = msg.hubs;
+        this.#changed();
+        return;
+      case 'queued':
+        if (this.#state !== 'searching') return; // a Stop is on its way to the server
+        this.#queuePosition = msg.position;
+        this.#changed();
+        return;
+      case 'matched':
+        if (this.#state !== 'searching' && this.#state !== 'private-waiting' && this.#state !== 'joining-private' && this.#state !== 'in-call') return;
+        this.#beginCall(msg);
+        return;
+      case 'signal':
+        if (this.#match?.matchId !== msg.matchId || !this.#call) return;
+        this.received.push({ matchId: msg.matchId, data: msg.data });
+        if (this.received.length > MAX_RECORDED_SIGNALS) this.received.splice(0, this.received.length - MAX_RECORDED_SIGNALS);
+        this.#call.handleSignal(msg.data);
+        return;
+      case 'partner-left': {
+        if (this.#match?.matchId !== msg.matchId) return;
+        const wasPrivate = this.#match.private;
+        this.#endCall();
+        this.#message = {
+          text: `Partner left: ${LEFT_BECAUSE[msg.reason]}. ${wasPrivate ? 'The private call is over.' : 'Press Next to meet someone new.'}`,
+          tone: 'info',
+        };
+        this.emit('chat', { from: 'system', text: 'Your partner left the chat.' });
+        this.#to('idle');
+        return;
+      }
+      case 'private-created':
+        if (this.#state !== 'private-waiting') return;
+        this.#privateCode = msg.code;
+        this.#changed();
+        return;
+      case 'error':
+        this.#onError(msg);
+        return;
+      case 'welcome':
+      case 'pong':
+        return;
+    }
+  }
+
+  #onError(e: ServerMessageOf<'error'>): void {
+    const text = e.message || (ERROR_CODES as Record<string, string>)[e.code] || e.code;
+    switch (e.code) {
+      case 'CHZ_ERR_NOT_MATCHED':
+        // Our Next or Report crossed the partner's: the server already ended the match and left
+        // us ready, so the skip becomes a plain join.
+        if ((e.ref === 'next' || e.ref === 'report') && this.#state === 'searching' && this.#hub) {
+          this.#send({ type: 'join', hub: this.#hub, interests: this.#interests.length ? this.#interests : undefined });
+        }
+        return;
+      case 'CHZ_ERR_STALE_MATCH':
+        return; // a signal for a match that just ended
+      case 'CHZ_ERR_PRIVATE_NOT_FOUND':
+      case 'CHZ_ERR_PRIVATE_FULL':
+      case 'CHZ_ERR_PRIVATE_EXPIRED':
+        if (this.#state === 'joining-private' || this.#state === 'private-waiting') {
+          this.#message = { text, tone: 'error' };
+          this.#privateCode = null;
+          this.#to('idle');
+        }
+        return;
+      case 'CHZ_ERR_BAD_STATE':
+        if (e.ref === 'private-join' && this.#state === 'joining-private') {
+          this.#message = { text, tone: 'error' };
+          this.#to('idle');
+        }
+        return;
+      case 'CHZ_ERR_UNKNOWN_HUB':
+        if (this.#state === 'searching') {
+          this.#message = { text, tone: 'error' };
+          this.#to('idle');
+        }
+        return;
+      case 'CHZ_ERR_NEXT_RATE_LIMITED':
+        // The server kept the match we already closed; leave it cleanly.
+        this.#send({ type: 'leave' });
+        this.#endCall();
+        this.#message = { text, tone: 'warn' };
+        if (this.#state === 'searching' || this.#state === 'in-call') this.#to('idle');
+        return;
+      default:
+        this.#message = { text, tone: 'warn' };
+        this.#changed();
+    }
+  }
+}

@@ -1,0 +1,36 @@
+/**
+ * `window.__chatzyo`: a read-only window into the running client for diagnostics and the
+ * real-browser tests (which read `getStats()` and the signals a partner sent). It exposes
+ * nothing a script on this page could not reach anyway.
+ */
+import type { BrowserSession, ReceivedSignal, SessionState } from './browser-session.js';
+
+/** The shape of `window.__chatzyo`. */
+export interface DebugHook {
+  readonly state: SessionState;
+  readonly matchId: string | null;
+  /** The current call's RTCPeerConnection, or null between calls. */
+  readonly pc: RTCPeerConnection | null;
+  /** The current call's `getStats()` as plain objects. */
+  stats(): Promise<Record<string, unknown>[]>;
+  /** Signals received from partners (SDP and candidates), newest last. */
+  readonly received: readonly ReceivedSignal[];
+}
+
+declare global {
+  interface Window {
+    __chatzyo?: DebugHook;
+  }
+}
+
+/** Installs the hook for `session`. */
+export function installDebugHook(session: BrowserSession): void {
+  const hook: DebugHook = {
+    get state() { return session.state; },
+    get matchId() { return session.matchId; },
+    get pc() { return session.peerConnection; },
+    stats: () => session.stats(),
+    get received() { return session.received; },
+  };
+  Object.defineProperty(window, '__chatzyo', { value: hook, configurable: true });
+}

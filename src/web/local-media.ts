@@ -1,0 +1,82 @@
+/**
+ * Camera and microphone for the browser client. Permission is asked when the person presses
+ * Start (or opens a private link); when it is refused, or there is no device, the call goes on
+ * receive-only and the person is told why.
+ */
+
+/** Why there is no (or only partial) local media. */
+export type MediaProblem = 'denied' | 'no-device' | 'insecure' | 'failed';
+
+/** The outcome of asking for camera and microphone. */
+export interface LocalMedia {
+  /** The local stream, or null when the call is receive-only. */
+  stream: MediaStream | null;
+  audio: MediaStreamTrack | null;
+  video: MediaStreamTrack | null;
+  /** Set when audio or video (or both) are missing. */
+  problem: MediaProblem | null;
+}
+
+/** Video asked for: modest, so a phone and a busy CPU both keep up. */
+const VIDEO: MediaTrackConstraints = { width: { ideal: 640 }, height: { ideal: 480 }, frameRate: { ideal: 30, max: 30 } };
+const AUDIO: MediaTrackConstraints = { echoCancellation: true, noiseSuppression: true };
+
+function problemOf(err: unknown): MediaProblem {
+  const name = (err as { name?: string } | null)?.name;
+  if (name === 'NotAllowedError' || name === 'SecurityError' || name === 'PermissionDeniedError') return 'denied';
+  if (name === 'NotFoundError' || name === 'OverconstrainedError' || name === 'DevicesNotFoundError') return 'no-device';
+  return 'failed';
+}
+
+function result(stream: MediaStream | null, problem: MediaProblem | null): LocalMedia {
+  return {
+    stream,
+    audio: stream?.getAudioTracks()[0] ?? null,
+    video: stream?.getVideoTracks()[0] ?? null,
+    problem,
+  };
+}
+
+/**
+ * Asks for camera and microphone. Falls back to one of them when the other is missing or
+ * broken, and to receive-only (`stream: null`) when permission is denied. Never throws.
+ */
+export async function acquireLocalMedia(md: MediaDevices | undefined = navigator.mediaDevices): Promise<LocalMedia> {
+  // getUserMedia exists only in secure contexts (https: or http://localhost).
+  if (!md?.getUserMedia) return result(null, 'insecure');
+  try {
+    return result(await md.getUserMedia({ audio: AUDIO, video: VIDEO }), null);
+  } catch (err) {
+    const problem = problemOf(err);
+    // A refusal covers both devices: asking again for one of them would only nag.
+    if (problem === 'denied') return result(null, 'denied');
+    for (const constraints of [{ video: VIDEO }, { audio: AUDIO }]) {
+      try {
+        return result(await md.getUserMedia(constraints), problem);
+      } catch { /* try the other device */ }
+    }
+    return result(null, problem);
+  }
+}
+
+/** A sentence for the person about a media problem. */
+export function describeMediaProblem(m: LocalMedia): string | null {
+  if (!m.problem) return null;
+  const receiveOnly = 'You can still join receive-only: you will see and hear your partner, but they will not see or hear you.';
+  if (!m.stream) {
+    switch (m.problem) {
+      case 'denied': return `Camera and microphone are blocked. ${receiveOnly} To be seen, allow them in your browser's site settings and press Start again.`;
+      case 'no-device': return `No camera or microphone was found. ${receiveOnly}`;
+      case 'insecure': return `This page is not served over HTTPS, so the browser offers no camera or microphone. ${receiveOnly}`;
+      case 'failed': return `The camera and microphone could not be started (another app may be using them). ${receiveOnly}`;
+    }
+  }
+  return m.video
+    ? 'No microphone is available: your partner will see you but not hear you.'
+    : 'No camera is available: your partner will hear you but not see you.';
+}
+
+/** Stops every track of a local stream (turns the camera light off). */
+export function stopLocalMedia(m: LocalMedia | null): void {
+  for (const t of m?.stream?.getTracks() ?? []) t.stop();
+}

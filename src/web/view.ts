@@ -1,0 +1,199 @@
+/**
+ * The page: finds the elements by their `data-testid`, forwards clicks to the session and
+ * renders its snapshots. All DOM code lives here; the session knows nothing about the page.
+ */
+import { parseInterests, type BrowserSession, type ChatLine, type SessionSnapshot } from './browser-session.js';
+import type { LocalMedia } from './local-media.js';
+import { privateLink } from './route.js';
+import { statusLine } from './status-text.js';
+
+/** The element with `data-testid="id"`; throws naming the hook when the page lacks it. */
+function byTestId<T extends HTMLElement>(id: string, root: ParentNode = document): T {
+  const el = root.querySelector<T>(`[data-testid="${id}"]`);
+  if (!el) throw new Error(`the page has no element with data-testid="${id}"`);
+  return el;
+}
+
+function byId<T extends HTMLElement>(id: string): T {
+  const el = document.getElementById(id) as T | null;
+  if (!el) throw new Error(`the page has no element #${id}`);
+  return el;
+}
+
+/** Binds the page to a session. */
+export class View {
+  readonly #session: BrowserSession;
+  readonly #hub = byTestId<HTMLSelectElement>('hub-select');
+  readonly #interests = byTestId<HTMLInputElement>('interests');
+  readonly #hideIp = byTestId<HTMLInputElement>('hide-ip');
+  readonly #start = byTestId<HTMLButtonElement>('start');
+  readonly #next = byTestId<HTMLButtonElement>('next');
+  readonly #stop = byTestId<HTMLButtonElement>('stop');
+  readonly #report = byTestId<HTMLButtonElement>('report');
+  readonly #status = byTestId<HTMLElement>('status');
+  readonly #notice = byTestId<HTMLElement>('media-notice');
+  readonly #local = byTestId<HTMLVideoElement>('local-video');
+  readonly #remote = byTestId<HTMLVideoElement>('remote-video');
+  readonly #chatLog = byTestId<HTMLOListElement>('chat-log');
+  readonly #chatInput = byTestId<HTMLInputElement>('chat-input');
+  readonly #chatSend = byTestId<HTMLButtonElement>('chat-send');
+  readonly #privateCreate = byTestId<HTMLButtonElement>('private-create');
+  readonly #privateLink = byTestId<HTMLInputElement>('private-link');
+  readonly #safety = byTestId<HTMLOutputElement>('safety-number');
+  readonly #chatForm = byId<HTMLFormElement>('chat-form');
+  readonly #linkRow = byId<HTMLElement>('private-link-row');
+  readonly #copy = byId<HTMLButtonElement>('private-copy');
+  readonly #unmute = byId<HTMLButtonElement>('unmute');
+  readonly #remotePlaceholder = byId<HTMLElement>('remote-placeholder');
+  readonly #localPlaceholder = byId<HTMLElement>('local-placeholder');
+  #hubNames = '';
+
+  constructor(session: BrowserSession) {
+    this.#session = session;
+    session.on('change', (s) => this.render(s));
+    session.on('chat', (line) => this.#appendChat(line));
+    session.on('chatclear', () => this.#chatLog.replaceChildren());
+    session.on('localmedia', (m) => this.#showLocal(m));
+    session.on('mediaproblem', (text) => { this.#notice.textContent = text ?? ''; this.#notice.hidden = !text; });
+    session.on('remotestream', (s) => this.#showRemote(s));
+
+    this.#start.addEventListener('click', () => this.#act(() => session.start(this.#hub.value, parseInterests(this.#interests.value))));
+    this.#next.addEventListener('click', () => this.#act(() => session.next()));
+    this.#stop.addEventListener('click', () => this.#act(() => session.stop()));
+    this.#report.addEventListener('click', () => this.#act(() => session.report()));
+    this.#privateCreate.addEventListener('click', () => this.#act(() => session.createPrivate()));
+    this.#hideIp.addEventListener('change', () => session.setRelayOnly(this.#hideIp.checked));
+    this.#chatForm.addEventListener('submit', (ev) => {
+      ev.preventDefault();
+      const text = this.#chatInput.value;
+      this.#act(() => {
+        session.sendChat(text);
+        this.#chatInput.value = '';
+      });
+    });
+    this.#copy.addEventListener('click', () => void this.#copyLink());
+    this.#unmute.addEventListener('click', () => {
+      this.#remote.muted = false;
+      this.#unmute.hidden = true;
+      void this.#remote.play().catch(() => {});
+    });
+    // Escape skips, as on the classic random-chat sites, unless the person is typing.
+    document.addEventListener('keydown', (ev) => {
+      if (ev.key !== 'Escape' || ev.target instanceof HTMLInputElement) return;
+      if (!this.#next.disabled) this.#act(() => session.next());
+    });
+    this.render(session.snapshot());
+  }
+
+  /** Runs a user action; a refusal (wrong state) is logged, never thrown into the DOM. */
+  #act(action: () => void | Promise<void>): void {
+    try {
+      const r = action();
+      if (r instanceof Promise) r.catch((err: unknown) => console.warn('chatzyo:', err));
+    } catch (err) {
+      console.warn('chatzyo:', err);
+    }
+  }
+
+  /** Renders a snapshot: status, buttons, hubs, private link, safety number. */
+  render(s: SessionSnapshot): void {
+    const line = statusLine(s);
+    if (this.#status.textContent !== line.text) this.#status.textContent = line.text;
+    this.#status.dataset.tone = line.tone;
+    this.#status.dataset.state = s.state;
+
+    this.#renderHubs(s);
+    const st = s.state;
+    const inCall = st === 'in-call';
+    this.#start.disabled = st !== 'idle' || s.hubs.length === 0;
+    this.#next.disabled = !(inCall || (st === 'idle' && s.canRequeue));
+    this.#stop.disabled = !['preparing', 'searching', 'private-waiting', 'joining-private', 'in-call'].includes(st);
+    this.#report.disabled = !inCall;
+    this.#privateCreate.disabled = st !== 'idle' && st !== 'searching';
+    this.#hub.disabled = s.hubs.length === 0 || (st !== 'idle' && st !== 'offline');
+    this.#interests.disabled = st !== 'idle' && st !== 'offline';
+    this.#hideIp.disabled = !s.turn || inCall;
+    this.#hideIp.checked = s.relayOnly;
+    this.#hideIp.title = s.turn ? 'Calls go through the TURN relay, so your partner never sees your IP address.' : 'This server offers no TURN relay, so your IP address cannot be hidden.';
+
+    const chatOpen = inCall && !!s.call?.chatOpen;
+    this.#chatInput.disabled = !chatOpen;
+    this.#chatSend.disabled = !chatOpen;
+    this.#chatInput.placeholder = chatOpen ? 'Say hi…' : inCall ? 'Chat opens when the call connects…' : 'Chat opens in a call';
+
+    const link = st === 'private-waiting' && s.privateCode ? privateLink(s.privateCode) : '';
+    if (this.#privateLink.value !== link) this.#privateLink.value = link;
+    this.#linkRow.hidden = !link;
+
+    const safety = s.call?.safetyNumber ?? '';
+    if (this.#safety.textContent !== safety) this.#safety.textContent = safety;
+  }
+
+  #renderHubs(s: SessionSnapshot): void {
+    const names = s.hubs.map((h) => h.name).join(',');
+    if (names !== this.#hubNames) {
+      const keep = this.#hub.value;
+      this.#hub.replaceChildren(...s.hubs.map((h) => new Option(h.name, h.name)));
+      if (s.hubs.some((h) => h.name === keep)) this.#hub.value = keep;
+      this.#hubNames = names;
+    }
+    for (const opt of Array.from(this.#hub.options)) {
+      const h = s.hubs.find((x) => x.name === opt.value);
+      if (!h) continue;
+      const text = `${h.name} · ${h.waiting} waiting · ${h.inCall} in calls`;
+      if (opt.text !== text) opt.text = text;
+    }
+  }
+
+  #appendChat(line: ChatLine): void {
+    const li = document.createElement('li');
+    li.className = line.from;
+    if (line.from !== 'system') {
+      const who = document.createElement('span');
+      who.className = 'who';
+      who.textContent = line.from === 'you' ? 'You' : 'Stranger';
+      li.append(who);
+    }
+    // textContent, never innerHTML: a partner's message is untrusted text.
+    li.append(document.createTextNode(line.text));
+    this.#chatLog.append(li);
+    this.#chatLog.scrollTop = this.#chatLog.scrollHeight;
+  }
+
+  #showLocal(m: LocalMedia | null): void {
+    const stream = m?.video ? m.stream : null;
+    if (this.#local.srcObject !== stream) this.#local.srcObject = stream;
+    this.#localPlaceholder.hidden = !!stream;
+    this.#localPlaceholder.textContent = m && !m.video ? 'No camera' : 'Your camera';
+    if (stream) void this.#local.play().catch(() => {});
+  }
+
+  #showRemote(stream: MediaStream | null): void {
+    if (this.#remote.srcObject !== stream) this.#remote.srcObject = stream;
+    this.#remotePlaceholder.hidden = !!stream;
+    if (!stream) {
+      this.#unmute.hidden = true;
+      return;
+    }
+    this.#remote.muted = false;
+    // Autoplay with sound needs a user gesture; a private link opened cold may not have one.
+    this.#remote.play().catch(() => {
+      this.#remote.muted = true;
+      this.#unmute.hidden = false;
+      void this.#remote.play().catch(() => {});
+    });
+  }
+
+  async #copyLink(): Promise<void> {
+    const link = this.#privateLink.value;
+    if (!link) return;
+    try {
+      await navigator.clipboard.writeText(link);
+      this.#copy.textContent = 'Copied';
+    } catch {
+      this.#privateLink.select();
+      this.#copy.textContent = 'Press Ctrl+C';
+    }
+    setTimeout(() => { this.#copy.textContent = 'Copy'; }, 2000);
+  }
+}

@@ -1,0 +1,67 @@
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import type { Browser } from 'playwright-core';
+import type { SignalServer } from '../../src/signal/server.js';
+import {
+  buildWebClient, closeAll, CONNECTED, launchChromium, openChromiumPage, saveScreenshot, startIn, waitForStatus, waitForVideo,
+  type ChatPage,
+} from '../helpers/browsers.js';
+import { until } from '../helpers/deadline.js';
+import { startServer } from '../helpers/server.js';
+
+let web: Awaited<ReturnType<typeof buildWebClient>>;
+let browser: Browser;
+let server: SignalServer;
+const pages: ChatPage[] = [];
+
+beforeAll(async () => {
+  web = await buildWebClient();
+  [browser, server] = await Promise.all([launchChromium(), startServer({ webRoot: web.dir })]);
+});
+afterEach(async () => {
+  await closeAll(pages);
+});
+afterAll(async () => {
+  await browser?.close();
+  await server?.close();
+  web?.remove();
+});
+
+async function open(name: string): Promise<ChatPage> {
+  const p = await openChromiumPage(browser, server.url, name);
+  pages.push(p);
+  return p;
+}
+
+describe('two Chromium pages', () => {
+  it('match in hub tamil, each decodes the other\'s video, and chat crosses the data channel', async () => {
+    const a = await open('chromium A');
+    const b = await open('chromium B');
+    await startIn(a, 'tamil');
+    await waitForStatus(a, /position 1/, 10_000, 'A waits first in the tamil queue');
+    await startIn(b, 'tamil');
+    await Promise.all([
+      waitForStatus(a, CONNECTED, 20_000, 'A connected'),
+      waitForStatus(b, CONNECTED, 20_000, 'B connected'),
+    ]);
+    expect(await a.eval<string>('window.__chatzyo.matchId')).toBe(await b.eval<string>('window.__chatzyo.matchId'));
+    expect(await a.text('status')).toMatch(/direct/);
+
+    const [va, vb] = await Promise.all([waitForVideo(a, 30, 20_000), waitForVideo(b, 30, 20_000)]);
+    expect(va.frameWidth * va.frameHeight).toBeGreaterThan(0);
+    expect(vb.frameWidth * vb.frameHeight).toBeGreaterThan(0);
+
+    await a.fill('chat-input', 'vanakkam from A');
+    await a.click('chat-send');
+    await until(async () => (await b.text('chat-log')).includes('vanakkam from A'), 10_000, 'B shows A\'s chat message');
+    await b.fill('chat-input', 'hello back from B');
+    await b.click('chat-send');
+    await until(async () => (await a.text('chat-log')).includes('hello back from B'), 10_000, 'A shows B\'s chat message');
+    // Chat is peer to peer: the text never went to the signaling server.
+    expect(a.wsSent.some((f) => f.includes('vanakkam'))).toBe(false);
+    expect(b.wsSent.some((f) => f.includes('hello back'))).toBe(false);
+
+    await saveScreenshot(a, 'chromium-call-a');
+    await saveScreenshot(b, 'chromium-call-b');
+    expect([...a.errors, ...b.errors]).toEqual([]);
+  });
+});

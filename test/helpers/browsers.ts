@@ -1,0 +1,248 @@
+/**
+ * Real browsers for the browser-client tests: Debian's chromium driven by playwright-core and
+ * Debian's firefox-esr driven by puppeteer-core over WebDriver BiDi, both headless with a fake
+ * camera and microphone. A small {@link ChatPage} adapter gives both the same few verbs, so a
+ * test reads the same whichever browser it drives.
+ */
+import { spawn } from 'node:child_process';
+import { accessSync, constants, mkdirSync, mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { chromium as playwrightChromium, type Browser as PwBrowser, type BrowserContext, type Page as PwPage } from 'playwright-core';
+import puppeteer, { type Browser as PpBrowser, type Page as PpPage } from 'puppeteer-core';
+import { until, withTimeout } from './deadline.js';
+
+const ROOT = path.resolve(fileURLToPath(import.meta.url), '../../..');
+export const CHROMIUM_PATH = process.env.CHATZYO_CHROMIUM ?? '/usr/bin/chromium';
+export const FIREFOX_PATH = process.env.CHATZYO_FIREFOX ?? '/usr/bin/firefox-esr';
+/** Where screenshots go (ignored by git). */
+export const RESULTS_DIR = path.join(ROOT, 'test-results');
+
+function requireExecutable(file: string, pkg: string): void {
+  try {
+    accessSync(file, constants.X_OK);
+  } catch {
+    throw new Error(`${file} is missing: install the Debian package ${pkg} (scripts/ensure-test-deps.js does it as root)`);
+  }
+}
+
+/**
+ * Bundles the current src/web into a fresh temporary directory (the same esbuild step as
+ * `npm run build`), so the tests always drive the source under test, never a stale dist/.
+ * Returns the directory and a function that removes it.
+ */
+export async function buildWebClient(): Promise<{ dir: string; remove(): void }> {
+  const dir = mkdtempSync(path.join(tmpdir(), 'chatzyo-web-'));
+  const child = spawn(process.execPath, [path.join(ROOT, 'scripts/build-web.js'), dir], { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'] });
+  let out = '';
+  child.stdout.on('data', (d: Buffer) => { out += d.toString(); });
+  child.stderr.on('data', (d: Buffer) => { out += d.toString(); });
+  const code = await withTimeout(new Promise<number | null>((resolve) => child.once('exit', resolve)), 60_000, 'bundling src/web with esbuild');
+  if (code !== 0) throw new Error(`scripts/build-web.js failed (${code}):\n${out}`);
+  return { dir, remove: () => rmSync(dir, { recursive: true, force: true }) };
+}
+
+/** Chromium flags: headless, quiet, fake camera and microphone granted without a prompt. */
+export const CHROMIUM_ARGS = [
+  '--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update', '--disable-sync',
+  '--use-fake-ui-for-media-stream', '--use-fake-device-for-media-stream',
+  // Pages in the background must not have their timers throttled: both ends of a call are "background" to each other.
+  '--disable-background-timer-throttling', '--disable-renderer-backgrounding', '--disable-backgrounding-occluded-windows',
+];
+
+/** Launches Debian's chromium with playwright-core. */
+export async function launchChromium(): Promise<PwBrowser> {
+  requireExecutable(CHROMIUM_PATH, 'chromium');
+  return withTimeout(playwrightChromium.launch({ executablePath: CHROMIUM_PATH, args: CHROMIUM_ARGS, headless: true }), 30_000, 'chromium launch');
+}
+
+/**
+ * Firefox prefs: fake media without a permission prompt. The host addresses are not hidden
+ * behind mDNS names when the page holds camera permission, so no ICE pref is needed here.
+ */
+export const FIREFOX_PREFS: Record<string, unknown> = {
+  'media.navigator.streams.fake': true,
+  'media.navigator.permission.disabled': true,
+  'media.autoplay.default': 0,
+};
+
+/** Launches Debian's firefox-esr with puppeteer-core over WebDriver BiDi. */
+export async function launchFirefox(): Promise<PpBrowser> {
+  requireExecutable(FIREFOX_PATH, 'firefox-esr');
+  return withTimeout(puppeteer.launch({
+    browser: 'firefox', protocol: 'webDriverBiDi', executablePath: FIREFOX_PATH, headless: true, extraPrefsFirefox: FIREFOX_PREFS,
+  }), 60_000, 'firefox-esr launch');
+}
+
+/** The verbs the tests need, the same for both drivers. Elements are named by `data-testid`. */
+export interface ChatPage {
+  readonly name: string;
+  goto(url: string): Promise<void>;
+  click(testId: string): Promise<void>;
+  fill(testId: string, text: string): Promise<void>;
+  select(testId: string, value: string): Promise<void>;
+  check(testId: string): Promise<void>;
+  /** Text content of an element. */
+  text(testId: string): Promise<string>;
+  /** Value of an input. */
+  value(testId: string): Promise<string>;
+  /** Evaluates a JavaScript expression in the page (awaiting a promise result). */
+  eval<T>(expression: string): Promise<T>;
+  screenshot(file: string): Promise<void>;
+  /** Page errors and console errors seen so far. */
+  readonly errors: string[];
+  /** Text of WebSocket frames the page sent (Chromium only; empty under Firefox). */
+  readonly wsSent: string[];
+  close(): Promise<void>;
+}
+
+const sel = (testId: string) => `[data-testid="${testId}"]`;
+const STEP_MS = 10_000;
+
+class PlaywrightChatPage implements ChatPage {
+  readonly errors: string[] = [];
+  readonly wsSent: string[] = [];
+  constructor(readonly name: string, private readonly context: BrowserContext, private readonly page: PwPage) {
+    page.setDefaultTimeout(STEP_MS);
+    page.on('pageerror', (e) => this.errors.push(`pageerror: ${e.message}`));
+    page.on('console', (m) => { if (m.type() === 'error') this.errors.push(`console: ${m.text()}`); });
+    page.on('websocket', (ws) => ws.on('framesent', (f) => { if (typeof f.payload === 'string') this.wsSent.push(f.payload); }));
+  }
+  async goto(url: string) { await this.page.goto(url, { waitUntil: 'load' }); }
+  async click(id: string) { await this.page.locator(sel(id)).click(); }
+  async fill(id: string, text: string) { await this.page.locator(sel(id)).fill(text); }
+  async select(id: string, value: string) {
+    await until(() => this.page.locator(`${sel(id)} option[value="${value}"]`).count().then((n) => n > 0), STEP_MS, `${this.name}: ${id} offers "${value}"`);
+    await this.page.locator(sel(id)).selectOption(value);
+  }
+  async check(id: string) { await this.page.locator(sel(id)).check(); }
+  async text(id: string) { return (await this.page.locator(sel(id)).textContent()) ?? ''; }
+  async value(id: string) { return this.page.locator(sel(id)).inputValue(); }
+  async eval<T>(expression: string) { return (await this.page.evaluate(expression)) as T; }
+  async screenshot(file: string) { await this.page.screenshot({ path: file, fullPage: true }); }
+  async close() { await this.context.close().catch(() => {}); }
+}
+
+class PuppeteerChatPage implements ChatPage {
+  readonly errors: string[] = [];
+  readonly wsSent: string[] = [];
+  constructor(readonly name: string, private readonly page: PpPage) {
+    page.setDefaultTimeout(STEP_MS);
+    page.on('pageerror', (e) => this.errors.push(`pageerror: ${(e as Error).message}`));
+    page.on('console', (m) => { if (m.type() === 'error') this.errors.push(`console: ${m.text()}`); });
+  }
+  async goto(url: string) { await this.page.goto(url, { waitUntil: 'load' }); }
+  async click(id: string) {
+    await this.#enabled(id);
+    await this.page.locator(sel(id)).click();
+  }
+  async fill(id: string, text: string) {
+    await this.#enabled(id);
+    await this.page.locator(sel(id)).fill(text);
+  }
+  async select(id: string, value: string) {
+    await until(async () => (await this.page.$$(`${sel(id)} option[value="${value}"]`)).length > 0, STEP_MS, `${this.name}: ${id} offers "${value}"`);
+    await this.page.select(sel(id), value);
+  }
+  async check(id: string) {
+    await this.#enabled(id);
+    if (!(await this.eval<boolean>(`document.querySelector('${sel(id)}').checked`))) await this.page.locator(sel(id)).click();
+  }
+  async text(id: string) { return this.eval<string>(`document.querySelector('${sel(id)}')?.textContent ?? ''`); }
+  async value(id: string) { return this.eval<string>(`document.querySelector('${sel(id)}')?.value ?? ''`); }
+  async eval<T>(expression: string) { return (await this.page.evaluate(expression)) as T; }
+  async screenshot(file: string) { await this.page.screenshot({ path: file as `${string}.png`, fullPage: true }); }
+  async close() { await this.page.close().catch(() => {}); }
+  async #enabled(id: string) {
+    await until(() => this.eval<boolean>(`(() => { const e = document.querySelector('${sel(id)}'); return !!e && !e.disabled; })()`),
+      STEP_MS, `${this.name}: ${id} is enabled`, 50);
+  }
+}
+
+/** Opens the client at `url` in a fresh Chromium context (its own camera grant and storage). */
+export async function openChromiumPage(browser: PwBrowser, url: string, name: string): Promise<ChatPage> {
+  const context = await browser.newContext({ viewport: { width: 1100, height: 800 } });
+  const page = new PlaywrightChatPage(name, context, await context.newPage());
+  await page.goto(url);
+  return page;
+}
+
+/** Opens the client at `url` in a new Firefox tab. */
+export async function openFirefoxPage(browser: PpBrowser, url: string, name: string): Promise<ChatPage> {
+  const p = await browser.newPage();
+  await p.setViewport({ width: 1100, height: 800 });
+  const page = new PuppeteerChatPage(name, p);
+  await page.goto(url);
+  return page;
+}
+
+// ------------------------------------------------------------ steps shared by the tests
+
+/** Waits until the status line matches `re`. */
+export async function waitForStatus(page: ChatPage, re: RegExp, ms: number, what: string): Promise<string> {
+  let last = '';
+  await until(async () => re.test((last = await page.text('status'))), ms, `${page.name}: ${what} (status: "${last}")`, 50);
+  return last;
+}
+
+/** `connected` as a word (so "disconnected" does not count). */
+export const CONNECTED = /\bconnected\b/;
+
+/** Picks a hub and presses Start; waits for the client to be welcomed first. */
+export async function startIn(page: ChatPage, hub: string, opts: { interests?: string; hideIp?: boolean } = {}): Promise<void> {
+  await page.select('hub-select', hub);
+  if (opts.interests) await page.fill('interests', opts.interests);
+  if (opts.hideIp) await page.check('hide-ip');
+  await page.click('start');
+}
+
+/** Decoding progress of the partner's video, from `getStats()` inbound-rtp. */
+export interface VideoIn {
+  framesDecoded: number;
+  frameWidth: number;
+  frameHeight: number;
+}
+
+/** The inbound video of the page's current call (zeros when there is none yet). */
+export async function inboundVideo(page: ChatPage): Promise<VideoIn> {
+  const stats = await page.eval<Record<string, unknown>[]>('window.__chatzyo.stats()');
+  const v = stats.find((s) => s.type === 'inbound-rtp' && (s.kind === 'video' || s.mediaType === 'video'));
+  return { framesDecoded: Number(v?.framesDecoded ?? 0), frameWidth: Number(v?.frameWidth ?? 0), frameHeight: Number(v?.frameHeight ?? 0) };
+}
+
+/** Waits until the page has decoded at least `frames` frames of a non-empty video from its partner. */
+export async function waitForVideo(page: ChatPage, frames: number, ms: number): Promise<VideoIn> {
+  let last: VideoIn = { framesDecoded: 0, frameWidth: 0, frameHeight: 0 };
+  await until(async () => {
+    last = await inboundVideo(page);
+    return last.framesDecoded >= frames && last.frameWidth > 0 && last.frameHeight > 0;
+  }, ms, `${page.name}: decode ${frames} frames of the partner's video (have ${JSON.stringify(last)})`, 100);
+  return last;
+}
+
+/** The candidate types of the page's selected ICE candidate pair. */
+export async function selectedPair(page: ChatPage): Promise<{ local: string; remote: string } | null> {
+  const stats = await page.eval<Record<string, unknown>[]>('window.__chatzyo.stats()');
+  const byId = new Map(stats.map((s) => [s.id as string, s]));
+  const transport = stats.find((s) => s.type === 'transport' && typeof s.selectedCandidatePairId === 'string');
+  const pair = (transport && byId.get(transport.selectedCandidatePairId as string))
+    ?? stats.find((s) => s.type === 'candidate-pair' && (s.selected === true || (s.nominated === true && s.state === 'succeeded')));
+  if (!pair) return null;
+  const local = byId.get(pair.localCandidateId as string);
+  const remote = byId.get(pair.remoteCandidateId as string);
+  return local && remote ? { local: String(local.candidateType), remote: String(remote.candidateType) } : null;
+}
+
+/** Saves a screenshot under test-results/ for a person to look at. */
+export async function saveScreenshot(page: ChatPage, name: string): Promise<string> {
+  mkdirSync(RESULTS_DIR, { recursive: true });
+  const file = path.join(RESULTS_DIR, `${name}.png`);
+  await withTimeout(page.screenshot(file), 15_000, `${page.name}: screenshot ${name}`);
+  return file;
+}
+
+/** Closes pages, ignoring ones already gone. */
+export async function closeAll(pages: ChatPage[]): Promise<void> {
+  await Promise.all(pages.splice(0).map((p) => withTimeout(p.close(), 10_000, `${p.name}: close`).catch(() => {})));
+}
