@@ -1,0 +1,156 @@
+/**
+ * Finding ffmpeg and building its command lines. Order of resolution: an explicit path
+ * (`--ffmpeg`), `CHATZYO_FFMPEG`, the binary of the optional `ffmpeg-static` package, then
+ * `ffmpeg` on PATH. An explicit path that does not exist is an error (no silent fallback).
+ */
+import { accessSync, constants, statSync } from 'node:fs';
+import { createRequire } from 'node:module';
+import path from 'node:path';
+import { peerError } from './errors.js';
+import type { VideoCodec } from './rtp-frames.js';
+
+function isExecutable(file: string): boolean {
+  try {
+    if (!statSync(file).isFile()) return false;
+    accessSync(file, constants.X_OK);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/** Where ffmpeg was found. */
+export interface FfmpegLocation {
+  path: string;
+  from: 'flag' | 'env' | 'ffmpeg-static' | 'PATH';
+}
+
+/**
+ * Resolves the ffmpeg binary. Throws `CHZ_ERR_FFMPEG_MISSING` naming what was tried.
+ * `env` and `loadStatic` are injectable for tests.
+ */
+export function resolveFfmpeg(opts: {
+  explicit?: string;
+  env?: NodeJS.ProcessEnv;
+  loadStatic?: () => string | null;
+} = {}): FfmpegLocation {
+  const env = opts.env ?? process.env;
+  if (opts.explicit) {
+    if (isExecutable(opts.explicit)) return { path: opts.explicit, from: 'flag' };
+    throw peerError('CHZ_ERR_FFMPEG_MISSING', `ffmpeg not found at --ffmpeg ${opts.explicit}: no executable file there.`);
+  }
+  const fromEnv = env.CHATZYO_FFMPEG;
+  if (fromEnv) {
+    if (isExecutable(fromEnv)) return { path: fromEnv, from: 'env' };
+    throw peerError('CHZ_ERR_FFMPEG_MISSING', `ffmpeg not found at CHATZYO_FFMPEG=${fromEnv}: no executable file there.`);
+  }
+  const stat = (opts.loadStatic ?? loadFfmpegStatic)();
+  if (stat && isExecutable(stat)) return { path: stat, from: 'ffmpeg-static' };
+  for (const dir of (env.PATH ?? '').split(path.delimiter)) {
+    if (!dir) continue;
+    const candidate = path.join(dir, process.platform === 'win32' ? 'ffmpeg.exe' : 'ffmpeg');
+    if (isExecutable(candidate)) return { path: candidate, from: 'PATH' };
+  }
+  throw peerError('CHZ_ERR_FFMPEG_MISSING');
+}
+
+/** The path exported by the optional `ffmpeg-static` package, when it is installed. */
+function loadFfmpegStatic(): string | null {
+  try {
+    const require = createRequire(import.meta.url);
+    const p = require('ffmpeg-static') as unknown;
+    return typeof p === 'string' ? p : null;
+  } catch {
+    return null;
+  }
+}
+
+/** A video source: a synthetic pattern, a file (looped) or a V4L2 camera. */
+export type VideoSourceSpec = { type: 'testsrc' } | { type: 'file'; path: string } | { type: 'camera'; device: string };
+/** An audio source: a sine tone, a file (looped) or a microphone (PulseAudio or ALSA). */
+export type AudioSourceSpec = { type: 'sine' } | { type: 'file'; path: string } | { type: 'mic'; device: string; api: 'pulse' | 'alsa' };
+
+/** Parses `--video` (testsrc, camera, camera:/dev/videoN, FILE). */
+export function parseVideoSource(value: string): VideoSourceSpec {
+  if (value === 'testsrc') return { type: 'testsrc' };
+  if (value === 'camera') return { type: 'camera', device: '/dev/video0' };
+  if (value.startsWith('camera:')) return { type: 'camera', device: value.slice('camera:'.length) || '/dev/video0' };
+  return { type: 'file', path: value };
+}
+
+/** Parses `--audio` (sine, mic, mic:DEVICE, alsa:DEVICE, FILE). */
+export function parseAudioSource(value: string): AudioSourceSpec {
+  if (value === 'sine') return { type: 'sine' };
+  if (value === 'mic') return { type: 'mic', device: 'default', api: 'pulse' };
+  if (value.startsWith('mic:')) return { type: 'mic', device: value.slice(4) || 'default', api: 'pulse' };
+  if (value.startsWith('alsa:')) return { type: 'mic', device: value.slice(5) || 'default', api: 'alsa' };
+  return { type: 'file', path: value };
+}
+
+/** Encoding settings of the video source. */
+export interface VideoEncodeOptions {
+  codec: VideoCodec;
+  width: number;
+  height: number;
+  fps: number;
+  /** Target bitrate, kbit/s. */
+  bitrateKbps: number;
+  /** Keyframe interval, seconds. */
+  keyframeIntervalS: number;
+}
+
+/** Default video settings: small enough for two peers and a browser on two cores. */
+export const DEFAULT_VIDEO: VideoEncodeOptions = { codec: 'vp8', width: 640, height: 480, fps: 15, bitrateKbps: 600, keyframeIntervalS: 1 };
+
+/** Payload types ffmpeg stamps on its RTP; the peer rewrites them to the negotiated ones. */
+export const FFMPEG_PAYLOAD_TYPE = { video: 96, audio: 111 } as const;
+
+const RTP_PACKET_SIZE = 1100;
+
+/** The ffmpeg arguments that encode a video source to RTP at `rtpUrl` (rtp://127.0.0.1:PORT). */
+export function videoArgs(src: VideoSourceSpec, enc: VideoEncodeOptions, rtpUrl: string): string[] {
+  const { width: w, height: h, fps } = enc;
+  const input: string[] = [];
+  let filter = `scale=${w}:${h}:force_original_aspect_ratio=decrease,pad=${w}:${h}:(ow-iw)/2:(oh-ih)/2,fps=${fps},format=yuv420p`;
+  if (src.type === 'testsrc') {
+    input.push('-re', '-f', 'lavfi', '-i', `testsrc2=size=${w}x${h}:rate=${fps}`);
+    // A running clock, so a viewer sees at a glance that the picture is live.
+    const size = Math.max(10, Math.round(h / 16));
+    filter = `drawtext=text='%{localtime} #%{n}':x=8:y=8:fontsize=${size}:fontcolor=white:box=1:boxcolor=black@0.6,format=yuv420p`;
+  } else if (src.type === 'file') {
+    input.push('-re', '-stream_loop', '-1', '-i', src.path);
+  } else {
+    input.push('-f', 'v4l2', '-framerate', String(fps), '-video_size', `${w}x${h}`, '-i', src.device);
+  }
+  const gop = Math.max(1, Math.round(enc.keyframeIntervalS * fps));
+  const rate = `${enc.bitrateKbps}k`;
+  const codecArgs = enc.codec === 'vp8'
+    ? ['-c:v', 'libvpx', '-deadline', 'realtime', '-cpu-used', '8', '-lag-in-frames', '0', '-auto-alt-ref', '0',
+      '-error-resilient', '1', '-b:v', rate, '-maxrate', rate, '-bufsize', `${enc.bitrateKbps}k`, '-g', String(gop), '-keyint_min', String(gop)]
+    // Constrained baseline (profile-level-id 42e01f), in-band SPS/PPS before every IDR,
+    // FU-A fragmentation (packetization-mode 1), no B-frames.
+    : ['-c:v', 'libx264', '-preset', 'ultrafast', '-tune', 'zerolatency', '-profile:v', 'baseline', '-level', '3.1',
+      '-x264-params', `repeat-headers=1:keyint=${gop}:min-keyint=${gop}:scenecut=0`, '-b:v', rate, '-maxrate', rate, '-bufsize', rate, '-bf', '0'];
+  return [
+    '-hide_banner', '-nostdin', '-loglevel', 'error',
+    ...input,
+    '-an', '-vf', filter,
+    ...codecArgs,
+    '-f', 'rtp', '-payload_type', String(FFMPEG_PAYLOAD_TYPE.video), `${rtpUrl}?pkt_size=${RTP_PACKET_SIZE}`,
+  ];
+}
+
+/** The ffmpeg arguments that encode an audio source to Opus RTP at `rtpUrl`. */
+export function audioArgs(src: AudioSourceSpec, rtpUrl: string, bitrateKbps = 32): string[] {
+  const input: string[] = [];
+  if (src.type === 'sine') input.push('-re', '-f', 'lavfi', '-i', 'sine=frequency=440:sample_rate=48000');
+  else if (src.type === 'file') input.push('-re', '-stream_loop', '-1', '-i', src.path);
+  else input.push('-f', src.api, '-i', src.device);
+  return [
+    '-hide_banner', '-nostdin', '-loglevel', 'error',
+    ...input,
+    '-vn', '-ac', '2', '-ar', '48000',
+    '-c:a', 'libopus', '-application', 'voip', '-frame_duration', '20', '-b:a', `${bitrateKbps}k`,
+    '-f', 'rtp', '-payload_type', String(FFMPEG_PAYLOAD_TYPE.audio), `${rtpUrl}?pkt_size=${RTP_PACKET_SIZE}`,
+  ];
+}

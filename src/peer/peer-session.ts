@@ -1,0 +1,490 @@
+/**
+ * The headless peer: one explicit state machine (idle -> queued -> negotiating -> connected ->
+ * ended) that joins a hub or a private call through a {@link SignalClient}, makes one
+ * {@link Call} per partner, feeds it from long-lived {@link MediaSource}s, and reports what
+ * happens on a typed observer that the CLI (ink or JSON lines) and the bots subscribe to.
+ */
+import path from 'node:path';
+import type { RTCPeerConnectionConfig } from 'werift';
+import { ChatzyoError, type PartnerLeftReason, type ServerMessage } from '../protocol/index.js';
+import type { BackoffOptions } from './backoff.js';
+import { Call, type CallStats, type CandidateType } from './call.js';
+import { TypedEmitter } from './emitter.js';
+import { peerError } from './errors.js';
+import { resolveFfmpeg, DEFAULT_VIDEO, type AudioSourceSpec, type VideoEncodeOptions, type VideoSourceSpec } from './ffmpeg.js';
+import { MediaSource, type MediaSink } from './media-source.js';
+import { SignalClient } from './signal-client.js';
+
+/** States of a peer session. */
+export const PEER_SESSION_STATES = ['idle', 'queued', 'negotiating', 'connected', 'ended'] as const;
+export type PeerSessionState = (typeof PEER_SESSION_STATES)[number];
+
+const TRANSITIONS: Record<PeerSessionState, readonly PeerSessionState[]> = {
+  idle: ['queued', 'negotiating', 'ended'],
+  queued: ['negotiating', 'idle', 'ended'],
+  negotiating: ['connected', 'queued', 'idle', 'ended'],
+  connected: ['negotiating', 'queued', 'idle', 'ended'],
+  ended: [],
+};
+
+/** Where the session looks for a partner. */
+export type PeerTarget =
+  | { kind: 'hub'; hub: string; interests?: string[] }
+  | { kind: 'private-join'; code: string }
+  | { kind: 'private-create' };
+
+/** Options of a {@link PeerSession}. */
+export interface PeerSessionOptions {
+  /** Server URL, e.g. http://localhost:8080. */
+  server: string;
+  target: PeerTarget;
+  /** null: send no video. */
+  video: VideoSourceSpec | null;
+  /** null: send no audio. */
+  audio: AudioSourceSpec | null;
+  encode?: Partial<VideoEncodeOptions>;
+  audioBitrateKbps?: number;
+  relayOnly?: boolean;
+  /** Record each partner to this webm file (the second partner to NAME-2.webm, and so on). */
+  recordPath?: string;
+  /** Explicit ffmpeg path (otherwise CHATZYO_FFMPEG, ffmpeg-static, PATH). */
+  ffmpegPath?: string;
+  env?: NodeJS.ProcessEnv;
+  /** End after this many partners. */
+  maxPartners?: number;
+  /** End with CHZ_ERR_CONNECT_TIMEOUT when no call connects within this many ms of start. */
+  connectTimeoutMs?: number;
+  /** Give up on a partner that does not connect within this many ms of the match (default 20 s). */
+  negotiationTimeoutMs?: number;
+  gatherTimeoutMs?: number;
+  restartTimeoutMs?: number;
+  statsIntervalMs?: number;
+  clientName?: string;
+  backoff?: BackoffOptions;
+  reconnectTimeoutMs?: number;
+  /** Extra werift settings for every call (port range; tests filter candidate pairs). */
+  peerConfig?: Partial<RTCPeerConnectionConfig>;
+}
+
+/** One line of numbers per second while in a call. */
+export interface PeerStats {
+  matchId: string;
+  partner: number;
+  candidateType: CandidateType | null;
+  localCandidateType: CandidateType | null;
+  rttMs: number | null;
+  framesReceived: number;
+  keyframesReceived: number;
+  bytesReceived: number;
+  packetsReceived: number;
+  packetsLost: number;
+  /** Inbound loss over the last interval, percent. */
+  lossPercent: number;
+  framesSent: number;
+  bytesSent: number;
+  audioPacketsReceived: number;
+  /** Frames per second received over the last interval. */
+  fps: number;
+  sendKbps: number;
+  recvKbps: number;
+  pliReceived: number;
+}
+
+/** Why a session ended. */
+export type EndReason = 'closed' | 'duration' | 'max-partners' | 'partner-left' | 'error';
+
+/** Events of a {@link PeerSession}. */
+export type PeerSessionEvents = {
+  state: [PeerSessionState];
+  welcome: [{ sessionId: string; turn: boolean; hubs: string[]; reconnected: boolean }];
+  queued: [{ hub: string; position: number }];
+  'private-created': [{ code: string; expiresAt: number }];
+  matched: [{ matchId: string; role: 'offerer' | 'answerer'; hub: string | null; private: boolean; commonInterests: string[]; partner: number }];
+  connected: [{ matchId: string; candidateType: CandidateType | null; localCandidateType: CandidateType | null; msFromMatch: number; restarted: boolean }];
+  safety: [{ matchId: string; safetyNumber: string }];
+  'chat-open': [{ matchId: string }];
+  chat: [{ matchId: string; text: string }];
+  'chat-sent': [{ matchId: string; text: string }];
+  /** The server says the partner is gone. */
+  'partner-left': [{ matchId: string; reason: PartnerLeftReason }];
+  /** We pressed Next. */
+  next: [{ matchId: string }];
+  /** We gave up on a partner (ICE failed after one restart, or no connection in time). */
+  'gave-up': [{ matchId: string; reason: string }];
+  'ice-restart': [{ matchId: string }];
+  'remote-media': [{ matchId: string; kind: 'video' | 'audio' }];
+  stats: [PeerStats];
+  /** The signaling connection dropped; it reconnects after `delayMs`. */
+  disconnected: [{ code: number; willReconnect: boolean; delayMs: number; attempt: number }];
+  /** An `error` frame from the server that did not end the session. */
+  'server-error': [{ code: string; message: string }];
+  /** Something went wrong that does not end the session (recorder, a PLI that could not be sent). */
+  warning: [{ message: string }];
+  ended: [{ reason: EndReason; error?: ChatzyoError }];
+};
+
+/** Error codes from the server that end the session (nothing to retry). */
+const FATAL_SERVER_ERRORS = new Set(['CHZ_ERR_UNKNOWN_HUB', 'CHZ_ERR_PRIVATE_NOT_FOUND', 'CHZ_ERR_PRIVATE_FULL', 'CHZ_ERR_PRIVATE_EXPIRED', 'CHZ_ERR_BAD_MESSAGE']);
+
+/** The headless peer. */
+export class PeerSession extends TypedEmitter<PeerSessionEvents> {
+  readonly options: PeerSessionOptions;
+  readonly encode: VideoEncodeOptions;
+  #state: PeerSessionState = 'idle';
+  #signal: SignalClient | null = null;
+  #video: MediaSource | null = null;
+  #audio: MediaSource | null = null;
+  #call: Call | null = null;
+  #callPrivate = false;
+  #sinks: MediaSink[] = [];
+  #videoSink: MediaSink | null = null;
+  #partners = 0;
+  #everConnected = false;
+  #started = false;
+  #connectTimer: NodeJS.Timeout | null = null;
+  #negotiationTimer: NodeJS.Timeout | null = null;
+  #statsTimer: NodeJS.Timeout | null = null;
+  #last = { at: 0, framesReceived: 0, bytesReceived: 0, bytesSent: 0, packetsReceived: 0, packetsLost: 0 };
+  #ending: Promise<void> | null = null;
+  #endResult: { reason: EndReason; error?: ChatzyoError } | null = null;
+  readonly done: Promise<{ reason: EndReason; error?: ChatzyoError }>;
+  #resolveDone!: (r: { reason: EndReason; error?: ChatzyoError }) => void;
+
+  constructor(options: PeerSessionOptions) {
+    super();
+    this.options = options;
+    this.encode = { ...DEFAULT_VIDEO, ...options.encode };
+    this.done = new Promise((resolve) => { this.#resolveDone = resolve; });
+  }
+
+  get state(): PeerSessionState { return this.#state; }
+  /** Partners matched so far. */
+  get partners(): number { return this.#partners; }
+  /** The current call, if any. */
+  get call(): Call | null { return this.#call; }
+  /** The video encoder (null with no video). */
+  get videoSource(): MediaSource | null { return this.#video; }
+  get audioSource(): MediaSource | null { return this.#audio; }
+  get signal(): SignalClient | null { return this.#signal; }
+
+  #to(next: PeerSessionState): void {
+    if (this.#state === next) return;
+    if (!TRANSITIONS[this.#state].includes(next)) throw new Error(`PeerSession cannot go from state ${this.#state} to ${next}`);
+    this.#state = next;
+    this.emit('state', next);
+  }
+
+  #assertState(method: string, allowed: readonly PeerSessionState[]): void {
+    if (!allowed.includes(this.#state)) {
+      throw peerError('CHZ_ERR_PEER_STATE', `PeerSession.${method}() is not allowed in state ${this.#state} (allowed: ${allowed.join(', ')}).`);
+    }
+  }
+
+  /**
+   * Starts the encoders and the signaling connection, then joins. Rejects (and cleans up) with
+   * CHZ_ERR_FFMPEG_MISSING, CHZ_ERR_DEVICE_MISSING, CHZ_ERR_FFMPEG_FAILED or
+   * CHZ_ERR_SERVER_UNREACHABLE; after it resolves, the end arrives through `done`.
+   */
+  async start(): Promise<void> {
+    this.#assertState('start', ['idle']);
+    if (this.#started) throw peerError('CHZ_ERR_PEER_STATE', 'PeerSession.start() was already called.');
+    this.#started = true;
+    const o = this.options;
+    try {
+      const needFfmpeg = o.video !== null || o.audio !== null;
+      const ffmpeg = needFfmpeg ? resolveFfmpeg({ explicit: o.ffmpegPath, env: o.env }).path : '';
+      const signal = new SignalClient({
+        url: o.server, clientName: o.clientName ?? 'chatzyo-peer', backoff: o.backoff, reconnectTimeoutMs: o.reconnectTimeoutMs,
+      });
+      this.#signal = signal;
+      signal.on('welcome', (w, { reconnected }) => {
+        this.emit('welcome', { sessionId: w.sessionId, turn: w.turn, hubs: w.hubs, reconnected });
+        if (reconnected) this.#join();
+      });
+      signal.on('message', (m) => this.#onMessage(m));
+      signal.on('disconnected', (d) => this.#onSignalLost(d));
+      signal.on('failed', (err) => void this.#end('error', err));
+      const results = await Promise.allSettled([
+        signal.connect(),
+        o.video ? MediaSource.start({ kind: 'video', source: o.video, encode: this.encode }, { ffmpegPath: ffmpeg }) : Promise.resolve(null),
+        o.audio ? MediaSource.start({ kind: 'audio', source: o.audio, bitrateKbps: o.audioBitrateKbps }, { ffmpegPath: ffmpeg }) : Promise.resolve(null),
+      ]);
+      const [, v, a] = results;
+      if (v.status === 'fulfilled') this.#video = v.value;
+      if (a.status === 'fulfilled') this.#audio = a.value;
+      // Media errors first: a missing camera says more than an unreachable server.
+      const failure = [results[1], results[2], results[0]].find((r) => r.status === 'rejected') as PromiseRejectedResult | undefined;
+      if (failure) throw failure.reason;
+      for (const src of [this.#video, this.#audio]) {
+        src?.on('error', (err) => void this.#end('error', peerError('CHZ_ERR_FFMPEG_FAILED', err.message, err)));
+      }
+      const w = signal.welcome!;
+      this.emit('welcome', { sessionId: w.sessionId, turn: w.turn, hubs: w.hubs, reconnected: false });
+      if (o.relayOnly && !w.turn) {
+        this.emit('warning', { message: '--relay-only but the server announces no TURN server: no call can connect.' });
+      }
+      if (o.connectTimeoutMs) {
+        this.#connectTimer = setTimeout(() => {
+          if (!this.#everConnected) {
+            void this.#end('error', peerError('CHZ_ERR_CONNECT_TIMEOUT', `No peer connection within ${Math.round(o.connectTimeoutMs! / 100) / 10} s (--connect-timeout).`));
+          }
+        }, o.connectTimeoutMs);
+      }
+      this.#statsTimer = setInterval(() => void this.#emitStats(), o.statsIntervalMs ?? 1000);
+      this.#join();
+    } catch (err) {
+      await this.#end('error', err as ChatzyoError);
+      throw err;
+    }
+  }
+
+  #join(): void {
+    const t = this.options.target;
+    if (this.#state === 'ended') return;
+    if (t.kind === 'hub') this.#signal?.send({ type: 'join', hub: t.hub, ...(t.interests?.length ? { interests: t.interests } : {}) });
+    else if (t.kind === 'private-join') this.#signal?.send({ type: 'private-join', code: t.code });
+    else this.#signal?.send({ type: 'private-create' });
+  }
+
+  #onMessage(m: ServerMessage): void {
+    if (this.#state === 'ended') return;
+    switch (m.type) {
+      case 'queued':
+        if (this.#call) return; // a late 'queued' racing a match
+        this.#to('queued');
+        this.emit('queued', { hub: m.hub, position: m.position });
+        return;
+      case 'private-created':
+        this.#to('queued');
+        this.emit('private-created', { code: m.code, expiresAt: m.expiresAt });
+        return;
+      case 'matched':
+        this.#onMatched(m);
+        return;
+      case 'signal':
+        if (this.#call && this.#call.matchId === m.matchId) this.#call.handleSignal(m.data);
+        return;
+      case 'partner-left':
+        if (!this.#call || this.#call.matchId !== m.matchId) return;
+        this.emit('partner-left', { matchId: m.matchId, reason: m.reason });
+        void this.#afterCall('partner-left');
+        return;
+      case 'error':
+        if (FATAL_SERVER_ERRORS.has(m.code)) {
+          void this.#end('error', ChatzyoError.fromWire(m));
+          return;
+        }
+        this.emit('server-error', { code: m.code, message: m.message });
+        return;
+      default:
+        return;
+    }
+  }
+
+  #onMatched(m: Extract<ServerMessage, { type: 'matched' }>): void {
+    if (this.#call) void this.#closeCall();
+    this.#partners++;
+    const matchedAt = Date.now();
+    const o = this.options;
+    const welcome = this.#signal!.welcome!;
+    const call = new Call({
+      matchId: m.matchId,
+      role: m.role,
+      iceServers: welcome.iceServers,
+      relayOnly: !!o.relayOnly,
+      videoCodec: this.encode.codec,
+      sendVideo: !!this.#video,
+      sendAudio: !!this.#audio,
+      sendSignal: (data) => { if (this.#call === call) this.#signal?.send({ type: 'signal', matchId: m.matchId, data }); },
+      matchedAt,
+      gatherTimeoutMs: o.gatherTimeoutMs,
+      restartTimeoutMs: o.restartTimeoutMs,
+      recordPath: this.#recordPathFor(this.#partners),
+      recordSize: { width: this.encode.width, height: this.encode.height },
+      peerConfig: o.peerConfig,
+    });
+    this.#call = call;
+    this.#callPrivate = m.private;
+    call.onListenerError = this.onListenerError;
+    call.on('connected', (c) => {
+      if (this.#call !== call) return;
+      if (this.#negotiationTimer) { clearTimeout(this.#negotiationTimer); this.#negotiationTimer = null; }
+      this.#everConnected = true;
+      if (this.#connectTimer) { clearTimeout(this.#connectTimer); this.#connectTimer = null; }
+      if (!c.restarted) this.#attachMedia(call);
+      this.#to('connected');
+      this.#last = { at: Date.now(), framesReceived: 0, bytesReceived: 0, bytesSent: 0, packetsReceived: 0, packetsLost: 0 };
+      this.emit('connected', { matchId: m.matchId, ...c });
+    });
+    call.on('ice-restart', () => {
+      if (this.#call !== call) return;
+      if (this.#state === 'connected') this.#to('negotiating');
+      this.emit('ice-restart', { matchId: m.matchId });
+    });
+    call.on('failed', (reason) => {
+      if (this.#call !== call) return;
+      this.#giveUp(reason);
+    });
+    call.on('pli', () => { if (this.#call === call && this.#videoSink) this.#video?.requestKeyframe(this.#videoSink); });
+    call.on('chat', (text) => this.emit('chat', { matchId: m.matchId, text }));
+    call.on('chat-open', () => this.emit('chat-open', { matchId: m.matchId }));
+    call.on('safety', (n) => this.emit('safety', { matchId: m.matchId, safetyNumber: n }));
+    call.on('remote-media', (kind) => this.emit('remote-media', { matchId: m.matchId, kind }));
+    call.on('record-error', (e) => this.emit('warning', { message: `recorder: ${e.message}` }));
+    this.#to('negotiating');
+    this.emit('matched', { matchId: m.matchId, role: m.role, hub: m.hub, private: m.private, commonInterests: m.commonInterests, partner: this.#partners });
+    const negotiationMs = o.negotiationTimeoutMs ?? 20_000;
+    this.#negotiationTimer = setTimeout(() => {
+      if (this.#call === call && call.connectedAt === null) this.#giveUp(`no connection within ${negotiationMs / 1000} s of the match`);
+    }, negotiationMs);
+    call.start();
+  }
+
+  #recordPathFor(partner: number): string | undefined {
+    const p = this.options.recordPath;
+    if (!p || partner === 1) return p;
+    const ext = path.extname(p);
+    return `${p.slice(0, p.length - ext.length)}-${partner}${ext || '.webm'}`;
+  }
+
+  /** Connected: the encoders' fan-out now feeds this call's tracks. */
+  #attachMedia(call: Call): void {
+    this.#detachMedia();
+    if (this.#video && call.videoTrack) {
+      this.#videoSink = this.#video.attach(call.videoTrack);
+      this.#sinks.push(this.#videoSink);
+    }
+    if (this.#audio && call.audioTrack) this.#sinks.push(this.#audio.attach(call.audioTrack));
+  }
+
+  #detachMedia(): void {
+    for (const s of this.#sinks) {
+      this.#video?.detach(s);
+      this.#audio?.detach(s);
+    }
+    this.#sinks = [];
+    this.#videoSink = null;
+  }
+
+  /** ICE failed after a restart (or never connected): skip this partner and look for another. */
+  #giveUp(reason: string): void {
+    const call = this.#call;
+    if (!call) return;
+    this.emit('gave-up', { matchId: call.matchId, reason });
+    this.#signal?.send({ type: 'next' });
+    void this.#afterCall('gave-up');
+  }
+
+  /** Presses Next: ends this partner and looks for another (in a private call, ends the session). */
+  next(): void {
+    this.#assertState('next', ['negotiating', 'connected']);
+    const call = this.#call!;
+    this.emit('next', { matchId: call.matchId });
+    this.#signal?.send({ type: 'next' });
+    void this.#afterCall('next');
+  }
+
+  /** Sends a chat message to the partner; false when the chat channel is not open yet. */
+  sendChat(text: string): boolean {
+    this.#assertState('sendChat', ['negotiating', 'connected']);
+    const call = this.#call!;
+    const trimmed = text.trim();
+    if (!trimmed || !call.sendChat(trimmed)) return false;
+    this.emit('chat-sent', { matchId: call.matchId, text: trimmed });
+    return true;
+  }
+
+  /** After a call ends (next, partner-left, gave-up): stop, or look for the next partner. */
+  async #afterCall(why: 'next' | 'partner-left' | 'gave-up'): Promise<void> {
+    const wasPrivate = this.#callPrivate;
+    await this.#closeCall();
+    if (this.#state === 'ended') return;
+    const max = this.options.maxPartners;
+    if (max !== undefined && this.#partners >= max) { await this.#end('max-partners'); return; }
+    if (wasPrivate) { await this.#end('partner-left'); return; }
+    // Next and give-up re-queue on the server; a partner leaving puts us back to ready.
+    this.#to('queued');
+    if (why === 'partner-left') this.#join();
+  }
+
+  async #closeCall(): Promise<void> {
+    const call = this.#call;
+    this.#call = null;
+    if (this.#negotiationTimer) { clearTimeout(this.#negotiationTimer); this.#negotiationTimer = null; }
+    this.#detachMedia();
+    if (call) await call.close();
+  }
+
+  #onSignalLost(d: { code: number; willReconnect: boolean; delayMs: number; attempt: number }): void {
+    if (this.#state === 'ended') return;
+    this.emit('disconnected', d);
+    // The server ended our match when the socket closed; the partner was told.
+    void this.#closeCall();
+    if (this.#state !== 'idle') this.#to('idle');
+  }
+
+  async #emitStats(): Promise<void> {
+    const call = this.#call;
+    if (!call || this.#state !== 'connected') return;
+    let s: CallStats;
+    try {
+      s = await call.stats();
+    } catch {
+      return;
+    }
+    if (this.#call !== call) return;
+    const now = Date.now();
+    const dt = Math.max(0.001, (now - this.#last.at) / 1000);
+    const framesSent = this.#videoSink?.framesSent ?? 0;
+    const sentBytes = this.#sinks.reduce((n, k) => n + k.bytesSent, 0);
+    const bytesSent = Math.max(s.bytesSent, sentBytes);
+    const packetsReceived = s.video.packets + s.audio.packets;
+    const packetsLost = s.video.lost + s.audio.lost;
+    const dRecv = packetsReceived - this.#last.packetsReceived;
+    const dLost = packetsLost - this.#last.packetsLost;
+    const stats: PeerStats = {
+      matchId: call.matchId,
+      partner: this.#partners,
+      candidateType: s.candidateType,
+      localCandidateType: s.localCandidateType,
+      rttMs: s.rttMs === null ? null : Math.round(s.rttMs * 10) / 10,
+      framesReceived: s.video.frames,
+      keyframesReceived: s.video.keyframes,
+      bytesReceived: s.bytesReceived || s.video.bytes + s.audio.bytes,
+      packetsReceived,
+      packetsLost,
+      lossPercent: dRecv + dLost > 0 ? Math.round((1000 * Math.max(0, dLost)) / (dRecv + Math.max(0, dLost))) / 10 : 0,
+      framesSent,
+      bytesSent,
+      audioPacketsReceived: s.audio.packets,
+      fps: Math.round(((s.video.frames - this.#last.framesReceived) / dt) * 10) / 10,
+      sendKbps: Math.round(((bytesSent - this.#last.bytesSent) * 8) / dt / 1000),
+      recvKbps: 0,
+      pliReceived: s.pliReceived,
+    };
+    stats.recvKbps = Math.round(((stats.bytesReceived - this.#last.bytesReceived) * 8) / dt / 1000);
+    this.#last = { at: now, framesReceived: s.video.frames, bytesReceived: stats.bytesReceived, bytesSent, packetsReceived, packetsLost };
+    this.emit('stats', stats);
+  }
+
+  /** Ends the session: leave, close the call, the encoders and the socket. Idempotent. */
+  close(reason: EndReason = 'closed'): Promise<void> {
+    return this.#end(reason);
+  }
+
+  #end(reason: EndReason, error?: ChatzyoError): Promise<void> {
+    this.#ending ??= (async () => {
+      this.#endResult = { reason, error };
+      for (const t of [this.#connectTimer, this.#negotiationTimer]) if (t) clearTimeout(t);
+      if (this.#statsTimer) clearInterval(this.#statsTimer);
+      if (this.#state !== 'ended') this.#to('ended');
+      // Tell the server first, so the partner reads "leave" rather than "disconnect".
+      if (this.#call) this.#signal?.send({ type: 'leave' });
+      await this.#closeCall();
+      await Promise.all([this.#video?.close(), this.#audio?.close(), this.#signal?.close()]);
+      this.emit('ended', this.#endResult);
+      this.#resolveDone(this.#endResult);
+    })();
+    return this.#ending;
+  }
+}

@@ -1,0 +1,68 @@
+import { afterEach, describe, expect, it } from 'vitest';
+import type { SignalServer } from '../../src/signal/server.js';
+import { startServer } from '../helpers/server.js';
+import { until, withTimeout } from '../helpers/deadline.js';
+import { Sessions } from './helpers.js';
+
+let server: SignalServer | undefined;
+const sessions = new Sessions();
+
+afterEach(async () => {
+  await sessions.closeAll();
+  await server?.close();
+  server = undefined;
+});
+
+describe('two headless peers', () => {
+  it('connect over the server with VP8 + Opus, count frames both ways, chat, agree on the safety number', async () => {
+    server = await startServer({ rematchCooldownMs: 0 });
+    const [a, ra] = sessions.create({ server: server.url }, 'A');
+    const [b, rb] = sessions.create({ server: server.url }, 'B');
+    await withTimeout(a.start(), 15_000, 'A start');
+    await ra.next('queued', 5000);
+    await withTimeout(b.start(), 15_000, 'B start');
+    const [ma, mb] = await Promise.all([ra.next('matched', 5000), rb.next('matched', 5000)]);
+    expect(ma.matchId).toBe(mb.matchId);
+    expect(new Set([ma.role, mb.role])).toEqual(new Set(['offerer', 'answerer']));
+    const [ca, cb] = await Promise.all([ra.next('connected', 15_000), rb.next('connected', 15_000)]);
+    expect(ca.candidateType).toMatch(/^(host|srflx|prflx)$/);
+    expect(cb.msFromMatch).toBeGreaterThan(0);
+    const sa = await ra.next('stats', 15_000, (s) => s.framesReceived >= 30 && s.audioPacketsReceived > 20);
+    const sb = await rb.next('stats', 15_000, (s) => s.framesReceived >= 30 && s.audioPacketsReceived > 20);
+    expect(sa.keyframesReceived).toBeGreaterThanOrEqual(1);
+    expect(sb.framesSent).toBeGreaterThan(0);
+    expect(sa.rttMs).not.toBeNull();
+    const [na, nb] = await Promise.all([ra.next('safety', 5000), rb.next('safety', 5000)]);
+    expect(na.safetyNumber).toMatch(/^\d{4} \d{4} \d{4}$/);
+    expect(na.safetyNumber).toBe(nb.safetyNumber);
+
+    await Promise.all([ra.next('chat-open', 5000), rb.next('chat-open', 5000)]);
+    expect(a.sendChat('hello from A')).toBe(true);
+    expect((await rb.next('chat', 5000)).text).toBe('hello from A');
+    expect(b.sendChat('வணக்கம் from B')).toBe(true);
+    expect((await ra.next('chat', 5000)).text).toBe('வணக்கம் from B');
+  });
+
+  it('Next swaps partners without restarting the encoder, and the one left behind re-queues', async () => {
+    server = await startServer({ rematchCooldownMs: 0 });
+    const [a, ra] = sessions.create({ server: server.url }, 'A');
+    const [b, rb] = sessions.create({ server: server.url }, 'B');
+    await withTimeout(Promise.all([a.start(), b.start()]), 15_000, 'start');
+    await ra.next('matched', 5000);
+    await Promise.all([ra.next('connected', 15_000), rb.next('connected', 15_000)]);
+    await rb.next('stats', 10_000, (s) => s.framesReceived >= 10);
+    const pid = a.videoSource!.pid;
+    const first = a.call!.matchId;
+    a.next();
+    expect((await rb.next('partner-left', 5000)).reason).toBe('next');
+    // Both are queued again (A by the server, B by rejoining) and are matched to each other.
+    const again = await ra.next('matched', 10_000);
+    expect(again.matchId).not.toBe(first);
+    await Promise.all([ra.next('connected', 15_000), rb.next('connected', 15_000)]);
+    const s = await rb.next('stats', 10_000, (x) => x.matchId === again.matchId && x.framesReceived >= 10);
+    expect(s.keyframesReceived).toBeGreaterThanOrEqual(1);
+    expect(a.videoSource!.pid).toBe(pid);
+    expect(a.videoSource!.exited).toBe(false);
+    expect(a.partners).toBe(2);
+  });
+});
