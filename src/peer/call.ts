@@ -26,10 +26,14 @@ const TRANSITIONS: Record<CallState, readonly CallState[]> = {
   closed: [],
 };
 
-/** The label of the chat data channel; the browser client uses the same (in-band, created by the offerer). */
-export const CHAT_CHANNEL_LABEL = 'chat';
-/** Longest chat message sent or accepted, in characters. */
-export const MAX_CHAT_LENGTH = 2000;
+/**
+ * The chat data channel, as the browser client (src/web/peer-call.ts) makes it: label `chat`,
+ * negotiated out of band with stream id 0 on both sides (RFC 8831 section 6.5), ordered. No
+ * DCEP open handshake, so it does not matter who creates it first.
+ */
+export const CHAT_CHANNEL = { label: 'chat', id: 0 } as const;
+/** Longest chat message sent or accepted, in characters (the browser client's limit). */
+export const MAX_CHAT_LENGTH = 1000;
 
 /** The ICE candidate types of RFC 8445 section 5.1.1.1. */
 export type CandidateType = 'host' | 'srflx' | 'prflx' | 'relay';
@@ -79,7 +83,7 @@ export interface CallOptions {
 export type CallEvents = {
   state: [CallState];
   connected: [{ candidateType: CandidateType | null; localCandidateType: CandidateType | null; msFromMatch: number; restarted: boolean }];
-  /** The chat channel opened. */
+  /** The chat channel opened (negotiated, so both sides open it when SCTP is up). */
   'chat-open': [];
   chat: [string];
   safety: [string];
@@ -161,6 +165,7 @@ export class Call extends TypedEmitter<CallEvents> {
     // Transceivers first: the answerer's are matched by kind to the offer's m-lines.
     this.#addTransceiver('video', this.videoTrack, stream);
     this.#addTransceiver('audio', this.audioTrack, stream);
+    this.#dc = this.pc.createDataChannel(CHAT_CHANNEL.label, { negotiated: true, id: CHAT_CHANNEL.id, ordered: true });
 
     const sub = <T extends unknown[]>(ev: { subscribe: (f: (...a: T) => void) => { unSubscribe: () => void } }, f: (...a: T) => void) => {
       this.#disposers.push(ev.subscribe(f).unSubscribe);
@@ -169,11 +174,13 @@ export class Call extends TypedEmitter<CallEvents> {
       if (this.#state === 'closed') return;
       if (!c) { this.#sendEndOfCandidates(); return; }
       const j = c.toJSON();
-      this.#opts.sendSignal({ kind: 'candidate', candidate: { candidate: j.candidate ?? '', sdpMid: j.sdpMid ?? null, sdpMLineIndex: j.sdpMLineIndex ?? null } });
+      this.#opts.sendSignal({
+        kind: 'candidate',
+        candidate: { candidate: j.candidate ?? '', sdpMid: j.sdpMid ?? null, sdpMLineIndex: j.sdpMLineIndex ?? null, usernameFragment: j.usernameFragment ?? null },
+      });
     });
     sub(this.pc.iceGatheringStateChange, (s) => { if (s === 'complete') this.#sendEndOfCandidates(); });
     sub(this.pc.connectionStateChange, (s) => this.#onConnectionState(s));
-    sub(this.pc.onDataChannel, (dc) => { if (dc.label === CHAT_CHANNEL_LABEL) this.#useChannel(dc); });
     sub(this.pc.onTrack, (track) => this.#onRemoteTrack(track));
   }
 
@@ -217,8 +224,8 @@ export class Call extends TypedEmitter<CallEvents> {
   start(): void {
     this.#to('negotiating');
     this.#armGatherTimer();
+    this.#useChannel(this.#dc!);
     if (this.role !== 'offerer') return;
-    this.#useChannel(this.pc.createDataChannel(CHAT_CHANNEL_LABEL, { ordered: true }));
     void this.#enqueue(() => this.#offer(false));
   }
 
@@ -241,6 +248,7 @@ export class Call extends TypedEmitter<CallEvents> {
         candidate: data.candidate.candidate,
         sdpMid: data.candidate.sdpMid ?? undefined,
         sdpMLineIndex: data.candidate.sdpMLineIndex ?? undefined,
+        usernameFragment: data.candidate.usernameFragment ?? undefined,
       }).catch(() => { /* a candidate we cannot use (e.g. an unresolvable mDNS name) */ });
       return;
     }

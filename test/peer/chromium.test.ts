@@ -1,0 +1,67 @@
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import type { Browser } from 'playwright-core';
+import type { SignalServer } from '../../src/signal/server.js';
+import {
+  buildWebClient, closeAll, CONNECTED, launchChromium, openChromiumPage, saveScreenshot, startIn, waitForStatus, waitForVideo,
+  type ChatPage,
+} from '../helpers/browsers.js';
+import { until, withTimeout } from '../helpers/deadline.js';
+import { startServer } from '../helpers/server.js';
+import { Sessions } from './helpers.js';
+
+let web: Awaited<ReturnType<typeof buildWebClient>>;
+let browser: Browser;
+let server: SignalServer;
+const pages: ChatPage[] = [];
+const sessions = new Sessions();
+
+beforeAll(async () => {
+  web = await buildWebClient();
+  [browser, server] = await Promise.all([launchChromium(), startServer({ webRoot: web.dir })]);
+});
+afterEach(async () => {
+  await sessions.closeAll();
+  await closeAll(pages);
+});
+afterAll(async () => {
+  await browser?.close();
+  await server?.close();
+  web?.remove();
+});
+
+async function open(name: string): Promise<ChatPage> {
+  const p = await openChromiumPage(browser, server.url, name);
+  pages.push(p);
+  return p;
+}
+
+describe('headless peer and a Chromium page', () => {
+  for (const codec of ['vp8', 'h264'] as const) {
+    it(`${codec}: the page decodes the CLI test pattern at the requested size, the peer counts the page's camera, chat both ways`, async () => {
+      const page = await open(`chromium (${codec})`);
+      await startIn(page, 'tamil');
+      await waitForStatus(page, /position 1/, 10_000, 'page waits first in tamil');
+      const [peer, rec] = sessions.create({ server: server.url, encode: { codec, width: 320, height: 240, fps: 15, bitrateKbps: 300 } }, 'peer');
+      await withTimeout(peer.start(), 15_000, 'peer start');
+      const c = await rec.next('connected', 20_000);
+      expect(c.candidateType).toMatch(/^(host|srflx|prflx)$/);
+      await waitForStatus(page, CONNECTED, 20_000, 'page connected');
+      const v = await waitForVideo(page, 60, 30_000);
+      expect([v.frameWidth, v.frameHeight]).toEqual([320, 240]);
+      const s = await rec.next('stats', 20_000, (x) => x.framesReceived >= 30);
+      expect(s.keyframesReceived).toBeGreaterThanOrEqual(1);
+      // Safety numbers agree.
+      const n = await rec.next('safety', 5000);
+      await until(async () => (await page.text('safety-number')).includes(n.safetyNumber), 10_000, 'page shows the same safety number');
+      // Chat both ways over the negotiated data channel.
+      await rec.next('chat-open', 10_000);
+      expect(peer.sendChat('hello from the terminal')).toBe(true);
+      await until(async () => (await page.text('chat-log')).includes('hello from the terminal'), 10_000, 'page shows the peer\'s chat');
+      await page.fill('chat-input', 'hello from chromium');
+      await page.click('chat-send');
+      expect((await rec.next('chat', 10_000)).text).toBe('hello from chromium');
+      await saveScreenshot(page, `peer-chromium-${codec}`);
+      expect(page.errors).toEqual([]);
+    });
+  }
+});
