@@ -5,6 +5,7 @@
 import { Command, InvalidArgumentError, Option } from 'commander';
 import { DEFAULT_OPTIONS } from '../signal/options.js';
 import { runServe, untilSignal } from './serve.js';
+import { addConnectCommand } from './connect-command.js';
 
 /** Where a command's result goes; tests pass their own. */
 export interface CliIO {
@@ -103,6 +104,8 @@ Example:
       }, {}, io.out);
       await untilSignal(server, io.out, !!o.json);
     });
+
+  addConnectCommand(program, io);
 
   return program;
 }

@@ -107,7 +107,16 @@ export const FFMPEG_PAYLOAD_TYPE = { video: 96, audio: 111 } as const;
 
 const RTP_PACKET_SIZE = 1100;
 
-/** The ffmpeg arguments that encode a video source to RTP at `rtpUrl` (rtp://127.0.0.1:PORT). */
+/**
+ * The RTP output URL. `connect=1` makes ffmpeg exit on the first "connection refused" once our
+ * socket is gone, so an encoder never outlives a peer that was killed (even with SIGKILL);
+ * RTCP goes to the same port (we drop it) instead of a stranger's port+1.
+ */
+export function rtpOutputUrl(port: number): string {
+  return `rtp://127.0.0.1:${port}?pkt_size=${RTP_PACKET_SIZE}&connect=1&rtcpport=${port}`;
+}
+
+/** The ffmpeg arguments that encode a video source to RTP at `rtpUrl` (see {@link rtpOutputUrl}). */
 export function videoArgs(src: VideoSourceSpec, enc: VideoEncodeOptions, rtpUrl: string): string[] {
   const { width: w, height: h, fps } = enc;
   const input: string[] = [];
@@ -136,7 +145,7 @@ export function videoArgs(src: VideoSourceSpec, enc: VideoEncodeOptions, rtpUrl:
     ...input,
     '-an', '-vf', filter,
     ...codecArgs,
-    '-f', 'rtp', '-payload_type', String(FFMPEG_PAYLOAD_TYPE.video), `${rtpUrl}?pkt_size=${RTP_PACKET_SIZE}`,
+    '-f', 'rtp', '-payload_type', String(FFMPEG_PAYLOAD_TYPE.video), rtpUrl,
   ];
 }
 
@@ -151,6 +160,6 @@ export function audioArgs(src: AudioSourceSpec, rtpUrl: string, bitrateKbps = 32
     ...input,
     '-vn', '-ac', '2', '-ar', '48000',
     '-c:a', 'libopus', '-application', 'voip', '-frame_duration', '20', '-b:a', `${bitrateKbps}k`,
-    '-f', 'rtp', '-payload_type', String(FFMPEG_PAYLOAD_TYPE.audio), `${rtpUrl}?pkt_size=${RTP_PACKET_SIZE}`,
+    '-f', 'rtp', '-payload_type', String(FFMPEG_PAYLOAD_TYPE.audio), rtpUrl,
   ];
 }

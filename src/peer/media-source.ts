@@ -11,7 +11,7 @@ import { existsSync } from 'node:fs';
 import type { MediaStreamTrack } from 'werift';
 import { TypedEmitter } from './emitter.js';
 import { peerError } from './errors.js';
-import { audioArgs, videoArgs, type AudioSourceSpec, type VideoEncodeOptions, type VideoSourceSpec } from './ffmpeg.js';
+import { audioArgs, rtpOutputUrl, videoArgs, type AudioSourceSpec, type VideoEncodeOptions, type VideoSourceSpec } from './ffmpeg.js';
 import { parseRtp, payloadKind, setRtpSequence, type VideoCodec } from './rtp-frames.js';
 
 /** How a media source is made. */
@@ -103,7 +103,7 @@ export class MediaSource extends TypedEmitter<MediaSourceEvents> {
     });
     // A larger receive buffer keeps bursts of a big keyframe from being dropped.
     try { socket.setRecvBufferSize(1 << 20); } catch { /* not fatal */ }
-    const url = `rtp://127.0.0.1:${socket.address().port}`;
+    const url = rtpOutputUrl(socket.address().port);
     const args = spec.kind === 'video' ? videoArgs(spec.source, spec.encode, url) : audioArgs(spec.source, url, spec.bitrateKbps);
     let proc: ChildProcess;
     try {
@@ -115,7 +115,7 @@ export class MediaSource extends TypedEmitter<MediaSourceEvents> {
     const source = new MediaSource(spec, socket, proc);
     const started = new Promise<void>((resolve, reject) => {
       const timer = setTimeout(() => reject(source.#ffmpegError(`ffmpeg (${spec.kind}) sent no RTP within ${opts.startTimeoutMs ?? 10_000} ms`)), opts.startTimeoutMs ?? 10_000);
-      socket.once('message', () => { clearTimeout(timer); resolve(); });
+      socket.once('message', () => { clearTimeout(timer); resolve(); }); // RTP or RTCP: ffmpeg is encoding
       proc.once('error', (err) => {
         clearTimeout(timer);
         reject(peerError('CHZ_ERR_FFMPEG_MISSING', `ffmpeg could not be started from ${opts.ffmpegPath}: ${err.message}`, err));
@@ -174,6 +174,8 @@ export class MediaSource extends TypedEmitter<MediaSourceEvents> {
 
   #onPacket(msg: Buffer): void {
     if (this.#closed) return;
+    // RTCP sender reports share the port (payload types 200-204 sit at 72-76 after the marker bit).
+    if (msg.length >= 2 && msg[1]! >= 192 && msg[1]! <= 223) return;
     const h = parseRtp(msg);
     if (!h) return;
     this.packetsIn++;

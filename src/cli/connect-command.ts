@@ -1,0 +1,116 @@
+/** The `connect` command's options and help; the action validates and calls {@link runConnect}. */
+import { type Command, InvalidArgumentError, Option } from 'commander';
+import type { CliIO } from './program.js';
+import { runConnect, targetFor, type ConnectOptions } from './connect.js';
+import { ChatzyoError } from '../protocol/index.js';
+
+function positiveInt(name: string, max = 100_000) {
+  return (value: string): number => {
+    const n = Number(value);
+    if (!Number.isInteger(n) || n < 1 || n > max) throw new InvalidArgumentError(`${name} must be an integer from 1 to ${max}.`);
+    return n;
+  };
+}
+function positiveSeconds(name: string) {
+  return (value: string): number => {
+    const n = Number(value);
+    if (!Number.isFinite(n) || n <= 0) throw new InvalidArgumentError(`${name} must be a positive number of seconds.`);
+    return n;
+  };
+}
+function evenInt(name: string) {
+  return (value: string): number => {
+    const n = Number(value);
+    if (!Number.isInteger(n) || n < 16 || n > 3840 || n % 2 !== 0) throw new InvalidArgumentError(`${name} must be an even number of pixels from 16 to 3840.`);
+    return n;
+  };
+}
+function tags(value: string, previous: string[] | undefined): string[] {
+  return [...(previous ?? []), ...value.split(',').map((s) => s.trim().toLowerCase()).filter(Boolean)];
+}
+
+/** Adds `chatzyo connect` to `program`. */
+export function addConnectCommand(program: Command, io: CliIO & { in?: NodeJS.ReadableStream }): Command {
+  return program
+    .command('connect')
+    .description('Join a hub (or a private call) as a headless peer: stream a test pattern or a file, receive, chat.')
+    .addOption(new Option('--server <url>', 'chatzyo server').default('http://localhost:8080').env('CHATZYO_SERVER'))
+    .addOption(new Option('--room <hub>', 'hub to join, e.g. tamil'))
+    .addOption(new Option('--private <code>', 'join a private call by its code (or its link)'))
+    .addOption(new Option('--create-private', 'create a private call and print its code and link'))
+    .addOption(new Option('--interests <tags>', 'comma-separated interest tags').argParser(tags))
+    .addOption(new Option('--video <source>', 'testsrc | FILE (looped) | camera[:/dev/videoN]').default('testsrc'))
+    .addOption(new Option('--no-video', 'send no video'))
+    .addOption(new Option('--audio <source>', 'sine | FILE (looped) | mic[:DEVICE] (PulseAudio) | alsa:DEVICE').default('sine'))
+    .addOption(new Option('--no-audio', 'send no audio'))
+    .addOption(new Option('--codec <codec>', 'video codec').choices(['vp8', 'h264']).default('vp8'))
+    .addOption(new Option('--width <px>', 'video width').default(640).argParser(evenInt('--width')))
+    .addOption(new Option('--height <px>', 'video height').default(480).argParser(evenInt('--height')))
+    .addOption(new Option('--fps <n>', 'video frame rate').default(15).argParser(positiveInt('--fps', 60)))
+    .addOption(new Option('--video-bitrate <kbps>', 'video bitrate, kbit/s').default(600).argParser(positiveInt('--video-bitrate', 20_000)))
+    .addOption(new Option('--audio-bitrate <kbps>', 'Opus bitrate, kbit/s').default(32).argParser(positiveInt('--audio-bitrate', 510)))
+    .addOption(new Option('--keyframe-interval <seconds>', 'seconds between keyframes').default(1).argParser(positiveSeconds('--keyframe-interval')))
+    .addOption(new Option('--record <file.webm>', 'record what the partner sends (partner 2 goes to FILE-2.webm, ...)'))
+    .addOption(new Option('--say <text>', 'send this chat message to each partner once connected'))
+    .addOption(new Option('--next-after <seconds>', 'press Next this long after each connection').argParser(positiveSeconds('--next-after')))
+    .addOption(new Option('--duration <seconds>', 'end the run after this long').argParser(positiveSeconds('--duration')))
+    .addOption(new Option('--max-partners <n>', 'end after this many partners').argParser(positiveInt('--max-partners')))
+    .addOption(new Option('--relay-only', 'use TURN relay candidates only (the partner never sees your addresses)'))
+    .addOption(new Option('--connect-timeout <seconds>', 'fail when no call connects within this long of the start').argParser(positiveSeconds('--connect-timeout')))
+    .addOption(new Option('--ffmpeg <path>', 'ffmpeg binary (default: CHATZYO_FFMPEG, ffmpeg-static, then PATH)'))
+    .addOption(new Option('--json', 'print one JSON object per line (the default when stdout is not a TTY)').env('CHATZYO_JSON'))
+    .addHelpText('after', `
+At a TTY: n next, q quit, type and press Enter to chat (Enter on an empty line first to start a
+message with n or q). With --json, stdin lines are chat messages; /next and /quit are commands.
+
+JSON events: welcome, queued, private-created, matched, connected, safety, chat-open, chat,
+chat-sent, stats (every second), partner-left, next, gave-up, ice-restart, disconnected,
+warning, server-error, error, closed.
+
+Exit codes: 0 clean end, 1 other error, 2 usage, 3 server unreachable, 4 ffmpeg missing,
+5 camera/microphone/file missing, 6 no connection within --connect-timeout.
+
+Examples:
+  $ chatzyo connect --room tamil
+  $ chatzyo connect --server https://chat.example.com --room usa --codec h264 --record partner.webm
+  $ chatzyo connect --room tamil --json --say "hi from a bot" --next-after 20 --max-partners 5
+  $ chatzyo connect --create-private --video ./clip.mp4 --relay-only`)
+    .action(async (raw: Record<string, unknown>, cmd: Command) => {
+      const o: ConnectOptions = {
+        server: raw.server as string,
+        room: raw.room as string | undefined,
+        private: raw.private as string | undefined,
+        createPrivate: !!raw.createPrivate,
+        interests: raw.interests as string[] | undefined,
+        video: raw.video === false ? false : String(raw.video),
+        audio: raw.audio === false ? false : String(raw.audio),
+        codec: raw.codec as 'vp8' | 'h264',
+        width: raw.width as number,
+        height: raw.height as number,
+        fps: raw.fps as number,
+        videoBitrate: raw.videoBitrate as number,
+        audioBitrate: raw.audioBitrate as number,
+        keyframeInterval: raw.keyframeInterval as number,
+        record: raw.record as string | undefined,
+        say: raw.say as string | undefined,
+        nextAfter: raw.nextAfter as number | undefined,
+        duration: raw.duration as number | undefined,
+        maxPartners: raw.maxPartners as number | undefined,
+        relayOnly: !!raw.relayOnly,
+        connectTimeout: raw.connectTimeout as number | undefined,
+        ffmpeg: raw.ffmpeg as string | undefined,
+        json: !!raw.json,
+      };
+      // Usage errors print through commander (with the help hint) and exit 2.
+      try {
+        targetFor(o);
+      } catch (err) {
+        cmd.error(`error: ${(err as ChatzyoError).message}`, { exitCode: 2, code: 'commander.invalidArgument' });
+      }
+      if (o.record && !/\.webm$/i.test(o.record)) {
+        cmd.error('error: --record writes webm: give a file name ending in .webm.', { exitCode: 2, code: 'commander.invalidArgument' });
+      }
+      const tty = !o.json && !!(io.out as NodeJS.WriteStream).isTTY;
+      await runConnect(o, { out: io.out, err: io.err, in: io.in ?? process.stdin, tty });
+    });
+}

@@ -1,0 +1,100 @@
+/**
+ * What the `connect` screen shows, as a pure reducer over the peer session's observer events:
+ * the ink view renders a {@link ConnectModel}; tests feed events and read the model.
+ */
+import type { PeerSessionEvents, PeerStats } from '../peer/index.js';
+
+/** One line of the chat pane. */
+export interface ChatLine { from: 'you' | 'partner' | 'system'; text: string }
+
+/** The words the screen uses for the session's situation. */
+export type ConnectStatus = 'starting' | 'waiting' | 'connecting' | 'connected' | 'partner left' | 'reconnecting' | 'ended';
+
+/** Everything the screen shows. */
+export interface ConnectModel {
+  /** The hub, or "private call". */
+  where: string;
+  status: ConnectStatus;
+  queuePosition: number | null;
+  privateLink: string | null;
+  partner: number;
+  role: 'offerer' | 'answerer' | null;
+  candidateType: string | null;
+  stats: PeerStats | null;
+  safetyNumber: string | null;
+  chat: ChatLine[];
+  /** The last thing worth telling the person (why a partner left, a warning). */
+  notice: string | null;
+}
+
+/** The model before anything happened. */
+export function initialModel(where: string): ConnectModel {
+  return {
+    where, status: 'starting', queuePosition: null, privateLink: null, partner: 0, role: null, candidateType: null,
+    stats: null, safetyNumber: null, chat: [], notice: null,
+  };
+}
+
+/** One observer event, as the reducer takes it. */
+export type ConnectEvent = { [K in keyof PeerSessionEvents]: { type: K; data: PeerSessionEvents[K][0] } }[keyof PeerSessionEvents];
+
+const MAX_CHAT_LINES = 50;
+
+function withChat(m: ConnectModel, line: ChatLine): ConnectModel {
+  return { ...m, chat: [...m.chat, line].slice(-MAX_CHAT_LINES) };
+}
+
+const LEFT_WORDS: Record<string, string> = {
+  next: 'Your partner pressed Next.',
+  leave: 'Your partner left.',
+  timeout: 'Your partner stopped responding.',
+  disconnect: 'Your partner disconnected.',
+};
+
+/** Applies one event to the model. */
+export function reduce(m: ConnectModel, e: ConnectEvent, serverUrl = ''): ConnectModel {
+  switch (e.type) {
+    case 'queued':
+      return { ...m, status: m.status === 'partner left' ? m.status : 'waiting', queuePosition: e.data.position };
+    case 'private-created':
+      return { ...m, status: 'waiting', privateLink: `${serverUrl.replace(/\/$/, '')}/#/call/${encodeURIComponent(e.data.code)}` };
+    case 'matched':
+      return {
+        ...m, status: 'connecting', partner: e.data.partner, role: e.data.role, queuePosition: null, candidateType: null,
+        stats: null, safetyNumber: null, chat: [], notice: e.data.commonInterests.length ? `You both like ${e.data.commonInterests.join(', ')}.` : null,
+      };
+    case 'connected':
+      return { ...m, status: 'connected', candidateType: e.data.candidateType };
+    case 'ice-restart':
+      return { ...m, status: 'connecting', notice: 'The connection failed; trying once more (ICE restart).' };
+    case 'safety':
+      return { ...m, safetyNumber: e.data.safetyNumber };
+    case 'stats':
+      return { ...m, stats: e.data, candidateType: e.data.candidateType ?? m.candidateType };
+    case 'chat':
+      return withChat(m, { from: 'partner', text: e.data.text });
+    case 'chat-sent':
+      return withChat(m, { from: 'you', text: e.data.text });
+    case 'partner-left':
+      return { ...m, status: 'partner left', notice: LEFT_WORDS[e.data.reason] ?? 'Your partner left.', stats: null, safetyNumber: null };
+    case 'next':
+      return { ...m, status: 'waiting', notice: 'You pressed Next.', stats: null, safetyNumber: null };
+    case 'gave-up':
+      return { ...m, status: 'waiting', notice: `Could not connect to that partner (${e.data.reason}); finding another.`, stats: null, safetyNumber: null };
+    case 'disconnected':
+      return {
+        ...m, status: 'reconnecting', stats: null, safetyNumber: null,
+        notice: e.data.willReconnect ? `Lost the server; reconnecting in ${(e.data.delayMs / 1000).toFixed(1)} s.` : 'Lost the server.',
+      };
+    case 'welcome':
+      return e.data.reconnected ? { ...m, status: 'waiting', notice: 'Reconnected to the server.' } : m;
+    case 'server-error':
+      return { ...m, notice: `${e.data.message} [${e.data.code}]` };
+    case 'warning':
+      return { ...m, notice: e.data.message };
+    case 'ended':
+      return { ...m, status: 'ended', notice: e.data.error ? `${e.data.error.message}` : m.notice };
+    default:
+      return m;
+  }
+}

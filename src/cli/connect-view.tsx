@@ -1,0 +1,129 @@
+/**
+ * The `connect` screen at a TTY (ink): hub, state, partner's candidate type, RTT, bitrates,
+ * frame rate, loss, safety number, chat, and the keys n (next), q (quit), Enter (send chat).
+ * {@link ConnectView} is a pure function of its props; {@link ConnectApp} feeds it from the
+ * session's observer events and turns keys into session calls.
+ */
+import React, { useEffect, useReducer, useState } from 'react';
+import { Box, Text, render, useInput } from 'ink';
+import type { PeerSession, PeerSessionEvents } from '../peer/index.js';
+import { initialModel, reduce, type ConnectEvent, type ConnectModel } from './connect-model.js';
+
+/** Props of the pure view. */
+export interface ConnectViewProps {
+  model: ConnectModel;
+  /** The chat line being typed. */
+  input: string;
+  /** Enter was pressed on an empty line: every key is text until the next Enter or Esc. */
+  composing: boolean;
+}
+
+const STATUS_COLOR: Record<ConnectModel['status'], string> = {
+  starting: 'gray', waiting: 'yellow', connecting: 'cyan', connected: 'green', 'partner left': 'magenta', reconnecting: 'red', ended: 'gray',
+};
+
+function fmt(n: number | null | undefined, unit: string, digits = 0): string {
+  return n === null || n === undefined ? '-' : `${n.toFixed(digits)}${unit}`;
+}
+
+/** The screen for one model. */
+export function ConnectView({ model: m, input, composing }: ConnectViewProps): React.JSX.Element {
+  const s = m.stats;
+  const statusWords = m.status === 'waiting' && m.queuePosition ? `waiting (position ${m.queuePosition})` : m.status;
+  return (
+    <Box flexDirection="column">
+      <Box>
+        <Text bold>chatzyo</Text>
+        <Text> · {m.where} · </Text>
+        <Text color={STATUS_COLOR[m.status]} bold>{statusWords}</Text>
+        {m.partner > 0 ? <Text> · partner {m.partner}{m.role ? ` (${m.role})` : ''}</Text> : null}
+        {m.candidateType ? <Text> · via {m.candidateType}</Text> : null}
+      </Box>
+      {m.privateLink ? <Text>Private link: <Text color="cyan">{m.privateLink}</Text></Text> : null}
+      <Text>
+        RTT {fmt(s?.rttMs, ' ms', 1)}  send {fmt(s?.sendKbps, ' kbit/s')}  recv {fmt(s?.recvKbps, ' kbit/s')}  {fmt(s?.fps, ' fps', 1)}  loss {fmt(s?.lossPercent, '%', 1)}  frames in {s?.framesReceived ?? '-'} / out {s?.framesSent ?? '-'}
+      </Text>
+      <Text>Safety number: {m.safetyNumber ? <Text bold color="green">{m.safetyNumber}</Text> : <Text color="gray">-</Text>}</Text>
+      <Box flexDirection="column" borderStyle="round" borderColor="gray" paddingX={1} minHeight={4}>
+        {m.chat.length === 0 ? <Text color="gray">No messages yet.</Text> : m.chat.slice(-8).map((c, i) => (
+          <Text key={i}>
+            <Text color={c.from === 'you' ? 'cyan' : c.from === 'partner' ? 'green' : 'gray'} bold>{c.from === 'you' ? 'You' : c.from === 'partner' ? 'Stranger' : '*'}:</Text> {c.text}
+          </Text>
+        ))}
+      </Box>
+      <Text>{'> '}{input}<Text inverse> </Text></Text>
+      <Text color="gray">
+        {composing || input ? 'Enter sends · Esc clears' : 'n next · q quit · type to chat, Enter sends (press Enter first to start a line with n or q)'}
+      </Text>
+      {m.notice ? <Text color="yellow">{m.notice}</Text> : null}
+    </Box>
+  );
+}
+
+/** Props of the connected app. */
+export interface ConnectAppProps {
+  session: PeerSession;
+  where: string;
+  serverUrl: string;
+}
+
+const EVENTS: (keyof PeerSessionEvents)[] = [
+  'welcome', 'queued', 'private-created', 'matched', 'connected', 'safety', 'chat', 'chat-sent', 'partner-left', 'next',
+  'gave-up', 'ice-restart', 'stats', 'disconnected', 'server-error', 'warning', 'ended',
+];
+
+/** The view wired to a session: events in, keys out. */
+export function ConnectApp({ session, where, serverUrl }: ConnectAppProps): React.JSX.Element {
+  const [model, dispatch] = useReducer((m: ConnectModel, e: ConnectEvent) => reduce(m, e, serverUrl), where, initialModel);
+  const [input, setInput] = useState('');
+  const [composing, setComposing] = useState(false);
+
+  useEffect(() => {
+    const offs = EVENTS.map((type) => session.on(type, ((data: never) => dispatch({ type, data } as ConnectEvent)) as never));
+    return () => { for (const off of offs) off(); };
+  }, [session]);
+
+  const tell = (text: string) => dispatch({ type: 'warning', data: { message: text } });
+
+  useInput((ch, key) => {
+    if (key.ctrl && ch === 'c') { void session.close('closed'); return; }
+    if (key.escape) { setInput(''); setComposing(false); return; }
+    if (key.return) {
+      if (!input) { setComposing(true); return; }
+      try {
+        if (!session.sendChat(input)) tell('The chat is not open yet; message not sent.');
+      } catch (err) {
+        tell((err as Error).message);
+      }
+      setInput('');
+      setComposing(false);
+      return;
+    }
+    if (key.backspace || key.delete) { setInput((v) => v.slice(0, -1)); return; }
+    if (!composing && !input && (ch === 'n' || ch === 'q')) {
+      if (ch === 'q') { void session.close('closed'); return; }
+      try { session.next(); } catch { tell('No partner to skip right now.'); }
+      return;
+    }
+    if (ch && !key.ctrl && !key.meta) setInput((v) => (v + ch).slice(0, 1000));
+  });
+
+  return <ConnectView model={model} input={input} composing={composing} />;
+}
+
+/** Renders the app on a terminal; returns a function that unmounts it. */
+export function mountConnectView(
+  session: PeerSession,
+  opts: { where: string; serverUrl: string; stdout: NodeJS.WritableStream; stdin?: NodeJS.ReadableStream },
+): () => void {
+  const instance = render(<ConnectApp session={session} where={opts.where} serverUrl={opts.serverUrl} />, {
+    stdout: opts.stdout as NodeJS.WriteStream,
+    stdin: (opts.stdin ?? process.stdin) as NodeJS.ReadStream,
+    exitOnCtrlC: false,
+    patchConsole: false,
+  });
+  return () => {
+    instance.unmount();
+    instance.cleanup();
+  };
+}

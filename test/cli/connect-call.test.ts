@@ -1,0 +1,111 @@
+import { spawn } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import type { SignalServer } from '../../src/signal/server.js';
+import { withTimeout } from '../helpers/deadline.js';
+import { startServer } from '../helpers/server.js';
+import { CliProcess } from './cli-process.js';
+
+let server: SignalServer;
+let dir: string;
+const procs: CliProcess[] = [];
+
+beforeAll(async () => {
+  server = await startServer({ rematchCooldownMs: 0 });
+  dir = mkdtempSync(path.join(tmpdir(), 'chatzyo-connect-'));
+});
+afterEach(async () => {
+  await Promise.all(procs.splice(0).map((p) => p.kill()));
+});
+afterAll(async () => {
+  await server?.close();
+  rmSync(dir, { recursive: true, force: true });
+});
+
+const SMALL = ['--width', '320', '--height', '240', '--fps', '15', '--video-bitrate', '300'];
+
+function connect(name: string, args: string[]): CliProcess {
+  const p = new CliProcess(name, ['connect', '--json', '--server', server.url, '--room', 'tamil', ...SMALL, ...args]);
+  procs.push(p);
+  return p;
+}
+
+/** ffprobe's view of a file's first video stream, decoding every frame. */
+async function probe(file: string): Promise<{ codec: string; width: number; height: number; frames: number }> {
+  const child = spawn('ffprobe', ['-v', 'error', '-count_frames', '-select_streams', 'v:0', '-show_entries', 'stream=codec_name,width,height,nb_read_frames', '-of', 'json', file], { stdio: ['ignore', 'pipe', 'pipe'] });
+  let out = '';
+  let err = '';
+  child.stdout.on('data', (d) => (out += d));
+  child.stderr.on('data', (d) => (err += d));
+  const code = await withTimeout(new Promise<number | null>((r) => child.once('exit', r)), 30_000, 'ffprobe');
+  if (code !== 0) throw new Error(`ffprobe failed (${code}): ${err}`);
+  const s = (JSON.parse(out) as { streams: Record<string, unknown>[] }).streams[0];
+  if (!s) throw new Error(`ffprobe found no video stream in ${file}: ${out}`);
+  return { codec: String(s.codec_name), width: Number(s.width), height: Number(s.height), frames: Number(s.nb_read_frames) };
+}
+
+describe('two chatzyo connect processes', () => {
+  it('connect, report stats, chat both ways, record a webm that ffprobe decodes, and exit 0', async () => {
+    const file = path.join(dir, 'partner.webm');
+    const one = connect('one', ['--say', 'hi from one', '--record', file]);
+    await one.next('queued', 15_000);
+    const two = connect('two', ['--say', 'hi from two', '--max-partners', '1']);
+
+    expect(await one.next('welcome', 1000)).toMatchObject({ reconnected: false });
+    const [m1, m2] = await Promise.all([one.next('matched', 15_000), two.next('matched', 15_000)]);
+    expect(m1.matchId).toBe(m2.matchId);
+    expect(new Set([m1.role, m2.role])).toEqual(new Set(['offerer', 'answerer']));
+    const c1 = await one.next('connected', 20_000);
+    expect(c1.candidateType).toMatch(/^(host|srflx|prflx)$/);
+    expect(c1.msFromMatch).toEqual(expect.any(Number));
+
+    expect(await one.next('chat', 15_000)).toMatchObject({ text: 'hi from two', from: 'partner' });
+    expect(await two.next('chat', 15_000)).toMatchObject({ text: 'hi from one', from: 'partner' });
+    // Typed lines (stdin) are chat too.
+    one.say('typed by one');
+    expect(await two.next('chat', 10_000)).toMatchObject({ text: 'typed by one' });
+
+    const s1 = await one.next('stats', 20_000, (s) => Number(s.framesReceived) >= 45);
+    expect(s1).toMatchObject({ bytesReceived: expect.any(Number), framesSent: expect.any(Number) });
+    expect(s1.rttMs).toEqual(expect.any(Number));
+    expect(Number(s1.framesSent)).toBeGreaterThan(0);
+    const s2 = await two.next('stats', 20_000, (s) => Number(s.framesReceived) >= 45);
+    expect(Number(s2.bytesReceived)).toBeGreaterThan(10_000);
+    const [n1, n2] = await Promise.all([one.next('safety', 1000), two.next('safety', 1000)]);
+    expect(n1.safetyNumber).toBe(n2.safetyNumber);
+
+    one.say('/quit');
+    expect(await one.exitCode(15_000)).toBe(0);
+    expect(await one.next('closed', 1000)).toMatchObject({ reason: 'closed', partners: 1, exitCode: 0 });
+    expect(await two.next('partner-left', 10_000)).toMatchObject({ reason: 'leave' });
+    expect(await two.exitCode(15_000)).toBe(0);
+    expect(await two.next('closed', 1000)).toMatchObject({ reason: 'max-partners', exitCode: 0 });
+
+    const p = await probe(file);
+    expect(p.codec).toBe('vp8');
+    expect([p.width, p.height]).toEqual([320, 240]);
+    expect(p.frames).toBeGreaterThanOrEqual(20);
+  });
+
+  it('--next-after presses Next, the other side sees partner-left "next", and --max-partners ends both runs', async () => {
+    const a = connect('a', ['--next-after', '3', '--max-partners', '2', '--no-audio']);
+    await a.next('queued', 15_000);
+    const b = connect('b', ['--max-partners', '2', '--no-audio']);
+    await Promise.all([a.next('matched', 15_000), b.next('matched', 15_000)]);
+    await Promise.all([a.next('connected', 20_000), b.next('connected', 20_000)]);
+    await a.next('next', 10_000);
+    expect(await b.next('partner-left', 10_000)).toMatchObject({ reason: 'next' });
+    // Matched again (the server's rematch cooldown is off), a fresh call.
+    const [m1, m2] = await Promise.all([a.next('matched', 15_000), b.next('matched', 15_000)]);
+    expect(m1).toMatchObject({ partner: 2 });
+    expect(m2.matchId).toBe(m1.matchId);
+    await Promise.all([a.next('connected', 20_000), b.next('connected', 20_000)]);
+    expect(await b.next('stats', 10_000, (s) => s.matchId === m1.matchId && Number(s.framesReceived) > 5)).toBeTruthy();
+    expect(await a.exitCode(20_000)).toBe(0);
+    expect(await a.next('closed', 1000)).toMatchObject({ reason: 'max-partners', partners: 2 });
+    expect(await b.exitCode(20_000)).toBe(0);
+    expect(await b.next('closed', 1000)).toMatchObject({ reason: 'max-partners', partners: 2 });
+  });
+});
