@@ -5,6 +5,8 @@ import { EXIT } from './errors.js';
 
 /** Runs the CLI and resolves to the process exit code. */
 export async function main(argv: string[]): Promise<number> {
+  // A closed stdout pipe (the reader went away) must not crash a running server.
+  process.stdout.on('error', () => {});
   const program = buildProgram();
   program.exitOverride();
   for (const c of program.commands) c.exitOverride();

@@ -16,7 +16,7 @@ export interface ServerMetrics {
 /** Creates the metrics; queue lengths and in-call counts are read from the matchmaker at scrape time. */
 export function createMetrics(matchmaker: () => Matchmaker, options: { defaultMetrics?: boolean } = {}): ServerMetrics {
   const registry = new Registry();
-  if (options.defaultMetrics !== false) collectDefaultMetrics({ register: registry, prefix: 'chatzyo_process_' });
+  if (options.defaultMetrics !== false) collectDefaultMetrics({ register: registry, prefix: 'chatzyo_' });
   const connected = new Gauge({ name: 'chatzyo_connected_clients', help: 'WebSocket clients connected to this node', registers: [registry] });
   new Gauge({
     name: 'chatzyo_queue_length', help: 'Clients waiting in each hub queue', labelNames: ['hub'], registers: [registry],

@@ -1,0 +1,51 @@
+/** Shared bits of the benchmark scripts: child processes, percentiles, tables. */
+import { spawn, type ChildProcess } from 'node:child_process';
+
+/** Spawns a process and resolves with its first stdout JSON line. */
+export async function spawnJson(cmd: string, args: string[], env: NodeJS.ProcessEnv = process.env, timeoutMs = 30_000): Promise<{ proc: ChildProcess; first: Record<string, unknown> }> {
+  const proc = spawn(cmd, args, { stdio: ['ignore', 'pipe', 'inherit'], env });
+  let buf = '';
+  const first = await new Promise<Record<string, unknown>>((resolve, reject) => {
+    const t = setTimeout(() => reject(new Error(`${cmd} ${args.join(' ')}: no output in ${timeoutMs} ms`)), timeoutMs);
+    proc.stdout!.on('data', (d) => {
+      buf += d;
+      const i = buf.indexOf('\n');
+      if (i >= 0) { clearTimeout(t); resolve(JSON.parse(buf.slice(0, i))); }
+    });
+    proc.on('exit', (code) => { clearTimeout(t); reject(new Error(`${cmd} exited with ${code}`)); });
+  });
+  return { proc, first };
+}
+
+/** Kills a child and waits for it to exit. */
+export async function stop(proc: ChildProcess): Promise<void> {
+  if (proc.exitCode !== null || proc.signalCode !== null) return;
+  const done = new Promise((r) => proc.once('exit', r));
+  proc.kill('SIGTERM');
+  const t = setTimeout(() => proc.kill('SIGKILL'), 5000);
+  await done;
+  clearTimeout(t);
+}
+
+/** The q-quantile (0..1) of a list of numbers. */
+export function quantile(values: number[], q: number): number {
+  if (!values.length) return NaN;
+  const s = [...values].sort((a, b) => a - b);
+  return s[Math.min(s.length - 1, Math.max(0, Math.ceil(q * s.length) - 1))]!;
+}
+
+/** Prints rows as an aligned text table. */
+export function table(rows: (string | number)[][]): string {
+  const cells = rows.map((r) => r.map((c) => (typeof c === 'number' ? fmt(c) : c)));
+  const widths = cells[0]!.map((_, i) => Math.max(...cells.map((r) => r[i]!.length)));
+  return cells.map((r, j) => {
+    const line = r.map((c, i) => (i === 0 ? c.padEnd(widths[i]!) : c.padStart(widths[i]!))).join('  ');
+    return j === 0 ? `${line}\n${widths.map((w) => '-'.repeat(w)).join('  ')}` : line;
+  }).join('\n');
+}
+
+function fmt(n: number): string {
+  if (!Number.isFinite(n)) return String(n);
+  if (Math.abs(n) >= 100) return Math.round(n).toLocaleString('en-US');
+  return n.toFixed(2);
+}
