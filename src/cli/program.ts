@@ -53,6 +53,9 @@ export function buildProgram(io: CliIO = { out: process.stdout, err: process.std
     .addOption(new Option('-p, --port <port>', 'HTTP/WebSocket port (0 = any free port)').default(d.port).env('CHATZYO_PORT').argParser(int('--port', 0, 65535)))
     .addOption(new Option('--hubs <list>', 'comma-separated hub names').default(d.hubs.join(',')).env('CHATZYO_HUBS'))
     .addOption(new Option('--stun-port <port>', 'UDP port of the built-in STUN responder (0 = any)').default(d.stunPort).env('CHATZYO_STUN_PORT').argParser(int('--stun-port', 0, 65535)))
+    .addOption(new Option('--stun-address <ip>', 'address the STUN responder binds (default: --host)').env('CHATZYO_STUN_ADDRESS'))
+    .addOption(new Option('--stun-alt-address <ip>', 'second IP for RFC 5780 NAT behaviour discovery (CHANGE-REQUEST, OTHER-ADDRESS)').env('CHATZYO_STUN_ALT_ADDRESS'))
+    .addOption(new Option('--stun-alt-port <port>', 'second UDP port for RFC 5780 (0 = any)').env('CHATZYO_STUN_ALT_PORT').argParser(int('--stun-alt-port', 0, 65535)))
     .addOption(new Option('--no-stun', 'disable the built-in STUN responder').env('CHATZYO_NO_STUN'))
     .addOption(new Option('--stun <url>', 'STUN URL to announce instead of the built-in one (repeatable)').argParser(repeat).env('CHATZYO_STUN'))
     .addOption(new Option('--turn <url>', 'TURN URL to announce, e.g. turn:turn.example.com:3478?transport=udp (repeatable)').argParser(repeat).env('CHATZYO_TURN'))
@@ -84,6 +87,9 @@ Example:
         port: o.port as number,
         hubs: toList(o.hubs),
         stunPort: o.stun === false ? null : (o.stunPort as number),
+        stunAddress: o.stunAddress as string | undefined,
+        stunAltAddress: o.stunAltAddress as string | undefined,
+        stunAltPort: o.stunAltPort as number | undefined,
         stunUrls: toList(o.stun === false || o.stun === true ? undefined : o.stun),
         turnUrls: toList(o.turn),
         turnSecret: o.turnSecret as string | undefined,

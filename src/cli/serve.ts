@@ -12,7 +12,7 @@ export async function runServe(opts: ServeRunOptions, deps: SignalServerDeps = {
   const { json, ...serverOpts } = opts;
   const server = await SignalServer.start(serverOpts, deps);
   if (json) {
-    out.write(JSON.stringify({ event: 'listening', url: server.url, stunPort: server.stunPort }) + '\n');
+    out.write(JSON.stringify({ event: 'listening', url: server.url, stunPort: server.stunPort, stunAltPort: server.stunAltPort }) + '\n');
   } else {
     out.write(`chatzyo is serving on ${server.url}  (open it in a browser; STUN ${server.stunPort === null ? 'off' : `udp/${server.stunPort}`}, Ctrl-C stops)\n`);
   }

@@ -18,6 +18,12 @@ export interface SignalServerOptions {
   maxConnectionsPerAddress: number;
   /** Built-in STUN responder port (0 = any free port); null disables it. */
   stunPort: number | null;
+  /** Address the STUN responder binds (default: `host`); must be specific for RFC 5780. */
+  stunAddress?: string;
+  /** Second IP address for RFC 5780 CHANGE-REQUEST (change IP). */
+  stunAltAddress?: string;
+  /** Second port for RFC 5780 (change port); 0 = any free port. Implied (0) by stunAltAddress. */
+  stunAltPort?: number;
   /** STUN URLs announced to clients; empty = announce the built-in responder. */
   stunUrls: string[];
   turnUrls: string[];

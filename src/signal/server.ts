@@ -92,6 +92,8 @@ export class SignalServer {
   get port(): number { return (this.#http.address() as AddressInfo).port; }
   /** The built-in STUN port, or null when disabled. */
   get stunPort(): number | null { return this.#stun?.port ?? null; }
+  /** The built-in STUN responder's second port (RFC 5780), when it has one. */
+  get stunAltPort(): number | null { return this.#stun?.altPort ?? null; }
   /** A URL clients can use (loopback when bound to every interface). */
   get url(): string {
     const scheme = this.options.tlsCert ? 'https' : 'http';
@@ -120,8 +122,9 @@ export class SignalServer {
     this.matchmaker = await (this.#deps.matchmaker ?? ((opts, l) => new MemoryMatchmaker(opts, l)))(o, listener);
 
     if (o.stunPort !== null) {
-      const stunHost = o.host === '::' ? '::' : o.host;
-      this.#stun = await StunServer.start({ address: stunHost, port: o.stunPort, log: this.log });
+      this.#stun = await StunServer.start({
+        address: o.stunAddress ?? o.host, port: o.stunPort, altAddress: o.stunAltAddress, altPort: o.stunAltPort, log: this.log,
+      });
     }
 
     this.#ctx = {
@@ -367,6 +370,9 @@ function validateOptions(o: SignalServerOptions): void {
   if (!o.hubs.length) throw new ConfigError('at least one hub is needed (--hubs)');
   for (const h of o.hubs) if (!/^[a-z0-9][a-z0-9-]{0,31}$/.test(h)) throw new ConfigError(`bad hub name "${h}": use 1-32 of a-z, 0-9 and -`);
   if (o.turnUrls.length && !o.turnSecret) throw new ConfigError('--turn needs --turn-secret (the coturn static-auth-secret)');
+  if (o.stunAltAddress && (!o.stunAddress && (o.host === '0.0.0.0' || o.host === '::'))) {
+    throw new ConfigError('--stun-alt-address needs a specific primary address: set --stun-address (or --host)');
+  }
   if ((o.tlsCert && !o.tlsKey) || (!o.tlsCert && o.tlsKey)) throw new ConfigError('--tls-cert and --tls-key go together');
   for (const [k, v] of Object.entries(o)) {
     if (typeof v === 'number' && (!Number.isFinite(v) || v < 0)) throw new ConfigError(`${k} must be a non-negative number`);

@@ -74,3 +74,24 @@ describe('built-in STUN responder (RFC 8489 Binding)', () => {
     expect(e).toEqual({ code: 420, reason: 'A' });
   });
 });
+
+describe('RFC 5780 with a second address and port', () => {
+  it('answers CHANGE-REQUEST from the other address/port and includes OTHER-ADDRESS and RESPONSE-ORIGIN', async () => {
+    // 127.0.0.1 and 127.0.0.2 are both loopback on Linux.
+    const s5780 = await StunServer.start({ address: '127.0.0.1', port: 0, altAddress: '127.0.0.2', altPort: 0 });
+    try {
+      const plain = await stunBinding(sock, '127.0.0.1', s5780.port);
+      expect(plain.otherAddress).toEqual({ family: 4, address: '127.0.0.2', port: s5780.altPort });
+      expect(plain.responseOrigin).toEqual({ family: 4, address: '127.0.0.1', port: s5780.port });
+      const both = await stunBinding(sock, '127.0.0.1', s5780.port, { change: 0x06 });
+      expect(both.from).toEqual({ address: '127.0.0.2', port: s5780.altPort });
+      expect(both.responseOrigin).toEqual({ family: 4, address: '127.0.0.2', port: s5780.altPort });
+      const portOnly = await stunBinding(sock, '127.0.0.1', s5780.port, { change: 0x02 });
+      expect(portOnly.from).toEqual({ address: '127.0.0.1', port: s5780.altPort });
+      const ipOnly = await stunBinding(sock, '127.0.0.1', s5780.port, { change: 0x04 });
+      expect(ipOnly.from).toEqual({ address: '127.0.0.2', port: s5780.port });
+    } finally {
+      await s5780.close();
+    }
+  });
+});
