@@ -38,6 +38,8 @@ export interface CallSnapshot {
   hub: string | null;
   commonInterests: string[];
   state: CallState;
+  /** The call was connected at some point (so a restart is a reconnect, not a first try). */
+  everConnected: boolean;
   path: NetworkPath | null;
   safetyNumber: string | null;
   chatOpen: boolean;
@@ -60,6 +62,8 @@ export interface SessionSnapshot {
   canRequeue: boolean;
   /** Seconds until the next reconnect attempt while offline, if known. */
   retryInSeconds: number | null;
+  /** Camera or microphone is in use (Stop turns it off, even between calls). */
+  mediaOn: boolean;
 }
 
 /** One line of the chat log. */
@@ -82,6 +86,8 @@ export type SessionEvents = {
 export interface ReceivedSignal {
   matchId: string;
   data: SignalData;
+  /** When it arrived, in ms since the page loaded (`performance.now()`). */
+  at: number;
 }
 
 const MAX_RECORDED_SIGNALS = 2000;
@@ -152,11 +158,12 @@ export class BrowserSession extends Emitter<SessionEvents> {
       privateCode: this.#privateCode,
       call: call && m ? {
         matchId: m.matchId, role: m.role, private: m.private, hub: m.hub, commonInterests: m.commonInterests,
-        state: call.state, path: this.#path, safetyNumber: call.safetyNumber, chatOpen: call.chatOpen,
+        state: call.state, everConnected: call.everConnected, path: this.#path, safetyNumber: call.safetyNumber, chatOpen: call.chatOpen,
       } : null,
       message: this.#message,
       canRequeue: this.#hub !== null,
       retryInSeconds: this.#retryInSeconds,
+      mediaOn: !!this.#media?.stream?.getTracks().some((t) => t.readyState === 'live'),
     };
   }
 
@@ -208,9 +215,9 @@ export class BrowserSession extends Emitter<SessionEvents> {
 
   /** Stop: leaves the queue, the private call or the call, and turns the camera off. */
   stop(): void {
-    this.#assert('stop', ['preparing', 'searching', 'private-waiting', 'joining-private', 'in-call']);
+    this.#assert('stop', ['idle', 'preparing', 'searching', 'private-waiting', 'joining-private', 'in-call']);
     this.#prepareToken++;
-    if (this.#state !== 'preparing') this.#send({ type: 'leave' });
+    if (this.#state !== 'preparing' && this.#state !== 'idle') this.#send({ type: 'leave' });
     this.#endCall();
     this.#privateCode = null;
     this.#message = null;
@@ -462,7 +469,7 @@ export class BrowserSession extends Emitter<SessionEvents> {
         return;
       case 'signal':
         if (this.#match?.matchId !== msg.matchId || !this.#call) return;
-        this.received.push({ matchId: msg.matchId, data: msg.data });
+        this.received.push({ matchId: msg.matchId, data: msg.data, at: Math.round(performance.now()) });
         if (this.received.length > MAX_RECORDED_SIGNALS) this.received.splice(0, this.received.length - MAX_RECORDED_SIGNALS);
         this.#call.handleSignal(msg.data);
         return;

@@ -88,6 +88,25 @@ export async function selectedCandidatePair(pc: RTCPeerConnection): Promise<{ lo
   return { local: lt, remote: rt, path: lt === 'relay' || rt === 'relay' ? 'relayed' : 'direct' };
 }
 
+/**
+ * For "Hide my IP": keeps only relay candidates and blanks their related address, which some
+ * browsers fill with the address the TURN server saw (RFC 8445 section 5.1.1.3 allows hiding it).
+ * Returns null for a candidate that must not be sent.
+ */
+export function scrubRelayCandidate(candidate: string): string | null {
+  if (!/ typ relay( |$)/.test(candidate)) return null;
+  return candidate.replace(/ raddr \S+ rport \d+/, ' raddr 0.0.0.0 rport 0');
+}
+
+/** Applies {@link scrubRelayCandidate} to every `a=candidate` line of an SDP. */
+export function scrubRelaySdp(sdp: string): string {
+  return sdp.split('\r\n').flatMap((line) => {
+    if (!line.startsWith('a=candidate:')) return [line];
+    const kept = scrubRelayCandidate(line.slice(2));
+    return kept === null ? [] : [`a=${kept}`];
+  }).join('\r\n');
+}
+
 function iceUfrag(sdp: string | undefined): string | null {
   return sdp?.match(/^a=ice-ufrag:(\S+)/m)?.[1] ?? null;
 }
@@ -104,6 +123,7 @@ export class PeerCall extends Emitter<CallEvents> {
   #pending: (RTCIceCandidateInit | null)[] = [];
   #tracksAttached = false;
   #restarted = false;
+  #everConnected = false;
   #gatherDone = true;
   #localUfrag: string | null = null;
   #safety: string | null = null;
@@ -139,6 +159,8 @@ export class PeerCall extends Emitter<CallEvents> {
   get state(): CallState { return this.#state; }
   /** The safety number once both descriptions are known. */
   get safetyNumber(): string | null { return this.#safety; }
+  /** True once the call has been connected at least once. */
+  get everConnected(): boolean { return this.#everConnected; }
   /** True when chat messages can be sent. */
   get chatOpen(): boolean { return this.#dc.readyState === 'open'; }
 
@@ -214,7 +236,7 @@ export class PeerCall extends Emitter<CallEvents> {
     const offer = await this.pc.createOffer({ iceRestart });
     await this.pc.setLocalDescription(offer);
     this.#afterLocalDescription();
-    this.#opts.send({ kind: 'offer', sdp: this.pc.localDescription!.sdp });
+    this.#opts.send({ kind: 'offer', sdp: this.#outgoingSdp(this.pc.localDescription!.sdp) });
   }
 
   async #apply(data: SignalData): Promise<void> {
@@ -225,7 +247,7 @@ export class PeerCall extends Emitter<CallEvents> {
         if (!this.#tracksAttached) await this.#attachTracks();
         await this.pc.setLocalDescription(await this.pc.createAnswer());
         this.#afterLocalDescription();
-        this.#opts.send({ kind: 'answer', sdp: this.pc.localDescription!.sdp });
+        this.#opts.send({ kind: 'answer', sdp: this.#outgoingSdp(this.pc.localDescription!.sdp) });
         await this.#afterRemoteDescription();
         return;
       }
@@ -309,10 +331,17 @@ export class PeerCall extends Emitter<CallEvents> {
     // Firefox ends each round with an empty candidate, Chrome with null.
     if (!c || !c.candidate) { this.#endOfCandidates(); return; }
     if (this.#gatherDone) return; // after the gathering timeout the partner was told we are done
+    const line = this.#opts.relayOnly ? scrubRelayCandidate(c.candidate) : c.candidate;
+    if (line === null) return;
     this.#opts.send({
       kind: 'candidate',
-      candidate: { candidate: c.candidate, sdpMid: c.sdpMid, sdpMLineIndex: c.sdpMLineIndex, usernameFragment: c.usernameFragment },
+      candidate: { candidate: line, sdpMid: c.sdpMid, sdpMLineIndex: c.sdpMLineIndex, usernameFragment: c.usernameFragment },
     });
+  }
+
+  /** The SDP as sent: with "Hide my IP", nothing in it but relay candidates. */
+  #outgoingSdp(sdp: string): string {
+    return this.#opts.relayOnly ? scrubRelaySdp(sdp) : sdp;
   }
 
   #endOfCandidates(): void {
@@ -340,6 +369,7 @@ export class PeerCall extends Emitter<CallEvents> {
   #onConnected(): void {
     if (this.#state !== 'negotiating' && this.#state !== 'restarting') return;
     if (this.#connectTimer) { clearTimeout(this.#connectTimer); this.#connectTimer = null; }
+    this.#everConnected = true;
     this.#to('connected');
     void this.#reportPath();
   }

@@ -53,7 +53,9 @@ export function statusLine(s: SessionSnapshot): StatusLine {
           return { text: `${c.private ? 'You are connected in your private call' : 'You are connected to a stranger'}${path}.`, tone: 'ok' };
         }
         case 'restarting':
-          return { text: `The connection to ${who} dropped; trying to reconnect…`, tone: 'warn' };
+          return c.everConnected
+            ? { text: `The connection to ${who} dropped; trying to reconnect…`, tone: 'warn' }
+            : { text: `Reaching ${who} is taking a while; trying once more…`, tone: 'warn' };
         case 'failed':
         case 'closed':
           return { text: 'The call ended.', tone: 'warn' };

@@ -107,7 +107,7 @@ export class View {
     const inCall = st === 'in-call';
     this.#start.disabled = st !== 'idle' || s.hubs.length === 0;
     this.#next.disabled = !(inCall || (st === 'idle' && s.canRequeue));
-    this.#stop.disabled = !['preparing', 'searching', 'private-waiting', 'joining-private', 'in-call'].includes(st);
+    this.#stop.disabled = !(['preparing', 'searching', 'private-waiting', 'joining-private', 'in-call'].includes(st) || (st === 'idle' && s.mediaOn));
     this.#report.disabled = !inCall;
     this.#privateCreate.disabled = st !== 'idle' && st !== 'searching';
     this.#hub.disabled = s.hubs.length === 0 || (st !== 'idle' && st !== 'offline');
@@ -137,10 +137,12 @@ export class View {
       if (s.hubs.some((h) => h.name === keep)) this.#hub.value = keep;
       this.#hubNames = names;
     }
+    // The server pushes counts only to people outside a call, so in a call they would be stale.
+    const live = s.state !== 'in-call';
     for (const opt of Array.from(this.#hub.options)) {
       const h = s.hubs.find((x) => x.name === opt.value);
       if (!h) continue;
-      const text = `${h.name} · ${h.waiting} waiting · ${h.inCall} in calls`;
+      const text = live ? `${h.name} · ${h.waiting} waiting · ${h.inCall} in calls` : h.name;
       if (opt.text !== text) opt.text = text;
     }
   }

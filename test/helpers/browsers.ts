@@ -65,6 +65,7 @@ export const FIREFOX_PREFS: Record<string, unknown> = {
   'media.navigator.streams.fake': true,
   'media.navigator.permission.disabled': true,
   'media.autoplay.default': 0,
+  'media.peerconnection.ice.loopback': true,
 };
 
 /** Launches Debian's firefox-esr with puppeteer-core over WebDriver BiDi. */
@@ -179,11 +180,24 @@ export async function openFirefoxPage(browser: PpBrowser, url: string, name: str
 
 // ------------------------------------------------------------ steps shared by the tests
 
+/**
+ * Polls `read` until `ok` holds; on timeout the message names the last value read (which a
+ * message built before polling could not).
+ */
+export async function pollUntil<T>(read: () => Promise<T>, ok: (value: T) => boolean, ms: number, what: (last: T | undefined) => string, everyMs = 50): Promise<T> {
+  let last: T | undefined;
+  try {
+    await until(async () => ok((last = await read())), ms, 'poll', everyMs);
+  } catch (err) {
+    if (err instanceof Error && err.message.startsWith('timeout after')) throw new Error(`timeout after ${ms} ms: ${what(last)}`);
+    throw err;
+  }
+  return last as T;
+}
+
 /** Waits until the status line matches `re`. */
 export async function waitForStatus(page: ChatPage, re: RegExp, ms: number, what: string): Promise<string> {
-  let last = '';
-  await until(async () => re.test((last = await page.text('status'))), ms, `${page.name}: ${what} (status: "${last}")`, 50);
-  return last;
+  return pollUntil(() => page.text('status'), (t) => re.test(t), ms, (last) => `${page.name}: ${what} (status: ${JSON.stringify(last)})`);
 }
 
 /** `connected` as a word (so "disconnected" does not count). */
@@ -213,12 +227,8 @@ export async function inboundVideo(page: ChatPage): Promise<VideoIn> {
 
 /** Waits until the page has decoded at least `frames` frames of a non-empty video from its partner. */
 export async function waitForVideo(page: ChatPage, frames: number, ms: number): Promise<VideoIn> {
-  let last: VideoIn = { framesDecoded: 0, frameWidth: 0, frameHeight: 0 };
-  await until(async () => {
-    last = await inboundVideo(page);
-    return last.framesDecoded >= frames && last.frameWidth > 0 && last.frameHeight > 0;
-  }, ms, `${page.name}: decode ${frames} frames of the partner's video (have ${JSON.stringify(last)})`, 100);
-  return last;
+  return pollUntil(() => inboundVideo(page), (v) => v.framesDecoded >= frames && v.frameWidth > 0 && v.frameHeight > 0, ms,
+    (last) => `${page.name}: decode ${frames} frames of the partner's video (have ${JSON.stringify(last)})`, 100);
 }
 
 /** The candidate types of the page's selected ICE candidate pair. */
