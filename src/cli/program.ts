@@ -68,6 +68,9 @@ export function buildProgram(io: CliIO = { out: process.stdout, err: process.std
     .addOption(new Option('--max-messages-per-second <n>', 'per-connection message rate').default(d.messagesPerSecond).env('CHATZYO_MAX_MESSAGES_PER_SECOND').argParser(int('--max-messages-per-second', 1)))
     .addOption(new Option('--max-nexts-per-minute <n>', 'per-connection Next rate').default(d.nextsPerMinute).env('CHATZYO_MAX_NEXTS_PER_MINUTE').argParser(int('--max-nexts-per-minute', 1)))
     .addOption(new Option('--max-connections-per-address <n>', 'simultaneous connections from one address').default(d.maxConnectionsPerAddress).env('CHATZYO_MAX_CONNECTIONS_PER_ADDRESS').argParser(int('--max-connections-per-address', 1)))
+    .addOption(new Option('--redis <url>', 'share matchmaking with other nodes through Redis, e.g. redis://127.0.0.1:6379/0').env('CHATZYO_REDIS_URL'))
+    .addOption(new Option('--node-id <id>', 'this node\'s id among the Redis-sharing nodes (default: random)').env('CHATZYO_NODE_ID'))
+    .addOption(new Option('--node-ttl <ms>', 'a node silent this long is dead; its clients\' partners are told').default(d.nodeTtlMs).env('CHATZYO_NODE_TTL').argParser(int('--node-ttl', 500)))
     .addOption(new Option('--tls-cert <file>', 'PEM certificate: serve HTTPS and WSS').env('CHATZYO_TLS_CERT'))
     .addOption(new Option('--tls-key <file>', 'PEM private key for --tls-cert').env('CHATZYO_TLS_KEY'))
     .addOption(new Option('--trust-proxy', 'take client addresses from X-Forwarded-For (behind a reverse proxy)').env('CHATZYO_TRUST_PROXY'))
@@ -101,6 +104,9 @@ Example:
         messagesPerSecond: o.maxMessagesPerSecond as number,
         nextsPerMinute: o.maxNextsPerMinute as number,
         maxConnectionsPerAddress: o.maxConnectionsPerAddress as number,
+        redisUrl: o.redis as string | undefined,
+        nodeId: o.nodeId as string | undefined,
+        nodeTtlMs: o.nodeTtl as number,
         tlsCert: o.tlsCert as string | undefined,
         tlsKey: o.tlsKey as string | undefined,
         trustProxy: !!o.trustProxy,

@@ -21,13 +21,13 @@ export function createMetrics(matchmaker: () => Matchmaker, options: { defaultMe
   new Gauge({
     name: 'chatzyo_queue_length', help: 'Clients waiting in each hub queue', labelNames: ['hub'], registers: [registry],
     async collect() {
-      for (const c of await matchmaker().counts()) this.set({ hub: c.name }, c.waiting);
+      for (const c of await matchmaker().counts().catch(() => [])) this.set({ hub: c.name }, c.waiting);
     },
   });
   new Gauge({
     name: 'chatzyo_in_call', help: 'Clients in a call, per hub', labelNames: ['hub'], registers: [registry],
     async collect() {
-      for (const c of await matchmaker().counts()) this.set({ hub: c.name }, c.inCall);
+      for (const c of await matchmaker().counts().catch(() => [])) this.set({ hub: c.name }, c.inCall);
     },
   });
   const matches = new Counter({ name: 'chatzyo_matches_total', help: 'Matches made (kind: hub or private)', labelNames: ['kind'], registers: [registry] });

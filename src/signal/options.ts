@@ -37,6 +37,12 @@ export interface SignalServerOptions {
   hubsIntervalMs: number;
   /** Directory with the built browser client (index.html, app.js). */
   webRoot?: string;
+  /** Redis URL for multi-node matchmaking; unset = in-memory (one node). */
+  redisUrl?: string;
+  /** This node's id in a Redis cluster of nodes (default: random). */
+  nodeId?: string;
+  /** A node that misses heartbeats this long is dead and its clients are cleaned up. */
+  nodeTtlMs: number;
   /** pino level: 'info' by default, 'silent' in tests. */
   logLevel: string;
 }
@@ -64,5 +70,6 @@ export const DEFAULT_OPTIONS: SignalServerOptions = {
   trustProxy: false,
   allowedOrigins: [],
   hubsIntervalMs: 2_000,
+  nodeTtlMs: 10_000,
   logLevel: 'info',
 };

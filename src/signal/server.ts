@@ -17,6 +17,7 @@ import type { ServerContext } from './context.js';
 import { randomId } from './ids.js';
 import type { Matchmaker, MatchmakerListener } from './matchmaker.js';
 import { MemoryMatchmaker } from './memory-matchmaker.js';
+import { RedisMatchmaker } from './redis-matchmaker.js';
 import { createMetrics, type ServerMetrics } from './metrics.js';
 import { DEFAULT_OPTIONS, type SignalServerOptions } from './options.js';
 import { ClientSession } from './session.js';
@@ -110,7 +111,10 @@ export class SignalServer {
       matched: (id, notice) => {
         if (notice.role === 'offerer') this.metrics.matches.inc({ kind: notice.private ? 'private' : 'hub' });
         this.metrics.matchWait.observe(notice.waitedMs / 1000);
-        this.sessions.get(id)?.onMatched(notice);
+        const session = this.sessions.get(id);
+        if (session) { session.onMatched(notice); return; }
+        // The client left this node before the match reached it: undo, so the partner hears.
+        this.matchmaker.remove(id, 'disconnect').catch((err: unknown) => this.log.warn({ err }, 'could not undo a match for a departed client'));
       },
       partnerLeft: (id, matchId, reason) => this.sessions.get(id)?.onPartnerLeft(matchId, reason),
       signal: (id, matchId, data) => {
@@ -119,7 +123,16 @@ export class SignalServer {
       },
       privateExpired: (id, code) => this.sessions.get(id)?.onPrivateExpired(code),
     };
-    this.matchmaker = await (this.#deps.matchmaker ?? ((opts, l) => new MemoryMatchmaker(opts, l)))(o, listener);
+    const factory: MatchmakerFactory = this.#deps.matchmaker ?? (o.redisUrl
+      ? (opts, l) => RedisMatchmaker.connect({ ...opts, url: opts.redisUrl!, nodeId: opts.nodeId ?? randomId(6), nodeTtlMs: opts.nodeTtlMs, log: this.log }, l)
+      : (opts, l) => new MemoryMatchmaker(opts, l));
+    this.matchmaker = await factory(o, listener);
+    if (this.matchmaker instanceof RedisMatchmaker) {
+      this.matchmaker.onRecover(() => {
+        // Redis may have lost its data: put clients who were waiting back in their queues.
+        for (const s of this.sessions.values()) s.requeue().catch(() => undefined);
+      });
+    }
 
     if (o.stunPort !== null) {
       this.#stun = await StunServer.start({
@@ -279,8 +292,14 @@ export class SignalServer {
       return;
     }
     if (p === '/healthz') {
-      const body = { status: 'ok', uptimeSeconds: Math.round(process.uptime()), clients: this.sessions.size, matchmaker: this.matchmaker.constructor.name };
-      res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify(body));
+      const redis = this.matchmaker instanceof RedisMatchmaker ? (this.matchmaker.healthy ? 'up' : 'down') : undefined;
+      const ok = redis !== 'down';
+      const body = {
+        status: ok ? 'ok' : 'unhealthy', uptimeSeconds: Math.round(process.uptime()), clients: this.sessions.size,
+        matchmaker: this.matchmaker instanceof RedisMatchmaker ? 'redis' : 'memory',
+        ...(redis ? { redis, node: (this.matchmaker as RedisMatchmaker).nodeId } : {}),
+      };
+      res.writeHead(ok ? 200 : 503, { 'content-type': 'application/json' }).end(JSON.stringify(body));
       return;
     }
     if (p === '/metrics') {
@@ -289,7 +308,13 @@ export class SignalServer {
       return;
     }
     if (p === '/api/hubs') {
-      const hubs = await this.matchmaker.counts();
+      let hubs: HubCount[];
+      try {
+        hubs = await this.matchmaker.counts();
+      } catch {
+        res.writeHead(503, { 'content-type': 'application/json' }).end(JSON.stringify({ error: 'CHZ_ERR_UNAVAILABLE', message: 'hub counts are unavailable' }));
+        return;
+      }
       res.writeHead(200, { 'content-type': 'application/json', 'cache-control': 'no-store' }).end(JSON.stringify({ hubs }));
       return;
     }

@@ -20,7 +20,7 @@ export type SessionState = (typeof SESSION_STATES)[number];
 const TRANSITIONS: Record<SessionState, readonly SessionState[]> = {
   connected: ['ready', 'closed'],
   ready: ['queued', 'matched', 'private-waiting', 'ready', 'closed'],
-  queued: ['ready', 'matched', 'closed'],
+  queued: ['ready', 'queued', 'matched', 'closed'],
   'private-waiting': ['ready', 'matched', 'closed'],
   matched: ['ready', 'queued', 'matched', 'closed'],
   closed: [],
@@ -250,6 +250,17 @@ export class ClientSession {
     this.ctx.metrics.reports.inc();
     this.ctx.log.info({ session: this.id, reported: this.#partnerId, match: msg.matchId, reason: msg.reason }, 'partner reported');
     await this.#next();
+  }
+
+  /** Joins the same hub again if this client was waiting (after the store lost its queues). */
+  async requeue(): Promise<void> {
+    if (this.#state !== 'queued' || !this.#hub) return;
+    this.#chain = this.#chain.then(async () => {
+      if (this.#state !== 'queued') return;
+      const placement = await this.#mm.enqueue({ clientId: this.id, hub: this.#hub!, interests: this.#interests });
+      if (placement.kind === 'queued' && this.#state === 'queued') this.send({ type: 'queued', hub: placement.hub, position: placement.position });
+    }).catch((err: unknown) => this.ctx.log.warn({ err, session: this.id }, 'requeue failed'));
+    await this.#chain;
   }
 
   // ------------------------------------------------------------ matchmaker callbacks

@@ -1,0 +1,72 @@
+/** Starts a real redis-server on a free loopback port (no persistence) and stops it. */
+import { spawn, type ChildProcess } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
+import net from 'node:net';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { withTimeout } from './deadline.js';
+
+export interface RedisServer {
+  port: number;
+  url: string;
+  proc: ChildProcess;
+  stop(signal?: NodeJS.Signals): Promise<void>;
+  /** Starts it again on the same port (after stop). */
+  restart(): Promise<void>;
+  flush(): Promise<void>;
+}
+
+async function freeTcpPort(): Promise<number> {
+  const s = net.createServer();
+  await new Promise<void>((r) => s.listen(0, '127.0.0.1', () => r()));
+  const port = (s.address() as net.AddressInfo).port;
+  await new Promise<void>((r) => s.close(() => r()));
+  return port;
+}
+
+function launch(port: number, dir: string): Promise<ChildProcess> {
+  const proc = spawn('redis-server', ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no', '--dir', dir, '--protected-mode', 'no'], { stdio: ['ignore', 'pipe', 'pipe'] });
+  let log = '';
+  return withTimeout(new Promise<ChildProcess>((resolve, reject) => {
+    proc.stdout!.on('data', (d) => { log += d; if (/Ready to accept connections/.test(log)) resolve(proc); });
+    proc.once('error', (e) => reject(new Error(`redis-server could not start (${e.message}); install redis-server`)));
+    proc.once('exit', (code) => reject(new Error(`redis-server exited with ${code}: ${log.slice(-1000)}`)));
+  }), 10_000, 'redis-server start');
+}
+
+/** Sends one inline command and resolves with the reply's first line. */
+function command(port: number, cmd: string): Promise<string> {
+  return withTimeout(new Promise((resolve, reject) => {
+    const s = net.connect(port, '127.0.0.1', () => s.write(`${cmd}\r\n`));
+    s.once('data', (d) => { resolve(d.toString().split('\r\n')[0]!); s.end(); });
+    s.once('error', reject);
+  }), 5000, `redis ${cmd}`);
+}
+
+export async function startRedis(): Promise<RedisServer> {
+  const port = await freeTcpPort();
+  const dir = mkdtempSync(path.join(tmpdir(), 'chatzyo-redis-'));
+  const r: RedisServer = {
+    port,
+    url: `redis://127.0.0.1:${port}/0`,
+    proc: await launch(port, dir),
+    async stop(signal = 'SIGTERM') {
+      const p = r.proc;
+      if (p.exitCode !== null || p.signalCode !== null) return;
+      const exited = new Promise((res) => p.once('exit', res));
+      p.kill(signal);
+      await withTimeout(exited, 5000, 'redis stop');
+    },
+    async restart() {
+      r.proc = await launch(port, dir);
+    },
+    async flush() {
+      const reply = await command(port, 'FLUSHALL');
+      if (reply !== '+OK') throw new Error(`FLUSHALL: ${reply}`);
+    },
+  };
+  const stop = r.stop;
+  r.stop = async (signal) => { await stop(signal); };
+  process.once('exit', () => { try { r.proc.kill('SIGKILL'); } catch { /* gone */ } rmSync(dir, { recursive: true, force: true }); });
+  return r;
+}

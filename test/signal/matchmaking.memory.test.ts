@@ -1,0 +1,3 @@
+import { matchmakingSuite } from './matchmaking-suite.js';
+
+matchmakingSuite('in-memory matchmaker', () => ({}));
