@@ -161,8 +161,8 @@ export async function runConnect(o: ConnectOptions, io: ConnectIO, deps: Connect
   let nextTimer: NodeJS.Timeout | null = null;
   if (o.nextAfter) {
     const ms = o.nextAfter * 1000;
-    cleanups.push(session.on('connected', ({ matchId, restarted }) => {
-      if (restarted) return;
+    cleanups.push(session.on('connected', ({ matchId, reconnected }) => {
+      if (reconnected) return;
       if (nextTimer) clearTimeout(nextTimer);
       nextTimer = setTimeout(() => {
         nextTimer = null;

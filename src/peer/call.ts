@@ -68,8 +68,6 @@ export interface CallOptions {
   matchedAt: number;
   /** Send end-of-candidates after this long even if gathering goes on (default 5 s). */
   gatherTimeoutMs?: number;
-  /** Wait this long for the partner's first candidate before starting checks (default 2 s). */
-  remoteCandidateWaitMs?: number;
   /** Give up on an ICE restart after this long (default 10 s). */
   restartTimeoutMs?: number;
   /** Record what the partner sends to this webm file. */
@@ -82,7 +80,11 @@ export interface CallOptions {
 /** Events of a {@link Call}. */
 export type CallEvents = {
   state: [CallState];
-  connected: [{ candidateType: CandidateType | null; localCandidateType: CandidateType | null; msFromMatch: number; restarted: boolean }];
+  /**
+   * ICE and DTLS are up. `restarted`: this call went through an ICE restart; `reconnected`:
+   * it had been connected before (media is already attached).
+   */
+  connected: [{ candidateType: CandidateType | null; localCandidateType: CandidateType | null; msFromMatch: number; restarted: boolean; reconnected: boolean }];
   /** The chat channel opened (negotiated, so both sides open it when SCTP is up). */
   'chat-open': [];
   chat: [string];
@@ -131,9 +133,9 @@ export class Call extends TypedEmitter<CallEvents> {
   #dc: RTCDataChannel | null = null;
   #localSdp: string | null = null;
   #remoteSdp: string | null = null;
-  #remoteCandidateSeen = false;
-  #remoteCandidateWaiters: (() => void)[] = [];
   #restarted = false;
+  /** Both descriptions of the ICE restart are applied: the new generation is checking. */
+  #restartApplied = false;
   #restartTimer: NodeJS.Timeout | null = null;
   #gatherTimer: NodeJS.Timeout | null = null;
   #eocSent = false;
@@ -238,28 +240,35 @@ export class Call extends TypedEmitter<CallEvents> {
     await this.pc.setLocalDescription(offer);
   }
 
-  /** Handles signaling data from the partner. */
+  /**
+   * Handles signaling data from the partner. Everything runs in arrival order on one chain:
+   * a candidate of a restarted ICE generation must not reach werift before the description
+   * that carries its ufrag (werift would drop it, then take the old end-of-candidates as final).
+   */
   handleSignal(data: SignalData): void {
     if (this.#state === 'closed' || this.#state === 'failed') return;
     if (data.kind === 'candidate') {
-      this.#noteRemoteCandidate();
       if (!data.candidate.candidate) return;
-      this.pc.addIceCandidate({
-        candidate: data.candidate.candidate,
-        sdpMid: data.candidate.sdpMid ?? undefined,
-        sdpMLineIndex: data.candidate.sdpMLineIndex ?? undefined,
-        usernameFragment: data.candidate.usernameFragment ?? undefined,
-      }).catch(() => { /* a candidate we cannot use (e.g. an unresolvable mDNS name) */ });
+      const c = data.candidate;
+      void this.#enqueue(async () => {
+        await this.pc.addIceCandidate({
+          candidate: c.candidate,
+          sdpMid: c.sdpMid ?? undefined,
+          sdpMLineIndex: c.sdpMLineIndex ?? undefined,
+          usernameFragment: c.usernameFragment ?? undefined,
+        }).catch(() => { /* one we cannot use (an unresolvable mDNS name, an old generation) */ });
+      });
       return;
     }
     if (data.kind === 'end-of-candidates') {
-      this.#noteRemoteCandidate();
+      // werift keeps checking while more remote candidates may come (trickle ICE);
+      // end-of-candidates lets a check list whose pairs all failed end in "failed".
+      void this.#enqueue(() => this.pc.addIceCandidate(null).catch(() => { /* nothing to end yet */ }));
       return;
     }
-    if (/^a=candidate:/m.test(data.sdp)) this.#noteRemoteCandidate();
     if (data.kind === 'offer') {
-      const restart = this.#remoteSdp !== null;
-      if (restart) this.#beginRestart();
+      if (this.role !== 'answerer') return; // only the offerer offers (no glare, as in the browser client)
+      if (this.#remoteSdp !== null) this.#beginRestart();
       void this.#enqueue(async () => {
         this.#remoteSdp = data.sdp;
         await this.pc.setRemoteDescription({ type: 'offer', sdp: data.sdp });
@@ -268,34 +277,19 @@ export class Call extends TypedEmitter<CallEvents> {
         this.#opts.sendSignal({ kind: 'answer', sdp: answer.sdp });
         this.#eocSent = false;
         this.#armGatherTimer();
-        // werift starts connectivity checks when the answer is applied; give the partner's
-        // first candidates a moment to arrive so the check list is not empty.
-        await this.#waitForRemoteCandidate();
         await this.pc.setLocalDescription(answer);
+        if (this.#restarted) this.#markRestartApplied();
         await this.#computeSafety();
       });
     } else {
       void this.#enqueue(async () => {
-        if (this.pc.signalingState !== 'have-local-offer') return; // a stale answer
+        if (this.role !== 'offerer' || this.pc.signalingState !== 'have-local-offer') return; // a stale answer
         this.#remoteSdp = data.sdp;
-        await this.#waitForRemoteCandidate();
         await this.pc.setRemoteDescription({ type: 'answer', sdp: data.sdp });
+        if (this.#restarted) this.#markRestartApplied();
         await this.#computeSafety();
       });
     }
-  }
-
-  #noteRemoteCandidate(): void {
-    this.#remoteCandidateSeen = true;
-    for (const w of this.#remoteCandidateWaiters.splice(0)) w();
-  }
-
-  async #waitForRemoteCandidate(): Promise<void> {
-    if (this.#remoteCandidateSeen) return;
-    await new Promise<void>((resolve) => {
-      const t = setTimeout(resolve, this.#opts.remoteCandidateWaitMs ?? 2000);
-      this.#remoteCandidateWaiters.push(() => { clearTimeout(t); resolve(); });
-    });
   }
 
   #armGatherTimer(): void {
@@ -328,29 +322,30 @@ export class Call extends TypedEmitter<CallEvents> {
     if (this.#state === 'closed' || this.#state === 'failed') return;
     if (s === 'connected') {
       if (this.#restartTimer) { clearTimeout(this.#restartTimer); this.#restartTimer = null; }
-      const wasRestart = this.#state === 'restarting';
       if (this.#state === 'negotiating' || this.#state === 'restarting') {
+        const wasConnected = this.connectedAt !== null;
         this.#to('connected');
         this.connectedAt ??= Date.now();
-        void this.#reportConnected(wasRestart);
+        void this.#reportConnected(this.#restarted, wasConnected);
       }
     } else if (s === 'failed') {
-      if (this.#state === 'restarting') {
-        // The check may report failed for the old generation while the restart runs.
-        return;
-      }
+      // While a restart is being negotiated, "failed" still describes the old ICE generation;
+      // once the restart's descriptions are both applied, a failure is final.
+      if (this.#state === 'restarting' && !this.#restartApplied) return;
       this.#restartIce();
     }
   }
 
-  async #reportConnected(restarted: boolean): Promise<void> {
+  async #reportConnected(restarted: boolean, reconnected: boolean): Promise<void> {
+    const msFromMatch = Date.now() - this.#opts.matchedAt;
     const pair = await this.#selectedPair().catch(() => null);
     if (this.#state === 'closed') return;
     this.emit('connected', {
       candidateType: pair?.remote ?? null,
       localCandidateType: pair?.local ?? null,
-      msFromMatch: Date.now() - this.#opts.matchedAt,
+      msFromMatch,
       restarted,
+      reconnected,
     });
     this.#requestKeyframeUntilSeen();
   }
@@ -365,11 +360,15 @@ export class Call extends TypedEmitter<CallEvents> {
     if (this.role === 'offerer') void this.#enqueue(() => this.#offer(true));
   }
 
+  #markRestartApplied(): void {
+    this.#restartApplied = true;
+    if (this.#state === 'restarting' && this.pc.connectionState === 'failed') this.#fail('ICE failed again after a restart');
+  }
+
   #beginRestart(): void {
     if (this.#restarted || this.#state === 'closed' || this.#state === 'failed') return;
     this.#restarted = true;
     if (this.#state !== 'new') this.#to('restarting');
-    this.#remoteCandidateSeen = false;
     this.emit('ice-restart');
     this.#restartTimer = setTimeout(() => this.#fail('ICE restart did not connect in time'), this.#opts.restartTimeoutMs ?? 10_000);
   }
@@ -400,6 +399,8 @@ export class Call extends TypedEmitter<CallEvents> {
   }
 
   #onRemoteTrack(track: MediaStreamTrack): void {
+    // werift announces the same track again when a restart offer is applied.
+    if (this.#remoteTracks.includes(track)) return;
     this.#remoteTracks.push(track);
     const kind = track.kind as 'video' | 'audio';
     this.#disposers.push(track.onReceiveRtp.subscribe((rtp: RtpPacket) => {
@@ -545,7 +546,6 @@ export class Call extends TypedEmitter<CallEvents> {
     const prev = this.#state;
     if (prev !== 'closed') this.#to('closed');
     for (const t of [this.#restartTimer, this.#gatherTimer, this.#pliTimer]) if (t) clearTimeout(t);
-    for (const w of this.#remoteCandidateWaiters.splice(0)) w();
     for (const d of this.#disposers.splice(0)) { try { d(); } catch { /* already gone */ } }
     this.videoTrack?.stop();
     this.audioTrack?.stop();

@@ -100,7 +100,7 @@ export type PeerSessionEvents = {
   queued: [{ hub: string; position: number }];
   'private-created': [{ code: string; expiresAt: number }];
   matched: [{ matchId: string; role: 'offerer' | 'answerer'; hub: string | null; private: boolean; commonInterests: string[]; partner: number }];
-  connected: [{ matchId: string; candidateType: CandidateType | null; localCandidateType: CandidateType | null; msFromMatch: number; restarted: boolean }];
+  connected: [{ matchId: string; candidateType: CandidateType | null; localCandidateType: CandidateType | null; msFromMatch: number; restarted: boolean; reconnected: boolean }];
   safety: [{ matchId: string; safetyNumber: string }];
   'chat-open': [{ matchId: string }];
   chat: [{ matchId: string; text: string }];
@@ -198,8 +198,9 @@ export class PeerSession extends TypedEmitter<PeerSessionEvents> {
       });
       this.#signal = signal;
       signal.on('welcome', (w, { reconnected }) => {
+        if (!reconnected) return; // the first welcome is reported once the encoders run too
         this.emit('welcome', { sessionId: w.sessionId, turn: w.turn, hubs: w.hubs, reconnected });
-        if (reconnected) this.#join();
+        this.#join();
       });
       signal.on('message', (m) => this.#onMessage(m));
       signal.on('disconnected', (d) => this.#onSignalLost(d));
@@ -270,6 +271,12 @@ export class PeerSession extends TypedEmitter<PeerSessionEvents> {
         void this.#afterCall('partner-left');
         return;
       case 'error':
+        if (m.code === 'CHZ_ERR_NOT_MATCHED' && m.ref === 'next' && this.#state === 'queued' && !this.#call) {
+          // Our Next (or give-up) crossed the partner's: the server had already put us back to
+          // ready, so join again instead of waiting in no queue.
+          this.#join();
+          return;
+        }
         if (FATAL_SERVER_ERRORS.has(m.code)) {
           void this.#end('error', ChatzyoError.fromWire(m));
           return;
@@ -311,7 +318,7 @@ export class PeerSession extends TypedEmitter<PeerSessionEvents> {
       if (this.#negotiationTimer) { clearTimeout(this.#negotiationTimer); this.#negotiationTimer = null; }
       this.#everConnected = true;
       if (this.#connectTimer) { clearTimeout(this.#connectTimer); this.#connectTimer = null; }
-      if (!c.restarted) this.#attachMedia(call);
+      if (!c.reconnected) this.#attachMedia(call);
       this.#to('connected');
       this.#last = { at: Date.now(), framesReceived: 0, bytesReceived: 0, bytesSent: 0, packetsReceived: 0, packetsLost: 0 };
       this.emit('connected', { matchId: m.matchId, ...c });

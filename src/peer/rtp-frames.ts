@@ -129,7 +129,7 @@ export interface ReceiveCounts {
   lost: number;
 }
 
-interface PendingFrame { first: number; last: number; count: number; start: boolean; end: boolean; key: boolean }
+interface PendingFrame { first: number; last: number; seqs: Set<number>; start: boolean; end: boolean; key: boolean }
 
 /**
  * Counts packets, complete frames and keyframes of one incoming video stream, tolerating
@@ -167,17 +167,17 @@ export class FrameCounter implements ReceiveCounts {
     const ext = this.#extended(h.sequenceNumber);
     let f = this.#pending.get(h.timestamp);
     if (!f) {
-      f = { first: ext, last: ext, count: 0, start: false, end: false, key: false };
+      f = { first: ext, last: ext, seqs: new Set(), start: false, end: false, key: false };
       this.#pending.set(h.timestamp, f);
       if (this.#pending.size > 64) this.#pending.delete(this.#pending.keys().next().value!);
     }
-    f.count++;
+    f.seqs.add(ext); // a retransmitted duplicate counts once
     if (ext < f.first) { f.first = ext; f.start = false; }
     if (ext > f.last) f.last = ext;
     if (kind.frameStart && ext === f.first) f.start = true;
     if (kind.keyframe) f.key = true;
     if (h.marker) f.end = true;
-    if (f.start && f.end && f.count === f.last - f.first + 1) {
+    if (f.start && f.end && f.seqs.size === f.last - f.first + 1) {
       this.frames++;
       if (f.key) this.keyframes++;
       this.#pending.delete(h.timestamp);
