@@ -433,6 +433,7 @@ export class BrowserSession extends Emitter<SessionEvents> {
     const known = new Map(this.#hubs.map((h) => [h.name, h]));
     this.#hubs = w.hubs.map((name) => known.get(name) ?? { name, waiting: 0, inCall: 0 });
     if (this.#state !== 'offline') return;
+    if (this.#message) this.#message = { text: 'Back online. Press Start to meet someone.', tone: 'info' };
     this.#to('idle');
     const code = this.#pendingLink;
     this.#pendingLink = null;

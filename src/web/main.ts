@@ -31,6 +31,8 @@ function boot(): void {
     void session.joinPrivate(next).catch((err: unknown) => console.warn('chatzyo:', err));
   });
   window.addEventListener('pagehide', () => session.close());
+  // A page restored from the back/forward cache has a closed session: start afresh.
+  window.addEventListener('pageshow', (ev) => { if (ev.persisted) location.reload(); });
 }
 
 if (document.readyState === 'loading') document.addEventListener('DOMContentLoaded', boot, { once: true });

@@ -316,8 +316,9 @@ export class PeerCall extends Emitter<CallEvents> {
     const ufrag = iceUfrag(this.pc.localDescription?.sdp);
     if (ufrag === this.#localUfrag) return;
     this.#localUfrag = ufrag;
-    this.#gatherDone = this.pc.iceGatheringState === 'complete';
-    if (this.#gatherDone) return;
+    // Not `iceGatheringState`: after an ICE restart it still reads 'complete' (from the last
+    // round) until the browser starts gathering again, which would drop every new candidate.
+    this.#gatherDone = false;
     if (this.#gatherTimer) clearTimeout(this.#gatherTimer);
     this.#gatherTimer = setTimeout(() => {
       this.#gatherTimer = null;

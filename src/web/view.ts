@@ -46,6 +46,7 @@ export class View {
   readonly #unmute = byId<HTMLButtonElement>('unmute');
   readonly #remotePlaceholder = byId<HTMLElement>('remote-placeholder');
   readonly #localPlaceholder = byId<HTMLElement>('local-placeholder');
+  readonly #hideIpHint = byId<HTMLElement>('hide-ip-hint');
   #hubNames = '';
 
   constructor(session: BrowserSession) {
@@ -101,6 +102,7 @@ export class View {
     if (this.#status.textContent !== line.text) this.#status.textContent = line.text;
     this.#status.dataset.tone = line.tone;
     this.#status.dataset.state = s.state;
+    document.body.dataset.state = s.state;
 
     this.#renderHubs(s);
     const st = s.state;
@@ -114,7 +116,10 @@ export class View {
     this.#interests.disabled = st !== 'idle' && st !== 'offline';
     this.#hideIp.disabled = !s.turn || inCall;
     this.#hideIp.checked = s.relayOnly;
-    this.#hideIp.title = s.turn ? 'Calls go through the TURN relay, so your partner never sees your IP address.' : 'This server offers no TURN relay, so your IP address cannot be hidden.';
+    const hint = s.turn
+      ? 'Calls go through the server\'s TURN relay, so your partner never sees your IP address.'
+      : 'This server offers no TURN relay, so your IP address cannot be hidden.';
+    if (this.#hideIpHint.textContent !== hint) this.#hideIpHint.textContent = hint;
 
     const chatOpen = inCall && !!s.call?.chatOpen;
     this.#chatInput.disabled = !chatOpen;
