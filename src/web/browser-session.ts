@@ -191,10 +191,17 @@ export class BrowserSession extends Emitter<SessionEvents> {
     this.#join();
   }
 
-  /** Next: ends this call (or, after a partner left, starts again) and finds another stranger. */
-  next(): void {
+  /**
+   * Next: ends this call (or, after a partner left, starts again) and finds another stranger,
+   * in `hub` when given (a private call has none of its own), else in the hub of the last Start.
+   */
+  next(hub?: string, interests?: string[]): void {
     this.#assert('next', ['in-call', 'idle']);
-    if (this.#hub === null) throw new Error('next() needs a hub: press Start first');
+    if (hub) {
+      this.#hub = hub;
+      this.#interests = interests ?? this.#interests;
+    }
+    if (this.#hub === null) throw new Error('next() needs a hub: pick one, or press Start first');
     if (!this.#allowNext()) return;
     this.#message = null;
     if (this.#state === 'idle') {

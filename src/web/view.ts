@@ -59,7 +59,8 @@ export class View {
     session.on('remotestream', (s) => this.#showRemote(s));
 
     this.#start.addEventListener('click', () => this.#act(() => session.start(this.#hub.value, parseInterests(this.#interests.value))));
-    this.#next.addEventListener('click', () => this.#act(() => session.next()));
+    const next = () => this.#act(() => session.next(this.#hub.value || undefined, parseInterests(this.#interests.value)));
+    this.#next.addEventListener('click', next);
     this.#stop.addEventListener('click', () => this.#act(() => session.stop()));
     this.#report.addEventListener('click', () => this.#act(() => session.report()));
     this.#privateCreate.addEventListener('click', () => this.#act(() => session.createPrivate()));
@@ -81,7 +82,7 @@ export class View {
     // Escape skips, as on the classic random-chat sites, unless the person is typing.
     document.addEventListener('keydown', (ev) => {
       if (ev.key !== 'Escape' || ev.target instanceof HTMLInputElement) return;
-      if (!this.#next.disabled) this.#act(() => session.next());
+      if (!this.#next.disabled) next();
     });
     this.render(session.snapshot());
   }
@@ -108,7 +109,7 @@ export class View {
     const st = s.state;
     const inCall = st === 'in-call';
     this.#start.disabled = st !== 'idle' || s.hubs.length === 0;
-    this.#next.disabled = !(inCall || (st === 'idle' && s.canRequeue));
+    this.#next.disabled = !(inCall || (st === 'idle' && s.canRequeue && s.hubs.length > 0));
     this.#stop.disabled = !(['preparing', 'searching', 'private-waiting', 'joining-private', 'in-call'].includes(st) || (st === 'idle' && s.mediaOn));
     this.#report.disabled = !inCall;
     this.#privateCreate.disabled = st !== 'idle' && st !== 'searching';
