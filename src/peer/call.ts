@@ -272,6 +272,7 @@ export class Call extends TypedEmitter<CallEvents> {
       void this.#enqueue(async () => {
         this.#remoteSdp = data.sdp;
         await this.pc.setRemoteDescription({ type: 'offer', sdp: data.sdp });
+        this.#scanRemoteTracks();
         const answer = await this.pc.createAnswer();
         this.#localSdp = answer.sdp;
         this.#opts.sendSignal({ kind: 'answer', sdp: answer.sdp });
@@ -286,6 +287,7 @@ export class Call extends TypedEmitter<CallEvents> {
         if (this.role !== 'offerer' || this.pc.signalingState !== 'have-local-offer') return; // a stale answer
         this.#remoteSdp = data.sdp;
         await this.pc.setRemoteDescription({ type: 'answer', sdp: data.sdp });
+        this.#scanRemoteTracks();
         if (this.#restarted) this.#markRestartApplied();
         await this.#computeSafety();
       });
@@ -396,6 +398,14 @@ export class Call extends TypedEmitter<CallEvents> {
     if (!dc || dc.readyState !== 'open') return false;
     dc.send(text.slice(0, MAX_CHAT_LENGTH));
     return true;
+  }
+
+  /**
+   * werift does not announce every remote track through onTrack (a Firefox offer's bundle-only
+   * video m-line gets a receiver track but no event), so look at the receivers too.
+   */
+  #scanRemoteTracks(): void {
+    for (const t of this.pc.getTransceivers()) for (const track of t.receiver.tracks) this.#onRemoteTrack(track);
   }
 
   #onRemoteTrack(track: MediaStreamTrack): void {

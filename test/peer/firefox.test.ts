@@ -1,0 +1,57 @@
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import type { Browser } from 'puppeteer-core';
+import type { SignalServer } from '../../src/signal/server.js';
+import {
+  buildWebClient, closeAll, CONNECTED, launchFirefox, openFirefoxPage, saveScreenshot, startIn, waitForStatus, waitForVideo,
+  type ChatPage,
+} from '../helpers/browsers.js';
+import { until, withTimeout } from '../helpers/deadline.js';
+import { startServer } from '../helpers/server.js';
+import { Sessions } from './helpers.js';
+
+let web: Awaited<ReturnType<typeof buildWebClient>>;
+let browser: Browser;
+let server: SignalServer;
+const pages: ChatPage[] = [];
+const sessions = new Sessions();
+
+beforeAll(async () => {
+  web = await buildWebClient();
+  [browser, server] = await Promise.all([launchFirefox(), startServer({ webRoot: web.dir })]);
+});
+afterEach(async () => {
+  await sessions.closeAll();
+  await closeAll(pages);
+});
+afterAll(async () => {
+  await browser?.close();
+  await server?.close();
+  web?.remove();
+});
+
+describe('headless peer and a Firefox page', () => {
+  it('the page decodes the CLI test pattern at the requested size, the peer counts the page\'s camera, chat both ways', async () => {
+    const page = await openFirefoxPage(browser, server.url, 'firefox');
+    pages.push(page);
+    await startIn(page, 'tamil');
+    await waitForStatus(page, /position 1/, 15_000, 'page waits first in tamil');
+    const [peer, rec] = sessions.create({ server: server.url }, 'peer');
+    await withTimeout(peer.start(), 15_000, 'peer start');
+    await rec.next('connected', 30_000);
+    await waitForStatus(page, CONNECTED, 30_000, 'page connected');
+    const v = await waitForVideo(page, 60, 40_000);
+    expect([v.frameWidth, v.frameHeight]).toEqual([320, 240]);
+    const s = await rec.next('stats', 30_000, (x) => x.framesReceived >= 30);
+    expect(s.keyframesReceived).toBeGreaterThanOrEqual(1);
+    expect(s.audioPacketsReceived).toBeGreaterThan(0);
+    const n = await rec.next('safety', 5000);
+    await until(async () => (await page.text('safety-number')).includes(n.safetyNumber), 10_000, 'page shows the same safety number');
+    await rec.next('chat-open', 10_000);
+    expect(peer.sendChat('hello firefox')).toBe(true);
+    await until(async () => (await page.text('chat-log')).includes('hello firefox'), 10_000, 'page shows the peer\'s chat');
+    await page.fill('chat-input', 'hello terminal');
+    await page.click('chat-send');
+    expect((await rec.next('chat', 10_000)).text).toBe('hello terminal');
+    await saveScreenshot(page, 'peer-firefox');
+  });
+});
