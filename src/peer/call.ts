@@ -224,6 +224,7 @@ export class Call extends TypedEmitter<CallEvents> {
 
   /** Starts the call: the offerer creates the data channel and sends the offer. */
   start(): void {
+    if (this.#state !== 'new') throw new Error(`Call.start() is not allowed in state ${this.#state}`);
     this.#to('negotiating');
     this.#armGatherTimer();
     this.#useChannel(this.#dc!);

@@ -340,6 +340,7 @@ export class PeerSession extends TypedEmitter<PeerSessionEvents> {
     call.on('record-error', (e) => this.emit('warning', { message: `recorder: ${e.message}` }));
     this.#to('negotiating');
     this.emit('matched', { matchId: m.matchId, role: m.role, hub: m.hub, private: m.private, commonInterests: m.commonInterests, partner: this.#partners });
+    if (this.#call !== call) return; // a listener pressed Next or closed the session
     const negotiationMs = o.negotiationTimeoutMs ?? 20_000;
     this.#negotiationTimer = setTimeout(() => {
       if (this.#call === call && call.connectedAt === null) this.#giveUp(`no connection within ${negotiationMs / 1000} s of the match`);
