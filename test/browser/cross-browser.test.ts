@@ -17,7 +17,12 @@ const pages: ChatPage[] = [];
 
 beforeAll(async () => {
   web = await buildWebClient();
-  [chromium, firefox, server] = await Promise.all([launchChromium(), launchFirefox(), startServer({ webRoot: web.dir })]);
+  // Each result is kept as soon as it exists, so afterAll cleans up even when another one fails.
+  await Promise.all([
+    launchChromium().then((b) => { chromium = b; }),
+    launchFirefox().then((b) => { firefox = b; }),
+    startServer({ webRoot: web.dir }).then((s) => { server = s; }),
+  ]);
 });
 afterAll(async () => {
   await closeAll(pages);

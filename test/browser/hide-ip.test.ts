@@ -21,7 +21,7 @@ beforeAll(async () => {
   web = await buildWebClient();
   // UDP only: the helper picks a port free for UDP, and a TCP listener on the same number can
   // collide with a busy machine's ephemeral TCP ports (coturn then retries its bind forever).
-  [browser, coturn] = await Promise.all([launchChromium(), startCoturn({ extraArgs: ['--no-tcp'] })]);
+  await Promise.all([launchChromium().then((b) => { browser = b; }), startCoturn({ extraArgs: ['--no-tcp'] }).then((c) => { coturn = c; })]);
   server = await startServer({ webRoot: web.dir, turnUrls: [coturn.url], turnSecret: coturn.secret });
 });
 afterAll(async () => {

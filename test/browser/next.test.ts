@@ -14,7 +14,8 @@ const pages: ChatPage[] = [];
 
 beforeAll(async () => {
   web = await buildWebClient();
-  [browser, server] = await Promise.all([launchChromium(), startServer({ webRoot: web.dir })]);
+  // Each result is kept as soon as it exists, so afterAll cleans up even when the other one fails.
+  await Promise.all([launchChromium().then((b) => { browser = b; }), startServer({ webRoot: web.dir }).then((s) => { server = s; })]);
 });
 afterAll(async () => {
   await closeAll(pages);

@@ -31,10 +31,11 @@ function swapFingerprint(data: SignalData): SignalData {
 
 beforeAll(async () => {
   web = await buildWebClient();
-  [browser, honest, tampering] = await Promise.all([
-    launchChromium(),
-    startServer({ webRoot: web.dir }),
-    startServer({ webRoot: web.dir }, { tamper: (data) => swapFingerprint(data) }),
+  // Each result is kept as soon as it exists, so afterAll cleans up even when another one fails.
+  await Promise.all([
+    launchChromium().then((b) => { browser = b; }),
+    startServer({ webRoot: web.dir }).then((s) => { honest = s; }),
+    startServer({ webRoot: web.dir }, { tamper: (data) => swapFingerprint(data) }).then((s) => { tampering = s; }),
   ]);
 });
 afterAll(async () => {

@@ -58,8 +58,11 @@ export async function launchChromium(): Promise<PwBrowser> {
 }
 
 /**
- * Firefox prefs: fake media without a permission prompt. The host addresses are not hidden
- * behind mDNS names when the page holds camera permission, so no ICE pref is needed here.
+ * Firefox prefs: fake media without a permission prompt, autoplay allowed, and loopback ICE
+ * (without it Firefox will not use a TURN server on 127.0.0.1, as the coturn of the tests is).
+ * Host addresses are not hidden behind mDNS names while the page holds camera permission, so
+ * `media.peerconnection.ice.obfuscate_host_addresses` can stay as it is (as can Chromium's
+ * WebRtcHideLocalIpsWithMdns, for the same reason).
  */
 export const FIREFOX_PREFS: Record<string, unknown> = {
   'media.navigator.streams.fake': true,
