@@ -4,7 +4,7 @@
  * {@link ConnectView} is a pure function of its props; {@link ConnectApp} feeds it from the
  * session's observer events and turns keys into session calls.
  */
-import React, { useEffect, useReducer, useState } from 'react';
+import React, { useEffect, useReducer, useRef, useState } from 'react';
 import { Box, Text, render, useInput } from 'ink';
 import type { PeerSession, PeerSessionEvents } from '../peer/index.js';
 import { initialModel, reduce, type ConnectEvent, type ConnectModel } from './connect-model.js';
@@ -75,8 +75,13 @@ const EVENTS: (keyof PeerSessionEvents)[] = [
 /** The view wired to a session: events in, keys out. */
 export function ConnectApp({ session, where, serverUrl }: ConnectAppProps): React.JSX.Element {
   const [model, dispatch] = useReducer((m: ConnectModel, e: ConnectEvent) => reduce(m, e, serverUrl), where, initialModel);
-  const [input, setInput] = useState('');
-  const [composing, setComposing] = useState(false);
+  const [input, setInputState] = useState('');
+  const [composing, setComposingState] = useState(false);
+  // Keys can arrive before React re-registers the input handler with fresh state: the handler
+  // reads these refs, which are always current.
+  const line = useRef({ input: '', composing: false });
+  const setInput = (v: string) => { line.current.input = v; setInputState(v); };
+  const setComposing = (v: boolean) => { line.current.composing = v; setComposingState(v); };
 
   useEffect(() => {
     const offs = EVENTS.map((type) => session.on(type, ((data: never) => dispatch({ type, data } as ConnectEvent)) as never));
@@ -86,6 +91,7 @@ export function ConnectApp({ session, where, serverUrl }: ConnectAppProps): Reac
   const tell = (text: string) => dispatch({ type: 'warning', data: { message: text } });
 
   useInput((ch, key) => {
+    const { input, composing } = line.current;
     if (key.ctrl && ch === 'c') { void session.close('closed'); return; }
     if (key.escape) { setInput(''); setComposing(false); return; }
     if (key.return) {
@@ -99,13 +105,13 @@ export function ConnectApp({ session, where, serverUrl }: ConnectAppProps): Reac
       setComposing(false);
       return;
     }
-    if (key.backspace || key.delete) { setInput((v) => v.slice(0, -1)); return; }
+    if (key.backspace || key.delete) { setInput(input.slice(0, -1)); return; }
     if (!composing && !input && (ch === 'n' || ch === 'q')) {
       if (ch === 'q') { void session.close('closed'); return; }
       try { session.next(); } catch { tell('No partner to skip right now.'); }
       return;
     }
-    if (ch && !key.ctrl && !key.meta) setInput((v) => (v + ch).slice(0, 1000));
+    if (ch && !key.ctrl && !key.meta) setInput((input + ch).slice(0, 1000));
   });
 
   return <ConnectView model={model} input={input} composing={composing} />;
