@@ -7,6 +7,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import dgram from 'node:dgram';
+import net from 'node:net';
 import { withTimeout } from './deadline.js';
 
 export interface Coturn {
@@ -27,8 +28,22 @@ export async function freeUdpPort(): Promise<number> {
   return port;
 }
 
+/** A loopback port free for both UDP and TCP (coturn listens on both and retries a taken TCP bind forever). */
+export async function freeUdpTcpPort(): Promise<number> {
+  for (let attempt = 0; attempt < 50; attempt++) {
+    const port = await freeUdpPort();
+    const free = await new Promise<boolean>((resolve) => {
+      const srv = net.createServer();
+      srv.once('error', () => resolve(false));
+      srv.listen(port, '127.0.0.1', () => srv.close(() => resolve(true)));
+    });
+    if (free) return port;
+  }
+  throw new Error('no loopback port free for both UDP and TCP');
+}
+
 export async function startCoturn(opts: { secret?: string; extraArgs?: string[] } = {}): Promise<Coturn> {
-  const port = await freeUdpPort();
+  const port = await freeUdpTcpPort();
   const secret = opts.secret ?? 'chatzyo-test-secret';
   const realm = 'chatzyo.test';
   const dir = mkdtempSync(path.join(tmpdir(), 'chatzyo-coturn-'));
