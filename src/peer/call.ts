@@ -5,7 +5,8 @@
  * A new partner gets a new Call; the media sources outlive it.
  */
 import {
-  MediaStream, MediaStreamTrack, RTCPeerConnection, RTCRtpCodecParameters,
+  CipherContext, HashAlgorithm, MediaStream, MediaStreamTrack, NamedCurveAlgorithm, RTCCertificate, RTCPeerConnection,
+  RTCRtpCodecParameters, SignatureAlgorithm,
   type RTCDataChannel, type RTCRtpTransceiver, type RtpPacket, type RTCPeerConnectionConfig,
 } from 'werift';
 import { MediaRecorder } from 'werift/nonstandard';
@@ -52,6 +53,19 @@ export function codecsFor(video: VideoCodec): NonNullable<RTCPeerConnectionConfi
   };
 }
 
+/**
+ * A fresh self-signed ECDSA P-256 DTLS certificate (RFC 8827 section 6.5). Each partner gets
+ * its own, so two partners comparing fingerprints cannot tell they met the same peer (werift
+ * would otherwise use one certificate for the whole process).
+ */
+export async function generateCertificate(): Promise<RTCCertificate> {
+  const { certPem, keyPem, signatureHash } = await CipherContext.createSelfSignedCertificateWithKey(
+    { signature: SignatureAlgorithm.ecdsa_3, hash: HashAlgorithm.sha256_4 },
+    NamedCurveAlgorithm.secp256r1_23,
+  );
+  return new RTCCertificate(keyPem, certPem, signatureHash);
+}
+
 /** Options of a {@link Call}. */
 export interface CallOptions {
   matchId: string;
@@ -73,6 +87,8 @@ export interface CallOptions {
   /** Record what the partner sends to this webm file. */
   recordPath?: string;
   recordSize?: { width: number; height: number };
+  /** The DTLS certificate of this call (see {@link generateCertificate}). */
+  certificate?: RTCCertificate;
   /** Extra werift settings (port range; tests also filter candidate pairs). */
   peerConfig?: Partial<RTCPeerConnectionConfig>;
 }
@@ -93,6 +109,8 @@ export type CallEvents = {
   'ice-restart': [];
   /** Giving up on this partner (ICE failed after a restart, or never connected). */
   failed: [string];
+  /** DTLS is up: media can flow (werift's "connected" also waits for SCTP). */
+  'media-ready': [];
   /** The partner asked for a keyframe (RTCP PLI). */
   pli: [];
   /** First packet of the partner's `kind` track. */
@@ -134,6 +152,7 @@ export class Call extends TypedEmitter<CallEvents> {
   #localSdp: string | null = null;
   #remoteSdp: string | null = null;
   #restarted = false;
+  #mediaReady = false;
   /** Both descriptions of the ICE restart are applied: the new generation is checking. */
   #restartApplied = false;
   #restartTimer: NodeJS.Timeout | null = null;
@@ -159,14 +178,22 @@ export class Call extends TypedEmitter<CallEvents> {
       iceTransportPolicy: opts.relayOnly ? 'relay' : 'all',
       codecs: codecsFor(opts.videoCodec),
       bundlePolicy: 'max-bundle',
+      ...(opts.certificate ? { certificates: [opts.certificate] } : {}),
       ...opts.peerConfig,
-    });
+    } as RTCPeerConnectionConfig);
     const stream = new MediaStream();
     this.videoTrack = opts.sendVideo ? new MediaStreamTrack({ kind: 'video' }) : null;
     this.audioTrack = opts.sendAudio ? new MediaStreamTrack({ kind: 'audio' }) : null;
     // Transceivers first: the answerer's are matched by kind to the offer's m-lines.
     this.#addTransceiver('video', this.videoTrack, stream);
     this.#addTransceiver('audio', this.audioTrack, stream);
+    for (const t of this.pc.getTransceivers()) {
+      this.#disposers.push(t.sender.onReady.subscribe(() => {
+        if (this.#mediaReady || this.#state === 'closed') return;
+        this.#mediaReady = true;
+        this.emit('media-ready');
+      }).unSubscribe);
+    }
     this.#dc = this.pc.createDataChannel(CHAT_CHANNEL.label, { negotiated: true, id: CHAT_CHANNEL.id, ordered: true });
 
     const sub = <T extends unknown[]>(ev: { subscribe: (f: (...a: T) => void) => { unSubscribe: () => void } }, f: (...a: T) => void) => {
@@ -274,7 +301,11 @@ export class Call extends TypedEmitter<CallEvents> {
         this.#remoteSdp = data.sdp;
         await this.pc.setRemoteDescription({ type: 'offer', sdp: data.sdp });
         this.#scanRemoteTracks();
-        const answer = await this.pc.createAnswer();
+        const created = await this.pc.createAnswer();
+        // Answer as the DTLS server (RFC 5763 section 5: the answerer picks active or passive).
+        // werift's DTLS client waits a fixed 100 ms before its ClientHello; as the server it
+        // answers the partner's ClientHello at once, which makes calls with browsers faster.
+        const answer = { type: 'answer' as const, sdp: created.sdp.replace(/^a=setup:active(\r?)$/gm, 'a=setup:passive$1') };
         this.#localSdp = answer.sdp;
         this.#opts.sendSignal({ kind: 'answer', sdp: answer.sdp });
         this.#eocSent = false;

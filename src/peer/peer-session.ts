@@ -8,7 +8,8 @@ import path from 'node:path';
 import type { RTCPeerConnectionConfig } from 'werift';
 import { ChatzyoError, type PartnerLeftReason, type ServerMessage } from '../protocol/index.js';
 import type { BackoffOptions } from './backoff.js';
-import { Call, type CallStats, type CandidateType } from './call.js';
+import type { RTCCertificate } from 'werift';
+import { Call, generateCertificate, type CallStats, type CandidateType } from './call.js';
 import { TypedEmitter } from './emitter.js';
 import { peerError } from './errors.js';
 import { resolveFfmpeg, DEFAULT_VIDEO, type AudioSourceSpec, type VideoEncodeOptions, type VideoSourceSpec } from './ffmpeg.js';
@@ -145,6 +146,8 @@ export class PeerSession extends TypedEmitter<PeerSessionEvents> {
   #negotiationTimer: NodeJS.Timeout | null = null;
   #statsTimer: NodeJS.Timeout | null = null;
   #last = { at: 0, framesReceived: 0, bytesReceived: 0, bytesSent: 0, packetsReceived: 0, packetsLost: 0 };
+  /** The next partner's DTLS certificate, made ahead so a match does not wait for it. */
+  #nextCertificate: RTCCertificate | null = null;
   #ending: Promise<void> | null = null;
   #endResult: { reason: EndReason; error?: ChatzyoError } | null = null;
   readonly done: Promise<{ reason: EndReason; error?: ChatzyoError }>;
@@ -205,6 +208,7 @@ export class PeerSession extends TypedEmitter<PeerSessionEvents> {
       signal.on('message', (m) => this.#onMessage(m));
       signal.on('disconnected', (d) => this.#onSignalLost(d));
       signal.on('failed', (err) => void this.#end('error', err));
+      this.#prepareCertificate();
       const results = await Promise.allSettled([
         signal.connect(),
         o.video ? MediaSource.start({ kind: 'video', source: o.video, encode: this.encode }, { ffmpegPath: ffmpeg }) : Promise.resolve(null),
@@ -294,7 +298,11 @@ export class PeerSession extends TypedEmitter<PeerSessionEvents> {
     const matchedAt = Date.now();
     const o = this.options;
     const welcome = this.#signal!.welcome!;
+    const certificate = this.#nextCertificate ?? undefined;
+    this.#nextCertificate = null;
+    this.#prepareCertificate();
     const call = new Call({
+      certificate,
       matchId: m.matchId,
       role: m.role,
       iceServers: welcome.iceServers,
@@ -318,11 +326,13 @@ export class PeerSession extends TypedEmitter<PeerSessionEvents> {
       if (this.#negotiationTimer) { clearTimeout(this.#negotiationTimer); this.#negotiationTimer = null; }
       this.#everConnected = true;
       if (this.#connectTimer) { clearTimeout(this.#connectTimer); this.#connectTimer = null; }
-      if (!c.reconnected) this.#attachMedia(call);
+      if (!c.reconnected && this.#sinks.length === 0) this.#attachMedia(call);
       this.#to('connected');
       this.#last = { at: Date.now(), framesReceived: 0, bytesReceived: 0, bytesSent: 0, packetsReceived: 0, packetsLost: 0 };
       this.emit('connected', { matchId: m.matchId, ...c });
     });
+    // Media flows as soon as DTLS is up, before werift also finishes SCTP for the chat.
+    call.on('media-ready', () => { if (this.#call === call && this.#sinks.length === 0) this.#attachMedia(call); });
     call.on('ice-restart', () => {
       if (this.#call !== call) return;
       if (this.#state === 'connected') this.#to('negotiating');
@@ -346,6 +356,12 @@ export class PeerSession extends TypedEmitter<PeerSessionEvents> {
       if (this.#call === call && call.connectedAt === null) this.#giveUp(`no connection within ${negotiationMs / 1000} s of the match`);
     }, negotiationMs);
     call.start();
+  }
+
+  #prepareCertificate(): void {
+    generateCertificate().then((c) => {
+      if (this.#state !== 'ended') this.#nextCertificate ??= c;
+    }).catch((err: unknown) => this.emit('warning', { message: `could not make a DTLS certificate ahead: ${(err as Error).message}` }));
   }
 
   #recordPathFor(partner: number): string | undefined {

@@ -3,6 +3,7 @@ import type { SignalServer } from '../../src/signal/server.js';
 import { startServer } from '../helpers/server.js';
 import { until, withTimeout } from '../helpers/deadline.js';
 import { Sessions } from './helpers.js';
+import { sdpFingerprints } from '../../src/protocol/index.js';
 
 let server: SignalServer | undefined;
 const sessions = new Sessions();
@@ -53,6 +54,8 @@ describe('two headless peers', () => {
     await rb.next('stats', 10_000, (s) => s.framesReceived >= 10);
     const pid = a.videoSource!.pid;
     const first = a.call!.matchId;
+    const fingerprint = () => sdpFingerprints(a.call!.pc.localDescription!.sdp).join();
+    const firstFingerprint = fingerprint();
     a.next();
     expect((await rb.next('partner-left', 5000)).reason).toBe('next');
     // Both are queued again (A by the server, B by rejoining) and are matched to each other.
@@ -62,6 +65,8 @@ describe('two headless peers', () => {
     const s = await rb.next('stats', 10_000, (x) => x.matchId === again.matchId && x.framesReceived >= 10);
     expect(s.keyframesReceived).toBeGreaterThanOrEqual(1);
     expect(a.videoSource!.pid).toBe(pid);
+    // A new partner gets a new DTLS certificate: partners cannot link calls by fingerprint.
+    expect(fingerprint()).not.toBe(firstFingerprint);
     expect(a.videoSource!.exited).toBe(false);
     expect(a.partners).toBe(2);
   });
