@@ -153,6 +153,7 @@ export class Call extends TypedEmitter<CallEvents> {
   #remoteSdp: string | null = null;
   #restarted = false;
   #mediaReady = false;
+  readonly #dtlsHeld = new WeakSet<object>();
   /** Both descriptions of the ICE restart are applied: the new generation is checking. */
   #restartApplied = false;
   #restartTimer: NodeJS.Timeout | null = null;
@@ -300,6 +301,7 @@ export class Call extends TypedEmitter<CallEvents> {
       void this.#enqueue(async () => {
         this.#remoteSdp = data.sdp;
         await this.pc.setRemoteDescription({ type: 'offer', sdp: data.sdp });
+        this.#holdEarlyDtls();
         this.#scanRemoteTracks();
         const created = await this.pc.createAnswer();
         // Answer as the DTLS server (RFC 5763 section 5: the answerer picks active or passive).
@@ -319,6 +321,7 @@ export class Call extends TypedEmitter<CallEvents> {
         if (this.role !== 'offerer' || this.pc.signalingState !== 'have-local-offer') return; // a stale answer
         this.#remoteSdp = data.sdp;
         await this.pc.setRemoteDescription({ type: 'answer', sdp: data.sdp });
+        this.#holdEarlyDtls();
         this.#scanRemoteTracks();
         if (this.#restarted) this.#markRestartApplied();
         await this.#computeSafety();
@@ -430,6 +433,34 @@ export class Call extends TypedEmitter<CallEvents> {
     if (!dc || dc.readyState !== 'open') return false;
     dc.send(text.slice(0, MAX_CHAT_LENGTH));
     return true;
+  }
+
+  /**
+   * werift creates its DTLS server only once its own ICE agent has finished; a ClientHello
+   * the partner sends as soon as *its* agent is done arrives first and is dropped, which costs
+   * a browser's 50 ms DTLS retransmission timer (often twice). Hold DTLS records (RFC 7983:
+   * first byte 20-63) that arrive before the handshake starts and hand them over once it has.
+   */
+  #holdEarlyDtls(): void {
+    for (const dtls of this.pc.dtlsTransports) {
+      if (this.#dtlsHeld.has(dtls) || dtls.state !== 'new') continue;
+      this.#dtlsHeld.add(dtls);
+      const ice = dtls.iceTransport.connection;
+      const early: Buffer[] = [];
+      let holding = true;
+      this.#disposers.push(ice.onData.subscribe((buf: Buffer) => {
+        if (holding && dtls.state === 'new' && buf.length > 0 && buf[0]! >= 20 && buf[0]! <= 63 && early.length < 32) early.push(buf);
+      }).unSubscribe);
+      this.#disposers.push(dtls.onStateChange.subscribe((state: string) => {
+        if (!holding || state !== 'connecting') return;
+        holding = false;
+        // The DTLS endpoint is built right after this state change, in the same task.
+        setImmediate(() => {
+          if (this.#state === 'closed') return;
+          for (const buf of early.splice(0)) ice.onData.execute(buf);
+        });
+      }).unSubscribe);
+    }
   }
 
   /**
