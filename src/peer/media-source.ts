@@ -222,7 +222,7 @@ export class MediaSource extends TypedEmitter<MediaSourceEvents> {
 
   #ffmpegError(headline: string): Error {
     const tail = this.#stderr.trim().split('\n').slice(-6).join('\n');
-    if (/No such file or directory|Cannot open|Could not find|No such device|cannot open audio device|Input\/output error/i.test(tail) && this.#isDeviceSource()) {
+    if (/No such file or directory|Cannot open|Could not find|No such device|No such process|cannot open audio device|Input\/output error|Inappropriate ioctl|Unknown PCM|Connection refused/i.test(tail) && this.#isDeviceSource()) {
       return peerError('CHZ_ERR_DEVICE_MISSING', `${headline}:\n${tail}`);
     }
     return peerError('CHZ_ERR_FFMPEG_FAILED', tail ? `${headline}:\n${tail}` : headline);

@@ -1,12 +1,10 @@
-import { spawn } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import type { SignalServer } from '../../src/signal/server.js';
-import { withTimeout } from '../helpers/deadline.js';
 import { startServer } from '../helpers/server.js';
-import { CliProcess } from './cli-process.js';
+import { CliProcess, probe } from './cli-process.js';
 
 let server: SignalServer;
 let dir: string;
@@ -30,20 +28,6 @@ function connect(name: string, args: string[]): CliProcess {
   const p = new CliProcess(name, ['connect', '--json', '--server', server.url, '--room', 'tamil', ...SMALL, ...args]);
   procs.push(p);
   return p;
-}
-
-/** ffprobe's view of a file's first video stream, decoding every frame. */
-async function probe(file: string): Promise<{ codec: string; width: number; height: number; frames: number }> {
-  const child = spawn('ffprobe', ['-v', 'error', '-count_frames', '-select_streams', 'v:0', '-show_entries', 'stream=codec_name,width,height,nb_read_frames', '-of', 'json', file], { stdio: ['ignore', 'pipe', 'pipe'] });
-  let out = '';
-  let err = '';
-  child.stdout.on('data', (d) => (out += d));
-  child.stderr.on('data', (d) => (err += d));
-  const code = await withTimeout(new Promise<number | null>((r) => child.once('exit', r)), 30_000, 'ffprobe');
-  if (code !== 0) throw new Error(`ffprobe failed (${code}): ${err}`);
-  const s = (JSON.parse(out) as { streams: Record<string, unknown>[] }).streams[0];
-  if (!s) throw new Error(`ffprobe found no video stream in ${file}: ${out}`);
-  return { codec: String(s.codec_name), width: Number(s.width), height: Number(s.height), frames: Number(s.nb_read_frames) };
 }
 
 describe('two chatzyo connect processes', () => {

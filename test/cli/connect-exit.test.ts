@@ -26,15 +26,16 @@ function run(name: string, args: string[], env: NodeJS.ProcessEnv = {}): CliProc
 }
 
 describe('chatzyo connect failure exits', () => {
-  it('exits 3 when the server is unreachable, 4 when ffmpeg is missing, 5 when the camera is missing, 6 when nothing connects in time, 2 on bad usage', async () => {
+  it('exits 3 when the server is unreachable, 4 when ffmpeg is missing, 5 when the camera or microphone is missing, 6 when nothing connects in time, 2 on bad usage', async () => {
     const unreachable = run('unreachable', ['--server', deadUrl, '--room', 'tamil']);
     const noFfmpeg = run('no-ffmpeg', ['--server', server.url, '--room', 'tamil'], { CHATZYO_FFMPEG: '/nonexistent/bin/ffmpeg' });
     const noCamera = run('no-camera', ['--server', server.url, '--room', 'tamil', '--video', 'camera:/dev/video97']);
+    const noMic = run('no-mic', ['--server', server.url, '--room', 'tamil', '--no-video', '--audio', 'alsa:chatzyo_no_such_pcm']);
     const alone = run('alone', ['--server', server.url, '--room', 'usa', '--connect-timeout', '1.5']);
     const usage = run('usage', ['--server', server.url]);
 
-    const [c1, c2, c3, c4, c5] = await Promise.all([
-      unreachable.exitCode(20_000), noFfmpeg.exitCode(20_000), noCamera.exitCode(20_000), alone.exitCode(30_000), usage.exitCode(20_000),
+    const [c1, c2, c3, c4, c5, c6] = await Promise.all([
+      unreachable.exitCode(20_000), noFfmpeg.exitCode(20_000), noCamera.exitCode(20_000), alone.exitCode(30_000), usage.exitCode(20_000), noMic.exitCode(20_000),
     ]);
     expect(c1).toBe(3);
     expect(unreachable.stderr).toMatch(/Cannot reach the chatzyo server.*\[CHZ_ERR_SERVER_UNREACHABLE\]/);
@@ -46,6 +47,9 @@ describe('chatzyo connect failure exits', () => {
 
     expect(c3).toBe(5);
     expect(noCamera.stderr).toMatch(/\/dev\/video97.*\[CHZ_ERR_DEVICE_MISSING\]/);
+
+    expect(c6).toBe(5);
+    expect(noMic.stderr).toMatch(/ffmpeg \(audio\) exited[\s\S]*chatzyo_no_such_pcm[\s\S]*\[CHZ_ERR_DEVICE_MISSING\]/);
 
     expect(c4).toBe(6);
     await alone.next('queued', 1000);

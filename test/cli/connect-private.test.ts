@@ -1,0 +1,67 @@
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import type { SignalServer } from '../../src/signal/server.js';
+import { startServer } from '../helpers/server.js';
+import { CliProcess, probe } from './cli-process.js';
+
+let server: SignalServer;
+let dir: string;
+const procs: CliProcess[] = [];
+
+beforeAll(async () => {
+  server = await startServer();
+  dir = mkdtempSync(path.join(tmpdir(), 'chatzyo-private-'));
+});
+afterEach(async () => {
+  await Promise.all(procs.splice(0).map((p) => p.kill()));
+});
+afterAll(async () => {
+  await server?.close();
+  rmSync(dir, { recursive: true, force: true });
+});
+
+const SMALL = ['--width', '320', '--height', '240', '--fps', '15', '--video-bitrate', '300'];
+
+function connect(name: string, args: string[]): CliProcess {
+  const p = new CliProcess(name, ['connect', '--json', '--server', server.url, ...SMALL, ...args]);
+  procs.push(p);
+  return p;
+}
+
+describe('chatzyo connect private calls and H.264', () => {
+  it('--create-private prints a code and link, --private LINK joins it with H.264, the recording is H.264, and leaving ends the private call', async () => {
+    const file = path.join(dir, 'host.webm');
+    const host = connect('host', ['--create-private', '--codec', 'h264', '--record', file]);
+    const created = await host.next('private-created', 15_000);
+    expect(created.code).toMatch(/^[A-Za-z0-9_-]{22,}$/);
+    expect(created.link).toBe(`${server.url}/#/call/${created.code}`);
+
+    const guest = connect('guest', ['--private', String(created.link), '--codec', 'h264', '--say', 'knock knock']);
+    const [mh, mg] = await Promise.all([host.next('matched', 15_000), guest.next('matched', 15_000)]);
+    expect(mh).toMatchObject({ role: 'offerer', private: true, hub: null });
+    expect(mg.matchId).toBe(mh.matchId);
+    expect(await host.next('chat', 20_000)).toMatchObject({ text: 'knock knock' });
+    await host.next('stats', 20_000, (s) => Number(s.framesReceived) >= 30);
+
+    guest.say('/quit');
+    expect(await guest.exitCode(15_000)).toBe(0);
+    expect(await host.next('partner-left', 10_000)).toMatchObject({ reason: 'leave' });
+    // No hub to go back to: the private call is over, and so is the run.
+    expect(await host.exitCode(15_000)).toBe(0);
+    expect(await host.next('closed', 1000)).toMatchObject({ reason: 'partner-left', partners: 1, exitCode: 0 });
+
+    const p = await probe(file);
+    expect(p.codec).toBe('h264');
+    expect([p.width, p.height]).toEqual([320, 240]);
+    expect(p.frames).toBeGreaterThanOrEqual(20);
+  });
+
+  it('--private with an unknown code ends with the server\'s error code', async () => {
+    const lost = connect('lost', ['--private', 'AAAAAAAAAAAAAAAAAAAAAAAA', '--no-video', '--no-audio']);
+    expect(await lost.exitCode(15_000)).toBe(1);
+    expect(await lost.next('error', 1000)).toMatchObject({ code: 'CHZ_ERR_PRIVATE_NOT_FOUND' });
+    expect(lost.stderr).toMatch(/\[CHZ_ERR_PRIVATE_NOT_FOUND\]/);
+  });
+});
