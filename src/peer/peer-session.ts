@@ -205,7 +205,14 @@ export class PeerSession extends TypedEmitter<PeerSessionEvents> {
         this.emit('welcome', { sessionId: w.sessionId, turn: w.turn, hubs: w.hubs, reconnected });
         this.#join();
       });
-      signal.on('message', (m) => this.#onMessage(m));
+      signal.on('message', (m) => {
+        try {
+          this.#onMessage(m);
+        } catch (err) {
+          // A bug, not a condition to recover from; say so instead of losing the message quietly.
+          this.emit('warning', { message: `internal error while handling "${m.type}": ${(err as Error)?.stack ?? String(err)}` });
+        }
+      });
       signal.on('disconnected', (d) => this.#onSignalLost(d));
       signal.on('failed', (err) => void this.#end('error', err));
       this.#prepareCertificate();

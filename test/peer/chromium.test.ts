@@ -48,6 +48,8 @@ describe('headless peer and a Chromium page', () => {
       await waitForStatus(page, CONNECTED, 20_000, 'page connected');
       const v = await waitForVideo(page, 60, 30_000);
       expect([v.frameWidth, v.frameHeight]).toEqual([320, 240]);
+    expect(await page.eval<number[]>(`(() => { const v = document.querySelector('[data-testid="remote-video"]'); return [v.videoWidth, v.videoHeight]; })()`)).toEqual([320, 240]);
+      expect(await page.eval<number[]>(`(() => { const v = document.querySelector('[data-testid="remote-video"]'); return [v.videoWidth, v.videoHeight]; })()`)).toEqual([320, 240]);
       const s = await rec.next('stats', 20_000, (x) => x.framesReceived >= 30);
       expect(s.keyframesReceived).toBeGreaterThanOrEqual(1);
       // Safety numbers agree.
@@ -64,4 +66,25 @@ describe('headless peer and a Chromium page', () => {
       expect(page.errors).toEqual([]);
     });
   }
+
+  it('Next both ways: the page sees the peer leave, the peer sees the page press Next and waits again', async () => {
+    const page = await open('chromium (next)');
+    await startIn(page, 'tamil');
+    await waitForStatus(page, /position 1/, 10_000, 'page waits first in tamil');
+    const [peer, rec] = sessions.create({ server: server.url, audio: null }, 'peer');
+    await withTimeout(peer.start(), 15_000, 'peer start');
+    await rec.next('connected', 20_000);
+    await waitForStatus(page, CONNECTED, 20_000, 'page connected');
+    peer.next();
+    await waitForStatus(page, /left/i, 10_000, 'page says the partner left');
+    // The page presses Next (it is idle now) and meets the peer again, who was re-queued.
+    await page.click('next');
+    await rec.next('connected', 20_000);
+    await waitForStatus(page, CONNECTED, 20_000, 'page connected again');
+    await page.click('next');
+    expect((await rec.next('partner-left', 10_000)).reason).toBe('next');
+    await rec.next('queued', 10_000);
+    expect(peer.state).toBe('queued');
+    expect(page.errors).toEqual([]);
+  });
 });

@@ -41,6 +41,7 @@ describe('headless peer and a Firefox page', () => {
     await waitForStatus(page, CONNECTED, 30_000, 'page connected');
     const v = await waitForVideo(page, 60, 40_000);
     expect([v.frameWidth, v.frameHeight]).toEqual([320, 240]);
+    expect(await page.eval<number[]>(`(() => { const v = document.querySelector('[data-testid="remote-video"]'); return [v.videoWidth, v.videoHeight]; })()`)).toEqual([320, 240]);
     const s = await rec.next('stats', 30_000, (x) => x.framesReceived >= 30);
     expect(s.keyframesReceived).toBeGreaterThanOrEqual(1);
     expect(s.audioPacketsReceived).toBeGreaterThan(0);

@@ -63,6 +63,8 @@ export class Sessions {
       encode: { ...SMALL },
       ...opts,
     });
+    // A listener that throws is a bug in the code under test: make it loud.
+    s.onListenerError = (event, error) => { process.stderr.write(`[${name}] listener of "${event}" threw: ${(error as Error)?.stack ?? String(error)}\n`); };
     this.all.push(s);
     return [s, new Recorder(s, name)];
   }
