@@ -6,6 +6,7 @@ import { Command, InvalidArgumentError, Option } from 'commander';
 import { DEFAULT_OPTIONS } from '../signal/options.js';
 import { runServe, untilSignal } from './serve.js';
 import { addConnectCommand } from './connect-command.js';
+import { addProbeCommand } from './probe-command.js';
 
 /** Where a command's result goes; tests pass their own. */
 export interface CliIO {
@@ -118,6 +119,7 @@ Example:
     });
 
   addConnectCommand(program, io);
+  addProbeCommand(program, io);
 
   return program;
 }

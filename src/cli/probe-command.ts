@@ -1,0 +1,62 @@
+/** The `probe` command's options and help; the action validates and calls {@link runProbe}. */
+import { type Command, InvalidArgumentError, Option } from 'commander';
+import type { CliIO } from './program.js';
+import { runProbe } from './probe.js';
+
+function repeat(value: string, previous: string[] | undefined): string[] {
+  return [...(previous ?? []), value];
+}
+
+function lifetimeSeconds(value: string): number {
+  const n = Number(value);
+  if (!Number.isInteger(n) || n < 1 || n > 3600) throw new InvalidArgumentError('--lifetime must be a whole number of seconds from 1 to 3600.');
+  return n;
+}
+
+/** The longest wait of --lifetime given without a value. */
+export const DEFAULT_LIFETIME_S = 120;
+
+/** Adds `chatzyo probe` to `program`. */
+export function addProbeCommand(program: Command, io: CliIO): Command {
+  return program
+    .command('probe')
+    .description('Test what this network allows (STUN, NAT type, TURN, signaling, a real call) and say whether calls will connect.')
+    .addOption(new Option('--server <url>', 'chatzyo server: its STUN/TURN settings and TURN credentials are used, and signaling is measured').env('CHATZYO_SERVER'))
+    .addOption(new Option('--stun <url>', 'a STUN server to test, e.g. stun:stun.example.com:3478 (repeatable)').argParser(repeat))
+    .addOption(new Option('--turn <url>', 'a TURN server to test, e.g. turns:turn.example.com:443?transport=tcp (repeatable)').argParser(repeat))
+    .addOption(new Option('--turn-user <name>', 'TURN username for --turn'))
+    .addOption(new Option('--turn-pass <password>', 'TURN password for --turn').env('CHATZYO_TURN_PASS'))
+    .addOption(new Option('--lifetime [seconds]', `also measure how long the NAT keeps an idle UDP mapping (waits up to this long; default ${DEFAULT_LIFETIME_S})`).argParser(lifetimeSeconds))
+    .addOption(new Option('--no-ice', 'skip the end-to-end test calls'))
+    .addOption(new Option('--ca <file>', 'PEM file of extra CA certificates to trust for wss:// and turns:'))
+    .addOption(new Option('--json', 'print one JSON document (stun, nat, turn, signal, ice, verdict, advice, ...)').env('CHATZYO_JSON'))
+    .addHelpText('after', `
+Checks: local interfaces and host candidates; each STUN server (RTT, public address); the NAT's
+mapping and filtering (RFC 5780 when the server supports it, e.g. chatzyo serve
+--stun-alt-address; otherwise by comparing two servers), hairpinning, UDP blocked; each TURN
+server per transport (allocation, bad credentials vs unreachable, RTT through the relay);
+signaling connect time and RTT; two test peers calling each other, normally and relay-only.
+Then a verdict in plain words, and advice. Every check has its own deadline.
+
+Exit codes: 0 the probe ran (read the verdict), 2 usage error.
+
+Examples:
+  $ chatzyo probe --server https://chat.example.com
+  $ chatzyo probe --stun stun:stun.example.com:3478 --stun stun:stun2.example.com:3478 --json
+  $ chatzyo probe --turn turns:turn.example.com:443?transport=tcp --turn-user alice --turn-pass s3cret
+  $ chatzyo probe --server http://localhost:8080 --lifetime 60`)
+    .action(async (raw: Record<string, unknown>) => {
+      const json = !!raw.json;
+      await runProbe({
+        server: raw.server as string | undefined,
+        stun: raw.stun as string[] | undefined,
+        turn: raw.turn as string[] | undefined,
+        turnUser: raw.turnUser as string | undefined,
+        turnPass: raw.turnPass as string | undefined,
+        lifetime: raw.lifetime === true ? DEFAULT_LIFETIME_S : (raw.lifetime as number | undefined),
+        ice: raw.ice !== false,
+        ca: raw.ca as string | undefined,
+        json,
+      }, { out: io.out, err: io.err, tty: !json && !!(io.out as NodeJS.WriteStream).isTTY });
+    });
+}

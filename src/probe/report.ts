@@ -1,0 +1,192 @@
+/**
+ * The shape of a probe report: what each check found. `chatzyo probe --json` prints one
+ * {@link ProbeReport}; the ink view and the verdict read the same objects.
+ */
+import type { TurnTransport } from './ice-url.js';
+
+/** A transport address. */
+export interface Endpoint { address: string; port: number }
+
+/** Minimum, median and maximum of some samples, in ms. */
+export interface RttSummary { min: number; median: number; max: number; samples: number }
+
+/** Percentiles of some samples, in ms. */
+export interface RttPercentiles { min: number; p50: number; p95: number; max: number; samples: number }
+
+/** A check that did not produce a result: the stable code and a message a person can act on. */
+export interface CheckError { code: string; message: string }
+
+/** One local network interface address. */
+export interface InterfaceAddress {
+  name: string;
+  address: string;
+  family: 4 | 6;
+  internal: boolean;
+  /** A call offers a host candidate on this address. */
+  hostCandidate: boolean;
+  /** Why not, when it does not. */
+  excluded?: string;
+}
+
+/** One ICE candidate, as gathered. */
+export interface GatheredCandidate { type: string; protocol: string; address: string; port: number }
+
+/** Local interfaces and the host candidates a call offers from them. */
+export interface InterfacesResult {
+  interfaces: InterfaceAddress[];
+  hostCandidates: { interface: string; address: string; family: 4 | 6 }[];
+}
+
+/** One STUN server. */
+export interface StunResult {
+  url: string;
+  host: string;
+  port: number;
+  /** The address the host name resolved to. */
+  address: string | null;
+  reachable: boolean;
+  rttMs: RttSummary | null;
+  /** Our public address as this server sees it (XOR-MAPPED-ADDRESS). */
+  mapped: Endpoint | null;
+  /** The local socket the requests went out from. */
+  local: Endpoint | null;
+  /** OTHER-ADDRESS, when the server supports RFC 5780 behaviour discovery. */
+  otherAddress: Endpoint | null;
+  rfc5780: boolean;
+  error?: CheckError;
+}
+
+/** NAT mapping behaviour, RFC 4787 section 4.1 / RFC 5780 section 4.3. */
+export const NAT_MAPPINGS = [
+  'none', 'endpoint-independent', 'address-dependent', 'address-and-port-dependent',
+  /** Two servers saw different mappings: address- or address-and-port-dependent, not told apart. */
+  'endpoint-dependent',
+  'unknown',
+] as const;
+export type NatMapping = (typeof NAT_MAPPINGS)[number];
+
+/** NAT filtering behaviour, RFC 4787 section 5 / RFC 5780 section 4.4. */
+export const NAT_FILTERINGS = [
+  'endpoint-independent', 'address-dependent', 'address-and-port-dependent',
+  /** A response from the alternate port arrived: endpoint-independent or address-dependent (a server without a second IP cannot tell). */
+  'address-dependent-or-looser',
+  'unknown',
+] as const;
+export type NatFiltering = (typeof NAT_FILTERINGS)[number];
+
+/** How the NAT was classified. */
+export type NatMethod = 'rfc5780' | 'rfc5780-port-only' | 'two-server' | 'single-server' | 'none';
+
+/** How sure the classification is. */
+export type Confidence = 'high' | 'medium' | 'low' | 'none';
+
+/** Mapping lifetime (RFC 5780 section 4.6), bracketed between two waits. */
+export interface LifetimeResult {
+  /** The mapping was still there after this many seconds. */
+  aliveAfterS: number | null;
+  /** The mapping was gone after this many seconds (null: alive at every wait). */
+  goneAfterS: number | null;
+  /** The waits tried, in seconds. */
+  waitsS: number[];
+  error?: CheckError;
+}
+
+/** NAT behaviour. */
+export interface NatResult {
+  mapping: NatMapping;
+  filtering: NatFiltering;
+  method: NatMethod;
+  confidence: Confidence;
+  /** The server (URL) whose answers were used. */
+  server: string | null;
+  /** Our public address (Test I). */
+  mapped: Endpoint | null;
+  /** UDP reached no STUN server at all. */
+  udpBlocked: boolean;
+  /** A packet to our own public address came back to us (RFC 5780 section 4.5); null: not tested. */
+  hairpinning: boolean | null;
+  /** Only with --lifetime. */
+  lifetime: LifetimeResult | null;
+  /** What was observed, for a person reading the JSON. */
+  notes: string[];
+}
+
+/** Outcome of one TURN allocation. */
+export const TURN_STATUSES = ['ok', 'auth-failed', 'unreachable', 'refused', 'tls-error', 'not-tested'] as const;
+export type TurnStatus = (typeof TURN_STATUSES)[number];
+
+/** One TURN server over one transport. */
+export interface TurnResult {
+  url: string;
+  host: string;
+  port: number;
+  transport: TurnTransport;
+  status: TurnStatus;
+  /** The relayed transport address (XOR-RELAYED-ADDRESS). */
+  relayed: Endpoint | null;
+  /** Our address as the TURN server sees it. */
+  mapped: Endpoint | null;
+  /** Time from the first Allocate to the successful one (both round trips, incl. connect). */
+  allocateMs: number | null;
+  /** Round trip client -> relay -> a test peer -> relay -> client (median), when measurable. */
+  relayRttMs: number | null;
+  lifetimeSeconds: number | null;
+  error?: CheckError;
+  /** Why not tested, or why relayRttMs is null. */
+  note?: string;
+}
+
+/** The signaling path. */
+export interface SignalResult {
+  url: string;
+  ok: boolean;
+  /** TCP (+TLS) + WebSocket upgrade. */
+  connectMs: number | null;
+  /** Open to the welcome after hello. */
+  welcomeMs: number | null;
+  rttMs: RttPercentiles | null;
+  /** The server announces TURN. */
+  turnAnnounced: boolean | null;
+  /** ICE server URLs the server announced (credentials left out). */
+  iceServerUrls: string[];
+  error?: CheckError;
+}
+
+/** One end-to-end call between two werift peers in the probe. */
+export interface IceResult {
+  /** `all`: a normal call; `relay`: both peers use TURN relay candidates only. */
+  policy: 'all' | 'relay';
+  connected: boolean;
+  /** From creating the peers to DTLS connected. */
+  ms: number | null;
+  localCandidateType: string | null;
+  remoteCandidateType: string | null;
+  /** Candidates each peer gathered, by type. */
+  gathered: Record<string, number>;
+  error?: CheckError;
+}
+
+/** The plain-words outcome. */
+export interface Verdict {
+  /** good: direct calls work with most people; fair: calls work, some through a relay; poor: many or all calls will fail. */
+  level: 'good' | 'fair' | 'poor';
+  /** A stable code for scripts. */
+  code: string;
+  summary: string;
+}
+
+/** Everything `chatzyo probe` found. */
+export interface ProbeReport {
+  version: 1;
+  startedAt: string;
+  durationMs: number;
+  server: string | null;
+  interfaces: InterfacesResult | null;
+  stun: StunResult[];
+  nat: NatResult;
+  turn: TurnResult[];
+  signal: SignalResult | null;
+  ice: IceResult[];
+  verdict: Verdict;
+  advice: string[];
+}
