@@ -250,7 +250,7 @@ export class Call extends TypedEmitter<CallEvents> {
     return this.#chain;
   }
 
-  /** Starts the call: the offerer creates the data channel and sends the offer. */
+  /** Starts the call: both sides open the negotiated chat channel; the offerer sends the offer. */
   start(): void {
     if (this.#state !== 'new') throw new Error(`Call.start() is not allowed in state ${this.#state}`);
     this.#to('negotiating');
@@ -391,6 +391,11 @@ export class Call extends TypedEmitter<CallEvents> {
   #restartIce(): void {
     if (this.#restarted) {
       this.#fail('ICE failed again after a restart');
+      return;
+    }
+    if (this.role === 'offerer' && this.pc.signalingState !== 'stable') {
+      // An offer that was never answered: the partner is not there to restart with.
+      this.#fail('ICE failed before the partner answered');
       return;
     }
     this.#beginRestart();

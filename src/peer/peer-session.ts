@@ -222,6 +222,11 @@ export class PeerSession extends TypedEmitter<PeerSessionEvents> {
         o.audio ? MediaSource.start({ kind: 'audio', source: o.audio, bitrateKbps: o.audioBitrateKbps }, { ffmpegPath: ffmpeg }) : Promise.resolve(null),
       ]);
       const [, v, a] = results;
+      if (this.#state === 'ended') {
+        // close() came while we were starting: it could not see these yet.
+        await Promise.all([v, a].map((r) => (r.status === 'fulfilled' ? r.value?.close() : undefined)));
+        return;
+      }
       if (v.status === 'fulfilled') this.#video = v.value;
       if (a.status === 'fulfilled') this.#audio = a.value;
       // Media errors first: a missing camera says more than an unreachable server.
@@ -245,7 +250,9 @@ export class PeerSession extends TypedEmitter<PeerSessionEvents> {
       this.#statsTimer = setInterval(() => void this.#emitStats(), o.statsIntervalMs ?? 1000);
       this.#join();
     } catch (err) {
+      const closedMeanwhile = this.#endResult !== null && this.#endResult.reason !== 'error';
       await this.#end('error', err as ChatzyoError);
+      if (closedMeanwhile) return; // close() during start is a clean end, not a failure
       throw err;
     }
   }
@@ -428,14 +435,16 @@ export class PeerSession extends TypedEmitter<PeerSessionEvents> {
   /** After a call ends (next, partner-left, gave-up): stop, or look for the next partner. */
   async #afterCall(why: 'next' | 'partner-left' | 'gave-up'): Promise<void> {
     const wasPrivate = this.#callPrivate;
-    await this.#closeCall();
-    if (this.#state === 'ended') return;
+    // Decide and re-queue now, not after the close: a new match may arrive while it runs.
+    const closing = this.#closeCall();
+    if (this.#state === 'ended') { await closing; return; }
     const max = this.options.maxPartners;
-    if (max !== undefined && this.#partners >= max) { await this.#end('max-partners'); return; }
-    if (wasPrivate) { await this.#end('partner-left'); return; }
+    if (max !== undefined && this.#partners >= max) { await closing; await this.#end('max-partners'); return; }
+    if (wasPrivate) { await closing; await this.#end('partner-left'); return; }
     // Next and give-up re-queue on the server; a partner leaving puts us back to ready.
     this.#to('queued');
     if (why === 'partner-left') this.#join();
+    await closing;
   }
 
   async #closeCall(): Promise<void> {
