@@ -1,3 +1,7 @@
+import { spawnSync } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import type { SignalServer } from '../../src/signal/server.js';
 import { startServer } from '../helpers/server.js';
@@ -69,5 +73,30 @@ describe('two headless peers', () => {
     expect(fingerprint()).not.toBe(firstFingerprint);
     expect(a.videoSource!.exited).toBe(false);
     expect(a.partners).toBe(2);
+  });
+
+  it('streams a media file looped (--video FILE, --audio FILE), scaled to the requested size', async () => {
+    const dir = mkdtempSync(path.join(tmpdir(), 'chatzyo-file-'));
+    try {
+      // A 2-second clip made here (no media is committed): 30 frames at 15 fps, and a tone.
+      const clip = path.join(dir, 'clip.mkv');
+      const made = spawnSync('ffmpeg', ['-hide_banner', '-loglevel', 'error', '-f', 'lavfi', '-i', 'testsrc=size=160x120:rate=15:duration=2',
+        '-f', 'lavfi', '-i', 'sine=frequency=660:duration=2', '-c:v', 'libvpx', '-c:a', 'libopus', '-shortest', clip], { timeout: 30_000 });
+      expect(made.status, made.stderr?.toString()).toBe(0);
+      server = await startServer();
+      const [a, ra] = sessions.create({ server: server.url, video: { type: 'file', path: clip }, audio: { type: 'file', path: clip } }, 'A');
+      const [b, rb] = sessions.create({ server: server.url, audio: null }, 'B');
+      await withTimeout(a.start(), 15_000, 'A start');
+      await ra.next('queued', 5000);
+      await withTimeout(b.start(), 15_000, 'B start');
+      await rb.next('connected', 20_000);
+      // More frames than the clip has: it loops.
+      const s = await rb.next('stats', 20_000, (x) => x.framesReceived >= 45 && x.audioPacketsReceived > 50);
+      expect(s.keyframesReceived).toBeGreaterThanOrEqual(1);
+      expect(a.videoSource!.exited).toBe(false);
+    } finally {
+      await sessions.closeAll();
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 });
