@@ -18,7 +18,7 @@ export interface NatCheckOptions {
   timeoutMs: number;
   /**
    * How long to wait for a reply that a filtering NAT may drop (filtering, hairpinning,
-   * lifetime). Default: 4 x the server's median RTT + 400 ms, between 500 and 2000 ms.
+   * lifetime). Default: 4 x the server's median RTT + 400 ms, between 700 and 2000 ms.
    */
   behaviourTimeoutMs?: number;
   /** Measure the mapping lifetime up to this many seconds (RFC 5780 section 4.6). */
@@ -55,7 +55,7 @@ export async function checkNat(stun: StunResult[], opts: NatCheckOptions): Promi
 function behaviourTimeout(s: StunResult, opts: NatCheckOptions): number {
   if (opts.behaviourTimeoutMs !== undefined) return opts.behaviourTimeoutMs;
   const rtt = s.rttMs?.median ?? 100;
-  return Math.round(Math.min(2000, Math.max(500, 4 * rtt + 400)));
+  return Math.round(Math.min(2000, Math.max(700, 4 * rtt + 400)));
 }
 
 async function rfc5780(s: StunResult, opts: NatCheckOptions, result: NatResult): Promise<void> {

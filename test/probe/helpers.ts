@@ -39,7 +39,7 @@ export interface TestCoturn {
  * with `tls`, also TURN over TLS on `tlsPort`. With `netns`, inside that namespace.
  */
 export async function startTestCoturn(opts: {
-  ip: string; port: number; tlsPort?: number; tls?: { cert: string; key: string }; netns?: string; secret?: string; allowLoopbackPeers?: boolean;
+  ip: string; port: number; tlsPort?: number; tls?: { cert: string; key: string }; netns?: string; secret?: string; allowLoopbackPeers?: boolean; extraArgs?: string[];
 }): Promise<TestCoturn> {
   const secret = opts.secret ?? 'chatzyo-probe-secret';
   const realm = 'chatzyo.test';
@@ -51,6 +51,7 @@ export async function startTestCoturn(opts: {
     '--use-auth-secret', `--static-auth-secret=${secret}`, `--realm=${realm}`,
     ...(opts.allowLoopbackPeers ? ['--allow-loopback-peers'] : []), '--cli-password=unused', '--no-software-attribute',
     `--pidfile=${path.join(dir, 'turnserver.pid')}`, `--userdb=${path.join(dir, 'turndb')}`,
+    ...(opts.extraArgs ?? []),
   ];
   const [cmd, argv] = opts.netns ? ['ip', ['netns', 'exec', opts.netns, 'turnserver', ...args]] : ['turnserver', args];
   const proc = spawn(cmd, argv as string[], { stdio: ['ignore', 'pipe', 'pipe'] });

@@ -1,0 +1,171 @@
+/**
+ * Simulated networks for the probe tests: network namespaces joined by veth pairs, with
+ * iptables NAT in "router" namespaces, created and torn down by the test itself. Only
+ * 203.0.113.0/24 and 198.51.100.0/24 (documentation "internet") and 198.18.0.0/15 (LANs) are
+ * used. Every namespace name carries a per-run prefix, and every namespace this run made is
+ * deleted by `destroy()` (and, as a last resort, when the process exits).
+ */
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { withTimeout } from '../helpers/deadline.js';
+
+const ROOT = path.resolve(fileURLToPath(import.meta.url), '../../..');
+/** Runs the CLI from source, as test/cli does. */
+export const CLI_RUNNER = path.join(ROOT, 'test/cli/run-cli.ts');
+
+const ALLOWED = [/^203\.0\.113\.\d+(\/\d+)?$/, /^198\.51\.100\.\d+(\/\d+)?$/, /^198\.(18|19)\.\d+\.\d+(\/\d+)?$/];
+
+function checkAddress(a: string): string {
+  if (!ALLOWED.some((re) => re.test(a))) throw new Error(`test networks may only use 203.0.113.0/24, 198.51.100.0/24 and 198.18.0.0/15, not ${a}`);
+  return a;
+}
+
+/** Fails with a clear message when the tests cannot build networks. */
+export function requireRoot(): void {
+  if (process.getuid?.() !== 0) throw new Error('the simulated-network tests need root (network namespaces, veth, iptables); CI runs them as root');
+  for (const [cmd, pkg] of [['ip', 'iproute2'], ['iptables', 'iptables'], ['turnserver', 'coturn'], ['turnutils_natdiscovery', 'coturn']] as const) {
+    const r = spawnSync('sh', ['-c', `command -v ${cmd}`]);
+    if (r.status !== 0) throw new Error(`${cmd} is missing: install the ${pkg} package`);
+  }
+}
+
+/** A process running inside a namespace, with its output kept. */
+export class NsProcess {
+  readonly proc: ChildProcess;
+  stdout = '';
+  stderr = '';
+  readonly exited: Promise<number | null>;
+  #waiters: (() => void)[] = [];
+
+  constructor(readonly name: string, ns: string, argv: string[]) {
+    this.proc = spawn('ip', ['netns', 'exec', ns, ...argv], { stdio: ['ignore', 'pipe', 'pipe'], cwd: ROOT });
+    this.proc.stdout!.on('data', (d: Buffer) => { this.stdout += d.toString(); this.#wake(); });
+    this.proc.stderr!.on('data', (d: Buffer) => { this.stderr += d.toString(); });
+    this.exited = new Promise((resolve) => this.proc.once('exit', (code) => { this.#wake(); resolve(code); }));
+  }
+
+  #wake(): void {
+    for (const w of this.#waiters.splice(0)) w();
+  }
+
+  /** Waits until stdout matches `re`. */
+  waitFor(re: RegExp, ms: number): Promise<RegExpMatchArray> {
+    return withTimeout(new Promise((resolve, reject) => {
+      const look = () => {
+        const m = this.stdout.match(re);
+        if (m) { resolve(m); return; }
+        if (this.proc.exitCode !== null) { reject(new Error(`${this.name} exited (${this.proc.exitCode}) before printing ${re}; stderr: ${this.stderr.slice(-1500)}`)); return; }
+        this.#waiters.push(look);
+      };
+      look();
+    }), ms, `${this.name}: output ${re} (stdout: ${this.stdout.slice(-500)}; stderr: ${this.stderr.slice(-500)})`);
+  }
+
+  /** Waits for the exit code. */
+  exitCode(ms: number): Promise<number | null> {
+    return withTimeout(this.exited, ms, `${this.name} exit (stdout: ${this.stdout.slice(-800)}; stderr: ${this.stderr.slice(-800)})`);
+  }
+
+  /** SIGTERM, then SIGKILL after 3 s. */
+  async kill(): Promise<void> {
+    if (this.proc.exitCode !== null || this.proc.signalCode !== null) return;
+    this.proc.kill('SIGTERM');
+    await withTimeout(this.exited, 3000, `${this.name} exit after SIGTERM`).catch(async () => {
+      this.proc.kill('SIGKILL');
+      await this.exited;
+    });
+  }
+}
+
+/** One run's namespaces. */
+export class TestNetwork {
+  /** Unique per run, so concurrent runs and leftovers never collide. */
+  readonly prefix = `chz${process.pid}${randomBytes(2).toString('hex')}`;
+  readonly #namespaces: string[] = [];
+  readonly #procs: NsProcess[] = [];
+  readonly #onExit = () => { for (const ns of this.#namespaces) spawnSync('ip', ['netns', 'del', ns]); };
+
+  constructor() {
+    process.once('exit', this.#onExit);
+  }
+
+  /** The full name of namespace `short`. */
+  ns(short: string): string {
+    return `${this.prefix}-${short}`;
+  }
+
+  /** Runs a command (no shell) and throws with its stderr when it fails. */
+  sh(argv: string[]): string {
+    const r = spawnSync(argv[0]!, argv.slice(1), { encoding: 'utf8' });
+    if (r.status !== 0) throw new Error(`${argv.join(' ')} failed (${r.status}): ${r.stderr || r.error?.message}`);
+    return r.stdout;
+  }
+
+  /** `ip netns exec NS argv...` */
+  exec(short: string, argv: string[]): string {
+    return this.sh(['ip', 'netns', 'exec', this.ns(short), ...argv]);
+  }
+
+  /** A namespace with loopback up. */
+  addNamespace(short: string, opts: { forward?: boolean } = {}): void {
+    const name = this.ns(short);
+    this.sh(['ip', 'netns', 'add', name]);
+    this.#namespaces.push(name);
+    this.exec(short, ['ip', 'link', 'set', 'lo', 'up']);
+    if (opts.forward) this.exec(short, ['sysctl', '-qw', 'net.ipv4.ip_forward=1']);
+  }
+
+  /**
+   * A veth pair between two namespaces, created directly inside them (so the names only
+   * need to be unique per namespace). Names must not start with "veth": werift skips such
+   * interfaces when it gathers host candidates.
+   */
+  link(a: { ns: string; dev: string; addr: string }, b: { ns: string; dev: string; addr: string }): void {
+    this.sh(['ip', 'link', 'add', a.dev, 'netns', this.ns(a.ns), 'type', 'veth', 'peer', 'name', b.dev, 'netns', this.ns(b.ns)]);
+    for (const end of [a, b]) {
+      this.exec(end.ns, ['ip', 'addr', 'add', checkAddress(end.addr), 'dev', end.dev]);
+      this.exec(end.ns, ['ip', 'link', 'set', end.dev, 'up']);
+    }
+  }
+
+  /** An extra address on a namespace's loopback (the server addresses on the "internet"). */
+  addAddress(short: string, addr: string, dev = 'lo'): void {
+    this.exec(short, ['ip', 'addr', 'add', checkAddress(addr), 'dev', dev]);
+  }
+
+  /** The default route of a namespace. */
+  defaultRoute(short: string, via: string): void {
+    this.exec(short, ['ip', 'route', 'add', 'default', 'via', checkAddress(via)]);
+  }
+
+  /** Starts a process inside a namespace; `destroy()` stops it. */
+  start(name: string, short: string, argv: string[]): NsProcess {
+    const p = new NsProcess(name, this.ns(short), argv);
+    this.#procs.push(p);
+    return p;
+  }
+
+  /** Starts the chatzyo CLI (from source, under tsx) inside a namespace. */
+  cli(name: string, short: string, args: string[]): NsProcess {
+    return this.start(name, short, [process.execPath, '--import', 'tsx', CLI_RUNNER, ...args]);
+  }
+
+  /** Stops every process and deletes every namespace of this run. Idempotent. */
+  async destroy(): Promise<void> {
+    await Promise.all(this.#procs.splice(0).map((p) => p.kill().catch(() => {})));
+    const failures: string[] = [];
+    for (const ns of this.#namespaces.splice(0)) {
+      const r = spawnSync('ip', ['netns', 'del', ns], { encoding: 'utf8' });
+      if (r.status !== 0) failures.push(`${ns}: ${r.stderr}`);
+    }
+    process.off('exit', this.#onExit);
+    if (failures.length) throw new Error(`could not delete namespaces: ${failures.join('; ')}`);
+  }
+
+  /** Namespaces of this run that still exist (for the cleanup assertion). */
+  leftovers(): string[] {
+    return this.sh(['ip', 'netns', 'list']).split('\n').map((l) => l.split(' ')[0]!).filter((n) => n.startsWith(`${this.prefix}-`));
+  }
+}
