@@ -1,11 +1,17 @@
 /**
- * bench:signal — N clients (default 10,000) connect to a `chatzyo serve` in another process,
- * join hubs, get matched and exchange an offer, an answer and four candidates each. Prints
- * pairs per second, time-to-match percentiles, relayed messages per second, server memory per
- * idle client, and the same machine's raw `ws` echo round-trip rate measured in this run.
+ * bench:signal — N clients (default 10,000) connect to `chatzyo serve` (in other processes),
+ * join hubs, get matched and exchange an offer, an answer and four candidates each. Prints pairs
+ * per second, time-to-match percentiles (in the burst, and one pair at a time on an idle server),
+ * relayed messages per second, server memory per idle client, and a bare `ws` echo server's
+ * round-trip rate measured in the same run as the baseline.
  *
  *   npm run bench:signal -- [--clients 10000] [--seconds 5] [--concurrency 200]
+ *   npm run bench:signal -- --nodes 2 --redis     # also run N nodes sharing one redis-server
  */
+import { spawn } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
+import net from 'node:net';
+import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import WebSocket from 'ws';
@@ -20,11 +26,16 @@ const opt = (name: string, def: number) => {
 const N = opt('clients', 10_000);
 const SECONDS = opt('seconds', 5);
 const CONCURRENCY = opt('concurrency', 200);
-const HUBS = ['global', 'tamil', 'usa', 'uk', 'hindi', 'malayalam'];
+const NODES = opt('nodes', 2);
+const WITH_REDIS = args.includes('--redis');
+const HUBS = ['global', 'tamil', 'usa', 'uk', 'hindi'];
+/** Kept out of the burst, for the one-pair-at-a-time latency phase. */
+const IDLE_HUB = 'malayalam';
+const log = (s: string) => process.stderr.write(`[bench] ${s}\n`);
 
 interface Client { ws: WebSocket; onMessage: (m: any) => void }
 
-function open(url: string, onMessage: (m: any) => void): Promise<Client> {
+function open(url: string, onMessage: (m: any) => void = () => {}): Promise<Client> {
   return new Promise((resolve, reject) => {
     const ws = new WebSocket(url, { perMessageDeflate: false });
     const c: Client = { ws, onMessage };
@@ -32,6 +43,15 @@ function open(url: string, onMessage: (m: any) => void): Promise<Client> {
     ws.once('open', () => resolve(c));
     ws.once('error', reject);
   });
+}
+
+async function hello(url: string): Promise<Client> {
+  let welcomed!: () => void;
+  const p = new Promise<void>((r) => (welcomed = r));
+  const c = await open(url, (m) => { if (m.type === 'welcome') welcomed(); });
+  c.ws.send(JSON.stringify({ type: 'hello', version: 1 }));
+  await p;
+  return c;
 }
 
 async function inBatches<T>(n: number, batch: number, make: (i: number) => Promise<T>): Promise<T[]> {
@@ -46,38 +66,66 @@ async function metric(url: string, name: string): Promise<number> {
   return Number(line?.split(' ')[1] ?? NaN);
 }
 
-async function main() {
-  const { proc: server, first } = await spawnJson(process.execPath, [
-    path.join(root, 'bin/chatzyo.js'), 'serve', '--host', '127.0.0.1', '--port', '0', '--no-stun', '--json', '--log-level', 'warn',
-    '--max-connections-per-address', String(N + 1000), '--max-messages-per-second', '100000',
-  ]);
-  const { proc: echo, first: echoFirst } = await spawnJson(process.execPath, [path.join(root, 'node_modules/tsx/dist/cli.mjs'), path.join(root, 'bench/echo-server.ts')]);
-  const url = first.url as string;
-  const wsUrl = url.replace('http', 'ws') + '/ws';
-  try {
-    const log = (s: string) => process.stderr.write(`[bench] ${s}\n`);
-    log(`server ${url}, echo :${echoFirst.port}`);
-    // ---- memory per idle client
-    const rssBefore = await metric(url, 'chatzyo_process_resident_memory_bytes');
-    const welcomed: Promise<void>[] = [];
-    const clients = await inBatches(N, 500, async () => {
-      let resolveWelcome!: () => void;
-      welcomed.push(new Promise((r) => (resolveWelcome = r)));
-      const c = await open(wsUrl, (m) => { if (m.type === 'welcome') resolveWelcome(); });
-      c.ws.send(JSON.stringify({ type: 'hello', version: 1 }));
-      return c;
-    });
-    log(`${N} connections open`);
-    await Promise.all(welcomed);
-    log('all welcomed');
-    await new Promise((r) => setTimeout(r, 1500)); // let the server settle before reading RSS
-    const rssAfter = await metric(url, 'chatzyo_process_resident_memory_bytes');
-    const perClientKb = (rssAfter - rssBefore) / N / 1024;
+async function freePort(): Promise<number> {
+  const s = net.createServer();
+  await new Promise<void>((r) => s.listen(0, '127.0.0.1', () => r()));
+  const port = (s.address() as net.AddressInfo).port;
+  await new Promise<void>((r) => s.close(() => r()));
+  return port;
+}
 
-    // ---- matching + one offer, one answer, four candidates each
+async function startRedis(): Promise<{ url: string; stop: () => Promise<void> }> {
+  const port = await freePort();
+  const dir = mkdtempSync(path.join(tmpdir(), 'chatzyo-bench-redis-'));
+  const proc = spawn('redis-server', ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no', '--dir', dir], { stdio: ['ignore', 'pipe', 'inherit'] });
+  await new Promise<void>((resolve, reject) => {
+    let out = '';
+    proc.stdout!.on('data', (d) => { out += d; if (out.includes('Ready to accept')) resolve(); });
+    proc.once('exit', (c) => reject(new Error(`redis-server exited ${c}`)));
+  });
+  return { url: `redis://127.0.0.1:${port}/0`, stop: async () => { await stop(proc); rmSync(dir, { recursive: true, force: true }); } };
+}
+
+async function startNodes(count: number, redisUrl?: string) {
+  const nodes = [];
+  for (let i = 0; i < count; i++) {
+    nodes.push(await spawnJson(process.execPath, [
+      path.join(root, 'bin/chatzyo.js'), 'serve', '--host', '127.0.0.1', '--port', '0', '--no-stun', '--json', '--log-level', 'warn',
+      '--max-connections-per-address', String(N + 1000), '--max-messages-per-second', '100000',
+      ...(redisUrl ? ['--redis', redisUrl] : []),
+    ]));
+  }
+  return nodes.map((n) => ({ proc: n.proc, url: n.first.url as string, wsUrl: (n.first.url as string).replace('http', 'ws') + '/ws' }));
+}
+
+interface Result {
+  label: string;
+  nodes: number;
+  pairsPerSecond: number;
+  burstP50: number; burstP95: number; burstP99: number;
+  idleP50: number; idleP99: number;
+  relayedPerSecond: number;
+  rssPerClientKb: number;
+  exchanged: number;
+}
+
+async function scenario(label: string, nodeCount: number, redisUrl?: string): Promise<Result> {
+  const nodes = await startNodes(nodeCount, redisUrl);
+  log(`${label}: ${nodes.length} node(s) up`);
+  try {
+    // ---- memory per idle client (first node)
+    const rssBefore = await metric(nodes[0]!.url, 'chatzyo_process_resident_memory_bytes');
+    const clients = await inBatches(N, 500, (i) => hello(nodes[i % nodes.length]!.wsUrl));
+    await new Promise((r) => setTimeout(r, 1500)); // let the server settle before reading RSS
+    const rssAfter = await metric(nodes[0]!.url, 'chatzyo_process_resident_memory_bytes');
+    const rssPerClientKb = (rssAfter - rssBefore) / Math.ceil(N / nodes.length) / 1024;
+    log(`${label}: ${N} clients welcomed`);
+
+    // ---- burst: everyone joins at once; match + offer/answer/4 candidates each
     const timeToMatch: number[] = [];
     let matchedPairs = 0;
     let exchanged = 0;
+    const joins: (() => void)[] = [];
     const allDone = new Promise<void>((resolve) => {
       clients.forEach((c, i) => {
         let joinedAt = 0;
@@ -101,90 +149,134 @@ async function main() {
               c.ws.send(JSON.stringify({ type: 'signal', matchId, data: { kind: 'answer', sdp: 'v=0\r\n'.repeat(200) } }));
               sendCandidates();
             }
-            if (got === 5) { exchanged++; if (exchanged === N) resolve(); }
+            if (got === 5 && ++exchanged === N) resolve();
           }
         };
-        (c as any).join = () => { joinedAt = performance.now(); c.ws.send(JSON.stringify({ type: 'join', hub: HUBS[Math.floor(i / 2) % HUBS.length] })); };
+        // Clients 2k and 2k+1 share a hub, so every hub gets an even number.
+        joins.push(() => { joinedAt = performance.now(); c.ws.send(JSON.stringify({ type: 'join', hub: HUBS[Math.floor(i / 2) % HUBS.length] })); });
       });
     });
     const t0 = performance.now();
-    for (const c of clients) (c as any).join();
-    await allDone;
-    const matchPhaseS = (performance.now() - t0) / 1000;
-    log(`matched and exchanged in ${matchPhaseS.toFixed(2)} s`);
-
-    // ---- steady relay throughput: CONCURRENCY pairs ping-pong signals for SECONDS
-    const pairs: [Client, Client][] = [];
-    const byMatch = new Map<string, Client[]>();
-    // Reuse the matched clients: every offerer/answerer pair, identified by matchId.
-    await Promise.all(clients.slice(0, CONCURRENCY * 2).map(() => Promise.resolve()));
-    const relay = await (async () => {
-      const rel = await inBatches(CONCURRENCY * 2, 200, async () => {
-        let matched!: (id: string) => void;
-        const p = new Promise<string>((r) => (matched = r));
-        const c = await open(wsUrl, (m) => { if (m.type === 'matched') matched(m.matchId); });
-        c.ws.send(JSON.stringify({ type: 'hello', version: 1 }));
-        c.ws.send(JSON.stringify({ type: 'join', hub: 'global' }));
-        return { c, id: await Promise.race([p, new Promise<string>((r) => setTimeout(() => r(''), 10_000))]) };
-      });
-      for (const { c, id } of rel) { const l = byMatch.get(id) ?? []; l.push(c); byMatch.set(id, l); }
-      for (const l of byMatch.values()) if (l.length === 2) pairs.push([l[0]!, l[1]!]);
-      let count = 0;
-      let running = true;
-      for (const [a, b] of pairs) {
-        for (const [me, other] of [[a, b], [b, a]] as const) {
-          void other;
-          let id = '';
-          for (const [mid, l] of byMatch) if (l.includes(me)) id = mid;
-          const msg = JSON.stringify({ type: 'signal', matchId: id, data: { kind: 'end-of-candidates' } });
-          me.onMessage = (m) => { if (m.type === 'signal') { count++; if (running) me.ws.send(msg); } };
-          if (me === a) me.ws.send(msg);
-        }
-      }
-      const start = performance.now();
-      await new Promise((r) => setTimeout(r, SECONDS * 1000));
-      running = false;
-      const perSecond = count / ((performance.now() - start) / 1000);
-      for (const { c } of rel) c.ws.terminate();
-      return { perSecond, pairs: pairs.length };
-    })();
-
-    // ---- baseline: the same number of connections doing echo round trips on a bare ws server
-    const echoUrl = `ws://127.0.0.1:${echoFirst.port}`;
-    const echoClients = await inBatches(CONCURRENCY * 2, 200, () => open(echoUrl, () => {}));
-    let echoCount = 0;
-    let echoRunning = true;
-    // Half the connections keep one message in flight each, as the relay pairs do.
-    for (const c of echoClients.slice(0, relay.pairs)) {
-      c.onMessage = () => { echoCount++; if (echoRunning) c.ws.send('{"type":"ping","id":1}'); };
-      c.ws.send('{"type":"ping","id":1}');
-    }
-    const es = performance.now();
-    await new Promise((r) => setTimeout(r, SECONDS * 1000));
-    echoRunning = false;
-    const echoPerSecond = echoCount / ((performance.now() - es) / 1000);
-    for (const c of echoClients) c.ws.terminate();
+    for (const j of joins) j();
+    await Promise.race([allDone, new Promise((r) => setTimeout(r, 120_000))]);
+    const burstS = (performance.now() - t0) / 1000;
+    log(`${label}: burst done in ${burstS.toFixed(2)} s (${exchanged}/${N} exchanged)`);
     for (const c of clients) c.ws.terminate();
 
-    const ratio = relay.perSecond / echoPerSecond;
-    console.log(`\nbench:signal  clients=${N}  relay pairs=${relay.pairs}  window=${SECONDS}s  node ${process.version}\n`);
-    console.log(table([
-      ['measure', 'value', 'target'],
-      ['pairs matched per second (connect-to-exchange phase)', matchedPairs / matchPhaseS, ''],
-      ['time to match p50 (ms)', quantile(timeToMatch, 0.5), ''],
-      ['time to match p95 (ms)', quantile(timeToMatch, 0.95), ''],
-      ['time to match p99 (ms)', quantile(timeToMatch, 0.99), ''],
-      ['offer/answer/candidate exchange complete (clients)', exchanged, String(N)],
-      ['relayed messages per second (ours)', relay.perSecond, ''],
-      ['raw ws echo round trips per second (baseline)', echoPerSecond, ''],
-      ['ratio ours / raw echo', ratio, '>= 0.5'],
-      ['server RSS per idle connected client (KB)', perClientKb, '< 20'],
-    ]));
-    console.log(`\nresult: relay ratio ${ratio >= 0.5 ? 'meets' : 'MISSES'} the 0.5 target; memory ${perClientKb < 20 ? 'meets' : 'MISSES'} the 20 KB target`);
+    // ---- idle latency: one pair at a time (fresh clients: the rematch cooldown is per session),
+    // measured from the second joiner's join to its matched
+    const idle: number[] = [];
+    for (let k = 0; k < 200; k++) {
+      const a = await hello(nodes[0]!.wsUrl);
+      const b = await hello(nodes[nodes.length - 1]!.wsUrl);
+      const queued = new Promise<void>((r) => (a.onMessage = (m) => { if (m.type === 'queued') r(); }));
+      a.ws.send(JSON.stringify({ type: 'join', hub: IDLE_HUB }));
+      await queued;
+      const matched = new Promise<void>((r) => (b.onMessage = (m) => { if (m.type === 'matched') r(); }));
+      const s = performance.now();
+      b.ws.send(JSON.stringify({ type: 'join', hub: IDLE_HUB }));
+      await matched;
+      idle.push(performance.now() - s);
+      const left = new Promise<void>((r) => (a.onMessage = (m) => { if (m.type === 'partner-left') r(); }));
+      b.ws.send(JSON.stringify({ type: 'leave' }));
+      await left;
+      a.ws.terminate();
+      b.ws.terminate();
+    }
+
+    // ---- steady relay throughput: CONCURRENCY pairs ping-pong signals for SECONDS
+    const rel = await inBatches(CONCURRENCY * 2, 200, async (i) => {
+      let matched!: (id: string) => void;
+      const p = new Promise<string>((r) => (matched = r));
+      const c = await hello(nodes[i % nodes.length]!.wsUrl);
+      c.onMessage = (m) => { if (m.type === 'matched') matched(m.matchId); };
+      c.ws.send(JSON.stringify({ type: 'join', hub: 'global' }));
+      return { c, id: await Promise.race([p, new Promise<string>((r) => setTimeout(() => r(''), 10_000))]) };
+    });
+    const byMatch = new Map<string, Client[]>();
+    for (const { c, id } of rel) { const l = byMatch.get(id) ?? []; l.push(c); byMatch.set(id, l); }
+    let count = 0;
+    let running = true;
+    for (const [id, l] of byMatch) {
+      if (l.length !== 2) continue;
+      const msg = JSON.stringify({ type: 'signal', matchId: id, data: { kind: 'end-of-candidates' } });
+      for (const me of l) me.onMessage = (m) => { if (m.type === 'signal') { count++; if (running) me.ws.send(msg); } };
+      l[0]!.ws.send(msg);
+    }
+    const start = performance.now();
+    await new Promise((r) => setTimeout(r, SECONDS * 1000));
+    running = false;
+    const relayedPerSecond = count / ((performance.now() - start) / 1000);
+    for (const { c } of rel) c.ws.terminate();
+    return {
+      label, nodes: nodeCount, pairsPerSecond: matchedPairs / burstS, exchanged,
+      burstP50: quantile(timeToMatch, 0.5), burstP95: quantile(timeToMatch, 0.95), burstP99: quantile(timeToMatch, 0.99),
+      idleP50: quantile(idle, 0.5), idleP99: quantile(idle, 0.99), relayedPerSecond, rssPerClientKb,
+    };
   } finally {
-    await stop(server);
-    await stop(echo);
+    for (const n of nodes) await stop(n.proc);
   }
+}
+
+async function echoBaseline(): Promise<number> {
+  const { proc, first } = await spawnJson(process.execPath, [path.join(root, 'node_modules/tsx/dist/cli.mjs'), path.join(root, 'bench/echo-server.ts')]);
+  try {
+    const url = `ws://127.0.0.1:${first.port}`;
+    const conns = await inBatches(CONCURRENCY * 2, 200, () => open(url));
+    let count = 0;
+    let running = true;
+    // One message in flight per pair of connections, as in the relay measurement.
+    for (const c of conns.slice(0, CONCURRENCY)) {
+      c.onMessage = () => { count++; if (running) c.ws.send('{"type":"signal","matchId":"x","data":{"kind":"end-of-candidates"}}'); };
+      c.ws.send('{"type":"signal","matchId":"x","data":{"kind":"end-of-candidates"}}');
+    }
+    const s = performance.now();
+    await new Promise((r) => setTimeout(r, SECONDS * 1000));
+    running = false;
+    const perSecond = count / ((performance.now() - s) / 1000);
+    for (const c of conns) c.ws.terminate();
+    return perSecond;
+  } finally {
+    await stop(proc);
+  }
+}
+
+async function main() {
+  // Keep the process alive while awaiting socket events, so a lost message shows as a hang, not a silent exit.
+  const keepAlive = setInterval(() => {}, 1 << 30);
+  const echo = await echoBaseline();
+  log(`echo baseline ${Math.round(echo)} round trips/s`);
+  const results: Result[] = [await scenario('1 node, in-memory', 1)];
+  if (WITH_REDIS) {
+    const redis = await startRedis();
+    try {
+      results.push(await scenario(`${NODES} nodes, Redis`, NODES, redis.url));
+    } finally {
+      await redis.stop();
+    }
+  }
+  console.log(`\nbench:signal  clients=${N}  relay pairs=${CONCURRENCY}  window=${SECONDS}s  node ${process.version}\n`);
+  const rows: (string | number)[][] = [['measure', ...results.map((r) => r.label), 'target']];
+  const add = (name: string, f: (r: Result) => number, target = '') => rows.push([name, ...results.map(f), target]);
+  add('pairs matched per second (burst, incl. exchange)', (r) => r.pairsPerSecond);
+  add('pairs matched per second per node', (r) => r.pairsPerSecond / r.nodes);
+  add('clients that completed offer/answer/4 candidates', (r) => r.exchanged, String(N));
+  add('time to match p50, burst (ms)', (r) => r.burstP50);
+  add('time to match p95, burst (ms)', (r) => r.burstP95);
+  add('time to match p99, burst (ms)', (r) => r.burstP99);
+  add('time to match p50, idle (ms)', (r) => r.idleP50);
+  add('time to match p99, idle (ms)', (r) => r.idleP99);
+  add('relayed messages per second', (r) => r.relayedPerSecond);
+  add('raw ws echo round trips per second (baseline)', () => echo);
+  add('ratio relayed / raw echo', (r) => r.relayedPerSecond / echo, '>= 0.5');
+  add('server RSS per idle connected client (KB)', (r) => r.rssPerClientKb, '< 20');
+  console.log(table(rows));
+  if (results.length > 1) {
+    const [mem, red] = results as [Result, Result];
+    console.log(`\nredis/memory pairing rate: ${(red.pairsPerSecond / mem.pairsPerSecond).toFixed(2)} (target >= 0.5); ` +
+      `idle p99 added by Redis: ${(red.idleP99 - mem.idleP99).toFixed(2)} ms (target < 10)`);
+  }
+  clearInterval(keepAlive);
 }
 
 main().catch((err) => { console.error(err); process.exit(1); });
