@@ -16,6 +16,7 @@ import { FrameCounter, type ReceiveCounts, type VideoCodec } from './rtp-frames.
 
 /** States of one call. */
 export const CALL_STATES = ['new', 'negotiating', 'connected', 'restarting', 'failed', 'closed'] as const;
+/** One of {@link CALL_STATES}. */
 export type CallState = (typeof CALL_STATES)[number];
 
 const TRANSITIONS: Record<CallState, readonly CallState[]> = {

@@ -55,6 +55,7 @@ export class MediaSource extends TypedEmitter<MediaSourceEvents> {
   packetsIn = 0;
   /** Keyframes received from ffmpeg. */
   keyframesIn = 0;
+  /** Frames received from ffmpeg (packets with the marker bit; audio: packets). */
   framesIn = 0;
   readonly #socket: dgram.Socket;
   readonly #proc: ChildProcess;

@@ -18,6 +18,7 @@ import { SignalClient } from './signal-client.js';
 
 /** States of a peer session. */
 export const PEER_SESSION_STATES = ['idle', 'queued', 'negotiating', 'connected', 'ended'] as const;
+/** One of {@link PEER_SESSION_STATES}. */
 export type PeerSessionState = (typeof PEER_SESSION_STATES)[number];
 
 const TRANSITIONS: Record<PeerSessionState, readonly PeerSessionState[]> = {

@@ -15,6 +15,7 @@ import type { ChatzyoError } from '../protocol/index.js';
 
 /** States of the signaling connection. */
 export const SIGNAL_CLIENT_STATES = ['idle', 'connecting', 'open', 'reconnecting', 'closed'] as const;
+/** One of {@link SIGNAL_CLIENT_STATES}. */
 export type SignalClientState = (typeof SIGNAL_CLIENT_STATES)[number];
 
 const TRANSITIONS: Record<SignalClientState, readonly SignalClientState[]> = {

@@ -73,6 +73,13 @@ describe('two headless peers', () => {
     expect(fingerprint()).not.toBe(firstFingerprint);
     expect(a.videoSource!.exited).toBe(false);
     expect(a.partners).toBe(2);
+    // The encoders never outlive the session.
+    const pids = [a.videoSource!.pid!, a.audioSource!.pid!];
+    await a.close();
+    expect(a.videoSource!.exited && a.audioSource!.exited).toBe(true);
+    for (const p of pids) expect(() => process.kill(p, 0)).toThrow(/ESRCH/);
+    expect(a.call).toBeNull();
+    expect(a.signal!.state).toBe('closed');
   });
 
   it('streams a media file looped (--video FILE, --audio FILE), scaled to the requested size', async () => {
