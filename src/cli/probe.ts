@@ -5,7 +5,7 @@
  */
 import { readFileSync } from 'node:fs';
 import { ChatzyoError } from '../protocol/index.js';
-import { IceUriError, Probe, type ProbeOptions, type ProbeReport } from '../probe/index.js';
+import { Probe, ProbeUsageError, type ProbeOptions, type ProbeReport } from '../probe/index.js';
 import { reportText } from './probe-text.js';
 
 /** Options of `chatzyo probe`, as plain values (the commander action builds them). */
@@ -55,7 +55,7 @@ export async function runProbe(o: ProbeCliOptions, io: ProbeIO, deps: ProbeDeps 
       lifetimeMaxS: o.lifetime, ice: o.ice, ca, ...deps.probe,
     });
   } catch (err) {
-    if (err instanceof IceUriError) throw new ChatzyoError('CHZ_ERR_USAGE', err.message, { exitCode: 2 });
+    if (err instanceof ProbeUsageError) throw new ChatzyoError('CHZ_ERR_USAGE', err.message, { exitCode: 2 });
     throw err;
   }
   probe.onListenerError = (event, error) => io.err.write(`chatzyo: a listener of "${event}" threw: ${(error as Error)?.stack ?? String(error)}\n`);

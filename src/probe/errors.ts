@@ -25,6 +25,12 @@ export const PROBE_ERROR_CODES = {
 /** A probe error code. */
 export type ProbeErrorCode = keyof typeof PROBE_ERROR_CODES;
 
+/** A probe that cannot start as asked (nothing to probe, a bad URL): a usage error. */
+export class ProbeUsageError extends Error {
+  override readonly name: string = 'ProbeUsageError';
+  readonly code: string = 'CHZ_ERR_USAGE';
+}
+
 /** Builds a check error with a stable code. */
 export function checkError(code: ProbeErrorCode, message?: string): CheckError {
   return { code, message: message ?? PROBE_ERROR_CODES[code] };

@@ -2,6 +2,7 @@
  * STUN and TURN URIs (RFC 7064 `stun:`/`stuns:`, RFC 7065 `turn:`/`turns:`), as they appear in
  * RTCIceServer.urls and on the probe's command line.
  */
+import { ProbeUsageError } from './errors.js';
 
 /** The transports a TURN client can reach its server over (RFC 8656 section 3.1). */
 export type TurnTransport = 'udp' | 'tcp' | 'tls';
@@ -24,10 +25,10 @@ export interface TurnUri {
   transports: TurnTransport[];
 }
 
-/** Bad STUN/TURN URI. */
-export class IceUriError extends Error {
+/** Bad STUN/TURN URI (a usage error when it comes from the command line). */
+export class IceUriError extends ProbeUsageError {
   override readonly name = 'IceUriError';
-  readonly code = 'CHZ_ERR_PROBE_BAD_URL';
+  override readonly code = 'CHZ_ERR_PROBE_BAD_URL';
 }
 
 function hostPort(rest: string, defaultPort: number, url: string): { host: string; port: number } {

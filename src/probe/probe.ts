@@ -6,9 +6,9 @@
  */
 import type { IceServer } from '../protocol/index.js';
 import { TypedEmitter } from '../peer/emitter.js';
-import { deadline, toCheckError } from './errors.js';
+import { ProbeUsageError, deadline, toCheckError } from './errors.js';
 import { checkIceIsolated } from './ice-check.js';
-import { IceUriError, parseStunUri, parseTurnUri, urlsOf, type StunUri, type TurnTransport, type TurnUri } from './ice-url.js';
+import { parseStunUri, parseTurnUri, urlsOf, type StunUri, type TurnTransport, type TurnUri } from './ice-url.js';
 import { checkInterfaces } from './interfaces-check.js';
 import { checkNat } from './nat-check.js';
 import type { IceResult, InterfacesResult, NatResult, ProbeReport, SignalResult, StunResult, TurnResult } from './report.js';
@@ -111,7 +111,7 @@ export class Probe extends TypedEmitter<ProbeEvents> {
     for (const u of options.stun ?? []) parseStunUri(u);
     for (const u of options.turn ?? []) parseTurnUri(u);
     if (!options.server && !options.stun?.length && !options.turn?.length) {
-      throw new IceUriError('nothing to probe: give --server URL, or --stun / --turn URLs');
+      throw new ProbeUsageError('nothing to probe: give --server URL, or --stun / --turn URLs');
     }
   }
 

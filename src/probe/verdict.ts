@@ -43,7 +43,9 @@ export function decideVerdict(r: VerdictInput): VerdictOutput {
 
   adviseTurn(r, turnTested, advice);
   if (relayIce && !relayIce.connected && turnOk.length) {
-    advice.push('TURN allocations succeed but a call relayed through TURN did not connect: check the TURN server\'s relay port range in the firewall and its denied-peer-ip rules.');
+    advice.push(turnOk.some((t) => t.transport === 'udp')
+      ? 'TURN allocations succeed but a test call relayed through TURN did not connect: check the TURN server\'s relay port range in the firewall and its denied-peer-ip rules.'
+      : 'TURN allocations over TCP/TLS succeed but the probe\'s test call relayed over them did not connect. The probe\'s own peers (werift) relay over TCP/TLS less reliably than browsers do: confirm with a browser call before changing the server.');
   }
 
   let verdict: Verdict;

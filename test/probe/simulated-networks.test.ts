@@ -119,6 +119,7 @@ describe('chatzyo probe on simulated networks (cross-checked with turnutils_natd
     expect(report.verdict).toMatchObject({ level: 'good', code: 'open' });
     expect(report.interfaces?.hostCandidates).toEqual([{ interface: 'eth0', address: '198.51.100.2', family: 4 }]);
     expect(report.ice[0]).toMatchObject({ policy: 'all', connected: true });
+    expect(report.durationMs).toBeLessThan(5000);
   });
 
   it('plain MASQUERADE: endpoint-independent mapping, address-and-port-dependent filtering, no hairpinning', async () => {
@@ -128,6 +129,7 @@ describe('chatzyo probe on simulated networks (cross-checked with turnutils_natd
     expect(coturnSays, coturnSays.out).toMatchObject({ mapping: 'endpoint-independent', filtering: 'address-and-port-dependent' });
     expect(report.verdict).toMatchObject({ level: 'good', code: 'cone' });
     expect(report.verdict.summary).toMatch(/Direct calls will work with most people/);
+    expect(report.durationMs).toBeLessThan(5000);
   });
 
   it('MASQUERADE --random-fully: address-and-port-dependent (symmetric) mapping; without TURN the verdict says calls need it', async () => {
@@ -151,6 +153,7 @@ describe('chatzyo probe on simulated networks (cross-checked with turnutils_natd
     expect(report.signal).toMatchObject({ ok: true });
     expect(report.verdict).toMatchObject({ level: 'fair', code: 'udp-blocked-turn-tcp' });
     expect(report.verdict.summary).toMatch(/UDP is blocked.*TURN server over TCP and TLS/);
+    expect(t.tcp!.note).toMatch(/UDP to the relay blocked/);
   });
 });
 
@@ -190,5 +193,20 @@ describe('two peers behind symmetric NATs', () => {
     expect(ja, ca[0]).toMatchObject({ candidateType: 'relay', localCandidateType: 'relay' });
     expect(jb, cb[0]).toMatchObject({ candidateType: 'relay', localCandidateType: 'relay' });
     await Promise.all([a2.kill(), b2.kill()]);
+  });
+});
+
+describe('--lifetime (RFC 5780 section 4.6)', () => {
+  it('brackets how long the NAT keeps an idle mapping (conntrack UDP timeout set to 3 s on the router)', async () => {
+    net.exec('r-masq', ['sysctl', '-qw', 'net.netfilter.nf_conntrack_udp_timeout=3']);
+    const report = await probe('c-masq', ['--server', SERVER_A, '--no-ice', '--lifetime', '6']);
+    const life = report.nat.lifetime!;
+    expect(life.error, JSON.stringify(life)).toBeUndefined();
+    expect(life.waitsS).toEqual([1, 2, 3, 5, 6]);
+    // Alive after 2 s, gone by 5 s: the 3 s timeout lies in between (the 3 s wait itself is a coin toss).
+    expect(life.aliveAfterS, JSON.stringify(life)).toBeGreaterThanOrEqual(2);
+    expect(life.goneAfterS, JSON.stringify(life)).toBeLessThanOrEqual(5);
+    expect(life.goneAfterS!).toBeGreaterThan(life.aliveAfterS!);
+    expect(report.advice.join('\n')).toMatch(new RegExp(`idle UDP mapping within ${life.goneAfterS} s`));
   });
 });

@@ -99,6 +99,9 @@ describe('decideVerdict', () => {
   it('a relayed call that fails although allocations work points at the relay ports', () => {
     const { advice } = decideVerdict(input({ turn: [turn('udp', 'ok')], ice: [iceOk, { ...relayOk, connected: false, error: { code: 'CHZ_ERR_ICE_FAILED', message: 'x' } }] }));
     expect(advice.join('\n')).toMatch(/relay port range/);
+    // Only TCP/TLS allocations work: the probe's own peers are the likelier culprit.
+    const tcpOnly = decideVerdict(input({ turn: [turn('udp', 'unreachable'), turn('tcp', 'ok')], ice: [iceOk, { ...relayOk, connected: false }] }));
+    expect(tcpOnly.advice.join('\n')).toMatch(/confirm with a browser call/);
   });
 
   it('a short mapping lifetime is mentioned', () => {
