@@ -78,34 +78,60 @@ export async function checkIce(opts: IceCheckOptions): Promise<IceResult> {
 }
 
 /**
- * Runs {@link checkIce} in a worker thread and terminates the worker afterwards (see
- * ice-worker.ts for why). Under tsx (tests, development) the worker loads the TypeScript
- * source through tsx; from dist/ it loads the compiled JavaScript.
+ * The end-to-end check in a worker thread, terminated afterwards (see ice-worker.ts for why).
+ * Spawn it early: loading werift takes a few hundred ms, which then overlaps the signaling
+ * check. Under tsx (tests, development) the worker loads the TypeScript source through tsx;
+ * from dist/ it loads the compiled JavaScript.
  */
-export async function checkIceIsolated(opts: Omit<IceCheckOptions, 'peerConfig'>): Promise<IceResult> {
-  const here = import.meta.url;
-  const data: IceCheckOptions = { ...opts, awaitClose: false };
-  const worker = here.endsWith('.ts')
-    // Running from source: register tsx's loader in the worker before importing the TypeScript entry.
-    ? new Worker(`import(${JSON.stringify(tsxApi())}).then((m) => { m.register(); return import(${JSON.stringify(new URL('./ice-worker.ts', here).href)}); })`, {
-      eval: true, workerData: data, stdout: true, stderr: true,
-    })
-    : new Worker(new URL('./ice-worker.js', here), { workerData: data, stdout: true, stderr: true });
-  worker.stdout.resume();
-  worker.stderr.resume();
-  try {
-    return await new Promise<IceResult>((resolve) => {
-      const fail = (why: string) => resolve({
-        policy: opts.policy, connected: false, ms: null, localCandidateType: null, remoteCandidateType: null, gathered: {},
-        error: checkError('CHZ_ERR_ICE_FAILED', why),
-      });
-      const timer = setTimeout(() => fail(`the ${opts.policy} call did not finish within ${opts.timeoutMs + 3000} ms`), opts.timeoutMs + 3000);
-      worker.once('message', (r: IceResult) => { clearTimeout(timer); resolve(r); });
-      worker.once('error', (err) => { clearTimeout(timer); fail(`the test peers crashed: ${err.message}`); });
-      worker.once('exit', (code) => { clearTimeout(timer); fail(`the test peers' worker exited (${code}) without a result`); });
+export class IceWorker {
+  readonly #worker: Worker;
+  #failure: string | null = null;
+  #result: ((r: IceResult | string) => void) | null = null;
+
+  constructor() {
+    const here = import.meta.url;
+    this.#worker = here.endsWith('.ts')
+      // Running from source: register tsx's loader in the worker before importing the TypeScript entry.
+      ? new Worker(`import(${JSON.stringify(tsxApi())}).then((m) => { m.register(); return import(${JSON.stringify(new URL('./ice-worker.ts', here).href)}); })`, {
+        eval: true, stdout: true, stderr: true,
+      })
+      : new Worker(new URL('./ice-worker.js', here), { stdout: true, stderr: true });
+    this.#worker.stdout.resume();
+    this.#worker.stderr.resume();
+    this.#worker.on('message', (r: IceResult) => this.#result?.(r));
+    this.#worker.on('error', (err) => this.#fail(`the test peers crashed: ${err.message}`));
+    this.#worker.on('exit', (code) => this.#fail(`the test peers' worker exited (${code}) without a result`));
+  }
+
+  #fail(why: string): void {
+    this.#failure ??= why;
+    this.#result?.(why);
+  }
+
+  /** Runs one call in the worker; resolves with its result (never rejects), then ends the worker. */
+  async run(opts: Omit<IceCheckOptions, 'peerConfig' | 'awaitClose'>): Promise<IceResult> {
+    const failed = (why: string): IceResult => ({
+      policy: opts.policy, connected: false, ms: null, localCandidateType: null, remoteCandidateType: null, gathered: {},
+      error: checkError('CHZ_ERR_ICE_FAILED', why),
     });
-  } finally {
-    await worker.terminate();
+    try {
+      if (this.#failure) return failed(this.#failure);
+      const limit = opts.timeoutMs + 3000;
+      const r = await new Promise<IceResult | string>((resolve) => {
+        const timer = setTimeout(() => resolve(`the ${opts.policy} call did not finish within ${limit} ms`), limit);
+        this.#result = (v) => { clearTimeout(timer); resolve(v); };
+        this.#worker.postMessage({ ...opts, awaitClose: false } satisfies IceCheckOptions);
+      });
+      return typeof r === 'string' ? failed(r) : r;
+    } finally {
+      await this.terminate();
+    }
+  }
+
+  /** Ends the worker (and any timer werift left in it). Idempotent. */
+  async terminate(): Promise<void> {
+    this.#result = null;
+    await this.#worker.terminate().catch(() => {});
   }
 }
 

@@ -7,7 +7,7 @@
 import type { IceServer } from '../protocol/index.js';
 import { TypedEmitter } from '../peer/emitter.js';
 import { ProbeUsageError, deadline, toCheckError } from './errors.js';
-import { checkIceIsolated } from './ice-check.js';
+import { IceWorker } from './ice-check.js';
 import { parseStunUri, parseTurnUri, urlsOf, type StunUri, type TurnTransport, type TurnUri } from './ice-url.js';
 import { checkInterfaces } from './interfaces-check.js';
 import { checkNat } from './nat-check.js';
@@ -102,6 +102,8 @@ export class Probe extends TypedEmitter<ProbeEvents> {
     signal: null, interfaces: null, stun: [], nat: null, turn: [], ice: [],
   };
   #ran = false;
+  readonly #started = new Map<CheckName, number>();
+  readonly #checkMs: Partial<Record<CheckName, number>> = {};
 
   constructor(options: ProbeOptions) {
     super();
@@ -119,6 +121,8 @@ export class Probe extends TypedEmitter<ProbeEvents> {
   get progress(): ProbeProgress { return structuredClone(this.#progress); }
 
   #set<K extends keyof ProbeProgress>(name: CheckName, state: CheckState, key?: K, value?: ProbeProgress[K]): void {
+    if (state === 'running') this.#started.set(name, performance.now());
+    if (state === 'done') this.#checkMs[name] = ms(performance.now() - (this.#started.get(name) ?? performance.now()));
     this.#progress.checks[name] = state;
     if (key) this.#progress[key] = value!;
     this.emit('progress', this.progress);
@@ -134,6 +138,9 @@ export class Probe extends TypedEmitter<ProbeEvents> {
     const t0 = performance.now();
 
     this.#set('interfaces', 'done', 'interfaces', checkInterfaces());
+
+    // The end-to-end calls run in worker threads: start them now, so loading werift overlaps the signaling check.
+    const workers = o.ice === false ? [] : [new IceWorker(), new IceWorker()];
 
     // 1. Signaling: the welcome says which STUN/TURN servers to use.
     let signal: SignalResult | null = null;
@@ -197,16 +204,24 @@ export class Probe extends TypedEmitter<ProbeEvents> {
     })();
 
     const ice = (async () => {
-      if (o.ice === false || (!o.server && !iceServers.length)) { this.#set('ice', 'skipped'); return; }
-      if (signal && !signal.ok) { this.#set('ice', 'skipped'); return; }
-      this.#set('ice', 'running');
       const policies: ('all' | 'relay')[] = turnTargets.length ? ['all', 'relay'] : ['all'];
-      const results = await Promise.all(policies.map((policy) => deadline(checkIceIsolated({ policy, iceServers, timeoutMs: t.ice }), t.ice + 5000, `the ${policy} call`)
+      for (const w of workers.slice(policies.length)) void w.terminate();
+      if (o.ice === false || (!o.server && !iceServers.length) || (signal && !signal.ok)) {
+        for (const w of workers) void w.terminate();
+        this.#set('ice', 'skipped');
+        return;
+      }
+      this.#set('ice', 'running');
+      const results = await Promise.all(policies.map((policy, i) => deadline(workers[i]!.run({ policy, iceServers, timeoutMs: t.ice }), t.ice + 5000, `the ${policy} call`)
         .catch((err): IceResult => ({ policy, connected: false, ms: null, localCandidateType: null, remoteCandidateType: null, gathered: {}, error: toCheckError(err) }))));
       this.#set('ice', 'done', 'ice', results);
     })();
 
-    await Promise.all([stunAndNat, turn, ice]);
+    try {
+      await Promise.all([stunAndNat, turn, ice]);
+    } finally {
+      await Promise.all(workers.map((w) => w.terminate()));
+    }
     const p = this.#progress;
     const nat = p.nat ?? EMPTY_NAT;
     const { verdict, advice } = decideVerdict({
@@ -217,6 +232,7 @@ export class Probe extends TypedEmitter<ProbeEvents> {
       version: 1,
       startedAt: startedAt.toISOString(),
       durationMs: ms(performance.now() - t0),
+      checkMs: { ...this.#checkMs },
       server: o.server ?? null,
       interfaces: p.interfaces,
       stun: p.stun,

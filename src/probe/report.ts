@@ -180,6 +180,8 @@ export interface ProbeReport {
   version: 1;
   startedAt: string;
   durationMs: number;
+  /** How long each check that ran took, in ms (checks run in parallel where they can). */
+  checkMs: Partial<Record<'signal' | 'interfaces' | 'stun' | 'nat' | 'turn' | 'ice', number>>;
   server: string | null;
   interfaces: InterfacesResult | null;
   stun: StunResult[];

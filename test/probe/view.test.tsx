@@ -36,7 +36,7 @@ const finished: ProbeProgress = {
 };
 
 const report: ProbeReport = {
-  version: 1, startedAt: '2026-01-01T00:00:00.000Z', durationMs: 1234, server: 'http://203.0.113.1:8080', interfaces: finished.interfaces,
+  version: 1, startedAt: '2026-01-01T00:00:00.000Z', durationMs: 1234, checkMs: {}, server: 'http://203.0.113.1:8080', interfaces: finished.interfaces,
   stun: finished.stun, nat: finished.nat!, turn: [], signal: finished.signal, ice: finished.ice,
   verdict: { level: 'poor', code: 'symmetric-no-turn', summary: 'You are behind a symmetric NAT (a new public port for every destination): calls need TURN, and none is configured.' },
   advice: ['Configure a TURN server (coturn) and announce it.'],
