@@ -29,7 +29,8 @@ function fmt(n: number | null | undefined, unit: string, digits = 0): string {
 /** The screen for one model. */
 export function ConnectView({ model: m, input, composing }: ConnectViewProps): React.JSX.Element {
   const s = m.stats;
-  const statusWords = m.status === 'waiting' && m.queuePosition ? `waiting (position ${m.queuePosition})` : m.status;
+  const waiting = m.queuePosition ? `waiting (position ${m.queuePosition})` : 'waiting';
+  const statusWords = m.status === 'waiting' ? waiting : m.status === 'partner left' && m.queuePosition ? `partner left · ${waiting}` : m.status;
   return (
     <Box flexDirection="column">
       <Box>

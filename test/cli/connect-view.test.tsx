@@ -78,6 +78,19 @@ describe('ConnectView (ink)', () => {
     expect(f).toMatch(/n next · q quit · type to chat/);
     expect(f).toMatch(/Safety number: -/);
   });
+
+  it('after a partner left, says so while waiting for the next one', () => {
+    const model = play([
+      { type: 'matched', data: { matchId: 'm1', role: 'offerer', hub: 'tamil', private: false, commonInterests: [], partner: 1 } },
+      { type: 'partner-left', data: { matchId: 'm1', reason: 'leave' } },
+      { type: 'queued', data: { hub: 'tamil', position: 1 } },
+    ]);
+    const { lastFrame, unmount } = render(<ConnectView model={model} input="" composing={false} />);
+    const f = lastFrame()!;
+    unmount();
+    expect(f).toMatch(/hub tamil · partner left · waiting \(position 1\)/);
+    expect(f).toMatch(/Your partner left\./);
+  });
 });
 
 describe('ConnectApp (ink) on a real session', () => {
