@@ -60,4 +60,11 @@ describe('chatzyo connect failure exits', () => {
     expect(usage.stderr).toMatch(/exactly one of --room HUB, --private CODE or --create-private/);
     expect(usage.lines).toEqual([]);
   });
+
+  it('--duration ends a run that never found a partner cleanly, with exit code 0', async () => {
+    const p = run('duration', ['--server', server.url, '--room', 'hindi', '--no-video', '--no-audio', '--duration', '1.5']);
+    expect(await p.next('queued', 15_000)).toMatchObject({ hub: 'hindi', position: 1 });
+    expect(await p.exitCode(15_000)).toBe(0);
+    expect(await p.next('closed', 1000)).toMatchObject({ reason: 'duration', partners: 0, exitCode: 0 });
+  });
 });

@@ -81,6 +81,22 @@ function losingCandidates(lose: (ufrag: string, nth: number) => boolean) {
   };
 }
 
+describe('server gone for good', () => {
+  it('gives up after the reconnect timeout with CHZ_ERR_SERVER_UNREACHABLE', async () => {
+    const s = await server();
+    const [a, ra] = sessions.create({ server: s.url, backoff: FAST_BACKOFF, reconnectTimeoutMs: 1500, video: null, audio: null }, 'A');
+    await withTimeout(a.start(), 15_000, 'start');
+    await ra.next('queued', 5000);
+    await s.close();
+    expect((await ra.next('disconnected', 5000)).willReconnect).toBe(true);
+    const ended = await ra.next('ended', 10_000);
+    expect(ended.reason).toBe('error');
+    expect(ended.error?.code).toBe('CHZ_ERR_SERVER_UNREACHABLE');
+    expect(ra.all('disconnected').length).toBeGreaterThan(1);
+    expect(a.state).toBe('ended');
+  });
+});
+
 describe('ICE failure', () => {
   it('fails the first ICE attempt, restarts ICE once, and connects', async () => {
     // The first offer and answer (two ufrags) lose their candidates; the restart's get through.
