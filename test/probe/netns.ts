@@ -82,7 +82,7 @@ export class NsProcess {
 /** One run's namespaces. */
 export class TestNetwork {
   /** Unique per run, so concurrent runs and leftovers never collide. */
-  readonly prefix = `chz${process.pid}${randomBytes(2).toString('hex')}`;
+  readonly prefix = `chz${process.pid}x${randomBytes(2).toString('hex')}`;
   readonly #namespaces: string[] = [];
   readonly #procs: NsProcess[] = [];
   readonly #onExit = () => { for (const ns of this.#namespaces) spawnSync('ip', ['netns', 'del', ns]); };
@@ -152,11 +152,16 @@ export class TestNetwork {
     return this.start(name, short, [process.execPath, '--import', 'tsx', CLI_RUNNER, ...args]);
   }
 
-  /** Stops every process and deletes every namespace of this run. Idempotent. */
+  /**
+   * Stops every process and deletes every namespace of this run, whatever failed before.
+   * Processes started some other way inside our namespaces (coturn) are killed by pid first,
+   * since deleting a namespace's name does not stop what runs in it. Idempotent.
+   */
   async destroy(): Promise<void> {
     await Promise.all(this.#procs.splice(0).map((p) => p.kill().catch(() => {})));
     const failures: string[] = [];
     for (const ns of this.#namespaces.splice(0)) {
+      killInside(ns);
       const r = spawnSync('ip', ['netns', 'del', ns], { encoding: 'utf8' });
       if (r.status !== 0) failures.push(`${ns}: ${r.stderr}`);
     }
@@ -164,8 +169,41 @@ export class TestNetwork {
     if (failures.length) throw new Error(`could not delete namespaces: ${failures.join('; ')}`);
   }
 
+  /**
+   * Deletes namespaces left by an earlier run of these tests whose process is gone (killed
+   * before its afterAll ran). Only names of our own form `chz<pid>x<hex>-...` are touched.
+   */
+  static reapStale(): string[] {
+    const reaped: string[] = [];
+    const r = spawnSync('ip', ['netns', 'list'], { encoding: 'utf8' });
+    for (const ns of (r.stdout ?? '').split('\n').map((l) => l.split(' ')[0]!).filter(Boolean)) {
+      const m = /^chz(\d+)x[0-9a-f]{4}-/.exec(ns);
+      if (!m || Number(m[1]) === process.pid || alive(Number(m[1]))) continue;
+      killInside(ns);
+      if (spawnSync('ip', ['netns', 'del', ns]).status === 0) reaped.push(ns);
+    }
+    return reaped;
+  }
+
   /** Namespaces of this run that still exist (for the cleanup assertion). */
   leftovers(): string[] {
     return this.sh(['ip', 'netns', 'list']).split('\n').map((l) => l.split(' ')[0]!).filter((n) => n.startsWith(`${this.prefix}-`));
+  }
+}
+
+function alive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (err) {
+    return (err as NodeJS.ErrnoException).code === 'EPERM';
+  }
+}
+
+/** Kills, by pid, every process running inside namespace `ns` (only our own namespaces get here). */
+function killInside(ns: string): void {
+  const r = spawnSync('ip', ['netns', 'pids', ns], { encoding: 'utf8' });
+  for (const pid of (r.stdout ?? '').split('\n').map(Number).filter((n) => n > 0)) {
+    try { process.kill(pid, 'SIGKILL'); } catch { /* already gone */ }
   }
 }

@@ -42,6 +42,7 @@ function natted(name: string, wan: { inetDev: string; inet: string; router: stri
 
 beforeAll(async () => {
   requireRoot();
+  TestNetwork.reapStale();
   net = new TestNetwork();
   net.addNamespace('inet', { forward: true });
   for (const a of ['203.0.113.1/32', '203.0.113.2/32', '203.0.113.3/32']) net.addAddress('inet', a);
@@ -71,16 +72,20 @@ beforeAll(async () => {
   ]);
   const a = serve('server A', 8080, 3478, []);
   const b = serve('server B', 8081, 3480, [...turnUrls.flatMap((u) => ['--turn', u]), '--turn-secret', TURN_SECRET]);
+  // A STUN server without RFC 5780 (one address, one port), for the two-server comparison.
+  const plain = net.cli('plain STUN', 'inet', ['serve', '--host', '203.0.113.2', '--port', '8082', '--stun-address', '203.0.113.2', '--stun-port', '3490', '--log-level', 'silent', '--json']);
   const [c] = await Promise.all([
     startTestCoturn({ ip: '203.0.113.3', port: 3478, tlsPort: 5349, tls: cert, netns: net.ns('inet'), secret: TURN_SECRET }),
     a.waitFor(/"event":"listening"/, 20_000),
     b.waitFor(/"event":"listening"/, 20_000),
+    plain.waitFor(/"event":"listening"/, 20_000),
   ]);
   coturn = c;
 }, 60_000);
 
 afterAll(async () => {
-  await coturn?.stop();
+  // Each step on its own: the namespaces go even if something before failed.
+  await coturn?.stop().catch(() => {});
   cert?.remove();
   if (net) {
     await net.destroy();
@@ -154,6 +159,21 @@ describe('chatzyo probe on simulated networks (cross-checked with turnutils_natd
     expect(report.verdict).toMatchObject({ level: 'fair', code: 'udp-blocked-turn-tcp' });
     expect(report.verdict.summary).toMatch(/UDP is blocked.*TURN server over TCP and TLS/);
     expect(t.tcp!.note).toMatch(/UDP to the relay blocked/);
+  });
+});
+
+describe('without RFC 5780: comparing what two servers see', () => {
+  it('two plain STUN servers (ours and coturn\'s) tell a symmetric NAT from MASQUERADE, with medium confidence and no filtering result', async () => {
+    const servers = ['--stun', 'stun:203.0.113.2:3490', '--stun', 'stun:203.0.113.3:3478', '--no-ice'];
+    const [sym, masq] = await Promise.all([probe('c-sym', servers), probe('c-masq', servers)]);
+    for (const r of [sym, masq]) {
+      expect(r.stun.map((s) => s.rfc5780)).toEqual([false, false]);
+      expect(r.nat).toMatchObject({ method: 'two-server', confidence: 'medium', filtering: 'unknown' });
+    }
+    expect(sym.nat.mapping).toBe('endpoint-dependent');
+    expect(masq.nat.mapping).toBe('endpoint-independent');
+    expect(sym.verdict.code).toBe('symmetric-no-turn');
+    expect(masq.verdict.code).toBe('cone');
   });
 });
 
