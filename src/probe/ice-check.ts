@@ -86,7 +86,7 @@ export async function checkIce(opts: IceCheckOptions): Promise<IceResult> {
 export class IceWorker {
   readonly #worker: Worker;
   #failure: string | null = null;
-  #result: ((r: IceResult | string) => void) | null = null;
+  #result: ((r: IceResult[] | string) => void) | null = null;
 
   constructor() {
     const here = import.meta.url;
@@ -98,7 +98,7 @@ export class IceWorker {
       : new Worker(new URL('./ice-worker.js', here), { stdout: true, stderr: true });
     this.#worker.stdout.resume();
     this.#worker.stderr.resume();
-    this.#worker.on('message', (r: IceResult) => this.#result?.(r));
+    this.#worker.on('message', (r: IceResult[]) => this.#result?.(r));
     this.#worker.on('error', (err) => this.#fail(`the test peers crashed: ${err.message}`));
     this.#worker.on('exit', (code) => this.#fail(`the test peers' worker exited (${code}) without a result`));
   }
@@ -108,19 +108,19 @@ export class IceWorker {
     this.#result?.(why);
   }
 
-  /** Runs one call in the worker; resolves with its result (never rejects), then ends the worker. */
-  async run(opts: Omit<IceCheckOptions, 'peerConfig' | 'awaitClose'>): Promise<IceResult> {
-    const failed = (why: string): IceResult => ({
-      policy: opts.policy, connected: false, ms: null, localCandidateType: null, remoteCandidateType: null, gathered: {},
+  /** Runs the calls (at once) in the worker; resolves with their results (never rejects), then ends the worker. */
+  async run(calls: Omit<IceCheckOptions, 'peerConfig' | 'awaitClose'>[]): Promise<IceResult[]> {
+    const failed = (why: string): IceResult[] => calls.map((c) => ({
+      policy: c.policy, connected: false, ms: null, localCandidateType: null, remoteCandidateType: null, gathered: {},
       error: checkError('CHZ_ERR_ICE_FAILED', why),
-    });
+    }));
     try {
       if (this.#failure) return failed(this.#failure);
-      const limit = opts.timeoutMs + 3000;
-      const r = await new Promise<IceResult | string>((resolve) => {
-        const timer = setTimeout(() => resolve(`the ${opts.policy} call did not finish within ${limit} ms`), limit);
+      const limit = Math.max(...calls.map((c) => c.timeoutMs)) + 3000;
+      const r = await new Promise<IceResult[] | string>((resolve) => {
+        const timer = setTimeout(() => resolve(`the test calls did not finish within ${limit} ms`), limit);
         this.#result = (v) => { clearTimeout(timer); resolve(v); };
-        this.#worker.postMessage({ ...opts, awaitClose: false } satisfies IceCheckOptions);
+        this.#worker.postMessage(calls.map((c) => ({ ...c, awaitClose: false } satisfies IceCheckOptions)));
       });
       return typeof r === 'string' ? failed(r) : r;
     } finally {

@@ -139,8 +139,8 @@ export class Probe extends TypedEmitter<ProbeEvents> {
 
     this.#set('interfaces', 'done', 'interfaces', checkInterfaces());
 
-    // The end-to-end calls run in worker threads: start them now, so loading werift overlaps the signaling check.
-    const workers = o.ice === false ? [] : [new IceWorker(), new IceWorker()];
+    // The end-to-end calls run in a worker thread: start it now, so loading werift overlaps the signaling check.
+    const iceWorker = o.ice === false ? null : new IceWorker();
 
     // 1. Signaling: the welcome says which STUN/TURN servers to use.
     let signal: SignalResult | null = null;
@@ -205,22 +205,21 @@ export class Probe extends TypedEmitter<ProbeEvents> {
 
     const ice = (async () => {
       const policies: ('all' | 'relay')[] = turnTargets.length ? ['all', 'relay'] : ['all'];
-      for (const w of workers.slice(policies.length)) void w.terminate();
-      if (o.ice === false || (!o.server && !iceServers.length) || (signal && !signal.ok)) {
-        for (const w of workers) void w.terminate();
+      if (!iceWorker || (!o.server && !iceServers.length) || (signal && !signal.ok)) {
+        void iceWorker?.terminate();
         this.#set('ice', 'skipped');
         return;
       }
       this.#set('ice', 'running');
-      const results = await Promise.all(policies.map((policy, i) => deadline(workers[i]!.run({ policy, iceServers, timeoutMs: t.ice }), t.ice + 5000, `the ${policy} call`)
-        .catch((err): IceResult => ({ policy, connected: false, ms: null, localCandidateType: null, remoteCandidateType: null, gathered: {}, error: toCheckError(err) }))));
+      const results = await deadline(iceWorker.run(policies.map((policy) => ({ policy, iceServers, timeoutMs: t.ice }))), t.ice + 5000, 'the test calls')
+        .catch((err): IceResult[] => policies.map((policy) => ({ policy, connected: false, ms: null, localCandidateType: null, remoteCandidateType: null, gathered: {}, error: toCheckError(err) })));
       this.#set('ice', 'done', 'ice', results);
     })();
 
     try {
       await Promise.all([stunAndNat, turn, ice]);
     } finally {
-      await Promise.all(workers.map((w) => w.terminate()));
+      await iceWorker?.terminate();
     }
     const p = this.#progress;
     const nat = p.nat ?? EMPTY_NAT;
