@@ -7,6 +7,7 @@ import { DEFAULT_OPTIONS } from '../signal/options.js';
 import { runServe, untilSignal } from './serve.js';
 import { addConnectCommand } from './connect-command.js';
 import { addProbeCommand } from './probe-command.js';
+import { addBotsCommand } from './bots-command.js';
 
 /** Where a command's result goes; tests pass their own. */
 export interface CliIO {
@@ -77,12 +78,14 @@ export function buildProgram(io: CliIO = { out: process.stdout, err: process.std
     .addOption(new Option('--trust-proxy', 'take client addresses from X-Forwarded-For (behind a reverse proxy)').env('CHATZYO_TRUST_PROXY'))
     .addOption(new Option('--allowed-origin <origin>', 'only pages from this origin may open the WebSocket (repeatable)').argParser(repeat).env('CHATZYO_ALLOWED_ORIGIN'))
     .addOption(new Option('--log-level <level>', 'pino log level (logs go to stderr as JSON)').default(d.logLevel).env('CHATZYO_LOG_LEVEL').choices(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']))
+    .addOption(new Option('--demo-bots <n>', 'keep N media bots waiting in the hubs (one per hub) as partners that stream a test pattern and echo chat').env('CHATZYO_DEMO_BOTS').argParser(int('--demo-bots', 0, 20)))
     .addOption(new Option('--json', 'print machine-readable JSON lines on stdout').env('CHATZYO_JSON'))
     .addHelpText('after', `
 Every option also reads an environment variable (shown as (env: ...)).
 
 Example:
   $ chatzyo serve --port 8080 --hubs global,tamil,usa
+  $ chatzyo serve --demo-bots 2          # someone to meet at once in global and tamil
   $ chatzyo serve --turn turn:turn.example.com:3478 --turn-secret "$SECRET" --tls-cert cert.pem --tls-key key.pem`)
     .action(async (o: Record<string, unknown>) => {
       const toList = (v: unknown) => (Array.isArray(v) ? v.flatMap((x) => envList(String(x))) : typeof v === 'string' ? envList(v) : []);
@@ -114,12 +117,14 @@ Example:
         allowedOrigins: toList(o.allowedOrigin),
         logLevel: o.logLevel as string,
         json: !!o.json,
-      }, {}, io.out);
+        demoBots: o.demoBots as number | undefined,
+      }, {}, io.out, io.err);
       await untilSignal(server, io.out, !!o.json);
     });
 
   addConnectCommand(program, io);
   addProbeCommand(program, io);
+  addBotsCommand(program, io);
 
   return program;
 }

@@ -1,0 +1,326 @@
+/**
+ * The bots of one worker thread: starts them on the ramp's schedule, lends them the media feed
+ * and the DTLS certificate, and batches what they report into one {@link WorkerTick} message
+ * every `tickMs` (a thousand bots make one message, not a thousand). Demo bots are dispatched
+ * to hubs here, one waiting bot per hub at a time, so they never meet each other.
+ */
+import type { RTCCertificate } from 'werift';
+import { generateCertificate } from '../peer/index.js';
+import { Bot, BOT_STATES, type AttemptOutcome, type BotHost, type BotPlan, type BotSettings, type BotState, type SampleKind } from './bot.js';
+import { DEFAULT_CLIP, readClip, type Clip, type ClipSpec } from './clip.js';
+import { ClipClock } from './clip-player.js';
+import type { Phase } from './links.js';
+import { ClipFeed, EncoderFeed, type MediaFeed } from './media-feed.js';
+import type { BotReport } from './stats.js';
+
+/** What a worker is asked to run. */
+export interface WorkerPlan {
+  kind: 'load' | 'demo';
+  index: number;
+  settings: BotSettings;
+  bots: BotPlan[];
+  /** Media mode: replay the clip (files made by the controller) or run ffmpeg per bot. */
+  media: { source: 'clip' | 'ffmpeg'; clipFiles?: { video: string; audio: string }; clipSpec?: ClipSpec; ffmpegPath?: string } | null;
+  /** Demo bots: the hubs to keep one bot waiting in. */
+  demoHubs?: string[];
+  /** How often to report, ms. */
+  tickMs: number;
+}
+
+/** Numbers a worker reports every tick. Counters marked "delta" are new since the last tick. */
+export interface WorkerTick {
+  type: 'tick';
+  index: number;
+  started: number;
+  states: Record<BotState, number>;
+  settled: number;
+  matchedBots: number;
+  connectedBots: number;
+  /** delta */
+  samples: Record<SampleKind, number[]>;
+  /** delta */
+  succeeded: number;
+  /** delta */
+  failures: { phase: Phase; code: string }[];
+  /** delta: the last few failure messages, for a person */
+  errors: string[];
+  /** delta */
+  matches: number;
+  signalsSent: number;
+  signalsReceived: number;
+  /** delta */
+  serverErrors: Record<string, number>;
+  /** delta */
+  lost: { server: string; code: number; serverCode: string | null }[];
+  /** delta */
+  warnings: string[];
+  childCpuMs: number;
+}
+
+/** Messages from a worker. */
+export type WorkerMessage =
+  | { type: 'ready'; index: number }
+  | WorkerTick
+  | { type: 'done'; index: number; bots: BotReport[]; childCpuMs: number }
+  | { type: 'fatal'; index: number; code: string; message: string };
+
+/** Messages to a worker. */
+export type ControllerMessage = { type: 'go'; t0: number } | { type: 'stop' };
+
+const SAMPLE_KINDS: SampleKind[] = ['signal', 'match', 'ice', 'dtls', 'connect', 'media'];
+
+function emptySamples(): Record<SampleKind, number[]> {
+  return Object.fromEntries(SAMPLE_KINDS.map((k) => [k, []])) as unknown as Record<SampleKind, number[]>;
+}
+
+/**
+ * Keeps at most one demo bot waiting per hub: when the waiting bot is matched (with a person,
+ * as no other bot waits there), the next idle bot takes its place.
+ */
+export class DemoDispatcher {
+  readonly #idle: Bot[] = [];
+  readonly #duty = new Map<string, Bot | null>();
+
+  constructor(readonly hubs: string[]) {
+    for (const h of hubs) this.#duty.set(h, null);
+  }
+
+  idle(bot: Bot): void {
+    for (const [h, b] of this.#duty) if (b === bot) this.#duty.set(h, null);
+    if (!this.#idle.includes(bot)) this.#idle.push(bot);
+    this.#dispatch();
+  }
+
+  matched(bot: Bot): void {
+    for (const [h, b] of this.#duty) if (b === bot) this.#duty.set(h, null);
+    this.#dispatch();
+  }
+
+  gone(bot: Bot): void {
+    const i = this.#idle.indexOf(bot);
+    if (i >= 0) this.#idle.splice(i, 1);
+    this.matched(bot);
+  }
+
+  /** Hubs that have a bot waiting now. */
+  get covered(): string[] { return [...this.#duty].filter(([, b]) => b !== null).map(([h]) => h); }
+
+  #dispatch(): void {
+    for (const [h, b] of this.#duty) {
+      if (b !== null) continue;
+      const bot = this.#idle.shift();
+      if (!bot) return;
+      this.#duty.set(h, bot);
+      bot.join(h);
+    }
+  }
+}
+
+/** Runs and reports the bots of one thread. */
+export class WorkerHost implements BotHost {
+  readonly bots: Bot[] = [];
+  readonly #byId = new Map<number, Bot>();
+  certificate?: RTCCertificate;
+  readonly peerConfig = undefined;
+  #clip: Clip | null = null;
+  #clock: ClipClock | null = null;
+  #clipFeed: ClipFeed | null = null;
+  readonly #feeds = new Map<number, EncoderFeed>();
+  #started = 0;
+  #startTimer: NodeJS.Timeout | null = null;
+  #tickTimer: NodeJS.Timeout | null = null;
+  #stopping: Promise<BotReport[]> | null = null;
+  readonly #dispatcher: DemoDispatcher | null;
+  readonly #states: Record<BotState, number>;
+  // deltas
+  #samples = emptySamples();
+  #succeeded = 0;
+  #failures: { phase: Phase; code: string }[] = [];
+  #errors: string[] = [];
+  #matches = 0;
+  #serverErrors: Record<string, number> = {};
+  #lost: { server: string; code: number; serverCode: string | null }[] = [];
+  #warnings = new Set<string>();
+  #warned = new Set<string>();
+  #urgent = false;
+
+  constructor(readonly plan: WorkerPlan, readonly post: (m: WorkerMessage) => void) {
+    this.#states = Object.fromEntries(BOT_STATES.map((s) => [s, 0])) as Record<BotState, number>;
+    this.#dispatcher = plan.kind === 'demo' ? new DemoDispatcher(plan.demoHubs ?? []) : null;
+    for (const p of plan.bots) {
+      const bot = new Bot(p, plan.settings, this);
+      this.bots.push(bot);
+      this.#byId.set(p.id, bot);
+    }
+    this.#states.pending = this.bots.length;
+  }
+
+  /** Reads the clip and makes the DTLS certificate every call of this thread uses. */
+  async prepare(): Promise<void> {
+    const m = this.plan.media;
+    if (!m) return;
+    this.certificate = await generateCertificate();
+    if (m.source === 'clip') {
+      this.#clip = readClip(m.clipFiles!, m.clipSpec ?? DEFAULT_CLIP);
+      this.#clock = new ClipClock();
+      this.#clipFeed = new ClipFeed(this.#clock, this.#clip);
+    }
+  }
+
+  /** Starts the ramp: each bot at `t0 + startAtMs` (t0 from Date.now(), shared by every worker). */
+  go(t0: number): void {
+    const queue = [...this.bots].sort((a, b) => a.plan.startAtMs - b.plan.startAtMs);
+    let i = 0;
+    const step = () => {
+      if (this.#stopping) return;
+      const elapsed = Date.now() - t0;
+      while (i < queue.length && queue[i]!.plan.startAtMs <= elapsed) void this.#startBot(queue[i++]!);
+      if (i >= queue.length && this.#startTimer) { clearInterval(this.#startTimer); this.#startTimer = null; }
+    };
+    this.#startTimer = setInterval(step, 5);
+    step();
+    this.#tickTimer = setInterval(() => this.#tick(), this.plan.tickMs);
+  }
+
+  async #startBot(bot: Bot): Promise<void> {
+    this.#started++;
+    const m = this.plan.media;
+    if (m?.source === 'ffmpeg') {
+      try {
+        const s = m.clipSpec ?? DEFAULT_CLIP;
+        const feed = await EncoderFeed.start({
+          ffmpegPath: m.ffmpegPath!, width: s.width, height: s.height, fps: s.fps, videoKbps: s.videoKbps, audioKbps: s.audioKbps, keyframeIntervalS: s.keyframeIntervalS,
+        });
+        if (this.#stopping) { await feed.close(); return; }
+        this.#feeds.set(bot.id, feed);
+      } catch (err) {
+        this.post({ type: 'fatal', index: this.plan.index, code: (err as { code?: string }).code ?? 'CHZ_ERR_FFMPEG_FAILED', message: (err as Error).message });
+        return;
+      }
+    }
+    try {
+      await bot.start();
+    } catch (err) {
+      this.warning(`bot ${bot.id} could not start: ${(err as Error).message}`);
+    }
+  }
+
+  // ------------------------------------------------------------------ BotHost
+
+  feed(bot: Bot): MediaFeed {
+    const f = this.#clipFeed ?? this.#feeds.get(bot.id);
+    if (!f) throw new Error(`bot ${bot.id} has no media feed`);
+    return f;
+  }
+
+  now(): number { return performance.now(); }
+
+  state(_bot: Bot, from: BotState, to: BotState): void {
+    this.#states[from]--;
+    this.#states[to]++;
+    if (this.#dispatcher && (to === 'ended' || (to === 'failed' && !_bot.settings.rejoin))) this.#dispatcher.gone(_bot);
+  }
+
+  sample(kind: SampleKind, ms: number): void {
+    this.#samples[kind].push(Math.round(ms * 10) / 10);
+  }
+
+  attempt(_bot: Bot, o: AttemptOutcome): void {
+    if (o.ok) { this.#succeeded++; return; }
+    this.#failures.push({ phase: o.phase, code: o.code });
+    if (this.#errors.length < 5) this.#errors.push(`${o.phase}: ${o.code} ${o.message}`);
+  }
+
+  matched(bot: Bot, role: 'offerer' | 'answerer'): void {
+    if (role === 'offerer') this.#matches++;
+    this.#dispatcher?.matched(bot);
+  }
+
+  serverError(code: string): void {
+    this.#serverErrors[code] = (this.#serverErrors[code] ?? 0) + 1;
+  }
+
+  lost(bot: Bot, info: { code: number; serverCode: string | null }): void {
+    this.#lost.push({ server: bot.plan.server, ...info });
+    // The controller decides at once whether the server is gone.
+    if (!this.#urgent) {
+      this.#urgent = true;
+      setImmediate(() => { this.#urgent = false; this.#tick(); });
+    }
+  }
+
+  finished(): void { /* counted from the bots at each tick */ }
+
+  privateCode(_bot: Bot, partner: number, code: string): void {
+    this.#byId.get(partner)?.receiveCode(code);
+  }
+
+  idle(bot: Bot): void {
+    this.#dispatcher?.idle(bot);
+  }
+
+  warning(message: string): void {
+    if (this.#warned.has(message)) return;
+    this.#warned.add(message);
+    this.#warnings.add(message);
+  }
+
+  // ------------------------------------------------------------------ reporting
+
+  #childCpuMs(): number {
+    let n = 0;
+    for (const f of this.#feeds.values()) n += f.childCpuMs();
+    return n;
+  }
+
+  #tick(): void {
+    let settled = 0;
+    let matchedBots = 0;
+    let connectedBots = 0;
+    let signalsSent = 0;
+    let signalsReceived = 0;
+    for (const b of this.bots) {
+      if (b.settled) settled++;
+      if (b.matches > 0) matchedBots++;
+      if (b.successes > 0) connectedBots++;
+      signalsSent += b.signalsSent;
+      signalsReceived += b.signalsReceived;
+    }
+    const tick: WorkerTick = {
+      type: 'tick', index: this.plan.index, started: this.#started, states: { ...this.#states }, settled, matchedBots, connectedBots,
+      samples: this.#samples, succeeded: this.#succeeded, failures: this.#failures, errors: this.#errors, matches: this.#matches,
+      signalsSent, signalsReceived, serverErrors: this.#serverErrors, lost: this.#lost, warnings: [...this.#warnings], childCpuMs: this.#childCpuMs(),
+    };
+    this.#samples = emptySamples();
+    this.#succeeded = 0;
+    this.#failures = [];
+    this.#errors = [];
+    this.#matches = 0;
+    this.#serverErrors = {};
+    this.#lost = [];
+    this.#warnings.clear();
+    this.post(tick);
+  }
+
+  /** Stops every bot (leave, close calls and sockets), sends the last tick and the reports. Idempotent. */
+  stop(): Promise<BotReport[]> {
+    this.#stopping ??= (async () => {
+      if (this.#startTimer) clearInterval(this.#startTimer);
+      if (this.#tickTimer) clearInterval(this.#tickTimer);
+      const childCpuMs = this.#childCpuMs();
+      await Promise.race([
+        Promise.all(this.bots.map((b) => b.stop().catch(() => {}))),
+        new Promise((r) => setTimeout(r, 5000)),
+      ]);
+      this.#clock?.close();
+      await Promise.all([...this.#feeds.values()].map((f) => f.close().catch(() => {})));
+      this.#tick();
+      const reports: BotReport[] = this.bots.map((b) => ({
+        id: b.id, server: b.plan.server, state: b.state, matches: b.matches, successes: b.successes, failures: b.failures, recv: b.received(),
+      }));
+      this.post({ type: 'done', index: this.plan.index, bots: reports, childCpuMs: Math.max(childCpuMs, this.#childCpuMs()) });
+      return reports;
+    })();
+    return this.#stopping;
+  }
+}
