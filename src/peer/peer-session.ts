@@ -214,6 +214,7 @@ export class PeerSession extends TypedEmitter<PeerSessionEvents> {
           this.emit('warning', { message: `internal error while handling "${m.type}": ${(err as Error)?.stack ?? String(err)}` });
         }
       });
+      signal.on('invalid', ({ reason, frame }) => this.emit('warning', { message: `dropped a server frame: ${reason} (${frame})` }));
       signal.on('disconnected', (d) => this.#onSignalLost(d));
       signal.on('failed', (err) => void this.#end('error', err));
       this.#prepareCertificate();

@@ -55,6 +55,8 @@ export type SignalClientEvents = {
   disconnected: [{ code: number; reason: string; willReconnect: boolean; delayMs: number; attempt: number }];
   /** The client gave up (fatal close code or reconnect timeout). */
   failed: [ChatzyoError];
+  /** A frame that is not a valid server message (dropped; a newer server may send more). */
+  invalid: [{ reason: string; frame: string }];
 };
 
 /** Turns `--server` into the WebSocket URL. */
@@ -181,8 +183,9 @@ export class SignalClient extends TypedEmitter<SignalClientEvents> {
     ws.removeAllListeners('message');
     ws.removeAllListeners('close');
     ws.on('message', (data) => {
-      const parsed = parseServerFrame(data.toString());
-      if (!parsed.ok) return;
+      const text = data.toString();
+      const parsed = parseServerFrame(text);
+      if (!parsed.ok) { this.emit('invalid', { reason: parsed.message, frame: text.slice(0, 200) }); return; }
       const msg = parsed.value;
       if (msg.type === 'pong') {
         const done = this.#pings.get(msg.id);

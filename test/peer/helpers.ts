@@ -10,6 +10,8 @@ type Ev = { [K in keyof PeerSessionEvents]: { type: K; args: PeerSessionEvents[K
 /** Records every event of a session and waits for the next one that matches. */
 export class Recorder {
   readonly events: Ev[] = [];
+  /** Types of the server messages the session's signaling client received (for failure messages). */
+  readonly serverMessages: string[] = [];
   #cursor = new Map<string, number>();
   #waiters: (() => void)[] = [];
 
@@ -18,6 +20,7 @@ export class Recorder {
       'state', 'welcome', 'queued', 'private-created', 'matched', 'connected', 'safety', 'chat-open', 'chat', 'chat-sent',
       'partner-left', 'next', 'gave-up', 'ice-restart', 'remote-media', 'stats', 'disconnected', 'server-error', 'warning', 'ended',
     ];
+    session.once('welcome', () => session.signal?.on('message', (m) => { this.serverMessages.push(m.type); }));
     for (const n of names) {
       session.on(n, ((...args: unknown[]) => {
         this.events.push({ type: n, args, at: Date.now() } as Ev);
@@ -42,7 +45,8 @@ export class Recorder {
         this.#waiters.push(look);
       };
       look();
-    }), ms, `${this.name} waiting for "${String(type)}" (seen: ${[...new Set(this.events.map((e) => e.type))].join(',')}; state ${this.session.state})`);
+    }), ms, `${this.name} waiting for "${String(type)}" (seen: ${[...new Set(this.events.map((e) => e.type))].join(',')}; state ${this.session.state}; `
+      + `signal ${this.session.signal?.state}; server sent after welcome: ${this.serverMessages.join(',')})`);
   }
 
   /** Every recorded `type` event's first argument. */
