@@ -176,7 +176,7 @@ export class Call extends TypedEmitter<CallEvents> {
     this.matchId = opts.matchId;
     this.role = opts.role;
     this.pc = new RTCPeerConnection({
-      iceServers: opts.iceServers.map((s) => ({ urls: s.urls, username: s.username, credential: s.credential })),
+      iceServers: withoutThirdPartyStun(opts.iceServers).map((s) => ({ urls: s.urls, username: s.username, credential: s.credential })),
       iceTransportPolicy: opts.relayOnly ? 'relay' : 'all',
       codecs: codecsFor(opts.videoCodec),
       bundlePolicy: 'max-bundle',
@@ -634,4 +634,15 @@ export class Call extends TypedEmitter<CallEvents> {
     try { this.#dc?.close(); } catch { /* transport already gone */ }
     await this.pc.close().catch(() => { /* closing anyway */ });
   }
+}
+
+/**
+ * werift's ICE agent falls back to stun.l.google.com:19302 when it is given no STUN server.
+ * A chatzyo peer must talk only to the servers it was told about, so when the list has no STUN
+ * URL we give it an unroutable loopback placeholder (the discard port): no server-reflexive
+ * candidate, and no packet to a third party.
+ */
+export function withoutThirdPartyStun(servers: readonly IceServer[]): IceServer[] {
+  const hasStun = servers.some((s) => (Array.isArray(s.urls) ? s.urls : [s.urls]).some((u) => /^stuns?:/i.test(u)));
+  return hasStun ? [...servers] : [{ urls: 'stun:127.0.0.1:9' }, ...servers];
 }
