@@ -8,4 +8,8 @@ if (!existsSync(entry)) {
   process.exit(1);
 }
 const { main } = await import(entry.href);
-process.exitCode = await main(process.argv);
+const code = await main(process.argv);
+process.exitCode = code;
+// Every command has closed what it opened by now; werift can leave an internal TURN refresh
+// timer behind after a relayed call, so do not let a stray timer keep a finished run alive.
+setTimeout(() => process.exit(code), 1500).unref();
