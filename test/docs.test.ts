@@ -2,6 +2,8 @@
 import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import { CLOSE_CODES, CLIENT_MESSAGE_TYPES, ERROR_CODES, ServerMessage } from '../src/protocol/index.js';
+import { PEER_ERROR_CODES } from '../src/peer/errors.js';
+import { PROBE_ERROR_CODES } from '../src/probe/errors.js';
 
 const readme = readFileSync(new URL('../README.md', import.meta.url), 'utf8');
 const protocol = readFileSync(new URL('../docs/protocol.md', import.meta.url), 'utf8');
@@ -14,6 +16,10 @@ describe('docs', () => {
   });
   it('README lists every error code', () => {
     const missing = Object.keys(ERROR_CODES).filter((c) => !readme.includes(`\`${c}\``));
+    expect(missing).toEqual([]);
+  });
+  it('README lists every client-side error code of connect and probe', () => {
+    const missing = [...Object.keys(PEER_ERROR_CODES), ...Object.keys(PROBE_ERROR_CODES)].filter((c) => !readme.includes(`\`${c}\``));
     expect(missing).toEqual([]);
   });
   it('README lists every close code with its error code', () => {
