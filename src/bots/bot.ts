@@ -240,8 +240,9 @@ export class Bot {
 
   #onMessage(m: ServerMessage): void {
     if (this.#stopping) {
-      // A match the server made while we were leaving still counts (the server counted it).
+      // What the server sent while we were leaving still counts (the server counted it too).
       if (m.type === 'matched') { this.matches++; this.host.matched(this, m.role); }
+      if (m.type === 'signal') this.signalsReceived++;
       return;
     }
     switch (m.type) {
@@ -427,10 +428,10 @@ export class Bot {
     this.#afterCall(serverReady);
   }
 
-  #onLost(info: { code: number; reason: string; serverCode: string | null }): void {
+  #onLost(info: { code: number; reason: string; serverCode: string | null; announced: boolean }): void {
     if (this.#stopping) return;
     this.host.lost(this, { code: info.code, serverCode: info.serverCode });
-    if (info.serverCode) this.host.serverError(info.serverCode);
+    if (info.serverCode && !info.announced) this.host.serverError(info.serverCode);
     for (const k of ['match', 'connect', 'next', 'hold'] as const) this.#clear(k);
     const failing = this.#inAttempt && !this.#succeeded && ['queued', 'matched', 'connected'].includes(this.#state);
     if (failing) {
@@ -491,9 +492,14 @@ export class Bot {
     await conn.close();
   }
 
-  /** Ends the bot: leave, close the call and the socket. A bot that never started stays `pending`. Idempotent. */
-  async stop(): Promise<void> {
+  /**
+   * Ends the bot: leave, close the call and the socket. A bot that never started stays `pending`.
+   * `serverLost`: the run ends because this bot's server went away, so an attempt still running
+   * failed in its phase even if the socket's close has not reached the bot yet. Idempotent.
+   */
+  async stop(opts: { serverLost?: boolean } = {}): Promise<void> {
     if (this.#stopping) return;
+    if (opts.serverLost) this.#failOnStop();
     this.#stopping = true;
     for (const k of ['match', 'connect', 'next', 'hold'] as const) this.#clear(k);
     const link = this.#link;
@@ -504,5 +510,20 @@ export class Bot {
     const inCallOrQueue = ['queued', 'matched', 'connected', 'streaming'].includes(this.#state);
     if (this.#state !== 'pending' && this.#state !== 'failed' && this.#state !== 'ended' && this.#state !== 'signaling') this.#to('ended');
     await Promise.all([link?.close().catch(() => {}), this.#closeConnection(inCallOrQueue)]);
+  }
+
+  #failOnStop(): void {
+    const message = 'the server went away during this phase';
+    if (this.#state === 'signaling') {
+      this.failures++;
+      this.host.attempt(this, { ok: false, phase: 'signal', code: 'CHZ_ERR_BOT_SERVER_LOST', message });
+      return;
+    }
+    if (!this.#inAttempt || this.#succeeded || !['queued', 'matched', 'connected'].includes(this.#state)) return;
+    const phase: Phase = this.#state === 'queued' ? 'match' : (this.#link?.pendingPhase() ?? 'match');
+    this.#inAttempt = false;
+    this.failures++;
+    this.host.attempt(this, { ok: false, phase, code: 'CHZ_ERR_BOT_SERVER_LOST', message: `${message} (${phase})` });
+    this.#to('failed');
   }
 }

@@ -15,8 +15,11 @@ import { botError } from './errors.js';
 export type BotConnectionEvents = {
   /** Every server message after welcome. */
   message: [ServerMessage];
-  /** The socket closed without close() being called. `serverCode`: the error code the server gave, if any. */
-  lost: [{ code: number; reason: string; serverCode: string | null }];
+  /**
+   * The socket closed without close() being called. `serverCode`: the error code the server gave,
+   * if any; `announced`: it came in an `error` frame first (already seen as a message).
+   */
+  lost: [{ code: number; reason: string; serverCode: string | null; announced: boolean }];
 };
 
 /** Why an open failed: the bots error, and the server's own code when it gave one. */
@@ -42,7 +45,8 @@ export class BotConnection extends TypedEmitter<BotConnectionEvents> {
     ws.on('close', (code, reason) => {
       if (this.#closed) return;
       this.#closed = true;
-      this.emit('lost', { code, reason: reason.toString(), serverCode: errorCodeForClose(code) ?? (code >= 4000 ? this.#lastServerError : null) });
+      const serverCode = errorCodeForClose(code) ?? (code >= 4000 ? this.#lastServerError : null);
+      this.emit('lost', { code, reason: reason.toString(), serverCode, announced: serverCode !== null && serverCode === this.#lastServerError });
     });
   }
 

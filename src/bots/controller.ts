@@ -460,7 +460,7 @@ export class BotController extends TypedEmitter<BotControllerEvents> {
         s.worker.on('message', check);
         s.worker.once('exit', () => resolve());
       });
-      s.worker.postMessage({ type: 'stop' } satisfies ControllerMessage);
+      s.worker.postMessage({ type: 'stop', serverGone: this.#serverGone?.server } satisfies ControllerMessage);
       let timer: NodeJS.Timeout | null = null;
       await Promise.race([done, new Promise<void>((r) => { timer = setTimeout(() => { this.#warn(`worker ${s.index} did not stop within 15 s; terminated`); r(); }, 15_000); })]);
       if (timer) clearTimeout(timer);

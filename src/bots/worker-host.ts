@@ -65,7 +65,8 @@ export type WorkerMessage =
   | { type: 'fatal'; index: number; code: string; message: string };
 
 /** Messages to a worker. */
-export type ControllerMessage = { type: 'go'; t0: number } | { type: 'stop' };
+/** `serverGone`: the run ends because this server went away. */
+export type ControllerMessage = { type: 'go'; t0: number } | { type: 'stop'; serverGone?: string };
 
 const SAMPLE_KINDS: SampleKind[] = ['signal', 'match', 'ice', 'dtls', 'connect', 'media'];
 
@@ -302,14 +303,17 @@ export class WorkerHost implements BotHost {
     this.post(tick);
   }
 
-  /** Stops every bot (leave, close calls and sockets), sends the last tick and the reports. Idempotent. */
-  stop(): Promise<BotReport[]> {
+  /**
+   * Stops every bot (leave, close calls and sockets), sends the last tick and the reports.
+   * `serverGone`: bots of that server count a failure in the phase they were in. Idempotent.
+   */
+  stop(serverGone?: string): Promise<BotReport[]> {
     this.#stopping ??= (async () => {
       if (this.#startTimer) clearInterval(this.#startTimer);
       if (this.#tickTimer) clearInterval(this.#tickTimer);
       const childCpuMs = this.#childCpuMs();
       await Promise.race([
-        Promise.all(this.bots.map((b) => b.stop().catch(() => {}))),
+        Promise.all(this.bots.map((b) => b.stop({ serverLost: b.plan.server === serverGone }).catch(() => {}))),
         new Promise((r) => setTimeout(r, 5000)),
       ]);
       this.#clock?.close();

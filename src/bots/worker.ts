@@ -12,7 +12,7 @@ const host = new WorkerHost(plan, post);
 
 parentPort!.on('message', (m: ControllerMessage) => {
   if (m.type === 'go') host.go(m.t0);
-  else if (m.type === 'stop') void host.stop();
+  else if (m.type === 'stop') void host.stop(m.serverGone);
 });
 
 try {

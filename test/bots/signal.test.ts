@@ -55,9 +55,15 @@ describe('signal-mode bots', () => {
     expect(summary.matches).toBeGreaterThan(60); // 20 pairs, several rounds each
     expect(summary.attempts.failed).toBe(0);
     expect(summary.passed).toBe(true);
+    // While the bots leave at the end, the server may still pair two of them or relay a signal to one whose
+    // socket is closing: it counts those, the bots never see them. Only bots caught mid-attempt can be involved.
     const m = await metrics(s.url);
-    expect(m.get('chatzyo_matches_total{kind="hub"}')).toBe(summary.matches);
-    expect(m.get('chatzyo_relayed_messages_total')).toBe(summary.signals.received);
+    const serverMatches = m.get('chatzyo_matches_total{kind="hub"}')!;
+    expect(serverMatches).toBeGreaterThanOrEqual(summary.matches);
+    expect(serverMatches - summary.matches).toBeLessThanOrEqual(summary.attempts.unfinished);
+    const relayed = m.get('chatzyo_relayed_messages_total')!;
+    expect(relayed).toBeGreaterThanOrEqual(summary.signals.received);
+    expect(relayed).toBeLessThanOrEqual(summary.signals.sent);
     await until(async () => (await metrics(s.url)).get('chatzyo_connected_clients') === 0, 5000, 'the server sees every bot gone');
   });
 
