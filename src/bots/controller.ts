@@ -228,6 +228,7 @@ export class BotController extends TypedEmitter<BotControllerEvents> {
   #lastCpu = { at: 0, usage: process.cpuUsage() };
   #cpuPercent = 0;
   #peakRss = 0;
+  #rssBefore = process.memoryUsage().rss;
   #stopReason: EndReason | null = null;
   #stopRequested: ((r: EndReason) => void) | null = null;
   #progressTimer: NodeJS.Timeout | null = null;
@@ -270,6 +271,7 @@ export class BotController extends TypedEmitter<BotControllerEvents> {
         media = { source: 'ffmpeg', clipSpec: spec, ffmpegPath: resolveFfmpeg({ explicit: o.ffmpegPath, env: o.env }).path };
       }
     }
+    this.#rssBefore = process.memoryUsage().rss;
     const n = this.workerCount;
     const settings = botSettings(o);
     const byWorker: BotPlan[][] = Array.from({ length: n }, () => []);
@@ -291,7 +293,12 @@ export class BotController extends TypedEmitter<BotControllerEvents> {
           else this.#onMessage(slot, m);
         });
         worker.on('error', (err) => { this.#warn(`worker ${i} crashed: ${err.stack ?? err.message}`); reject(err); });
-        worker.on('exit', () => { slot.exited = true; reject(new Error(`worker ${i} exited before it was ready`)); });
+        worker.on('exit', (code) => {
+          slot.exited = true;
+          reject(new Error(`worker ${i} exited before it was ready`));
+          // A thread that dies mid-run takes its bots' numbers with it: end the run and say so.
+          if (!slot.done && this.#startedAt && !this.#stopReason) { this.#warn(`worker ${i} exited (${code}) during the run; its bots are not in the summary`); this.stop('all-ended'); }
+        });
       }));
     }
     try {
@@ -520,7 +527,11 @@ export class BotController extends TypedEmitter<BotControllerEvents> {
         steadySeconds,
         perBotPercent: steadyPercent !== null ? Math.round((steadyPercent / this.plans.length) * 1000) / 1000 : null,
       },
-      memory: { rssMb: Math.round(process.memoryUsage().rss / 1048576), peakRssMb: Math.round(this.#peakRss / 1048576) },
+      memory: {
+        rssMb: Math.round(process.memoryUsage().rss / 1048576),
+        peakRssMb: Math.round(this.#peakRss / 1048576),
+        perBotKb: Math.round(Math.max(0, this.#peakRss - this.#rssBefore) / 1024 / Math.max(1, started)),
+      },
       clip: this.clip ? { width: this.clip.width, height: this.clip.height, fps: this.clip.fps, videoKbps: this.clip.videoKbps, audioKbps: this.clip.audioKbps } : null,
       source: o.mode === 'media' ? (o.source ?? 'clip') : null,
       workers: this.#slots.length,

@@ -121,7 +121,8 @@ export interface BotsSummary {
   serverGone: { server: string; code: number } | null;
   /** CPU of the bots' process (and their encoders, if any): whole run and steady state (all bots in a call). */
   cpu: { userMs: number; systemMs: number; childrenMs: number; percentOfCore: number; steadyPercentOfCore: number | null; steadySeconds: number | null; perBotPercent: number | null };
-  memory: { rssMb: number; peakRssMb: number };
+  /** Memory of the bots' process: now, at its peak, and the peak's growth over the start per started bot. */
+  memory: { rssMb: number; peakRssMb: number; perBotKb: number };
   /** The replayed clip (media mode). */
   clip: { width: number; height: number; fps: number; videoKbps: number; audioKbps: number } | null;
   source: 'clip' | 'ffmpeg' | null;

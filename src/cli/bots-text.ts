@@ -56,7 +56,7 @@ export function summaryText(s: BotsSummary): string {
   }
   if (s.serverGone) out.push(`  the server ${s.serverGone.server} went away (close ${s.serverGone.code})`);
   const c = s.cpu;
-  out.push(`  bots' CPU: ${c.percentOfCore}% of a core${c.childrenMs ? ` (encoders ${(c.childrenMs / 1000).toFixed(1)} s)` : ''}${c.steadyPercentOfCore !== null ? `, steady ${c.steadyPercentOfCore}% (${c.perBotPercent}% per bot)` : ''} · memory ${s.memory.rssMb} MB (peak ${s.memory.peakRssMb} MB)`);
+  out.push(`  bots' CPU: ${c.percentOfCore}% of a core${c.childrenMs ? ` (encoders ${(c.childrenMs / 1000).toFixed(1)} s)` : ''}${c.steadyPercentOfCore !== null ? `, steady ${c.steadyPercentOfCore}% (${c.perBotPercent}% per bot)` : ''} · memory ${s.memory.rssMb} MB (peak ${s.memory.peakRssMb} MB, ${s.memory.perBotKb} KB per bot)`);
   for (const w of s.warnings.slice(0, 5)) out.push(`  warning: ${w}`);
   out.push('');
   for (const t of s.thresholds) out.push(`  ${t.passed ? '✔' : '✖'} ${t.message}`);

@@ -37,7 +37,12 @@ export async function runBots(o: BotsCliOptions, io: BotsIO, deps: BotsDeps = {}
   deps.onController?.(controller);
   const cleanups: (() => void)[] = [];
   if (deps.signals ?? true) {
-    const onSignal = () => controller.stop('interrupted');
+    let signals = 0;
+    const onSignal = () => {
+      // The first Ctrl-C stops the bots and prints the summary; a second one quits at once.
+      if (++signals > 1) { io.err.write('chatzyo bots: interrupted twice; quitting without a summary\n'); process.exit(130); }
+      controller.stop('interrupted');
+    };
     process.on('SIGINT', onSignal);
     process.on('SIGTERM', onSignal);
     cleanups.push(() => { process.off('SIGINT', onSignal); process.off('SIGTERM', onSignal); });

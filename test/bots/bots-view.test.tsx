@@ -84,7 +84,7 @@ describe('summary numbers', () => {
       recvBitrateKbps: { bots: 2, p50: 350, p5: 349, min: 349 }, recvVideoKbps: { p50: 300, p5: 299 }, lossPercent: { p50: 0, p95: 0, max: 0, overall: 0 },
       signals: { sent: 10, received: 10 }, serverErrors: {}, serverGone: null,
       cpu: { userMs: 1, systemMs: 1, childrenMs: 0, percentOfCore: 10, steadyPercentOfCore: 8, steadySeconds: 5, perBotPercent: 4 },
-      memory: { rssMb: 100, peakRssMb: 120 }, clip: { width: 320, height: 240, fps: 15, videoKbps: 295, audioKbps: 49 },
+      memory: { rssMb: 100, peakRssMb: 120, perBotKb: 900 }, clip: { width: 320, height: 240, fps: 15, videoKbps: 295, audioKbps: 49 },
       workers: 1, durationMs: 6000, endReason: 'settled', warnings: [],
       thresholds: [{ name: 'max-fail-rate', limit: 0.01, value: 0, passed: true, message: 'fail rate 0.00% (0 of 2 attempts) <= 1.00%' }], passed: true,
     } as BotsSummary;
