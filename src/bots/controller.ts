@@ -44,7 +44,7 @@ export interface BotsOptions {
   connectTimeoutS?: number;
   /** Media mode: how long a bot must receive media before it has settled, s (default 5). */
   holdS?: number;
-  /** Worker threads (default: one per core, at most one per pair). */
+  /** Worker threads (default: one per core, at most one per 10 media pairs or 500 signal bots). */
   workers?: number;
   /** Media mode: replay the clip (default) or run ffmpeg encoders per bot (the benchmark's baseline). */
   source?: 'clip' | 'ffmpeg';
@@ -253,9 +253,15 @@ export class BotController extends TypedEmitter<BotControllerEvents> {
     this.#stopRequested?.(this.#stopReason);
   }
 
+  /**
+   * Worker threads: --workers, else one per core but no more than one per 10 media pairs (or 500
+   * signal bots): each thread has a fixed cost (its own werift timers, GC), which a small run
+   * pays for nothing.
+   */
   get workerCount(): number {
     const o = this.options;
-    return Math.max(1, Math.min(o.workers ?? os.availableParallelism(), Math.ceil(o.count / 2)));
+    const useful = o.mode === 'media' ? Math.ceil(o.count / 20) : Math.ceil(o.count / 500);
+    return Math.max(1, Math.min(o.workers ?? Math.min(os.availableParallelism(), useful), Math.ceil(o.count / 2)));
   }
 
   async #run(): Promise<BotsSummary> {

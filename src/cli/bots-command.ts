@@ -56,7 +56,7 @@ export function addBotsCommand(program: Command, io: CliIO): Command {
     .addOption(new Option('--match-timeout <seconds>', 'a bot waiting longer for a partner fails in the match phase').default(BOTS_DEFAULTS.matchTimeoutS).argParser(positive('--match-timeout', ' of seconds')))
     .addOption(new Option('--connect-timeout <seconds>', 'a bot not connected (media: no video) this long after its match fails').default(BOTS_DEFAULTS.connectTimeoutS).argParser(positive('--connect-timeout', ' of seconds')))
     .addOption(new Option('--hold <seconds>', 'media mode, without --duration: how long each bot measures the media it receives').default(BOTS_DEFAULTS.holdS).argParser(positive('--hold', ' of seconds')))
-    .addOption(new Option('--workers <n>', 'worker threads (default: one per core)').argParser(positiveInt('--workers', 256)))
+    .addOption(new Option('--workers <n>', 'worker threads (default: one per core, at most one per 10 media pairs or 500 signal bots)').argParser(positiveInt('--workers', 256)))
     .addOption(new Option('--source <source>', 'media mode: replay the pre-encoded clip, or run ffmpeg encoders per bot (to compare)').choices(['clip', 'ffmpeg']).default('clip'))
     .addOption(new Option('--ffmpeg <path>', 'ffmpeg binary, used once to make the clip (default: CHATZYO_FFMPEG, ffmpeg-static, then PATH)'))
     .addOption(new Option('--max-fail-rate <share>', 'fail when more attempts than this failed (0.01 or 1%)').default(BOTS_DEFAULTS.maxFailRate).argParser(parseRate))
