@@ -60,6 +60,12 @@ export class RedisMatchmaker implements Matchmaker {
     this.#sub = new Redis(options.url, { ...common, enableOfflineQueue: true, maxRetriesPerRequest: null });
     for (const r of [this.#redis, this.#sub]) r.on('error', (err: Error) => this.#o.log?.debug({ err: err.message }, 'redis error'));
     this.#redis.on('close', () => { this.#wasDown = true; });
+    this.#sub.on('close', () => {
+      if (this.#closed) return;
+      // Pub/sub has no replay: whatever was published while this connection was down is lost.
+      this.#o.log?.warn('redis pub/sub connection dropped; cross-node messages may have been lost '
+        + '(if Redis cut it for its output buffer, raise client-output-buffer-limit pubsub)');
+    });
     this.#redis.on('ready', () => {
       if (!this.#wasDown) return;
       this.#wasDown = false;
