@@ -45,6 +45,13 @@ export class RedisMatchmaker implements Matchmaker {
   readonly #P: string;
   /** Local clients in a call: where their partner is, so signals skip Redis lookups. */
   readonly #calls = new Map<string, { mid: string; partner: string; node: string }>();
+  /**
+   * Matches known to be over, for notices that arrive out of order: a "matched" notice and the
+   * end of that match can travel through different nodes' channels. Ended by this node for its
+   * own client ("self": the client never needs to hear of it) or by the partner ("partner": the
+   * client hears matched, then partner-left).
+   */
+  readonly #ended = new Map<string, { by: 'self' | 'partner'; reason: PartnerLeftReason; at: number }>();
   readonly #timers: NodeJS.Timeout[] = [];
   #closed = false;
   #ticking = false;
@@ -237,6 +244,7 @@ export class RedisMatchmaker implements Matchmaker {
   #afterEnded(by: string, ended: Ended, reason: PartnerLeftReason): void {
     this.#calls.delete(by);
     if (!ended || !ended.partner) return;
+    this.#markEnded(ended.mid, 'self', reason);
     this.#send(ended.node, { t: 'left', to: ended.partner, mid: ended.mid, reason });
   }
 
@@ -256,14 +264,31 @@ export class RedisMatchmaker implements Matchmaker {
     this.#dispatch(msg);
   }
 
+  #markEnded(mid: string, by: 'self' | 'partner', reason: PartnerLeftReason): void {
+    const now = Date.now();
+    if (this.#ended.size > 10_000) {
+      for (const [k, v] of this.#ended) if (now - v.at > 30_000) this.#ended.delete(k);
+    }
+    if (!this.#ended.has(mid) || by === 'self') this.#ended.set(mid, { by, reason, at: now });
+  }
+
   #dispatch(msg: Wire): void {
     this.#o.log?.trace({ node: this.#o.nodeId, msg: msg.t, to: msg.to }, 'dispatch');
     switch (msg.t) {
-      case 'matched':
+      case 'matched': {
+        const over = this.#ended.get(msg.notice.matchId);
+        if (over?.by === 'self') return; // this client ended it itself before hearing of it
         this.#calls.set(msg.to, { mid: msg.notice.matchId, partner: msg.notice.partnerId, node: msg.partnerNode });
         this.#listener.matched(msg.to, msg.notice);
+        if (over) {
+          // The partner already left: tell it now, in order.
+          this.#calls.delete(msg.to);
+          this.#listener.partnerLeft(msg.to, msg.notice.matchId, over.reason);
+        }
         return;
+      }
       case 'left': {
+        this.#markEnded(msg.mid, 'partner', msg.reason);
         const call = this.#calls.get(msg.to);
         if (call?.mid === msg.mid) this.#calls.delete(msg.to);
         this.#listener.partnerLeft(msg.to, msg.mid, msg.reason);

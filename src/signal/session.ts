@@ -26,6 +26,10 @@ const TRANSITIONS: Record<SessionState, readonly SessionState[]> = {
   closed: [],
 };
 
+/** How long, and how many, signals ahead of their "matched" notice are held. */
+const EARLY_SIGNAL_MS = 5_000;
+const EARLY_SIGNAL_MAX = 32;
+
 /** Which client messages each state accepts. */
 const ALLOWED: Record<SessionState, readonly ClientMessage['type'][]> = {
   connected: ['hello'],
@@ -51,6 +55,12 @@ export class ClientSession {
   readonly #nexts: SlidingWindow;
   readonly #errors: SlidingWindow;
   #rateStrikes = 0;
+  /**
+   * Signals that arrived for a match this client has not been told about yet. With several
+   * nodes, a match made by a third node's tick and the partner's first signal travel through
+   * different publishers, so the signal can overtake the "matched" notice.
+   */
+  #early: { matchId: string; data: SignalData; at: number }[] = [];
   readonly #helloTimer: NodeJS.Timeout;
   readonly #mm: Matchmaker;
 
@@ -274,6 +284,9 @@ export class ClientSession {
     this.send({
       type: 'matched', matchId: notice.matchId, role: notice.role, hub: notice.hub, private: notice.private, commonInterests: notice.commonInterests,
     });
+    const early = this.#early.filter((e) => e.matchId === notice.matchId && Date.now() - e.at < EARLY_SIGNAL_MS);
+    this.#early = [];
+    for (const e of early) this.send({ type: 'signal', matchId: e.matchId, data: e.data });
   }
 
   /** Called when the partner of `matchId` left. */
@@ -285,6 +298,12 @@ export class ClientSession {
 
   /** Called with signaling data from the partner. */
   onSignal(matchId: string, data: SignalData): boolean {
+    if (this.#state === 'queued' || this.#state === 'ready' || this.#state === 'private-waiting') {
+      // Possibly ahead of its "matched" notice: hold it briefly (bounded), see #early.
+      if (this.#early.length >= EARLY_SIGNAL_MAX) this.#early.shift();
+      this.#early.push({ matchId, data, at: Date.now() });
+      return false;
+    }
     if (this.#state !== 'matched' || this.#matchId !== matchId) return false;
     this.send({ type: 'signal', matchId, data });
     return true;

@@ -175,20 +175,31 @@ describe('cluster of nodes sharing Redis', () => {
     await until(() => !checking, 5000, 'last check');
     if (problem) throw problem;
     await (ns[0]!.matchmaker as RedisMatchmaker).checkInvariants();
+    // Cross-node notices (pub/sub) are asynchronous to the clients' own round trips: let the last
+    // ones land, then every match must have reached both sides and the sessions must agree.
+    const disagreement = () => {
+      const all = new Map(ns.flatMap((n) => [...n.sessions.values()].map((s) => [s.id, s] as const)));
+      for (const s of all.values()) {
+        if (s.state !== 'matched') continue;
+        const p = all.get(s.partnerId!);
+        if (!(p?.state === 'matched' && p.matchId === s.matchId && p.partnerId === s.id)) return `${s.id} matched ${s.matchId}, partner ${p?.state} ${p?.matchId}`;
+      }
+      return '';
+    };
+    // A match can legitimately reach one side only: a client that leaves or presses Next while
+    // another node is matching it ends that match before hearing of it, or the one side told
+    // ends it before the notice reaches the other. What must never happen is a third party in a
+    // match, or a session left believing it is in a match its partner is not in (checked above).
+    const halfTold = () => [...participants].filter(([, set]) => set.size > 2 || set.size === 0);
+    await until(() => disagreement() === '' && halfTold().length === 0, 3000, 'cross-node notices landed')
+      .catch(() => { throw new Error(`after 3 s: ${disagreement() || JSON.stringify(halfTold().map(([id, set]) => [id, [...set]]))}`); });
     expect(checks).toBeGreaterThan(10);
     expect(participants.size).toBeGreaterThan(50);
-    for (const [id, set] of participants) expect(set.size, `match ${id}`).toBe(2);
+    expect(halfTold()).toEqual([]);
     expect(received.length).toBeGreaterThan(200);
     for (const s of received) {
       const set = participants.get(s.matchId)!;
       expect(set.has(s.to) && set.has(s.from) && s.to !== s.from).toBe(true);
-    }
-    // Sessions agree with each other across nodes.
-    const all = new Map(ns.flatMap((n) => [...n.sessions.values()].map((s) => [s.id, s] as const)));
-    for (const s of all.values()) {
-      if (s.state !== 'matched') continue;
-      const p = all.get(s.partnerId!);
-      expect(p?.state === 'matched' && p.matchId === s.matchId && p.partnerId === s.id).toBe(true);
     }
   });
 
