@@ -4,6 +4,7 @@ import { describe, expect, it } from 'vitest';
 import { CLOSE_CODES, CLIENT_MESSAGE_TYPES, ERROR_CODES, ServerMessage } from '../src/protocol/index.js';
 import { PEER_ERROR_CODES } from '../src/peer/errors.js';
 import { PROBE_ERROR_CODES } from '../src/probe/errors.js';
+import { BOT_ERROR_CODES } from '../src/bots/errors.js';
 
 const readme = readFileSync(new URL('../README.md', import.meta.url), 'utf8');
 const protocol = readFileSync(new URL('../docs/protocol.md', import.meta.url), 'utf8');
@@ -18,8 +19,8 @@ describe('docs', () => {
     const missing = Object.keys(ERROR_CODES).filter((c) => !readme.includes(`\`${c}\``));
     expect(missing).toEqual([]);
   });
-  it('README lists every client-side error code of connect and probe', () => {
-    const missing = [...Object.keys(PEER_ERROR_CODES), ...Object.keys(PROBE_ERROR_CODES)].filter((c) => !readme.includes(`\`${c}\``));
+  it('README lists every client-side error code of connect, probe and bots', () => {
+    const missing = [...Object.keys(PEER_ERROR_CODES), ...Object.keys(PROBE_ERROR_CODES), ...Object.keys(BOT_ERROR_CODES)].filter((c) => !readme.includes(`\`${c}\``));
     expect(missing).toEqual([]);
   });
   it('README lists every close code with its error code', () => {
