@@ -3,22 +3,9 @@ import { type Command, InvalidArgumentError, Option } from 'commander';
 import type { ChatzyoError } from '../protocol/index.js';
 import { BOTS_DEFAULTS, validateBotsOptions, type BotsOptions } from '../bots/index.js';
 import type { CliIO } from './program.js';
+import { intArg, positiveArg, tagList } from './parsers.js';
 import { runBots } from './bots.js';
 
-function positiveInt(name: string, max = 1_000_000) {
-  return (value: string): number => {
-    const n = Number(value);
-    if (!Number.isInteger(n) || n < 1 || n > max) throw new InvalidArgumentError(`${name} must be an integer from 1 to ${max}.`);
-    return n;
-  };
-}
-function positive(name: string, unit: string) {
-  return (value: string): number => {
-    const n = Number(value);
-    if (!Number.isFinite(n) || n <= 0) throw new InvalidArgumentError(`${name} must be a positive number${unit}.`);
-    return n;
-  };
-}
 /** A share: 0.01 or 1%. */
 export function parseRate(value: string): number {
   const pct = value.trim().endsWith('%');
@@ -34,9 +21,6 @@ function csv(value: string, previous: string[] | undefined): string[] {
   const base = previous === DEFAULT_SERVERS || previous === DEFAULT_ROOMS ? [] : previous ?? [];
   return [...base, ...value.split(',').map((s) => s.trim()).filter(Boolean)];
 }
-function tags(value: string, previous: string[] | undefined): string[] {
-  return [...(previous ?? []), ...value.split(',').map((s) => s.trim().toLowerCase()).filter(Boolean)];
-}
 
 /** Adds `chatzyo bots` to `program`. */
 export function addBotsCommand(program: Command, io: CliIO): Command {
@@ -44,25 +28,25 @@ export function addBotsCommand(program: Command, io: CliIO): Command {
     .command('bots')
     .description('Put a load on a deployment with bots that join, match and call each other; report percentiles and pass or fail.')
     .addOption(new Option('--server <urls>', 'chatzyo server URL, or several separated by commas (bots are spread over them)').default(DEFAULT_SERVERS, 'http://localhost:8080').argParser(csv).env('CHATZYO_SERVER'))
-    .addOption(new Option('-n, --count <n>', 'number of bots (use an even number: bots pair up)').default(10).argParser(positiveInt('--count')))
+    .addOption(new Option('-n, --count <n>', 'number of bots (use an even number: bots pair up)').default(10).argParser(intArg('--count', 1, 1_000_000)))
     .addOption(new Option('--mode <mode>', 'signal: WebSocket clients only (thousands per process); media: werift peers with video and audio').choices(['signal', 'media']).default('signal'))
     .addOption(new Option('--rooms <hubs>', 'hubs to spread the pairs over').default(DEFAULT_ROOMS, 'global').argParser(csv))
-    .addOption(new Option('--ramp <per-second>', `bots started per second (default ${BOTS_DEFAULTS.rampSignal} in signal mode, ${BOTS_DEFAULTS.rampMedia} in media mode)`).argParser(positive('--ramp', ' of bots per second')))
-    .addOption(new Option('--duration <seconds>', 'run this long (bots re-join after each partner); without it the run ends once every bot has connected or failed').argParser(positive('--duration', ' of seconds')))
-    .addOption(new Option('--next-every <seconds>', 'churn: each pair presses Next this long after connecting (needs --duration)').argParser(positive('--next-every', ' of seconds')))
-    .addOption(new Option('--interests <tags>', 'interest tags; each pair joins with one of them').argParser(tags))
+    .addOption(new Option('--ramp <per-second>', `bots started per second (default ${BOTS_DEFAULTS.rampSignal} in signal mode, ${BOTS_DEFAULTS.rampMedia} in media mode)`).argParser(positiveArg('--ramp', ' of bots per second')))
+    .addOption(new Option('--duration <seconds>', 'run this long (bots re-join after each partner); without it the run ends once every bot has connected or failed').argParser(positiveArg('--duration', ' of seconds')))
+    .addOption(new Option('--next-every <seconds>', 'churn: each pair presses Next this long after connecting (needs --duration)').argParser(positiveArg('--next-every', ' of seconds')))
+    .addOption(new Option('--interests <tags>', 'interest tags; each pair joins with one of them').argParser(tagList))
     .addOption(new Option('--private', 'pair by private call codes instead of hubs'))
     .addOption(new Option('--relay-only', 'media mode: TURN relay candidates only'))
-    .addOption(new Option('--match-timeout <seconds>', 'a bot waiting longer for a partner fails in the match phase').default(BOTS_DEFAULTS.matchTimeoutS).argParser(positive('--match-timeout', ' of seconds')))
-    .addOption(new Option('--connect-timeout <seconds>', 'a bot not connected (media: no video) this long after its match fails').default(BOTS_DEFAULTS.connectTimeoutS).argParser(positive('--connect-timeout', ' of seconds')))
-    .addOption(new Option('--hold <seconds>', 'media mode, without --duration: how long each bot measures the media it receives').default(BOTS_DEFAULTS.holdS).argParser(positive('--hold', ' of seconds')))
-    .addOption(new Option('--workers <n>', 'worker threads (default: one per core, at most one per 10 media pairs or 500 signal bots)').argParser(positiveInt('--workers', 256)))
+    .addOption(new Option('--match-timeout <seconds>', 'a bot waiting longer for a partner fails in the match phase').default(BOTS_DEFAULTS.matchTimeoutS).argParser(positiveArg('--match-timeout', ' of seconds')))
+    .addOption(new Option('--connect-timeout <seconds>', 'a bot not connected (media: no video) this long after its match fails').default(BOTS_DEFAULTS.connectTimeoutS).argParser(positiveArg('--connect-timeout', ' of seconds')))
+    .addOption(new Option('--hold <seconds>', 'media mode, without --duration: how long each bot measures the media it receives').default(BOTS_DEFAULTS.holdS).argParser(positiveArg('--hold', ' of seconds')))
+    .addOption(new Option('--workers <n>', 'worker threads (default: one per core, at most one per 10 media pairs or 500 signal bots)').argParser(intArg('--workers', 1, 256)))
     .addOption(new Option('--source <source>', 'media mode: replay the pre-encoded clip, or run ffmpeg encoders per bot (to compare)').choices(['clip', 'ffmpeg']).default('clip'))
     .addOption(new Option('--ffmpeg <path>', 'ffmpeg binary, used once to make the clip (default: CHATZYO_FFMPEG, ffmpeg-static, then PATH)'))
     .addOption(new Option('--max-fail-rate <share>', 'fail when more attempts than this failed (0.01 or 1%)').default(BOTS_DEFAULTS.maxFailRate).argParser(parseRate))
-    .addOption(new Option('--max-p95-connect-ms <ms>', 'fail when the p95 time from match to connected is higher').argParser(positive('--max-p95-connect-ms', ' of milliseconds')))
-    .addOption(new Option('--max-p95-match-ms <ms>', 'fail when the p95 time from join to match is higher').argParser(positive('--max-p95-match-ms', ' of milliseconds')))
-    .addOption(new Option('--min-bitrate-kbps <kbps>', 'media mode: fail when the p5 of the per-bot receive bitrate is lower').argParser(positive('--min-bitrate-kbps', ' of kbit/s')))
+    .addOption(new Option('--max-p95-connect-ms <ms>', 'fail when the p95 time from match to connected is higher').argParser(positiveArg('--max-p95-connect-ms', ' of milliseconds')))
+    .addOption(new Option('--max-p95-match-ms <ms>', 'fail when the p95 time from join to match is higher').argParser(positiveArg('--max-p95-match-ms', ' of milliseconds')))
+    .addOption(new Option('--min-bitrate-kbps <kbps>', 'media mode: fail when the p5 of the per-bot receive bitrate is lower').argParser(positiveArg('--min-bitrate-kbps', ' of kbit/s')))
     .addOption(new Option('--json', 'print one JSON document with the summary at the end').env('CHATZYO_JSON'))
     .addHelpText('after', `
 Each bot times its phases: signal (WebSocket open to welcome), match (join to matched), then

@@ -1,32 +1,16 @@
 /** The `connect` command's options and help; the action validates and calls {@link runConnect}. */
 import { type Command, InvalidArgumentError, Option } from 'commander';
 import type { CliIO } from './program.js';
+import { intArg, positiveArg, tagList } from './parsers.js';
 import { runConnect, targetFor, type ConnectOptions } from './connect.js';
 import { ChatzyoError } from '../protocol/index.js';
 
-function positiveInt(name: string, max = 100_000) {
-  return (value: string): number => {
-    const n = Number(value);
-    if (!Number.isInteger(n) || n < 1 || n > max) throw new InvalidArgumentError(`${name} must be an integer from 1 to ${max}.`);
-    return n;
-  };
-}
-function positiveSeconds(name: string) {
-  return (value: string): number => {
-    const n = Number(value);
-    if (!Number.isFinite(n) || n <= 0) throw new InvalidArgumentError(`${name} must be a positive number of seconds.`);
-    return n;
-  };
-}
 function evenInt(name: string) {
   return (value: string): number => {
     const n = Number(value);
     if (!Number.isInteger(n) || n < 16 || n > 3840 || n % 2 !== 0) throw new InvalidArgumentError(`${name} must be an even number of pixels from 16 to 3840.`);
     return n;
   };
-}
-function tags(value: string, previous: string[] | undefined): string[] {
-  return [...(previous ?? []), ...value.split(',').map((s) => s.trim().toLowerCase()).filter(Boolean)];
 }
 
 /** Adds `chatzyo connect` to `program`. */
@@ -38,7 +22,7 @@ export function addConnectCommand(program: Command, io: CliIO & { in?: NodeJS.Re
     .addOption(new Option('--room <hub>', 'hub to join, e.g. tamil'))
     .addOption(new Option('--private <code>', 'join a private call by its code (or its link)'))
     .addOption(new Option('--create-private', 'create a private call and print its code and link'))
-    .addOption(new Option('--interests <tags>', 'comma-separated interest tags').argParser(tags))
+    .addOption(new Option('--interests <tags>', 'comma-separated interest tags').argParser(tagList))
     .addOption(new Option('--video <source>', 'testsrc | FILE (looped) | camera[:/dev/videoN]').default('testsrc'))
     .addOption(new Option('--no-video', 'send no video'))
     .addOption(new Option('--audio <source>', 'sine | FILE (looped) | mic[:DEVICE] (PulseAudio) | alsa:DEVICE').default('sine'))
@@ -46,17 +30,17 @@ export function addConnectCommand(program: Command, io: CliIO & { in?: NodeJS.Re
     .addOption(new Option('--codec <codec>', 'video codec').choices(['vp8', 'h264']).default('vp8'))
     .addOption(new Option('--width <px>', 'video width').default(640).argParser(evenInt('--width')))
     .addOption(new Option('--height <px>', 'video height').default(480).argParser(evenInt('--height')))
-    .addOption(new Option('--fps <n>', 'video frame rate').default(15).argParser(positiveInt('--fps', 60)))
-    .addOption(new Option('--video-bitrate <kbps>', 'video bitrate, kbit/s').default(600).argParser(positiveInt('--video-bitrate', 20_000)))
-    .addOption(new Option('--audio-bitrate <kbps>', 'Opus bitrate, kbit/s').default(32).argParser(positiveInt('--audio-bitrate', 510)))
-    .addOption(new Option('--keyframe-interval <seconds>', 'seconds between keyframes').default(1).argParser(positiveSeconds('--keyframe-interval')))
+    .addOption(new Option('--fps <n>', 'video frame rate').default(15).argParser(intArg('--fps', 1, 60)))
+    .addOption(new Option('--video-bitrate <kbps>', 'video bitrate, kbit/s').default(600).argParser(intArg('--video-bitrate', 1, 20_000)))
+    .addOption(new Option('--audio-bitrate <kbps>', 'Opus bitrate, kbit/s').default(32).argParser(intArg('--audio-bitrate', 1, 510)))
+    .addOption(new Option('--keyframe-interval <seconds>', 'seconds between keyframes').default(1).argParser(positiveArg('--keyframe-interval')))
     .addOption(new Option('--record <file.webm>', 'record what the partner sends (partner 2 goes to FILE-2.webm, ...)'))
     .addOption(new Option('--say <text>', 'send this chat message to each partner once connected'))
-    .addOption(new Option('--next-after <seconds>', 'press Next this long after each connection').argParser(positiveSeconds('--next-after')))
-    .addOption(new Option('--duration <seconds>', 'end the run after this long').argParser(positiveSeconds('--duration')))
-    .addOption(new Option('--max-partners <n>', 'end after this many partners').argParser(positiveInt('--max-partners')))
+    .addOption(new Option('--next-after <seconds>', 'press Next this long after each connection').argParser(positiveArg('--next-after')))
+    .addOption(new Option('--duration <seconds>', 'end the run after this long').argParser(positiveArg('--duration')))
+    .addOption(new Option('--max-partners <n>', 'end after this many partners').argParser(intArg('--max-partners', 1, 100_000)))
     .addOption(new Option('--relay-only', 'use TURN relay candidates only (the partner never sees your addresses)'))
-    .addOption(new Option('--connect-timeout <seconds>', 'fail when no call connects within this long of the start').argParser(positiveSeconds('--connect-timeout')))
+    .addOption(new Option('--connect-timeout <seconds>', 'fail when no call connects within this long of the start').argParser(positiveArg('--connect-timeout')))
     .addOption(new Option('--ffmpeg <path>', 'ffmpeg binary (default: CHATZYO_FFMPEG, ffmpeg-static, then PATH)'))
     .addOption(new Option('--json', 'print one JSON object per line (the default when stdout is not a TTY)').env('CHATZYO_JSON'))
     .addHelpText('after', `
