@@ -8,7 +8,7 @@ import {
   ChatzyoError, errorCodeForClose, parseServerFrame, PROTOCOL_VERSION,
   type ClientMessage, type ServerMessage, type ServerMessageOf,
 } from '../protocol/index.js';
-import { signalUrl, TypedEmitter } from '../peer/index.js';
+import { closeWebSocket, signalUrl, TypedEmitter } from '../peer/index.js';
 import { botError } from './errors.js';
 
 /** Events of a {@link BotConnection}. */
@@ -109,14 +109,6 @@ export class BotConnection extends TypedEmitter<BotConnectionEvents> {
   async close(): Promise<void> {
     if (this.#closed && this.ws.readyState === WebSocket.CLOSED) return;
     this.#closed = true;
-    const ws = this.ws;
-    if (ws.readyState === WebSocket.CLOSED) return;
-    await new Promise<void>((resolve) => {
-      const t = setTimeout(() => { ws.terminate(); resolve(); }, 1000);
-      ws.once('close', () => { clearTimeout(t); resolve(); });
-      ws.on('error', () => { /* closing anyway */ });
-      if (ws.readyState === WebSocket.CONNECTING) ws.terminate();
-      else ws.close(1000, 'bye');
-    });
+    await closeWebSocket(this.ws);
   }
 }

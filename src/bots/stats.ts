@@ -3,7 +3,7 @@
  * summary document that `--json` prints, and the thresholds that decide `passed`. Pure
  * functions, so the CLI, the tests and the benchmark compute them the same way.
  */
-import { PHASES, type Phase } from './links.js';
+import { PHASES, type Phase, type ReceiveTotals } from './links.js';
 
 /** p50/p95/p99/max of a list of timings, ms (null when nothing was measured). */
 export interface Percentiles {
@@ -29,13 +29,7 @@ export function percentiles(values: readonly number[]): Percentiles | null {
 }
 
 /** What one bot received over the run. */
-export interface BotReceive {
-  videoBytes: number;
-  audioBytes: number;
-  packets: number;
-  lost: number;
-  frames: number;
-  keyframes: number;
+export interface BotReceive extends ReceiveTotals {
   /** How long media flowed to it, ms. */
   mediaMs: number;
 }

@@ -260,13 +260,21 @@ export class SignalClient extends TypedEmitter<SignalClientEvents> {
     if (this.#state !== 'closed') this.#to('closed');
     const ws = this.#ws;
     this.#ws = null;
-    if (!ws || ws.readyState === WebSocket.CLOSED) return;
-    await new Promise<void>((resolve) => {
-      const t = setTimeout(() => { ws.terminate(); resolve(); }, 1000);
-      ws.once('close', () => { clearTimeout(t); resolve(); });
-      ws.on('error', () => { /* closing anyway */ });
-      if (ws.readyState === WebSocket.CONNECTING) ws.terminate();
-      else ws.close(1000, 'bye');
-    });
+    if (ws) await closeWebSocket(ws);
   }
+}
+
+/**
+ * Closes a WebSocket (1000) and waits up to `timeoutMs` for the close handshake, then
+ * terminates it. Resolves at once for a socket already closed.
+ */
+export function closeWebSocket(ws: WebSocket, timeoutMs = 1000): Promise<void> {
+  if (ws.readyState === WebSocket.CLOSED) return Promise.resolve();
+  return new Promise<void>((resolve) => {
+    const t = setTimeout(() => { ws.terminate(); resolve(); }, timeoutMs);
+    ws.once('close', () => { clearTimeout(t); resolve(); });
+    ws.on('error', () => { /* closing anyway */ });
+    if (ws.readyState === WebSocket.CONNECTING) ws.terminate();
+    else ws.close(1000, 'bye');
+  });
 }
