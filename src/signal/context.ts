@@ -11,6 +11,7 @@ export interface ServerContext {
   metrics: ServerMetrics;
   log: Logger;
   hasTurn: boolean;
-  iceServersFor(sessionId: string): IceServer[];
+  /** ICE servers for a session; the built-in STUN URL is named as the client reached us (Host). */
+  iceServersFor(sessionId: string, hostHeader: string | undefined): IceServer[];
   lastCounts(): HubCount[] | null;
 }

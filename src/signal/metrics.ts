@@ -1,5 +1,6 @@
 /** Prometheus metrics of one server instance (its own registry, so several servers can share a process). */
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+import type { HubCount } from '../protocol/index.js';
 import type { Matchmaker } from './matchmaker.js';
 
 /** The metrics a signaling server exposes at /metrics. */
@@ -18,16 +19,20 @@ export function createMetrics(matchmaker: () => Matchmaker, options: { defaultMe
   const registry = new Registry();
   if (options.defaultMetrics !== false) collectDefaultMetrics({ register: registry, prefix: 'chatzyo_' });
   const connected = new Gauge({ name: 'chatzyo_connected_clients', help: 'WebSocket clients connected to this node', registers: [registry] });
+  // Both gauges are collected at once on a scrape: they share one matchmaker read (the Redis
+  // matchmaker pays a round trip for it).
+  let reading: Promise<HubCount[]> | null = null;
+  const read = () => (reading ??= matchmaker().counts().catch(() => []).finally(() => { reading = null; }));
   new Gauge({
     name: 'chatzyo_queue_length', help: 'Clients waiting in each hub queue', labelNames: ['hub'], registers: [registry],
     async collect() {
-      for (const c of await matchmaker().counts().catch(() => [])) this.set({ hub: c.name }, c.waiting);
+      for (const c of await read()) this.set({ hub: c.name }, c.waiting);
     },
   });
   new Gauge({
     name: 'chatzyo_in_call', help: 'Clients in a call, per hub', labelNames: ['hub'], registers: [registry],
     async collect() {
-      for (const c of await matchmaker().counts().catch(() => [])) this.set({ hub: c.name }, c.inCall);
+      for (const c of await read()) this.set({ hub: c.name }, c.inCall);
     },
   });
   const matches = new Counter({ name: 'chatzyo_matches_total', help: 'Matches made (kind: hub or private)', labelNames: ['kind'], registers: [registry] });

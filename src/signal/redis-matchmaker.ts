@@ -250,7 +250,6 @@ export class RedisMatchmaker implements Matchmaker {
 
   /** Delivers locally when `node` is this one, else publishes on that node's channel. */
   #send(node: string, msg: Wire): void {
-    this.#o.log?.trace({ node: this.#o.nodeId, toNode: node, msg: msg.t, to: msg.to }, 'send');
     if (node === this.#o.nodeId) { this.#dispatch(msg); return; }
     if (!node) return;
     this.#redis.publish(this.#channel(node), JSON.stringify(msg)).catch((err: Error) => {
@@ -273,7 +272,6 @@ export class RedisMatchmaker implements Matchmaker {
   }
 
   #dispatch(msg: Wire): void {
-    this.#o.log?.trace({ node: this.#o.nodeId, msg: msg.t, to: msg.to }, 'dispatch');
     switch (msg.t) {
       case 'matched': {
         const over = this.#ended.get(msg.notice.matchId);

@@ -146,7 +146,7 @@ export class SignalServer {
       metrics: this.metrics,
       log: this.log,
       hasTurn: o.turnUrls.length > 0 && !!o.turnSecret,
-      iceServersFor: (id) => this.#iceServers(id),
+      iceServersFor: (id, host) => this.#iceServers(id, host),
       lastCounts: () => this.#lastCounts,
     };
 
@@ -185,10 +185,9 @@ export class SignalServer {
     return `stun:${host}:${this.#stun.port}`;
   }
 
-  #iceServers(sessionId: string): IceServer[] {
-    const s = this.sessions.get(sessionId);
+  #iceServers(sessionId: string, hostHeader: string | undefined): IceServer[] {
     const o = this.options;
-    const builtIn = s ? this.#stunUrlFor(sessionHosts.get(s)) : null;
+    const builtIn = this.#stunUrlFor(hostHeader);
     const stunUrls = o.stunUrls.length ? o.stunUrls : builtIn ? [builtIn] : [];
     return iceServersFor({ stunUrls, turnUrls: o.turnUrls, turnSecret: o.turnSecret, turnTtlSeconds: o.turnTtlSeconds }, sessionId);
   }
@@ -226,12 +225,10 @@ export class SignalServer {
   #onConnection(ws: WebSocket, req: http.IncomingMessage): void {
     const address = this.#clientAddress(req);
     const addressHash = this.hashAddress(address);
-    const session = new ClientSession(ws, randomId(16), addressHash, this.#ctx);
-    sessionHosts.set(session, req.headers.host);
+    const session = new ClientSession(ws, randomId(16), addressHash, req.headers.host, this.#ctx);
     ws.on('error', (err) => this.log.debug({ err: err.message, session: session.id }, 'socket error'));
     const count = (this.#perAddress.get(address) ?? 0) + 1;
     this.#perAddress.set(address, count);
-    let reason: 'disconnect' | 'timeout' = 'disconnect';
     ws.on('close', () => {
       const left = (this.#perAddress.get(address) ?? 1) - 1;
       if (left <= 0) this.#perAddress.delete(address); else this.#perAddress.set(address, left);
@@ -239,7 +236,7 @@ export class SignalServer {
         this.sessions.delete(session.id);
         this.metrics.connected.dec();
       }
-      session.closed(reason).catch((err: unknown) => this.log.error({ err, session: session.id }, 'cleanup failed'));
+      session.closed(session.timedOut ? 'timeout' : 'disconnect').catch((err: unknown) => this.log.error({ err, session: session.id }, 'cleanup failed'));
     });
     if (count > this.options.maxConnectionsPerAddress) {
       this.log.warn({ addr: addressHash, count }, 'too many connections from one address');
@@ -250,7 +247,6 @@ export class SignalServer {
     this.metrics.connected.inc();
     ws.on('message', (data, isBinary) => session.receive(toBuffer(data), isBinary));
     ws.on('pong', () => session.markAlive());
-    timeoutMarkers.set(session, () => { reason = 'timeout'; });
     this.log.debug({ session: session.id, addr: addressHash }, 'connected');
   }
 
@@ -258,7 +254,7 @@ export class SignalServer {
     for (const s of this.sessions.values()) {
       if (!s.checkAlive()) {
         this.log.info({ session: s.id }, 'heartbeat timeout');
-        timeoutMarkers.get(s)?.();
+        s.timedOut = true;
         s.ws.terminate();
         continue;
       }
@@ -372,8 +368,6 @@ export class SignalServer {
   }
 }
 
-const sessionHosts = new WeakMap<ClientSession, string | undefined>();
-const timeoutMarkers = new WeakMap<ClientSession, () => void>();
 
 function toBuffer(data: import('ws').RawData): Buffer {
   if (Buffer.isBuffer(data)) return data;

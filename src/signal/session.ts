@@ -64,7 +64,10 @@ export class ClientSession {
   readonly #helloTimer: NodeJS.Timeout;
   readonly #mm: Matchmaker;
 
-  constructor(readonly ws: WebSocket, id: string, addressHash: string, private readonly ctx: ServerContext) {
+  /** Set by the heartbeat when this client stopped answering pings (its partner hears "timeout"). */
+  timedOut = false;
+
+  constructor(readonly ws: WebSocket, id: string, addressHash: string, private readonly hostHeader: string | undefined, private readonly ctx: ServerContext) {
     this.id = id;
     this.addressHash = addressHash;
     this.#mm = ctx.matchmaker;
@@ -180,7 +183,7 @@ export class ClientSession {
       type: 'welcome',
       version: PROTOCOL_VERSION,
       sessionId: this.id,
-      iceServers: this.ctx.iceServersFor(this.id),
+      iceServers: this.ctx.iceServersFor(this.id, this.hostHeader),
       turn: this.ctx.hasTurn,
       hubs: o.hubs,
       limits: {
