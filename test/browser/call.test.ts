@@ -1,34 +1,15 @@
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import type { Browser } from 'playwright-core';
-import type { SignalServer } from '../../src/signal/server.js';
+import { describe, expect, it } from 'vitest';
 import {
-  buildWebClient, closeAll, CONNECTED, launchChromium, openChromiumPage, saveScreenshot, startIn, waitForStatus, waitForVideo,
+  useBrowserRig, CONNECTED, launchChromium, openChromiumPage, saveScreenshot, startIn, waitForStatus, waitForVideo,
   type ChatPage,
 } from '../helpers/browsers.js';
 import { until } from '../helpers/deadline.js';
-import { startServer } from '../helpers/server.js';
 
-let web: Awaited<ReturnType<typeof buildWebClient>>;
-let browser: Browser;
-let server: SignalServer;
-const pages: ChatPage[] = [];
-
-beforeAll(async () => {
-  web = await buildWebClient();
-  // Each result is kept as soon as it exists, so afterAll cleans up even when the other one fails.
-  await Promise.all([launchChromium().then((b) => { browser = b; }), startServer({ webRoot: web.dir }).then((s) => { server = s; })]);
-});
-afterEach(async () => {
-  await closeAll(pages);
-});
-afterAll(async () => {
-  await browser?.close();
-  await server?.close();
-  web?.remove();
-});
+const rig = useBrowserRig(launchChromium);
+const { pages } = rig;
 
 async function open(name: string): Promise<ChatPage> {
-  const p = await openChromiumPage(browser, server.url, name);
+  const p = await openChromiumPage(rig.browser, rig.server.url, name);
   pages.push(p);
   return p;
 }

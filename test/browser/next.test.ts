@@ -1,31 +1,14 @@
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { Browser } from 'playwright-core';
-import type { SignalServer } from '../../src/signal/server.js';
+import { describe, expect, it } from 'vitest';
 import {
-  buildWebClient, closeAll, CONNECTED, launchChromium, openChromiumPage, saveScreenshot, startIn, waitForStatus, waitForVideo,
+  useBrowserRig, CONNECTED, launchChromium, openChromiumPage, saveScreenshot, startIn, waitForStatus, waitForVideo,
   type ChatPage,
 } from '../helpers/browsers.js';
-import { startServer } from '../helpers/server.js';
 
-let web: Awaited<ReturnType<typeof buildWebClient>>;
-let browser: Browser;
-let server: SignalServer;
-const pages: ChatPage[] = [];
-
-beforeAll(async () => {
-  web = await buildWebClient();
-  // Each result is kept as soon as it exists, so afterAll cleans up even when the other one fails.
-  await Promise.all([launchChromium().then((b) => { browser = b; }), startServer({ webRoot: web.dir }).then((s) => { server = s; })]);
-});
-afterAll(async () => {
-  await closeAll(pages);
-  await browser?.close();
-  await server?.close();
-  web?.remove();
-});
+const rig = useBrowserRig(launchChromium, 'all');
+const { pages } = rig;
 
 async function open(name: string): Promise<ChatPage> {
-  const p = await openChromiumPage(browser, server.url, name);
+  const p = await openChromiumPage(rig.browser, rig.server.url, name);
   pages.push(p);
   return p;
 }
@@ -57,7 +40,7 @@ describe('Next', () => {
     await Promise.all([waitForVideo(a, 30, 20_000), waitForVideo(c, 30, 20_000)]);
     // B was left out of the new call and is not queued.
     expect(await matchId(b)).toBeNull();
-    expect((await server.matchmaker.counts()).find((h) => h.name === 'tamil')).toEqual({ name: 'tamil', waiting: 0, inCall: 2 });
+    expect((await rig.server.matchmaker.counts()).find((h) => h.name === 'tamil')).toEqual({ name: 'tamil', waiting: 0, inCall: 2 });
 
     await saveScreenshot(b, 'next-left-behind');
     await saveScreenshot(a, 'next-new-call');

@@ -1,31 +1,14 @@
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { Browser } from 'playwright-core';
-import type { SignalServer } from '../../src/signal/server.js';
+import { describe, expect, it } from 'vitest';
 import {
-  buildWebClient, closeAll, CONNECTED, launchChromium, openChromiumPage, saveScreenshot, waitForStatus, type ChatPage,
+  useBrowserRig, CONNECTED, launchChromium, openChromiumPage, saveScreenshot, waitForStatus, type ChatPage,
 } from '../helpers/browsers.js';
 import { until } from '../helpers/deadline.js';
-import { startServer } from '../helpers/server.js';
 
-let web: Awaited<ReturnType<typeof buildWebClient>>;
-let browser: Browser;
-let server: SignalServer;
-const pages: ChatPage[] = [];
-
-beforeAll(async () => {
-  web = await buildWebClient();
-  // Each result is kept as soon as it exists, so afterAll cleans up even when the other one fails.
-  await Promise.all([launchChromium().then((b) => { browser = b; }), startServer({ webRoot: web.dir }).then((s) => { server = s; })]);
-});
-afterAll(async () => {
-  await closeAll(pages);
-  await browser?.close();
-  await server?.close();
-  web?.remove();
-});
+const rig = useBrowserRig(launchChromium);
+const { pages } = rig;
 
 async function open(url: string, name: string): Promise<ChatPage> {
-  const p = await openChromiumPage(browser, url, name);
+  const p = await openChromiumPage(rig.browser, url, name);
   pages.push(p);
   return p;
 }
@@ -34,11 +17,11 @@ const matchId = (p: ChatPage) => p.eval<string | null>('window.__chatzyo.matchId
 
 describe('private call link', () => {
   it('joins exactly the two pages; a third who opens it is told the call is full', async () => {
-    const host = await open(server.url, 'host');
+    const host = await open(rig.server.url, 'host');
     await host.click('private-create');
     let link = '';
     await until(async () => (link = await host.value('private-link')) !== '', 10_000, 'the host gets a private link');
-    expect(link).toMatch(new RegExp(`^${server.url}/#/call/[A-Za-z0-9_-]{22,}$`));
+    expect(link).toMatch(new RegExp(`^${rig.server.url}/#/call/[A-Za-z0-9_-]{22,}$`));
 
     const guest = await open(link, 'guest');
     await Promise.all([

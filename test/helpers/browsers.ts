@@ -11,7 +11,10 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { chromium as playwrightChromium, type Browser as PwBrowser, type BrowserContext, type Page as PwPage } from 'playwright-core';
 import puppeteer, { type Browser as PpBrowser, type Page as PpPage } from 'puppeteer-core';
+import { afterAll, afterEach, beforeAll } from 'vitest';
+import type { SignalServer } from '../../src/signal/server.js';
 import { until, withTimeout } from './deadline.js';
+import { startServer } from './server.js';
 
 const ROOT = path.resolve(fileURLToPath(import.meta.url), '../../..');
 export const CHROMIUM_PATH = process.env.CHATZYO_CHROMIUM ?? '/usr/bin/chromium';
@@ -258,4 +261,31 @@ export async function saveScreenshot(page: ChatPage, name: string): Promise<stri
 /** Closes pages, ignoring ones already gone. */
 export async function closeAll(pages: ChatPage[]): Promise<void> {
   await Promise.all(pages.splice(0).map((p) => withTimeout(p.close(), 10_000, `${p.name}: close`).catch(() => {})));
+}
+
+/**
+ * The fixture most browser test files share: a fresh build of the web client, a server serving
+ * it on port 0 and one browser, started in beforeAll (each kept as soon as it exists, so a
+ * failure to start one still cleans up the other), plus the pages a test opens, closed after
+ * each test (`closePages: 'each'`) or after the file. Registered with vitest's hooks.
+ */
+export function useBrowserRig<B extends { close(): Promise<void> }>(
+  launch: () => Promise<B>, closePages: 'each' | 'all' = 'each',
+): { readonly browser: B; readonly server: SignalServer; readonly pages: ChatPage[] } {
+  let web: Awaited<ReturnType<typeof buildWebClient>> | undefined;
+  let browser: B | undefined;
+  let server: SignalServer | undefined;
+  const pages: ChatPage[] = [];
+  beforeAll(async () => {
+    web = await buildWebClient();
+    await Promise.all([launch().then((b) => { browser = b; }), startServer({ webRoot: web.dir }).then((s) => { server = s; })]);
+  });
+  if (closePages === 'each') afterEach(() => closeAll(pages));
+  afterAll(async () => {
+    await closeAll(pages);
+    await browser?.close();
+    await server?.close();
+    web?.remove();
+  });
+  return { get browser() { return browser!; }, get server() { return server!; }, pages };
 }

@@ -1,36 +1,20 @@
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import type { Browser } from 'playwright-core';
-import type { SignalServer } from '../../src/signal/server.js';
+import { afterEach, describe, expect, it } from 'vitest';
 import {
-  buildWebClient, closeAll, CONNECTED, launchChromium, openChromiumPage, saveScreenshot, startIn, waitForStatus, waitForVideo,
+  useBrowserRig, CONNECTED, launchChromium, openChromiumPage, saveScreenshot, startIn, waitForStatus, waitForVideo,
   type ChatPage,
 } from '../helpers/browsers.js';
 import { until, withTimeout } from '../helpers/deadline.js';
-import { startServer } from '../helpers/server.js';
 import { Sessions } from './helpers.js';
 
-let web: Awaited<ReturnType<typeof buildWebClient>>;
-let browser: Browser;
-let server: SignalServer;
-const pages: ChatPage[] = [];
+const rig = useBrowserRig(launchChromium);
+const { pages } = rig;
 const sessions = new Sessions();
 
-beforeAll(async () => {
-  web = await buildWebClient();
-  [browser, server] = await Promise.all([launchChromium(), startServer({ webRoot: web.dir })]);
-});
-afterEach(async () => {
-  await sessions.closeAll();
-  await closeAll(pages);
-});
-afterAll(async () => {
-  await browser?.close();
-  await server?.close();
-  web?.remove();
-});
+// Registered after the rig's hooks, so peers stop before their pages close.
+afterEach(() => sessions.closeAll());
 
 async function open(name: string): Promise<ChatPage> {
-  const p = await openChromiumPage(browser, server.url, name);
+  const p = await openChromiumPage(rig.browser, rig.server.url, name);
   pages.push(p);
   return p;
 }
@@ -41,7 +25,7 @@ describe('headless peer and a Chromium page', () => {
       const page = await open(`chromium (${codec})`);
       await startIn(page, 'tamil');
       await waitForStatus(page, /position 1/, 10_000, 'page waits first in tamil');
-      const [peer, rec] = sessions.create({ server: server.url, encode: { codec, width: 320, height: 240, fps: 15, bitrateKbps: 300 } }, 'peer');
+      const [peer, rec] = sessions.create({ server: rig.server.url, encode: { codec, width: 320, height: 240, fps: 15, bitrateKbps: 300 } }, 'peer');
       await withTimeout(peer.start(), 15_000, 'peer start');
       const c = await rec.next('connected', 20_000);
       expect(c.candidateType).toMatch(/^(host|srflx|prflx)$/);
@@ -71,7 +55,7 @@ describe('headless peer and a Chromium page', () => {
     const page = await open('chromium (next)');
     await startIn(page, 'tamil');
     await waitForStatus(page, /position 1/, 10_000, 'page waits first in tamil');
-    const [peer, rec] = sessions.create({ server: server.url, audio: null }, 'peer');
+    const [peer, rec] = sessions.create({ server: rig.server.url, audio: null }, 'peer');
     await withTimeout(peer.start(), 15_000, 'peer start');
     await rec.next('connected', 20_000);
     await waitForStatus(page, CONNECTED, 20_000, 'page connected');

@@ -1,41 +1,25 @@
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import type { Browser } from 'puppeteer-core';
-import type { SignalServer } from '../../src/signal/server.js';
+import { afterEach, describe, expect, it } from 'vitest';
 import {
-  buildWebClient, closeAll, CONNECTED, launchFirefox, openFirefoxPage, saveScreenshot, startIn, waitForStatus, waitForVideo,
+  useBrowserRig, CONNECTED, launchFirefox, openFirefoxPage, saveScreenshot, startIn, waitForStatus, waitForVideo,
   type ChatPage,
 } from '../helpers/browsers.js';
 import { until, withTimeout } from '../helpers/deadline.js';
-import { startServer } from '../helpers/server.js';
 import { Sessions } from './helpers.js';
 
-let web: Awaited<ReturnType<typeof buildWebClient>>;
-let browser: Browser;
-let server: SignalServer;
-const pages: ChatPage[] = [];
+const rig = useBrowserRig(launchFirefox);
+const { pages } = rig;
 const sessions = new Sessions();
 
-beforeAll(async () => {
-  web = await buildWebClient();
-  [browser, server] = await Promise.all([launchFirefox(), startServer({ webRoot: web.dir })]);
-});
-afterEach(async () => {
-  await sessions.closeAll();
-  await closeAll(pages);
-});
-afterAll(async () => {
-  await browser?.close();
-  await server?.close();
-  web?.remove();
-});
+// Registered after the rig's hooks, so peers stop before their pages close.
+afterEach(() => sessions.closeAll());
 
 describe('headless peer and a Firefox page', () => {
   it('the page decodes the CLI test pattern at the requested size, the peer counts the page\'s camera, chat both ways', async () => {
-    const page = await openFirefoxPage(browser, server.url, 'firefox');
+    const page = await openFirefoxPage(rig.browser, rig.server.url, 'firefox');
     pages.push(page);
     await startIn(page, 'tamil');
     await waitForStatus(page, /position 1/, 15_000, 'page waits first in tamil');
-    const [peer, rec] = sessions.create({ server: server.url }, 'peer');
+    const [peer, rec] = sessions.create({ server: rig.server.url }, 'peer');
     await withTimeout(peer.start(), 15_000, 'peer start');
     await rec.next('connected', 30_000);
     await waitForStatus(page, CONNECTED, 30_000, 'page connected');
