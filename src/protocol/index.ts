@@ -4,3 +4,7 @@ export * from './messages.js';
 export * from './parse.js';
 export * from './version.js';
 export * from './safety-number.js';
+export * from './safety-exchange.js';
+export * from './display-text.js';
+export * from './chat-channel.js';
+export * from './limits.js';

@@ -42,6 +42,11 @@ export const HelloMsg = z.object({
   type: z.literal('hello'),
   version: z.number().int(),
   client: z.string().max(64).optional(),
+  /**
+   * The client will use only TURN relay candidates ("Hide my IP", a relay test): it is given
+   * TURN credentials in `welcome` already (version 2).
+   */
+  relayOnly: z.boolean().optional(),
 });
 /** Press Start in a hub. Interest tags are preferred for a short while, then anyone matches. */
 export const JoinMsg = z.object({
@@ -120,6 +125,21 @@ export const MatchedMsg = z.object({
   hub: HubName.nullable(),
   private: z.boolean(),
   commonInterests: z.array(InterestTag),
+  /**
+   * ICE servers for this call, with TURN credentials minted for it (version 2). Use these
+   * rather than `welcome`'s, which carry TURN only for relay-only clients.
+   */
+  iceServers: z.array(IceServer).optional(),
+});
+/**
+ * Fresh ICE servers (renewed TURN credentials) before the previous ones expire, sent while a
+ * client that was given TURN credentials is matched or relay-only (version 2).
+ */
+export const IceServersMsg = z.object({
+  type: z.literal('ice-servers'),
+  iceServers: z.array(IceServer),
+  /** When the TURN credentials in `iceServers` expire (ms since the epoch). */
+  expiresAt: z.number().int(),
 });
 /** Signaling data from your partner in match `matchId`. */
 export const PartnerSignalMsg = z.object({ type: z.literal('signal'), matchId: OpaqueId, data: SignalData });
@@ -141,6 +161,8 @@ export const ErrorMsg = z.object({
   message: z.string(),
   /** The `type` of the message that caused it, when there was one. */
   ref: z.string().optional(),
+  /** For a limit that frees up with time (`CHZ_ERR_NEXT_RATE_LIMITED`): when to try again, ms. */
+  retryAfterMs: z.number().int().min(0).optional(),
 });
 /** Live counts per hub, pushed to clients that are not in a call when they change. */
 export const HubCount = z.object({ name: HubName, waiting: z.number().int(), inCall: z.number().int() });
@@ -151,7 +173,7 @@ export const PongMsg = z.object({ type: z.literal('pong'), id: z.number().int() 
 
 /** Every server-to-client message. */
 export const ServerMessage = z.discriminatedUnion('type', [
-  WelcomeMsg, QueuedMsg, MatchedMsg, PartnerSignalMsg, PartnerLeftMsg, PrivateCreatedMsg, ErrorMsg, HubsMsg, PongMsg,
+  WelcomeMsg, QueuedMsg, MatchedMsg, PartnerSignalMsg, PartnerLeftMsg, PrivateCreatedMsg, ErrorMsg, HubsMsg, PongMsg, IceServersMsg,
 ]);
 export type ServerMessage = z.infer<typeof ServerMessage>;
 export type ServerMessageType = ServerMessage['type'];
