@@ -30,8 +30,15 @@ export interface MatchNotice {
 export interface MatchmakerListener {
   matched(clientId: string, notice: MatchNotice): void;
   partnerLeft(clientId: string, matchId: string, reason: PartnerLeftReason): void;
-  signal(clientId: string, matchId: string, data: SignalData): void;
+  /** Hands a partner's signal over; false when the client is not in that match (not delivered). */
+  signal(clientId: string, matchId: string, data: SignalData): boolean | void;
   privateExpired(clientId: string, code: string): void;
+  /**
+   * Whether the client is connected to this node. The Redis matchmaker asks before handing over
+   * a message from another node: one for a client who has gone is dropped and counted, and the
+   * sender of an undeliverable signal is told its partner left.
+   */
+  present?(clientId: string): boolean;
 }
 
 /** Result of relaying a signal. */

@@ -22,7 +22,7 @@ type Where =
 const MAX_TICK_SCAN = 2000;
 
 /** Pairs two waiting clients if they are compatible now. Exported for the Redis implementation's tests. */
-export function sharedInterests(a: readonly string[], b: readonly string[]): string[] {
+function sharedInterests(a: readonly string[], b: readonly string[]): string[] {
   if (a.length === 0 || b.length === 0) return [];
   const set = new Set(b);
   return a.filter((t) => set.has(t));

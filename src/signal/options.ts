@@ -1,3 +1,5 @@
+import { DEFAULT_LIMITS } from '../protocol/index.js';
+
 /** Every setting of `chatzyo serve`, with the embedded defaults. */
 export interface SignalServerOptions {
   host: string;
@@ -13,6 +15,8 @@ export interface SignalServerOptions {
   /** Messages dropped by the rate limit before the connection is closed with 4002. */
   rateLimitStrikes: number;
   nextsPerMinute: number;
+  /** The window `nextsPerMinute` counts over (one minute; shorter only in tests). */
+  skipWindowMs: number;
   /** Error replies within 10 s before the connection is closed with 4000. */
   maxErrors: number;
   maxConnectionsPerAddress: number;
@@ -28,11 +32,37 @@ export interface SignalServerOptions {
   stunUrls: string[];
   turnUrls: string[];
   turnSecret?: string;
+  /**
+   * Lifetime of minted TURN credentials. Short (default 10 minutes): a credential is a free relay
+   * for whoever holds it; the server renews it while the session that needs it lives.
+   */
   turnTtlSeconds: number;
+  /** TURN credentials one address may be given per minute; past this, no TURN until it slows down. */
+  turnMintsPerMinute: number;
   tlsCert?: string;
   tlsKey?: string;
-  trustProxy: boolean;
+  /**
+   * Reverse proxies in front of the server whose X-Forwarded-For entries are trusted: 0 = none
+   * (use the socket address), N = take the Nth entry from the right (the one the first trusted
+   * proxy appended). A client writes whatever it likes to the left of that.
+   */
+  trustProxy: number;
+  /**
+   * Page origins allowed to open the WebSocket besides the server's own (an Origin whose host
+   * is the request's Host). Clients that send no Origin (non-browser) are always accepted.
+   */
   allowedOrigins: string[];
+  /** Serve /metrics and /healthz on a separate listener at this port (unset: on the app port). */
+  metricsPort?: number;
+  /** Address of the metrics listener (default loopback). */
+  metricsHost: string;
+  /**
+   * Most bytes queued toward one client (ws.bufferedAmount); a client that stops reading past
+   * this is dropped with close code 4006 instead of growing the server's memory.
+   */
+  maxBufferedBytes: number;
+  /** Sustained bytes per second one connection may send (burst: 4 frames). */
+  bytesPerSecond: number;
   /** How often live hub counts are pushed to clients who are not in a call. */
   hubsIntervalMs: number;
   /** Directory with the built browser client (index.html, app.js). */
@@ -58,16 +88,21 @@ export const DEFAULT_OPTIONS: SignalServerOptions = {
   heartbeatMs: 10_000,
   helloTimeoutMs: 10_000,
   maxFrameBytes: 64 * 1024,
-  messagesPerSecond: 50,
+  messagesPerSecond: DEFAULT_LIMITS.messagesPerSecond,
   rateLimitStrikes: 20,
-  nextsPerMinute: 30,
+  nextsPerMinute: DEFAULT_LIMITS.nextsPerMinute,
+  skipWindowMs: 60_000,
   maxErrors: 20,
-  maxConnectionsPerAddress: 20,
+  maxConnectionsPerAddress: DEFAULT_LIMITS.maxConnectionsPerAddress,
   stunPort: 3478,
   stunUrls: [],
   turnUrls: [],
-  turnTtlSeconds: 3600,
-  trustProxy: false,
+  turnTtlSeconds: 600,
+  turnMintsPerMinute: 60,
+  trustProxy: 0,
+  metricsHost: '127.0.0.1',
+  maxBufferedBytes: DEFAULT_LIMITS.maxBufferedBytes,
+  bytesPerSecond: DEFAULT_LIMITS.bytesPerSecond,
   allowedOrigins: [],
   hubsIntervalMs: 2_000,
   nodeTtlMs: 10_000,

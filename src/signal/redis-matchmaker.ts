@@ -1,11 +1,16 @@
 /**
  * The multi-node matchmaker: queues, interest preference, rematch cooldown, private codes and
  * match records live in Redis; pairing runs in Lua scripts (atomic, so two nodes never hand one
- * waiting client to two partners). Notices for a client on another node travel over that node's
- * pub/sub channel; a node's heartbeat key lets the survivors clean up after it dies.
+ * waiting client to two partners). Notices for a client on another node travel through that
+ * node's Redis Stream, read with a cursor the node keeps (redis-streams.ts), so a dropped
+ * connection or a restart loses nothing; a node's heartbeat key lets the survivors clean up
+ * after it dies.
  */
 import { Redis } from 'ioredis';
 import type { Logger } from 'pino';
+import type { Registry } from 'prom-client';
+import { createClusterMetrics, type ClusterMetrics, type DropReason, type WireKind } from './cluster-metrics.js';
+import { NodeStreams } from './redis-streams.js';
 import type { HubCount, PartnerLeftReason, SignalData } from '../protocol/index.js';
 import { randomId } from './ids.js';
 import type {
@@ -23,25 +28,33 @@ export interface RedisMatchmakerOptions extends MatchmakerOptions {
   /** Key prefix (with the hash tag). */
   prefix?: string;
   log?: Logger;
+  /** Where the cross-node metrics are registered (the server's /metrics registry). */
+  registry?: Registry;
+  /** A cross-node message not written to Redis within this long is dropped and its sender told, ms (default 60 s). */
+  outboxMaxAgeMs?: number;
+  /** Entries older than this are trimmed from a node's stream, read or not, ms (default 10 min). */
+  streamMaxAgeMs?: number;
 }
 
 type Ended = { mid: string; partner: string; node: string } | undefined;
 
-/** What travels on a node's channel. */
+/** What travels through a node's stream. A signal names its sender, so an undeliverable one can be answered. */
 type Wire =
   | { t: 'matched'; to: string; notice: MatchNotice; partnerNode: string }
   | { t: 'left'; to: string; mid: string; reason: PartnerLeftReason }
-  | { t: 'signal'; to: string; mid: string; data: SignalData }
+  | { t: 'signal'; to: string; mid: string; data: SignalData; from: string; fn: string }
   | { t: 'expired'; to: string; code: string };
 
 const MAX_SCAN = 500;
 
 /** Redis-backed {@link Matchmaker}. */
 export class RedisMatchmaker implements Matchmaker {
-  readonly #o: Required<Omit<RedisMatchmakerOptions, 'log'>> & { log?: Logger };
+  readonly #o: Required<Omit<RedisMatchmakerOptions, 'log' | 'registry' | 'outboxMaxAgeMs' | 'streamMaxAgeMs'>> & { log?: Logger };
   readonly #listener: MatchmakerListener;
   readonly #redis: Redis;
-  readonly #sub: Redis;
+  readonly #streams: NodeStreams;
+  /** Cross-node delivery metrics (on the server's registry). */
+  readonly metrics: ClusterMetrics;
   readonly #P: string;
   /** Local clients in a call: where their partner is, so signals skip Redis lookups. */
   readonly #calls = new Map<string, { mid: string; partner: string; node: string }>();
@@ -57,6 +70,16 @@ export class RedisMatchmaker implements Matchmaker {
   #ticking = false;
   #wasDown = false;
   #recoverHandlers: (() => void)[] = [];
+  #reaping = false;
+  /** Last heartbeat Redis answered, ms. */
+  #lastBeatOk = 0;
+  /**
+   * No node is declared dead before this time: after Redis was unreachable or stalled (a
+   * SIGSTOP, a restart), every heartbeat key may have expired meanwhile while its node is fine.
+   */
+  #reapNotBefore = 0;
+  /** Matches whose sender was already answered for an undeliverable signal (bounded). */
+  readonly #bounced = new Set<string>();
 
   private constructor(options: RedisMatchmakerOptions, listener: MatchmakerListener) {
     this.#o = { tickMs: 250, now: Date.now, prefix: '{chz}:', ...options };
@@ -64,19 +87,19 @@ export class RedisMatchmaker implements Matchmaker {
     this.#listener = listener;
     const common = { maxRetriesPerRequest: 1, enableOfflineQueue: false, lazyConnect: true, connectTimeout: 2000, retryStrategy: (n: number) => Math.min(200 * n, 2000) };
     this.#redis = new Redis(options.url, common);
-    this.#sub = new Redis(options.url, { ...common, enableOfflineQueue: true, maxRetriesPerRequest: null });
-    for (const r of [this.#redis, this.#sub]) r.on('error', (err: Error) => this.#o.log?.debug({ err: err.message }, 'redis error'));
+    this.#redis.on('error', (err: Error) => this.#o.log?.debug({ err: err.message }, 'redis error'));
     this.#redis.on('close', () => { this.#wasDown = true; });
-    this.#sub.on('close', () => {
-      if (this.#closed) return;
-      // Pub/sub has no replay: whatever was published while this connection was down is lost.
-      this.#o.log?.warn('redis pub/sub connection dropped; cross-node messages may have been lost '
-        + '(if Redis cut it for its output buffer, raise client-output-buffer-limit pubsub)');
+    this.metrics = createClusterMetrics(options.registry);
+    this.#streams = new NodeStreams({
+      url: options.url, nodeId: options.nodeId, prefix: this.#P, redis: this.#redis, metrics: this.metrics, log: options.log,
+      ...(options.outboxMaxAgeMs !== undefined ? { outboxMaxAgeMs: options.outboxMaxAgeMs } : {}),
+      ...(options.streamMaxAgeMs !== undefined ? { maxAgeMs: options.streamMaxAgeMs } : {}),
     });
     this.#redis.on('ready', () => {
       if (!this.#wasDown) return;
       this.#wasDown = false;
       this.#o.log?.info('redis is back');
+      this.#reapNotBefore = Date.now() + this.#o.nodeTtlMs;
       void this.#heartbeat();
       for (const h of this.#recoverHandlers) h();
     });
@@ -90,13 +113,16 @@ export class RedisMatchmaker implements Matchmaker {
     this.#redis.defineCommand('czCheck', { numberOfKeys: 0, lua: CHECK });
   }
 
-  /** Connects both Redis connections, subscribes to this node's channel, starts heartbeats. */
+  /**
+   * Connects, removes the clients a previous run of this node id left behind (their partners
+   * are told), starts reading this node's stream from its stored cursor, starts heartbeats.
+   */
   static async connect(options: RedisMatchmakerOptions, listener: MatchmakerListener): Promise<RedisMatchmaker> {
     const mm = new RedisMatchmaker(options, listener);
     try {
-      await Promise.all([mm.#redis.connect(), mm.#sub.connect()]);
-      mm.#sub.on('message', (_ch: string, msg: string) => mm.#onWire(msg));
-      await mm.#sub.subscribe(mm.#channel(options.nodeId));
+      await mm.#redis.connect();
+      await mm.#reapSelf();
+      await mm.#streams.start((d) => mm.#onWire(d.payload), (payload, kind, reason) => mm.#undeliverable(payload, kind, reason));
       await mm.#heartbeat();
     } catch (err) {
       await mm.close();
@@ -118,8 +144,6 @@ export class RedisMatchmaker implements Matchmaker {
 
   /** Registers a callback for when Redis comes back after an outage. */
   onRecover(handler: () => void): void { this.#recoverHandlers.push(handler); }
-
-  #channel(node: string): string { return `${this.#P}ch:${node}`; }
 
   #cmd(name: string, ...args: (string | number)[]): Promise<string> {
     return (this.#redis as unknown as Record<string, (...a: (string | number)[]) => Promise<string>>)[name]!(this.#P, ...args);
@@ -157,7 +181,7 @@ export class RedisMatchmaker implements Matchmaker {
     const call = this.#calls.get(fromId);
     if (!call) return 'not-matched';
     if (call.mid !== matchId) return 'stale-match';
-    this.#send(call.node, { t: 'signal', to: call.partner, mid: matchId, data });
+    this.#send(call.node, { t: 'signal', to: call.partner, mid: matchId, data, from: fromId, fn: this.#o.nodeId });
     return 'relayed';
   }
 
@@ -231,7 +255,7 @@ export class RedisMatchmaker implements Matchmaker {
         await this.#redis.multi().del(`${this.#P}hb:${this.#o.nodeId}`).srem(`${this.#P}nodes`, this.#o.nodeId).exec();
       }
     } catch { /* best effort */ }
-    this.#sub.disconnect();
+    await this.#streams.close();
     this.#redis.disconnect();
   }
 
@@ -242,25 +266,63 @@ export class RedisMatchmaker implements Matchmaker {
   }
 
   #afterEnded(by: string, ended: Ended, reason: PartnerLeftReason): void {
+    const local = this.#calls.get(by);
     this.#calls.delete(by);
+    // Redis lost the match (restarted without its data) while both sides still hold it: this
+    // node still knows the partner, so the partner is told all the same.
+    if (!ended && local) ended = { mid: local.mid, partner: local.partner, node: local.node };
     if (!ended || !ended.partner) return;
     this.#markEnded(ended.mid, 'self', reason);
     this.#send(ended.node, { t: 'left', to: ended.partner, mid: ended.mid, reason });
   }
 
-  /** Delivers locally when `node` is this one, else publishes on that node's channel. */
+  /** Delivers locally when `node` is this one, else appends to that node's stream (in order, through the outbox). */
   #send(node: string, msg: Wire): void {
-    if (node === this.#o.nodeId) { this.#dispatch(msg); return; }
+    if (node === this.#o.nodeId) { this.#dispatch(msg, false); return; }
     if (!node) return;
-    this.#redis.publish(this.#channel(node), JSON.stringify(msg)).catch((err: Error) => {
-      this.#o.log?.warn({ err: err.message, to: msg.to, t: msg.t }, 'cross-node delivery failed');
-    });
+    this.#streams.send(node, msg.t, JSON.stringify(msg));
   }
 
   #onWire(text: string): void {
     let msg: Wire;
-    try { msg = JSON.parse(text); } catch { return; }
-    this.#dispatch(msg);
+    try {
+      msg = JSON.parse(text) as Wire;
+      if (typeof msg?.to !== 'string' || !['matched', 'left', 'signal', 'expired'].includes(msg.t)) throw new Error('not a message');
+    } catch {
+      this.metrics.dropped.inc({ reason: 'malformed' });
+      return;
+    }
+    this.#dispatch(msg, true);
+  }
+
+  /**
+   * A message this node could not write to Redis in time (or at all). A signal's sender is told
+   * its partner left: the call cannot be set up without it.
+   */
+  #undeliverable(payload: string, _kind: WireKind, reason: DropReason): void {
+    let msg: Wire;
+    try { msg = JSON.parse(payload) as Wire; } catch { return; }
+    this.#o.log?.warn({ t: msg.t, to: msg.to, reason }, 'cross-node message dropped');
+    if (msg.t === 'signal') this.#dispatch({ t: 'left', to: msg.from, mid: msg.mid, reason: 'disconnect' }, false);
+  }
+
+  /**
+   * A signal for a client who has gone or whose match is over: its sender must not wait for an
+   * answer that will never come. The addressee's record is removed if it is still there (its
+   * partner is told through the usual path); if it is not, the sender is told directly. Once
+   * per match.
+   */
+  #bounce(msg: Extract<Wire, { t: 'signal' }>, gone: boolean): void {
+    if (this.#bounced.has(msg.mid)) return;
+    if (this.#bounced.size >= 10_000) this.#bounced.delete(this.#bounced.values().next().value!);
+    this.#bounced.add(msg.mid);
+    const tellSender = () => this.#send(msg.fn, { t: 'left', to: msg.from, mid: msg.mid, reason: 'disconnect' });
+    if (!gone) { tellSender(); return; }
+    this.#cmd('czRemove', msg.to, 0, '1').then((text) => {
+      const ended = (JSON.parse(text) as { ended: Ended }).ended;
+      this.#afterEnded(msg.to, ended, 'disconnect');
+      if (ended?.mid !== msg.mid) tellSender();
+    }, () => tellSender());
   }
 
   #markEnded(mid: string, by: 'self' | 'partner', reason: PartnerLeftReason): void {
@@ -271,11 +333,29 @@ export class RedisMatchmaker implements Matchmaker {
     if (!this.#ended.has(mid) || by === 'self') this.#ended.set(mid, { by, reason, at: now });
   }
 
-  #dispatch(msg: Wire): void {
+  /** Hands a message to its client; `remote`: it came through this node's stream (counted). */
+  #dispatch(msg: Wire, remote: boolean): void {
+    const m = this.metrics;
+    if (remote && this.#listener.present && !this.#listener.present(msg.to)) {
+      m.dropped.inc({ reason: 'client-gone' });
+      if (msg.t === 'signal') { this.#bounce(msg, true); return; }
+      // A match for a client who left: undone here (the partner hears). Not through the listener:
+      // a restarted node replays its stream before its server has finished starting.
+      if (msg.t === 'matched') this.remove(msg.to, 'disconnect').catch((err: unknown) => this.#o.log?.warn({ err }, 'could not undo a match for a departed client'));
+      return;
+    }
+    if (remote && msg.t !== 'signal') m.delivered.inc({ kind: msg.t });
     switch (msg.t) {
       case 'matched': {
         const over = this.#ended.get(msg.notice.matchId);
         if (over?.by === 'self') return; // this client ended it itself before hearing of it
+        // Redis keeps a client in one match at most: a new one means the one this client was told
+        // about is over (a re-queue after Redis came back ends it). Say so first, in order.
+        const prev = this.#calls.get(msg.to);
+        if (prev && prev.mid !== msg.notice.matchId) {
+          this.#calls.delete(msg.to);
+          this.#listener.partnerLeft(msg.to, prev.mid, 'leave');
+        }
         this.#calls.set(msg.to, { mid: msg.notice.matchId, partner: msg.notice.partnerId, node: msg.partnerNode });
         this.#listener.matched(msg.to, msg.notice);
         if (over) {
@@ -292,9 +372,17 @@ export class RedisMatchmaker implements Matchmaker {
         this.#listener.partnerLeft(msg.to, msg.mid, msg.reason);
         return;
       }
-      case 'signal':
-        this.#listener.signal(msg.to, msg.mid, msg.data);
+      case 'signal': {
+        const call = this.#calls.get(msg.to);
+        if (remote && call?.mid !== msg.mid && this.#ended.has(msg.mid)) {
+          m.dropped.inc({ reason: 'match-ended' });
+          this.#bounce(msg, false);
+          return;
+        }
+        const ok = this.#listener.signal(msg.to, msg.mid, msg.data);
+        if (remote && ok !== false) m.delivered.inc({ kind: 'signal' });
         return;
+      }
       case 'expired':
         this.#listener.privateExpired(msg.to, msg.code);
     }
@@ -304,35 +392,81 @@ export class RedisMatchmaker implements Matchmaker {
 
   async #heartbeat(): Promise<void> {
     if (this.#closed || !this.healthy) return;
+    const sent = Date.now();
     try {
       await this.#redis.multi()
         .set(`${this.#P}hb:${this.#o.nodeId}`, String(Date.now()), 'PX', Math.max(100, Math.floor(this.#o.nodeTtlMs / 2)))
         .sadd(`${this.#P}nodes`, this.#o.nodeId)
         .exec();
+      const now = Date.now();
+      // A slow answer, or none for a while, means Redis (or this process) stalled: other nodes'
+      // heartbeat keys may have expired meanwhile although those nodes are fine.
+      if (now - sent > this.#o.nodeTtlMs / 4 || (this.#lastBeatOk && now - this.#lastBeatOk > this.#o.nodeTtlMs / 2)) {
+        this.#reapNotBefore = Math.max(this.#reapNotBefore, now + this.#o.nodeTtlMs);
+      }
+      this.#lastBeatOk = now;
     } catch { /* retried on the next beat */ }
+  }
+
+  /** Whether a missing heartbeat key can be trusted now (see {@link #reapNotBefore}). */
+  #mayReap(startedAt: number): boolean {
+    const now = Date.now();
+    return now >= this.#reapNotBefore && now - this.#lastBeatOk < this.#o.nodeTtlMs / 2 && now - startedAt < this.#o.nodeTtlMs / 4;
   }
 
   /** Finds nodes whose heartbeat expired and removes their clients, telling partners. */
   async #reap(): Promise<void> {
-    if (this.#closed || !this.healthy) return;
+    if (this.#closed || !this.healthy || this.#reaping) return;
+    this.#reaping = true;
+    const t0 = Date.now();
     try {
+      if (!this.#mayReap(t0)) return;
       const nodes = await this.#redis.smembers(`${this.#P}nodes`);
       for (const node of nodes) {
         if (node === this.#o.nodeId) continue;
+        const t1 = Date.now();
         if (await this.#redis.exists(`${this.#P}hb:${node}`)) continue;
+        // The answer came late, or Redis just stalled: the key may be missing for that reason.
+        if (!this.#mayReap(t1)) return;
         const lock = await this.#redis.set(`${this.#P}reap:${node}`, this.#o.nodeId, 'PX', 5000, 'NX');
         if (lock !== 'OK') continue;
         const clients = await this.#redis.smembers(`${this.#P}nc:${node}`);
         this.#o.log?.warn({ node, clients: clients.length }, 'node is gone; removing its clients');
-        for (const id of clients) {
-          const res = JSON.parse(await this.#cmd('czRemove', id, 0, '1'));
-          this.#afterEnded(id, res.ended, 'disconnect');
+        await this.#removeClients(clients);
+        // Only the clients seen: the node may be back already, with new ones.
+        const tx = this.#redis.multi();
+        if (clients.length) tx.srem(`${this.#P}nc:${node}`, ...clients);
+        await tx.exec();
+        if (!(await this.#redis.exists(`${this.#P}hb:${node}`))) {
+          await this.#redis.srem(`${this.#P}nodes`, node);
+          await this.#streams.expireNode(node);
         }
-        await this.#redis.multi().del(`${this.#P}nc:${node}`).srem(`${this.#P}nodes`, node).exec();
       }
     } catch (err) {
       this.#o.log?.debug({ err: (err as Error).message }, 'reap failed');
+    } finally {
+      this.#reaping = false;
     }
+  }
+
+  /** Removes clients of a dead node (or this node's previous run), telling their partners. */
+  async #removeClients(ids: string[]): Promise<void> {
+    for (const id of ids) {
+      const res = JSON.parse(await this.#cmd('czRemove', id, 0, '1'));
+      this.#afterEnded(id, res.ended, 'disconnect');
+    }
+  }
+
+  /**
+   * A node restarted with the same id (sooner than the node TTL, so nobody reaped it) finds its
+   * previous run's clients still registered: none of them is connected any more.
+   */
+  async #reapSelf(): Promise<void> {
+    const clients = await this.#redis.smembers(`${this.#P}nc:${this.#o.nodeId}`);
+    if (!clients.length) return;
+    this.#o.log?.warn({ clients: clients.length }, 'removing the clients of this node id\'s previous run');
+    await this.#removeClients(clients);
+    await this.#redis.srem(`${this.#P}nc:${this.#o.nodeId}`, ...clients);
   }
 }
 

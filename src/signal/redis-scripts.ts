@@ -13,6 +13,9 @@
  *   P incall     hash  hub -> clients in a call
  *   P nc:<node>  set   client ids connected to a node
  *   P nodes      set   node ids;  P hb:<node>  heartbeat key with PX
+ *   P s:<node>   stream  cross-node messages for a node's clients (see redis-streams.ts)
+ *   P sq:<node>  hash  sender node -> "incarnation:seq" of the last message it wrote to s:<node>
+ *   P cur:<node> string  the last stream entry id the node has handled (its read cursor)
  */
 
 const PRELUDE = `
@@ -253,4 +256,34 @@ for _, key in ipairs(redis.call('KEYS', P .. 'c:*')) do
   if (st == 'q' or st == 'm') and not seen[id] then return id .. ' has st=' .. st .. ' but is in no queue or match' end
 end
 return ''
+`;
+
+/**
+ * Appends one cross-node message to a node's stream, exactly once and in order per sender: the
+ * sender numbers its messages per destination (seq, within an incarnation); a seq already
+ * written is answered "dup" (the sender resent after an unanswered write), one that skips
+ * ahead "gap" (an earlier one is not in yet: the sender resends from there). A new incarnation,
+ * or a Redis that lost its data, starts over. The stream is bounded in length (MAXLEN ~) and
+ * in age (MINID ~ now - maxAge), both trimmed here, where they are written.
+ * ARGV: P, dest, fromNode, incarnation, seq, maxLen, maxAgeMs, sentAtMs, payload
+ */
+export const XADD_SEQ = `
+local P, dest, from, inc, seq = ARGV[1], ARGV[2], ARGV[3], ARGV[4], tonumber(ARGV[5])
+local sk = P .. 'sq:' .. dest
+local last = redis.call('HGET', sk, from)
+if last then
+  local i = string.find(last, ':', 1, true)
+  if i and string.sub(last, 1, i - 1) == inc then
+    local lseq = tonumber(string.sub(last, i + 1))
+    if seq <= lseq then return 'dup' end
+    if seq ~= lseq + 1 then return 'gap' end
+  end
+end
+local t = redis.call('TIME')
+local nowMs = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+local skey = P .. 's:' .. dest
+redis.call('XADD', skey, 'MAXLEN', '~', ARGV[6], '*', 'f', from, 'i', inc, 'q', ARGV[5], 't', ARGV[8], 'm', ARGV[9])
+redis.call('XTRIM', skey, 'MINID', '~', tostring(nowMs - tonumber(ARGV[7])))
+redis.call('HSET', sk, from, inc .. ':' .. ARGV[5])
+return 'ok'
 `;

@@ -4,9 +4,10 @@
  */
 import type { WebSocket } from 'ws';
 import {
-  ChatzyoError, closeCodeFor, parseClientFrame, PROTOCOL_VERSION, SUPPORTED_VERSIONS,
-  type ClientMessage, type ClientMessageOf, type ParseResult, type ErrorCode, type PartnerLeftReason, type ServerMessage, type SignalData,
+  ChatzyoError, closeCodeFor, isWireErrorCode, displaySafe, parseClientFrame, PROTOCOL_VERSION, SUPPORTED_VERSIONS,
+  type ClientMessage, type ClientMessageOf, type IceServer, type ParseResult, type ErrorCode, type PartnerLeftReason, type ServerMessage, type SignalData,
 } from '../protocol/index.js';
+import { StateMachine, type TransitionTable } from '../protocol/state-machine.js';
 import type { Matchmaker, MatchNotice } from './matchmaker.js';
 import { normaliseInterests } from './matchmaker.js';
 import { SlidingWindow, TokenBucket } from './rate-limit.js';
@@ -16,8 +17,8 @@ import type { ServerContext } from './context.js';
 export const SESSION_STATES = ['connected', 'ready', 'queued', 'private-waiting', 'matched', 'closed'] as const;
 export type SessionState = (typeof SESSION_STATES)[number];
 
-/** Allowed transitions; anything else is a bug and throws. */
-const TRANSITIONS: Record<SessionState, readonly SessionState[]> = {
+/** Allowed transitions; anything else is a bug and throws `CHZ_ERR_SESSION_STATE`. */
+export const SESSION_TRANSITIONS: TransitionTable<SessionState> = {
   connected: ['ready', 'closed'],
   ready: ['queued', 'matched', 'private-waiting', 'ready', 'closed'],
   queued: ['ready', 'queued', 'matched', 'closed'],
@@ -25,6 +26,11 @@ const TRANSITIONS: Record<SessionState, readonly SessionState[]> = {
   matched: ['ready', 'queued', 'matched', 'closed'],
   closed: [],
 };
+
+/** The state machine of one {@link ClientSession}; tests start it in any state. */
+export function sessionStateMachine(owner: string, initial: SessionState = 'connected'): StateMachine<SessionState> {
+  return new StateMachine(owner, SESSION_TRANSITIONS, initial, 'CHZ_ERR_SESSION_STATE');
+}
 
 /** How long, and how many, signals ahead of their "matched" notice are held. */
 const EARLY_SIGNAL_MS = 5_000;
@@ -44,7 +50,7 @@ const ALLOWED: Record<SessionState, readonly ClientMessage['type'][]> = {
 export class ClientSession {
   readonly id: string;
   readonly addressHash: string;
-  #state: SessionState = 'connected';
+  readonly #machine: StateMachine<SessionState>;
   #matchId: string | null = null;
   #partnerId: string | null = null;
   #hub: string | null = null;
@@ -52,8 +58,14 @@ export class ClientSession {
   #chain: Promise<void> = Promise.resolve();
   #alive = true;
   readonly #bucket: TokenBucket;
-  readonly #nexts: SlidingWindow;
+  readonly #bytes: TokenBucket;
+  /** Matches this connection ended (next, leave while matched, report, disconnect), inherited across reconnects. */
+  readonly #ended: SlidingWindow;
   readonly #errors: SlidingWindow;
+  #version = 0;
+  #relayOnly = false;
+  #renewTimer: NodeJS.Timeout | null = null;
+  #dropTimer: NodeJS.Timeout | null = null;
   #rateStrikes = 0;
   /**
    * Signals that arrived for a match this client has not been told about yet. With several
@@ -67,19 +79,23 @@ export class ClientSession {
   /** Set by the heartbeat when this client stopped answering pings (its partner hears "timeout"). */
   timedOut = false;
 
-  constructor(readonly ws: WebSocket, id: string, addressHash: string, private readonly hostHeader: string | undefined, private readonly ctx: ServerContext) {
+  constructor(readonly ws: WebSocket, id: string, addressHash: string, readonly hostHeader: string | undefined, private readonly ctx: ServerContext) {
     this.id = id;
     this.addressHash = addressHash;
+    this.#machine = sessionStateMachine(`session ${id}`);
     this.#mm = ctx.matchmaker;
     const o = ctx.options;
     this.#bucket = new TokenBucket(o.messagesPerSecond, o.messagesPerSecond * 2);
-    this.#nexts = new SlidingWindow(o.nextsPerMinute, 60_000);
+    // Four frames of burst, so one large offer always passes; sustained, bytesPerSecond.
+    this.#bytes = new TokenBucket(o.bytesPerSecond, Math.max(o.bytesPerSecond, 4 * o.maxFrameBytes));
+    this.#ended = ctx.adoptEndedMatches(addressHash);
     this.#errors = new SlidingWindow(o.maxErrors, 10_000);
     this.#helloTimer = setTimeout(() => this.fail('CHZ_ERR_HELLO_TIMEOUT'), o.helloTimeoutMs);
     this.#helloTimer.unref();
   }
 
-  get state(): SessionState { return this.#state; }
+  get state(): SessionState { return this.#machine.state; }
+  get #state(): SessionState { return this.#machine.state; }
   get matchId(): string | null { return this.#matchId; }
   get partnerId(): string | null { return this.#partnerId; }
   get hub(): string | null { return this.#hub; }
@@ -93,23 +109,45 @@ export class ClientSession {
   markAlive(): void { this.#alive = true; }
 
   #to(next: SessionState): void {
-    if (!TRANSITIONS[this.#state].includes(next)) {
-      throw new Error(`session ${this.id}: cannot go from state ${this.#state} to ${next}`);
-    }
-    this.#state = next;
+    this.#machine.to(next);
     if (next !== 'matched') { this.#matchId = null; this.#partnerId = null; }
   }
 
-  /** Sends a server message if the socket is open. */
+  /** Sends a server message if the socket is open (see {@link sendText}). */
   send(msg: ServerMessage): void {
     if (this.ws.readyState !== this.ws.OPEN) return;
-    this.ws.send(JSON.stringify(msg));
+    this.sendText(JSON.stringify(msg));
+  }
+
+  /**
+   * Sends one encoded frame, unless that would queue more than `maxBufferedBytes` toward a
+   * client that is not reading: then the client is dropped (4006), so a stalled reader cannot
+   * grow the server's memory.
+   */
+  sendText(text: string): void {
+    if (this.ws.readyState !== this.ws.OPEN) return;
+    if (this.ws.bufferedAmount + Buffer.byteLength(text) > this.ctx.options.maxBufferedBytes) {
+      this.#dropSlowReader();
+      return;
+    }
+    this.ws.send(text);
+  }
+
+  #dropSlowReader(): void {
+    this.ctx.metrics.errors.inc({ code: 'CHZ_ERR_SLOW_CONSUMER' });
+    this.ctx.log.info({ session: this.id, buffered: this.ws.bufferedAmount }, 'slow reader dropped');
+    // The close frame queues behind what the client did not read; if it never reads on, the
+    // socket (and everything queued on it) is destroyed shortly after.
+    this.ws.close(4006, 'CHZ_ERR_SLOW_CONSUMER');
+    this.#dropTimer = setTimeout(() => this.ws.terminate(), 2000);
+    this.#dropTimer.unref();
   }
 
   /** Sends an error reply and counts it; persistent violators are closed with 4000. */
-  error(code: ErrorCode | string, message?: string, ref?: string): void {
+  error(code: ErrorCode, message?: string, ref?: string, retryAfterMs?: number): void {
     this.ctx.metrics.errors.inc({ code });
-    this.send(new ChatzyoError(code, message).toWire(ref));
+    const wire = new ChatzyoError(code, message).toWire(ref);
+    this.send(retryAfterMs === undefined ? wire : { ...wire, retryAfterMs });
     if (!this.#errors.hit()) this.fail('CHZ_ERR_TOO_MANY_ERRORS');
   }
 
@@ -125,7 +163,7 @@ export class ClientSession {
   receive(data: Buffer, isBinary: boolean): void {
     this.#alive = true;
     if (this.#state === 'closed') return;
-    if (!this.#bucket.take()) {
+    if (!this.#bucket.take() || !this.#bytes.take(data.length)) {
       this.#rateStrikes++;
       this.ctx.metrics.errors.inc({ code: 'CHZ_ERR_RATE_LIMITED' });
       if (this.#rateStrikes > this.ctx.options.rateLimitStrikes) { this.fail('CHZ_ERR_RATE_LIMITED'); return; }
@@ -140,7 +178,8 @@ export class ClientSession {
     // Messages run one at a time, in arrival order, and are checked against the state they
     // find when their turn comes (an earlier leave may have changed it).
     this.#chain = this.#chain.then(() => this.#handle(msg)).catch((err: unknown) => {
-      const code = err instanceof ChatzyoError ? err.code : 'CHZ_ERR_UNAVAILABLE';
+      // Only wire codes go on the wire; anything else (a bug, a storage failure) is UNAVAILABLE.
+      const code = err instanceof ChatzyoError && isWireErrorCode(err.code) ? err.code : 'CHZ_ERR_UNAVAILABLE';
       this.ctx.log.error({ err, session: this.id }, 'message handling failed');
       this.error(code, undefined, msg.type);
     });
@@ -171,6 +210,8 @@ export class ClientSession {
 
   #hello(msg: ClientMessageOf<'hello'>): void {
     clearTimeout(this.#helloTimer);
+    this.#version = msg.version;
+    this.#relayOnly = msg.relayOnly === true;
     if (!SUPPORTED_VERSIONS.includes(msg.version)) {
       this.ctx.metrics.errors.inc({ code: 'CHZ_ERR_VERSION' });
       this.send(new ChatzyoError('CHZ_ERR_VERSION', `Protocol version ${msg.version} is not supported; this server speaks ${SUPPORTED_VERSIONS.join(', ')}.`).toWire('hello'));
@@ -179,12 +220,17 @@ export class ClientSession {
     }
     this.#to('ready');
     const o = this.ctx.options;
+    // TURN credentials only for a client that will need them before a match: relay-only. They
+    // are not renewed while it waits (a relay test needs them for seconds); a match brings more.
+    const ice = this.ctx.iceServersFor(this, this.#relayOnly).iceServers;
     this.send({
       type: 'welcome',
       version: PROTOCOL_VERSION,
       sessionId: this.id,
-      iceServers: this.ctx.iceServersFor(this.id, this.hostHeader),
-      turn: this.ctx.hasTurn,
+      iceServers: ice,
+      // Version 1 clients read TURN only from welcome, which no longer has it: tell them there is
+      // none, so a relay-only v1 client says so at once instead of failing every call.
+      turn: this.ctx.hasTurn && this.#version >= 2,
       hubs: o.hubs,
       limits: {
         maxFrameBytes: o.maxFrameBytes,
@@ -205,6 +251,7 @@ export class ClientSession {
       this.error('CHZ_ERR_UNKNOWN_HUB', `There is no hub "${hub}"; hubs are ${this.ctx.options.hubs.join(', ')}.`, 'join');
       return;
     }
+    if (this.#skipLimited('join')) return;
     this.#hub = hub;
     this.#interests = interests;
     await this.#enqueue();
@@ -218,22 +265,40 @@ export class ClientSession {
     }
   }
 
+  /** Refuses (and says when to try again) once this address ended too many matches in a minute. */
+  #skipLimited(ref: string): boolean {
+    if (!this.#ended.wouldExceed()) return false;
+    const wait = this.#ended.retryAfterMs();
+    this.error('CHZ_ERR_NEXT_RATE_LIMITED', `More than ${this.ctx.options.nextsPerMinute} partners skipped in a minute; try again in ${Math.ceil(wait / 1000)} s.`, ref, wait);
+    return true;
+  }
+
   async #next(): Promise<void> {
-    if (!this.#nexts.hit()) {
-      this.error('CHZ_ERR_NEXT_RATE_LIMITED', `More than ${this.ctx.options.nextsPerMinute} skips in a minute.`, 'next');
-      return;
-    }
+    if (this.#skipLimited('next')) return;
+    await this.#endAndRequeue(true);
+  }
+
+  /** Ends the current match (counted), then joins the same hub again when `requeue`. */
+  async #endAndRequeue(requeue: boolean): Promise<void> {
+    this.#ended.hit();
     const wasPrivate = this.#hub === null;
     await this.#mm.endMatch(this.id, 'next');
     if (this.#state === 'closed') return;
     this.#to('ready');
     // A private call has no hub to return to: Next there is the same as leave.
-    if (!wasPrivate) await this.#enqueue();
+    if (!wasPrivate && requeue) await this.#enqueue();
   }
 
   async #leave(): Promise<void> {
+    // Leaving a match ends it like Next does: leave-then-join must not skip past the limit.
+    if (this.#state === 'matched') this.#ended.hit();
+    const before = this.#matchId;
     await this.#mm.remove(this.id, 'leave');
+    // With several nodes, a match made elsewhere can reach this client while its leave is on the
+    // way to Redis; the remove ended that match, and the client, told "matched", must hear so.
+    const raced = this.#state === 'matched' && this.#matchId !== before ? this.#matchId : null;
     if (this.#state !== 'closed') this.#to('ready');
+    if (raced) this.send({ type: 'partner-left', matchId: raced, reason: 'leave' });
   }
 
   async #signal(msg: ClientMessageOf<'signal'>): Promise<void> {
@@ -261,8 +326,11 @@ export class ClientSession {
   async #report(msg: ClientMessageOf<'report'>): Promise<void> {
     if (msg.matchId !== this.#matchId) { this.error('CHZ_ERR_STALE_MATCH', undefined, 'report'); return; }
     this.ctx.metrics.reports.inc();
-    this.ctx.log.info({ session: this.id, reported: this.#partnerId, match: msg.matchId, reason: msg.reason }, 'partner reported');
-    await this.#next();
+    this.ctx.log.info({ session: this.id, reported: this.#partnerId, match: msg.matchId, reason: msg.reason === undefined ? undefined : displaySafe(msg.reason) }, 'partner reported');
+    // A report always ends the match, even past the skip limit; only the re-queue may wait.
+    const mayRequeue = !this.#ended.wouldExceed();
+    await this.#endAndRequeue(mayRequeue);
+    if (!mayRequeue && this.#state !== 'closed') this.#skipLimited('report');
   }
 
   /** Joins the same hub again if this client was waiting (after the store lost its queues). */
@@ -284,8 +352,11 @@ export class ClientSession {
     this.#to('matched');
     this.#matchId = notice.matchId;
     this.#partnerId = notice.partnerId;
+    // The call may need TURN now: mint credentials for it (short-lived, renewed while matched).
+    const iceServers = this.#mintIceServers(true);
     this.send({
       type: 'matched', matchId: notice.matchId, role: notice.role, hub: notice.hub, private: notice.private, commonInterests: notice.commonInterests,
+      iceServers,
     });
     const early = this.#early.filter((e) => e.matchId === notice.matchId && Date.now() - e.at < EARLY_SIGNAL_MS);
     this.#early = [];
@@ -319,11 +390,43 @@ export class ClientSession {
     this.send(new ChatzyoError('CHZ_ERR_PRIVATE_EXPIRED', `Private call ${code.slice(0, 6)}... expired before anyone joined.`).toWire());
   }
 
+  // ------------------------------------------------------------ TURN credentials
+
+  /** ICE servers for this session, with TURN when asked and allowed; schedules the renewal. */
+  #mintIceServers(withTurn: boolean): IceServer[] {
+    const { iceServers, turnExpiresAt } = this.ctx.iceServersFor(this, withTurn);
+    if (turnExpiresAt !== null) this.#scheduleRenewal(turnExpiresAt);
+    return iceServers;
+  }
+
+  /** Renews TURN credentials before they expire, for as long as this client needs them. */
+  #scheduleRenewal(expiresAt: number): void {
+    if (this.#renewTimer) clearTimeout(this.#renewTimer);
+    // Renew at three quarters of the lifetime (at least 1 s from now).
+    const inMs = Math.max(1000, (expiresAt - Date.now()) * 0.75);
+    this.#renewTimer = setTimeout(() => {
+      this.#renewTimer = null;
+      // Renewed only while a call may need them: a client waiting alone gets none.
+      if (this.#state !== 'matched' || this.#version < 2) return;
+      const { iceServers, turnExpiresAt } = this.ctx.iceServersFor(this, true);
+      if (turnExpiresAt === null) return;
+      this.send({ type: 'ice-servers', iceServers, expiresAt: turnExpiresAt });
+      this.#scheduleRenewal(turnExpiresAt);
+    }, inMs);
+    this.#renewTimer.unref();
+  }
+
   /** The socket is gone: leave the matchmaker. Idempotent. */
   async closed(reason: PartnerLeftReason): Promise<void> {
     if (this.#state === 'closed') return;
     clearTimeout(this.#helloTimer);
-    this.#state = 'closed';
+    if (this.#renewTimer) clearTimeout(this.#renewTimer);
+    if (this.#dropTimer) clearTimeout(this.#dropTimer);
+    // Disconnecting from a match ends it: counted with Next, and handed to whoever connects
+    // next from this address (disconnect-and-return does not reset the limit).
+    if (this.#state === 'matched') this.#ended.hit();
+    this.ctx.releaseEndedMatches(this.addressHash, this.#ended);
+    this.#to('closed');
     this.#matchId = null;
     this.#partnerId = null;
     // Let a message already in flight finish, then take the client out of every queue and match.

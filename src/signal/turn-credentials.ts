@@ -14,13 +14,17 @@ export function turnCredentials(secret: string, sessionId: string, ttlSeconds: n
   return { username, credential, expiresAt: expiry * 1000 };
 }
 
-/** The ICE servers for one session: STUN URLs, then TURN URLs with fresh credentials. */
-export function iceServersFor(opts: { stunUrls: string[]; turnUrls: string[]; turnSecret?: string; turnTtlSeconds: number }, sessionId: string): IceServer[] {
-  const servers: IceServer[] = [];
-  if (opts.stunUrls.length) servers.push({ urls: opts.stunUrls });
-  if (opts.turnUrls.length && opts.turnSecret) {
-    const { username, credential } = turnCredentials(opts.turnSecret, sessionId, opts.turnTtlSeconds);
-    servers.push({ urls: opts.turnUrls, username, credential });
+/**
+ * The ICE servers for one session: STUN URLs, then (with `withTurn`) TURN URLs with fresh
+ * credentials; `turnExpiresAt` says when those expire (null without TURN).
+ */
+export function iceServersFor(opts: { stunUrls: string[]; turnUrls: string[]; turnSecret?: string; turnTtlSeconds: number }, sessionId: string, withTurn: boolean): { iceServers: IceServer[]; turnExpiresAt: number | null } {
+  const iceServers: IceServer[] = [];
+  if (opts.stunUrls.length) iceServers.push({ urls: opts.stunUrls });
+  if (withTurn && opts.turnUrls.length && opts.turnSecret) {
+    const { username, credential, expiresAt } = turnCredentials(opts.turnSecret, sessionId, opts.turnTtlSeconds);
+    iceServers.push({ urls: opts.turnUrls, username, credential });
+    return { iceServers, turnExpiresAt: expiresAt };
   }
-  return servers;
+  return { iceServers, turnExpiresAt: null };
 }
