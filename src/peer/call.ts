@@ -1,25 +1,38 @@
 /**
- * One call with one partner: a werift RTCPeerConnection, its negotiation (offer/answer with
- * trickle ICE, RFC 8838), the chat data channel, receive-side counters, the optional webm
- * recorder, one ICE restart on failure (RFC 8445 section 2.4 / JSEP section 3.3.2), and stats.
- * A new partner gets a new Call; the media sources outlive it.
+ * One call with one partner: a werift RTCPeerConnection and its negotiation, an explicit state
+ * machine (offer/answer with trickle ICE, RFC 8838; one ICE restart on failure, RFC 8445
+ * section 2.4 / JSEP section 3.3.2). A new partner gets a new Call; the media sources outlive
+ * it. The other jobs of a call each have a file: how the peer connection is built
+ * (call-config.ts), the chat and safety channels (call-channels.ts), what the partner sends
+ * (received-media.ts, with the recorder), the numbers (call-stats.ts), and werift's quirks
+ * (werift-seam.ts).
  */
-import {
-  CipherContext, HashAlgorithm, MediaStream, MediaStreamTrack, NamedCurveAlgorithm, RTCCertificate, RTCPeerConnection,
-  RTCRtpCodecParameters, SignatureAlgorithm,
-  type RTCDataChannel, type RTCRtpTransceiver, type RtpPacket, type RTCPeerConnectionConfig,
-} from 'werift';
-import { MediaRecorder } from 'werift/nonstandard';
-import { safetyNumber, type IceServer, type SignalData } from '../protocol/index.js';
-import { TypedEmitter } from './emitter.js';
-import { FrameCounter, type ReceiveCounts, type VideoCodec } from './rtp-frames.js';
+import { MediaStream, MediaStreamTrack, RTCPeerConnection, type RTCCertificate, type RTCRtpTransceiver, type RTCPeerConnectionConfig } from 'werift';
+import { ChatzyoError, type IceServer, type SafetyOutcome, type SignalData } from '../protocol/index.js';
+import { StateMachine, type TransitionTable } from '../protocol/state-machine.js';
+import { peerError } from './errors.js';
+import { normalizeBundle, withoutBundleGroup, type ForeignSection } from './sdp-bundle.js';
+import { scrubRelaySignal, TypedEmitter } from '../protocol/client/index.js';
+import type { FrameCounter, ReceiveCounts, VideoCodec } from './rtp-frames.js';
+import type { IpFamily } from './ip-family.js';
+import { peerConnectionConfig } from './call-config.js';
+import { CallChannels } from './call-channels.js';
+import { NO_TRANSPORT_STATS, selectedPair, transportStats, type CallStats, type CandidateType } from './call-stats.js';
+import { ReceivedMedia } from './received-media.js';
+import { answerAsDtlsServer, holdEarlyDtls, onMediaReady, RemoteTrackWatch, subscribe, watchPartnerPli, type Disposer } from './werift-seam.js';
+
+// Kept importable from here: peer-session, the probe and test helpers import them from call.ts.
+export { codecsFor, generateCertificate } from './call-config.js';
+export type { CallStats, CandidateType } from './call-stats.js';
+export { withoutThirdPartyStun } from './werift-seam.js';
 
 /** States of one call. */
 export const CALL_STATES = ['new', 'negotiating', 'connected', 'restarting', 'failed', 'closed'] as const;
 /** One of {@link CALL_STATES}. */
 export type CallState = (typeof CALL_STATES)[number];
 
-const TRANSITIONS: Record<CallState, readonly CallState[]> = {
+/** Allowed moves between {@link CALL_STATES}; any other throws `CHZ_ERR_CALL_STATE`. */
+export const CALL_TRANSITIONS: TransitionTable<CallState> = {
   new: ['negotiating', 'closed'],
   negotiating: ['connected', 'restarting', 'failed', 'closed'],
   connected: ['restarting', 'failed', 'closed'],
@@ -28,43 +41,9 @@ const TRANSITIONS: Record<CallState, readonly CallState[]> = {
   closed: [],
 };
 
-/**
- * The chat data channel, as the browser client (src/web/peer-call.ts) makes it: label `chat`,
- * negotiated out of band with stream id 0 on both sides (RFC 8831 section 6.5), ordered. No
- * DCEP open handshake, so it does not matter who creates it first.
- */
-export const CHAT_CHANNEL = { label: 'chat', id: 0 } as const;
-/** Longest chat message sent or accepted, in characters (the browser client's limit). */
-export const MAX_CHAT_LENGTH = 1000;
-
-/** The ICE candidate types of RFC 8445 section 5.1.1.1. */
-export type CandidateType = 'host' | 'srflx' | 'prflx' | 'relay';
-
-/** Codec parameters offered to the partner. */
-export function codecsFor(video: VideoCodec): NonNullable<RTCPeerConnectionConfig['codecs']> {
-  const fb = [{ type: 'nack' }, { type: 'nack', parameter: 'pli' }, { type: 'goog-remb' }];
-  return {
-    video: [video === 'vp8'
-      ? new RTCRtpCodecParameters({ mimeType: 'video/VP8', clockRate: 90000, payloadType: 96, rtcpFeedback: fb })
-      : new RTCRtpCodecParameters({
-        mimeType: 'video/H264', clockRate: 90000, payloadType: 102, rtcpFeedback: fb,
-        parameters: 'level-asymmetry-allowed=1;packetization-mode=1;profile-level-id=42e01f',
-      })],
-    audio: [new RTCRtpCodecParameters({ mimeType: 'audio/opus', clockRate: 48000, channels: 2, payloadType: 111, parameters: 'minptime=10;useinbandfec=1' })],
-  };
-}
-
-/**
- * A fresh self-signed ECDSA P-256 DTLS certificate (RFC 8827 section 6.5). Each partner gets
- * its own, so two partners comparing fingerprints cannot tell they met the same peer (werift
- * would otherwise use one certificate for the whole process).
- */
-export async function generateCertificate(): Promise<RTCCertificate> {
-  const { certPem, keyPem, signatureHash } = await CipherContext.createSelfSignedCertificateWithKey(
-    { signature: SignatureAlgorithm.ecdsa_3, hash: HashAlgorithm.sha256_4 },
-    NamedCurveAlgorithm.secp256r1_23,
-  );
-  return new RTCCertificate(keyPem, certPem, signatureHash);
+/** The state machine of one {@link Call}, named for messages ("Call m1"); tests start it in any state. */
+export function callStateMachine(owner: string, initial: CallState = 'new'): StateMachine<CallState> {
+  return new StateMachine(owner, CALL_TRANSITIONS, initial, 'CHZ_ERR_CALL_STATE');
 }
 
 /** Options of a {@link Call}. */
@@ -85,11 +64,14 @@ export interface CallOptions {
   gatherTimeoutMs?: number;
   /** Give up on an ICE restart after this long (default 10 s). */
   restartTimeoutMs?: number;
-  /** Record what the partner sends to this webm file. */
+  /** Record what the partner sends to this webm file (at the size the partner's keyframes announce). */
   recordPath?: string;
-  recordSize?: { width: number; height: number };
   /** The DTLS certificate of this call (see {@link generateCertificate}). */
   certificate?: RTCCertificate;
+  /** Call the safety number unavailable when the partner's side of the exchange has not come this long after the channel opened (default 10 s). */
+  safetyTimeoutMs?: number;
+  /** Gather candidates of this IP family only (default: both). */
+  ipFamily?: IpFamily;
   /** Extra werift settings (port range; tests also filter candidate pairs). */
   peerConfig?: Partial<RTCPeerConnectionConfig>;
 }
@@ -101,15 +83,22 @@ export type CallEvents = {
    * ICE and DTLS are up. `restarted`: this call went through an ICE restart; `reconnected`:
    * it had been connected before (media is already attached).
    */
-  connected: [{ candidateType: CandidateType | null; localCandidateType: CandidateType | null; msFromMatch: number; restarted: boolean; reconnected: boolean }];
-  /** The chat channel opened (negotiated, so both sides open it when SCTP is up). */
+  connected: [{ candidateType: CandidateType | null; localCandidateType: CandidateType | null; ipFamily: IpFamily | null; msFromMatch: number; restarted: boolean; reconnected: boolean }];
+  /** Chat can be sent: the negotiated channel (or the partner's in-band one) opened. Once per call. */
   'chat-open': [];
   chat: [string];
+  /** The safety number, once the exchange with the partner has verified it. */
   safety: [string];
+  /** The exchange ended without a number: `failed` (someone may be in the middle) or `unavailable`. */
+  'safety-problem': [Exclude<SafetyOutcome, { state: 'verified' }>];
   /** An ICE restart began (we sent or received a restart offer). */
   'ice-restart': [];
-  /** Giving up on this partner (ICE failed after a restart, or never connected). */
-  failed: [string];
+  /**
+   * Giving up on this partner (ICE failed after a restart, or never connected). `error` says
+   * why when it has a code: `CHZ_ERR_NOT_BUNDLED` for a description that needs one transport
+   * per m-section.
+   */
+  failed: [reason: string, error?: ChatzyoError];
   /** DTLS is up: media can flow (werift's "connected" also waits for SCTP). */
   'media-ready': [];
   /** The partner asked for a keyframe (RTCP PLI). */
@@ -120,21 +109,6 @@ export type CallEvents = {
   'record-error': [Error];
 };
 
-/** Numbers of one call at one moment. */
-export interface CallStats {
-  candidateType: CandidateType | null;
-  localCandidateType: CandidateType | null;
-  rttMs: number | null;
-  bytesSent: number;
-  bytesReceived: number;
-  video: ReceiveCounts;
-  audio: ReceiveCounts;
-  /** Fraction of our packets the partner reports lost (RTCP RR), 0..1. */
-  remoteFractionLost: number | null;
-  /** PLIs the partner sent us. */
-  pliReceived: number;
-}
-
 /** One partner, one RTCPeerConnection. */
 export class Call extends TypedEmitter<CallEvents> {
   readonly matchId: string;
@@ -143,15 +117,17 @@ export class Call extends TypedEmitter<CallEvents> {
   /** Our outgoing tracks; the session attaches them to the media sources when connected. */
   readonly videoTrack: MediaStreamTrack | null;
   readonly audioTrack: MediaStreamTrack | null;
-  readonly audio = new FrameCounter('audio');
   safety: string | null = null;
   connectedAt: number | null = null;
-  #videoCounter: FrameCounter | null = null;
-  #state: CallState = 'new';
+  readonly #machine: StateMachine<CallState>;
   #chain: Promise<void> = Promise.resolve();
-  #dc: RTCDataChannel | null = null;
+  readonly #channels: CallChannels;
+  readonly #received: ReceivedMedia;
+  readonly #tracks: RemoteTrackWatch;
   #localSdp: string | null = null;
   #remoteSdp: string | null = null;
+  /** Sections of the partner's description whose transport is not the bundle's (see sdp-bundle.ts). */
+  #foreign: ForeignSection[] = [];
   #restarted = false;
   #mediaReady = false;
   readonly #dtlsHeld = new WeakSet<object>();
@@ -160,48 +136,59 @@ export class Call extends TypedEmitter<CallEvents> {
   #restartTimer: NodeJS.Timeout | null = null;
   #gatherTimer: NodeJS.Timeout | null = null;
   #eocSent = false;
-  #pliTimer: NodeJS.Timeout | null = null;
   #pliReceived = 0;
-  #recorder: MediaRecorder | null = null;
-  #recorderStarting = false;
-  #remoteTracks: MediaStreamTrack[] = [];
-  #mediaSeen = new Set<string>();
+  #pliSent = 0;
   #closing: Promise<void> | null = null;
   readonly #opts: CallOptions;
-  readonly #disposers: (() => void)[] = [];
+  readonly #disposers: Disposer[] = [];
 
   constructor(opts: CallOptions) {
     super();
-    this.#opts = opts;
+    // "Hide my IP": everything this call sends its partner (the offer or answer as sent, with
+    // any candidates werift put in it, and each trickled candidate) passes the one scrubber all
+    // clients share, so the partner sees relay addresses only, never the address the TURN
+    // server saw as a candidate's raddr.
+    const send = opts.sendSignal;
+    this.#opts = opts.relayOnly ? { ...opts, sendSignal: (d) => { const out = scrubRelaySignal(d); if (out) send(out); } } : opts;
     this.matchId = opts.matchId;
     this.role = opts.role;
-    this.pc = new RTCPeerConnection({
-      iceServers: withoutThirdPartyStun(opts.iceServers).map((s) => ({ urls: s.urls, username: s.username, credential: s.credential })),
-      iceTransportPolicy: opts.relayOnly ? 'relay' : 'all',
-      codecs: codecsFor(opts.videoCodec),
-      bundlePolicy: 'max-bundle',
-      ...(opts.certificate ? { certificates: [opts.certificate] } : {}),
-      ...opts.peerConfig,
-    } as RTCPeerConnectionConfig);
+    this.#machine = callStateMachine(`Call ${opts.matchId}`);
+    this.pc = new RTCPeerConnection(peerConnectionConfig(opts));
     const stream = new MediaStream();
     this.videoTrack = opts.sendVideo ? new MediaStreamTrack({ kind: 'video' }) : null;
     this.audioTrack = opts.sendAudio ? new MediaStreamTrack({ kind: 'audio' }) : null;
     // Transceivers first: the answerer's are matched by kind to the offer's m-lines.
     this.#addTransceiver('video', this.videoTrack, stream);
     this.#addTransceiver('audio', this.audioTrack, stream);
-    for (const t of this.pc.getTransceivers()) {
-      this.#disposers.push(t.sender.onReady.subscribe(() => {
-        if (this.#mediaReady || this.#state === 'closed') return;
-        this.#mediaReady = true;
-        this.emit('media-ready');
-      }).unSubscribe);
-    }
-    this.#dc = this.pc.createDataChannel(CHAT_CHANNEL.label, { negotiated: true, id: CHAT_CHANNEL.id, ordered: true });
+    this.#disposers.push(...onMediaReady(this.pc, () => {
+      if (this.#mediaReady || this.#state === 'closed') return;
+      this.#mediaReady = true;
+      this.safeEmit('media-ready');
+    }));
+    this.#disposers.push(...watchPartnerPli(this.pc, () => {
+      if (this.#state === 'closed') return;
+      this.#pliReceived++;
+      this.safeEmit('pli');
+    }));
+    this.#received = new ReceivedMedia({
+      pc: this.pc,
+      ...(opts.recordPath ? { recordPath: opts.recordPath } : {}),
+      onRecordError: (e) => this.safeEmit('record-error', e),
+      onFirstPacket: (kind) => this.safeEmit('remote-media', kind),
+      requestKeyframe: () => this.requestKeyframe(),
+      closed: () => this.#state === 'closed',
+    });
+    this.#channels = new CallChannels({
+      pc: this.pc,
+      ...(opts.safetyTimeoutMs !== undefined ? { safetyTimeoutMs: opts.safetyTimeoutMs } : {}),
+      descriptions: () => ({ local: this.#localSdp, remote: this.#remoteSdp }),
+      closed: () => this.#state === 'closed',
+      onChatOpen: () => this.safeEmit('chat-open'),
+      onChat: (text) => this.safeEmit('chat', text),
+      onSafety: (o) => this.#onSafetyOutcome(o),
+    });
 
-    const sub = <T extends unknown[]>(ev: { subscribe: (f: (...a: T) => void) => { unSubscribe: () => void } }, f: (...a: T) => void) => {
-      this.#disposers.push(ev.subscribe(f).unSubscribe);
-    };
-    sub(this.pc.onIceCandidate, (c) => {
+    this.#disposers.push(subscribe(this.pc.onIceCandidate, (c) => {
       if (this.#state === 'closed') return;
       if (!c) { this.#sendEndOfCandidates(); return; }
       const j = c.toJSON();
@@ -209,33 +196,30 @@ export class Call extends TypedEmitter<CallEvents> {
         kind: 'candidate',
         candidate: { candidate: j.candidate ?? '', sdpMid: j.sdpMid ?? null, sdpMLineIndex: j.sdpMLineIndex ?? null, usernameFragment: j.usernameFragment ?? null },
       });
-    });
-    sub(this.pc.iceGatheringStateChange, (s) => { if (s === 'complete') this.#sendEndOfCandidates(); });
-    sub(this.pc.connectionStateChange, (s) => this.#onConnectionState(s));
-    sub(this.pc.onTrack, (track) => this.#onRemoteTrack(track));
+    }));
+    this.#disposers.push(subscribe(this.pc.iceGatheringStateChange, (s) => { if (s === 'complete') this.#sendEndOfCandidates(); }));
+    this.#disposers.push(subscribe(this.pc.connectionStateChange, (s) => this.#onConnectionState(s)));
+    this.#tracks = new RemoteTrackWatch(this.pc, (track) => this.#received.addTrack(track));
+    this.#disposers.push(this.#tracks.dispose);
   }
 
-  get state(): CallState { return this.#state; }
-  /** True once the chat channel is open. */
-  get chatOpen(): boolean { return this.#dc?.readyState === 'open'; }
+  get state(): CallState { return this.#machine.state; }
+  get #state(): CallState { return this.#machine.state; }
+  /** True while a chat channel is open (the negotiated one, or the partner's in-band one). */
+  get chatOpen(): boolean { return this.#channels.chatOpen; }
+  /** Counts of the partner's audio. */
+  get audio(): FrameCounter { return this.#received.audio; }
   /** The video transceiver (for its sender's PLI events and its receiver's PLI requests). */
   get videoTransceiver(): RTCRtpTransceiver | undefined { return this.pc.getTransceivers().find((t) => t.kind === 'video'); }
 
   #to(next: CallState): void {
-    if (this.#state === next) return;
-    if (!TRANSITIONS[this.#state].includes(next)) throw new Error(`Call ${this.matchId}: cannot go from state ${this.#state} to ${next}`);
-    this.#state = next;
-    this.emit('state', next);
+    if (this.#machine.to(next) !== next) this.safeEmit('state', next);
   }
 
   #addTransceiver(kind: 'video' | 'audio', track: MediaStreamTrack | null, stream: MediaStream): void {
     if (track) {
       stream.addTrack(track);
-      const t = this.pc.addTransceiver(track, { direction: 'sendrecv', streams: [stream] });
-      this.#disposers.push(t.sender.onPictureLossIndication.subscribe(() => {
-        this.#pliReceived++;
-        this.emit('pli');
-      }).unSubscribe);
+      this.pc.addTransceiver(track, { direction: 'sendrecv', streams: [stream] });
     } else {
       this.pc.addTransceiver(kind, { direction: 'recvonly' });
     }
@@ -253,10 +237,10 @@ export class Call extends TypedEmitter<CallEvents> {
 
   /** Starts the call: both sides open the negotiated chat channel; the offerer sends the offer. */
   start(): void {
-    if (this.#state !== 'new') throw new Error(`Call.start() is not allowed in state ${this.#state}`);
+    if (this.#state !== 'new') throw new ChatzyoError('CHZ_ERR_CALL_STATE', `Call.start() is not allowed in state ${this.#state}`);
     this.#to('negotiating');
     this.#armGatherTimer();
-    this.#useChannel(this.#dc!);
+    this.#channels.start();
     if (this.role !== 'offerer') return;
     void this.#enqueue(() => this.#offer(false));
   }
@@ -281,6 +265,7 @@ export class Call extends TypedEmitter<CallEvents> {
       if (!data.candidate.candidate) return;
       const c = data.candidate;
       void this.#enqueue(async () => {
+        if (this.#isForeign(c)) return;
         await this.pc.addIceCandidate({
           candidate: c.candidate,
           sdpMid: c.sdpMid ?? undefined,
@@ -300,34 +285,57 @@ export class Call extends TypedEmitter<CallEvents> {
       if (this.role !== 'answerer') return; // only the offerer offers (no glare, as in the browser client)
       if (this.#remoteSdp !== null) this.#beginRestart();
       void this.#enqueue(async () => {
-        this.#remoteSdp = data.sdp;
-        await this.pc.setRemoteDescription({ type: 'offer', sdp: data.sdp });
-        this.#holdEarlyDtls();
-        this.#scanRemoteTracks();
+        const remote = this.#bundled(data.sdp, 'offer');
+        if (!remote) return;
+        this.#remoteSdp = remote.sdp;
+        await this.pc.setRemoteDescription({ type: 'offer', sdp: remote.sdp });
+        this.#disposers.push(...holdEarlyDtls(this.pc, this.#dtlsHeld, () => this.#state === 'closed'));
+        this.#tracks.scan();
         const created = await this.pc.createAnswer();
-        // Answer as the DTLS server (RFC 5763 section 5: the answerer picks active or passive).
-        // werift's DTLS client waits a fixed 100 ms before its ClientHello; as the server it
-        // answers the partner's ClientHello at once, which makes calls with browsers faster.
-        const answer = { type: 'answer' as const, sdp: created.sdp.replace(/^a=setup:active(\r?)$/gm, 'a=setup:passive$1') };
+        const passive = answerAsDtlsServer(created.sdp);
+        const answer = { type: 'answer' as const, sdp: remote.bundled ? passive : withoutBundleGroup(passive) };
         this.#localSdp = answer.sdp;
         this.#opts.sendSignal({ kind: 'answer', sdp: answer.sdp });
         this.#eocSent = false;
         this.#armGatherTimer();
         await this.pc.setLocalDescription(answer);
         if (this.#restarted) this.#markRestartApplied();
-        await this.#computeSafety();
       });
     } else {
       void this.#enqueue(async () => {
         if (this.role !== 'offerer' || this.pc.signalingState !== 'have-local-offer') return; // a stale answer
-        this.#remoteSdp = data.sdp;
-        await this.pc.setRemoteDescription({ type: 'answer', sdp: data.sdp });
-        this.#holdEarlyDtls();
-        this.#scanRemoteTracks();
+        const remote = this.#bundled(data.sdp, 'answer');
+        if (!remote) return;
+        this.#remoteSdp = remote.sdp;
+        await this.pc.setRemoteDescription({ type: 'answer', sdp: remote.sdp });
+        this.#disposers.push(...holdEarlyDtls(this.pc, this.#dtlsHeld, () => this.#state === 'closed'));
+        this.#tracks.scan();
         if (this.#restarted) this.#markRestartApplied();
-        await this.#computeSafety();
       });
     }
+  }
+
+  /**
+   * The partner's description in the one-transport shape werift applies (RFC 8843: the bundle
+   * tag's transport for every bundled section), or null after failing the call with
+   * `CHZ_ERR_NOT_BUNDLED` when it needs a transport per section.
+   */
+  #bundled(sdp: string, type: 'offer' | 'answer'): { sdp: string; bundled: boolean } | null {
+    const r = normalizeBundle(sdp);
+    if (!r.ok) {
+      const err = peerError('CHZ_ERR_NOT_BUNDLED', `The partner's ${type} ${type === 'offer' ? 'cannot be answered' : 'cannot be used'}: ${r.reason}.`);
+      this.#fail(err.message, err);
+      return null;
+    }
+    this.#foreign = r.foreign;
+    return r;
+  }
+
+  /** A trickled candidate of a transport the bundle does not use (RFC 8843 section 7.2.1). */
+  #isForeign(c: { sdpMid?: string | null; sdpMLineIndex?: number | null; usernameFragment?: string | null }): boolean {
+    return this.#foreign.some((f) => (typeof c.usernameFragment === 'string'
+      ? c.usernameFragment === f.ufrag
+      : typeof c.sdpMid === 'string' ? c.sdpMid === f.mid : c.sdpMLineIndex === f.index));
   }
 
   #armGatherTimer(): void {
@@ -341,19 +349,6 @@ export class Call extends TypedEmitter<CallEvents> {
     if (this.#localSdp === null) return;
     this.#eocSent = true;
     this.#opts.sendSignal({ kind: 'end-of-candidates' });
-  }
-
-  async #computeSafety(): Promise<void> {
-    if (!this.#localSdp || !this.#remoteSdp) return;
-    try {
-      const n = await safetyNumber(this.#localSdp, this.#remoteSdp);
-      if (n !== this.safety) {
-        this.safety = n;
-        this.emit('safety', n);
-      }
-    } catch {
-      // An SDP without a fingerprint cannot set up DTLS anyway; the call fails on its own.
-    }
   }
 
   #onConnectionState(s: string): void {
@@ -376,16 +371,17 @@ export class Call extends TypedEmitter<CallEvents> {
 
   async #reportConnected(restarted: boolean, reconnected: boolean): Promise<void> {
     const msFromMatch = Date.now() - this.#opts.matchedAt;
-    const pair = await this.#selectedPair().catch(() => null);
+    const pair = await selectedPair(this.pc).catch(() => null);
     if (this.#state === 'closed') return;
-    this.emit('connected', {
+    this.safeEmit('connected', {
       candidateType: pair?.remote ?? null,
       localCandidateType: pair?.local ?? null,
+      ipFamily: pair?.family ?? null,
       msFromMatch,
       restarted,
       reconnected,
     });
-    this.#requestKeyframeUntilSeen();
+    this.#received.keepAskingForKeyframe();
   }
 
   /** ICE failed: the offerer restarts ICE once; the answerer waits for that restart. */
@@ -412,206 +408,56 @@ export class Call extends TypedEmitter<CallEvents> {
     if (this.#restarted || this.#state === 'closed' || this.#state === 'failed') return;
     this.#restarted = true;
     if (this.#state !== 'new') this.#to('restarting');
-    this.emit('ice-restart');
+    this.safeEmit('ice-restart');
     this.#restartTimer = setTimeout(() => this.#fail('ICE restart did not connect in time'), this.#opts.restartTimeoutMs ?? 10_000);
   }
 
-  #fail(reason: string): void {
+  #fail(reason: string, error?: ChatzyoError): void {
     if (this.#state === 'closed' || this.#state === 'failed') return;
     this.#to('failed');
-    this.emit('failed', reason);
+    if (error) this.safeEmit('failed', reason, error);
+    else this.safeEmit('failed', reason);
   }
 
-  #useChannel(dc: RTCDataChannel): void {
-    this.#dc = dc;
-    const onState = (s: string) => { if (s === 'open') this.emit('chat-open'); };
-    this.#disposers.push(dc.stateChanged.subscribe(onState).unSubscribe);
-    this.#disposers.push(dc.onMessage.subscribe((m) => {
-      const text = (typeof m === 'string' ? m : m.toString('utf8')).slice(0, MAX_CHAT_LENGTH);
-      this.emit('chat', text);
-    }).unSubscribe);
-    if (dc.readyState === 'open') this.emit('chat-open');
-  }
-
-  /** Sends one chat message; false when the channel is not open. */
-  sendChat(text: string): boolean {
-    const dc = this.#dc;
-    if (!dc || dc.readyState !== 'open') return false;
-    dc.send(text.slice(0, MAX_CHAT_LENGTH));
-    return true;
-  }
-
-  /**
-   * werift creates its DTLS server only once its own ICE agent has finished; a ClientHello
-   * the partner sends as soon as *its* agent is done arrives first and is dropped, which costs
-   * a browser's 50 ms DTLS retransmission timer (often twice). Hold DTLS records (RFC 7983:
-   * first byte 20-63) that arrive before the handshake starts and hand them over once it has.
-   */
-  #holdEarlyDtls(): void {
-    for (const dtls of this.pc.dtlsTransports) {
-      if (this.#dtlsHeld.has(dtls) || dtls.state !== 'new') continue;
-      this.#dtlsHeld.add(dtls);
-      const ice = dtls.iceTransport.connection;
-      const early: Buffer[] = [];
-      let holding = true;
-      this.#disposers.push(ice.onData.subscribe((buf: Buffer) => {
-        if (holding && dtls.state === 'new' && buf.length > 0 && buf[0]! >= 20 && buf[0]! <= 63 && early.length < 32) early.push(buf);
-      }).unSubscribe);
-      this.#disposers.push(dtls.onStateChange.subscribe((state: string) => {
-        if (!holding || state !== 'connecting') return;
-        holding = false;
-        // The DTLS endpoint is built right after this state change, in the same task.
-        setImmediate(() => {
-          if (this.#state === 'closed') return;
-          for (const buf of early.splice(0)) ice.onData.execute(buf);
-        });
-      }).unSubscribe);
+  #onSafetyOutcome(o: SafetyOutcome): void {
+    if (o.state === 'verified') {
+      this.safety = o.number;
+      this.safeEmit('safety', o.number);
+    } else {
+      this.safeEmit('safety-problem', o);
     }
   }
 
   /**
-   * werift does not announce every remote track through onTrack (a Firefox offer's bundle-only
-   * video m-line gets a receiver track but no event), so look at the receivers too.
+   * Sends one chat message (cut to 1,000 characters) on one channel: the partner's in-band
+   * `chat` channel when it opened one, else the negotiated one. False when none is open.
    */
-  #scanRemoteTracks(): void {
-    for (const t of this.pc.getTransceivers()) for (const track of t.receiver.tracks) this.#onRemoteTrack(track);
-  }
-
-  #onRemoteTrack(track: MediaStreamTrack): void {
-    // werift announces the same track again when a restart offer is applied.
-    if (this.#remoteTracks.includes(track)) return;
-    this.#remoteTracks.push(track);
-    const kind = track.kind as 'video' | 'audio';
-    this.#disposers.push(track.onReceiveRtp.subscribe((rtp: RtpPacket) => {
-      if (kind === 'video') {
-        this.#videoCounter ??= new FrameCounter(track.codec?.name.toLowerCase() === 'h264' ? 'h264' : 'vp8');
-        this.#videoCounter.pushParsed(rtp.header, rtp.payload, rtp.header.serializeSize + rtp.payload.length);
-      } else {
-        this.audio.pushParsed(rtp.header, rtp.payload, rtp.header.serializeSize + rtp.payload.length);
-      }
-      if (!this.#mediaSeen.has(kind)) {
-        this.#mediaSeen.add(kind);
-        this.emit('remote-media', kind);
-        void this.#maybeStartRecorder();
-      }
-    }).unSubscribe);
+  sendChat(text: string): boolean {
+    return this.#channels.sendChat(text);
   }
 
   /** Counts of the partner's video (the H.264 counter when that codec was negotiated). */
-  get videoCounts(): ReceiveCounts { return this.#videoCounter?.snapshot() ?? { packets: 0, bytes: 0, frames: 0, keyframes: 0, lost: 0 }; }
-
-  /**
-   * Asks the partner for a keyframe (RTCP PLI) every 500 ms until one arrives, so a recorder
-   * and the counters start on a picture at once (browsers do the same for a new stream).
-   */
-  #requestKeyframeUntilSeen(): void {
-    if (this.#pliTimer) return;
-    let tries = 0;
-    const tick = () => {
-      if (this.#state === 'closed' || (this.#videoCounter?.keyframes ?? 0) > 0 || tries++ >= 20) { this.#pliTimer = null; return; }
-      this.requestKeyframe();
-      this.#pliTimer = setTimeout(tick, 500);
-    };
-    this.#pliTimer = setTimeout(tick, 300);
+  get videoCounts(): ReceiveCounts {
+    return this.#received.videoCounts;
   }
 
-  /** Sends one RTCP PLI for the partner's video. */
-  requestKeyframe(): void {
+  /** Sends one RTCP PLI for the partner's video; false when there is no video to ask about or the call is not connected. */
+  requestKeyframe(): boolean {
     const t = this.videoTransceiver;
     const ssrc = t?.receiver.tracks[0]?.ssrc;
-    if (!t || ssrc === undefined || this.#state !== 'connected') return;
+    if (!t || ssrc === undefined || this.#state !== 'connected') return false;
+    this.#pliSent++;
     t.receiver.sendRtcpPLI(ssrc).catch(() => { /* transport closing */ });
-  }
-
-  async #maybeStartRecorder(): Promise<void> {
-    const path = this.#opts.recordPath;
-    if (!path || this.#recorder || this.#recorderStarting) return;
-    const expected = this.#remoteTracks.filter((t) => t.kind === 'video' || t.kind === 'audio');
-    // Wait for media on every remote track, but not forever: a partner without a microphone
-    // still gets its video recorded.
-    if (expected.some((t) => !this.#mediaSeen.has(t.kind))) {
-      if (!this.#mediaSeen.has('video')) return;
-      this.#recorderStarting = true;
-      await new Promise((r) => setTimeout(r, 1000));
-      this.#recorderStarting = false;
-      if (this.#recorder || this.#state === 'closed') return;
-    }
-    const tracks = expected.filter((t) => this.#mediaSeen.has(t.kind)).sort((a) => (a.kind === 'video' ? -1 : 1));
-    this.#recorder = new MediaRecorder({
-      path,
-      tracks,
-      width: this.#opts.recordSize?.width ?? 640,
-      height: this.#opts.recordSize?.height ?? 480,
-      disableLipSync: true,
-    });
-    this.#recorder.onError.subscribe((e) => this.emit('record-error', e));
-    // The recorder needs a keyframe to begin its first cluster.
-    this.requestKeyframe();
-  }
-
-  async #selectedPair(): Promise<{ local: CandidateType | null; remote: CandidateType | null; rtt: number | null; id: string } | null> {
-    const report = await this.pc.getStats();
-    const all = [...report.values()] as unknown as Record<string, unknown>[];
-    const byId = new Map(all.map((s) => [s.id as string, s]));
-    let pair: Record<string, unknown> | undefined;
-    for (const s of all) {
-      if (s.type === 'transport' && typeof s.selectedCandidatePairId === 'string') pair = byId.get(s.selectedCandidatePairId);
-    }
-    if (!pair) {
-      const pairs = all.filter((s) => s.type === 'candidate-pair' && s.nominated);
-      pairs.sort((a, b) => Number(b.bytesSent ?? 0) + Number(b.bytesReceived ?? 0) - Number(a.bytesSent ?? 0) - Number(a.bytesReceived ?? 0));
-      pair = pairs[0];
-    }
-    if (!pair) return null;
-    const local = byId.get(pair.localCandidateId as string);
-    const remote = byId.get(pair.remoteCandidateId as string);
-    const rtt = typeof pair.currentRoundTripTime === 'number' ? pair.currentRoundTripTime * 1000 : null;
-    return {
-      id: pair.id as string,
-      local: (local?.candidateType as CandidateType | undefined) ?? null,
-      remote: (remote?.candidateType as CandidateType | undefined) ?? null,
-      rtt,
-    };
+    return true;
   }
 
   /** A snapshot of this call's numbers. */
   async stats(): Promise<CallStats> {
-    let bytesSent = 0;
-    let bytesReceived = 0;
-    let rttMs: number | null = null;
-    let remoteFractionLost: number | null = null;
-    let candidateType: CandidateType | null = null;
-    let localCandidateType: CandidateType | null = null;
-    if (this.#state !== 'closed') {
-      const report = await this.pc.getStats();
-      for (const s of report.values() as Iterable<Record<string, unknown>>) {
-        if (s.type === 'transport') {
-          bytesSent += Number(s.bytesSent ?? 0);
-          bytesReceived += Number(s.bytesReceived ?? 0);
-        }
-        if (s.type === 'remote-inbound-rtp' && s.kind === 'video') {
-          if (typeof s.fractionLost === 'number') remoteFractionLost = s.fractionLost;
-          if (rttMs === null && typeof s.roundTripTime === 'number') rttMs = s.roundTripTime * 1000;
-        }
-      }
-      const pair = await this.#selectedPair().catch(() => null);
-      if (pair) {
-        candidateType = pair.remote;
-        localCandidateType = pair.local;
-        if (pair.rtt !== null) rttMs = pair.rtt;
-      }
-      if (bytesSent === 0 && bytesReceived === 0) {
-        for (const s of report.values() as Iterable<Record<string, unknown>>) {
-          if (s.type === 'candidate-pair' && s.id === pair?.id) {
-            bytesSent = Number(s.bytesSent ?? 0);
-            bytesReceived = Number(s.bytesReceived ?? 0);
-          }
-        }
-      }
-    }
+    const transport = this.#state !== 'closed' ? await transportStats(this.pc) : NO_TRANSPORT_STATS;
     return {
-      candidateType, localCandidateType, rttMs, bytesSent, bytesReceived,
-      video: this.videoCounts, audio: this.audio.snapshot(), remoteFractionLost, pliReceived: this.#pliReceived,
+      ...transport,
+      video: this.videoCounts, audio: this.audio.snapshot(), pliReceived: this.#pliReceived,
+      pliSent: this.#pliSent, videoCodec: this.#received.codec.video, audioCodec: this.#received.codec.audio,
     };
   }
 
@@ -624,25 +470,14 @@ export class Call extends TypedEmitter<CallEvents> {
   async #close(): Promise<void> {
     const prev = this.#state;
     if (prev !== 'closed') this.#to('closed');
-    for (const t of [this.#restartTimer, this.#gatherTimer, this.#pliTimer]) if (t) clearTimeout(t);
+    for (const t of [this.#restartTimer, this.#gatherTimer]) if (t) clearTimeout(t);
+    this.#received.stopListening();
+    this.#channels.stopListening();
     for (const d of this.#disposers.splice(0)) { try { d(); } catch { /* already gone */ } }
     this.videoTrack?.stop();
     this.audioTrack?.stop();
-    if (this.#recorder) {
-      await this.#recorder.stop().catch((e: unknown) => this.emit('record-error', e as Error));
-    }
-    try { this.#dc?.close(); } catch { /* transport already gone */ }
+    await this.#received.close();
+    this.#channels.close();
     await this.pc.close().catch(() => { /* closing anyway */ });
   }
-}
-
-/**
- * werift's ICE agent falls back to stun.l.google.com:19302 when it is given no STUN server.
- * A chatzyo peer must talk only to the servers it was told about, so when the list has no STUN
- * URL we give it an unroutable loopback placeholder (the discard port): no server-reflexive
- * candidate, and no packet to a third party.
- */
-export function withoutThirdPartyStun(servers: readonly IceServer[]): IceServer[] {
-  const hasStun = servers.some((s) => (Array.isArray(s.urls) ? s.urls : [s.urls]).some((u) => /^stuns?:/i.test(u)));
-  return hasStun ? [...servers] : [{ urls: 'stun:127.0.0.1:9' }, ...servers];
 }

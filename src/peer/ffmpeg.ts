@@ -65,14 +65,19 @@ function loadFfmpegStatic(): string | null {
   }
 }
 
-/** A video source: a synthetic pattern, a file (looped) or a V4L2 camera. */
-export type VideoSourceSpec = { type: 'testsrc' } | { type: 'file'; path: string } | { type: 'camera'; device: string };
+/**
+ * A video source: a synthetic pattern, a file (looped), a V4L2 camera, or frames stamped with
+ * their sequence number and send time (src/quality/stamp.ts) that we write to ffmpeg's stdin,
+ * so a receiver can measure freezes and glass-to-glass latency.
+ */
+export type VideoSourceSpec = { type: 'testsrc' } | { type: 'stamped' } | { type: 'file'; path: string } | { type: 'camera'; device: string };
 /** An audio source: a sine tone, a file (looped) or a microphone (PulseAudio or ALSA). */
 export type AudioSourceSpec = { type: 'sine' } | { type: 'file'; path: string } | { type: 'mic'; device: string; api: 'pulse' | 'alsa' };
 
-/** Parses `--video` (testsrc, camera, camera:/dev/videoN, FILE). */
+/** Parses `--video` (testsrc, stamped, camera, camera:/dev/videoN, FILE). */
 export function parseVideoSource(value: string): VideoSourceSpec {
   if (value === 'testsrc') return { type: 'testsrc' };
+  if (value === 'stamped') return { type: 'stamped' };
   if (value === 'camera') return { type: 'camera', device: '/dev/video0' };
   if (value.startsWith('camera:')) return { type: 'camera', device: value.slice('camera:'.length) || '/dev/video0' };
   return { type: 'file', path: value };
@@ -103,7 +108,7 @@ export interface VideoEncodeOptions {
 export const DEFAULT_VIDEO: VideoEncodeOptions = { codec: 'vp8', width: 640, height: 480, fps: 15, bitrateKbps: 600, keyframeIntervalS: 1 };
 
 /** Payload types ffmpeg stamps on its RTP; the peer rewrites them to the negotiated ones. */
-export const FFMPEG_PAYLOAD_TYPE = { video: 96, audio: 111 } as const;
+const FFMPEG_PAYLOAD_TYPE = { video: 96, audio: 111 } as const;
 
 const RTP_PACKET_SIZE = 1100;
 
@@ -126,6 +131,11 @@ export function videoArgs(src: VideoSourceSpec, enc: VideoEncodeOptions, rtpUrl:
     // A running clock, so a viewer sees at a glance that the picture is live.
     const size = Math.max(10, Math.round(h / 16));
     filter = `drawtext=text='%{localtime} #%{n}':x=8:y=8:fontsize=${size}:fontcolor=white:box=1:boxcolor=black@0.6,format=yuv420p`;
+  } else if (src.type === 'stamped') {
+    // Raw frames at the encode size from our stdin, paced by the writer (src/peer/stamped-frames.ts).
+    // No probing: ffmpeg would otherwise read frames ahead before encoding and keep that lag.
+    input.push('-fflags', 'nobuffer', '-probesize', '32', '-analyzeduration', '0', '-f', 'rawvideo', '-pix_fmt', 'yuv420p', '-video_size', `${w}x${h}`, '-framerate', String(fps), '-i', 'pipe:0');
+    filter = 'format=yuv420p';
   } else if (src.type === 'file') {
     input.push('-re', '-stream_loop', '-1', '-i', src.path);
   } else {

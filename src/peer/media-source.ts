@@ -9,10 +9,11 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import dgram from 'node:dgram';
 import { existsSync } from 'node:fs';
 import type { MediaStreamTrack } from 'werift';
-import { TypedEmitter } from './emitter.js';
+import { TypedEmitter } from '../protocol/client/index.js';
 import { peerError } from './errors.js';
 import { audioArgs, rtpOutputUrl, videoArgs, type AudioSourceSpec, type VideoEncodeOptions, type VideoSourceSpec } from './ffmpeg.js';
 import { parseRtp, payloadKind, setRtpSequence, type VideoCodec } from './rtp-frames.js';
+import { pumpStampedFrames } from './stamped-frames.js';
 
 /** How a media source is made. */
 export type MediaSourceSpec =
@@ -108,7 +109,9 @@ export class MediaSource extends TypedEmitter<MediaSourceEvents> {
     const args = spec.kind === 'video' ? videoArgs(spec.source, spec.encode, url) : audioArgs(spec.source, url, spec.bitrateKbps);
     let proc: ChildProcess;
     try {
-      proc = spawn(opts.ffmpegPath, args, { stdio: ['ignore', 'ignore', 'pipe'] });
+      const stamped = spec.kind === 'video' && spec.source.type === 'stamped';
+      proc = spawn(opts.ffmpegPath, args, { stdio: [stamped ? 'pipe' : 'ignore', 'ignore', 'pipe'] });
+      if (stamped) pumpStampedFrames(proc.stdin!, spec.encode);
     } catch (err) {
       socket.close();
       throw peerError('CHZ_ERR_FFMPEG_MISSING', `ffmpeg could not be started from ${opts.ffmpegPath}: ${(err as Error).message}`, err);

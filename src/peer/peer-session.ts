@@ -6,22 +6,25 @@
  */
 import path from 'node:path';
 import type { RTCPeerConnectionConfig } from 'werift';
-import { ChatzyoError, type PartnerLeftReason, type ServerMessage } from '../protocol/index.js';
-import type { BackoffOptions } from './backoff.js';
+import { ChatzyoError, type IceServer, type PartnerLeftReason, type ServerMessage } from '../protocol/index.js';
+import { isCrossedSkip, isFatalServerError, TypedEmitter, type BackoffOptions, type SignalLoss } from '../protocol/client/index.js';
+import { StateMachine, type TransitionTable } from '../protocol/state-machine.js';
 import type { RTCCertificate } from 'werift';
 import { Call, generateCertificate, type CallStats, type CandidateType } from './call.js';
-import { TypedEmitter } from './emitter.js';
+import type { IpFamily } from './ip-family.js';
 import { peerError } from './errors.js';
 import { resolveFfmpeg, DEFAULT_VIDEO, type AudioSourceSpec, type VideoEncodeOptions, type VideoSourceSpec } from './ffmpeg.js';
 import { MediaSource, type MediaSink } from './media-source.js';
 import { SignalClient } from './signal-client.js';
+import { estimateMos } from '../quality/mos.js';
 
 /** States of a peer session. */
 export const PEER_SESSION_STATES = ['idle', 'queued', 'negotiating', 'connected', 'ended'] as const;
 /** One of {@link PEER_SESSION_STATES}. */
 export type PeerSessionState = (typeof PEER_SESSION_STATES)[number];
 
-const TRANSITIONS: Record<PeerSessionState, readonly PeerSessionState[]> = {
+/** The allowed moves of a {@link PeerSession}. */
+export const PEER_SESSION_TRANSITIONS: TransitionTable<PeerSessionState> = {
   idle: ['queued', 'negotiating', 'ended'],
   queued: ['negotiating', 'idle', 'ended'],
   negotiating: ['connected', 'queued', 'idle', 'ended'],
@@ -60,12 +63,20 @@ export interface PeerSessionOptions {
   negotiationTimeoutMs?: number;
   gatherTimeoutMs?: number;
   restartTimeoutMs?: number;
+  /** Call the safety number unavailable when a partner's side of the exchange has not come this long after its channel opened (default 10 s). */
+  safetyTimeoutMs?: number;
   statsIntervalMs?: number;
   clientName?: string;
   backoff?: BackoffOptions;
   reconnectTimeoutMs?: number;
+  /** Use this IP family only, for the server connection and the calls' candidates (default: both). */
+  ipFamily?: IpFamily;
+  /** CA certificates for wss:// (`connect --ca`: see `trustedCas`); default: Node's own store. */
+  ca?: string[];
   /** Extra werift settings for every call (port range; tests filter candidate pairs). */
   peerConfig?: Partial<RTCPeerConnectionConfig>;
+  /** Rewrites each match's ICE servers before the call uses them (the network lab points TURN at its relay: src/lab/ice.ts). */
+  mapIceServers?: (servers: IceServer[]) => IceServer[];
 }
 
 /** One line of numbers per second while in a call. */
@@ -74,6 +85,8 @@ export interface PeerStats {
   partner: number;
   candidateType: CandidateType | null;
   localCandidateType: CandidateType | null;
+  /** IP family of the selected candidate pair. */
+  ipFamily: IpFamily | null;
   rttMs: number | null;
   framesReceived: number;
   keyframesReceived: number;
@@ -90,6 +103,18 @@ export interface PeerStats {
   sendKbps: number;
   recvKbps: number;
   pliReceived: number;
+  /** Keyframe requests (PLI) we sent while the partner's video did not decode. */
+  pliSent: number;
+  /** What the partner's video is, read from its bitstream (VP8 key frame header, H.264 SPS): null until a keyframe said. */
+  frameWidth: number | null;
+  frameHeight: number | null;
+  /** Codec of the partner's video as negotiated for what arrives (`VP8`, `H264`), and of its audio (`opus`); null until it arrives. */
+  codec: string | null;
+  audioCodec: string | null;
+  /** Interarrival jitter of the partner's audio, ms (null until audio came). */
+  jitterMs?: number | null;
+  /** Estimated audio MOS from RTT, jitter and this interval's loss (src/quality/mos.ts: the simplified E-model); null without an RTT. */
+  mos?: number | null;
 }
 
 /** Why a session ended. */
@@ -102,8 +127,14 @@ export type PeerSessionEvents = {
   queued: [{ hub: string; position: number }];
   'private-created': [{ code: string; expiresAt: number }];
   matched: [{ matchId: string; role: 'offerer' | 'answerer'; hub: string | null; private: boolean; commonInterests: string[]; partner: number }];
-  connected: [{ matchId: string; candidateType: CandidateType | null; localCandidateType: CandidateType | null; msFromMatch: number; restarted: boolean; reconnected: boolean }];
+  connected: [{ matchId: string; candidateType: CandidateType | null; localCandidateType: CandidateType | null; ipFamily: IpFamily | null; msFromMatch: number; restarted: boolean; reconnected: boolean }];
+  /** The safety number, verified with the partner (docs/safety-number.md). */
   safety: [{ matchId: string; safetyNumber: string }];
+  /**
+   * No safety number for this call: `failed` (the partner's nonce did not open its commitment,
+   * or it broke the exchange: someone may be in the middle) or `unavailable` (it did not take part).
+   */
+  'safety-problem': [{ matchId: string; state: 'failed' | 'unavailable'; reason: string }];
   'chat-open': [{ matchId: string }];
   chat: [{ matchId: string; text: string }];
   'chat-sent': [{ matchId: string; text: string }];
@@ -111,8 +142,11 @@ export type PeerSessionEvents = {
   'partner-left': [{ matchId: string; reason: PartnerLeftReason }];
   /** We pressed Next. */
   next: [{ matchId: string }];
-  /** We gave up on a partner (ICE failed after one restart, or no connection in time). */
-  'gave-up': [{ matchId: string; reason: string }];
+  /**
+   * We gave up on a partner (ICE failed after one restart, no connection in time, or a
+   * description we cannot answer). `code` when the reason has one (`CHZ_ERR_NOT_BUNDLED`).
+   */
+  'gave-up': [{ matchId: string; reason: string; code?: string }];
   'ice-restart': [{ matchId: string }];
   'remote-media': [{ matchId: string; kind: 'video' | 'audio' }];
   stats: [PeerStats];
@@ -125,14 +159,11 @@ export type PeerSessionEvents = {
   ended: [{ reason: EndReason; error?: ChatzyoError }];
 };
 
-/** Error codes from the server that end the session (nothing to retry). */
-const FATAL_SERVER_ERRORS = new Set(['CHZ_ERR_UNKNOWN_HUB', 'CHZ_ERR_PRIVATE_NOT_FOUND', 'CHZ_ERR_PRIVATE_FULL', 'CHZ_ERR_PRIVATE_EXPIRED', 'CHZ_ERR_BAD_MESSAGE']);
-
 /** The headless peer. */
 export class PeerSession extends TypedEmitter<PeerSessionEvents> {
   readonly options: PeerSessionOptions;
   readonly encode: VideoEncodeOptions;
-  #state: PeerSessionState = 'idle';
+  readonly #machine = new StateMachine<PeerSessionState>('PeerSession', PEER_SESSION_TRANSITIONS, 'idle', 'CHZ_ERR_PEER_STATE');
   #signal: SignalClient | null = null;
   #video: MediaSource | null = null;
   #audio: MediaSource | null = null;
@@ -144,6 +175,8 @@ export class PeerSession extends TypedEmitter<PeerSessionEvents> {
   #everConnected = false;
   #started = false;
   #connectTimer: NodeJS.Timeout | null = null;
+  /** Joins again once the server's skip limit allows (after CHZ_ERR_NEXT_RATE_LIMITED). */
+  #retryJoinTimer: NodeJS.Timeout | null = null;
   #negotiationTimer: NodeJS.Timeout | null = null;
   #statsTimer: NodeJS.Timeout | null = null;
   #last = { at: 0, framesReceived: 0, bytesReceived: 0, bytesSent: 0, packetsReceived: 0, packetsLost: 0 };
@@ -161,7 +194,7 @@ export class PeerSession extends TypedEmitter<PeerSessionEvents> {
     this.done = new Promise((resolve) => { this.#resolveDone = resolve; });
   }
 
-  get state(): PeerSessionState { return this.#state; }
+  get state(): PeerSessionState { return this.#machine.state; }
   /** Partners matched so far. */
   get partners(): number { return this.#partners; }
   /** The current call, if any. */
@@ -171,16 +204,14 @@ export class PeerSession extends TypedEmitter<PeerSessionEvents> {
   get audioSource(): MediaSource | null { return this.#audio; }
   get signal(): SignalClient | null { return this.#signal; }
 
+  /** Moves the state machine (CHZ_ERR_PEER_STATE on a move its table does not allow). */
   #to(next: PeerSessionState): void {
-    if (this.#state === next) return;
-    if (!TRANSITIONS[this.#state].includes(next)) throw new Error(`PeerSession cannot go from state ${this.#state} to ${next}`);
-    this.#state = next;
-    this.emit('state', next);
+    if (this.#machine.to(next) !== next) this.safeEmit('state', next);
   }
 
   #assertState(method: string, allowed: readonly PeerSessionState[]): void {
-    if (!allowed.includes(this.#state)) {
-      throw peerError('CHZ_ERR_PEER_STATE', `PeerSession.${method}() is not allowed in state ${this.#state} (allowed: ${allowed.join(', ')}).`);
+    if (!allowed.includes(this.state)) {
+      throw peerError('CHZ_ERR_PEER_STATE', `PeerSession.${method}() is not allowed in state ${this.state} (allowed: ${allowed.join(', ')}).`);
     }
   }
 
@@ -198,12 +229,12 @@ export class PeerSession extends TypedEmitter<PeerSessionEvents> {
       const needFfmpeg = o.video !== null || o.audio !== null;
       const ffmpeg = needFfmpeg ? resolveFfmpeg({ explicit: o.ffmpegPath, env: o.env }).path : '';
       const signal = new SignalClient({
-        url: o.server, clientName: o.clientName ?? 'chatzyo-peer', backoff: o.backoff, reconnectTimeoutMs: o.reconnectTimeoutMs,
+        url: o.server, clientName: o.clientName ?? 'chatzyo-peer', backoff: o.backoff, reconnectTimeoutMs: o.reconnectTimeoutMs, family: o.ipFamily, ca: o.ca,
       });
       this.#signal = signal;
       signal.on('welcome', (w, { reconnected }) => {
         if (!reconnected) return; // the first welcome is reported once the encoders run too
-        this.emit('welcome', { sessionId: w.sessionId, turn: w.turn, hubs: w.hubs, reconnected });
+        this.safeEmit('welcome', { sessionId: w.sessionId, turn: w.turn, hubs: w.hubs, reconnected });
         this.#join();
       });
       signal.on('message', (m) => {
@@ -211,10 +242,10 @@ export class PeerSession extends TypedEmitter<PeerSessionEvents> {
           this.#onMessage(m);
         } catch (err) {
           // A bug, not a condition to recover from; say so instead of losing the message quietly.
-          this.emit('warning', { message: `internal error while handling "${m.type}": ${(err as Error)?.stack ?? String(err)}` });
+          this.safeEmit('warning', { message: `internal error while handling "${m.type}": ${(err as Error)?.stack ?? String(err)}` });
         }
       });
-      signal.on('invalid', ({ reason, frame }) => this.emit('warning', { message: `dropped a server frame: ${reason} (${frame})` }));
+      signal.on('invalid', ({ reason, frame }) => this.safeEmit('warning', { message: `dropped a server frame: ${reason} (${frame})` }));
       signal.on('disconnected', (d) => this.#onSignalLost(d));
       signal.on('failed', (err) => void this.#end('error', err));
       this.#prepareCertificate();
@@ -224,7 +255,7 @@ export class PeerSession extends TypedEmitter<PeerSessionEvents> {
         o.audio ? MediaSource.start({ kind: 'audio', source: o.audio, bitrateKbps: o.audioBitrateKbps }, { ffmpegPath: ffmpeg }) : Promise.resolve(null),
       ]);
       const [, v, a] = results;
-      if (this.#state === 'ended') {
+      if (this.state === 'ended') {
         // close() came while we were starting: it could not see these yet.
         await Promise.all([v, a].map((r) => (r.status === 'fulfilled' ? r.value?.close() : undefined)));
         return;
@@ -238,9 +269,9 @@ export class PeerSession extends TypedEmitter<PeerSessionEvents> {
         src?.on('error', (err) => void this.#end('error', peerError('CHZ_ERR_FFMPEG_FAILED', err.message, err)));
       }
       const w = signal.welcome!;
-      this.emit('welcome', { sessionId: w.sessionId, turn: w.turn, hubs: w.hubs, reconnected: false });
+      this.safeEmit('welcome', { sessionId: w.sessionId, turn: w.turn, hubs: w.hubs, reconnected: false });
       if (o.relayOnly && !w.turn) {
-        this.emit('warning', { message: '--relay-only but the server announces no TURN server: no call can connect.' });
+        this.safeEmit('warning', { message: '--relay-only but the server announces no TURN server: no call can connect.' });
       }
       if (o.connectTimeoutMs) {
         this.#connectTimer = setTimeout(() => {
@@ -261,23 +292,25 @@ export class PeerSession extends TypedEmitter<PeerSessionEvents> {
 
   #join(): void {
     const t = this.options.target;
-    if (this.#state === 'ended') return;
+    if (this.state === 'ended') return;
+    // Whatever joins first (a reconnect, partner-left) makes a pending retry a duplicate.
+    if (this.#retryJoinTimer) { clearTimeout(this.#retryJoinTimer); this.#retryJoinTimer = null; }
     if (t.kind === 'hub') this.#signal?.send({ type: 'join', hub: t.hub, ...(t.interests?.length ? { interests: t.interests } : {}) });
     else if (t.kind === 'private-join') this.#signal?.send({ type: 'private-join', code: t.code });
     else this.#signal?.send({ type: 'private-create' });
   }
 
   #onMessage(m: ServerMessage): void {
-    if (this.#state === 'ended') return;
+    if (this.state === 'ended') return;
     switch (m.type) {
       case 'queued':
         if (this.#call) return; // a late 'queued' racing a match
         this.#to('queued');
-        this.emit('queued', { hub: m.hub, position: m.position });
+        this.safeEmit('queued', { hub: m.hub, position: m.position });
         return;
       case 'private-created':
         this.#to('queued');
-        this.emit('private-created', { code: m.code, expiresAt: m.expiresAt });
+        this.safeEmit('private-created', { code: m.code, expiresAt: m.expiresAt });
         return;
       case 'matched':
         this.#onMatched(m);
@@ -287,21 +320,26 @@ export class PeerSession extends TypedEmitter<PeerSessionEvents> {
         return;
       case 'partner-left':
         if (!this.#call || this.#call.matchId !== m.matchId) return;
-        this.emit('partner-left', { matchId: m.matchId, reason: m.reason });
+        this.safeEmit('partner-left', { matchId: m.matchId, reason: m.reason });
         void this.#afterCall('partner-left');
         return;
       case 'error':
-        if (m.code === 'CHZ_ERR_NOT_MATCHED' && m.ref === 'next' && this.#state === 'queued' && !this.#call) {
-          // Our Next (or give-up) crossed the partner's: the server had already put us back to
-          // ready, so join again instead of waiting in no queue.
-          this.#join();
+        if (isCrossedSkip(m) && this.state === 'queued' && !this.#call) {
+          this.#join(); // our Next (or give-up) crossed the partner's: the server left us in no queue
           return;
         }
-        if (FATAL_SERVER_ERRORS.has(m.code)) {
+        if (isFatalServerError(m.code)) {
           void this.#end('error', ChatzyoError.fromWire(m));
           return;
         }
-        this.emit('server-error', { code: m.code, message: m.message });
+        this.safeEmit('server-error', { code: m.code, message: m.message });
+        if (m.code === 'CHZ_ERR_NEXT_RATE_LIMITED' && !this.#call && this.options.target.kind === 'hub') {
+          // The server wants us to wait before another partner. A refused Next left us in the
+          // old match on the server: leave it. Then join again when the server allows.
+          if (m.ref === 'next') this.#signal?.send({ type: 'leave' });
+          if (this.#retryJoinTimer) clearTimeout(this.#retryJoinTimer);
+          this.#retryJoinTimer = setTimeout(() => { this.#retryJoinTimer = null; this.#join(); }, (m.retryAfterMs ?? 5000) + 100);
+        }
         return;
       default:
         return;
@@ -321,7 +359,8 @@ export class PeerSession extends TypedEmitter<PeerSessionEvents> {
       certificate,
       matchId: m.matchId,
       role: m.role,
-      iceServers: welcome.iceServers,
+      // TURN credentials come with the match (protocol version 2); welcome's are STUN only.
+      iceServers: o.mapIceServers ? o.mapIceServers(m.iceServers ?? welcome.iceServers) : m.iceServers ?? welcome.iceServers,
       relayOnly: !!o.relayOnly,
       videoCodec: this.encode.codec,
       sendVideo: !!this.#video,
@@ -330,8 +369,9 @@ export class PeerSession extends TypedEmitter<PeerSessionEvents> {
       matchedAt,
       gatherTimeoutMs: o.gatherTimeoutMs,
       restartTimeoutMs: o.restartTimeoutMs,
+      safetyTimeoutMs: o.safetyTimeoutMs,
       recordPath: this.#recordPathFor(this.#partners),
-      recordSize: { width: this.encode.width, height: this.encode.height },
+      ipFamily: o.ipFamily,
       peerConfig: o.peerConfig,
     });
     this.#call = call;
@@ -345,27 +385,28 @@ export class PeerSession extends TypedEmitter<PeerSessionEvents> {
       if (!c.reconnected && this.#sinks.length === 0) this.#attachMedia(call);
       this.#to('connected');
       this.#last = { at: Date.now(), framesReceived: 0, bytesReceived: 0, bytesSent: 0, packetsReceived: 0, packetsLost: 0 };
-      this.emit('connected', { matchId: m.matchId, ...c });
+      this.safeEmit('connected', { matchId: m.matchId, ...c });
     });
     // Media flows as soon as DTLS is up, before werift also finishes SCTP for the chat.
     call.on('media-ready', () => { if (this.#call === call && this.#sinks.length === 0) this.#attachMedia(call); });
     call.on('ice-restart', () => {
       if (this.#call !== call) return;
-      if (this.#state === 'connected') this.#to('negotiating');
-      this.emit('ice-restart', { matchId: m.matchId });
+      if (this.state === 'connected') this.#to('negotiating');
+      this.safeEmit('ice-restart', { matchId: m.matchId });
     });
-    call.on('failed', (reason) => {
+    call.on('failed', (reason, error) => {
       if (this.#call !== call) return;
-      this.#giveUp(reason);
+      this.#giveUp(reason, error?.code);
     });
     call.on('pli', () => { if (this.#call === call && this.#videoSink) this.#video?.requestKeyframe(this.#videoSink); });
-    call.on('chat', (text) => this.emit('chat', { matchId: m.matchId, text }));
-    call.on('chat-open', () => this.emit('chat-open', { matchId: m.matchId }));
-    call.on('safety', (n) => this.emit('safety', { matchId: m.matchId, safetyNumber: n }));
-    call.on('remote-media', (kind) => this.emit('remote-media', { matchId: m.matchId, kind }));
-    call.on('record-error', (e) => this.emit('warning', { message: `recorder: ${e.message}` }));
+    call.on('chat', (text) => this.safeEmit('chat', { matchId: m.matchId, text }));
+    call.on('chat-open', () => this.safeEmit('chat-open', { matchId: m.matchId }));
+    call.on('safety', (n) => this.safeEmit('safety', { matchId: m.matchId, safetyNumber: n }));
+    call.on('safety-problem', (p) => this.safeEmit('safety-problem', { matchId: m.matchId, state: p.state, reason: p.reason }));
+    call.on('remote-media', (kind) => this.safeEmit('remote-media', { matchId: m.matchId, kind }));
+    call.on('record-error', (e) => this.safeEmit('warning', { message: `recorder: ${e.message}` }));
     this.#to('negotiating');
-    this.emit('matched', { matchId: m.matchId, role: m.role, hub: m.hub, private: m.private, commonInterests: m.commonInterests, partner: this.#partners });
+    this.safeEmit('matched', { matchId: m.matchId, role: m.role, hub: m.hub, private: m.private, commonInterests: m.commonInterests, partner: this.#partners });
     if (this.#call !== call) return; // a listener pressed Next or closed the session
     const negotiationMs = o.negotiationTimeoutMs ?? 20_000;
     this.#negotiationTimer = setTimeout(() => {
@@ -376,8 +417,8 @@ export class PeerSession extends TypedEmitter<PeerSessionEvents> {
 
   #prepareCertificate(): void {
     generateCertificate().then((c) => {
-      if (this.#state !== 'ended') this.#nextCertificate ??= c;
-    }).catch((err: unknown) => this.emit('warning', { message: `could not make a DTLS certificate ahead: ${(err as Error).message}` }));
+      if (this.state !== 'ended') this.#nextCertificate ??= c;
+    }).catch((err: unknown) => this.safeEmit('warning', { message: `could not make a DTLS certificate ahead: ${(err as Error).message}` }));
   }
 
   #recordPathFor(partner: number): string | undefined {
@@ -407,10 +448,10 @@ export class PeerSession extends TypedEmitter<PeerSessionEvents> {
   }
 
   /** ICE failed after a restart (or never connected): skip this partner and look for another. */
-  #giveUp(reason: string): void {
+  #giveUp(reason: string, code?: string): void {
     const call = this.#call;
     if (!call) return;
-    this.emit('gave-up', { matchId: call.matchId, reason });
+    this.safeEmit('gave-up', code === undefined ? { matchId: call.matchId, reason } : { matchId: call.matchId, reason, code });
     this.#signal?.send({ type: 'next' });
     void this.#afterCall('gave-up');
   }
@@ -419,7 +460,7 @@ export class PeerSession extends TypedEmitter<PeerSessionEvents> {
   next(): void {
     this.#assertState('next', ['negotiating', 'connected']);
     const call = this.#call!;
-    this.emit('next', { matchId: call.matchId });
+    this.safeEmit('next', { matchId: call.matchId });
     this.#signal?.send({ type: 'next' });
     void this.#afterCall('next');
   }
@@ -430,7 +471,7 @@ export class PeerSession extends TypedEmitter<PeerSessionEvents> {
     const call = this.#call!;
     const trimmed = text.trim();
     if (!trimmed || !call.sendChat(trimmed)) return false;
-    this.emit('chat-sent', { matchId: call.matchId, text: trimmed });
+    this.safeEmit('chat-sent', { matchId: call.matchId, text: trimmed });
     return true;
   }
 
@@ -439,7 +480,7 @@ export class PeerSession extends TypedEmitter<PeerSessionEvents> {
     const wasPrivate = this.#callPrivate;
     // Decide and re-queue now, not after the close: a new match may arrive while it runs.
     const closing = this.#closeCall();
-    if (this.#state === 'ended') { await closing; return; }
+    if (this.state === 'ended') { await closing; return; }
     const max = this.options.maxPartners;
     if (max !== undefined && this.#partners >= max) { await closing; await this.#end('max-partners'); return; }
     if (wasPrivate) { await closing; await this.#end('partner-left'); return; }
@@ -457,17 +498,17 @@ export class PeerSession extends TypedEmitter<PeerSessionEvents> {
     if (call) await call.close();
   }
 
-  #onSignalLost(d: { code: number; willReconnect: boolean; delayMs: number; attempt: number }): void {
-    if (this.#state === 'ended') return;
-    this.emit('disconnected', d);
+  #onSignalLost({ code, willReconnect, delayMs, attempt }: SignalLoss): void {
+    if (this.state === 'ended') return;
+    this.safeEmit('disconnected', { code, willReconnect, delayMs, attempt });
     // The server ended our match when the socket closed; the partner was told.
     void this.#closeCall();
-    if (this.#state !== 'idle') this.#to('idle');
+    if (this.state !== 'idle') this.#to('idle');
   }
 
   async #emitStats(): Promise<void> {
     const call = this.#call;
-    if (!call || this.#state !== 'connected') return;
+    if (!call || this.state !== 'connected') return;
     let s: CallStats;
     try {
       s = await call.stats();
@@ -489,6 +530,7 @@ export class PeerSession extends TypedEmitter<PeerSessionEvents> {
       partner: this.#partners,
       candidateType: s.candidateType,
       localCandidateType: s.localCandidateType,
+      ipFamily: s.ipFamily,
       rttMs: s.rttMs === null ? null : Math.round(s.rttMs * 10) / 10,
       framesReceived: s.video.frames,
       keyframesReceived: s.video.keyframes,
@@ -503,10 +545,18 @@ export class PeerSession extends TypedEmitter<PeerSessionEvents> {
       sendKbps: Math.round(((bytesSent - this.#last.bytesSent) * 8) / dt / 1000),
       recvKbps: 0,
       pliReceived: s.pliReceived,
+      pliSent: s.pliSent,
+      frameWidth: s.video.frameWidth,
+      frameHeight: s.video.frameHeight,
+      codec: s.videoCodec,
+      audioCodec: s.audioCodec,
+      jitterMs: s.audioJitterMs === null ? null : Math.round(s.audioJitterMs * 10) / 10,
+      mos: null,
     };
+    if (stats.rttMs !== null) stats.mos = estimateMos({ rttMs: stats.rttMs, jitterMs: stats.jitterMs ?? 0, lossPercent: stats.lossPercent });
     stats.recvKbps = Math.round(((stats.bytesReceived - this.#last.bytesReceived) * 8) / dt / 1000);
     this.#last = { at: now, framesReceived: s.video.frames, bytesReceived: stats.bytesReceived, bytesSent, packetsReceived, packetsLost };
-    this.emit('stats', stats);
+    this.safeEmit('stats', stats);
   }
 
   /** Ends the session: leave, close the call, the encoders and the socket. Idempotent. */
@@ -517,14 +567,14 @@ export class PeerSession extends TypedEmitter<PeerSessionEvents> {
   #end(reason: EndReason, error?: ChatzyoError): Promise<void> {
     this.#ending ??= (async () => {
       this.#endResult = { reason, error };
-      for (const t of [this.#connectTimer, this.#negotiationTimer]) if (t) clearTimeout(t);
+      for (const t of [this.#connectTimer, this.#negotiationTimer, this.#retryJoinTimer]) if (t) clearTimeout(t);
       if (this.#statsTimer) clearInterval(this.#statsTimer);
-      if (this.#state !== 'ended') this.#to('ended');
+      if (this.state !== 'ended') this.#to('ended');
       // Tell the server first, so the partner reads "leave" rather than "disconnect".
       if (this.#call) this.#signal?.send({ type: 'leave' });
       await this.#closeCall();
       await Promise.all([this.#video?.close(), this.#audio?.close(), this.#signal?.close()]);
-      this.emit('ended', this.#endResult);
+      this.safeEmit('ended', this.#endResult);
       this.#resolveDone(this.#endResult);
     })();
     return this.#ending;

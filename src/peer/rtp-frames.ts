@@ -1,8 +1,10 @@
 /**
  * RTP inspection without a decoder: header fields (RFC 3550 section 5.1), where a video frame
- * starts, whether it is a keyframe (VP8: RFC 7741 section 4; H.264: RFC 6184 section 5), and a
- * counter of packets, complete frames, keyframes and losses for the receive side.
+ * starts, whether it is a keyframe (VP8: RFC 7741 section 4; H.264: RFC 6184 section 5), the
+ * picture size a keyframe announces, and a counter of packets, complete frames, keyframes and
+ * losses for the receive side that also says when the picture needs a new keyframe.
  */
+import { h264SpsSize, vp8FrameSize, type FrameSize } from './frame-size.js';
 
 /** The RTP fields this module needs. */
 export interface RtpInfo {
@@ -65,22 +67,24 @@ export interface PayloadKind {
  * the payload header whose P bit is 0 for a key frame (RFC 6386 section 9.1).
  */
 export function vp8PayloadKind(p: Uint8Array): PayloadKind {
-  if (p.length < 1) return { frameStart: false, keyframe: false };
-  const x = (p[0]! & 0x80) !== 0;
-  const s = (p[0]! & 0x10) !== 0;
-  const pid = p[0]! & 0x07;
-  let i = 1;
-  if (x) {
-    if (p.length < 2) return { frameStart: false, keyframe: false };
-    const ext = p[1]!;
-    i = 2;
-    if (ext & 0x80) i += p.length > i && (p[i]! & 0x80) ? 2 : 1; // I: picture id, 7 or 15 bits
-    if (ext & 0x40) i += 1; // L: TL0PICIDX
-    if (ext & 0x30) i += 1; // T or K: TID/Y/KEYIDX
-  }
-  const frameStart = s && pid === 0;
+  const i = vp8DescriptorLength(p);
+  if (i < 0) return { frameStart: false, keyframe: false };
+  const frameStart = (p[0]! & 0x10) !== 0 && (p[0]! & 0x07) === 0;
   if (!frameStart || p.length <= i) return { frameStart, keyframe: false };
   return { frameStart, keyframe: (p[i]! & 0x01) === 0 };
+}
+
+/** Length of the VP8 payload descriptor (RFC 7741 section 4.2) at the start of `p`; -1 when cut short. */
+export function vp8DescriptorLength(p: Uint8Array): number {
+  if (p.length < 1) return -1;
+  if (!(p[0]! & 0x80)) return 1;
+  if (p.length < 2) return -1;
+  const ext = p[1]!;
+  let i = 2;
+  if (ext & 0x80) i += p.length > i && (p[i]! & 0x80) ? 2 : 1; // I: picture id, 7 or 15 bits
+  if (ext & 0x40) i += 1; // L: TL0PICIDX
+  if (ext & 0x30) i += 1; // T or K: TID/Y/KEYIDX
+  return i <= p.length ? i : -1;
 }
 
 const NAL_IDR = 5;
@@ -119,6 +123,46 @@ export function payloadKind(codec: VideoCodec, payload: Uint8Array): PayloadKind
   return codec === 'vp8' ? vp8PayloadKind(payload) : h264PayloadKind(payload);
 }
 
+/**
+ * The sequence parameter set an H.264 RTP payload carries, header byte included: a single NAL
+ * unit, one NAL of a STAP-A (RFC 6184 section 5.7.1), or as much of it as the first fragment of
+ * a FU-A holds (section 5.8; the header is rebuilt from the FU indicator and FU header).
+ */
+export function h264ParameterSet(p: Uint8Array): Uint8Array | null {
+  if (p.length < 1) return null;
+  const type = p[0]! & 0x1f;
+  if (type === NAL_SPS) return p;
+  if (type === NAL_STAP_A) {
+    for (let i = 1; i + 2 < p.length;) {
+      const size = (p[i]! << 8) | p[i + 1]!;
+      if ((p[i + 2]! & 0x1f) === NAL_SPS) return p.subarray(i + 2, Math.min(p.length, i + 2 + size));
+      i += 2 + size;
+    }
+    return null;
+  }
+  if (type === NAL_FU_A && p.length > 2 && (p[1]! & 0x80) && (p[1]! & 0x1f) === NAL_SPS) {
+    const nal = new Uint8Array(p.length - 1);
+    nal[0] = (p[0]! & 0xe0) | NAL_SPS;
+    nal.set(p.subarray(2), 1);
+    return nal;
+  }
+  return null;
+}
+
+/**
+ * The picture size a video RTP payload announces: the VP8 key frame header in the first packet
+ * of a key frame, or an H.264 SPS. Null for every other packet.
+ */
+export function payloadFrameSize(codec: VideoCodec, payload: Uint8Array): FrameSize | null {
+  if (codec === 'vp8') {
+    const kind = vp8PayloadKind(payload);
+    if (!kind.frameStart || !kind.keyframe) return null;
+    return vp8FrameSize(payload.subarray(vp8DescriptorLength(payload)));
+  }
+  const sps = h264ParameterSet(payload);
+  return sps ? h264SpsSize(sps) : null;
+}
+
 /** What {@link FrameCounter} has counted. */
 export interface ReceiveCounts {
   packets: number;
@@ -127,7 +171,24 @@ export interface ReceiveCounts {
   keyframes: number;
   /** Expected minus received packets (RFC 3550 appendix A.3); never negative. */
   lost: number;
+  /** Picture size the last keyframe announced (video; null until one did). */
+  frameWidth: number | null;
+  frameHeight: number | null;
 }
+
+/** Options of a {@link FrameCounter}. */
+export interface FrameCounterOptions {
+  /**
+   * How long a missing video packet may stay missing (a retransmission answering our NACK may
+   * be on its way) before the picture counts as broken until the next keyframe. Default 1000 ms.
+   */
+  lossWaitMs?: number;
+  /** Clock in ms (tests pass their own). */
+  now?: () => number;
+}
+
+/** A jump of more sequence numbers than this is not waited for: the picture is broken at once. */
+const MAX_WAITED_GAP = 1000;
 
 interface PendingFrame { first: number; last: number; seqs: Set<number>; start: boolean; end: boolean; key: boolean }
 
@@ -135,19 +196,41 @@ interface PendingFrame { first: number; last: number; seqs: Set<number>; start: 
  * Counts packets, complete frames and keyframes of one incoming video stream, tolerating
  * reordering: a frame counts once all packets from its start to its marker packet arrived.
  * Audio streams count packets only (each packet is one frame).
+ *
+ * It also says when the partner's picture cannot be decoded until a new keyframe
+ * ({@link awaitingKeyframe}): before the first complete keyframe, and after a video packet was
+ * lost for good (missing for `lossWaitMs`). With VP8 and H.264 as WebRTC stacks send them every
+ * frame refers to the one before, so one lost packet spoils the picture until the next keyframe.
  */
 export class FrameCounter implements ReceiveCounts {
   packets = 0;
   bytes = 0;
   frames = 0;
   keyframes = 0;
+  frameWidth: number | null = null;
+  frameHeight: number | null = null;
+  /** Times the picture broke after a keyframe (a packet lost for good). */
+  decodeBreaks = 0;
   #baseSeq: number | null = null;
   #maxExt = 0;
   #pending = new Map<number, PendingFrame>();
   #done = new Set<number>();
   #doneOrder: number[] = [];
+  /** Missing video packets (extended sequence number) and since when, oldest first. */
+  #missing = new Map<number, number>();
+  #broken = false;
+  readonly #lossWaitMs: number;
+  readonly #now: () => number;
 
-  constructor(readonly codec: VideoCodec | 'audio') {}
+  constructor(readonly codec: VideoCodec | 'audio', opts: FrameCounterOptions = {}) {
+    this.#lossWaitMs = opts.lossWaitMs ?? 1000;
+    this.#now = opts.now ?? Date.now;
+  }
+
+  /** The partner's video will not decode until a keyframe arrives: none has yet, or a packet was lost for good since the last. */
+  get awaitingKeyframe(): boolean {
+    return this.codec !== 'audio' && (this.keyframes === 0 || this.#broken);
+  }
 
   /** Counts one RTP packet (a full packet, header included). */
   push(packet: Uint8Array): void {
@@ -164,6 +247,10 @@ export class FrameCounter implements ReceiveCounts {
     if (this.codec === 'audio') { this.frames++; return; }
     if (this.#done.has(h.timestamp)) return;
     const kind = payloadKind(this.codec, payload);
+    if (kind.keyframe) {
+      const size = payloadFrameSize(this.codec, payload);
+      if (size) { this.frameWidth = size.width; this.frameHeight = size.height; }
+    }
     const ext = this.#extended(h.sequenceNumber);
     let f = this.#pending.get(h.timestamp);
     if (!f) {
@@ -179,7 +266,7 @@ export class FrameCounter implements ReceiveCounts {
     if (h.marker) f.end = true;
     if (f.start && f.end && f.seqs.size === f.last - f.first + 1) {
       this.frames++;
-      if (f.key) this.keyframes++;
+      if (f.key) this.#keyframeComplete(f.first);
       this.#pending.delete(h.timestamp);
       this.#done.add(h.timestamp);
       this.#doneOrder.push(h.timestamp);
@@ -195,13 +282,42 @@ export class FrameCounter implements ReceiveCounts {
 
   /** A plain snapshot. */
   snapshot(): ReceiveCounts {
-    return { packets: this.packets, bytes: this.bytes, frames: this.frames, keyframes: this.keyframes, lost: this.lost };
+    return {
+      packets: this.packets, bytes: this.bytes, frames: this.frames, keyframes: this.keyframes, lost: this.lost,
+      frameWidth: this.frameWidth, frameHeight: this.frameHeight,
+    };
   }
 
   #trackSeq(seq: number): void {
     if (this.#baseSeq === null) { this.#baseSeq = seq; this.#maxExt = seq; return; }
     const ext = this.#extended(seq);
-    if (ext > this.#maxExt) this.#maxExt = ext;
+    const video = this.codec !== 'audio';
+    const now = video ? this.#now() : 0;
+    if (ext > this.#maxExt) {
+      if (video && ext - this.#maxExt - 1 > MAX_WAITED_GAP) this.#pictureBroken();
+      else if (video) for (let s = this.#maxExt + 1; s < ext; s++) this.#missing.set(s, now);
+      this.#maxExt = ext;
+    } else if (video) {
+      this.#missing.delete(ext);
+    }
+    if (!video) return;
+    const oldest = this.#missing.values().next();
+    if (!oldest.done && now - oldest.value >= this.#lossWaitMs) this.#pictureBroken();
+  }
+
+  /** A packet is lost for good: what follows will not decode until a keyframe. */
+  #pictureBroken(): void {
+    this.#missing.clear();
+    if (this.keyframes === 0 || this.#broken) return;
+    this.#broken = true;
+    this.decodeBreaks++;
+  }
+
+  /** A whole keyframe arrived: the picture decodes again, and losses before it no longer matter. */
+  #keyframeComplete(first: number): void {
+    this.keyframes++;
+    this.#broken = false;
+    for (const s of this.#missing.keys()) if (s < first) this.#missing.delete(s);
   }
 
   /** Sequence number extended past 16 bits, nearest to the highest seen (RFC 3550 appendix A.1). */

@@ -18,10 +18,37 @@ export class StunClientError extends Error {
   }
 }
 
-/** Resolves a host name to an address for UDP. */
+/**
+ * Resolves a host name to an address for UDP: IPv4 first, but only an address this host has
+ * a route to (on an IPv6-only network a name with an A and an AAAA record resolves to the
+ * AAAA one). With no routable address, the first one (the send then says why).
+ */
 export async function resolveHost(host: string): Promise<string> {
   if (isIP(host)) return host;
-  return (await lookup(host, { family: 4 }).catch(() => lookup(host))).address;
+  const all = await lookup(host, { all: true });
+  const ordered = [...all.filter((a) => a.family === 4), ...all.filter((a) => a.family !== 4)];
+  for (const a of ordered) if (await hasRoute(a.address)) return a.address;
+  if (!ordered.length) throw Object.assign(new Error(`${host} has no address`), { code: 'ENOTFOUND' });
+  return ordered[0]!.address;
+}
+
+/**
+ * True when the kernel has a route to `address`: connecting a UDP socket looks the route up
+ * and sends nothing (ENETUNREACH when there is none).
+ */
+export async function hasRoute(address: string): Promise<boolean> {
+  const sock = dgram.createSocket(isIP(address) === 6 ? 'udp6' : 'udp4');
+  sock.on('error', () => { /* a failed connect goes to its callback */ });
+  try {
+    return await new Promise<boolean>((resolve) => {
+      // Port 9 (discard): connect() only picks a route and a source address. Node hands a
+      // failed connect to the callback (typed without the argument).
+      const done = ((err?: Error) => resolve(!err)) as () => void;
+      sock.connect(9, address, done);
+    });
+  } finally {
+    try { sock.close(); } catch { /* closed */ }
+  }
 }
 
 /**
@@ -125,11 +152,12 @@ export async function turnAllocate(host: string, port: number, username: string,
     let realm = '';
     let nonce: Buffer | undefined;
     for (let attempt = 0; attempt < 3 && response.type === StunType.AllocateError; attempt++) {
-      const ec = decodeErrorCode(getAttr(response, Attr.ErrorCode) ?? Buffer.alloc(4));
+      const ec = errorCodeOf(response);
       if (ec.code !== 401 && ec.code !== 438) throw new StunClientError('CHZ_ERR_TURN_REJECTED', `TURN Allocate refused: ${ec.code} ${ec.reason}`, ec.code);
       if (ec.code === 401 && key) throw new StunClientError('CHZ_ERR_TURN_AUTH', `TURN server rejected the credentials (401 ${ec.reason})`, 401);
       realm = getAttr(response, Attr.Realm)?.toString('utf8') ?? realm;
       nonce = getAttr(response, Attr.Nonce) ?? nonce;
+      if (!nonce) throw new StunClientError('CHZ_ERR_TURN_REJECTED', `TURN server asked for credentials (${ec.code}) without a NONCE`, ec.code);
       key = longTermKey(username, realm, password);
       const req = encodeStun({
         type: StunType.AllocateRequest, transactionId: newTransactionId(), attributes: [
@@ -142,27 +170,55 @@ export async function turnAllocate(host: string, port: number, username: string,
       response = (await transact(socket, req, address, port, timeoutMs)).response;
     }
     if (response.type !== StunType.AllocateSuccess) {
-      const ec = decodeErrorCode(getAttr(response, Attr.ErrorCode) ?? Buffer.alloc(4));
+      const ec = errorCodeOf(response);
       throw new StunClientError(ec.code === 401 ? 'CHZ_ERR_TURN_AUTH' : 'CHZ_ERR_TURN_REJECTED', `TURN Allocate failed: ${ec.code} ${ec.reason}`, ec.code);
     }
     const rttMs = performance.now() - started;
     const tid = response.transactionId;
-    const relayed = decodeXorAddress(getAttr(response, Attr.XorRelayedAddress)!, tid);
+    // The answer is the network's: a missing or short attribute is a refusal, not a TypeError.
+    const relayedRaw = getAttr(response, Attr.XorRelayedAddress);
+    if (!relayedRaw) throw new StunClientError('CHZ_ERR_TURN_REJECTED', 'TURN Allocate success without XOR-RELAYED-ADDRESS');
+    let relayed: StunAddress;
+    try {
+      relayed = decodeXorAddress(relayedRaw, tid);
+    } catch (err) {
+      throw new StunClientError('CHZ_ERR_TURN_REJECTED', `TURN Allocate success with a bad XOR-RELAYED-ADDRESS (${(err as Error).message})`);
+    }
     const mappedRaw = getAttr(response, Attr.XorMappedAddress);
-    const lifetime = getAttr(response, Attr.Lifetime)?.readUInt32BE(0) ?? 0;
+    const lifetimeRaw = getAttr(response, Attr.Lifetime);
+    const lifetime = lifetimeRaw && lifetimeRaw.length >= 4 ? lifetimeRaw.readUInt32BE(0) : 0;
     if (!opts.keep) {
       const release = encodeStun({
         type: StunType.RefreshRequest, transactionId: newTransactionId(), attributes: [
           { type: Attr.Lifetime, value: Buffer.from([0, 0, 0, 0]) },
-          { type: Attr.Username, value: Buffer.from(username, 'utf8') },
-          { type: Attr.Realm, value: Buffer.from(realm, 'utf8') },
-          { type: Attr.Nonce, value: nonce! },
+          // A server that allocated without asking for credentials gets none back.
+          ...(nonce ? [
+            { type: Attr.Username, value: Buffer.from(username, 'utf8') },
+            { type: Attr.Realm, value: Buffer.from(realm, 'utf8') },
+            { type: Attr.Nonce, value: nonce },
+          ] : []),
         ],
-      }, { integrityKey: key, fingerprint: true });
+      }, nonce ? { integrityKey: key, fingerprint: true } : { fingerprint: true });
       await transact(socket, release, address, port, 1000).catch(() => undefined);
     }
-    return { relayed, mapped: mappedRaw ? decodeXorAddress(mappedRaw, tid) : undefined, lifetimeSeconds: lifetime, rttMs, socket: opts.keep ? socket : undefined };
+    let mapped: StunAddress | undefined;
+    try { mapped = mappedRaw ? decodeXorAddress(mappedRaw, tid) : undefined; } catch { mapped = undefined; }
+    return { relayed, mapped, lifetimeSeconds: lifetime, rttMs, socket: opts.keep ? socket : undefined };
+  } catch (err) {
+    // With `keep`, the socket is the caller's only on success.
+    if (opts.keep) socket.close();
+    throw err;
   } finally {
     if (!opts.keep) socket.close();
+  }
+}
+
+/** ERROR-CODE of an error response; a missing or malformed one reads as 0 (unknown). */
+function errorCodeOf(response: StunMessage): { code: number; reason: string } {
+  const raw = getAttr(response, Attr.ErrorCode);
+  try {
+    return raw ? decodeErrorCode(raw) : { code: 0, reason: 'no ERROR-CODE' };
+  } catch {
+    return { code: 0, reason: 'malformed ERROR-CODE' };
   }
 }

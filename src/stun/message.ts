@@ -3,7 +3,7 @@
  * that chatzyo's STUN responder, probe and TURN checks use. Pure functions over Buffers.
  */
 import { createHash, createHmac, randomBytes } from 'node:crypto';
-import { isIPv4 } from 'node:net';
+import { isIPv4, isIPv6 } from 'node:net';
 import { crc32 } from 'node:zlib';
 
 /** The magic cookie, RFC 8489 section 5. */
@@ -199,6 +199,8 @@ export function checkFingerprint(buf: Buffer): boolean {
   const msg = decodeStun(buf);
   const last = msg.attributes[msg.attributes.length - 1];
   if (!last || last.type !== Attr.Fingerprint) return true;
+  // A FINGERPRINT is exactly 32 bits (RFC 8489 section 14.7); any other length does not verify.
+  if (last.value.length !== 4) return false;
   const end = 20 + buf.readUInt16BE(2) - 8;
   const head = Buffer.from(buf.subarray(0, end));
   const crc = (crc32(head) ^ FINGERPRINT_XOR) >>> 0;
@@ -221,8 +223,13 @@ function addressBytes(addr: StunAddress): Buffer {
     if (!isIPv4(addr.address)) throw new Error(`not an IPv4 address: ${addr.address}`);
     return Buffer.from(addr.address.split('.').map(Number));
   }
+  // Drop a zone id (`fe80::1%eth0`), then let the URL parser write the address in its canonical
+  // form (RFC 5952), which spells an embedded IPv4 part (`::ffff:192.0.2.1`) as two hex groups.
+  const bare = addr.address.split('%')[0]!;
+  if (!isIPv6(bare)) throw new Error(`not an IPv6 address: ${addr.address}`);
+  const canonical = new URL(`http://[${bare}]/`).hostname.slice(1, -1);
   const out = Buffer.alloc(16);
-  const [head, tail] = addr.address.split('::') as [string, string | undefined];
+  const [head, tail] = canonical.split('::') as [string, string | undefined];
   const h = head ? head.split(':') : [];
   const t = tail ? tail.split(':') : [];
   const groups = tail === undefined ? h : [...h, ...Array(8 - h.length - t.length).fill('0'), ...t];

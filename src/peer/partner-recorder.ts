@@ -1,0 +1,179 @@
+/**
+ * The webm recording of one partner (`connect --record`), on werift's MediaRecorder. The WebM
+ * header is written when the recorder starts and carries one picture size, so the recorder
+ * starts only once the partner's first whole keyframe is in hand, with the size that keyframe
+ * announces (never our own capture size). Packets are kept from that keyframe's first packet
+ * and handed over once the recorder listens, so the file opens on that very keyframe instead of
+ * waiting for another one.
+ */
+import { MediaStreamTrack, RtcpSrPacket, type RtcpPacket, type RtpPacket } from 'werift';
+import { MediaRecorder } from 'werift/nonstandard';
+import { FrameCounter, payloadKind, type VideoCodec } from './rtp-frames.js';
+
+/** Options of a {@link PartnerRecorder}. */
+export interface PartnerRecorderOptions {
+  /** The webm file. */
+  path: string;
+  /** The recorder could not write. */
+  onError: (err: Error) => void;
+  /** With video coming but no audio yet, wait this long for audio before recording video alone (default 1 s). */
+  audioWaitMs?: number;
+}
+
+/** Packets kept before the recorder starts (a few seconds of video and audio). */
+const MAX_KEPT = 4000;
+
+type Kind = 'video' | 'audio';
+type Kept = { kind: Kind; rtp: RtpPacket } | { kind: Kind; rtcp: RtcpPacket };
+
+/** Where the recorder is: waiting for a keyframe, starting werift's recorder, recording, stopped. */
+type RecorderState = 'waiting' | 'starting' | 'recording' | 'stopped';
+
+/** Records what the partner sends; feed it the partner's tracks as they appear. */
+export class PartnerRecorder {
+  #state: RecorderState = 'waiting';
+  readonly #opts: PartnerRecorderOptions;
+  readonly #remote = new Map<Kind, MediaStreamTrack>();
+  readonly #relay = new Map<Kind, MediaStreamTrack>();
+  readonly #seen = new Set<Kind>();
+  readonly #lastSr = new Map<Kind, RtcpPacket>();
+  readonly #disposers: (() => void)[] = [];
+  #unsubscribeErrors: (() => void) | null = null;
+  #videoCodec: VideoCodec = 'vp8';
+  /** Packets from the first packet of a keyframe on (null: not keeping any). */
+  #kept: Kept[] | null = null;
+  #keptTimestamp: number | null = null;
+  /** Counts what is kept for (then handed to) the recorder: it has a keyframe once this saw a whole one. */
+  #fed: FrameCounter | null = null;
+  #audioTimer: NodeJS.Timeout | null = null;
+  #recorder: MediaRecorder | null = null;
+  #starting: Promise<void> | null = null;
+
+  constructor(opts: PartnerRecorderOptions) {
+    this.#opts = opts;
+  }
+
+  /** True while video comes but the recorder has no whole keyframe yet (ask the partner for one). */
+  get awaitingKeyframe(): boolean {
+    return this.#state === 'waiting' && this.#seen.has('video') && !(this.#fed && this.#fed.keyframes > 0);
+  }
+
+  /** True when the partner sent video but none of it could be recorded (no whole keyframe came). */
+  get missedVideo(): boolean { return this.#seen.has('video') && this.#recorder === null; }
+
+  /** Adds one of the partner's tracks (each kind once). */
+  addTrack(track: MediaStreamTrack): void {
+    const kind = track.kind as Kind;
+    if (this.#state === 'stopped' || (kind !== 'video' && kind !== 'audio') || this.#remote.has(kind)) return;
+    this.#remote.set(kind, track);
+    if (kind === 'video') this.#videoCodec = track.codec?.name.toLowerCase() === 'h264' ? 'h264' : 'vp8';
+    this.#disposers.push(track.onReceiveRtp.subscribe((rtp: RtpPacket) => this.#onRtp(kind, rtp)).unSubscribe);
+    this.#disposers.push(track.onReceiveRtcp.subscribe((rtcp: RtcpPacket) => this.#onRtcp(kind, rtcp)).unSubscribe);
+  }
+
+  #onRtp(kind: Kind, rtp: RtpPacket): void {
+    if (this.#state === 'stopped') return;
+    this.#seen.add(kind);
+    if (this.#state === 'recording') {
+      this.#relay.get(kind)?.writeRtp(rtp);
+      return;
+    }
+    if (kind === 'video' && this.#state === 'waiting') {
+      const k = payloadKind(this.#videoCodec, rtp.payload);
+      // A keyframe begins (H.264 sends its SPS and PPS first, under the same timestamp): keep from here.
+      if (k.keyframe && k.frameStart && rtp.header.timestamp !== this.#keptTimestamp) {
+        this.#kept = [...this.#srs()];
+        this.#keptTimestamp = rtp.header.timestamp;
+        this.#fed = new FrameCounter(this.#videoCodec);
+      }
+    }
+    if (!this.#remote.has('video') && this.#kept === null) this.#kept = [...this.#srs()]; // audio only: from its first packet
+    if (this.#kept === null) return;
+    this.#kept.push({ kind, rtp });
+    if (kind === 'video') this.#fed?.pushParsed(rtp.header, rtp.payload, rtp.payload.length);
+    if (this.#kept.length > MAX_KEPT) {
+      // No whole keyframe in all this time (or the recorder is slow to start): start over.
+      if (this.#state === 'waiting') { this.#kept = null; this.#keptTimestamp = null; this.#fed = null; } else this.#kept.shift();
+      return;
+    }
+    this.#maybeStart();
+  }
+
+  #onRtcp(kind: Kind, rtcp: RtcpPacket): void {
+    if (this.#state === 'stopped') return;
+    if (this.#state === 'recording') {
+      this.#relay.get(kind)?.onReceiveRtcp.execute(rtcp);
+      return;
+    }
+    // Sender reports map RTP time to wall-clock time; the recorder holds media until it has one.
+    if (rtcp.type === RtcpSrPacket.type) this.#lastSr.set(kind, rtcp);
+  }
+
+  /** The last sender report of each kind, to go first into the recorder. */
+  *#srs(): Iterable<Kept> {
+    for (const [kind, rtcp] of this.#lastSr) yield { kind, rtcp };
+  }
+
+  #maybeStart(): void {
+    if (this.#state !== 'waiting') return;
+    if (this.#remote.has('video')) {
+      if (!this.#fed || this.#fed.keyframes === 0) return;
+      if (this.#remote.has('audio') && !this.#seen.has('audio')) {
+        // A partner without a microphone still gets its video recorded.
+        this.#audioTimer ??= setTimeout(() => this.#start(), this.#opts.audioWaitMs ?? 1000);
+        return;
+      }
+    }
+    this.#start();
+  }
+
+  #start(): void {
+    if (this.#state !== 'waiting') return;
+    if (this.#audioTimer) { clearTimeout(this.#audioTimer); this.#audioTimer = null; }
+    this.#state = 'starting';
+    const kinds = (['video', 'audio'] as const).filter((k) => this.#remote.has(k) && this.#seen.has(k));
+    const tracks = kinds.map((k) => {
+      const relay = new MediaStreamTrack({ kind: k, codec: this.#remote.get(k)!.codec });
+      this.#relay.set(k, relay);
+      return relay;
+    });
+    // No size only when the keyframe did not carry one (an H.264 SPS sent in the SDP alone): werift's default then.
+    const size = this.#fed?.frameWidth && this.#fed.frameHeight ? { width: this.#fed.frameWidth, height: this.#fed.frameHeight } : {};
+    const recorder = new MediaRecorder({ path: this.#opts.path, numOfTracks: tracks.length, ...size, disableLipSync: true });
+    this.#recorder = recorder;
+    // Unsubscribed only after stop() has finished the file: errors while finishing still count.
+    this.#unsubscribeErrors = recorder.onError.subscribe((e) => this.#opts.onError(e)).unSubscribe;
+    this.#starting = (async () => {
+      try {
+        // The last addTrack resolves once the recorder listens to every track.
+        for (const t of tracks) await recorder.addTrack(t);
+      } catch (err) {
+        this.#opts.onError(err as Error);
+        return;
+      }
+      if (this.#state !== 'starting') return;
+      this.#state = 'recording';
+      for (const k of this.#kept?.splice(0) ?? []) {
+        const relay = this.#relay.get(k.kind);
+        if (!relay) continue;
+        if ('rtp' in k) relay.writeRtp(k.rtp);
+        else relay.onReceiveRtcp.execute(k.rtcp);
+      }
+      this.#kept = null;
+    })();
+  }
+
+  /** Stops listening and finishes the file (duration, cues). Idempotent. */
+  async stop(): Promise<void> {
+    if (this.#state === 'stopped') return;
+    const wasStarting = this.#starting;
+    this.#state = 'stopped';
+    if (this.#audioTimer) { clearTimeout(this.#audioTimer); this.#audioTimer = null; }
+    for (const d of this.#disposers.splice(0)) { try { d(); } catch { /* already gone */ } }
+    this.#kept = null;
+    if (wasStarting) await wasStarting;
+    await this.#recorder?.stop();
+    this.#unsubscribeErrors?.();
+    this.#unsubscribeErrors = null;
+  }
+}
