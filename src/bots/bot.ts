@@ -5,18 +5,24 @@
  * attempt with its phase and code, to its {@link BotHost}; it never prints.
  */
 import type { RTCCertificate, RTCPeerConnectionConfig } from 'werift';
-import type { ServerMessage, ServerMessageOf } from '../protocol/index.js';
+import { ChatzyoError, type IceServer, type ServerMessage, type ServerMessageOf } from '../protocol/index.js';
+import { isCrossedSkip, isFatalServerError } from '../protocol/client/index.js';
+import { StateMachine, type TransitionTable } from '../protocol/state-machine.js';
+import type { IpFamily } from '../peer/index.js';
 import { BotConnection, type OpenFailure } from './connection.js';
 import type { BotErrorCode } from './errors.js';
 import { ExchangeLink, MediaLink, type Link, type Phase, type ReceiveTotals } from './links.js';
 import type { MediaFeed } from './media-feed.js';
+import type { NetworkProfile } from '../lab/profiles.js';
+import type { BotLab } from './quality.js';
 
 /** States of a bot. `failed` and `ended` are final unless the bot re-joins after a failure. */
 export const BOT_STATES = ['pending', 'signaling', 'ready', 'queued', 'matched', 'connected', 'streaming', 'failed', 'ended'] as const;
 /** One of {@link BOT_STATES}. */
 export type BotState = (typeof BOT_STATES)[number];
 
-const TRANSITIONS: Record<BotState, readonly BotState[]> = {
+/** The allowed moves of a {@link Bot} (`queued` to itself: Next re-queues a queued bot's attempt). */
+export const BOT_TRANSITIONS: TransitionTable<BotState> = {
   pending: ['signaling', 'ended'],
   signaling: ['ready', 'queued', 'failed', 'ended'],
   ready: ['queued', 'matched', 'failed', 'ended'],
@@ -29,7 +35,7 @@ const TRANSITIONS: Record<BotState, readonly BotState[]> = {
 };
 
 /** What a bot looks for. Private pairs hand the code from the creator to the joiner. */
-export type BotTarget =
+type BotTarget =
   | { kind: 'hub'; hub: string; interests?: string[] }
   | { kind: 'private-create'; partner: number }
   | { kind: 'private-join'; partner: number };
@@ -57,10 +63,18 @@ export interface BotSettings {
   /** Media mode: a bot has finished once it received media this long. */
   holdMs: number;
   relayOnly: boolean;
+  /** Reach the server and gather candidates over this IP family only (default: both). */
+  ipFamily?: IpFamily;
   /** Join only when told to ({@link Bot.join}); demo bots are dispatched to hubs one at a time. */
   manualJoin?: boolean;
   /** Chat: greet the partner when the chat opens, echo what they write (demo bots). */
   chat?: { greeting?: string; echo?: boolean };
+  /** PEM certificate to trust for the server (demo bots: their own server's, maybe self-signed); see `pinnedTls`. */
+  trustCert?: string;
+  /** CA certificates for wss:// (`bots --ca`: Node's roots, NODE_EXTRA_CA_CERTS and the file). */
+  ca?: string[];
+  /** Media mode: calls go through the lab's impairment relay with this profile (`bots --network`; relay-only). */
+  network?: NetworkProfile;
 }
 
 /** The kinds of timings a bot reports (ms). `connect`: match to connected; `media`: match to the first video. */
@@ -75,6 +89,8 @@ export interface BotHost {
   feed(bot: Bot): MediaFeed;
   readonly certificate?: RTCCertificate;
   readonly peerConfig?: Partial<RTCPeerConnectionConfig>;
+  /** Media mode: the network lab and call-quality watches of this thread (quality.ts). */
+  readonly lab?: BotLab | null;
   now(): number;
   state(bot: Bot, from: BotState, to: BotState): void;
   sample(kind: SampleKind, ms: number): void;
@@ -93,13 +109,21 @@ export interface BotHost {
   warning(message: string): void;
 }
 
-/** Errors from the server that end the attempt (joining again would get the same answer). */
-const ATTEMPT_ENDING_ERRORS = new Set(['CHZ_ERR_UNKNOWN_HUB', 'CHZ_ERR_PRIVATE_NOT_FOUND', 'CHZ_ERR_PRIVATE_FULL', 'CHZ_ERR_PRIVATE_EXPIRED', 'CHZ_ERR_BAD_MESSAGE']);
+/** Adds one call's receive totals and media time into `into`. */
+function addReceived(into: ReceiveTotals & { mediaMs: number }, r: ReceiveTotals, mediaMs: number): void {
+  into.videoBytes += r.videoBytes;
+  into.audioBytes += r.audioBytes;
+  into.packets += r.packets;
+  into.lost += r.lost;
+  into.frames += r.frames;
+  into.keyframes += r.keyframes;
+  into.mediaMs += mediaMs;
+}
 
 /** A load bot. */
 export class Bot {
   readonly id: number;
-  #state: BotState = 'pending';
+  readonly #machine: StateMachine<BotState>;
   #conn: BotConnection | null = null;
   #link: Link | null = null;
   #role: 'offerer' | 'answerer' | null = null;
@@ -125,21 +149,20 @@ export class Bot {
 
   constructor(readonly plan: BotPlan, readonly settings: BotSettings, readonly host: BotHost) {
     this.id = plan.id;
+    this.#machine = new StateMachine<BotState>(`Bot ${plan.id}`, BOT_TRANSITIONS, 'pending', 'CHZ_ERR_BOT_STATE');
   }
 
-  get state(): BotState { return this.#state; }
+  get state(): BotState { return this.#machine.state; }
   /** The hub this bot waits or talks in. */
   get hub(): string | null { return this.#hub; }
   get finished(): boolean { return this.#finished; }
   get link(): Link | null { return this.#link; }
   /** True once the bot is done for a settling run: finished, or failed/ended for good. */
-  get settled(): boolean { return this.#finished || this.#state === 'ended' || (this.#state === 'failed' && !this.#canRejoin()); }
+  get settled(): boolean { return this.#finished || this.state === 'ended' || (this.state === 'failed' && !this.#canRejoin()); }
 
+  /** Moves the state machine (CHZ_ERR_BOT_STATE on a move its table does not allow) and tells the host. */
   #to(next: BotState): void {
-    if (this.#state === next && next !== 'queued') return;
-    if (!TRANSITIONS[this.#state].includes(next)) throw new Error(`Bot ${this.id} cannot go from state ${this.#state} to ${next}`);
-    const from = this.#state;
-    this.#state = next;
+    const from = this.#machine.to(next);
     if (from !== next) this.host.state(this, from, next);
   }
 
@@ -149,13 +172,13 @@ export class Bot {
 
   /** Opens the signaling connection, then joins (unless joins are dispatched by hand). */
   async start(): Promise<void> {
-    if (this.#state !== 'pending') throw new Error(`Bot.start() needs state pending, not ${this.#state}`);
+    if (this.state !== 'pending') throw new ChatzyoError('CHZ_ERR_BOT_STATE', `Bot.start() needs state pending, not ${this.state}`);
     if (this.#stopping) return;
     this.#to('signaling');
     const t0 = this.host.now();
     let conn: BotConnection;
     try {
-      conn = await BotConnection.open(this.plan.server, { timeoutMs: this.settings.connectTimeoutMs });
+      conn = await BotConnection.open(this.plan.server, { timeoutMs: this.settings.connectTimeoutMs, family: this.settings.ipFamily, trustCert: this.settings.trustCert, ca: this.settings.ca });
     } catch (err) {
       const e = err as OpenFailure;
       if (this.#stopping) { this.#to('ended'); return; }
@@ -180,6 +203,8 @@ export class Bot {
       }
     });
     conn.on('lost', (info) => this.#onLost(info));
+    // A close between the welcome and this line was emitted to no one: treat it as lost now.
+    if (!conn.open) { this.#onLost({ code: 1006, reason: 'closed right after the welcome', serverCode: null, announced: false }); return; }
     if (this.settings.relayOnly && !conn.welcome.turn) {
       this.host.warning('--relay-only but the server announces no TURN server: no call can connect.');
     }
@@ -216,7 +241,7 @@ export class Bot {
 
   /** The partner bot's private call code (private-join bots). */
   receiveCode(code: string): void {
-    if (this.#awaitingCode && this.#conn?.open && this.#state === 'queued') {
+    if (this.#awaitingCode && this.#conn?.open && this.state === 'queued') {
       this.#awaitingCode = false;
       this.#conn.send({ type: 'private-join', code });
     } else {
@@ -263,13 +288,12 @@ export class Bot {
         return;
       case 'error':
         this.host.serverError(m.code);
-        if (m.code === 'CHZ_ERR_NOT_MATCHED' && m.ref === 'next' && this.#state === 'queued') {
-          // Our Next crossed the partner's leave: the server already made us ready; join again.
-          this.join();
+        if (isCrossedSkip(m) && this.state === 'queued') {
+          this.join(); // our Next crossed the partner's leave: the server left us in no queue
           return;
         }
-        if (ATTEMPT_ENDING_ERRORS.has(m.code) && this.#inAttempt && !this.#succeeded) {
-          this.#fail(this.#state === 'queued' ? 'match' : (this.#link?.pendingPhase() ?? 'match'), 'CHZ_ERR_BOT_SERVER_ERROR', `${m.code}: ${m.message}`, false, m.code === 'CHZ_ERR_UNKNOWN_HUB');
+        if (isFatalServerError(m.code) && this.#inAttempt && !this.#succeeded) {
+          this.#fail(this.state === 'queued' ? 'match' : (this.#link?.pendingPhase() ?? 'match'), 'CHZ_ERR_BOT_SERVER_ERROR', `${m.code}: ${m.message}`, false, m.code === 'CHZ_ERR_UNKNOWN_HUB');
         }
         return;
       default:
@@ -278,7 +302,7 @@ export class Bot {
   }
 
   #onMatched(m: ServerMessageOf<'matched'>): void {
-    if (this.#state === 'failed' || this.#state === 'ended') return; // a match that crossed our leave
+    if (this.state === 'failed' || this.state === 'ended') return; // a match that crossed our leave
     this.#clear('match');
     if (this.#link) this.#closeLink();
     const now = this.host.now();
@@ -298,10 +322,11 @@ export class Bot {
     const link: Link = this.settings.mode === 'signal'
       ? new ExchangeLink(m.matchId, m.role, send)
       : new MediaLink({
-        matchId: m.matchId, role: m.role, iceServers: this.#conn!.welcome.iceServers, relayOnly: this.settings.relayOnly,
-        certificate: this.host.certificate, sendSignal: send, matchedAt: now, feed: this.host.feed(this), peerConfig: this.host.peerConfig,
+        matchId: m.matchId, role: m.role, iceServers: this.#iceServers(m.iceServers ?? this.#conn!.welcome.iceServers), relayOnly: this.settings.relayOnly || !!this.host.lab?.shaped,
+        ipFamily: this.settings.ipFamily, certificate: this.host.certificate, sendSignal: send, matchedAt: now, feed: this.host.feed(this), peerConfig: this.host.peerConfig,
       });
     this.#link = link;
+    if (link instanceof MediaLink) this.host.lab?.watch(this.id, link.call);
     const since = () => this.host.now() - this.#matchedAt;
     link.on('ice', () => { if (this.#link === link) this.host.sample('ice', since()); });
     link.on('dtls', () => { if (this.#link === link) this.host.sample('dtls', since()); });
@@ -402,7 +427,7 @@ export class Bot {
       }
       return;
     }
-    if (this.#state !== 'failed') {
+    if (this.state !== 'failed') {
       this.#finish();
       this.#to('ended');
     }
@@ -433,16 +458,21 @@ export class Bot {
     this.host.lost(this, { code: info.code, serverCode: info.serverCode });
     if (info.serverCode && !info.announced) this.host.serverError(info.serverCode);
     for (const k of ['match', 'connect', 'next', 'hold'] as const) this.#clear(k);
-    const failing = this.#inAttempt && !this.#succeeded && ['queued', 'matched', 'connected'].includes(this.#state);
+    const failing = this.#inAttempt && !this.#succeeded && ['queued', 'matched', 'connected'].includes(this.state);
     if (failing) {
-      const phase: Phase = this.#state === 'queued' ? 'match' : (this.#link?.pendingPhase() ?? 'match');
+      const phase: Phase = this.state === 'queued' ? 'match' : (this.#link?.pendingPhase() ?? 'match');
       this.#inAttempt = false;
       this.failures++;
       this.host.attempt(this, { ok: false, phase, code: 'CHZ_ERR_BOT_SERVER_LOST', message: `the signaling connection closed (${info.code}${info.serverCode ? ` ${info.serverCode}` : ''}) during ${phase}` });
     }
     this.#closeLink();
-    if (this.#state !== 'failed') this.#to(failing ? 'failed' : 'ended');
+    if (this.state !== 'failed') this.#to(failing ? 'failed' : 'ended');
     this.#conn = null;
+  }
+
+  /** The match's ICE servers; behind a --network profile, TURN through the lab's relay. */
+  #iceServers(servers: IceServer[]): IceServer[] {
+    return this.host.lab ? this.host.lab.iceServers(servers) : servers;
   }
 
   #closeLink(): void {
@@ -456,31 +486,14 @@ export class Bot {
   }
 
   #addReceived(link: Link, now: number): void {
-    const r = link.received();
-    this.#recv.videoBytes += r.videoBytes;
-    this.#recv.audioBytes += r.audioBytes;
-    this.#recv.packets += r.packets;
-    this.#recv.lost += r.lost;
-    this.#recv.frames += r.frames;
-    this.#recv.keyframes += r.keyframes;
-    if (this.#mediaAt) this.#recv.mediaMs += now - this.#mediaAt;
+    addReceived(this.#recv, link.received(), this.#mediaAt ? now - this.#mediaAt : 0);
     this.#mediaAt = 0;
   }
 
   /** What this bot received so far, the current call included. */
   received(now = this.host.now()): ReceiveTotals & { mediaMs: number } {
     const out = { ...this.#recv };
-    const link = this.#link;
-    if (link) {
-      const r = link.received();
-      out.videoBytes += r.videoBytes;
-      out.audioBytes += r.audioBytes;
-      out.packets += r.packets;
-      out.lost += r.lost;
-      out.frames += r.frames;
-      out.keyframes += r.keyframes;
-      if (this.#mediaAt) out.mediaMs += now - this.#mediaAt;
-    }
+    if (this.#link) addReceived(out, this.#link.received(), this.#mediaAt ? now - this.#mediaAt : 0);
     return out;
   }
 
@@ -507,20 +520,20 @@ export class Bot {
       this.#link = null;
       this.#addReceived(link, this.host.now());
     }
-    const inCallOrQueue = ['queued', 'matched', 'connected', 'streaming'].includes(this.#state);
-    if (this.#state !== 'pending' && this.#state !== 'failed' && this.#state !== 'ended' && this.#state !== 'signaling') this.#to('ended');
+    const inCallOrQueue = ['queued', 'matched', 'connected', 'streaming'].includes(this.state);
+    if (this.state !== 'pending' && this.state !== 'failed' && this.state !== 'ended' && this.state !== 'signaling') this.#to('ended');
     await Promise.all([link?.close().catch(() => {}), this.#closeConnection(inCallOrQueue)]);
   }
 
   #failOnStop(): void {
     const message = 'the server went away during this phase';
-    if (this.#state === 'signaling') {
+    if (this.state === 'signaling') {
       this.failures++;
       this.host.attempt(this, { ok: false, phase: 'signal', code: 'CHZ_ERR_BOT_SERVER_LOST', message });
       return;
     }
-    if (!this.#inAttempt || this.#succeeded || !['queued', 'matched', 'connected'].includes(this.#state)) return;
-    const phase: Phase = this.#state === 'queued' ? 'match' : (this.#link?.pendingPhase() ?? 'match');
+    if (!this.#inAttempt || this.#succeeded || !['queued', 'matched', 'connected'].includes(this.state)) return;
+    const phase: Phase = this.state === 'queued' ? 'match' : (this.#link?.pendingPhase() ?? 'match');
     this.#inAttempt = false;
     this.failures++;
     this.host.attempt(this, { ok: false, phase, code: 'CHZ_ERR_BOT_SERVER_LOST', message: `${message} (${phase})` });

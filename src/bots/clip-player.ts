@@ -8,7 +8,7 @@ import { RtpHeader, RtpPacket, type MediaStreamTrack } from 'werift';
 import type { Clip } from './clip.js';
 
 /** Payload types written into the replayed packets (werift rewrites them to the negotiated ones). */
-export const CLIP_PAYLOAD_TYPE = { video: 96, audio: 111 } as const;
+const CLIP_PAYLOAD_TYPE = { video: 96, audio: 111 } as const;
 
 /** If the thread stalls longer than this, a player skips ahead instead of bursting to catch up. */
 const MAX_CATCH_UP_MS = 400;
@@ -16,7 +16,7 @@ const MAX_CATCH_UP_MS = 400;
 const PLI_HOLD_MS = 100;
 
 /** Counters of one player. */
-export interface PlayerCounts {
+interface PlayerCounts {
   packetsSent: number;
   bytesSent: number;
   framesSent: number;

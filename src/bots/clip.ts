@@ -29,7 +29,7 @@ export interface ClipSpec {
 export const DEFAULT_CLIP: ClipSpec = { width: 320, height: 240, fps: 15, videoKbps: 300, audioKbps: 32, seconds: 10, keyframeIntervalS: 2 };
 
 /** One video frame as RTP payloads. */
-export interface ClipFrame {
+interface ClipFrame {
   /** Presentation time from the clip start, ms. */
   timeMs: number;
   key: boolean;
@@ -40,7 +40,7 @@ export interface ClipFrame {
 }
 
 /** One Opus packet. */
-export interface ClipAudioPacket {
+interface ClipAudioPacket {
   durationMs: number;
   payload: Buffer;
 }
@@ -67,7 +67,7 @@ export interface Clip {
 export const MAX_RTP_PAYLOAD = 1100;
 
 /** The cache directory: CHATZYO_CACHE_DIR, else $XDG_CACHE_HOME/chatzyo or ~/.cache/chatzyo, else the temp dir. */
-export function cacheDir(env: NodeJS.ProcessEnv = process.env): string {
+function cacheDir(env: NodeJS.ProcessEnv = process.env): string {
   const candidates = [
     env.CHATZYO_CACHE_DIR,
     env.XDG_CACHE_HOME ? path.join(env.XDG_CACHE_HOME, 'chatzyo') : undefined,
@@ -86,7 +86,7 @@ export function cacheDir(env: NodeJS.ProcessEnv = process.env): string {
 }
 
 /** File names of a clip in the cache (they change with the spec, so an old clip is never reused). */
-export function clipFiles(spec: ClipSpec, dir: string): { video: string; audio: string } {
+function clipFiles(spec: ClipSpec, dir: string): { video: string; audio: string } {
   const base = `bot-clip-v1-${spec.width}x${spec.height}-${spec.fps}fps-${spec.videoKbps}k-${spec.audioKbps}k-${spec.seconds}s-k${spec.keyframeIntervalS}`;
   return { video: path.join(dir, `${base}.ivf`), audio: path.join(dir, `${base}.ogg`) };
 }
@@ -102,7 +102,7 @@ function run(ffmpeg: string, args: string[]): Promise<void> {
 }
 
 /** The ffmpeg arguments that encode the clip's video to IVF. */
-export function clipVideoArgs(spec: ClipSpec, out: string, caption: boolean): string[] {
+function clipVideoArgs(spec: ClipSpec, out: string, caption: boolean): string[] {
   const gop = Math.max(1, Math.round(spec.keyframeIntervalS * spec.fps));
   const size = Math.max(10, Math.round(spec.height / 14));
   const filter = caption
@@ -121,7 +121,7 @@ export function clipVideoArgs(spec: ClipSpec, out: string, caption: boolean): st
 }
 
 /** The ffmpeg arguments that encode the clip's audio to Ogg Opus (20 ms packets). */
-export function clipAudioArgs(spec: ClipSpec, out: string): string[] {
+function clipAudioArgs(spec: ClipSpec, out: string): string[] {
   return [
     '-hide_banner', '-nostdin', '-loglevel', 'error', '-y',
     '-f', 'lavfi', '-i', 'sine=frequency=440:sample_rate=48000', '-t', String(spec.seconds),
@@ -165,10 +165,10 @@ export async function ensureClipFiles(spec: ClipSpec = DEFAULT_CLIP, opts: { dir
 }
 
 /** An IVF frame (the container libvpx writes: a 32-byte header, then 12-byte frame headers). */
-export interface IvfFrame { timeMs: number; data: Buffer }
+interface IvfFrame { timeMs: number; data: Buffer }
 
 /** Parses an IVF file (VP8). */
-export function parseIvf(buf: Buffer): { width: number; height: number; fourcc: string; frames: IvfFrame[] } {
+function parseIvf(buf: Buffer): { width: number; height: number; fourcc: string; frames: IvfFrame[] } {
   if (buf.length < 32 || buf.toString('latin1', 0, 4) !== 'DKIF') throw new Error('not an IVF file');
   const headerSize = buf.readUInt16LE(6);
   const fourcc = buf.toString('latin1', 8, 12);
@@ -188,7 +188,7 @@ export function parseIvf(buf: Buffer): { width: number; height: number; fourcc: 
 }
 
 /** A VP8 frame is a keyframe when bit 0 of its first byte (the P bit of the frame tag) is 0 (RFC 6386 section 9.1). */
-export function isVp8Keyframe(frame: Uint8Array): boolean {
+function isVp8Keyframe(frame: Uint8Array): boolean {
   return frame.length > 0 && (frame[0]! & 0x01) === 0;
 }
 
@@ -210,7 +210,7 @@ export function packetizeVp8(frame: Buffer, max = MAX_RTP_PAYLOAD): Buffer[] {
 }
 
 /** Parses the packets of an Ogg stream (RFC 3533): segments joined by the lacing values. */
-export function parseOggPackets(buf: Buffer): Buffer[] {
+function parseOggPackets(buf: Buffer): Buffer[] {
   const packets: Buffer[] = [];
   let pending: Buffer[] = [];
   for (let off = 0; off + 27 <= buf.length;) {

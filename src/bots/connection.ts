@@ -1,14 +1,14 @@
 /**
- * A bot's signaling connection: one protocol WebSocket (hello, welcome, typed sends), with no
- * reconnection: a bot whose server goes away counts a failure and ends, which is what a load
- * test must see. Lighter than the headless peer's SignalClient, so a thread can hold thousands.
+ * A bot's signaling connection: the client core's SignalClient (hello, welcome, the close policy)
+ * over the `ws` transport, with reconnection off: a bot whose server goes away counts a failure
+ * and ends, which is what a load test must see. Adds only the bots' TLS trust and error codes.
  */
+import { X509Certificate } from 'node:crypto';
+import tls from 'node:tls';
 import WebSocket from 'ws';
-import {
-  ChatzyoError, errorCodeForClose, parseServerFrame, PROTOCOL_VERSION,
-  type ClientMessage, type ServerMessage, type ServerMessageOf,
-} from '../protocol/index.js';
-import { closeWebSocket, signalUrl, TypedEmitter } from '../peer/index.js';
+import type { ChatzyoError, ClientMessage, ServerMessage, ServerMessageOf } from '../protocol/index.js';
+import { SignalClient, signalUrl, TypedEmitter } from '../protocol/client/index.js';
+import { wsDial } from '../peer/index.js';
 import { botError } from './errors.js';
 
 /** Events of a {@link BotConnection}. */
@@ -27,88 +27,81 @@ export interface OpenFailure extends ChatzyoError {
   serverCode?: string;
 }
 
-/** One open, welcomed protocol connection. */
-export class BotConnection extends TypedEmitter<BotConnectionEvents> {
-  #closed = false;
-  #lastServerError: string | null = null;
+/**
+ * TLS options that trust one certificate, `pem` (a demo bot's own server's, which may be
+ * self-signed or name a host other than the loopback address the bot dials): the chain is
+ * verified against the public roots plus `pem`, and the host-name check passes for exactly
+ * that certificate (its SHA-256 fingerprint) and falls back to the usual check for any other.
+ * Verification stays on; nothing else is trusted that was not before.
+ */
+export function pinnedTls(pem: string): WebSocket.ClientOptions {
+  const fingerprint = new X509Certificate(pem).fingerprint256;
+  const checkServerIdentity = (host: string, cert: tls.PeerCertificate): Error | undefined =>
+    (cert.fingerprint256 === fingerprint ? undefined : tls.checkServerIdentity(host, cert));
+  // @types/ws declares a boolean result; ws hands the function to tls.connect, which wants Error | undefined.
+  return { ca: [...tls.rootCertificates, pem], checkServerIdentity: checkServerIdentity as unknown as WebSocket.ClientOptions['checkServerIdentity'] };
+}
 
-  private constructor(readonly ws: WebSocket, readonly welcome: ServerMessageOf<'welcome'>) {
+const contexts = new WeakMap<string[], tls.SecureContext>();
+/** One TLS context per CA list: parsing ~150 roots for each of thousands of bots would cost seconds. */
+function sharedContext(ca: string[]): tls.SecureContext {
+  let ctx = contexts.get(ca);
+  if (!ctx) { ctx = tls.createSecureContext({ ca }); contexts.set(ca, ctx); }
+  return ctx;
+}
+
+/** One open, welcomed protocol connection: the client core's signaling client with reconnect off. */
+export class BotConnection extends TypedEmitter<BotConnectionEvents> {
+  private constructor(readonly client: SignalClient) {
     super();
-    ws.removeAllListeners('message');
-    ws.removeAllListeners('close');
-    ws.on('message', (data) => {
-      const parsed = parseServerFrame(data.toString());
-      if (!parsed.ok) return; // a newer server's message: not ours to judge
-      if (parsed.value.type === 'error') this.#lastServerError = parsed.value.code;
-      this.emit('message', parsed.value);
-    });
-    ws.on('close', (code, reason) => {
-      if (this.#closed) return;
-      this.#closed = true;
-      const serverCode = errorCodeForClose(code) ?? (code >= 4000 ? this.#lastServerError : null);
-      this.emit('lost', { code, reason: reason.toString(), serverCode, announced: serverCode !== null && serverCode === this.#lastServerError });
-    });
+    // Wired before connect(): frames that arrive with the welcome reach the bot too.
+    client.on('message', (m) => this.emit('message', m));
+    client.on('disconnected', (d) => this.emit('lost', { code: d.code, reason: d.reason, serverCode: d.serverCode, announced: d.announced }));
   }
+
+  /** The server's welcome (ICE servers, limits). */
+  get welcome(): ServerMessageOf<'welcome'> { return this.client.welcome!; }
 
   /**
    * Opens `server` (http(s):// or ws(s)://), says hello and resolves after welcome. Rejects with
    * CHZ_ERR_BOT_REJECTED when the server refuses us (version, too many connections), otherwise
-   * CHZ_ERR_BOT_SIGNAL_FAILED.
+   * CHZ_ERR_BOT_SIGNAL_FAILED; the core's error is the cause (a TLS failure names itself there).
    */
-  static open(server: string, opts: { timeoutMs?: number; clientName?: string } = {}): Promise<BotConnection> {
+  static async open(server: string, opts: { timeoutMs?: number; clientName?: string; family?: 4 | 6; trustCert?: string; ca?: string[] } = {}): Promise<BotConnection> {
     const url = signalUrl(server);
     const timeoutMs = opts.timeoutMs ?? 10_000;
-    return new Promise((resolve, reject) => {
-      const ws = new WebSocket(url, { handshakeTimeout: timeoutMs, maxPayload: 1 << 20, perMessageDeflate: false });
-      let settled = false;
-      let serverCode: string | null = null;
-      const fail = (code: 'CHZ_ERR_BOT_SIGNAL_FAILED' | 'CHZ_ERR_BOT_REJECTED', why: string) => {
-        if (settled) return;
-        settled = true;
-        clearTimeout(timer);
-        ws.removeAllListeners('close');
-        ws.on('close', () => { /* reported */ });
-        try { ws.terminate(); } catch { /* gone */ }
-        const err = botError(code, `${url}: ${why}`) as OpenFailure;
-        if (serverCode) err.serverCode = serverCode;
-        reject(err);
-      };
-      const timer = setTimeout(() => fail('CHZ_ERR_BOT_SIGNAL_FAILED', `no welcome within ${timeoutMs} ms`), timeoutMs);
-      ws.on('error', (err) => fail('CHZ_ERR_BOT_SIGNAL_FAILED', (err as NodeJS.ErrnoException).code ?? err.message));
-      ws.on('unexpected-response', (_req, res) => fail('CHZ_ERR_BOT_SIGNAL_FAILED', `HTTP ${res.statusCode} instead of a WebSocket`));
-      ws.once('open', () => ws.send(JSON.stringify({ type: 'hello', version: PROTOCOL_VERSION, client: opts.clientName ?? 'chatzyo-bot/0.1' })));
-      ws.on('close', (code, reason) => {
-        serverCode = errorCodeForClose(code) ?? serverCode;
-        fail(code >= 4000 ? 'CHZ_ERR_BOT_REJECTED' : 'CHZ_ERR_BOT_SIGNAL_FAILED', `closed ${code} ${serverCode ?? reason.toString()}`.trim());
-      });
-      ws.on('message', (data) => {
-        if (settled) return;
-        const parsed = parseServerFrame(data.toString());
-        if (!parsed.ok) return;
-        const m = parsed.value;
-        if (m.type === 'error') serverCode = m.code;
-        if (m.type !== 'welcome') return;
-        settled = true;
-        clearTimeout(timer);
-        resolve(new BotConnection(ws, m));
-      });
-    });
+    const secure = url.startsWith('wss:');
+    const tlsOptions: WebSocket.ClientOptions = {
+      ...(opts.ca && secure ? { secureContext: sharedContext(opts.ca) } : {}),
+      ...(opts.trustCert && secure ? pinnedTls(opts.trustCert) : {}),
+    };
+    const conn = new BotConnection(new SignalClient({
+      url, clientName: opts.clientName ?? 'chatzyo-bot/0.1', reconnect: false, handshakeTimeoutMs: timeoutMs,
+      dial: wsDial({ handshakeTimeoutMs: timeoutMs, family: opts.family, tls: tlsOptions }),
+    }));
+    try {
+      await conn.client.connect();
+      return conn;
+    } catch (err) {
+      const e = err as ChatzyoError;
+      const refused = e.code === 'CHZ_ERR_SERVER_REJECTED';
+      const failure = botError(refused ? 'CHZ_ERR_BOT_REJECTED' : 'CHZ_ERR_BOT_SIGNAL_FAILED', `${url}: ${e.message}`, e) as OpenFailure;
+      const serverCode = refused ? (e.cause as ChatzyoError | undefined)?.code : undefined;
+      if (serverCode) failure.serverCode = serverCode;
+      throw failure;
+    }
   }
 
   /** True while the socket is open and close() was not called. */
-  get open(): boolean { return !this.#closed && this.ws.readyState === WebSocket.OPEN; }
+  get open(): boolean { return this.client.ready; }
 
   /** Sends a message; false (dropped) when the socket is not open. */
   send(msg: ClientMessage): boolean {
-    if (!this.open) return false;
-    this.ws.send(JSON.stringify(msg));
-    return true;
+    return this.client.send(msg);
   }
 
   /** Closes the socket (1000) and waits up to 1 s for the close handshake. Idempotent. */
-  async close(): Promise<void> {
-    if (this.#closed && this.ws.readyState === WebSocket.CLOSED) return;
-    this.#closed = true;
-    await closeWebSocket(this.ws);
+  close(): Promise<void> {
+    return this.client.close();
   }
 }

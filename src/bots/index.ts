@@ -9,4 +9,4 @@ export * from './errors.js';
 export * from './links.js';
 export * from './media-feed.js';
 export * from './stats.js';
-export type { WorkerPlan, WorkerTick, WorkerMessage, ControllerMessage } from './worker-host.js';
+export { junitXml } from './junit.js';

@@ -7,7 +7,8 @@
 import { randomBytes } from 'node:crypto';
 import type { RTCCertificate, RTCPeerConnectionConfig } from 'werift';
 import type { IceServer, SignalData } from '../protocol/index.js';
-import { Call, TypedEmitter } from '../peer/index.js';
+import { TypedEmitter } from '../protocol/client/index.js';
+import { Call, type IpFamily } from '../peer/index.js';
 import type { MediaAttachment, MediaFeed } from './media-feed.js';
 
 /** The phases of a bot's attempt, in order. `exchange` is signal mode's stand-in for ice/dtls. */
@@ -62,7 +63,7 @@ const NO_MEDIA: ReceiveTotals = { videoBytes: 0, audioBytes: 0, packets: 0, lost
  * A session description shaped like a browser's (about 2.5 KB, two m-lines, fresh ICE
  * credentials and fingerprint), so the server relays frames of a real call's size.
  */
-export function fakeSdp(kind: 'offer' | 'answer'): string {
+function fakeSdp(kind: 'offer' | 'answer'): string {
   const ufrag = randomBytes(3).toString('hex');
   const pwd = randomBytes(12).toString('base64').replace(/[+/=]/g, 'x');
   const fp = [...randomBytes(32)].map((b) => b.toString(16).padStart(2, '0').toUpperCase()).join(':');
@@ -162,6 +163,8 @@ export interface MediaLinkOptions {
   sendSignal: (d: SignalData) => void;
   matchedAt: number;
   feed: MediaFeed;
+  /** Gather candidates of this IP family only (default: both). */
+  ipFamily?: IpFamily;
   peerConfig?: Partial<RTCPeerConnectionConfig>;
 }
 
@@ -191,6 +194,7 @@ export class MediaLink extends TypedEmitter<LinkEvents> implements Link {
       sendSignal: (d) => { this.signalsSent++; opts.sendSignal(d); },
       matchedAt: opts.matchedAt,
       certificate: opts.certificate,
+      ipFamily: opts.ipFamily,
       peerConfig: opts.peerConfig,
     });
     const call = this.call;

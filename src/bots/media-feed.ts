@@ -44,7 +44,7 @@ export class ClipFeed implements MediaFeed {
 }
 
 /** CPU time (user + system) of a live process from /proc (Linux), ms; null elsewhere or once it is gone. */
-export function processCpuMs(pid: number | undefined): number | null {
+function processCpuMs(pid: number | undefined): number | null {
   if (pid === undefined) return null;
   try {
     const stat = readFileSync(`/proc/${pid}/stat`, 'latin1');

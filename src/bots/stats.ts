@@ -4,6 +4,8 @@
  * functions, so the CLI, the tests and the benchmark compute them the same way.
  */
 import { PHASES, type Phase, type ReceiveTotals } from './links.js';
+import { evaluateQuality, type BotQuality, type QualitySummary, type QualityThresholds } from './quality.js';
+import type { ThresholdResult } from './threshold.js';
 
 /** p50/p95/p99/max of a list of timings, ms (null when nothing was measured). */
 export interface Percentiles {
@@ -15,7 +17,7 @@ export interface Percentiles {
 }
 
 /** The q-quantile (0..1) of sorted values, nearest-rank. */
-export function quantileSorted(sorted: readonly number[], q: number): number {
+function quantileSorted(sorted: readonly number[], q: number): number {
   if (!sorted.length) return NaN;
   return sorted[Math.min(sorted.length - 1, Math.max(0, Math.ceil(q * sorted.length) - 1))]!;
 }
@@ -29,7 +31,7 @@ export function percentiles(values: readonly number[]): Percentiles | null {
 }
 
 /** What one bot received over the run. */
-export interface BotReceive extends ReceiveTotals {
+interface BotReceive extends ReceiveTotals {
   /** How long media flowed to it, ms. */
   mediaMs: number;
 }
@@ -43,10 +45,12 @@ export interface BotReport {
   successes: number;
   failures: number;
   recv: BotReceive;
+  /** Media mode: what the bot's calls looked like to a viewer (quality.ts). */
+  quality?: BotQuality | null;
 }
 
 /** Receive bitrate (kbit/s) and loss (%) of one bot; null when it received no media for a second. */
-export function botRate(r: BotReceive): { kbps: number; videoKbps: number; lossPercent: number } | null {
+function botRate(r: BotReceive): { kbps: number; videoKbps: number; lossPercent: number } | null {
   if (r.mediaMs < 1000 || r.packets === 0) return null;
   return {
     kbps: ((r.videoBytes + r.audioBytes) * 8) / r.mediaMs,
@@ -58,18 +62,8 @@ export function botRate(r: BotReceive): { kbps: number; videoKbps: number; lossP
 /** Why a run ended. */
 export type EndReason = 'settled' | 'duration' | 'interrupted' | 'server-gone' | 'all-ended';
 
-/** One threshold and whether it held. */
-export interface ThresholdResult {
-  name: 'max-fail-rate' | 'max-p95-connect-ms' | 'max-p95-match-ms' | 'min-bitrate-kbps' | 'server-stayed-up' | 'any-connected';
-  limit: number | null;
-  value: number | null;
-  passed: boolean;
-  /** A sentence for a person. */
-  message: string;
-}
-
-/** Thresholds of a run (--max-fail-rate and friends). */
-export interface Thresholds {
+/** Thresholds of a run (--max-fail-rate and friends; the call-quality ones are in quality.ts). */
+export interface Thresholds extends QualityThresholds {
   /** Largest share of failed attempts, 0..1. */
   maxFailRate?: number;
   maxP95ConnectMs?: number;
@@ -109,6 +103,8 @@ export interface BotsSummary {
   recvVideoKbps: { p50: number; p5: number } | null;
   /** Per-bot packet loss, %: median, 95th percentile (the worst 5%), maximum, and over all bots. */
   lossPercent: { p50: number; p95: number; max: number; overall: number } | null;
+  /** Media mode: per-bot fps, freeze ratio, latency and MOS percentiles, and the --network profile (quality.ts). */
+  quality?: QualitySummary | null;
   signals: { sent: number; received: number };
   /** Error codes the server sent the bots (error frames and close codes). */
   serverErrors: Record<string, number>;
@@ -177,6 +173,7 @@ export function evaluate(s: Omit<BotsSummary, 'thresholds' | 'passed'>, t: Thres
       message: v === null ? `no bot received media for a second (limit ${t.minBitrateKbps} kbit/s)` : `p5 receive bitrate ${v} kbit/s ${ok ? '>=' : '<'} ${t.minBitrateKbps} kbit/s`,
     });
   }
+  out.push(...evaluateQuality(s.quality, t));
   if (s.connected === 0) {
     out.push({ name: 'any-connected', limit: null, value: 0, passed: false, message: `no bot ${s.mode === 'media' ? 'received media from a partner' : 'completed an exchange with a partner'}` });
   }

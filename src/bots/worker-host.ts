@@ -6,12 +6,13 @@
  */
 import type { RTCCertificate } from 'werift';
 import { generateCertificate } from '../peer/index.js';
-import { Bot, BOT_STATES, type AttemptOutcome, type BotHost, type BotPlan, type BotSettings, type BotState, type SampleKind } from './bot.js';
+import { Bot, type AttemptOutcome, type BotHost, type BotPlan, type BotSettings, type BotState, type SampleKind } from './bot.js';
 import { DEFAULT_CLIP, readClip, type Clip, type ClipSpec } from './clip.js';
 import { ClipClock } from './clip-player.js';
-import type { Phase } from './links.js';
 import { ClipFeed, EncoderFeed, type MediaFeed } from './media-feed.js';
 import type { BotReport } from './stats.js';
+import { countBots, noStates, TickTally, type BotCounts, type TickDeltas } from './tally.js';
+import { BotLab } from './quality.js';
 
 /** What a worker is asked to run. */
 export interface WorkerPlan {
@@ -27,34 +28,13 @@ export interface WorkerPlan {
   tickMs: number;
 }
 
-/** Numbers a worker reports every tick. Counters marked "delta" are new since the last tick. */
-export interface WorkerTick {
+/**
+ * What a worker reports every tick: the counts of its bots now, and what happened since the
+ * last tick (the deltas; see tally.ts).
+ */
+export interface WorkerTick extends BotCounts, TickDeltas {
   type: 'tick';
   index: number;
-  started: number;
-  states: Record<BotState, number>;
-  settled: number;
-  matchedBots: number;
-  connectedBots: number;
-  /** delta */
-  samples: Record<SampleKind, number[]>;
-  /** delta */
-  succeeded: number;
-  /** delta */
-  failures: { phase: Phase; code: string }[];
-  /** delta: the last few failure messages, for a person */
-  errors: string[];
-  /** delta */
-  matches: number;
-  signalsSent: number;
-  signalsReceived: number;
-  /** delta */
-  serverErrors: Record<string, number>;
-  /** delta */
-  lost: { server: string; code: number; serverCode: string | null }[];
-  /** delta */
-  warnings: string[];
-  childCpuMs: number;
 }
 
 /** Messages from a worker. */
@@ -67,12 +47,6 @@ export type WorkerMessage =
 /** Messages to a worker. */
 /** `serverGone`: the run ends because this server went away. */
 export type ControllerMessage = { type: 'go'; t0: number } | { type: 'stop'; serverGone?: string };
-
-const SAMPLE_KINDS: SampleKind[] = ['signal', 'match', 'ice', 'dtls', 'connect', 'media'];
-
-function emptySamples(): Record<SampleKind, number[]> {
-  return Object.fromEntries(SAMPLE_KINDS.map((k) => [k, []])) as unknown as Record<SampleKind, number[]>;
-}
 
 /**
  * Keeps at most one demo bot waiting per hub: when the waiting bot is matched (with a person,
@@ -123,6 +97,7 @@ export class WorkerHost implements BotHost {
   readonly #byId = new Map<number, Bot>();
   certificate?: RTCCertificate;
   readonly peerConfig = undefined;
+  lab: BotLab | null = null;
   #clip: Clip | null = null;
   #clock: ClipClock | null = null;
   #clipFeed: ClipFeed | null = null;
@@ -132,21 +107,11 @@ export class WorkerHost implements BotHost {
   #tickTimer: NodeJS.Timeout | null = null;
   #stopping: Promise<BotReport[]> | null = null;
   readonly #dispatcher: DemoDispatcher | null;
-  readonly #states: Record<BotState, number>;
-  // deltas
-  #samples = emptySamples();
-  #succeeded = 0;
-  #failures: { phase: Phase; code: string }[] = [];
-  #errors: string[] = [];
-  #matches = 0;
-  #serverErrors: Record<string, number> = {};
-  #lost: { server: string; code: number; serverCode: string | null }[] = [];
-  #warnings = new Set<string>();
-  #warned = new Set<string>();
+  readonly #states = noStates();
+  readonly #tally = new TickTally();
   #urgent = false;
 
   constructor(readonly plan: WorkerPlan, readonly post: (m: WorkerMessage) => void) {
-    this.#states = Object.fromEntries(BOT_STATES.map((s) => [s, 0])) as Record<BotState, number>;
     this.#dispatcher = plan.kind === 'demo' ? new DemoDispatcher(plan.demoHubs ?? []) : null;
     for (const p of plan.bots) {
       const bot = new Bot(p, plan.settings, this);
@@ -161,6 +126,7 @@ export class WorkerHost implements BotHost {
     const m = this.plan.media;
     if (!m) return;
     this.certificate = await generateCertificate();
+    this.lab = await BotLab.start(this.plan.settings.network);
     if (m.source === 'clip') {
       this.#clip = readClip(m.clipFiles!, m.clipSpec ?? DEFAULT_CLIP);
       this.#clock = new ClipClock();
@@ -223,26 +189,25 @@ export class WorkerHost implements BotHost {
   }
 
   sample(kind: SampleKind, ms: number): void {
-    this.#samples[kind].push(Math.round(ms * 10) / 10);
+    this.#tally.sample(kind, ms);
   }
 
   attempt(_bot: Bot, o: AttemptOutcome): void {
-    if (o.ok) { this.#succeeded++; return; }
-    this.#failures.push({ phase: o.phase, code: o.code });
-    if (this.#errors.length < 5) this.#errors.push(`${o.phase}: ${o.code} ${o.message}`);
+    if (o.ok) this.#tally.succeeded();
+    else this.#tally.failed(o.phase, o.code, o.message);
   }
 
   matched(bot: Bot, role: 'offerer' | 'answerer'): void {
-    if (role === 'offerer') this.#matches++;
+    if (role === 'offerer') this.#tally.matched();
     this.#dispatcher?.matched(bot);
   }
 
   serverError(code: string): void {
-    this.#serverErrors[code] = (this.#serverErrors[code] ?? 0) + 1;
+    this.#tally.serverError(code);
   }
 
   lost(bot: Bot, info: { code: number; serverCode: string | null }): void {
-    this.#lost.push({ server: bot.plan.server, ...info });
+    this.#tally.lost({ server: bot.plan.server, ...info });
     // The controller decides at once whether the server is gone.
     if (!this.#urgent) {
       this.#urgent = true;
@@ -261,9 +226,7 @@ export class WorkerHost implements BotHost {
   }
 
   warning(message: string): void {
-    if (this.#warned.has(message)) return;
-    this.#warned.add(message);
-    this.#warnings.add(message);
+    this.#tally.warning(message);
   }
 
   // ------------------------------------------------------------------ reporting
@@ -275,32 +238,10 @@ export class WorkerHost implements BotHost {
   }
 
   #tick(): void {
-    let settled = 0;
-    let matchedBots = 0;
-    let connectedBots = 0;
-    let signalsSent = 0;
-    let signalsReceived = 0;
-    for (const b of this.bots) {
-      if (b.settled) settled++;
-      if (b.matches > 0) matchedBots++;
-      if (b.successes > 0) connectedBots++;
-      signalsSent += b.signalsSent;
-      signalsReceived += b.signalsReceived;
-    }
-    const tick: WorkerTick = {
-      type: 'tick', index: this.plan.index, started: this.#started, states: { ...this.#states }, settled, matchedBots, connectedBots,
-      samples: this.#samples, succeeded: this.#succeeded, failures: this.#failures, errors: this.#errors, matches: this.#matches,
-      signalsSent, signalsReceived, serverErrors: this.#serverErrors, lost: this.#lost, warnings: [...this.#warnings], childCpuMs: this.#childCpuMs(),
-    };
-    this.#samples = emptySamples();
-    this.#succeeded = 0;
-    this.#failures = [];
-    this.#errors = [];
-    this.#matches = 0;
-    this.#serverErrors = {};
-    this.#lost = [];
-    this.#warnings.clear();
-    this.post(tick);
+    this.post({
+      type: 'tick', index: this.plan.index, started: this.#started, states: { ...this.#states }, ...countBots(this.bots),
+      childCpuMs: this.#childCpuMs(), ...this.#tally.take(),
+    });
   }
 
   /**
@@ -321,7 +262,9 @@ export class WorkerHost implements BotHost {
       this.#tick();
       const reports: BotReport[] = this.bots.map((b) => ({
         id: b.id, server: b.plan.server, state: b.state, matches: b.matches, successes: b.successes, failures: b.failures, recv: b.received(),
+        ...(this.lab ? { quality: this.lab.quality(b.id) } : {}),
       }));
+      await this.lab?.close();
       this.post({ type: 'done', index: this.plan.index, bots: reports, childCpuMs: Math.max(childCpuMs, this.#childCpuMs()) });
       return reports;
     })();

@@ -2,33 +2,25 @@
  * Error codes a probe check reports. A failed check does not throw out of the probe: its
  * result carries `{ code, message }`, and the verdict reads the codes, never the messages.
  */
-import type { CheckError } from './report.js';
+import { messagesOf, type AnyErrorCode, type CodeOf } from '../protocol/index.js';
 
-/** Every code a probe check may report, with the default message a person can act on. */
-export const PROBE_ERROR_CODES = {
-  CHZ_ERR_PROBE_BAD_URL: 'A STUN/TURN URL could not be parsed.',
-  CHZ_ERR_PROBE_DNS: 'The host name did not resolve; check the spelling and your DNS.',
-  CHZ_ERR_PROBE_TIMEOUT: 'The check did not finish within its deadline.',
-  CHZ_ERR_STUN_TIMEOUT: 'No answer from the STUN server over UDP: it is down, or UDP to it is blocked.',
-  CHZ_ERR_STUN_ERROR: 'The STUN server answered with an error.',
-  CHZ_ERR_STUN_UNSUPPORTED: 'The STUN server does not support this RFC 5780 test.',
-  CHZ_ERR_TURN_AUTH: 'The TURN server refused the credentials (wrong user/password, or an expired TURN REST credential).',
-  CHZ_ERR_TURN_REJECTED: 'The TURN server refused the allocation for another reason (quota, forbidden peer, capacity).',
-  CHZ_ERR_TURN_UNREACHABLE: 'The TURN server could not be reached over this transport.',
-  CHZ_ERR_TURN_TLS: 'The TLS handshake with the TURN server failed (certificate not trusted, wrong name, or not TLS).',
-  CHZ_ERR_SERVER_UNREACHABLE: 'Cannot reach the chatzyo server; check --server and that `chatzyo serve` is running there.',
-  CHZ_ERR_SERVER_REJECTED: 'The chatzyo server refused this client (protocol version, too many connections).',
-  CHZ_ERR_ICE_FAILED: 'The two test peers could not connect.',
-  CHZ_ERR_PROBE_INTERNAL: 'The check failed unexpectedly; the message says where.',
-} as const;
+/**
+ * A check that did not produce a result: the stable code and a message a person can act on.
+ * Defined here, beside the codes and the builders below, so report.ts imports errors.ts and
+ * never the other way round (errors -> report -> ice-url -> errors was the cycle).
+ */
+export interface CheckError { code: string; message: string }
+
+/** Every code a probe check may report (its own and the shared client codes), with the default message. */
+const PROBE_ERROR_CODES = { ...messagesOf('probe'), ...messagesOf('client') };
 
 /** A probe error code. */
-export type ProbeErrorCode = keyof typeof PROBE_ERROR_CODES;
+export type ProbeErrorCode = CodeOf<'probe'> | CodeOf<'client'>;
 
 /** A probe that cannot start as asked (nothing to probe, a bad URL): a usage error. */
 export class ProbeUsageError extends Error {
   override readonly name: string = 'ProbeUsageError';
-  readonly code: string = 'CHZ_ERR_USAGE';
+  readonly code: AnyErrorCode = 'CHZ_ERR_USAGE';
 }
 
 /** Builds a check error with a stable code. */

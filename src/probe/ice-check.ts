@@ -52,9 +52,9 @@ export async function checkIce(opts: IceCheckOptions): Promise<IceResult> {
     const offerer: Call = make('offerer', (d) => answerer.handleSignal(d));
     const answerer: Call = make('answerer', (d) => offerer.handleSignal(d));
     calls.push(offerer, answerer);
-    const outcome = await new Promise<{ ok: true; local: string | null; remote: string | null } | { ok: false; why: string }>((resolve) => {
+    const outcome = await new Promise<{ ok: true; local: string | null; remote: string | null; family: 4 | 6 | null } | { ok: false; why: string }>((resolve) => {
       const timer = setTimeout(() => resolve({ ok: false, why: `no connection within ${opts.timeoutMs} ms` }), opts.timeoutMs);
-      offerer.once('connected', (c) => { clearTimeout(timer); resolve({ ok: true, local: c.localCandidateType, remote: c.candidateType }); });
+      offerer.once('connected', (c) => { clearTimeout(timer); resolve({ ok: true, local: c.localCandidateType, remote: c.candidateType, family: c.ipFamily }); });
       for (const call of calls) call.once('failed', (why) => { clearTimeout(timer); resolve({ ok: false, why }); });
       answerer.start();
       offerer.start();
@@ -64,6 +64,7 @@ export async function checkIce(opts: IceCheckOptions): Promise<IceResult> {
       result.ms = ms(Date.now() - started);
       result.localCandidateType = outcome.local;
       result.remoteCandidateType = outcome.remote;
+      result.ipFamily = outcome.family;
     } else {
       const relayHint = opts.policy === 'relay' && !((result.gathered.relay ?? 0) > 0) ? ' (no relay candidate was gathered: the TURN allocation failed)' : '';
       result.error = checkError('CHZ_ERR_ICE_FAILED', `the two test peers did not connect: ${outcome.why}${relayHint}`);

@@ -26,14 +26,14 @@ export interface TurnUri {
 }
 
 /** Bad STUN/TURN URI (a usage error when it comes from the command line). */
-export class IceUriError extends ProbeUsageError {
+class IceUriError extends ProbeUsageError {
   override readonly name = 'IceUriError';
   override readonly code = 'CHZ_ERR_PROBE_BAD_URL';
 }
 
 function hostPort(rest: string, defaultPort: number, url: string): { host: string; port: number } {
   // RFC 7064: host [ ":" port ]; IPv6 literals in brackets.
-  const m = /^(\[[0-9a-fA-F:.]+\]|[^:\[\]/?#]+)(?::(\d{1,5}))?$/.exec(rest);
+  const m = /^(\[[0-9a-fA-F:.]+\]|[^:[\]/?#]+)(?::(\d{1,5}))?$/.exec(rest);
   if (!m) throw new IceUriError(`"${url}" is not a STUN/TURN URL (expected scheme:host[:port])`);
   const host = m[1]!.startsWith('[') ? m[1]!.slice(1, -1) : m[1]!;
   const port = m[2] ? Number(m[2]) : defaultPort;

@@ -8,6 +8,7 @@ export * from './nat-check.js';
 export * from './nat-classify.js';
 export * from './probe.js';
 export * from './report.js';
+export * from './requirement.js';
 export * from './signal-check.js';
 export * from './stats.js';
 export * from './stun-channel.js';

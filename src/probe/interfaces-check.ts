@@ -8,10 +8,10 @@ import os from 'node:os';
 import type { InterfaceAddress, InterfacesResult } from './report.js';
 
 /** Interface name prefixes werift (and libwebrtc) skip: VPN tunnels, VM and container links. */
-export const SKIPPED_INTERFACE_PREFIXES = ['ipsec', 'tun', 'utun', 'tap', 'vmnet', 'veth'];
+const SKIPPED_INTERFACE_PREFIXES = ['ipsec', 'tun', 'utun', 'tap', 'vmnet', 'veth'];
 
 /** Why an interface address gives no host candidate, or null when it gives one. */
-export function hostCandidateExclusion(a: Pick<InterfaceAddress, 'name' | 'address' | 'family' | 'internal'>): string | null {
+function hostCandidateExclusion(a: Pick<InterfaceAddress, 'name' | 'address' | 'family' | 'internal'>): string | null {
   if (a.internal) return 'loopback';
   const prefix = SKIPPED_INTERFACE_PREFIXES.find((p) => a.name.startsWith(p));
   if (prefix) return `${prefix}* interfaces are skipped (VPN/VM/container links)`;

@@ -227,10 +227,10 @@ function arrivesOn(socks: dgram.Socket[], tid: Buffer, send: () => void, waitMs:
 }
 
 /** Waits tried by the lifetime test, in seconds (each on its own socket, all at once). */
-export const LIFETIME_WAITS_S = [1, 2, 3, 5, 8, 12, 20, 30, 45, 60, 90, 120, 180, 240, 300, 600];
+const LIFETIME_WAITS_S = [1, 2, 3, 5, 8, 12, 20, 30, 45, 60, 90, 120, 180, 240, 300, 600];
 
 /** The waits for a maximum: the standard ones below it, and the maximum itself. */
-export function lifetimeWaits(maxS: number): number[] {
+function lifetimeWaits(maxS: number): number[] {
   const w = LIFETIME_WAITS_S.filter((s) => s < maxS);
   return [...w, maxS];
 }

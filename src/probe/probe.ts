@@ -5,21 +5,24 @@
  * progress on a typed observer so a view can fill in as checks finish.
  */
 import type { IceServer } from '../protocol/index.js';
-import { TypedEmitter } from '../peer/emitter.js';
+import { TypedEmitter } from '../protocol/client/index.js';
 import { ProbeUsageError, deadline, toCheckError } from './errors.js';
 import { IceWorker } from './ice-check.js';
-import { parseStunUri, parseTurnUri, urlsOf, type StunUri, type TurnTransport, type TurnUri } from './ice-url.js';
+import { parseStunUri, parseTurnUri, urlsOf, type TurnTransport, type TurnUri } from './ice-url.js';
 import { checkInterfaces } from './interfaces-check.js';
+import { checkIpFamilies } from './ip-family-check.js';
 import { checkNat } from './nat-check.js';
-import type { IceResult, InterfacesResult, NatResult, ProbeReport, SignalResult, StunResult, TurnResult } from './report.js';
+import type { IceResult, InterfacesResult, IpResult, NatResult, ProbeReport, SignalResult, StunResult, TurnResult } from './report.js';
 import { checkSignal } from './signal-check.js';
 import { ms } from './stats.js';
 import { checkStun } from './stun-check.js';
 import { checkTurn, notTested, type TurnCredentials } from './turn-check.js';
 import { decideVerdict } from './verdict.js';
+import { burstAdvice, stunBurst, type StunBurstResult } from './stun-burst.js';
+import { closeQuietly, openUdp, sourceAddressFor } from './udp.js';
 
 /** The checks, in the order a person reads them. */
-export const CHECK_NAMES = ['signal', 'interfaces', 'stun', 'nat', 'turn', 'ice'] as const;
+export const CHECK_NAMES = ['signal', 'interfaces', 'ip', 'stun', 'nat', 'turn', 'ice'] as const;
 export type CheckName = (typeof CHECK_NAMES)[number];
 /** Where a check is. */
 export type CheckState = 'pending' | 'running' | 'done' | 'skipped';
@@ -41,7 +44,7 @@ export interface ProbeTimeouts {
 }
 
 /** Defaults: a dead server costs at most a few seconds per check. */
-export const DEFAULT_TIMEOUTS: ProbeTimeouts = { signal: 4000, ping: 1000, stun: 1500, turn: 3000, ice: 10_000 };
+const DEFAULT_TIMEOUTS: ProbeTimeouts = { signal: 4000, ping: 1000, stun: 1500, turn: 3000, ice: 10_000 };
 
 /** What to probe. */
 export interface ProbeOptions {
@@ -59,6 +62,11 @@ export interface ProbeOptions {
   ice?: boolean;
   /** Binding requests per STUN server (default 5). */
   stunSamples?: number;
+  /**
+   * The call-quality STUN burst (src/probe/stun-burst.ts) against the first STUN server that
+   * answered: default on when no TURN server is tested (the TURN checks measure the relay path).
+   */
+  stunBurst?: boolean;
   /** Pings over the signaling connection (default 10). */
   signalPings?: number;
   /** Round trips through each TURN relay (default 3). */
@@ -73,6 +81,8 @@ export interface ProbeProgress {
   checks: Record<CheckName, CheckState>;
   signal: SignalResult | null;
   interfaces: InterfacesResult | null;
+  /** IPv4 and IPv6 reachability. */
+  ip: IpResult | null;
   stun: StunResult[];
   nat: NatResult | null;
   turn: TurnResult[];
@@ -98,8 +108,8 @@ export class Probe extends TypedEmitter<ProbeEvents> {
   readonly options: ProbeOptions;
   readonly timeouts: ProbeTimeouts;
   #progress: ProbeProgress = {
-    checks: { signal: 'pending', interfaces: 'pending', stun: 'pending', nat: 'pending', turn: 'pending', ice: 'pending' },
-    signal: null, interfaces: null, stun: [], nat: null, turn: [], ice: [],
+    checks: { signal: 'pending', interfaces: 'pending', ip: 'pending', stun: 'pending', nat: 'pending', turn: 'pending', ice: 'pending' },
+    signal: null, interfaces: null, ip: null, stun: [], nat: null, turn: [], ice: [],
   };
   #ran = false;
   readonly #started = new Map<CheckName, number>();
@@ -125,7 +135,7 @@ export class Probe extends TypedEmitter<ProbeEvents> {
     if (state === 'done') this.#checkMs[name] = ms(performance.now() - (this.#started.get(name) ?? performance.now()));
     this.#progress.checks[name] = state;
     if (key) this.#progress[key] = value!;
-    this.emit('progress', this.progress);
+    this.safeEmit('progress', this.progress);
   }
 
   /** Runs every check and resolves with the report. Never rejects for a network failure. */
@@ -174,7 +184,16 @@ export class Probe extends TypedEmitter<ProbeEvents> {
       ...iceServersFromServer,
     ];
 
-    // 3. STUN then NAT; TURN; the end-to-end calls: all at once.
+    // 3. Each IP family on its own; STUN then NAT; TURN; the end-to-end calls: all at once.
+    const ipFamilies = (async () => {
+      this.#set('ip', 'running');
+      const ip = await deadline(checkIpFamilies({ server: o.server, stunUris, signalTimeoutMs: t.signal, stunTimeoutMs: t.stun, ca: o.ca }), t.signal + t.stun + 2000, 'the IPv4/IPv6 checks')
+        .catch((): IpResult | null => null);
+      if (ip) this.#set('ip', 'done', 'ip', ip);
+      else this.#set('ip', 'skipped');
+    })();
+
+    let quality: StunBurstResult | null = null;
     const stunAndNat = (async () => {
       if (!stunUris.length) {
         this.#set('stun', 'skipped');
@@ -191,6 +210,11 @@ export class Probe extends TypedEmitter<ProbeEvents> {
       const nat = await deadline(checkNat(stun, { timeoutMs: t.stun, behaviourTimeoutMs: t.behaviour, lifetimeMaxS: o.lifetimeMaxS }), natBudget, 'the NAT tests')
         .catch((err): NatResult => ({ ...EMPTY_NAT, notes: [toCheckError(err).message] }));
       this.#set('nat', 'done', 'nat', nat);
+      const target = stun.find((s) => s.reachable && s.address);
+      if (target && (o.stunBurst ?? !turnTargets.length)) {
+        // After the NAT tests, so the two do not share the path's queue.
+        quality = await deadline(burstTo(target.address!, target.port), 10_000, 'the STUN burst').catch(() => null);
+      }
     })();
 
     const turn = (async () => {
@@ -217,16 +241,18 @@ export class Probe extends TypedEmitter<ProbeEvents> {
     })();
 
     try {
-      await Promise.all([stunAndNat, turn, ice]);
+      await Promise.all([ipFamilies, stunAndNat, turn, ice]);
     } finally {
       await iceWorker?.terminate();
     }
     const p = this.#progress;
     const nat = p.nat ?? EMPTY_NAT;
     const { verdict, advice } = decideVerdict({
-      server: o.server ?? null, stun: p.stun, nat, turn: p.turn, signal: p.signal, ice: p.ice,
+      server: o.server ?? null, stun: p.stun, nat, turn: p.turn, signal: p.signal, ice: p.ice, ip: p.ip,
       turnCredentialsFromServer: turnTargets.some((x) => x.fromServer),
     });
+    const qualityLine = quality ? burstAdvice(quality) : null;
+    if (qualityLine) advice.push(qualityLine);
     const report: ProbeReport = {
       version: 1,
       startedAt: startedAt.toISOString(),
@@ -234,22 +260,29 @@ export class Probe extends TypedEmitter<ProbeEvents> {
       checkMs: { ...this.#checkMs },
       server: o.server ?? null,
       interfaces: p.interfaces,
+      ip: p.ip,
       stun: p.stun,
       nat,
       turn: p.turn,
       signal: p.signal,
       ice: p.ice,
+      quality,
       verdict,
       advice,
     };
-    this.emit('done', report);
+    this.safeEmit('done', report);
     return report;
   }
 }
 
-/** Runs a probe and resolves with its report. */
-export function runProbeChecks(options: ProbeOptions): Promise<ProbeReport> {
-  return new Probe(options).run();
+/** A STUN burst from a fresh socket on the interface that routes to `address`. */
+async function burstTo(address: string, port: number): Promise<StunBurstResult> {
+  const sock = await openUdp(await sourceAddressFor(address, port));
+  try {
+    return await stunBurst(sock, address, port);
+  } finally {
+    closeQuietly(sock);
+  }
 }
 
 function dedupe<T>(xs: T[], key: (x: T) => string): T[] {
@@ -274,7 +307,7 @@ type TurnJob = { target: TurnTarget; transport: TurnTransport; run: true } | { t
  * One job per (host, port, transport) a URL asks for; then, per host, a `not-tested` row for
  * each transport no URL offered, so the report says plainly what was not tried.
  */
-export function turnJobs(targets: TurnTarget[]): TurnJob[] {
+function turnJobs(targets: TurnTarget[]): TurnJob[] {
   const jobs: TurnJob[] = [];
   const seen = new Set<string>();
   for (const target of targets) {

@@ -2,7 +2,9 @@
  * The shape of a probe report: what each check found. `chatzyo probe --json` prints one
  * {@link ProbeReport}; the ink view and the verdict read the same objects.
  */
+import type { CheckError } from './errors.js';
 import type { TurnTransport } from './ice-url.js';
+import type { StunBurstResult } from './stun-burst.js';
 
 /** A transport address. */
 export interface Endpoint { address: string; port: number }
@@ -11,10 +13,8 @@ export interface Endpoint { address: string; port: number }
 export interface RttSummary { min: number; median: number; max: number; samples: number }
 
 /** Percentiles of some samples, in ms. */
-export interface RttPercentiles { min: number; p50: number; p95: number; max: number; samples: number }
+interface RttPercentiles { min: number; p50: number; p95: number; max: number; samples: number }
 
-/** A check that did not produce a result: the stable code and a message a person can act on. */
-export interface CheckError { code: string; message: string }
 
 /** One local network interface address. */
 export interface InterfaceAddress {
@@ -37,6 +37,50 @@ export interface InterfacesResult {
   hostCandidates: { interface: string; address: string; family: 4 | 6 }[];
 }
 
+/**
+ * How one IP family fared toward one server (the chatzyo server, or a STUN server).
+ * `ok`: it answered; `failed`: tried, and it did not; `no-route`: this host has no route to
+ * the server's address of this family; `no-address`: the server's name has no address of this
+ * family (no A or AAAA record); `not-tested`: its URL names an address of the other family, or
+ * there was no server to try.
+ */
+export interface FamilyReach {
+  status: 'ok' | 'failed' | 'no-route' | 'no-address' | 'not-tested';
+  /** The URL tried (null: none). */
+  url: string | null;
+  /** The address tried. */
+  address: string | null;
+  /** Signaling: WebSocket connect + welcome; STUN: one Binding round trip. */
+  ms: number | null;
+  /** STUN only: our address as the server saw it (XOR-MAPPED-ADDRESS). */
+  mapped?: Endpoint | null;
+  error?: CheckError;
+}
+
+/** What this host has of one IP family, and what it reached over it. */
+export interface IpFamilyResult {
+  family: 4 | 6;
+  /** Interface addresses of this family other than loopback and link-local. */
+  addresses: string[];
+  /** One of them is global: IPv6 in 2000::/3; IPv4 outside RFC 1918 and RFC 6598 (100.64/10) space. */
+  global: boolean;
+  /** The chatzyo server over this family. */
+  signal: FamilyReach;
+  /** The first STUN server with an address of this family. */
+  stun: FamilyReach;
+}
+
+/** IPv4 and IPv6, each on its own. */
+export interface IpResult {
+  ipv4: IpFamilyResult;
+  ipv6: IpFamilyResult;
+  /**
+   * No interface has an IPv4 address (other than loopback and link-local) and one has an IPv6
+   * address: calls offer IPv6 candidates only.
+   */
+  ipv6Only: boolean;
+}
+
 /** One STUN server. */
 export interface StunResult {
   url: string;
@@ -56,7 +100,10 @@ export interface StunResult {
   error?: CheckError;
 }
 
-/** NAT mapping behaviour, RFC 4787 section 4.1 / RFC 5780 section 4.3. */
+/**
+ * NAT mapping behaviour, RFC 4787 section 4.1 / RFC 5780 section 4.3.
+ * @public The values the report's JSON can carry in this field (the type below is derived from it).
+ */
 export const NAT_MAPPINGS = [
   'none', 'endpoint-independent', 'address-dependent', 'address-and-port-dependent',
   /** Two servers saw different mappings: address- or address-and-port-dependent, not told apart. */
@@ -65,7 +112,10 @@ export const NAT_MAPPINGS = [
 ] as const;
 export type NatMapping = (typeof NAT_MAPPINGS)[number];
 
-/** NAT filtering behaviour, RFC 4787 section 5 / RFC 5780 section 4.4. */
+/**
+ * NAT filtering behaviour, RFC 4787 section 5 / RFC 5780 section 4.4.
+ * @public The values the report's JSON can carry in this field (the type below is derived from it).
+ */
 export const NAT_FILTERINGS = [
   'endpoint-independent', 'address-dependent', 'address-and-port-dependent',
   /** A response from the alternate port arrived: endpoint-independent or address-dependent (a server without a second IP cannot tell). */
@@ -75,7 +125,7 @@ export const NAT_FILTERINGS = [
 export type NatFiltering = (typeof NAT_FILTERINGS)[number];
 
 /** How the NAT was classified. */
-export type NatMethod = 'rfc5780' | 'rfc5780-port-only' | 'two-server' | 'single-server' | 'none';
+type NatMethod = 'rfc5780' | 'rfc5780-port-only' | 'two-server' | 'single-server' | 'none';
 
 /** How sure the classification is. */
 export type Confidence = 'high' | 'medium' | 'low' | 'none';
@@ -111,7 +161,10 @@ export interface NatResult {
   notes: string[];
 }
 
-/** Outcome of one TURN allocation. */
+/**
+ * Outcome of one TURN allocation.
+ * @public The values the report's JSON can carry in this field (the type below is derived from it).
+ */
 export const TURN_STATUSES = ['ok', 'auth-failed', 'unreachable', 'refused', 'tls-error', 'not-tested'] as const;
 export type TurnStatus = (typeof TURN_STATUSES)[number];
 
@@ -161,6 +214,8 @@ export interface IceResult {
   ms: number | null;
   localCandidateType: string | null;
   remoteCandidateType: string | null;
+  /** IP family of the pair the call connected over. */
+  ipFamily?: 4 | 6 | null;
   /** Candidates each peer gathered, by type. */
   gathered: Record<string, number>;
   error?: CheckError;
@@ -181,14 +236,18 @@ export interface ProbeReport {
   startedAt: string;
   durationMs: number;
   /** How long each check that ran took, in ms (checks run in parallel where they can). */
-  checkMs: Partial<Record<'signal' | 'interfaces' | 'stun' | 'nat' | 'turn' | 'ice', number>>;
+  checkMs: Partial<Record<'signal' | 'interfaces' | 'ip' | 'stun' | 'nat' | 'turn' | 'ice', number>>;
   server: string | null;
   interfaces: InterfacesResult | null;
+  /** IPv4 and IPv6 reachability, and whether the network is IPv6-only. */
+  ip: IpResult | null;
   stun: StunResult[];
   nat: NatResult;
   turn: TurnResult[];
   signal: SignalResult | null;
   ice: IceResult[];
+  /** The call-quality STUN burst (RTT, jitter, loss, MOS); null when it did not run. */
+  quality?: StunBurstResult | null;
   verdict: Verdict;
   advice: string[];
 }

@@ -3,7 +3,7 @@
  * servers the other checks use), then measures round trips with the protocol's ping/pong.
  */
 import WebSocket from 'ws';
-import { PROTOCOL_VERSION, errorCodeForClose, parseServerFrame, type ServerMessageOf } from '../protocol/index.js';
+import { PROTOCOL_VERSION, errorCodeForClose, limitHint, parseServerFrame, type ServerMessageOf } from '../protocol/index.js';
 import { signalUrl } from '../peer/signal-client.js';
 import { ProbeCheckError, toCheckError } from './errors.js';
 import { urlsOf } from './ice-url.js';
@@ -20,6 +20,8 @@ export interface SignalCheckOptions {
   pingTimeoutMs: number;
   /** Extra CA certificates for wss:// (tests, private CAs). */
   ca?: string | Buffer | (string | Buffer)[];
+  /** Resolve the server's name to this family only (the per-family reachability check). */
+  family?: 4 | 6;
 }
 
 /** The result, plus the welcome for the other checks. */
@@ -41,7 +43,7 @@ export async function checkSignal(server: string, opts: SignalCheckOptions): Pro
   let welcome: ServerMessageOf<'welcome'> | null = null;
   try {
     const t0 = performance.now();
-    ws = new WebSocket(url, { handshakeTimeout: opts.timeoutMs, perMessageDeflate: false, maxPayload: 1 << 20, ca: opts.ca });
+    ws = new WebSocket(url, { handshakeTimeout: opts.timeoutMs, perMessageDeflate: false, maxPayload: 1 << 20, ca: opts.ca, ...(opts.family ? { family: opts.family } : {}) });
     const sock = ws;
     const pongs = new Map<number, () => void>();
     welcome = await new Promise<ServerMessageOf<'welcome'>>((resolve, reject) => {
@@ -51,12 +53,13 @@ export async function checkSignal(server: string, opts: SignalCheckOptions): Pro
       sock.on('unexpected-response', (_req, res) => fail(new ProbeCheckError('CHZ_ERR_SERVER_UNREACHABLE', `${url} answered HTTP ${res.statusCode} instead of a WebSocket upgrade (a proxy in the way, or not a chatzyo server)`)));
       sock.on('close', (code, reason) => {
         const known = errorCodeForClose(code);
-        fail(new ProbeCheckError(known ? 'CHZ_ERR_SERVER_REJECTED' : 'CHZ_ERR_SERVER_UNREACHABLE', `the server closed the connection (${code} ${known ?? reason.toString()})`.trim()));
+        const hint = limitHint(known);
+        fail(new ProbeCheckError(known ? 'CHZ_ERR_SERVER_REJECTED' : 'CHZ_ERR_SERVER_UNREACHABLE', `the server closed the connection (${code} ${known ?? reason.toString()})${hint ? `: ${hint}` : ''}`.trim()));
       });
       sock.once('open', () => {
         result.connectMs = ms(performance.now() - t0);
         const t1 = performance.now();
-        sock.send(JSON.stringify({ type: 'hello', version: PROTOCOL_VERSION, client: 'chatzyo-probe/0.1' }));
+        sock.send(JSON.stringify({ type: 'hello', version: PROTOCOL_VERSION, client: 'chatzyo-probe/0.1', relayOnly: true }));
         sock.on('message', (data) => {
           const parsed = parseServerFrame(data.toString());
           if (!parsed.ok) return;

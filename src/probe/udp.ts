@@ -13,7 +13,10 @@ export async function sourceAddressFor(address: string, port: number): Promise<s
   try {
     await new Promise<void>((resolve, reject) => {
       sock.once('error', reject);
-      sock.connect(port, address, () => resolve());
+      // A failed connect (ENETUNREACH: no route) goes to the callback, which @types/node
+      // declares without its argument; without this check the socket's unspecified
+      // address (0.0.0.0 or ::) came back as if it were a route.
+      sock.connect(port, address, ((err?: Error) => (err ? reject(err) : resolve())) as () => void);
     });
     return sock.address().address;
   } finally {

@@ -9,7 +9,7 @@
  * only a TURN relay gets through.
  */
 import { isSymmetric } from './nat-classify.js';
-import type { IceResult, NatResult, SignalResult, StunResult, TurnResult, Verdict } from './report.js';
+import type { FamilyReach, IceResult, IpResult, NatResult, SignalResult, StunResult, TurnResult, Verdict } from './report.js';
 
 /** What the verdict reads. */
 export interface VerdictInput {
@@ -22,6 +22,8 @@ export interface VerdictInput {
   ice: IceResult[];
   /** The TURN credentials came from the server's welcome (so a 401 means the server's secret is wrong). */
   turnCredentialsFromServer: boolean;
+  /** IPv4 and IPv6 on their own (absent: not checked). */
+  ip?: IpResult | null;
 }
 
 /** The verdict and the advice. */
@@ -29,16 +31,194 @@ export interface VerdictOutput { verdict: Verdict; advice: string[] }
 
 const TESTED = (t: TurnResult) => t.status !== 'not-tested';
 
+/** How to measure NAT filtering, for a sentence that says it is unknown. */
+export const HOW_TO_MEASURE_FILTERING = 'probe a chatzyo server started with --stun-alt-address IP2 (RFC 5780) to measure it';
+
+/**
+ * What the verdict rules read, computed once from the results. Every field is a measurement or
+ * says that it is not one (`unknown`, `none-configured`), so a rule cannot assume what was not
+ * measured.
+ */
+export interface VerdictFacts {
+  /** --server was given and its signaling check failed. */
+  serverUnreachable: boolean;
+  /** No STUN server answered over UDP (every one timed out) and no TURN allocation over UDP worked. */
+  udpBlocked: boolean;
+  /** The IPv4/IPv6 check ran and found no IPv4 address. */
+  ipv6Only: boolean;
+  /** `none-configured`: no TURN server was given or announced; `failed`: none allocated. */
+  turn: 'ok' | 'failed' | 'none-configured';
+  /** Transports (TCP, TLS) over which a TURN allocation worked. */
+  turnOverStream: string[];
+  /** Some TURN allocation handed out an IPv4 relay address. */
+  turnIpv4Relay: boolean;
+  /** The mapping, grouped: `unknown` when it could not be measured. */
+  mapping: 'none' | 'endpoint-independent' | 'symmetric' | 'unknown';
+  /** How far the filtering lets symmetric-NAT partners in: `unknown` when it could not be measured. */
+  filtering: 'open' | 'ports-of-known-ips' | 'exact-replies' | 'unknown';
+  filteringValue: NatResult['filtering'];
+  /** Some STUN server answered. */
+  stunReachable: boolean;
+  /** A relay-only test call connected (empty: it did not, or did not run). */
+  relayProven: string;
+}
+
+/** One verdict branch: the first rule whose `when` holds decides. */
+interface VerdictRule {
+  code: string;
+  level: Verdict['level'];
+  when: (f: VerdictFacts) => boolean;
+  summary: (f: VerdictFacts, r: VerdictInput) => string;
+}
+
+const turnAbsent = (f: VerdictFacts, what = 'no TURN server works') => f.turn === 'none-configured' ? 'no TURN server is configured' : f.turn === 'failed' ? 'the TURN server did not work' : what;
+const symmetricMapping = 'You are behind a symmetric NAT (a new public port for every destination)';
+const ipv6OnlyWords = 'This network is IPv6-only (no interface has an IPv4 address): direct calls can reach only partners who have IPv6';
+
+/**
+ * What the filtering means for partners behind symmetric NATs, who reach you only if your
+ * filtering lets in packets from a new port of an address you sent to (RFC 4787 section 5).
+ */
+function filteringTail(f: VerdictFacts): string {
+  const relay = f.turn === 'ok' ? `the TURN relay, which works here${f.relayProven}, covers them` : `that needs TURN, and ${turnAbsent(f)}`;
+  switch (f.filtering) {
+    case 'open':
+      return '';
+    case 'ports-of-known-ips':
+      return ' People behind symmetric NATs can reach you too: your filtering lets in packets from new ports of addresses you sent to.';
+    case 'exact-replies':
+      return ` People behind symmetric NATs cannot reach you directly: ${relay}.`;
+    case 'unknown':
+      return ` Whether people behind symmetric NATs can reach you directly is unknown: NAT filtering was not measured (${HOW_TO_MEASURE_FILTERING}).${f.turn === 'ok' ? ` If they cannot, ${relay}.` : ` If they cannot, ${relay.replace(/^that/, 'they')}.`}`;
+  }
+}
+
+const FILTERING_SENTENCE: Record<VerdictFacts['filtering'], string> = {
+  open: 'nothing filters incoming UDP',
+  'ports-of-known-ips': 'a firewall lets in packets only from addresses you sent to',
+  'exact-replies': 'a firewall lets in only replies from exactly where you sent',
+  unknown: 'whether a firewall filters incoming UDP is unknown',
+};
+
+/**
+ * The verdict branches, in the order they are tried. Each one's summary states only what its
+ * `when` measured. {@link VERDICT_CODES} lists them; the tests cover each one.
+ */
+const VERDICT_RULES: readonly VerdictRule[] = [
+  {
+    code: 'server-unreachable', level: 'poor', when: (f) => f.serverUnreachable,
+    summary: (_f, r) => `Cannot reach the chatzyo server at ${r.server}: nobody can be matched until that works.`,
+  },
+  {
+    code: 'udp-blocked-turn-tcp', level: 'fair', when: (f) => f.udpBlocked && f.turnOverStream.length > 0,
+    summary: (f) => `UDP is blocked on this network, or every STUN server is down (none answered over UDP): calls can only go through the TURN server over ${f.turnOverStream.join(' and ')}${f.relayProven}, which adds delay.`,
+  },
+  {
+    code: 'udp-blocked-turn-failed', level: 'poor', when: (f) => f.udpBlocked && f.turn !== 'none-configured',
+    summary: () => 'UDP is blocked on this network, or every STUN server is down (none answered over UDP), and no TURN allocation over TCP or TLS worked: if UDP is blocked, calls will not connect.',
+  },
+  {
+    code: 'udp-blocked-no-turn', level: 'poor', when: (f) => f.udpBlocked,
+    summary: () => 'UDP is blocked on this network, or every STUN server is down (none answered over UDP), and no TURN server is configured: if UDP is blocked, calls will not connect.',
+  },
+  {
+    code: 'ipv6-only-turn', level: 'fair', when: (f) => f.ipv6Only && f.turnIpv4Relay,
+    summary: (f) => `${ipv6OnlyWords}; the TURN relay gives out IPv4 addresses${f.relayProven}, so calls with partners who have IPv4 only go through it.`,
+  },
+  {
+    code: 'ipv6-only-no-relay', level: 'poor', when: (f) => f.ipv6Only && f.turn !== 'none-configured',
+    summary: (f) => `${ipv6OnlyWords}, and the TURN server ${f.turn === 'ok' ? 'gave only IPv6 relay addresses' : 'gave no relay address'} here, so partners who have IPv4 only cannot be reached.`,
+  },
+  {
+    code: 'ipv6-only', level: 'poor', when: (f) => f.ipv6Only,
+    summary: () => `${ipv6OnlyWords}, and no TURN server is configured to reach those who have IPv4 only.`,
+  },
+  {
+    code: 'symmetric-turn', level: 'fair', when: (f) => f.mapping === 'symmetric' && f.turn === 'ok',
+    summary: (f) => `${symmetricMapping}: calls with most people will go through the TURN relay, which works here${f.relayProven}.`,
+  },
+  {
+    code: 'symmetric-turn-failed', level: 'poor', when: (f) => f.mapping === 'symmetric' && f.turn === 'failed',
+    summary: () => `${symmetricMapping}: calls with most people need TURN, and the TURN server did not work.`,
+  },
+  {
+    code: 'symmetric-no-turn', level: 'poor', when: (f) => f.mapping === 'symmetric',
+    summary: () => `${symmetricMapping}: calls with most people need TURN, and none is configured.`,
+  },
+  {
+    code: 'open', level: 'good', when: (f) => f.mapping === 'none' && f.filtering === 'open',
+    summary: () => 'No NAT and nothing filtering UDP: direct calls will work with everyone.',
+  },
+  {
+    code: 'open-firewalled', level: 'good', when: (f) => f.mapping === 'none' && f.filtering !== 'unknown',
+    summary: (f) => `Direct calls will work with most people: no NAT, but ${FILTERING_SENTENCE[f.filtering]}${f.filteringValue === 'address-dependent-or-looser' ? ' (or nothing filters: a server with one IP cannot tell)' : ''}.${filteringTail(f)}`,
+  },
+  {
+    code: 'open-filtering-unknown', level: 'good', when: (f) => f.mapping === 'none',
+    summary: (f) => `Direct calls will work with most people: no NAT.${filteringTail(f)}`,
+  },
+  {
+    code: 'cone', level: 'good', when: (f) => f.mapping === 'endpoint-independent' && f.filtering !== 'unknown',
+    summary: (f) => `Direct calls will work with most people: your NAT keeps one public port per local port.${filteringTail(f)}`,
+  },
+  {
+    code: 'cone-filtering-unknown', level: 'good', when: (f) => f.mapping === 'endpoint-independent',
+    summary: (f) => `Direct calls will work with most people: your NAT keeps one public port per local port.${filteringTail(f)}`,
+  },
+  {
+    code: 'no-stun-turn', level: 'fair', when: (f) => !f.stunReachable && f.turn === 'ok',
+    summary: (f) => `No STUN server could be used, so the NAT's type could not be measured and whether direct calls over the internet connect is unknown: calls will connect over the LAN or through the TURN relay, which works here${f.relayProven}.`,
+  },
+  {
+    code: 'no-stun', level: 'poor', when: (f) => !f.stunReachable,
+    summary: (f) => `No STUN server could be used, so the NAT's type could not be measured and whether direct calls over the internet connect is unknown, and ${turnAbsent(f)}: calls can be relied on only between people on the same network.`,
+  },
+  {
+    code: 'nat-unknown-turn', level: 'fair', when: (f) => f.turn === 'ok',
+    summary: (f) => `Your NAT's type could not be measured, so whether direct calls connect is unknown; calls that cannot connect directly go through the TURN relay, which works here${f.relayProven}.`,
+  },
+  {
+    code: 'nat-unknown', level: 'fair', when: () => true,
+    summary: (f) => `Your NAT's type could not be measured, so whether direct calls connect is unknown, and ${turnAbsent(f)} as a fallback.`,
+  },
+];
+
+/** Every verdict code, in the order the branches are tried. */
+export const VERDICT_CODES = VERDICT_RULES.map((rule) => rule.code);
+
+/** The facts the rules read. */
+export function verdictFacts(r: Omit<VerdictInput, 'turnCredentialsFromServer'>): VerdictFacts {
+  const turnTested = r.turn.filter(TESTED);
+  const turnOk = turnTested.filter((t) => t.status === 'ok');
+  const relayIce = r.ice.find((i) => i.policy === 'relay');
+  const m = r.nat.mapping;
+  const fl = r.nat.filtering;
+  return {
+    serverUnreachable: !!(r.server && r.signal && !r.signal.ok),
+    // A TURN allocation over UDP proves UDP gets out: then the STUN servers are what is down.
+    udpBlocked: r.nat.udpBlocked && !turnOk.some((t) => t.transport === 'udp'),
+    ipv6Only: !!r.ip?.ipv6Only,
+    turn: turnOk.length ? 'ok' : turnTested.length ? 'failed' : 'none-configured',
+    turnOverStream: [...new Set(turnOk.filter((t) => t.transport !== 'udp').map((t) => t.transport.toUpperCase()))],
+    turnIpv4Relay: turnOk.some((t) => t.relayed && !t.relayed.address.includes(':')),
+    mapping: m === 'none' || m === 'endpoint-independent' ? m : isSymmetric(m) ? 'symmetric' : 'unknown',
+    filtering: fl === 'endpoint-independent' ? 'open'
+      : fl === 'address-dependent' || fl === 'address-dependent-or-looser' ? 'ports-of-known-ips'
+        : fl === 'address-and-port-dependent' ? 'exact-replies' : 'unknown',
+    filteringValue: fl,
+    stunReachable: r.stun.some((s) => s.reachable),
+    relayProven: relayIce?.connected ? ' (a test call through it connected)' : '',
+  };
+}
+
 /** Decides the verdict and collects advice. */
 export function decideVerdict(r: VerdictInput): VerdictOutput {
   const advice: string[] = [];
+  const f = verdictFacts(r);
   const turnTested = r.turn.filter(TESTED);
   const turnOk = turnTested.filter((t) => t.status === 'ok');
-  const turnOverStreamOk = turnOk.filter((t) => t.transport !== 'udp');
-  const turnConfigured = turnTested.length > 0;
   const relayIce = r.ice.find((i) => i.policy === 'relay');
   const directIce = r.ice.find((i) => i.policy === 'all');
-  const relayProven = relayIce?.connected ? ' (a test call through it connected)' : '';
   const nat = r.nat;
 
   adviseTurn(r, turnTested, advice);
@@ -48,66 +228,53 @@ export function decideVerdict(r: VerdictInput): VerdictOutput {
       : 'TURN allocations over TCP/TLS succeed but the probe\'s test call relayed over them did not connect. The probe\'s own peers (werift) relay over TCP/TLS less reliably than browsers do: confirm with a browser call before changing the server.');
   }
 
-  let verdict: Verdict;
-  if (r.server && r.signal && !r.signal.ok) {
-    verdict = v('poor', 'server-unreachable', `Cannot reach the chatzyo server at ${r.server}: nobody can be matched until that works.`);
-    advice.unshift(r.signal.error?.code === 'CHZ_ERR_SERVER_REJECTED'
-      ? `The server refused the probe (${r.signal.error.message}); update chatzyo or wait if it limits connections per address.`
-      : 'Check the --server URL and that `chatzyo serve` runs there; a proxy or firewall in between must allow WebSocket upgrades (HTTP 101).');
-  } else if (nat.udpBlocked) {
-    if (turnOverStreamOk.length) {
-      const how = [...new Set(turnOverStreamOk.map((t) => t.transport.toUpperCase()))].join(' and ');
-      verdict = v('fair', 'udp-blocked-turn-tcp', `UDP is blocked on this network: calls can only go through the TURN server over ${how}${relayProven}, which adds delay.`);
-    } else if (turnConfigured) {
-      verdict = v('poor', 'udp-blocked-turn-failed', 'UDP is blocked on this network and TURN over TCP/TLS did not work: calls will not connect.');
-    } else {
-      verdict = v('poor', 'udp-blocked-no-turn', 'UDP is blocked on this network and no TURN server is configured: calls will not connect.');
-    }
-    advice.push('UDP is blocked here (no STUN server answered): on a network you control, allow outgoing UDP; otherwise TURN over TCP or TLS (turns: on port 443) is the only way through.');
-  } else if (isSymmetric(nat.mapping)) {
-    const words = 'You are behind a symmetric NAT (a new public port for every destination)';
-    if (turnOk.length) {
-      verdict = v('fair', 'symmetric-turn', `${words}: calls with most people will go through the TURN relay, which works here${relayProven}.`);
-    } else if (turnConfigured) {
-      verdict = v('poor', 'symmetric-turn-failed', `${words}: calls need TURN, and the TURN server did not work.`);
-    } else {
-      verdict = v('poor', 'symmetric-no-turn', `${words}: calls need TURN, and none is configured. Only people on open networks can reach you.`);
+  const rule = VERDICT_RULES.find((x) => x.when(f))!;
+  const verdict = v(rule.level, rule.code, rule.summary(f, r));
+  switch (rule.code) {
+    case 'server-unreachable':
+      advice.unshift(r.signal?.error?.code === 'CHZ_ERR_SERVER_REJECTED'
+        ? `The server refused the probe (${r.signal.error.message}); update chatzyo or wait if it limits connections per address.`
+        : 'Check the --server URL and that `chatzyo serve` runs there; a proxy or firewall in between must allow WebSocket upgrades (HTTP 101).');
+      break;
+    case 'udp-blocked-turn-tcp': case 'udp-blocked-turn-failed': case 'udp-blocked-no-turn':
+      advice.push('No STUN server answered over UDP: check that the STUN server runs; on a network you control, allow outgoing UDP; otherwise TURN over TCP or TLS (turns: on port 443) is the only way through.');
+      break;
+    case 'ipv6-only': case 'ipv6-only-no-relay':
+      advice.push('Announce a TURN server that this network reaches over IPv6 and that relays to IPv4 (coturn listening on an IPv6 and an IPv4 address), so partners who have IPv4 only can be called through it.');
+      break;
+    case 'symmetric-no-turn':
       advice.push('Configure a TURN server (coturn) and announce it: chatzyo serve --turn turn:turn.example.com:3478 --turn-secret "$SECRET" (coturn with use-auth-secret and the same static-auth-secret).');
-    }
-  } else if (nat.mapping === 'none' || nat.mapping === 'endpoint-independent') {
-    const strictFilter = nat.filtering === 'address-dependent' || nat.filtering === 'address-and-port-dependent' || nat.filtering === 'unknown';
-    const tail = turnOk.length ? ' TURN covers the rest.' : strictFilter ? ' People behind symmetric NATs will not reach you: that needs TURN, and none works here.' : '';
-    if (nat.mapping === 'none') {
-      verdict = nat.filtering === 'endpoint-independent'
-        ? v('good', 'open', 'No NAT and nothing filtering UDP: direct calls will work with everyone.')
-        : v('good', 'open-firewalled', `Direct calls will work with most people: no NAT, but a firewall lets in only replies.${tail}`);
-    } else {
-      verdict = v('good', 'cone', `Direct calls will work with most people: your NAT keeps one public port per local port.${tail}`);
-    }
-    if (nat.mapping === 'endpoint-independent' && nat.hairpinning === false) {
-      advice.push('Your NAT does not hairpin: two people behind this same NAT reach each other over the LAN (host candidates) or TURN, not over the public address.');
-    }
-  } else {
-    // A NAT of unknown type (a single server without RFC 5780), or no STUN at all.
-    const reachable = r.stun.some((s) => s.reachable);
-    if (!reachable) {
-      verdict = turnOk.length
-        ? v('fair', 'no-stun-turn', 'No STUN server could be used: calls will connect over the LAN or through the TURN relay only.')
-        : v('poor', 'no-stun', 'No STUN server could be used and no TURN works: calls will only connect between people on the same network.');
+      break;
+    case 'no-stun': case 'no-stun-turn':
       if (!r.stun.length) advice.push('Announce a STUN server (chatzyo serve runs one on UDP 3478 unless --no-stun) or pass --stun stun:HOST:PORT.');
-    } else {
-      verdict = turnOk.length
-        ? v('fair', 'nat-unknown-turn', 'You are behind a NAT of unknown type: most calls should connect directly, and TURN covers the rest.')
-        : v('fair', 'nat-unknown', 'You are behind a NAT of unknown type: calls with some people may fail, and no TURN works as a fallback.');
+      break;
+    case 'nat-unknown': case 'nat-unknown-turn':
       advice.push('To classify the NAT, probe a chatzyo server started with --stun-alt-address IP2 (RFC 5780), or give two --stun servers at different addresses.');
-    }
+      break;
+    default:
+      break;
+  }
+  if (!f.serverUnreachable && !f.udpBlocked && !f.ipv6Only && (f.mapping === 'none' || f.mapping === 'endpoint-independent') && f.filtering === 'unknown') {
+    const why = nat.method === 'two-server' ? 'comparing what two servers saw shows the mapping only'
+      : nat.method === 'rfc5780' || nat.method === 'rfc5780-port-only' ? 'the RFC 5780 filtering tests gave no clear answer'
+        : 'the STUN server does not support RFC 5780, so it cannot answer from a second address';
+    advice.push(`NAT filtering is unknown (${why}): ${HOW_TO_MEASURE_FILTERING}.`);
+  }
+  if (f.mapping === 'endpoint-independent' && nat.confidence === 'low') {
+    advice.push('The mapping was measured toward a second port of one server IP only, so address-dependent (symmetric) mapping is not ruled out: probe a chatzyo server started with --stun-alt-address IP2 (a second IP) to be sure.');
+  }
+  if (nat.mapping === 'endpoint-independent' && nat.hairpinning === false) {
+    advice.push('Your NAT does not hairpin: two people behind this same NAT reach each other over the LAN (host candidates) or TURN, not over the public address.');
+  }
+  if (r.ip === null && !f.serverUnreachable) {
+    advice.push('Whether this network has IPv4 and IPv6 is unknown: the IPv4/IPv6 check did not finish in time. Run the probe again to learn whether partners who have only one of them can be reached.');
   }
 
-  if (directIce && !directIce.connected && verdict.level !== 'poor' && !(r.server && r.signal && !r.signal.ok)) {
+  if (directIce && !directIce.connected && verdict.level !== 'poor' && !f.serverUnreachable) {
     advice.push(`Two test peers on this machine did not connect (${directIce.error?.message ?? 'no reason given'}): something local (a firewall on this host, or no usable interface) blocks WebRTC.`);
   }
   for (const s of r.stun) {
-    if (!s.reachable && s.error && !nat.udpBlocked && s.error.code !== 'CHZ_ERR_STUN_UNSUPPORTED') {
+    if (!s.reachable && s.error && !f.udpBlocked && s.error.code !== 'CHZ_ERR_STUN_UNSUPPORTED') {
       advice.push(`STUN server ${s.url} did not work (${s.error.message}): fix it or stop announcing it.`);
     }
     if (s.rttMs && s.rttMs.median > 250) advice.push(`STUN server ${s.url} is ${Math.round(s.rttMs.median)} ms away: servers nearer your users make calls start faster.`);
@@ -115,11 +282,38 @@ export function decideVerdict(r: VerdictInput): VerdictOutput {
   if (r.signal?.rttMs && r.signal.rttMs.p95 > 500) {
     advice.push(`Signaling round trips reach ${Math.round(r.signal.rttMs.p95)} ms (p95): matching and call setup will feel slow.`);
   }
+  if (r.ip) adviseIpFamilies(r.ip, advice);
   const life = nat.lifetime;
   if (life?.goneAfterS !== null && life?.goneAfterS !== undefined && life.goneAfterS <= 30 && nat.mapping !== 'none') {
     advice.push(`Your NAT forgets an idle UDP mapping within ${life.goneAfterS} s: calls stay up (ICE consent checks every few seconds), but an idle call with no media longer than that may drop.`);
   }
   return { verdict, advice: [...new Set(advice)] };
+}
+
+/** `[v6]` or `v4`, for a sentence. */
+function addr(a: string | null): string {
+  return a === null ? '?' : a.includes(':') ? `[${a}]` : a;
+}
+
+/** Advice from reaching the server and STUN over each family on its own. */
+function adviseIpFamilies(ip: IpResult, advice: string[]): void {
+  const pairs: [FamilyReach, FamilyReach, string, string][] = [
+    [ip.ipv4.signal, ip.ipv6.signal, 'IPv4', 'IPv6'],
+    [ip.ipv6.signal, ip.ipv4.signal, 'IPv6', 'IPv4'],
+  ];
+  for (const [ok, failed, good, bad] of pairs) {
+    if (ok.status !== 'ok' || failed.status !== 'failed') continue;
+    advice.push(`The server answers over ${good} but not over ${bad} (${addr(failed.address)}: ${failed.error?.message ?? 'no answer'}): people who have ${bad} only cannot use it. `
+      + `Run chatzyo serve on :: (--host ::, both families) and let ${bad} through its firewall, or remove the server's ${bad === 'IPv6' ? 'AAAA' : 'A'} record.`);
+  }
+  if (ip.ipv6.signal.status === 'no-address') {
+    advice.push(`The server's name has no IPv6 address (no AAAA record): people on IPv6-only networks cannot reach it${ip.ipv6Only ? ', and this is one' : ''}.`);
+  }
+  for (const f of [ip.ipv4, ip.ipv6]) {
+    if (f.signal.status === 'ok' && f.stun.status === 'failed') {
+      advice.push(`The server answers over IPv${f.family} but the STUN server ${f.stun.url} did not (${addr(f.stun.address)}: ${f.stun.error?.message ?? 'no answer'}): let UDP to its port through for IPv${f.family} too.`);
+    }
+  }
 }
 
 function adviseTurn(r: VerdictInput, tested: TurnResult[], advice: string[]): void {

@@ -1,0 +1,101 @@
+/**
+ * One call across the lab, measured as a viewer sees it: a werift peer sends stamped video (and
+ * Opus) from behind a profile, through the impairment relay in front of the server's TURN; a
+ * clean werift peer decodes the video and reads the stamps. Used by the lab's tests and by
+ * `npm run bench:quality`. The server must hand out TURN.
+ */
+import { iceServersThroughRelay } from './ice.js';
+import { ImpairmentRelay } from './relay.js';
+import type { NetworkProfile } from './profiles.js';
+import { PeerSession, type PeerStats, type VideoEncodeOptions } from '../peer/index.js';
+import { watchCallVideo, type StampReaderSummary } from '../peer/stamp-reader.js';
+import { estimateMos } from '../quality/index.js';
+
+/** Options of {@link measureCall}. */
+export interface MeasureCallOptions {
+  /** Signaling server URL (it must hand out TURN). */
+  server: string;
+  ffmpegPath: string;
+  /** The sender's link. */
+  profile: NetworkProfile;
+  /** Hub both peers join (default global). */
+  hub?: string;
+  /** The sender's encode settings (default: the CLI's). */
+  encode?: Partial<VideoEncodeOptions>;
+  /** Measured window after the warm-up, ms (default 8000). */
+  measureMs?: number;
+  /** From the first video packet at the viewer to the window's start, ms (default 2000). */
+  warmupMs?: number;
+  /** Each step's deadline, ms (default 30000). */
+  stepTimeoutMs?: number;
+}
+
+/** What {@link measureCall} measured. */
+export interface CallMeasurement {
+  viewer: StampReaderSummary;
+  /** Frames rendered per second over the whole window (0 when nothing rendered). */
+  windowFps: number;
+  /** The viewer's last stats line (RTT, jitter, MOS of its interval). */
+  stats: PeerStats | null;
+  /** Receiver loss over the call, percent. */
+  lossPercent: number;
+  /** MOS from the last RTT and jitter and the loss over the call. */
+  mos: number | null;
+}
+
+function deadline<T>(p: Promise<T>, ms: number, what: string): Promise<T> {
+  let timer: NodeJS.Timeout;
+  return Promise.race([
+    p.finally(() => clearTimeout(timer)),
+    new Promise<never>((_, reject) => { timer = setTimeout(() => reject(new Error(`timeout after ${ms} ms: ${what}`)), ms); }),
+  ]);
+}
+
+function waitUntil(check: () => boolean, ms: number, what: string): Promise<void> {
+  let t: NodeJS.Timeout | undefined;
+  return deadline(new Promise<void>((resolve) => {
+    t = setInterval(() => { if (check()) resolve(); }, 20);
+  }), ms, what).finally(() => clearInterval(t));
+}
+
+/** Runs one call and measures it; everything it started is closed before it returns or throws. */
+export async function measureCall(o: MeasureCallOptions): Promise<CallMeasurement> {
+  const step = o.stepTimeoutMs ?? 30_000;
+  const measureMs = o.measureMs ?? 8000;
+  const warmupMs = o.warmupMs ?? 2000;
+  const hub = o.hub ?? 'global';
+  const relay = await ImpairmentRelay.start({ profile: o.profile });
+  const sender = new PeerSession({
+    server: o.server, target: { kind: 'hub', hub }, video: { type: 'stamped' }, audio: { type: 'sine' }, ...(o.encode ? { encode: o.encode } : {}),
+    relayOnly: true, mapIceServers: (s) => iceServersThroughRelay(s, relay), ffmpegPath: o.ffmpegPath,
+  });
+  const viewer = new PeerSession({ server: o.server, target: { kind: 'hub', hub }, video: null, audio: null, relayOnly: true, ffmpegPath: o.ffmpegPath, statsIntervalMs: 1000 });
+  let watch: ReturnType<typeof watchCallVideo> | null = null;
+  let last: PeerStats | null = null;
+  viewer.on('stats', (s) => { last = s; });
+  try {
+    const connected = new Promise<void>((r) => viewer.once('connected', () => r()));
+    await deadline(sender.start(), step, `sender (${o.profile.name}) start`);
+    await deadline(viewer.start(), step, `viewer (${o.profile.name}) start`);
+    await deadline(connected, step, `the call across ${o.profile.name} never connected`);
+    const w = watchCallVideo(viewer.call!, o.ffmpegPath);
+    watch = w;
+    // The decoder starts on the first packet: the window opens once it runs, whether or not
+    // anything will ever render (under low-upload the CLI's keyframes may never get through).
+    await waitUntil(() => w.reader() !== null, step, `no video packet reached the viewer across ${o.profile.name}`);
+    const startAt = Date.now();
+    await waitUntil(() => Date.now() - startAt >= warmupMs, warmupMs + step, 'warm-up');
+    const framesBefore = w.reader()!.stats.summary().frames;
+    const windowStart = Date.now();
+    await waitUntil(() => Date.now() - windowStart >= measureMs, measureMs + step, 'measuring');
+    const summary = w.reader()!.summary();
+    const stats = last as PeerStats | null;
+    const lossPercent = stats ? (100 * stats.packetsLost) / Math.max(1, stats.packetsLost + stats.packetsReceived) : 0;
+    const mos = stats?.rttMs != null ? estimateMos({ rttMs: stats.rttMs, jitterMs: stats.jitterMs ?? 0, lossPercent }) : null;
+    return { viewer: summary, stats, lossPercent, mos, windowFps: ((summary.frames - framesBefore) * 1000) / (Date.now() - windowStart) };
+  } finally {
+    await watch?.close();
+    await Promise.all([sender.close(), viewer.close()]);
+    await relay.close();
+  }
+}

@@ -1,0 +1,4 @@
+/** Call-quality measurement as a viewer would see it: frame stamps, viewer stats, MOS. Pure TypeScript. */
+export * from './stamp.js';
+export * from './viewer-stats.js';
+export * from './mos.js';
