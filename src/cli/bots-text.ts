@@ -1,6 +1,7 @@
 /** The summary of a `chatzyo bots` run as text for a person (the table printed after the run). */
 import type { BotsSummary, Percentiles } from '../bots/index.js';
 import { PHASES } from '../bots/index.js';
+import { displaySafe } from '../protocol/index.js';
 
 function ms(n: number | undefined): string {
   if (n === undefined) return '-';
@@ -13,7 +14,7 @@ function pad(cells: string[][]): string[] {
 }
 
 /** Rows of the timing table. */
-export function timingRows(s: Pick<BotsSummary, 'mode' | 'timeToSignalMs' | 'timeToMatchMs' | 'timeToIceMs' | 'timeToDtlsMs' | 'timeToConnectMs' | 'timeToFirstMediaMs'>): string[][] {
+function timingRows(s: Pick<BotsSummary, 'mode' | 'timeToSignalMs' | 'timeToMatchMs' | 'timeToIceMs' | 'timeToDtlsMs' | 'timeToConnectMs' | 'timeToFirstMediaMs'>): string[][] {
   const rows: [string, Percentiles | null][] = [
     ['signal (welcome)', s.timeToSignalMs],
     ['match', s.timeToMatchMs],
@@ -27,7 +28,7 @@ export function timingRows(s: Pick<BotsSummary, 'mode' | 'timeToSignalMs' | 'tim
   ];
 }
 
-/** The summary as lines of text. */
+/** The summary as lines of text (each through {@link displaySafe}: codes, messages and URLs come from servers). */
 export function summaryText(s: BotsSummary): string {
   const out: string[] = [];
   const where = s.servers.length === 1 ? s.servers[0] : `${s.servers.length} servers`;
@@ -47,6 +48,13 @@ export function summaryText(s: BotsSummary): string {
     } else {
       out.push('  receive per bot: no bot received media for a second');
     }
+    const q = s.quality;
+    if (q) {
+      out.push(`  viewer per bot${q.network ? ` (behind ${q.network})` : ''}: ${q.fps.p50} fps median, ${q.fps.p5} p5 · freeze ratio ${q.freezeRatio.p50} median, ${q.freezeRatio.p95} p95`
+        + `${q.latencyMs ? ` · latency ${ms(q.latencyMs.p50)} p50, ${ms(q.latencyMs.p95)} p95` : ''}${q.mos ? ` · MOS ${q.mos.p50} median, ${q.mos.p5} p5` : ''}`);
+    } else if (s.quality === null) {
+      out.push('  viewer per bot: no bot rendered video');
+    }
   }
   out.push(`  signals relayed: ${s.signals.sent} sent, ${s.signals.received} received`);
   const errs = Object.entries(s.serverErrors);
@@ -61,5 +69,5 @@ export function summaryText(s: BotsSummary): string {
   out.push('');
   for (const t of s.thresholds) out.push(`  ${t.passed ? '✔' : '✖'} ${t.message}`);
   out.push(s.passed ? 'PASSED' : 'FAILED');
-  return out.join('\n') + '\n';
+  return out.map(displaySafe).join('\n') + '\n';
 }

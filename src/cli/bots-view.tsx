@@ -7,6 +7,7 @@
 import React, { useEffect, useState } from 'react';
 import { Box, Text, render } from 'ink';
 import { PHASES, type BotController, type BotsProgress, type BotState, type Percentiles } from '../bots/index.js';
+import { displaySafe } from '../protocol/index.js';
 
 /** Width of the progress bar, in cells. */
 export const BAR_WIDTH = 30;
@@ -37,17 +38,20 @@ function PercentileRow({ name, p }: { name: string; p: Percentiles | null }): Re
   );
 }
 
-/** The screen for one snapshot. */
+/**
+ * The screen for one snapshot. Error codes, failure messages and warnings come from servers:
+ * shown through {@link displaySafe}.
+ */
 export function BotsView({ progress: p, servers }: { progress: BotsProgress; servers: string[] }): React.JSX.Element {
   const states = (['signaling', 'ready', 'queued', 'matched', 'connected', 'streaming', 'failed', 'ended'] as BotState[])
     .filter((s) => p.mode === 'media' || s !== 'streaming');
   const phases = PHASES.filter((ph) => (p.mode === 'media' ? ph !== 'exchange' : !['ice', 'dtls', 'media'].includes(ph)));
-  const errs = Object.entries(p.serverErrors);
+  const errs = Object.entries(p.serverErrors).map(([c, n]) => [displaySafe(c), n] as const);
   const elapsed = (p.elapsedMs / 1000).toFixed(1);
   return (
     <Box flexDirection="column">
       <Text>
-        <Text bold>chatzyo bots</Text> · {p.mode} · {p.bots} bots → {servers.length === 1 ? servers[0] : `${servers.length} servers`}
+        <Text bold>chatzyo bots</Text> · {p.mode} · {p.bots} bots → {servers.length === 1 ? displaySafe(servers[0]!) : `${servers.length} servers`}
         {p.stopping ? <Text color="yellow"> · stopping ({p.stopping})</Text> : null}
       </Text>
       <Text>
@@ -69,9 +73,9 @@ export function BotsView({ progress: p, servers }: { progress: BotsProgress; ser
         <Text>failed by phase: {phases.map((ph, i) => <Text key={ph} color={p.failed[ph] ? 'red' : undefined}>{i ? ' · ' : ''}{ph} {p.failed[ph]}</Text>)}</Text>
       </Box>
       <Text>server errors: {errs.length ? <Text color="red">{errs.map(([c, n]) => `${c} ×${n}`).join(', ')}</Text> : <Text color="gray">none</Text>}</Text>
-      {p.serverGone ? <Text color="red">the server {p.serverGone.server} went away (close {p.serverGone.code})</Text> : null}
-      {p.errors.map((e, i) => <Text key={`e${i}`} color="red" wrap="truncate-end">  {e}</Text>)}
-      {p.warnings.slice(-3).map((w, i) => <Text key={`w${i}`} color="yellow" wrap="truncate-end">  {w}</Text>)}
+      {p.serverGone ? <Text color="red">the server {displaySafe(p.serverGone.server)} went away (close {p.serverGone.code})</Text> : null}
+      {p.errors.map((e, i) => <Text key={`e${i}`} color="red" wrap="truncate-end">  {displaySafe(e)}</Text>)}
+      {p.warnings.slice(-3).map((w, i) => <Text key={`w${i}`} color="yellow" wrap="truncate-end">  {displaySafe(w)}</Text>)}
       <Text color="gray">CPU {p.cpuPercent}% of a core · RSS {p.rssMb} MB · Ctrl-C stops and prints the summary</Text>
     </Box>
   );

@@ -1,9 +1,10 @@
 /** The `connect` command's options and help; the action validates and calls {@link runConnect}. */
-import { type Command, InvalidArgumentError, Option } from 'commander';
-import type { CliIO } from './program.js';
+import { type Command, InvalidArgumentError, Option } from '@commander-js/extra-typings';
+import type { CliIO } from './io.js';
 import { intArg, positiveArg, tagList } from './parsers.js';
 import { runConnect, targetFor, type ConnectOptions } from './connect.js';
 import { ChatzyoError } from '../protocol/index.js';
+import { readCaFile } from '../peer/index.js';
 
 function evenInt(name: string) {
   return (value: string): number => {
@@ -14,9 +15,10 @@ function evenInt(name: string) {
 }
 
 /** Adds `chatzyo connect` to `program`. */
-export function addConnectCommand(program: Command, io: CliIO & { in?: NodeJS.ReadableStream }): Command {
+export function addConnectCommand(program: Command, io: CliIO & { in?: NodeJS.ReadableStream }) {
   return program
     .command('connect')
+    .summary('meet someone from a terminal, as a headless peer')
     .description('Join a hub (or a private call) as a headless peer: stream a test pattern or a file, receive, chat.')
     .addOption(new Option('--server <url>', 'chatzyo server').default('http://localhost:8080').env('CHATZYO_SERVER'))
     .addOption(new Option('--room <hub>', 'hub to join, e.g. tamil'))
@@ -27,7 +29,7 @@ export function addConnectCommand(program: Command, io: CliIO & { in?: NodeJS.Re
     .addOption(new Option('--no-video', 'send no video'))
     .addOption(new Option('--audio <source>', 'sine | FILE (looped) | mic[:DEVICE] (PulseAudio) | alsa:DEVICE').default('sine'))
     .addOption(new Option('--no-audio', 'send no audio'))
-    .addOption(new Option('--codec <codec>', 'video codec').choices(['vp8', 'h264']).default('vp8'))
+    .addOption(new Option('--codec <codec>', 'video codec').choices(['vp8', 'h264'] as const).default('vp8' as const))
     .addOption(new Option('--width <px>', 'video width').default(640).argParser(evenInt('--width')))
     .addOption(new Option('--height <px>', 'video height').default(480).argParser(evenInt('--height')))
     .addOption(new Option('--fps <n>', 'video frame rate').default(15).argParser(intArg('--fps', 1, 60)))
@@ -40,49 +42,55 @@ export function addConnectCommand(program: Command, io: CliIO & { in?: NodeJS.Re
     .addOption(new Option('--duration <seconds>', 'end the run after this long').argParser(positiveArg('--duration')))
     .addOption(new Option('--max-partners <n>', 'end after this many partners').argParser(intArg('--max-partners', 1, 100_000)))
     .addOption(new Option('--relay-only', 'use TURN relay candidates only (the partner never sees your addresses)'))
+    .addOption(new Option('-4, --ipv4', 'use IPv4 only: reach the server and gather candidates over IPv4').conflicts('ipv6'))
+    .addOption(new Option('-6, --ipv6', 'use IPv6 only: reach the server and gather candidates over IPv6').conflicts('ipv4'))
     .addOption(new Option('--connect-timeout <seconds>', 'fail when no call connects within this long of the start').argParser(positiveArg('--connect-timeout')))
+    .addOption(new Option('--ca <file>', 'PEM file of CA certificates (or the server\'s own certificate) to trust for wss://, besides Node\'s roots and NODE_EXTRA_CA_CERTS'))
     .addOption(new Option('--ffmpeg <path>', 'ffmpeg binary (default: CHATZYO_FFMPEG, ffmpeg-static, then PATH)'))
     .addOption(new Option('--json', 'print one JSON object per line (the default when stdout is not a TTY)').env('CHATZYO_JSON'))
     .addHelpText('after', `
 At a TTY: n next, q quit, type and press Enter to chat (Enter on an empty line first to start a
 message with n or q). With --json, stdin lines are chat messages; /next and /quit are commands.
 
-JSON events: welcome, queued, private-created, matched, connected, safety, chat-open, chat,
-chat-sent, stats (every second), partner-left, next, gave-up, ice-restart, disconnected,
-warning, server-error, error, closed.
+JSON events: welcome, queued, private-created, matched, connected, safety, safety-problem,
+chat-open, chat, chat-sent, stats (every second), partner-left, next, gave-up, ice-restart,
+disconnected, warning, server-error, error, closed.
 
-Exit codes: 0 clean end, 1 other error, 2 usage, 3 server unreachable, 4 ffmpeg missing,
-5 camera/microphone/file missing, 6 no connection within --connect-timeout.
+Exit codes: 0 clean end, 1 other error, 2 usage, 3 server unreachable (or its TLS certificate
+not accepted: CHZ_ERR_TLS_UNTRUSTED, with a hint), 4 ffmpeg missing, 5 camera/microphone/file
+missing, 6 no connection within --connect-timeout.
 
 Examples:
   $ chatzyo connect --room tamil
-  $ chatzyo connect --server https://chat.example.com --room usa --codec h264 --record partner.webm
-  $ chatzyo connect --room tamil --json --say "hi from a bot" --next-after 20 --max-partners 5
-  $ chatzyo connect --create-private --video ./clip.mp4 --relay-only`)
-    .action(async (raw: Record<string, unknown>, cmd: Command) => {
+  $ chatzyo connect --server https://chat.example.com --ca ./chat-ca.pem --create-private --record partner.webm
+  $ chatzyo connect --room usa --json --say "hi from a bot" --next-after 20 --max-partners 5`)
+    .action(async (raw, cmd) => {
+      // Typed by the option definitions above (commander's extra-typings): no casts.
       const o: ConnectOptions = {
-        server: raw.server as string,
-        room: raw.room as string | undefined,
-        private: raw.private as string | undefined,
+        server: raw.server,
+        room: raw.room,
+        private: raw.private,
         createPrivate: !!raw.createPrivate,
-        interests: raw.interests as string[] | undefined,
-        video: raw.video === false ? false : String(raw.video),
-        audio: raw.audio === false ? false : String(raw.audio),
-        codec: raw.codec as 'vp8' | 'h264',
-        width: raw.width as number,
-        height: raw.height as number,
-        fps: raw.fps as number,
-        videoBitrate: raw.videoBitrate as number,
-        audioBitrate: raw.audioBitrate as number,
-        keyframeInterval: raw.keyframeInterval as number,
-        record: raw.record as string | undefined,
-        say: raw.say as string | undefined,
-        nextAfter: raw.nextAfter as number | undefined,
-        duration: raw.duration as number | undefined,
-        maxPartners: raw.maxPartners as number | undefined,
+        interests: raw.interests,
+        video: raw.video,
+        audio: raw.audio,
+        codec: raw.codec,
+        width: raw.width,
+        height: raw.height,
+        fps: raw.fps,
+        videoBitrate: raw.videoBitrate,
+        audioBitrate: raw.audioBitrate,
+        keyframeInterval: raw.keyframeInterval,
+        record: raw.record,
+        say: raw.say,
+        nextAfter: raw.nextAfter,
+        duration: raw.duration,
+        maxPartners: raw.maxPartners,
         relayOnly: !!raw.relayOnly,
-        connectTimeout: raw.connectTimeout as number | undefined,
-        ffmpeg: raw.ffmpeg as string | undefined,
+        ipFamily: raw.ipv6 ? 6 : raw.ipv4 ? 4 : undefined,
+        connectTimeout: raw.connectTimeout,
+        ffmpeg: raw.ffmpeg,
+        ca: raw.ca,
         json: !!raw.json,
       };
       // Usage errors print through commander (with the help hint) and exit 2.
@@ -90,6 +98,9 @@ Examples:
         targetFor(o);
       } catch (err) {
         cmd.error(`error: ${(err as ChatzyoError).message}`, { exitCode: 2, code: 'commander.invalidArgument' });
+      }
+      if (o.ca) {
+        try { readCaFile(o.ca); } catch (err) { cmd.error(`error: ${(err as ChatzyoError).message}`, { exitCode: 2, code: 'commander.invalidArgument' }); }
       }
       if (o.record && !/\.webm$/i.test(o.record)) {
         cmd.error('error: --record writes webm: give a file name ending in .webm.', { exitCode: 2, code: 'commander.invalidArgument' });

@@ -3,12 +3,13 @@
  * the ink view renders a {@link ConnectModel}; tests feed events and read the model.
  */
 import type { PeerSessionEvents, PeerStats } from '../peer/index.js';
+import { limitHint } from '../protocol/index.js';
 
 /** One line of the chat pane. */
-export interface ChatLine { from: 'you' | 'partner' | 'system'; text: string }
+interface ChatLine { from: 'you' | 'partner' | 'system'; text: string }
 
 /** The words the screen uses for the session's situation. */
-export type ConnectStatus = 'starting' | 'waiting' | 'connecting' | 'connected' | 'partner left' | 'reconnecting' | 'ended';
+type ConnectStatus = 'starting' | 'waiting' | 'connecting' | 'connected' | 'partner left' | 'reconnecting' | 'ended';
 
 /** Everything the screen shows. */
 export interface ConnectModel {
@@ -20,8 +21,12 @@ export interface ConnectModel {
   partner: number;
   role: 'offerer' | 'answerer' | null;
   candidateType: string | null;
+  /** IP family of the call's selected candidate pair. */
+  ipFamily: 4 | 6 | null;
   stats: PeerStats | null;
   safetyNumber: string | null;
+  /** Why there is no safety number: `failed` (someone may be in the middle) or `unavailable`. */
+  safetyProblem: 'failed' | 'unavailable' | null;
   chat: ChatLine[];
   /** The last thing worth telling the person (why a partner left, a warning). */
   notice: string | null;
@@ -30,8 +35,8 @@ export interface ConnectModel {
 /** The model before anything happened. */
 export function initialModel(where: string): ConnectModel {
   return {
-    where, status: 'starting', queuePosition: null, privateLink: null, partner: 0, role: null, candidateType: null,
-    stats: null, safetyNumber: null, chat: [], notice: null,
+    where, status: 'starting', queuePosition: null, privateLink: null, partner: 0, role: null, candidateType: null, ipFamily: null,
+    stats: null, safetyNumber: null, safetyProblem: null, chat: [], notice: null,
   };
 }
 
@@ -60,36 +65,46 @@ export function reduce(m: ConnectModel, e: ConnectEvent, serverUrl = ''): Connec
       return { ...m, status: 'waiting', privateLink: `${serverUrl.replace(/\/$/, '')}/#/call/${encodeURIComponent(e.data.code)}` };
     case 'matched':
       return {
-        ...m, status: 'connecting', partner: e.data.partner, role: e.data.role, queuePosition: null, candidateType: null,
-        stats: null, safetyNumber: null, chat: [], notice: e.data.commonInterests.length ? `You both like ${e.data.commonInterests.join(', ')}.` : null,
+        ...m, status: 'connecting', partner: e.data.partner, role: e.data.role, queuePosition: null, candidateType: null, ipFamily: null,
+        stats: null, safetyNumber: null, safetyProblem: null, chat: [], notice: e.data.commonInterests.length ? `You both like ${e.data.commonInterests.join(', ')}.` : null,
       };
     case 'connected':
-      return { ...m, status: 'connected', candidateType: e.data.candidateType };
+      return { ...m, status: 'connected', candidateType: e.data.candidateType, ipFamily: e.data.ipFamily };
     case 'ice-restart':
       return { ...m, status: 'connecting', notice: 'The connection failed; trying once more (ICE restart).' };
     case 'safety':
-      return { ...m, safetyNumber: e.data.safetyNumber };
+      return { ...m, safetyNumber: e.data.safetyNumber, safetyProblem: null };
+    case 'safety-problem':
+      return {
+        ...m, safetyNumber: null, safetyProblem: e.data.state,
+        notice: e.data.state === 'failed' ? 'The safety check FAILED: someone may be listening in on this call.' : m.notice,
+      };
     case 'stats':
-      return { ...m, stats: e.data, candidateType: e.data.candidateType ?? m.candidateType };
+      return { ...m, stats: e.data, candidateType: e.data.candidateType ?? m.candidateType, ipFamily: e.data.ipFamily ?? m.ipFamily };
     case 'chat':
       return withChat(m, { from: 'partner', text: e.data.text });
     case 'chat-sent':
       return withChat(m, { from: 'you', text: e.data.text });
     case 'partner-left':
-      return { ...m, status: 'partner left', notice: LEFT_WORDS[e.data.reason] ?? 'Your partner left.', stats: null, safetyNumber: null };
+      return { ...m, status: 'partner left', notice: LEFT_WORDS[e.data.reason] ?? 'Your partner left.', stats: null, safetyNumber: null, safetyProblem: null };
     case 'next':
-      return { ...m, status: 'waiting', notice: 'You pressed Next.', stats: null, safetyNumber: null };
+      return { ...m, status: 'waiting', notice: 'You pressed Next.', stats: null, safetyNumber: null, safetyProblem: null };
     case 'gave-up':
-      return { ...m, status: 'waiting', notice: `Could not connect to that partner (${e.data.reason}); finding another.`, stats: null, safetyNumber: null };
+      return {
+        ...m, status: 'waiting', stats: null, safetyNumber: null, safetyProblem: null,
+        notice: e.data.code ? `${e.data.reason} [${e.data.code}] Finding another partner.` : `Could not connect to that partner (${e.data.reason}); finding another.`,
+      };
     case 'disconnected':
       return {
-        ...m, status: 'reconnecting', stats: null, safetyNumber: null,
+        ...m, status: 'reconnecting', stats: null, safetyNumber: null, safetyProblem: null,
         notice: e.data.willReconnect ? `Lost the server; reconnecting in ${(e.data.delayMs / 1000).toFixed(1)} s.` : 'Lost the server.',
       };
     case 'welcome':
       return e.data.reconnected ? { ...m, status: 'waiting', notice: 'Reconnected to the server.' } : m;
-    case 'server-error':
-      return { ...m, notice: `${e.data.message} [${e.data.code}]` };
+    case 'server-error': {
+      const hint = limitHint(e.data.code);
+      return { ...m, notice: `${e.data.message} [${e.data.code}]${hint ? ` Hint: ${hint}` : ''}` };
+    }
     case 'warning':
       return { ...m, notice: e.data.message };
     case 'ended':

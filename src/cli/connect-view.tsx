@@ -1,13 +1,16 @@
 /**
  * The `connect` screen at a TTY (ink): hub, state, partner's candidate type, RTT, bitrates,
- * frame rate, loss, safety number, chat, and the keys n (next), q (quit), Enter (send chat).
+ * frame rate, loss, what the partner sends (codecs, picture size), safety number, chat, and the
+ * keys n (next), q (quit), Enter (send chat).
  * {@link ConnectView} is a pure function of its props; {@link ConnectApp} feeds it from the
  * session's observer events and turns keys into session calls.
  */
 import React, { useEffect, useReducer, useRef, useState } from 'react';
 import { Box, Text, render, useInput } from 'ink';
 import type { PeerSession, PeerSessionEvents } from '../peer/index.js';
+import { displaySafe } from '../protocol/index.js';
 import { initialModel, reduce, type ConnectEvent, type ConnectModel } from './connect-model.js';
+import { applyChunk } from './chat-input.js';
 
 /** Props of the pure view. */
 export interface ConnectViewProps {
@@ -26,9 +29,20 @@ function fmt(n: number | null | undefined, unit: string, digits = 0): string {
   return n === null || n === undefined ? '-' : `${n.toFixed(digits)}${unit}`;
 }
 
-/** The screen for one model. */
+/** What the partner sends, e.g. `VP8 320x240 + opus` (null before any media). Codec names come from the partner's SDP. */
+function receivedMedia(s: ConnectModel['stats']): string | null {
+  if (!s || (!s.codec && !s.audioCodec)) return null;
+  const video = s.codec ? `${displaySafe(s.codec)}${s.frameWidth && s.frameHeight ? ` ${s.frameWidth}x${s.frameHeight}` : ''}` : '';
+  return [video, s.audioCodec ? displaySafe(s.audioCodec) : ''].filter(Boolean).join(' + ');
+}
+
+/**
+ * The screen for one model. Chat and notices (server errors, partner-supplied interests) are
+ * outside text: shown through {@link displaySafe}, so no escape sequence reaches the terminal.
+ */
 export function ConnectView({ model: m, input, composing }: ConnectViewProps): React.JSX.Element {
   const s = m.stats;
+  const media = receivedMedia(s);
   const waiting = m.queuePosition ? `waiting (position ${m.queuePosition})` : 'waiting';
   const statusWords = m.status === 'waiting' ? waiting : m.status === 'partner left' && m.queuePosition ? `partner left · ${waiting}` : m.status;
   return (
@@ -38,17 +52,20 @@ export function ConnectView({ model: m, input, composing }: ConnectViewProps): R
         <Text> · {m.where} · </Text>
         <Text color={STATUS_COLOR[m.status]} bold>{statusWords}</Text>
         {m.partner > 0 ? <Text> · partner {m.partner}{m.role ? ` (${m.role})` : ''}</Text> : null}
-        {m.candidateType ? <Text> · via {m.candidateType}</Text> : null}
+        {m.candidateType ? <Text> · via {m.candidateType}{m.ipFamily ? ` over IPv${m.ipFamily}` : ''}</Text> : null}
       </Box>
       {m.privateLink ? <Text>Private link: <Text color="cyan">{m.privateLink}</Text></Text> : null}
       <Text>
         RTT {fmt(s?.rttMs, ' ms', 1)}  send {fmt(s?.sendKbps, ' kbit/s')}  recv {fmt(s?.recvKbps, ' kbit/s')}  {fmt(s?.fps, ' fps', 1)}  loss {fmt(s?.lossPercent, '%', 1)}  frames in {s?.framesReceived ?? '-'} / out {s?.framesSent ?? '-'}
       </Text>
-      <Text>Safety number: {m.safetyNumber ? <Text bold color="green">{m.safetyNumber}</Text> : <Text color="gray">-</Text>}</Text>
+      {media ? <Text>Receiving {media}</Text> : null}
+      <Text>Safety number: {m.safetyNumber ? <Text bold color="green">{m.safetyNumber}</Text>
+        : m.safetyProblem === 'failed' ? <Text bold color="red">FAILED (someone may be in the middle)</Text>
+          : m.safetyProblem === 'unavailable' ? <Text color="yellow">unavailable</Text> : <Text color="gray">-</Text>}</Text>
       <Box flexDirection="column" borderStyle="round" borderColor="gray" paddingX={1} minHeight={4}>
         {m.chat.length === 0 ? <Text color="gray">No messages yet.</Text> : m.chat.slice(-8).map((c, i) => (
           <Text key={i}>
-            <Text color={c.from === 'you' ? 'cyan' : c.from === 'partner' ? 'green' : 'gray'} bold>{c.from === 'you' ? 'You' : c.from === 'partner' ? 'Stranger' : '*'}:</Text> {c.text}
+            <Text color={c.from === 'you' ? 'cyan' : c.from === 'partner' ? 'green' : 'gray'} bold>{c.from === 'you' ? 'You' : c.from === 'partner' ? 'Stranger' : '*'}:</Text> {displaySafe(c.text)}
           </Text>
         ))}
       </Box>
@@ -56,7 +73,7 @@ export function ConnectView({ model: m, input, composing }: ConnectViewProps): R
       <Text color="gray">
         {composing || input ? 'Enter sends · Esc clears' : 'n next · q quit · type to chat, Enter sends (press Enter first to start a line with n or q)'}
       </Text>
-      {m.notice ? <Text color="yellow">{m.notice}</Text> : null}
+      {m.notice ? <Text color="yellow">{displaySafe(m.notice)}</Text> : null}
     </Box>
   );
 }
@@ -69,7 +86,7 @@ export interface ConnectAppProps {
 }
 
 const EVENTS: (keyof PeerSessionEvents)[] = [
-  'welcome', 'queued', 'private-created', 'matched', 'connected', 'safety', 'chat', 'chat-sent', 'partner-left', 'next',
+  'welcome', 'queued', 'private-created', 'matched', 'connected', 'safety', 'safety-problem', 'chat', 'chat-sent', 'partner-left', 'next',
   'gave-up', 'ice-restart', 'stats', 'disconnected', 'server-error', 'warning', 'ended',
 ];
 
@@ -92,27 +109,27 @@ export function ConnectApp({ session, where, serverUrl }: ConnectAppProps): Reac
   const tell = (text: string) => dispatch({ type: 'warning', data: { message: text } });
 
   useInput((ch, key) => {
-    const { input, composing } = line.current;
     if (key.ctrl && ch === 'c') { void session.close('closed'); return; }
     if (key.escape) { setInput(''); setComposing(false); return; }
-    if (key.return) {
-      if (!input) { setComposing(true); return; }
+    // ink names a lone key (Enter, Backspace) and leaves `ch` empty; a burst ("hello\r" from a
+    // paste or a script) arrives as text with no flag. Both go through the same line editor.
+    const chunk = key.return ? '\r' : key.backspace || key.delete ? '\u007f' : key.ctrl || key.meta ? '' : ch;
+    if (!chunk) return;
+    const { line: next, actions } = applyChunk(line.current, chunk);
+    setInput(next.input);
+    setComposing(next.composing);
+    for (const a of actions) {
+      if (a.type === 'quit') { void session.close('closed'); return; }
+      if (a.type === 'next') {
+        try { session.next(); } catch { tell('No partner to skip right now.'); }
+        continue;
+      }
       try {
-        if (!session.sendChat(input)) tell('The chat is not open yet; message not sent.');
+        if (!session.sendChat(a.text)) tell('The chat is not open yet; message not sent.');
       } catch (err) {
         tell((err as Error).message);
       }
-      setInput('');
-      setComposing(false);
-      return;
     }
-    if (key.backspace || key.delete) { setInput(input.slice(0, -1)); return; }
-    if (!composing && !input && (ch === 'n' || ch === 'q')) {
-      if (ch === 'q') { void session.close('closed'); return; }
-      try { session.next(); } catch { tell('No partner to skip right now.'); }
-      return;
-    }
-    if (ch && !key.ctrl && !key.meta) setInput((input + ch).slice(0, 1000));
   });
 
   return <ConnectView model={model} input={input} composing={composing} />;

@@ -6,11 +6,12 @@
  * exitCode tells why otherwise.
  */
 import readline from 'node:readline';
-import { ChatzyoError, HubName, PrivateCode } from '../protocol/index.js';
+import { ChatzyoError, exitCodeOf, HubName, PrivateCode, jsonForTerminal, limitHint } from '../protocol/index.js';
 import {
-  PeerSession, parseAudioSource, parseVideoSource, type PeerSessionEvents, type PeerSessionOptions, type PeerTarget,
+  PeerSession, parseAudioSource, parseVideoSource, readCaFile, signalUrl, tlsTrustError, trustedCas, type PeerSessionEvents, type PeerSessionOptions, type PeerTarget,
 } from '../peer/index.js';
-import { exitCodeFor } from './errors.js';
+import { limitHintOf } from './errors.js';
+import { importLiveView } from './live-view.js';
 
 /** Options of `chatzyo connect`, as plain values (the commander action builds them). */
 export interface ConnectOptions {
@@ -38,9 +39,13 @@ export interface ConnectOptions {
   duration?: number;
   maxPartners?: number;
   relayOnly?: boolean;
+  /** -4 / -6: one IP family only, for the server connection and the call (default: both). */
+  ipFamily?: 4 | 6;
   /** seconds */
   connectTimeout?: number;
   ffmpeg?: string;
+  /** --ca FILE: PEM certificates trusted for wss:// besides Node's roots and NODE_EXTRA_CA_CERTS. */
+  ca?: string;
   json: boolean;
 }
 
@@ -68,16 +73,16 @@ export interface ConnectDeps {
 /** The PeerSession target for the options; throws a usage-style error for a bad combination. */
 export function targetFor(o: Pick<ConnectOptions, 'room' | 'private' | 'createPrivate' | 'interests'>): PeerTarget {
   const given = [o.room !== undefined, o.private !== undefined, !!o.createPrivate].filter(Boolean).length;
-  if (given !== 1) throw new ChatzyoError('CHZ_ERR_USAGE', 'Give exactly one of --room HUB, --private CODE or --create-private.', { exitCode: 2 });
+  if (given !== 1) throw new ChatzyoError('CHZ_ERR_USAGE', 'Give exactly one of --room HUB, --private CODE or --create-private.');
   if (o.room !== undefined) {
-    if (!HubName.safeParse(o.room).success) throw new ChatzyoError('CHZ_ERR_USAGE', `"${o.room}" is not a hub name (1-32 of a-z, 0-9 and -).`, { exitCode: 2 });
+    if (!HubName.safeParse(o.room).success) throw new ChatzyoError('CHZ_ERR_USAGE', `"${o.room}" is not a hub name (1-32 of a-z, 0-9 and -).`);
     return { kind: 'hub', hub: o.room, interests: o.interests };
   }
   if (o.private !== undefined) {
     // Accept the whole link as well as the bare code.
     const m = /#\/call\/([^/?#]+)$/.exec(o.private);
     const code = m ? decodeURIComponent(m[1]!) : o.private;
-    if (!PrivateCode.safeParse(code).success) throw new ChatzyoError('CHZ_ERR_USAGE', 'That is not a private call code or link.', { exitCode: 2 });
+    if (!PrivateCode.safeParse(code).success) throw new ChatzyoError('CHZ_ERR_USAGE', 'That is not a private call code or link.');
     return { kind: 'private-join', code };
   }
   return { kind: 'private-create' };
@@ -93,9 +98,11 @@ export function sessionOptions(o: ConnectOptions, deps: ConnectDeps = {}): PeerS
     encode: { codec: o.codec, width: o.width, height: o.height, fps: o.fps, bitrateKbps: o.videoBitrate, keyframeIntervalS: o.keyframeInterval },
     audioBitrateKbps: o.audioBitrate,
     relayOnly: !!o.relayOnly,
+    ipFamily: o.ipFamily,
     recordPath: o.record,
     ffmpegPath: o.ffmpeg,
     env: deps.env,
+    ...(o.ca ? { ca: trustedCas(readCaFile(o.ca), deps.env) } : {}),
     maxPartners: o.maxPartners,
     connectTimeoutMs: o.connectTimeout ? o.connectTimeout * 1000 : undefined,
     clientName: 'chatzyo-cli/0.1',
@@ -116,6 +123,11 @@ export function jsonLine<K extends keyof PeerSessionEvents>(type: K, data: PeerS
       return { event: 'chat', from: 'partner', text: d.text, matchId: d.matchId };
     case 'ended':
       return null; // `closed` is printed by runConnect with the exit code
+    case 'server-error': {
+      // A refusal by a server limit (skips, message rate) says which option raises it.
+      const hint = limitHint(String(d.code));
+      return { event: 'server-error', ...d, ...(hint ? { hint } : {}) };
+    }
     case 'disconnected':
       return { event: 'disconnected', code: d.code, willReconnect: d.willReconnect, retryInMs: d.delayMs, attempt: d.attempt };
     default:
@@ -126,7 +138,8 @@ export function jsonLine<K extends keyof PeerSessionEvents>(type: K, data: PeerS
 /** Runs `chatzyo connect` until it ends. */
 export async function runConnect(o: ConnectOptions, io: ConnectIO, deps: ConnectDeps = {}): Promise<void> {
   const json = o.json || !io.tty;
-  const print = (obj: Record<string, unknown>) => { if (json) io.out.write(JSON.stringify(obj) + '\n'); };
+  // jsonForTerminal: a partner's chat in a JSON line stays exact, yet a terminal showing it acts on nothing.
+  const print = (obj: Record<string, unknown>) => { if (json) io.out.write(jsonForTerminal(obj) + '\n'); };
   const session = new PeerSession(sessionOptions(o, deps));
   session.onListenerError = (event, error) => io.err.write(`chatzyo: a listener of "${event}" threw: ${(error as Error)?.stack ?? String(error)}\n`);
   deps.onSession?.(session);
@@ -136,7 +149,7 @@ export async function runConnect(o: ConnectOptions, io: ConnectIO, deps: Connect
 
   if (json) {
     const names: (keyof PeerSessionEvents)[] = [
-      'welcome', 'queued', 'private-created', 'matched', 'connected', 'safety', 'chat-open', 'chat', 'chat-sent', 'partner-left',
+      'welcome', 'queued', 'private-created', 'matched', 'connected', 'safety', 'safety-problem', 'chat-open', 'chat', 'chat-sent', 'partner-left',
       'next', 'gave-up', 'ice-restart', 'stats', 'disconnected', 'server-error', 'warning',
     ];
     for (const n of names) {
@@ -148,7 +161,7 @@ export async function runConnect(o: ConnectOptions, io: ConnectIO, deps: Connect
       cleanups.push(() => rl.close());
     }
   } else {
-    const { mountConnectView } = await import('./connect-view.js');
+    const { mountConnectView } = await importLiveView(() => import('./connect-view.js'));
     stopView = mountConnectView(session, { where: whereLabel(o), serverUrl: o.server, stdout: io.out, stdin: io.in });
   }
 
@@ -184,21 +197,25 @@ export async function runConnect(o: ConnectOptions, io: ConnectIO, deps: Connect
     cleanups.push(() => { process.off('SIGINT', onSignal); process.off('SIGTERM', onSignal); });
   }
 
-  let error: ChatzyoError | undefined;
+  let error: (Error & { code?: string }) | undefined;
   try {
     await session.start();
   } catch (err) {
-    error = err as ChatzyoError;
+    error = err as Error & { code?: string };
   }
   const result = await session.done;
   error ??= result.error;
+  // An untrusted certificate is its own error, with a hint (--ca, NODE_EXTRA_CA_CERTS, the name on it).
+  if (error) error = tlsTrustError(error, signalUrl(o.server)) ?? error;
   for (const c of cleanups.splice(0)) c();
   stopView?.();
   if (error) {
-    const exitCode = exitCodeFor(error.code);
-    print({ event: 'error', code: error.code ?? 'CHZ_ERR_INTERNAL', message: error.message });
+    const exitCode = exitCodeOf(error.code);
+    const hint = limitHintOf(error) ?? (error as { hint?: string }).hint;
+    print({ event: 'error', code: error.code ?? 'CHZ_ERR_INTERNAL', message: error.message, ...(hint ? { hint } : {}) });
     print({ event: 'closed', reason: 'error', partners: session.partners, exitCode });
-    throw error instanceof ChatzyoError && error.exitCode === exitCode ? error : new ChatzyoError(error.code ?? 'CHZ_ERR_INTERNAL', error.message, { exitCode, cause: error });
+    // A coded error ends the run as it is (main() exits with its code's exit code, as printed above).
+    throw error.code !== undefined ? error : new ChatzyoError('CHZ_ERR_INTERNAL', error.message, { cause: error });
   }
   print({ event: 'closed', reason: result.reason, partners: session.partners, exitCode: 0 });
 }

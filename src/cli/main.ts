@@ -1,7 +1,8 @@
 /** The CLI entry: parses argv, runs the command, maps errors to exit codes. */
-import { CommanderError } from 'commander';
+import { CommanderError } from '@commander-js/extra-typings';
 import { buildProgram } from './program.js';
-import { EXIT } from './errors.js';
+import { displaySafe, EXIT_CODES, exitCodeOf } from '../protocol/index.js';
+import { limitHintOf } from './errors.js';
 
 /** Runs the CLI and resolves to the process exit code. */
 export async function main(argv: string[]): Promise<number> {
@@ -12,14 +13,18 @@ export async function main(argv: string[]): Promise<number> {
   for (const c of program.commands) c.exitOverride();
   try {
     await program.parseAsync(argv);
-    return EXIT.ok;
+    return EXIT_CODES.ok;
   } catch (err) {
     if (err instanceof CommanderError) {
       // --help and --version end here with exit code 0.
-      return err.exitCode === 0 ? EXIT.ok : EXIT.usage;
+      return err.exitCode === 0 ? EXIT_CODES.ok : EXIT_CODES.usage;
     }
-    const e = err as { code?: string; message?: string; exitCode?: number };
-    process.stderr.write(`chatzyo: ${e.message ?? String(err)}${e.code ? ` [${e.code}]` : ''}\n`);
-    return typeof e.exitCode === 'number' ? e.exitCode : EXIT.failure;
+    const e = err as { code?: string; message?: string };
+    // The message may quote a server (a refusal, a close reason): terminal-safe.
+    process.stderr.write(`chatzyo: ${displaySafe(e.message ?? String(err))}${e.code ? ` [${displaySafe(e.code)}]` : ''}\n`);
+    // A limit's hint, or one the error carries (CHZ_ERR_TLS_UNTRUSTED: --ca, NODE_EXTRA_CA_CERTS, the name on the certificate).
+    const hint = limitHintOf(err) ?? (typeof (err as { hint?: unknown }).hint === 'string' ? (err as { hint: string }).hint : null);
+    if (hint) process.stderr.write(`chatzyo: hint: ${hint}\n`);
+    return exitCodeOf(e.code); // the error table's, for every coded error (1 for any other)
   }
 }

@@ -1,5 +1,5 @@
 /** Option-argument parsers shared by every command: each throws commander's InvalidArgumentError. */
-import { InvalidArgumentError } from 'commander';
+import { InvalidArgumentError } from '@commander-js/extra-typings';
 
 /** An integer from `min` to `max`. */
 export function intArg(name: string, min = 0, max = Number.MAX_SAFE_INTEGER) {

@@ -1,7 +1,8 @@
 /** The `probe` command's options and help; the action validates and calls {@link runProbe}. */
-import { type Command, InvalidArgumentError, Option } from 'commander';
-import type { CliIO } from './program.js';
+import { type Command, InvalidArgumentError, Option } from '@commander-js/extra-typings';
+import type { CliIO } from './io.js';
 import { runProbe } from './probe.js';
+import { REQUIREMENTS } from '../probe/index.js';
 
 function repeat(value: string, previous: string[] | undefined): string[] {
   return [...(previous ?? []), value];
@@ -14,12 +15,13 @@ function lifetimeSeconds(value: string): number {
 }
 
 /** The longest wait of --lifetime given without a value. */
-export const DEFAULT_LIFETIME_S = 120;
+const DEFAULT_LIFETIME_S = 120;
 
 /** Adds `chatzyo probe` to `program`. */
-export function addProbeCommand(program: Command, io: CliIO): Command {
+export function addProbeCommand(program: Command, io: CliIO) {
   return program
     .command('probe')
+    .summary('test this network: will calls connect here?')
     .description('Test what this network allows (STUN, NAT type, TURN, signaling, a real call) and say whether calls will connect.')
     .addOption(new Option('--server <url>', 'chatzyo server: its STUN/TURN settings and TURN credentials are used, and signaling is measured').env('CHATZYO_SERVER'))
     .addOption(new Option('--stun <url>', 'a STUN server to test, e.g. stun:stun.example.com:3478 (repeatable)').argParser(repeat))
@@ -30,33 +32,39 @@ export function addProbeCommand(program: Command, io: CliIO): Command {
     .addOption(new Option('--no-ice', 'skip the end-to-end test calls'))
     .addOption(new Option('--ca <file>', 'PEM file of extra CA certificates to trust for wss:// and turns:'))
     .addOption(new Option('--json', 'print one JSON document (stun, nat, turn, signal, ice, verdict, advice, ...)').env('CHATZYO_JSON'))
+    .addOption(new Option('--require <kind>', 'exit 1 (the reason on stderr) unless calls of this kind will work here: direct (peer to peer), relay (through TURN) or any').choices(REQUIREMENTS))
     .addHelpText('after', `
-Checks: local interfaces and host candidates; each STUN server (RTT, public address); the NAT's
-mapping and filtering (RFC 5780 when the server supports it, e.g. chatzyo serve
---stun-alt-address; otherwise by comparing two servers), hairpinning, UDP blocked; each TURN
-server per transport (allocation, bad credentials vs unreachable, RTT through the relay);
-signaling connect time and RTT; two test peers calling each other, normally and relay-only.
+Checks: local interfaces and host candidates; IPv4 and IPv6 each on its own (addresses, the
+server and STUN over each family; says when the network is IPv6-only); each STUN server (RTT,
+public address); the NAT's mapping and filtering (RFC 5780 when the server supports it, e.g.
+chatzyo serve --stun-alt-address; otherwise by comparing two servers), hairpinning, UDP
+blocked; each TURN server per transport (allocation, bad credentials vs unreachable, RTT
+through the relay); signaling connect time and RTT; two test peers calling each other,
+normally and relay-only.
 Then a verdict in plain words, and advice. Every check has its own deadline.
 
-Exit codes: 0 the probe ran (read the verdict), 2 usage error.
+Exit codes: 0 the probe ran (read the verdict), 2 usage error. With --require KIND:
+0 calls of that kind will work here, 1 they will not, 3 it could not be measured (e.g. the
+NAT type behind a NAT, with one STUN server that lacks RFC 5780); the reason goes to stderr.
 
 Examples:
   $ chatzyo probe --server https://chat.example.com
   $ chatzyo probe --stun stun:stun.example.com:3478 --stun stun:stun2.example.com:3478 --json
-  $ chatzyo probe --turn turns:turn.example.com:443?transport=tcp --turn-user alice --turn-pass s3cret
-  $ chatzyo probe --server http://localhost:8080 --lifetime 60`)
-    .action(async (raw: Record<string, unknown>) => {
+  $ chatzyo probe --turn turns:turn.example.com:443?transport=tcp --turn-user alice --turn-pass s3cret`)
+    .action(async (raw) => {
+      // Typed by the option definitions above (commander's extra-typings): no casts.
       const json = !!raw.json;
       await runProbe({
-        server: raw.server as string | undefined,
-        stun: raw.stun as string[] | undefined,
-        turn: raw.turn as string[] | undefined,
-        turnUser: raw.turnUser as string | undefined,
-        turnPass: raw.turnPass as string | undefined,
-        lifetime: raw.lifetime === true ? DEFAULT_LIFETIME_S : (raw.lifetime as number | undefined),
+        server: raw.server,
+        stun: raw.stun,
+        turn: raw.turn,
+        turnUser: raw.turnUser,
+        turnPass: raw.turnPass,
+        lifetime: raw.lifetime === true ? DEFAULT_LIFETIME_S : raw.lifetime,
         ice: raw.ice !== false,
-        ca: raw.ca as string | undefined,
+        ca: raw.ca,
         json,
+        require: raw.require,
       }, { out: io.out, err: io.err, tty: !json && !!(io.out as NodeJS.WriteStream).isTTY });
     });
 }

@@ -3,13 +3,14 @@
  * without a TTY they are printed as text. A pure function of the probe's progress snapshot.
  */
 import { CHECK_NAMES, type CheckName, type CheckState, type ProbeProgress } from '../probe/probe.js';
-import type { Endpoint, NatFiltering, NatMapping, NatResult, ProbeReport, RttSummary, TurnResult } from '../probe/report.js';
+import type { Endpoint, FamilyReach, IpFamilyResult, NatFiltering, NatMapping, NatResult, ProbeReport, RttSummary, TurnResult } from '../probe/report.js';
+import { displaySafe } from '../protocol/index.js';
 
 /** How a row reads: green, yellow, red or plain. */
 export type Tone = 'ok' | 'warn' | 'bad' | 'info';
 
 /** One line of a section. */
-export interface Row { text: string; tone: Tone }
+interface Row { text: string; tone: Tone }
 
 /** One check as shown. */
 export interface Section { check: CheckName; title: string; state: CheckState; rows: Row[] }
@@ -17,6 +18,7 @@ export interface Section { check: CheckName; title: string; state: CheckState; r
 const TITLES: Record<CheckName, string> = {
   signal: 'Signaling',
   interfaces: 'Interfaces',
+  ip: 'IPv4 and IPv6',
   stun: 'STUN',
   nat: 'NAT',
   turn: 'TURN',
@@ -26,6 +28,7 @@ const TITLES: Record<CheckName, string> = {
 const SKIPPED: Record<CheckName, string> = {
   signal: 'skipped (no --server)',
   interfaces: 'skipped',
+  ip: 'skipped (did not finish in time)',
   stun: 'skipped (no STUN server given or announced)',
   nat: 'skipped (no STUN server to test against)',
   turn: 'skipped (no TURN server given or announced)',
@@ -38,7 +41,7 @@ const MAPPING_WORDS: Record<NatMapping, string> = {
   'address-dependent': 'address-dependent (symmetric: a new port per destination IP)',
   'address-and-port-dependent': 'address-and-port-dependent (symmetric: a new port per destination)',
   'endpoint-dependent': 'endpoint-dependent (symmetric)',
-  unknown: 'unknown',
+  unknown: 'unknown (not measured: needs a STUN server with RFC 5780, e.g. chatzyo serve --stun-alt-address, or two --stun servers)',
 };
 
 const FILTERING_WORDS: Record<NatFiltering, string> = {
@@ -46,7 +49,7 @@ const FILTERING_WORDS: Record<NatFiltering, string> = {
   'address-dependent': 'address-dependent (only IPs we sent to)',
   'address-and-port-dependent': 'address-and-port-dependent (only the exact address and port we sent to)',
   'address-dependent-or-looser': 'address-dependent or looser',
-  unknown: 'unknown',
+  unknown: 'unknown (not measured: needs a STUN server with RFC 5780, e.g. chatzyo serve --stun-alt-address)',
 };
 
 const METHOD_WORDS: Record<NatResult['method'], string> = {
@@ -58,7 +61,7 @@ const METHOD_WORDS: Record<NatResult['method'], string> = {
 };
 
 /** `host:port`, with brackets for IPv6. */
-export function endpoint(e: Endpoint | null | undefined): string {
+function endpoint(e: Endpoint | null | undefined): string {
   if (!e) return '-';
   return e.address.includes(':') ? `[${e.address}]:${e.port}` : `${e.address}:${e.port}`;
 }
@@ -72,14 +75,18 @@ function rtt(r: RttSummary): string {
   return `RTT ${msText(r.min)} / ${msText(r.median)} / ${msText(r.max)} (min/median/max of ${r.samples})`;
 }
 
-/** The sections for a snapshot (a finished probe has every check done or skipped). */
+/**
+ * The sections for a snapshot (a finished probe has every check done or skipped). Rows quote
+ * what servers and networks said (error messages, TURN reason phrases, URLs): every row's text
+ * goes through {@link displaySafe}, so both the ink view and the plain text are terminal-safe.
+ */
 export function sections(p: ProbeProgress): Section[] {
   return CHECK_NAMES.map((check) => {
     const state = p.checks[check];
     const s: Section = { check, title: TITLES[check], state, rows: [] };
     if (state === 'skipped') s.rows.push({ text: SKIPPED[check], tone: 'info' });
     if (state !== 'done') return s;
-    s.rows = rowsFor(check, p);
+    s.rows = rowsFor(check, p).map((r) => ({ ...r, text: displaySafe(r.text) }));
     return s;
   });
 }
@@ -104,6 +111,12 @@ function rowsFor(check: CheckName, p: ProbeProgress): Row[] {
         rows.push({ text: `${i.name} ${i.address}  ${i.hostCandidate ? 'host candidate' : `no candidate (${i.excluded})`}`, tone: i.hostCandidate ? 'ok' : 'info' });
       }
       if (!r.hostCandidates.length) rows.push({ text: 'no interface gives a host candidate', tone: 'warn' });
+      break;
+    }
+    case 'ip': {
+      const r = p.ip!;
+      for (const f of [r.ipv4, r.ipv6]) rows.push(...familyRows(f));
+      if (r.ipv6Only) rows.push({ text: 'This network is IPv6-only: no interface has an IPv4 address, so calls offer IPv6 candidates only', tone: 'warn' });
       break;
     }
     case 'stun':
@@ -143,12 +156,38 @@ function rowsFor(check: CheckName, p: ProbeProgress): Row[] {
         const name = i.policy === 'relay' ? 'relay-only call' : 'call';
         const gathered = Object.entries(i.gathered).map(([k, v]) => `${k} ${v}`).join(', ') || 'none';
         rows.push(i.connected
-          ? { text: `${name}: connected in ${msText(i.ms)} over ${i.localCandidateType ?? '?'} <-> ${i.remoteCandidateType ?? '?'} (gathered: ${gathered})`, tone: 'ok' }
+          ? { text: `${name}: connected in ${msText(i.ms)} over ${i.localCandidateType ?? '?'} <-> ${i.remoteCandidateType ?? '?'}${i.ipFamily ? ` (IPv${i.ipFamily})` : ''} (gathered: ${gathered})`, tone: 'ok' }
           : { text: `${name}: did not connect: ${i.error?.message ?? 'unknown reason'}`, tone: 'bad' });
       }
       break;
   }
   return rows;
+}
+
+function familyRows(f: IpFamilyResult): Row[] {
+  const name = `IPv${f.family}`;
+  const rows: Row[] = [f.addresses.length
+    ? { text: `${name}: ${f.addresses.join(', ')}${f.family === 6 ? (f.global ? ' (global)' : ' (no global address)') : ''}`, tone: f.family === 6 && !f.global ? 'info' : 'ok' }
+    : { text: `${name}: no address on any interface`, tone: f.family === 4 ? 'warn' : 'info' }];
+  if (f.signal.url) rows.push(reachRow(`${name} to the server`, f.signal, f.family));
+  if (f.stun.url) rows.push(reachRow(`${name} to STUN`, f.stun, f.family));
+  return rows;
+}
+
+function reachRow(label: string, r: FamilyReach, family: 4 | 6): Row {
+  const where = r.address === null ? '' : r.address.includes(':') ? `[${r.address}]` : r.address;
+  switch (r.status) {
+    case 'ok':
+      return { text: `${label}: ${where} answered in ${msText(r.ms)}${r.mapped ? `, public address ${endpoint(r.mapped)}` : ''}`, tone: 'ok' };
+    case 'failed':
+      return { text: `${label}: ${where} did not answer: ${r.error?.message ?? 'no answer'}`, tone: 'bad' };
+    case 'no-route':
+      return { text: `${label}: no route to ${where}`, tone: 'warn' };
+    case 'no-address':
+      return { text: `${label}: ${r.url} has no IPv${family} address`, tone: 'info' };
+    case 'not-tested':
+      return { text: `${label}: not tested (${r.url} names an IPv${family === 4 ? 6 : 4} address)`, tone: 'info' };
+  }
 }
 
 function turnRow(t: TurnResult): Row {
@@ -170,8 +209,8 @@ export function reportText(r: ProbeReport, progress: ProbeProgress): string {
     out.push(`${s.title}`);
     for (const row of s.rows) out.push(`  ${row.tone === 'bad' ? 'x' : row.tone === 'warn' ? '!' : row.tone === 'ok' ? '+' : '-'} ${row.text}`);
   }
-  out.push('', `Verdict: ${r.verdict.summary}`);
-  for (const a of r.advice) out.push(`  * ${a}`);
+  out.push('', `Verdict: ${displaySafe(r.verdict.summary)}`);
+  for (const a of r.advice) out.push(`  * ${displaySafe(a)}`);
   out.push(`(probe took ${(r.durationMs / 1000).toFixed(1)} s)`);
   return out.join('\n') + '\n';
 }

@@ -7,6 +7,7 @@ import React, { useEffect, useState } from 'react';
 import { Box, Text, render } from 'ink';
 import type { Probe, ProbeProgress } from '../probe/probe.js';
 import type { ProbeReport } from '../probe/report.js';
+import { displaySafe } from '../protocol/index.js';
 import { sections, type Tone } from './probe-text.js';
 
 /** Spinner frames (the "dots" of cli-spinners). */
@@ -47,8 +48,8 @@ export function ProbeView({ progress, report, frame }: ProbeViewProps): React.JS
       ))}
       {report ? (
         <Box flexDirection="column" marginTop={1}>
-          <Text bold color={LEVEL_COLOR[report.verdict.level]}>{report.verdict.summary}</Text>
-          {report.advice.map((a, i) => <Box key={i} paddingLeft={2}><Box width={2} flexShrink={0}><Text>•</Text></Box><Text>{a}</Text></Box>)}
+          <Text bold color={LEVEL_COLOR[report.verdict.level]}>{displaySafe(report.verdict.summary)}</Text>
+          {report.advice.map((a, i) => <Box key={i} paddingLeft={2}><Box width={2} flexShrink={0}><Text>•</Text></Box><Text>{displaySafe(a)}</Text></Box>)}
           <Text color="gray">probe took {(report.durationMs / 1000).toFixed(1)} s · --json for the full report</Text>
         </Box>
       ) : null}

@@ -4,19 +4,21 @@
  * Report, private calls, chat) and renders its snapshots; it never touches the protocol itself.
  */
 import {
-  ERROR_CODES,
+  ChatzyoError, ERROR_CODES,
   type ClientMessage, type HubCount, type PartnerLeftReason, type ServerMessage, type ServerMessageOf, type SignalData,
 } from '../protocol/index.js';
-import { Emitter } from './emitter.js';
+import { isCrossedSkip, isFatalServerError, TypedEmitter, type SignalLoss } from '../protocol/client/index.js';
+import { StateMachine, type TransitionTable } from '../protocol/state-machine.js';
 import { acquireLocalMedia, describeMediaProblem, stopLocalMedia, type LocalMedia } from './local-media.js';
 import { PeerCall, type CallState, type NetworkPath } from './peer-call.js';
-import type { ConnectionLost, SignalClient } from './signal-client.js';
+import type { SignalClient } from './signal-client.js';
 
 /** Session states. `preparing` = asking for camera and microphone before joining. */
 export const SESSION_STATES = ['offline', 'idle', 'preparing', 'searching', 'private-waiting', 'joining-private', 'in-call', 'closed'] as const;
 export type SessionState = (typeof SESSION_STATES)[number];
 
-const TRANSITIONS: Record<SessionState, readonly SessionState[]> = {
+/** The allowed moves of a {@link BrowserSession} (`in-call` to itself: a new match replaces the call). */
+export const SESSION_TRANSITIONS: TransitionTable<SessionState> = {
   offline: ['idle', 'closed'],
   idle: ['preparing', 'searching', 'private-waiting', 'joining-private', 'offline', 'closed'],
   preparing: ['idle', 'searching', 'private-waiting', 'joining-private', 'offline', 'closed'],
@@ -31,7 +33,7 @@ const TRANSITIONS: Record<SessionState, readonly SessionState[]> = {
 export type Tone = 'info' | 'warn' | 'error';
 
 /** The current call, as the view needs it. */
-export interface CallSnapshot {
+interface CallSnapshot {
   matchId: string;
   role: 'offerer' | 'answerer';
   private: boolean;
@@ -41,7 +43,10 @@ export interface CallSnapshot {
   /** The call was connected at some point (so a restart is a reconnect, not a first try). */
   everConnected: boolean;
   path: NetworkPath | null;
+  /** The verified safety number (null while the exchange runs, and when it did not verify). */
   safetyNumber: string | null;
+  /** Where the safety-number exchange is: `failed` means someone may be in the middle. */
+  safetyCheck: 'checking' | 'verified' | 'failed' | 'unavailable';
   chatOpen: boolean;
 }
 
@@ -106,9 +111,9 @@ export function parseInterests(text: string): string[] {
 }
 
 /** The browser client's session state machine. */
-export class BrowserSession extends Emitter<SessionEvents> {
+export class BrowserSession extends TypedEmitter<SessionEvents> {
   readonly #signal: SignalClient;
-  #state: SessionState = 'offline';
+  readonly #machine = new StateMachine<SessionState>('BrowserSession', SESSION_TRANSITIONS, 'offline', 'CHZ_ERR_CLIENT_STATE');
   #welcome: ServerMessageOf<'welcome'> | null = null;
   #hubs: HubCount[] = [];
   #media: LocalMedia | null = null;
@@ -134,11 +139,11 @@ export class BrowserSession extends Emitter<SessionEvents> {
     this.#signal = signal;
     signal.on('welcome', (w) => this.#onWelcome(w));
     signal.on('message', (m) => this.#onMessage(m));
-    signal.on('lost', (l) => this.#onLost(l));
+    signal.on('disconnected', (l) => this.#onLost(l));
   }
 
   /** The current state. */
-  get state(): SessionState { return this.#state; }
+  get state(): SessionState { return this.#machine.state; }
   /** The current call's peer connection (diagnostics and tests). */
   get peerConnection(): RTCPeerConnection | null { return this.#call?.pc ?? null; }
   /** The current match id, if in a call. */
@@ -149,7 +154,7 @@ export class BrowserSession extends Emitter<SessionEvents> {
     const call = this.#call;
     const m = this.#match;
     return {
-      state: this.#state,
+      state: this.state,
       hubs: this.#hubs,
       turn: this.#welcome?.turn ?? false,
       relayOnly: this.#relayOnly,
@@ -158,7 +163,8 @@ export class BrowserSession extends Emitter<SessionEvents> {
       privateCode: this.#privateCode,
       call: call && m ? {
         matchId: m.matchId, role: m.role, private: m.private, hub: m.hub, commonInterests: m.commonInterests,
-        state: call.state, everConnected: call.everConnected, path: this.#path, safetyNumber: call.safetyNumber, chatOpen: call.chatOpen,
+        state: call.state, everConnected: call.everConnected, path: this.#path, safetyNumber: call.safetyNumber,
+        safetyCheck: call.safetyOutcome?.state ?? 'checking', chatOpen: call.chatOpen,
       } : null,
       message: this.#message,
       canRequeue: this.#hub !== null,
@@ -171,7 +177,8 @@ export class BrowserSession extends Emitter<SessionEvents> {
   open(privateCode: string | null = null): void {
     this.#assert('open', ['offline']);
     this.#pendingLink = privateCode;
-    this.#signal.connect();
+    // The page retries until welcomed; every failure on the way arrives as 'disconnected'.
+    this.#signal.connect().catch(() => { /* reported through 'disconnected' */ });
     this.#changed();
   }
 
@@ -204,7 +211,7 @@ export class BrowserSession extends Emitter<SessionEvents> {
     if (this.#hub === null) throw new Error('next() needs a hub: pick one, or press Start first');
     if (!this.#allowNext()) return;
     this.#message = null;
-    if (this.#state === 'idle') {
+    if (this.state === 'idle') {
       void this.start(this.#hub, this.#interests);
       return;
     }
@@ -224,7 +231,7 @@ export class BrowserSession extends Emitter<SessionEvents> {
   stop(): void {
     this.#assert('stop', ['idle', 'preparing', 'searching', 'private-waiting', 'joining-private', 'in-call']);
     this.#prepareToken++;
-    if (this.#state !== 'preparing' && this.#state !== 'idle') this.#send({ type: 'leave' });
+    if (this.state !== 'preparing' && this.state !== 'idle') this.#send({ type: 'leave' });
     this.#endCall();
     this.#privateCode = null;
     this.#message = null;
@@ -250,7 +257,7 @@ export class BrowserSession extends Emitter<SessionEvents> {
   /** Creates a private call and waits for the one person who opens its link. */
   async createPrivate(): Promise<void> {
     this.#assert('createPrivate', ['idle', 'searching']);
-    if (this.#state === 'searching') { this.#send({ type: 'leave' }); this.#to('idle'); }
+    if (this.state === 'searching') { this.#send({ type: 'leave' }); this.#to('idle'); }
     this.#message = null;
     if (!(await this.#prepare())) return;
     if (!this.#send({ type: 'private-create' })) { this.#to('idle'); return; }
@@ -261,7 +268,7 @@ export class BrowserSession extends Emitter<SessionEvents> {
   /** Joins the private call with `code` (from a link). */
   async joinPrivate(code: string): Promise<void> {
     this.#assert('joinPrivate', ['idle', 'searching', 'private-waiting', 'in-call']);
-    if (this.#state !== 'idle') {
+    if (this.state !== 'idle') {
       this.#send({ type: 'leave' });
       this.#endCall();
       this.#privateCode = null;
@@ -279,7 +286,7 @@ export class BrowserSession extends Emitter<SessionEvents> {
     const t = text.trim();
     if (!t) return;
     this.#call!.sendChat(t);
-    this.emit('chat', { from: 'you', text: t });
+    this.safeEmit('chat', { from: 'you', text: t });
   }
 
   /** Stats of the current call, as plain objects (diagnostics and tests). */
@@ -293,32 +300,30 @@ export class BrowserSession extends Emitter<SessionEvents> {
 
   /** Ends everything: call, camera, signaling. Idempotent. */
   close(): void {
-    if (this.#state === 'closed') return;
+    if (this.state === 'closed') return;
     this.#prepareToken++;
     this.#endCall();
     this.#releaseMedia();
-    this.#signal.close();
+    void this.#signal.close();
     this.#to('closed');
-    this.removeAll();
+    this.removeAllListeners();
   }
 
   // ------------------------------------------------------------ internals
 
   #assert(method: string, states: readonly SessionState[]): void {
-    if (!states.includes(this.#state)) throw new Error(`BrowserSession.${method}() is not allowed in state ${this.#state}`);
+    if (!states.includes(this.state)) throw new ChatzyoError('CHZ_ERR_CLIENT_STATE', `BrowserSession.${method}() is not allowed in state ${this.state}`);
   }
 
+  /** Moves the state machine (CHZ_ERR_CLIENT_STATE on a move its table does not allow) and redraws. */
   #to(next: SessionState): void {
-    if (next !== this.#state) {
-      if (!TRANSITIONS[this.#state].includes(next)) throw new Error(`BrowserSession cannot go from state ${this.#state} to ${next}`);
-      this.#state = next;
-    }
+    this.#machine.to(next);
     if (next !== 'searching') this.#queuePosition = null;
     this.#changed();
   }
 
   #changed(): void {
-    this.emit('change', this.snapshot());
+    this.safeEmit('change', this.snapshot());
   }
 
   #send(msg: ClientMessage): boolean {
@@ -337,13 +342,13 @@ export class BrowserSession extends Emitter<SessionEvents> {
     const token = ++this.#prepareToken;
     this.#to('preparing');
     const media = await acquireLocalMedia();
-    if (token !== this.#prepareToken || this.#state !== 'preparing') {
+    if (token !== this.#prepareToken || this.state !== 'preparing') {
       stopLocalMedia(media);
       return false;
     }
     this.#media = media;
-    this.emit('localmedia', media);
-    this.emit('mediaproblem', describeMediaProblem(media));
+    this.safeEmit('localmedia', media);
+    this.safeEmit('mediaproblem', describeMediaProblem(media));
     if (!this.#signal.ready) { this.#to('idle'); return false; }
     return true;
   }
@@ -352,7 +357,7 @@ export class BrowserSession extends Emitter<SessionEvents> {
     if (!this.#media) return;
     stopLocalMedia(this.#media);
     this.#media = null;
-    this.emit('localmedia', null);
+    this.safeEmit('localmedia', null);
   }
 
   #join(): void {
@@ -383,7 +388,7 @@ export class BrowserSession extends Emitter<SessionEvents> {
     this.#call = null;
     this.#match = null;
     this.#path = null;
-    if (had) this.emit('remotestream', null);
+    if (had) this.safeEmit('remotestream', null);
   }
 
   #beginCall(m: ServerMessageOf<'matched'>): void {
@@ -392,7 +397,8 @@ export class BrowserSession extends Emitter<SessionEvents> {
     const media = this.#media;
     const call = new PeerCall({
       role: m.role,
-      iceServers: w.iceServers,
+      // TURN credentials come with the match (protocol version 2); welcome's are STUN only.
+      iceServers: m.iceServers ?? w.iceServers,
       relayOnly: this.#relayOnly && w.turn,
       media: { stream: media?.stream ?? null, audio: media?.audio ?? null, video: media?.video ?? null },
       send: (data) => {
@@ -403,15 +409,15 @@ export class BrowserSession extends Emitter<SessionEvents> {
     this.#match = m;
     this.#privateCode = null;
     this.#message = null;
-    this.emit('chatclear');
-    if (m.commonInterests.length) this.emit('chat', { from: 'system', text: `You both like: ${m.commonInterests.join(', ')}.` });
+    this.safeEmit('chatclear');
+    if (m.commonInterests.length) this.safeEmit('chat', { from: 'system', text: `You both like: ${m.commonInterests.join(', ')}.` });
     call.on('state', () => this.#changed());
-    call.on('safetynumber', () => this.#changed());
+    call.on('safety', () => this.#changed());
     call.on('chatopen', () => this.#changed());
     call.on('chatclose', () => this.#changed());
     call.on('path', (p) => { this.#path = p; this.#changed(); });
-    call.on('remotestream', (s) => this.emit('remotestream', s));
-    call.on('chat', (text) => this.emit('chat', { from: 'partner', text }));
+    call.on('remotestream', (s) => this.safeEmit('remotestream', s));
+    call.on('chat', (text) => this.safeEmit('chat', { from: 'partner', text }));
     call.on('failure', (reason) => this.#onCallFailed(m, reason));
     this.#to('in-call');
     call.start();
@@ -439,7 +445,7 @@ export class BrowserSession extends Emitter<SessionEvents> {
     // Names first; counts follow in a `hubs` message.
     const known = new Map(this.#hubs.map((h) => [h.name, h]));
     this.#hubs = w.hubs.map((name) => known.get(name) ?? { name, waiting: 0, inCall: 0 });
-    if (this.#state !== 'offline') return;
+    if (this.state !== 'offline') return;
     if (this.#message) this.#message = { text: 'Back online. Press Start to meet someone.', tone: 'info' };
     this.#to('idle');
     const code = this.#pendingLink;
@@ -447,14 +453,14 @@ export class BrowserSession extends Emitter<SessionEvents> {
     if (code) void this.joinPrivate(code);
   }
 
-  #onLost(l: ConnectionLost): void {
-    if (this.#state === 'closed') return;
+  #onLost(l: SignalLoss): void {
+    if (this.state === 'closed') return;
     this.#prepareToken++;
     this.#endCall();
     this.#privateCode = null;
-    this.#retryInSeconds = l.retryInMs === null ? null : Math.ceil(l.retryInMs / 1000);
-    const why = l.code && l.code in ERROR_CODES ? ` (${ERROR_CODES[l.code as keyof typeof ERROR_CODES]})` : '';
-    this.#message = l.retryInMs === null
+    this.#retryInSeconds = l.willReconnect ? Math.ceil(l.delayMs / 1000) : null;
+    const why = l.serverCode && l.serverCode in ERROR_CODES ? ` (${ERROR_CODES[l.serverCode as keyof typeof ERROR_CODES]})` : '';
+    this.#message = !l.willReconnect
       ? { text: `The server refused this page${why}. Reload the page.`, tone: 'error' }
       : { text: `Lost the connection to the server${why}.`, tone: 'warn' };
     this.#to('offline');
@@ -467,12 +473,12 @@ export class BrowserSession extends Emitter<SessionEvents> {
         this.#changed();
         return;
       case 'queued':
-        if (this.#state !== 'searching') return; // a Stop is on its way to the server
+        if (this.state !== 'searching') return; // a Stop is on its way to the server
         this.#queuePosition = msg.position;
         this.#changed();
         return;
       case 'matched':
-        if (this.#state !== 'searching' && this.#state !== 'private-waiting' && this.#state !== 'joining-private' && this.#state !== 'in-call') return;
+        if (this.state !== 'searching' && this.state !== 'private-waiting' && this.state !== 'joining-private' && this.state !== 'in-call') return;
         this.#beginCall(msg);
         return;
       case 'signal':
@@ -489,17 +495,21 @@ export class BrowserSession extends Emitter<SessionEvents> {
           text: `Partner left: ${LEFT_BECAUSE[msg.reason]}. ${wasPrivate ? 'The private call is over.' : 'Press Next to meet someone new.'}`,
           tone: 'info',
         };
-        this.emit('chat', { from: 'system', text: 'Your partner left the chat.' });
+        this.safeEmit('chat', { from: 'system', text: 'Your partner left the chat.' });
         this.#to('idle');
         return;
       }
       case 'private-created':
-        if (this.#state !== 'private-waiting') return;
+        if (this.state !== 'private-waiting') return;
         this.#privateCode = msg.code;
         this.#changed();
         return;
       case 'error':
         this.#onError(msg);
+        return;
+      case 'ice-servers':
+        // Fresh TURN credentials while in a call: for its ICE restarts.
+        this.#call?.setIceServers(msg.iceServers);
         return;
       case 'welcome':
       case 'pong':
@@ -509,33 +519,25 @@ export class BrowserSession extends Emitter<SessionEvents> {
 
   #onError(e: ServerMessageOf<'error'>): void {
     const text = e.message || (ERROR_CODES as Record<string, string>)[e.code] || e.code;
+    if (isCrossedSkip(e)) {
+      // The skip crossed the partner's: the server already ended the match, so it becomes a plain join.
+      if (this.state === 'searching' && this.#hub) this.#join();
+      return;
+    }
+    if (isFatalServerError(e.code)) {
+      // What we asked for (this hub, this private code) will not work: say so and stop looking.
+      if (this.state === 'searching' || this.state === 'joining-private' || this.state === 'private-waiting') {
+        this.#message = { text, tone: 'error' };
+        this.#privateCode = null;
+        this.#to('idle');
+      }
+      return;
+    }
     switch (e.code) {
-      case 'CHZ_ERR_NOT_MATCHED':
-        // Our Next or Report crossed the partner's: the server already ended the match and left
-        // us ready, so the skip becomes a plain join.
-        if ((e.ref === 'next' || e.ref === 'report') && this.#state === 'searching' && this.#hub) {
-          this.#send({ type: 'join', hub: this.#hub, interests: this.#interests.length ? this.#interests : undefined });
-        }
-        return;
       case 'CHZ_ERR_STALE_MATCH':
         return; // a signal for a match that just ended
-      case 'CHZ_ERR_PRIVATE_NOT_FOUND':
-      case 'CHZ_ERR_PRIVATE_FULL':
-      case 'CHZ_ERR_PRIVATE_EXPIRED':
-        if (this.#state === 'joining-private' || this.#state === 'private-waiting') {
-          this.#message = { text, tone: 'error' };
-          this.#privateCode = null;
-          this.#to('idle');
-        }
-        return;
       case 'CHZ_ERR_BAD_STATE':
-        if (e.ref === 'private-join' && this.#state === 'joining-private') {
-          this.#message = { text, tone: 'error' };
-          this.#to('idle');
-        }
-        return;
-      case 'CHZ_ERR_UNKNOWN_HUB':
-        if (this.#state === 'searching') {
+        if (e.ref === 'private-join' && this.state === 'joining-private') {
           this.#message = { text, tone: 'error' };
           this.#to('idle');
         }
@@ -545,7 +547,7 @@ export class BrowserSession extends Emitter<SessionEvents> {
         this.#send({ type: 'leave' });
         this.#endCall();
         this.#message = { text, tone: 'warn' };
-        if (this.#state === 'searching' || this.#state === 'in-call') this.#to('idle');
+        if (this.state === 'searching' || this.state === 'in-call') this.#to('idle');
         return;
       default:
         this.#message = { text, tone: 'warn' };

@@ -6,7 +6,7 @@
 import type { BrowserSession, ReceivedSignal, SessionState } from './browser-session.js';
 
 /** The shape of `window.__chatzyo`. */
-export interface DebugHook {
+interface DebugHook {
   readonly state: SessionState;
   readonly matchId: string | null;
   /** The current call's RTCPeerConnection, or null between calls. */

@@ -5,7 +5,7 @@
  */
 
 /** Why there is no (or only partial) local media. */
-export type MediaProblem = 'denied' | 'no-device' | 'insecure' | 'failed';
+type MediaProblem = 'denied' | 'no-device' | 'insecure' | 'failed';
 
 /** The outcome of asking for camera and microphone. */
 export interface LocalMedia {

@@ -6,9 +6,11 @@
 import './csp.js';
 import { BrowserSession } from './browser-session.js';
 import { installDebugHook } from './debug-hook.js';
+import { JoinPrompt, promptContext } from './join-prompt.js';
 import { clearCallRoute, privateCodeFromHash } from './route.js';
 import { SignalClient } from './signal-client.js';
 import { View } from './view.js';
+import * as log from './log.js';
 
 function boot(): void {
   const session = new BrowserSession(new SignalClient());
@@ -17,18 +19,26 @@ function boot(): void {
 
   const code = privateCodeFromHash(location.hash);
   if (location.hash && code === null && location.hash.startsWith('#/call/')) {
-    console.warn('chatzyo: that private call link is malformed');
+    log.warn('that private call link is malformed');
   }
+  // A page loaded from a call link (the way a shared link is opened) joins at once: it has no
+  // call or camera yet to hand over, and the browser asks for the camera.
   session.open(code);
   if (code) clearCallRoute();
 
-  // A link pasted into the address bar of an open page changes only the hash.
+  // In an open page only the fragment changes: a link pasted into the address bar, or any page
+  // that holds a reference to this tab setting it. The page asks first, whatever the session is
+  // doing; only Yes joins (join-prompt.ts).
+  const prompt = new JoinPrompt();
   window.addEventListener('hashchange', () => {
     const next = privateCodeFromHash(location.hash);
     if (!next) return;
     clearCallRoute();
-    if (session.state === 'offline' || session.state === 'preparing' || session.state === 'closed') return;
-    void session.joinPrivate(next).catch((err: unknown) => console.warn('chatzyo:', err));
+    const context = promptContext(session.state, session.snapshot().mediaOn);
+    if (!context) return;
+    void prompt.ask(next, context)
+      .then((yes) => (yes ? session.joinPrivate(next) : undefined))
+      .catch((err: unknown) => log.warn('joining the private call failed:', err));
   });
   window.addEventListener('pagehide', () => session.close());
   // A page restored from the back/forward cache has a closed session: start afresh.

@@ -1,19 +1,28 @@
 /**
  * One call with one partner: the browser's RTCPeerConnection, a negotiated data channel for
- * text chat, trickle ICE over the signaling server, an ICE gathering timeout, one ICE restart
- * when the connection fails, and the safety number.
+ * text chat (and a `chat` channel the partner opens in-band, read as well: docs/protocol.md,
+ * "Between peers"), trickle ICE over the signaling server, an ICE gathering timeout, one ICE
+ * restart when the connection fails, and the safety-number exchange on its own data channel
+ * (docs/safety-number.md).
  *
  * Only the offerer ever makes offers (the first one and the ICE restart), so the two sides
  * never collide ("glare", RFC 8829 section 4.1.8.1) and no rollback is needed.
  */
-import { safetyNumber, type IceServer, type SignalData } from '../protocol/index.js';
-import { Emitter } from './emitter.js';
+import {
+  ChatzyoError, SAFETY_CHANNEL, SAFETY_TIMEOUT_MS, startSafetyExchange, type IceServer, type SafetyExchange, type SafetyOutcome, type SignalData,
+} from '../protocol/index.js';
+// "Hide my IP": the one scrubber every client shares (src/protocol/relay-scrub.ts).
+import { CHAT_CHANNEL, ChatCopies, chatFromMessage, chatSendChannel, clampChat } from '../protocol/index.js';
+import { StateMachine, type TransitionTable } from '../protocol/state-machine.js';
+import { scrubRelayCandidate, scrubRelaySdp, TypedEmitter } from '../protocol/client/index.js';
+import * as log from './log.js';
 
 /** Call states, in the order a good call goes through them. */
 export const CALL_STATES = ['new', 'negotiating', 'connected', 'restarting', 'failed', 'closed'] as const;
 export type CallState = (typeof CALL_STATES)[number];
 
-const TRANSITIONS: Record<CallState, readonly CallState[]> = {
+/** Allowed moves between {@link CALL_STATES}; any other throws `CHZ_ERR_CALL_STATE`. */
+export const CALL_TRANSITIONS: TransitionTable<CallState> = {
   new: ['negotiating', 'failed', 'closed'],
   negotiating: ['connected', 'restarting', 'failed', 'closed'],
   connected: ['restarting', 'failed', 'closed'],
@@ -22,14 +31,19 @@ const TRANSITIONS: Record<CallState, readonly CallState[]> = {
   closed: [],
 };
 
+/** The state machine of one {@link PeerCall}; tests start it in any state. */
+export function callStateMachine(initial: CallState = 'new'): StateMachine<CallState> {
+  return new StateMachine('PeerCall', CALL_TRANSITIONS, initial, 'CHZ_ERR_CALL_STATE');
+}
+
 /** Whether media goes straight between the two browsers or through a TURN relay. */
 export type NetworkPath = 'direct' | 'relayed';
 
-/** The longest chat message sent or shown. */
-export const MAX_CHAT_CHARS = 1000;
+/** In-band `chat` channels of one partner that are read; more are left alone (a flood of opens). */
+const MAX_PARTNER_CHAT_CHANNELS = 4;
 
 /** Local media handed to a call (null tracks mean receive-only for that kind). */
-export interface CallMedia {
+interface CallMedia {
   stream: MediaStream | null;
   audio: MediaStreamTrack | null;
   video: MediaStreamTrack | null;
@@ -52,6 +66,8 @@ export interface PeerCallOptions {
   restartTimeoutMs?: number;
   /** A `disconnected` connection that does not recover within this long counts as failed. */
   disconnectGraceMs?: number;
+  /** Call the safety number unavailable when the partner's side of the exchange has not come this long after the channel opened. */
+  safetyTimeoutMs?: number;
 }
 
 /** Events of a {@link PeerCall}. */
@@ -62,14 +78,15 @@ export type CallEvents = {
   chatopen: [];
   chatclose: [];
   chat: [string];
-  safetynumber: [string];
+  /** The safety-number exchange ended: a verified number, or why there is none. */
+  safety: [SafetyOutcome];
   path: [NetworkPath];
   /** The call gave up; the reason is a sentence for the status line. */
   failure: [string];
 };
 
 /** The candidate pair in use, from `getStats()` (Chrome: transport.selectedCandidatePairId; Firefox: pair.selected). */
-export async function selectedCandidatePair(pc: RTCPeerConnection): Promise<{ local: string; remote: string; path: NetworkPath } | null> {
+async function selectedCandidatePair(pc: RTCPeerConnection): Promise<{ local: string; remote: string; path: NetworkPath } | null> {
   const report = await pc.getStats();
   type Stat = Record<string, unknown> & { type: string; id: string };
   let pair: Stat | undefined;
@@ -88,37 +105,25 @@ export async function selectedCandidatePair(pc: RTCPeerConnection): Promise<{ lo
   return { local: lt, remote: rt, path: lt === 'relay' || rt === 'relay' ? 'relayed' : 'direct' };
 }
 
-/**
- * For "Hide my IP": keeps only relay candidates and blanks their related address, which some
- * browsers fill with the address the TURN server saw (RFC 8445 section 5.1.1.3 allows hiding it).
- * Returns null for a candidate that must not be sent.
- */
-export function scrubRelayCandidate(candidate: string): string | null {
-  if (!/ typ relay( |$)/.test(candidate)) return null;
-  return candidate.replace(/ raddr \S+ rport \d+/, ' raddr 0.0.0.0 rport 0');
-}
-
-/** Applies {@link scrubRelayCandidate} to every `a=candidate` line of an SDP. */
-export function scrubRelaySdp(sdp: string): string {
-  return sdp.split('\r\n').flatMap((line) => {
-    if (!line.startsWith('a=candidate:')) return [line];
-    const kept = scrubRelayCandidate(line.slice(2));
-    return kept === null ? [] : [`a=${kept}`];
-  }).join('\r\n');
-}
-
 function iceUfrag(sdp: string | undefined): string | null {
   return sdp?.match(/^a=ice-ufrag:(\S+)/m)?.[1] ?? null;
 }
 
 /** A call with one partner. Create it on `matched`, feed it `signal` data, close it when the match ends. */
-export class PeerCall extends Emitter<CallEvents> {
+export class PeerCall extends TypedEmitter<CallEvents> {
   readonly pc: RTCPeerConnection;
   readonly role: 'offerer' | 'answerer';
   readonly remoteStream = new MediaStream();
   readonly #opts: Required<PeerCallOptions>;
   readonly #dc: RTCDataChannel;
-  #state: CallState = 'new';
+  /** `chat` channels the partner opened in-band (DCEP), read as well as the negotiated one. */
+  readonly #partnerChat: RTCDataChannel[] = [];
+  readonly #chatCopies = new ChatCopies();
+  #chatChannels = 0;
+  readonly #safetyDc: RTCDataChannel;
+  #safetyExchange: SafetyExchange | null = null;
+  #safetyTimer: ReturnType<typeof setTimeout> | null = null;
+  readonly #machine = callStateMachine();
   #chain: Promise<void> = Promise.resolve();
   #pending: (RTCIceCandidateInit | null)[] = [];
   #tracksAttached = false;
@@ -126,14 +131,14 @@ export class PeerCall extends Emitter<CallEvents> {
   #everConnected = false;
   #gatherDone = true;
   #localUfrag: string | null = null;
-  #safety: string | null = null;
+  #safety: SafetyOutcome | null = null;
   #gatherTimer: ReturnType<typeof setTimeout> | null = null;
   #connectTimer: ReturnType<typeof setTimeout> | null = null;
   #disconnectTimer: ReturnType<typeof setTimeout> | null = null;
 
   constructor(options: PeerCallOptions) {
     super();
-    this.#opts = { gatherTimeoutMs: 5_000, connectTimeoutMs: 15_000, restartTimeoutMs: 10_000, disconnectGraceMs: 4_000, ...options };
+    this.#opts = { gatherTimeoutMs: 5_000, connectTimeoutMs: 15_000, restartTimeoutMs: 10_000, disconnectGraceMs: 4_000, safetyTimeoutMs: SAFETY_TIMEOUT_MS, ...options };
     this.role = options.role;
     this.pc = new RTCPeerConnection({
       iceServers: options.iceServers as RTCIceServer[],
@@ -141,12 +146,15 @@ export class PeerCall extends Emitter<CallEvents> {
       bundlePolicy: 'max-bundle',
     });
     // Negotiated on both sides with the same id: no DataChannel-open handshake, no role asymmetry.
-    this.#dc = this.pc.createDataChannel('chat', { negotiated: true, id: 0, ordered: true });
-    this.#dc.onopen = () => this.emit('chatopen');
-    this.#dc.onclose = () => this.emit('chatclose');
-    this.#dc.onmessage = (ev: MessageEvent) => {
-      if (typeof ev.data === 'string' && ev.data.length) this.emit('chat', ev.data.slice(0, MAX_CHAT_CHARS));
-    };
+    this.#dc = this.pc.createDataChannel(CHAT_CHANNEL.label, { negotiated: true, id: CHAT_CHANNEL.id, ordered: true });
+    this.#useChatChannel(this.#dc);
+    // A partner that chats the classic way opens its own `chat` channel in-band.
+    this.pc.ondatachannel = (ev) => this.#onPartnerChannel(ev.channel);
+    // The safety exchange: our commitment goes out when the channel opens; the partner's
+    // messages go to the exchange, which validates them (a bad one fails it, never throws here).
+    this.#safetyDc = this.pc.createDataChannel(SAFETY_CHANNEL.label, { negotiated: true, id: SAFETY_CHANNEL.id, ordered: true });
+    this.#safetyDc.onopen = () => { this.#ensureSafetyExchange(); };
+    this.#safetyDc.onmessage = (ev: MessageEvent) => { void this.#ensureSafetyExchange()?.receive(ev.data); };
     this.pc.onicecandidate = (ev) => this.#onCandidate(ev.candidate);
     this.pc.ontrack = (ev) => {
       if (!this.remoteStream.getTracks().includes(ev.track)) this.remoteStream.addTrack(ev.track);
@@ -156,13 +164,16 @@ export class PeerCall extends Emitter<CallEvents> {
   }
 
   /** The current state. */
-  get state(): CallState { return this.#state; }
-  /** The safety number once both descriptions are known. */
-  get safetyNumber(): string | null { return this.#safety; }
+  get state(): CallState { return this.#machine.state; }
+  get #state(): CallState { return this.#machine.state; }
+  /** The safety number, once the exchange with the partner has verified it. */
+  get safetyNumber(): string | null { return this.#safety?.state === 'verified' ? this.#safety.number : null; }
+  /** How the safety-number exchange ended, or null while it runs. */
+  get safetyOutcome(): SafetyOutcome | null { return this.#safety; }
   /** True once the call has been connected at least once. */
   get everConnected(): boolean { return this.#everConnected; }
-  /** True when chat messages can be sent. */
-  get chatOpen(): boolean { return this.#dc.readyState === 'open'; }
+  /** True when chat messages can be sent (a chat channel is open). */
+  get chatOpen(): boolean { return chatSendChannel(this.#dc, this.#partnerChat) !== null; }
 
   /** Starts negotiating: the offerer sends its offer, the answerer waits for it. */
   start(): void {
@@ -185,15 +196,33 @@ export class PeerCall extends Emitter<CallEvents> {
     this.#serial(() => this.#apply(data));
   }
 
-  /** Sends a chat message over the data channel. */
+  /**
+   * Sends a chat message (cut to 1,000 characters) on one channel: the partner's in-band `chat`
+   * channel when it opened one, else the negotiated one.
+   */
   sendChat(text: string): void {
-    if (this.#dc.readyState !== 'open') throw new Error(`chat is not open (data channel ${this.#dc.readyState}, call ${this.#state})`);
-    this.#dc.send(text.slice(0, MAX_CHAT_CHARS));
+    const dc = chatSendChannel(this.#dc, this.#partnerChat);
+    if (!dc) throw new Error(`chat is not open (data channel ${this.#dc.readyState}, call ${this.#state})`);
+    dc.send(clampChat(text));
   }
 
   /** `getStats()` of the peer connection. */
   stats(): Promise<RTCStatsReport> {
     return this.pc.getStats();
+  }
+
+  /**
+   * Takes renewed ICE servers (fresh TURN credentials from the server's `ice-servers`): used by
+   * the next ICE restart. Allocations already made keep working (coturn keeps their key), so
+   * the live call is not touched.
+   */
+  setIceServers(iceServers: IceServer[]): void {
+    if (this.pc.signalingState === 'closed') return;
+    try {
+      this.pc.setConfiguration({ ...this.pc.getConfiguration(), iceServers: iceServers as RTCIceServer[] });
+    } catch {
+      // A browser that refuses the change keeps the old servers; the call goes on.
+    }
   }
 
   /** Ends the call: timers, data channel and peer connection. Idempotent. */
@@ -202,22 +231,49 @@ export class PeerCall extends Emitter<CallEvents> {
     this.#clearTimers();
     this.#to('closed');
     this.#dc.close();
+    for (const dc of this.#partnerChat) dc.close();
+    this.#safetyDc.close();
     this.pc.close();
     for (const t of this.remoteStream.getTracks()) t.stop();
-    this.removeAll();
+    this.removeAllListeners();
   }
 
   // ------------------------------------------------------------ internals
 
   #assert(method: string, states: readonly CallState[]): void {
-    if (!states.includes(this.#state)) throw new Error(`PeerCall.${method}() is not allowed in state ${this.#state}`);
+    if (!states.includes(this.#state)) throw new ChatzyoError('CHZ_ERR_CALL_STATE', `PeerCall.${method}() is not allowed in state ${this.#state}`);
   }
 
   #to(next: CallState): void {
-    if (next === this.#state) return;
-    if (!TRANSITIONS[this.#state].includes(next)) throw new Error(`PeerCall cannot go from state ${this.#state} to ${next}`);
-    this.#state = next;
-    this.emit('state', next);
+    if (this.#machine.to(next) !== next) this.emit('state', next);
+  }
+
+  /**
+   * A chat channel, negotiated or opened by the partner: its text messages are chat (cut to
+   * 1,000 characters; binary and empty ones dropped), and a message the partner also sent on
+   * another chat channel is shown once.
+   */
+  #useChatChannel(dc: RTCDataChannel): void {
+    const key = String(this.#chatChannels++);
+    dc.onopen = () => this.emit('chatopen');
+    dc.onclose = () => this.emit('chatclose');
+    dc.onmessage = (ev: MessageEvent) => {
+      const text = chatFromMessage(ev.data);
+      if (text !== null && this.#chatCopies.accept(key, text)) this.emit('chat', text);
+    };
+    if (dc.readyState === 'open') this.emit('chatopen');
+  }
+
+  /**
+   * A channel the partner opened in-band (DCEP, RFC 8832). One labelled `chat` is a chat channel
+   * of the partner's; others are not ours to read. (An in-band `chat` on stream 0 never comes
+   * here: the browser refuses an open for a stream the negotiated channel holds, and the data
+   * on that stream reaches the negotiated channel.)
+   */
+  #onPartnerChannel(dc: RTCDataChannel): void {
+    if (this.#state === 'closed' || dc.label !== CHAT_CHANNEL.label || this.#partnerChat.length >= MAX_PARTNER_CHAT_CHANNELS) return;
+    this.#partnerChat.push(dc);
+    this.#useChatChannel(dc);
   }
 
   /** Runs signaling steps one at a time; a step that throws fails the call. */
@@ -227,7 +283,7 @@ export class PeerCall extends Emitter<CallEvents> {
       await step();
     }).catch((err: unknown) => {
       if (this.#state === 'closed' || this.#state === 'failed') return;
-      console.warn('chatzyo: signaling step failed', err);
+      log.warn('signaling step failed', err);
       this.#fail(`The call could not be set up (${(err as Error)?.message ?? String(err)}).`);
     });
   }
@@ -295,20 +351,35 @@ export class PeerCall extends Emitter<CallEvents> {
       else await this.pc.addIceCandidate();
     } catch (err) {
       // A candidate from before an ICE restart, or one this browser cannot use: not fatal.
-      console.debug('chatzyo: remote candidate not added', err);
+      log.debug('remote candidate not added', err);
     }
   }
 
   async #afterRemoteDescription(): Promise<void> {
     for (const c of this.#pending.splice(0)) await this.#addCandidate(c);
+  }
+
+  /**
+   * The exchange of this call, made and started when first needed (the channel opened, or a
+   * message came first). Needs both descriptions: the DTLS identities enter the number.
+   */
+  #ensureSafetyExchange(): SafetyExchange | null {
     const local = this.pc.localDescription?.sdp;
     const remote = this.pc.remoteDescription?.sdp;
-    if (!local || !remote) return;
-    const code = await safetyNumber(local, remote);
-    if (code !== this.#safety && this.#state !== 'closed') {
-      this.#safety = code;
-      this.emit('safetynumber', code);
-    }
+    if (this.#safetyExchange || this.#state === 'closed' || !local || !remote) return this.#safetyExchange;
+    const dc = this.#safetyDc;
+    const started = startSafetyExchange({
+      localSdp: local, remoteSdp: remote, send: (text) => dc.send(text), timeoutMs: this.#opts.safetyTimeoutMs,
+      onOutcome: (o) => {
+        if (this.#state === 'closed') return;
+        this.#safety = o;
+        this.emit('safety', o);
+      },
+    });
+    if (!started) return null; // no fingerprint: DTLS cannot come up, and the call fails on its own
+    this.#safetyExchange = started.exchange;
+    this.#safetyTimer = started.timer;
+    return started.exchange;
   }
 
   /** A new local ICE ufrag means a new gathering round: arm the gathering timeout. */
@@ -411,7 +482,7 @@ export class PeerCall extends Emitter<CallEvents> {
   }
 
   #clearTimers(): void {
-    for (const t of [this.#gatherTimer, this.#connectTimer, this.#disconnectTimer]) if (t) clearTimeout(t);
-    this.#gatherTimer = this.#connectTimer = this.#disconnectTimer = null;
+    for (const t of [this.#gatherTimer, this.#connectTimer, this.#disconnectTimer, this.#safetyTimer]) if (t) clearTimeout(t);
+    this.#gatherTimer = this.#connectTimer = this.#disconnectTimer = this.#safetyTimer = null;
   }
 }

@@ -2,13 +2,15 @@
  * The page: finds the elements by their `data-testid`, forwards clicks to the session and
  * renders its snapshots. All DOM code lives here; the session knows nothing about the page.
  */
-import { parseInterests, type BrowserSession, type ChatLine, type SessionSnapshot } from './browser-session.js';
+import { parseInterests, type BrowserSession, type SessionSnapshot } from './browser-session.js';
+import { ChatLog } from './chat-log.js';
 import type { LocalMedia } from './local-media.js';
 import { privateLink } from './route.js';
 import { statusLine } from './status-text.js';
+import * as log from './log.js';
 
 /** The element with `data-testid="id"`; throws naming the hook when the page lacks it. */
-function byTestId<T extends HTMLElement>(id: string, root: ParentNode = document): T {
+export function byTestId<T extends HTMLElement>(id: string, root: ParentNode = document): T {
   const el = root.querySelector<T>(`[data-testid="${id}"]`);
   if (!el) throw new Error(`the page has no element with data-testid="${id}"`);
   return el;
@@ -20,9 +22,21 @@ function byId<T extends HTMLElement>(id: string): T {
   return el;
 }
 
+/**
+ * What the safety-number box says (docs/safety-number.md). A failed check never shows a
+ * number: someone answered for the partner with a nonce that did not open its commitment.
+ */
+function safetyText(check: 'none' | 'checking' | 'verified' | 'failed' | 'unavailable', number: string | null): string {
+  switch (check) {
+    case 'verified': return number ?? '';
+    case 'failed': return 'Warning: the safety check failed. Someone may be listening in on this call.';
+    case 'unavailable': return 'Unavailable: this call could not be checked.';
+    default: return '';
+  }
+}
+
 /** Binds the page to a session. */
 export class View {
-  readonly #session: BrowserSession;
   readonly #hub = byTestId<HTMLSelectElement>('hub-select');
   readonly #interests = byTestId<HTMLInputElement>('interests');
   readonly #hideIp = byTestId<HTMLInputElement>('hide-ip');
@@ -35,6 +49,8 @@ export class View {
   readonly #local = byTestId<HTMLVideoElement>('local-video');
   readonly #remote = byTestId<HTMLVideoElement>('remote-video');
   readonly #chatLog = byTestId<HTMLOListElement>('chat-log');
+  /** Bounded and rate-limited: a flooding partner cannot grow the page or keep it busy. */
+  readonly #chat = new ChatLog(this.#chatLog);
   readonly #chatInput = byTestId<HTMLInputElement>('chat-input');
   readonly #chatSend = byTestId<HTMLButtonElement>('chat-send');
   readonly #privateCreate = byTestId<HTMLButtonElement>('private-create');
@@ -50,10 +66,9 @@ export class View {
   #hubNames = '';
 
   constructor(session: BrowserSession) {
-    this.#session = session;
     session.on('change', (s) => this.render(s));
-    session.on('chat', (line) => this.#appendChat(line));
-    session.on('chatclear', () => this.#chatLog.replaceChildren());
+    session.on('chat', (line) => this.#chat.append(line));
+    session.on('chatclear', () => this.#chat.clear());
     session.on('localmedia', (m) => this.#showLocal(m));
     session.on('mediaproblem', (text) => { this.#notice.textContent = text ?? ''; this.#notice.hidden = !text; });
     session.on('remotestream', (s) => this.#showRemote(s));
@@ -91,9 +106,9 @@ export class View {
   #act(action: () => void | Promise<void>): void {
     try {
       const r = action();
-      if (r instanceof Promise) r.catch((err: unknown) => console.warn('chatzyo:', err));
+      if (r instanceof Promise) r.catch((err: unknown) => log.warn('action refused:', err));
     } catch (err) {
-      console.warn('chatzyo:', err);
+      log.warn('action refused:', err);
     }
   }
 
@@ -131,8 +146,10 @@ export class View {
     if (this.#privateLink.value !== link) this.#privateLink.value = link;
     this.#linkRow.hidden = !link;
 
-    const safety = s.call?.safetyNumber ?? '';
+    const check = s.call?.safetyCheck ?? 'none';
+    const safety = safetyText(check, s.call?.safetyNumber ?? null);
     if (this.#safety.textContent !== safety) this.#safety.textContent = safety;
+    this.#safety.dataset.check = check;
   }
 
   #renderHubs(s: SessionSnapshot): void {
@@ -151,21 +168,6 @@ export class View {
       const text = live ? `${h.name} · ${h.waiting} waiting · ${h.inCall} in calls` : h.name;
       if (opt.text !== text) opt.text = text;
     }
-  }
-
-  #appendChat(line: ChatLine): void {
-    const li = document.createElement('li');
-    li.className = line.from;
-    if (line.from !== 'system') {
-      const who = document.createElement('span');
-      who.className = 'who';
-      who.textContent = line.from === 'you' ? 'You' : 'Stranger';
-      li.append(who);
-    }
-    // textContent, never innerHTML: a partner's message is untrusted text.
-    li.append(document.createTextNode(line.text));
-    this.#chatLog.append(li);
-    this.#chatLog.scrollTop = this.#chatLog.scrollHeight;
   }
 
   #showLocal(m: LocalMedia | null): void {

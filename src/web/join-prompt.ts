@@ -1,0 +1,74 @@
+/**
+ * "Join this private call?": the in-page question asked before a call link that arrives in an
+ * open page (a change of the URL fragment only) is joined. Any page that holds a reference to
+ * this tab (one that opened it, or that this tab's opener can reach) may set its fragment
+ * without the person knowing; joining silently would move a live call, camera on, into that
+ * page's private call. A `<dialog>` element, not window.confirm (which a page can suppress and
+ * which blocks the call's timers); No has the focus, Escape means No.
+ */
+import { byTestId } from './view.js';
+
+/** Why the question is asked, for its wording. */
+export type JoinPromptContext = 'in-call' | 'waiting' | 'camera-on' | 'idle';
+
+const DETAIL: Record<JoinPromptContext, string> = {
+  'in-call': 'Joining ends the call you are in now and sends your camera and microphone to whoever made this link.',
+  waiting: 'Joining stops your current search and sends your camera and microphone to whoever made this link.',
+  'camera-on': 'Your camera is on: joining sends it and your microphone to whoever made this link.',
+  idle: 'Joining turns on your camera and microphone for whoever made this link.',
+};
+
+
+/** The dialog of index.html (`data-testid="join-private-confirm"`). */
+export class JoinPrompt {
+  readonly #dialog = byTestId<HTMLDialogElement>('join-private-confirm');
+  readonly #detail = byTestId<HTMLElement>('join-private-detail');
+  readonly #code = byTestId<HTMLElement>('join-private-code');
+  readonly #yes = byTestId<HTMLButtonElement>('join-private-yes');
+  readonly #no = byTestId<HTMLButtonElement>('join-private-no');
+  #answer: ((yes: boolean) => void) | null = null;
+
+  constructor() {
+    this.#yes.addEventListener('click', () => this.#close(true));
+    this.#no.addEventListener('click', () => this.#close(false));
+    // Escape (the dialog's cancel) and any other way it closes: No.
+    this.#dialog.addEventListener('close', () => this.#close(false));
+  }
+
+  /**
+   * Asks whether to join private call `code`; resolves true only for Yes. While one question is
+   * open, another link is refused (false) rather than swapped in under the person's cursor.
+   */
+  ask(code: string, context: JoinPromptContext): Promise<boolean> {
+    if (this.#answer) return Promise.resolve(false);
+    this.#detail.textContent = DETAIL[context];
+    this.#code.textContent = code;
+    return new Promise((resolve) => {
+      this.#answer = resolve;
+      this.#dialog.showModal();
+      this.#no.focus();
+    });
+  }
+
+  #close(yes: boolean): void {
+    const answer = this.#answer;
+    this.#answer = null;
+    if (this.#dialog.open) this.#dialog.close();
+    answer?.(yes);
+  }
+}
+
+/**
+ * The wording for a session in `state` (camera on or not); null when no link is joined at all
+ * (offline, still asking for the camera, closed: as before, the link is dropped).
+ */
+export function promptContext(state: string, cameraOn: boolean): JoinPromptContext | null {
+  switch (state) {
+    case 'in-call': return 'in-call';
+    case 'searching':
+    case 'private-waiting':
+    case 'joining-private': return 'waiting';
+    case 'idle': return cameraOn ? 'camera-on' : 'idle';
+    default: return null;
+  }
+}
