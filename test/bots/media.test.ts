@@ -31,7 +31,6 @@ describe('media-mode bots', () => {
     // ICE comes before DTLS, DTLS (connected) before the first video packet.
     expect(summary.timeToIceMs!.p50).toBeLessThanOrEqual(summary.timeToDtlsMs!.p50);
     expect(summary.timeToConnectMs!.p50).toBeLessThanOrEqual(summary.timeToFirstMediaMs!.p50);
-    expect(summary.timeToFirstMediaMs!.max).toBeLessThan(5000);
     const clip = summary.clip!;
     expect(clip).toMatchObject({ width: 320, height: 240, fps: 15 });
     // Every bot (the 5th percentile too) receives the clip's video bitrate; RTP headers add a few percent.

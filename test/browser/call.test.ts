@@ -38,9 +38,23 @@ describe('two Chromium pages', () => {
     await b.fill('chat-input', 'hello back from B');
     await b.click('chat-send');
     await until(async () => (await a.text('chat-log')).includes('hello back from B'), 10_000, 'A shows B\'s chat message');
-    // Chat is peer to peer: the text never went to the signaling server.
-    expect(a.wsSent.some((f) => f.includes('vanakkam'))).toBe(false);
-    expect(b.wsSent.some((f) => f.includes('hello back'))).toBe(false);
+    // Chat is peer to peer: the text never went to the signaling server, nor came from it.
+    // Positive control first: the frame hook recorded both directions (each page's hello, join
+    // and SDP; the server's welcome, the matched for this match and the partner's signals),
+    // so an empty list from a broken hook cannot pass the checks below.
+    const matchId = await a.eval<string>('window.__chatzyo.matchId');
+    for (const p of [a, b]) {
+      const sent = p.wsSent.map((f) => JSON.parse(f) as { type: string });
+      const received = p.wsReceived.map((f) => JSON.parse(f) as { type: string; matchId?: string });
+      expect(sent.map((m) => m.type), `${p.name} sent`).toEqual(expect.arrayContaining(['hello', 'join', 'signal']));
+      expect(p.wsSent.some((f) => f.includes('"type":"signal"') && f.includes('v=0')), `${p.name}: its SDP recorded`).toBe(true);
+      expect(received.map((m) => m.type), `${p.name} received`).toEqual(expect.arrayContaining(['welcome', 'signal']));
+      expect(received, `${p.name} received matched`).toContainEqual(expect.objectContaining({ type: 'matched', matchId }));
+    }
+    for (const text of ['vanakkam', 'hello back']) {
+      expect([...a.wsSent, ...b.wsSent].filter((f) => f.includes(text)), `"${text}" sent to the server`).toEqual([]);
+      expect([...a.wsReceived, ...b.wsReceived].filter((f) => f.includes(text)), `"${text}" received from the server`).toEqual([]);
+    }
 
     await saveScreenshot(a, 'chromium-call-a');
     await saveScreenshot(b, 'chromium-call-b');

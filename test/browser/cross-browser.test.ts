@@ -57,6 +57,13 @@ describe('Chromium and Firefox', () => {
     await c.click('chat-send');
     await until(async () => (await f.text('chat-log')).includes('hi from chromium'), 10_000, 'Firefox shows the Chromium message');
 
+    // The safety-number exchange runs between the two engines and both show the same number.
+    const safety = async (p: ChatPage) => ({ check: await p.eval<string>('document.querySelector(\'[data-testid="safety-number"]\').dataset.check'), text: await p.text('safety-number') });
+    await until(async () => (await safety(c)).check === 'verified' && (await safety(f)).check === 'verified', 10_000, 'both pages verify a safety number');
+    const [sc, sf] = [await safety(c), await safety(f)];
+    expect(sc.text).toMatch(/^\d{4} \d{4} \d{4}$/);
+    expect(sf.text).toBe(sc.text);
+
     await saveScreenshot(c, 'cross-browser-chromium');
     await saveScreenshot(f, 'cross-browser-firefox');
     expect([...c.errors, ...f.errors]).toEqual([]);

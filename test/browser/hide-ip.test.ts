@@ -8,14 +8,16 @@ import {
   waitForVideo, type ChatPage,
 } from '../helpers/browsers.js';
 import { startCoturn, type Coturn } from '../helpers/coturn.js';
-import { until } from '../helpers/deadline.js';
+import { until, withTimeout } from '../helpers/deadline.js';
 import { startServer } from '../helpers/server.js';
+import { Sessions } from '../peer/helpers.js';
 
 let web: Awaited<ReturnType<typeof buildWebClient>>;
 let browser: Browser;
 let coturn: Coturn;
 let server: SignalServer;
 const pages: ChatPage[] = [];
+const sessions = new Sessions();
 
 beforeAll(async () => {
   web = await buildWebClient();
@@ -25,6 +27,7 @@ beforeAll(async () => {
   server = await startServer({ webRoot: web.dir, turnUrls: [coturn.url], turnSecret: coturn.secret });
 });
 afterAll(async () => {
+  await sessions.closeAll();
   await closeAll(pages);
   await browser?.close();
   await server?.close();
@@ -78,10 +81,61 @@ describe('Hide my IP', () => {
       for (const line of lines) {
         expect(line, `${p.name} received a non-relay candidate`).toMatch(/ typ relay( |$)/);
         expect(line).not.toMatch(/ typ (host|srflx|prflx)( |$)/);
+        expect([...line.matchAll(/ raddr (\S+) rport (\S+)/g)].map((m) => `${m[1]}:${m[2]}`), `${p.name}: related address in ${line}`).toEqual(['0.0.0.0:0']);
       }
       for (const addr of ownAddresses()) expect(raw, `${p.name} received this machine's address ${addr}`).not.toContain(addr);
     }
     await saveScreenshot(a, 'hide-ip-relayed');
     expect([...a.errors, ...b.errors]).toEqual([]);
+  });
+
+  it('a headless peer with --relay-only sends the page relay candidates with no related address, and they connect', async () => {
+    const page = await open('page');
+    await startIn(page, 'uk', { hideIp: true });
+    await waitForStatus(page, /position 1/, 10_000, 'page queued');
+    const [peer, rec] = sessions.create({ server: server.url, relayOnly: true, audio: null, target: { kind: 'hub', hub: 'uk' } }, 'peer');
+    await withTimeout(peer.start(), 15_000, 'peer start');
+    expect((await rec.next('connected', 20_000)).candidateType).toBe('relay');
+    await waitForStatus(page, CONNECTED, 20_000, 'page connected');
+    await waitForVideo(page, 10, 20_000);
+    await until(async () => (await page.eval<boolean>('window.__chatzyo.received.some((r) => r.data.kind === "end-of-candidates")')), 10_000, 'the peer finished gathering');
+
+    const { lines, raw } = await receivedCandidates(page);
+    expect(lines.length, 'the page received candidates from the peer').toBeGreaterThan(0);
+    for (const line of lines) {
+      expect(line).toMatch(/ typ relay /);
+      expect([...line.matchAll(/ raddr (\S+) rport (\S+)/g)].map((m) => `${m[1]}:${m[2]}`), line).toEqual(['0.0.0.0:0']);
+    }
+    for (const addr of ownAddresses()) expect(raw, `the page received this machine's address ${addr}`).not.toContain(addr);
+    expect(page.errors).toEqual([]);
+  });
+
+  it('takes renewed TURN credentials during a relayed call, and the call outlives the first ones', async () => {
+    const short = await startServer({ webRoot: web.dir, turnUrls: [coturn.url], turnSecret: coturn.secret, turnTtlSeconds: 2 });
+    try {
+      const a = await openChromiumPage(browser, short.url, 'A-renew');
+      const b = await openChromiumPage(browser, short.url, 'B-renew');
+      pages.push(a, b);
+      await startIn(a, 'usa', { hideIp: true });
+      await waitForStatus(a, /position 1/, 10_000, 'A queued');
+      await startIn(b, 'usa', { hideIp: true });
+      await Promise.all([waitForStatus(a, CONNECTED, 20_000, 'A connected'), waitForStatus(b, CONNECTED, 20_000, 'B connected')]);
+      const turnUser = () => a.eval<string | null>('(window.__chatzyo.pc?.getConfiguration().iceServers ?? []).find((s) => s.username)?.username ?? null');
+      const first = await turnUser();
+      expect(first, 'the match brought TURN credentials').toMatch(/^\d+:/);
+      // Renewed at three quarters of 2 s, twice: the first credentials have expired by then.
+      let seen = first;
+      const names = new Set([first]);
+      await until(async () => { seen = await turnUser(); if (seen) names.add(seen); return names.size >= 3; }, 10_000, 'two renewals reached the page');
+      expect(Number(seen!.split(':')[0]) * 1000).toBeGreaterThan(Number(first!.split(':')[0]) * 1000);
+      expect(Number(first!.split(':')[0]) * 1000).toBeLessThan(Date.now());
+      // The relayed call goes on with its expired credentials (coturn keeps an allocation's key).
+      const state = await a.eval<string>('window.__chatzyo.pc?.connectionState');
+      expect(state).toBe('connected');
+      await waitForVideo(a, 10, 10_000);
+      expect([...a.errors, ...b.errors]).toEqual([]);
+    } finally {
+      await short.close();
+    }
   });
 });

@@ -1,8 +1,8 @@
 /** Spawns `chatzyo` from source as a real process and reads its JSON lines. */
-import { spawn, type ChildProcess } from 'node:child_process';
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { withTimeout } from '../helpers/deadline.js';
+import { until, withTimeout } from '../helpers/deadline.js';
 
 const RUNNER = path.resolve(fileURLToPath(import.meta.url), '../run-cli.ts');
 
@@ -70,6 +70,46 @@ export class CliProcess {
       this.proc.kill('SIGKILL');
       await this.exited;
     });
+  }
+}
+
+/**
+ * `chatzyo` (from source) in a real pseudo-terminal (util-linux script(1)), 120x50, as a person
+ * at a terminal runs it; with CI=true as on a CI runner, where ink would draw nothing until exit
+ * unless chatzyo asks for a live view.
+ */
+export class PtyCli {
+  readonly proc: ChildProcess;
+  /** Everything the terminal was sent, read byte for byte (latin1), so no 8-bit byte hides in a decoded character. */
+  raw = '';
+  readonly exited: Promise<number | null>;
+
+  constructor(args: string[]) {
+    const script = spawnSync('script', ['--version'], { encoding: 'utf8' });
+    if (script.error || script.status !== 0) throw new Error(`util-linux script(1) is needed for a real pseudo-terminal (install bsdutils): ${script.error?.message ?? script.stderr}`);
+    const cmd = `stty cols 120 rows 50; exec ${process.execPath} --import tsx ${RUNNER} ${args.join(' ')}`;
+    const env: NodeJS.ProcessEnv = { ...process.env, TERM: 'xterm-256color', CI: 'true' };
+    delete env.CHATZYO_JSON;
+    this.proc = spawn('script', ['-qfec', cmd, '/dev/null'], { stdio: ['pipe', 'pipe', 'pipe'], env });
+    this.proc.stdout!.on('data', (d: Buffer) => { this.raw += d.toString('latin1'); });
+    this.proc.stderr!.on('data', (d: Buffer) => { this.raw += d.toString('latin1'); });
+    this.exited = new Promise((resolve) => this.proc.once('exit', resolve));
+  }
+
+  /** The screen's bytes decoded as UTF-8. */
+  get text(): string { return Buffer.from(this.raw, 'latin1').toString('utf8'); }
+
+  /** Waits until the screen shows `needle` (ASCII). */
+  async shows(needle: string, ms: number, what: string): Promise<void> {
+    await until(() => this.raw.includes(needle), ms, `${what} (output so far: ${JSON.stringify(this.raw.slice(-600))})`);
+  }
+
+  /** One write to the terminal (keys, a paste). */
+  write(keys: string): void { this.proc.stdin!.write(keys); }
+
+  /** Kills the terminal if it still runs. */
+  kill(): void {
+    if (this.proc.exitCode === null && this.proc.signalCode === null) this.proc.kill('SIGKILL');
   }
 }
 

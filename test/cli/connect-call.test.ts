@@ -4,6 +4,7 @@ import path from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import type { SignalServer } from '../../src/signal/server.js';
 import { startServer } from '../helpers/server.js';
+import { webmVideoSizes } from '../helpers/webm.js';
 import { CliProcess, probe } from './cli-process.js';
 
 let server: SignalServer;
@@ -31,9 +32,10 @@ function connect(name: string, args: string[]): CliProcess {
 }
 
 describe('two chatzyo connect processes', () => {
-  it('connect, report stats, chat both ways, record a webm that ffprobe decodes, and exit 0', async () => {
+  it('connect, report stats (with what is received), chat both ways, record a webm at the partner\'s size that ffprobe decodes, and exit 0', async () => {
     const file = path.join(dir, 'partner.webm');
-    const one = connect('one', ['--say', 'hi from one', '--record', file]);
+    // One captures at 640x480 and records the partner's 320x240 (the header once said 640x480).
+    const one = connect('one', ['--say', 'hi from one', '--record', file, '--width', '640', '--height', '480']);
     await one.next('queued', 15_000);
     const two = connect('two', ['--say', 'hi from two', '--max-partners', '1']);
 
@@ -56,8 +58,10 @@ describe('two chatzyo connect processes', () => {
     expect(s1).toMatchObject({ bytesReceived: expect.any(Number), framesSent: expect.any(Number) });
     expect(s1.rttMs).toEqual(expect.any(Number));
     expect(Number(s1.framesSent)).toBeGreaterThan(0);
+    expect(s1).toMatchObject({ codec: 'VP8', audioCodec: 'opus', frameWidth: 320, frameHeight: 240, pliSent: expect.any(Number) });
     const s2 = await two.next('stats', 20_000, (s) => Number(s.framesReceived) >= 45);
     expect(Number(s2.bytesReceived)).toBeGreaterThan(10_000);
+    expect(s2).toMatchObject({ codec: 'VP8', audioCodec: 'opus', frameWidth: 640, frameHeight: 480 });
     const [n1, n2] = await Promise.all([one.next('safety', 1000), two.next('safety', 1000)]);
     expect(n1.safetyNumber).toBe(n2.safetyNumber);
 
@@ -68,6 +72,7 @@ describe('two chatzyo connect processes', () => {
     expect(await two.exitCode(15_000)).toBe(0);
     expect(await two.next('closed', 1000)).toMatchObject({ reason: 'max-partners', exitCode: 0 });
 
+    expect(webmVideoSizes(file)).toEqual([{ width: 320, height: 240 }]);
     const p = await probe(file);
     expect(p.codec).toBe('vp8');
     expect([p.width, p.height]).toEqual([320, 240]);

@@ -34,7 +34,7 @@ describe('chatzyo connect options', () => {
       expect(text).toContain(s);
     }
     expect(text).toMatch(/Examples:\n {2}\$ chatzyo connect --room tamil/);
-    expect(text).toMatch(/3 server unreachable, 4 ffmpeg missing/);
+    expect(text).toMatch(/3 server unreachable \(or its TLS certificate\s+not accepted: CHZ_ERR_TLS_UNTRUSTED, with a hint\), 4 ffmpeg missing/);
   });
 
   it('refuses bad values with usage errors', async () => {
@@ -64,6 +64,16 @@ describe('chatzyo connect options', () => {
     expect(jsonLine('private-created', { code, expiresAt: 5 }, 'http://h:1/')).toEqual({ event: 'private-created', code, link: `http://h:1/#/call/${code}`, expiresAt: 5 });
     expect(jsonLine('chat', { matchId: 'm', text: 'hi' }, '')).toEqual({ event: 'chat', from: 'partner', text: 'hi', matchId: 'm' });
     expect(jsonLine('state', 'queued', '')).toBeNull();
+  });
+
+  it('-4 / -6 choose one IP family for the session; both at once is a usage error', async () => {
+    const both = await parse(['connect', '--room', 'tamil', '-4', '-6']);
+    expect(both.error).toMatchObject({ code: 'commander.conflictingOption' });
+    expect(both.text).toMatch(/option '-4, --ipv4' cannot be used with option '-6, --ipv6'/);
+    const base = { server: 'http://[2001:db8::1]:8080', room: 'global', video: false as const, audio: false as const, codec: 'vp8' as const, width: 320, height: 240, fps: 15, videoBitrate: 300, audioBitrate: 32, keyframeInterval: 1, json: true };
+    expect(sessionOptions({ ...base, ipFamily: 6 }).ipFamily).toBe(6);
+    expect(sessionOptions(base).ipFamily).toBeUndefined();
+    expect((await parse(['connect', '--help'])).text).toMatch(/-6, --ipv6 +use IPv6 only/);
   });
 
   it('the real binary prints connect --help and exits 0', async () => {

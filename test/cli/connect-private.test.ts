@@ -4,6 +4,7 @@ import path from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import type { SignalServer } from '../../src/signal/server.js';
 import { startServer } from '../helpers/server.js';
+import { webmVideoSizes } from '../helpers/webm.js';
 import { CliProcess, probe } from './cli-process.js';
 
 let server: SignalServer;
@@ -33,7 +34,8 @@ function connect(name: string, args: string[]): CliProcess {
 describe('chatzyo connect private calls and H.264', () => {
   it('--create-private prints a code and link, --private LINK joins it with H.264, the recording is H.264, and leaving ends the private call', async () => {
     const file = path.join(dir, 'host.webm');
-    const host = connect('host', ['--create-private', '--codec', 'h264', '--record', file]);
+    // The host captures at 640x480; it records the guest's 320x240, the size its SPS announces.
+    const host = connect('host', ['--create-private', '--codec', 'h264', '--record', file, '--width', '640', '--height', '480']);
     const created = await host.next('private-created', 15_000);
     expect(created.code).toMatch(/^[A-Za-z0-9_-]{22,}$/);
     expect(created.link).toBe(`${server.url}/#/call/${created.code}`);
@@ -44,7 +46,8 @@ describe('chatzyo connect private calls and H.264', () => {
     expect(mg.matchId).toBe(mh.matchId);
     expect(await host.next('chat', 20_000)).toMatchObject({ text: 'knock knock' });
     // Long enough that the recording (which starts on the first keyframe) holds 20+ frames.
-    await host.next('stats', 20_000, (s) => Number(s.framesReceived) >= 60);
+    const s = await host.next('stats', 20_000, (x) => Number(x.framesReceived) >= 60);
+    expect(s).toMatchObject({ codec: 'H264', audioCodec: 'opus', frameWidth: 320, frameHeight: 240 });
 
     guest.say('/quit');
     expect(await guest.exitCode(15_000)).toBe(0);
@@ -53,6 +56,7 @@ describe('chatzyo connect private calls and H.264', () => {
     expect(await host.exitCode(15_000)).toBe(0);
     expect(await host.next('closed', 1000)).toMatchObject({ reason: 'partner-left', partners: 1, exitCode: 0 });
 
+    expect(webmVideoSizes(file)).toEqual([{ width: 320, height: 240 }]);
     const p = await probe(file);
     expect(p.codec).toBe('h264');
     expect([p.width, p.height]).toEqual([320, 240]);

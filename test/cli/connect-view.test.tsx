@@ -1,4 +1,3 @@
-import React from 'react';
 import { render } from 'ink-testing-library';
 import { afterEach, describe, expect, it } from 'vitest';
 import { ConnectApp, ConnectView } from '../../src/cli/connect-view.js';
@@ -7,9 +6,10 @@ import { PeerSession, type PeerStats } from '../../src/peer/index.js';
 import { until } from '../helpers/deadline.js';
 
 const STATS: PeerStats = {
-  matchId: 'm1', partner: 2, candidateType: 'host', localCandidateType: 'host', rttMs: 1.2, framesReceived: 120, keyframesReceived: 2,
+  matchId: 'm1', partner: 2, candidateType: 'host', localCandidateType: 'host', ipFamily: 4, rttMs: 1.2, framesReceived: 120, keyframesReceived: 2,
   bytesReceived: 400_000, packetsReceived: 500, packetsLost: 1, lossPercent: 0.4, framesSent: 118, bytesSent: 380_000,
   audioPacketsReceived: 200, fps: 15, sendKbps: 310, recvKbps: 905, pliReceived: 0,
+  pliSent: 1, frameWidth: 320, frameHeight: 240, codec: 'VP8', audioCodec: 'opus',
 };
 
 function play(events: ConnectEvent[], where = 'hub tamil'): ConnectModel {
@@ -28,13 +28,13 @@ describe('connect screen model', () => {
     m = play([
       { type: 'queued', data: { hub: 'tamil', position: 1 } },
       { type: 'matched', data: { matchId: 'm1', role: 'offerer', hub: 'tamil', private: false, commonInterests: ['cricket'], partner: 2 } },
-      { type: 'connected', data: { matchId: 'm1', candidateType: 'srflx', localCandidateType: 'host', msFromMatch: 300, restarted: false, reconnected: false } },
+      { type: 'connected', data: { matchId: 'm1', candidateType: 'srflx', localCandidateType: 'host', ipFamily: 4, msFromMatch: 300, restarted: false, reconnected: false } },
       { type: 'safety', data: { matchId: 'm1', safetyNumber: '0412 9981 3307' } },
       { type: 'stats', data: STATS },
       { type: 'chat', data: { matchId: 'm1', text: 'vanakkam' } },
       { type: 'chat-sent', data: { matchId: 'm1', text: 'hello' } },
     ]);
-    expect(m).toMatchObject({ status: 'connected', partner: 2, role: 'offerer', candidateType: 'host', safetyNumber: '0412 9981 3307', notice: 'You both like cricket.' });
+    expect(m).toMatchObject({ status: 'connected', partner: 2, role: 'offerer', candidateType: 'host', ipFamily: 4, safetyNumber: '0412 9981 3307', notice: 'You both like cricket.' });
     expect(m.chat).toEqual([{ from: 'partner', text: 'vanakkam' }, { from: 'you', text: 'hello' }]);
     m = reduce(m, { type: 'partner-left', data: { matchId: 'm1', reason: 'next' } });
     expect(m).toMatchObject({ status: 'partner left', notice: 'Your partner pressed Next.', safetyNumber: null });
@@ -52,22 +52,41 @@ describe('ConnectView (ink)', () => {
   it('renders hub, state, candidate type, RTT, bitrates, fps, loss, safety number, chat and keys', () => {
     const model = play([
       { type: 'matched', data: { matchId: 'm1', role: 'answerer', hub: 'tamil', private: false, commonInterests: [], partner: 2 } },
-      { type: 'connected', data: { matchId: 'm1', candidateType: 'relay', localCandidateType: 'relay', msFromMatch: 300, restarted: false, reconnected: false } },
+      { type: 'connected', data: { matchId: 'm1', candidateType: 'relay', localCandidateType: 'relay', ipFamily: 6, msFromMatch: 300, restarted: false, reconnected: false } },
       { type: 'safety', data: { matchId: 'm1', safetyNumber: '0412 9981 3307' } },
-      { type: 'stats', data: { ...STATS, candidateType: 'relay' } },
+      { type: 'stats', data: { ...STATS, candidateType: 'relay', ipFamily: 6 } },
       { type: 'chat', data: { matchId: 'm1', text: 'hi there' } },
       { type: 'chat-sent', data: { matchId: 'm1', text: 'hello back' } },
     ]);
     const { lastFrame, unmount } = render(<ConnectView model={model} input="typing" composing={false} />);
     const f = lastFrame()!;
     unmount();
-    expect(f).toMatch(/chatzyo · hub tamil · connected · partner 2 \(answerer\) · via relay/);
+    expect(f).toMatch(/chatzyo · hub tamil · connected · partner 2 \(answerer\) · via relay over IPv6/);
     expect(f).toMatch(/RTT 1\.2 ms {2}send 310 kbit\/s {2}recv 905 kbit\/s {2}15\.0 fps {2}loss 0\.4% {2}frames in 120 \/ out 118/);
+    expect(f).toMatch(/Receiving VP8 320x240 \+ opus/);
     expect(f).toMatch(/Safety number: 0412 9981 3307/);
     expect(f).toMatch(/Stranger: hi there/);
     expect(f).toMatch(/You: hello back/);
     expect(f).toMatch(/> typing/);
     expect(f).toMatch(/Enter sends · Esc clears/);
+  });
+
+  it('shows a failed safety check as a warning, never a number, and an unavailable one as such', () => {
+    const matched: ConnectEvent = { type: 'matched', data: { matchId: 'm1', role: 'offerer', hub: 'tamil', private: false, commonInterests: [], partner: 1 } };
+    const failed = play([matched, { type: 'safety-problem', data: { matchId: 'm1', state: 'failed', reason: 'the partner\'s nonce does not match its commitment' } }]);
+    expect(failed).toMatchObject({ safetyNumber: null, safetyProblem: 'failed', notice: expect.stringMatching(/safety check FAILED/) });
+    const unavailable = play([matched, { type: 'safety-problem', data: { matchId: 'm1', state: 'unavailable', reason: 'the partner did not take part' } }]);
+    expect(unavailable).toMatchObject({ safetyNumber: null, safetyProblem: 'unavailable' });
+    const frames = [failed, unavailable].map((model) => {
+      const { lastFrame, unmount } = render(<ConnectView model={model} input="" composing={false} />);
+      const f = lastFrame()!;
+      unmount();
+      return f;
+    });
+    expect(frames[0]).toMatch(/Safety number: FAILED \(someone may be in the middle\)/);
+    expect(frames[1]).toMatch(/Safety number: unavailable/);
+    // The next partner starts clean.
+    expect(reduce(failed, matched)).toMatchObject({ safetyNumber: null, safetyProblem: null });
   });
 
   it('shows the waiting position and the key help when idle', () => {

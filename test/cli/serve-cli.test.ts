@@ -23,7 +23,7 @@ describe('chatzyo CLI', () => {
     const p2 = buildProgram({ out: out2.stream, err: out2.stream }).exitOverride();
     for (const c of p2.commands) c.exitOverride();
     await expect(p2.parseAsync(['node', 'chatzyo', 'serve', '--help'])).rejects.toMatchObject({ exitCode: 0 });
-    expect(out2.text).toMatch(/Example:/);
+    expect(out2.text).toMatch(/Examples:/);
     expect(out2.text).toMatch(/CHATZYO_PORT/);
   });
 

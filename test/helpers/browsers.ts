@@ -17,10 +17,10 @@ import { until, withTimeout } from './deadline.js';
 import { startServer } from './server.js';
 
 const ROOT = path.resolve(fileURLToPath(import.meta.url), '../../..');
-export const CHROMIUM_PATH = process.env.CHATZYO_CHROMIUM ?? '/usr/bin/chromium';
-export const FIREFOX_PATH = process.env.CHATZYO_FIREFOX ?? '/usr/bin/firefox-esr';
+const CHROMIUM_PATH = process.env.CHATZYO_CHROMIUM ?? '/usr/bin/chromium';
+const FIREFOX_PATH = process.env.CHATZYO_FIREFOX ?? '/usr/bin/firefox-esr';
 /** Where screenshots go (ignored by git). */
-export const RESULTS_DIR = path.join(ROOT, 'test-results');
+const RESULTS_DIR = path.join(ROOT, 'test-results');
 
 function requireExecutable(file: string, pkg: string): void {
   try {
@@ -47,7 +47,7 @@ export async function buildWebClient(): Promise<{ dir: string; remove(): void }>
 }
 
 /** Chromium flags: headless, quiet, fake camera and microphone granted without a prompt. */
-export const CHROMIUM_ARGS = [
+const CHROMIUM_ARGS = [
   '--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update', '--disable-sync',
   '--use-fake-ui-for-media-stream', '--use-fake-device-for-media-stream',
   // Pages in the background must not have their timers throttled: both ends of a call are "background" to each other.
@@ -67,18 +67,22 @@ export async function launchChromium(): Promise<PwBrowser> {
  * `media.peerconnection.ice.obfuscate_host_addresses` can stay as it is (as can Chromium's
  * WebRtcHideLocalIpsWithMdns, for the same reason).
  */
-export const FIREFOX_PREFS: Record<string, unknown> = {
+const FIREFOX_PREFS: Record<string, unknown> = {
   'media.navigator.streams.fake': true,
   'media.navigator.permission.disabled': true,
   'media.autoplay.default': 0,
   'media.peerconnection.ice.loopback': true,
 };
 
-/** Launches Debian's firefox-esr with puppeteer-core over WebDriver BiDi. */
-export async function launchFirefox(): Promise<PpBrowser> {
+/**
+ * Launches Debian's firefox-esr with puppeteer-core over WebDriver BiDi. `acceptInsecureCerts`:
+ * accept a self-signed certificate (a test's own TLS proxy).
+ */
+export async function launchFirefox(opts: { acceptInsecureCerts?: boolean } = {}): Promise<PpBrowser> {
   requireExecutable(FIREFOX_PATH, 'firefox-esr');
   return withTimeout(puppeteer.launch({
     browser: 'firefox', protocol: 'webDriverBiDi', executablePath: FIREFOX_PATH, headless: true, extraPrefsFirefox: FIREFOX_PREFS,
+    ...(opts.acceptInsecureCerts ? { acceptInsecureCerts: true } : {}),
   }), 60_000, 'firefox-esr launch');
 }
 
@@ -101,6 +105,8 @@ export interface ChatPage {
   readonly errors: string[];
   /** Text of WebSocket frames the page sent (Chromium only; empty under Firefox). */
   readonly wsSent: string[];
+  /** Text of WebSocket frames the page received (Chromium only; empty under Firefox). */
+  readonly wsReceived: string[];
   close(): Promise<void>;
 }
 
@@ -110,11 +116,15 @@ const STEP_MS = 10_000;
 class PlaywrightChatPage implements ChatPage {
   readonly errors: string[] = [];
   readonly wsSent: string[] = [];
+  readonly wsReceived: string[] = [];
   constructor(readonly name: string, private readonly context: BrowserContext, private readonly page: PwPage) {
     page.setDefaultTimeout(STEP_MS);
     page.on('pageerror', (e) => this.errors.push(`pageerror: ${e.message}`));
     page.on('console', (m) => { if (m.type() === 'error') this.errors.push(`console: ${m.text()}`); });
-    page.on('websocket', (ws) => ws.on('framesent', (f) => { if (typeof f.payload === 'string') this.wsSent.push(f.payload); }));
+    page.on('websocket', (ws) => {
+      ws.on('framesent', (f) => { if (typeof f.payload === 'string') this.wsSent.push(f.payload); });
+      ws.on('framereceived', (f) => { if (typeof f.payload === 'string') this.wsReceived.push(f.payload); });
+    });
   }
   async goto(url: string) { await this.page.goto(url, { waitUntil: 'load' }); }
   async click(id: string) { await this.page.locator(sel(id)).click(); }
@@ -134,6 +144,7 @@ class PlaywrightChatPage implements ChatPage {
 class PuppeteerChatPage implements ChatPage {
   readonly errors: string[] = [];
   readonly wsSent: string[] = [];
+  readonly wsReceived: string[] = [];
   constructor(readonly name: string, private readonly page: PpPage) {
     page.setDefaultTimeout(STEP_MS);
     page.on('pageerror', (e) => this.errors.push(`pageerror: ${(e as Error).message}`));
@@ -167,9 +178,12 @@ class PuppeteerChatPage implements ChatPage {
   }
 }
 
-/** Opens the client at `url` in a fresh Chromium context (its own camera grant and storage). */
-export async function openChromiumPage(browser: PwBrowser, url: string, name: string): Promise<ChatPage> {
-  const context = await browser.newContext({ viewport: { width: 1100, height: 800 } });
+/**
+ * Opens the client at `url` in a fresh Chromium context (its own camera grant and storage).
+ * `ignoreHTTPSErrors`: accept a self-signed certificate (a test's own TLS proxy).
+ */
+export async function openChromiumPage(browser: PwBrowser, url: string, name: string, opts: { ignoreHTTPSErrors?: boolean } = {}): Promise<ChatPage> {
+  const context = await browser.newContext({ viewport: { width: 1100, height: 800 }, ...(opts.ignoreHTTPSErrors ? { ignoreHTTPSErrors: true } : {}) });
   const page = new PlaywrightChatPage(name, context, await context.newPage());
   await page.goto(url);
   return page;
@@ -225,7 +239,7 @@ export interface VideoIn {
 }
 
 /** The inbound video of the page's current call (zeros when there is none yet). */
-export async function inboundVideo(page: ChatPage): Promise<VideoIn> {
+async function inboundVideo(page: ChatPage): Promise<VideoIn> {
   const stats = await page.eval<Record<string, unknown>[]>('window.__chatzyo.stats()');
   const v = stats.find((s) => s.type === 'inbound-rtp' && (s.kind === 'video' || s.mediaType === 'video'));
   return { framesDecoded: Number(v?.framesDecoded ?? 0), frameWidth: Number(v?.frameWidth ?? 0), frameHeight: Number(v?.frameHeight ?? 0) };

@@ -16,7 +16,8 @@ export interface RedisServer {
   flush(): Promise<void>;
 }
 
-async function freeTcpPort(): Promise<number> {
+/** A free loopback TCP port. */
+export async function freeTcpPort(): Promise<number> {
   const s = net.createServer();
   await new Promise<void>((r) => s.listen(0, '127.0.0.1', () => r()));
   const port = (s.address() as net.AddressInfo).port;
@@ -24,8 +25,10 @@ async function freeTcpPort(): Promise<number> {
   return port;
 }
 
-function launch(port: number, dir: string): Promise<ChildProcess> {
-  const proc = spawn('redis-server', ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no', '--dir', dir, '--protected-mode', 'no'], { stdio: ['ignore', 'pipe', 'pipe'] });
+function launch(port: number, dir: string, persistent: boolean): Promise<ChildProcess> {
+  // persistent: an append-only file, so a restart (SIGTERM flushes it) keeps the streams, cursors and matches.
+  const aof = persistent ? ['--appendonly', 'yes', '--appendfsync', 'everysec'] : ['--appendonly', 'no'];
+  const proc = spawn('redis-server', ['--port', String(port), '--bind', '127.0.0.1', '--save', '', ...aof, '--dir', dir, '--protected-mode', 'no'], { stdio: ['ignore', 'pipe', 'pipe'] });
   let log = '';
   return withTimeout(new Promise<ChildProcess>((resolve, reject) => {
     proc.stdout!.on('data', (d) => { log += d; if (/Ready to accept connections/.test(log)) resolve(proc); });
@@ -43,13 +46,15 @@ function command(port: number, cmd: string): Promise<string> {
   }), 5000, `redis ${cmd}`);
 }
 
-export async function startRedis(): Promise<RedisServer> {
+/** Starts redis-server on a free loopback port; `persistent` keeps its data across restart(). */
+export async function startRedis(opts: { persistent?: boolean } = {}): Promise<RedisServer> {
+  const persistent = opts.persistent ?? false;
   const port = await freeTcpPort();
   const dir = mkdtempSync(path.join(tmpdir(), 'chatzyo-redis-'));
   const r: RedisServer = {
     port,
     url: `redis://127.0.0.1:${port}/0`,
-    proc: await launch(port, dir),
+    proc: await launch(port, dir, persistent),
     async stop(signal = 'SIGTERM') {
       const p = r.proc;
       if (p.exitCode !== null || p.signalCode !== null) return;
@@ -58,7 +63,7 @@ export async function startRedis(): Promise<RedisServer> {
       await withTimeout(exited, 5000, 'redis stop');
     },
     async restart() {
-      r.proc = await launch(port, dir);
+      r.proc = await launch(port, dir, persistent);
     },
     async flush() {
       const reply = await command(port, 'FLUSHALL');

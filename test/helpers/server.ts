@@ -11,8 +11,8 @@ export async function startServer(opts: Partial<SignalServerOptions> = {}, deps:
 export class Clients {
   readonly all: TestClient[] = [];
   constructor(private readonly server: SignalServer) {}
-  async connect(): Promise<TestClient> {
-    const c = await TestClient.connect(this.server.wsUrl);
+  async connect(hello: Record<string, unknown> = {}): Promise<TestClient> {
+    const c = await TestClient.connect(this.server.wsUrl, {}, hello);
     this.all.push(c);
     return c;
   }

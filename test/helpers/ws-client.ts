@@ -35,14 +35,14 @@ export class TestClient {
     }));
   }
 
-  /** Connects and says hello; resolves after welcome. */
-  static async connect(url: string, options: WebSocket.ClientOptions = {}): Promise<TestClient> {
+  /** Connects and says hello (with `hello`'s extra fields); resolves after welcome. */
+  static async connect(url: string, options: WebSocket.ClientOptions = {}, hello: Record<string, unknown> = {}): Promise<TestClient> {
     const c = new TestClient(url, options);
     await withTimeout(new Promise<void>((resolve, reject) => {
       c.ws.once('open', () => resolve());
       c.ws.once('close', (code) => reject(new Error(`closed ${code} before open`)));
     }), 5000, 'websocket open');
-    c.send({ type: 'hello', version: PROTOCOL_VERSION });
+    c.send({ type: 'hello', version: PROTOCOL_VERSION, ...hello });
     const w = await c.next('welcome');
     c.sessionId = w.sessionId;
     return c;

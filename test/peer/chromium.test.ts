@@ -4,7 +4,7 @@ import {
   type ChatPage,
 } from '../helpers/browsers.js';
 import { until, withTimeout } from '../helpers/deadline.js';
-import { Sessions } from './helpers.js';
+import { sameSizeAsSent, Sessions } from './helpers.js';
 
 const rig = useBrowserRig(launchChromium);
 const { pages } = rig;
@@ -36,6 +36,8 @@ describe('headless peer and a Chromium page', () => {
       expect(await page.eval<number[]>(`(() => { const v = document.querySelector('[data-testid="remote-video"]'); return [v.videoWidth, v.videoHeight]; })()`)).toEqual([320, 240]);
       const s = await rec.next('stats', 20_000, (x) => x.framesReceived >= 30);
       expect(s.keyframesReceived).toBeGreaterThanOrEqual(1);
+      expect(s).toMatchObject({ codec: codec === 'vp8' ? 'VP8' : 'H264', audioCodec: 'opus' });
+      await sameSizeAsSent(page, peer);
       // Safety numbers agree.
       const n = await rec.next('safety', 5000);
       await until(async () => (await page.text('safety-number')).includes(n.safetyNumber), 10_000, 'page shows the same safety number');

@@ -1,10 +1,9 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import {
   useBrowserRig, CONNECTED, launchFirefox, openFirefoxPage, saveScreenshot, startIn, waitForStatus, waitForVideo,
-  type ChatPage,
 } from '../helpers/browsers.js';
 import { until, withTimeout } from '../helpers/deadline.js';
-import { Sessions } from './helpers.js';
+import { sameSizeAsSent, Sessions } from './helpers.js';
 
 const rig = useBrowserRig(launchFirefox);
 const { pages } = rig;
@@ -29,6 +28,8 @@ describe('headless peer and a Firefox page', () => {
     const s = await rec.next('stats', 30_000, (x) => x.framesReceived >= 30);
     expect(s.keyframesReceived).toBeGreaterThanOrEqual(1);
     expect(s.audioPacketsReceived).toBeGreaterThan(0);
+    expect(s).toMatchObject({ codec: 'VP8', audioCodec: 'opus' });
+    await sameSizeAsSent(page, peer);
     const n = await rec.next('safety', 5000);
     await until(async () => (await page.text('safety-number')).includes(n.safetyNumber), 10_000, 'page shows the same safety number');
     await rec.next('chat-open', 10_000);

@@ -1,9 +1,13 @@
 /** Helpers for headless-peer tests: small media, an event recorder with deadlines, cleanup. */
+import { afterEach } from 'vitest';
 import { PeerSession, type PeerSessionEvents, type PeerSessionOptions } from '../../src/peer/index.js';
-import { withTimeout } from '../helpers/deadline.js';
+import type { SignalServer } from '../../src/signal/server.js';
+import { startServer } from '../helpers/server.js';
+import type { ChatPage } from '../helpers/browsers.js';
+import { until, withTimeout } from '../helpers/deadline.js';
 
 /** Small media so two peers and a browser fit on two cores. */
-export const SMALL = { width: 320, height: 240, fps: 15, bitrateKbps: 300 } as const;
+const SMALL = { width: 320, height: 240, fps: 15, bitrateKbps: 300 } as const;
 
 type Ev = { [K in keyof PeerSessionEvents]: { type: K; args: PeerSessionEvents[K]; at: number } }[keyof PeerSessionEvents];
 
@@ -17,7 +21,7 @@ export class Recorder {
 
   constructor(readonly session: PeerSession, readonly name: string) {
     const names: (keyof PeerSessionEvents)[] = [
-      'state', 'welcome', 'queued', 'private-created', 'matched', 'connected', 'safety', 'chat-open', 'chat', 'chat-sent',
+      'state', 'welcome', 'queued', 'private-created', 'matched', 'connected', 'safety', 'safety-problem', 'chat-open', 'chat', 'chat-sent',
       'partner-left', 'next', 'gave-up', 'ice-restart', 'remote-media', 'stats', 'disconnected', 'server-error', 'warning', 'ended',
     ];
     session.once('welcome', () => session.signal?.on('message', (m) => { this.serverMessages.push(m.type); }));
@@ -58,6 +62,8 @@ export class Recorder {
 /** Tracks sessions so afterEach can close them all. */
 export class Sessions {
   readonly all: PeerSession[] = [];
+  /** Listeners that threw since the last closeAll. */
+  readonly listenerErrors: string[] = [];
 
   create(opts: Partial<PeerSessionOptions> & Pick<PeerSessionOptions, 'server'>, name: string): [PeerSession, Recorder] {
     const s = new PeerSession({
@@ -67,8 +73,10 @@ export class Sessions {
       encode: { ...SMALL },
       ...opts,
     });
-    // A listener that throws is a bug in the code under test: make it loud.
-    s.onListenerError = (event, error) => { process.stderr.write(`[${name}] listener of "${event}" threw: ${(error as Error)?.stack ?? String(error)}\n`); };
+    // A listener that throws is a bug in the code under test (or the test): closeAll fails the test with it.
+    s.onListenerError = (event, error) => {
+      this.listenerErrors.push(`[${name}] listener of "${String(event)}" threw: ${(error as Error)?.stack ?? String(error)}`);
+    };
     this.all.push(s);
     return [s, new Recorder(s, name)];
   }
@@ -76,5 +84,47 @@ export class Sessions {
   async closeAll(): Promise<void> {
     await Promise.all(this.all.map((s) => s.close()));
     this.all.length = 0;
+    const thrown = this.listenerErrors.splice(0);
+    if (thrown.length > 0) throw new Error(`${thrown.length} event listener(s) threw during the test:\n${thrown.join('\n')}`);
   }
+}
+
+/**
+ * The size the peer reads from a browser's bitstream is the size the browser says it encodes
+ * (its outbound-rtp frameWidth and frameHeight). Polled: a browser may adapt its resolution.
+ */
+export async function sameSizeAsSent(page: ChatPage, peer: PeerSession, ms = 10_000): Promise<void> {
+  let last = 'nothing yet';
+  try {
+    await until(async () => {
+      const stats = await page.eval<Record<string, unknown>[]>('window.__chatzyo.stats()');
+      const out = stats.find((x) => x.type === 'outbound-rtp' && x.kind === 'video');
+      const got = peer.call?.videoCounts;
+      last = `${page.name} sends ${String(out?.frameWidth)}x${String(out?.frameHeight)}, the peer reads ${String(got?.frameWidth)}x${String(got?.frameHeight)}`;
+      return typeof out?.frameWidth === 'number' && out.frameWidth === got?.frameWidth && out.frameHeight === got.frameHeight;
+    }, ms, 'the peer reads the size the page sends');
+  } catch (err) {
+    throw new Error(`${(err as Error).message}: ${last}`);
+  }
+}
+
+/**
+ * A per-test signaling server and peer sessions, both closed after each test: call
+ * `rig.start(options)` in a test for the server, `rig.sessions.create(...)` for peers.
+ */
+export function usePeerRig(): { sessions: Sessions; start(opts?: Parameters<typeof startServer>[0]): Promise<SignalServer> } {
+  const sessions = new Sessions();
+  let server: SignalServer | undefined;
+  afterEach(async () => {
+    await sessions.closeAll();
+    await server?.close();
+    server = undefined;
+  });
+  return {
+    sessions,
+    async start(opts = {}) {
+      server = await startServer(opts);
+      return server;
+    },
+  };
 }

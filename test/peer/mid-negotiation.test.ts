@@ -1,21 +1,13 @@
-import { afterEach, describe, expect, it } from 'vitest';
-import type { SignalServer } from '../../src/signal/server.js';
+import { describe, expect, it } from 'vitest';
 import { withTimeout } from '../helpers/deadline.js';
-import { startServer } from '../helpers/server.js';
-import { Sessions } from './helpers.js';
+import { usePeerRig } from './helpers.js';
 
-let server: SignalServer | undefined;
-const sessions = new Sessions();
-
-afterEach(async () => {
-  await sessions.closeAll();
-  await server?.close();
-  server = undefined;
-});
+const rig = usePeerRig();
+const sessions = rig.sessions;
 
 describe('calls that end before they connect', () => {
   it('Next pressed mid-negotiation drops that call cleanly and both find each other again', async () => {
-    server = await startServer({ rematchCooldownMs: 0 });
+    const server = await rig.start({ rematchCooldownMs: 0 });
     const [a, ra] = sessions.create({ server: server.url, audio: null }, 'A');
     const [b, rb] = sessions.create({ server: server.url, audio: null }, 'B');
     // A presses Next the moment it is matched, while the offer is still on its way.
@@ -33,7 +25,7 @@ describe('calls that end before they connect', () => {
   });
 
   it('a partner who leaves mid-offer: the one left behind re-queues and connects to the next stranger', async () => {
-    server = await startServer({ rematchCooldownMs: 0 });
+    const server = await rig.start({ rematchCooldownMs: 0 });
     const [a, ra] = sessions.create({ server: server.url, audio: null }, 'A');
     const [b, rb] = sessions.create({ server: server.url, audio: null, video: null }, 'B');
     b.once('matched', () => void b.close());

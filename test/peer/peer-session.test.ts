@@ -2,25 +2,17 @@ import { spawnSync } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { afterEach, describe, expect, it } from 'vitest';
-import type { SignalServer } from '../../src/signal/server.js';
-import { startServer } from '../helpers/server.js';
-import { until, withTimeout } from '../helpers/deadline.js';
-import { Sessions } from './helpers.js';
+import { describe, expect, it } from 'vitest';
+import { withTimeout } from '../helpers/deadline.js';
+import { usePeerRig } from './helpers.js';
 import { sdpFingerprints } from '../../src/protocol/index.js';
 
-let server: SignalServer | undefined;
-const sessions = new Sessions();
-
-afterEach(async () => {
-  await sessions.closeAll();
-  await server?.close();
-  server = undefined;
-});
+const rig = usePeerRig();
+const sessions = rig.sessions;
 
 describe('two headless peers', () => {
   it('connect over the server with VP8 + Opus, count frames both ways, chat, agree on the safety number', async () => {
-    server = await startServer({ rematchCooldownMs: 0 });
+    const server = await rig.start({ rematchCooldownMs: 0 });
     const [a, ra] = sessions.create({ server: server.url }, 'A');
     const [b, rb] = sessions.create({ server: server.url }, 'B');
     await withTimeout(a.start(), 15_000, 'A start');
@@ -49,7 +41,7 @@ describe('two headless peers', () => {
   });
 
   it('Next swaps partners without restarting the encoder, and the one left behind re-queues', async () => {
-    server = await startServer({ rematchCooldownMs: 0 });
+    const server = await rig.start({ rematchCooldownMs: 0 });
     const [a, ra] = sessions.create({ server: server.url }, 'A');
     const [b, rb] = sessions.create({ server: server.url }, 'B');
     await withTimeout(Promise.all([a.start(), b.start()]), 15_000, 'start');
@@ -90,7 +82,7 @@ describe('two headless peers', () => {
       const made = spawnSync('ffmpeg', ['-hide_banner', '-loglevel', 'error', '-f', 'lavfi', '-i', 'testsrc=size=160x120:rate=15:duration=2',
         '-f', 'lavfi', '-i', 'sine=frequency=660:duration=2', '-c:v', 'libvpx', '-c:a', 'libopus', '-shortest', clip], { timeout: 30_000 });
       expect(made.status, made.stderr?.toString()).toBe(0);
-      server = await startServer();
+      const server = await rig.start();
       const [a, ra] = sessions.create({ server: server.url, video: { type: 'file', path: clip }, audio: { type: 'file', path: clip } }, 'A');
       const [b, rb] = sessions.create({ server: server.url, audio: null }, 'B');
       await withTimeout(a.start(), 15_000, 'A start');

@@ -2,8 +2,9 @@ import { chmodSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
+import { backoffDelay } from '../../src/protocol/client/index.js';
 import {
-  backoffDelay, FrameCounter, h264PayloadKind, parseAudioSource, parseRtp, parseVideoSource, resolveFfmpeg, rtpOutputUrl,
+  FrameCounter, h264PayloadKind, parseAudioSource, parseRtp, parseVideoSource, resolveFfmpeg, rtpOutputUrl,
   signalUrl, videoArgs, vp8PayloadKind, PEER_ERROR_CODES,
 } from '../../src/peer/index.js';
 

@@ -17,7 +17,9 @@ describe('chatzyo probe (command line)', () => {
     const out = capture();
     await expect(program(out).parseAsync(['node', 'chatzyo', 'probe', '--help'])).rejects.toMatchObject({ exitCode: 0 });
     const help = out.text();
-    for (const opt of ['--server', '--stun', '--turn', '--turn-user', '--turn-pass', '--lifetime', '--no-ice', '--ca', '--json']) expect(help).toContain(opt);
+    for (const opt of ['--server', '--stun', '--turn', '--turn-user', '--turn-pass', '--lifetime', '--no-ice', '--ca', '--json', '--require']) expect(help).toContain(opt);
+    expect(help).toMatch(/choices:\s+"direct",\s+"relay",\s+"any"/);
+    expect(help).toMatch(/With --require KIND:\s+0 calls of that kind will work here, 1 they will not, 3 it could not be measured/);
     expect(help).toMatch(/Examples:\n {2}\$ chatzyo probe --server https:\/\/chat\.example\.com/);
     expect(help).toMatch(/CHATZYO_SERVER/);
   });

@@ -2,24 +2,38 @@
  * Simulated networks for the probe tests: network namespaces joined by veth pairs, with
  * iptables NAT in "router" namespaces, created and torn down by the test itself. Only
  * 203.0.113.0/24 and 198.51.100.0/24 (documentation "internet") and 198.18.0.0/15 (LANs) are
- * used. Every namespace name carries a per-run prefix, and every namespace this run made is
- * deleted by `destroy()` (and, as a last resort, when the process exits).
+ * used, and for IPv6 only the documentation prefix 2001:db8::/32. Every namespace name carries
+ * a per-run prefix, and every namespace this run made is deleted by `destroy()` (and, as a
+ * last resort, when the process exits), with its /etc/netns/NAME files.
  */
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
+import { existsSync, mkdirSync, rmdirSync, rmSync, writeFileSync } from 'node:fs';
+import { isIPv6 } from 'node:net';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { withTimeout } from '../helpers/deadline.js';
 
 const ROOT = path.resolve(fileURLToPath(import.meta.url), '../../..');
 /** Runs the CLI from source, as test/cli does. */
-export const CLI_RUNNER = path.join(ROOT, 'test/cli/run-cli.ts');
+const CLI_RUNNER = path.join(ROOT, 'test/cli/run-cli.ts');
 
 const ALLOWED = [/^203\.0\.113\.\d+(\/\d+)?$/, /^198\.51\.100\.\d+(\/\d+)?$/, /^198\.(18|19)\.\d+\.\d+(\/\d+)?$/];
 
 function checkAddress(a: string): string {
+  const [ip = '', len] = a.split('/');
+  if (isIPv6(ip)) {
+    // 2001:db8::/32 only (RFC 3849): the first two groups, written out, are 2001:0db8.
+    if (!/^2001:0?db8:/i.test(ip) || (len !== undefined && !/^\d+$/.test(len))) throw new Error(`test networks may only use 2001:db8::/32 for IPv6, not ${a}`);
+    return a;
+  }
   if (!ALLOWED.some((re) => re.test(a))) throw new Error(`test networks may only use 203.0.113.0/24, 198.51.100.0/24 and 198.18.0.0/15, not ${a}`);
   return a;
+}
+
+/** `ip addr add` arguments; IPv6 addresses skip duplicate address detection, so they are usable at once. */
+function addrArgs(addr: string, dev: string): string[] {
+  return ['ip', 'addr', 'add', checkAddress(addr), 'dev', dev, ...(isIPv6(addr.split('/')[0]!) ? ['nodad'] : [])];
 }
 
 /** Fails with a clear message when the tests cannot build networks. */
@@ -85,7 +99,13 @@ export class TestNetwork {
   readonly prefix = `chz${process.pid}x${randomBytes(2).toString('hex')}`;
   readonly #namespaces: string[] = [];
   readonly #procs: NsProcess[] = [];
-  readonly #onExit = () => { for (const ns of this.#namespaces) spawnSync('ip', ['netns', 'del', ns]); };
+  readonly #etcDirs: string[] = [];
+  /** This run created /etc/netns (and removes it again once empty). */
+  #madeEtcNetns = false;
+  readonly #onExit = () => {
+    for (const ns of this.#namespaces) spawnSync('ip', ['netns', 'del', ns]);
+    for (const dir of this.#etcDirs) rmSync(dir, { recursive: true, force: true });
+  };
 
   constructor() {
     process.once('exit', this.#onExit);
@@ -108,13 +128,32 @@ export class TestNetwork {
     return this.sh(['ip', 'netns', 'exec', this.ns(short), ...argv]);
   }
 
-  /** A namespace with loopback up. */
-  addNamespace(short: string, opts: { forward?: boolean } = {}): void {
+  /**
+   * A namespace with loopback up. `forward`: a router (IPv4 and IPv6 forwarding on).
+   * `noIpv4`: not even 127.0.0.1 on loopback, for an IPv6-only host.
+   */
+  addNamespace(short: string, opts: { forward?: boolean; noIpv4?: boolean } = {}): void {
     const name = this.ns(short);
     this.sh(['ip', 'netns', 'add', name]);
     this.#namespaces.push(name);
     this.exec(short, ['ip', 'link', 'set', 'lo', 'up']);
-    if (opts.forward) this.exec(short, ['sysctl', '-qw', 'net.ipv4.ip_forward=1']);
+    if (opts.forward) {
+      this.exec(short, ['sysctl', '-qw', 'net.ipv4.ip_forward=1']);
+      this.exec(short, ['sysctl', '-qw', 'net.ipv6.conf.all.forwarding=1']);
+    }
+    if (opts.noIpv4) this.exec(short, ['ip', 'addr', 'del', '127.0.0.1/8', 'dev', 'lo']);
+  }
+
+  /**
+   * The namespace's /etc/hosts (`ip netns exec` mounts /etc/netns/NAME/hosts over it), so a
+   * test can give a server a name with an A and an AAAA record. `destroy()` removes it.
+   */
+  hosts(short: string, lines: [string, string][]): void {
+    const dir = `/etc/netns/${this.ns(short)}`;
+    if (!existsSync('/etc/netns')) this.#madeEtcNetns = true;
+    mkdirSync(dir, { recursive: true });
+    this.#etcDirs.push(dir);
+    writeFileSync(`${dir}/hosts`, lines.map(([ip, name]) => `${checkAddress(ip)} ${name}\n`).join(''));
   }
 
   /**
@@ -122,22 +161,22 @@ export class TestNetwork {
    * need to be unique per namespace). Names must not start with "veth": werift skips such
    * interfaces when it gathers host candidates.
    */
-  link(a: { ns: string; dev: string; addr: string }, b: { ns: string; dev: string; addr: string }): void {
+  link(a: { ns: string; dev: string; addr: string | string[] }, b: { ns: string; dev: string; addr: string | string[] }): void {
     this.sh(['ip', 'link', 'add', a.dev, 'netns', this.ns(a.ns), 'type', 'veth', 'peer', 'name', b.dev, 'netns', this.ns(b.ns)]);
     for (const end of [a, b]) {
-      this.exec(end.ns, ['ip', 'addr', 'add', checkAddress(end.addr), 'dev', end.dev]);
+      for (const addr of [end.addr].flat()) this.exec(end.ns, addrArgs(addr, end.dev));
       this.exec(end.ns, ['ip', 'link', 'set', end.dev, 'up']);
     }
   }
 
   /** An extra address on a namespace's loopback (the server addresses on the "internet"). */
   addAddress(short: string, addr: string, dev = 'lo'): void {
-    this.exec(short, ['ip', 'addr', 'add', checkAddress(addr), 'dev', dev]);
+    this.exec(short, addrArgs(addr, dev));
   }
 
-  /** The default route of a namespace. */
+  /** The default route of a namespace (IPv4 or IPv6, by the gateway's family). */
   defaultRoute(short: string, via: string): void {
-    this.exec(short, ['ip', 'route', 'add', 'default', 'via', checkAddress(via)]);
+    this.exec(short, ['ip', ...(isIPv6(via) ? ['-6'] : []), 'route', 'add', 'default', 'via', checkAddress(via)]);
   }
 
   /** Starts a process inside a namespace; `destroy()` stops it. */
@@ -165,6 +204,10 @@ export class TestNetwork {
       const r = spawnSync('ip', ['netns', 'del', ns], { encoding: 'utf8' });
       if (r.status !== 0) failures.push(`${ns}: ${r.stderr}`);
     }
+    for (const dir of this.#etcDirs.splice(0)) rmSync(dir, { recursive: true, force: true });
+    if (this.#madeEtcNetns) {
+      try { rmdirSync('/etc/netns'); } catch { /* another run's files are in it */ }
+    }
     process.off('exit', this.#onExit);
     if (failures.length) throw new Error(`could not delete namespaces: ${failures.join('; ')}`);
   }
@@ -181,6 +224,7 @@ export class TestNetwork {
       if (!m || Number(m[1]) === process.pid || alive(Number(m[1]))) continue;
       killInside(ns);
       if (spawnSync('ip', ['netns', 'del', ns]).status === 0) reaped.push(ns);
+      rmSync(`/etc/netns/${ns}`, { recursive: true, force: true });
     }
     return reaped;
   }

@@ -124,7 +124,7 @@ describe('chatzyo probe on simulated networks (cross-checked with turnutils_natd
     expect(report.verdict).toMatchObject({ level: 'good', code: 'open' });
     expect(report.interfaces?.hostCandidates).toEqual([{ interface: 'eth0', address: '198.51.100.2', family: 4 }]);
     expect(report.ice[0]).toMatchObject({ policy: 'all', connected: true });
-    expect(report.durationMs).toBeLessThan(5000);
+    expect(JSON.stringify(report)).not.toContain('CHZ_ERR_PROBE_TIMEOUT'); // no check ran into its deadline (time is measured, not asserted)
   });
 
   it('plain MASQUERADE: endpoint-independent mapping, address-and-port-dependent filtering, no hairpinning', async () => {
@@ -134,7 +134,7 @@ describe('chatzyo probe on simulated networks (cross-checked with turnutils_natd
     expect(coturnSays, coturnSays.out).toMatchObject({ mapping: 'endpoint-independent', filtering: 'address-and-port-dependent' });
     expect(report.verdict).toMatchObject({ level: 'good', code: 'cone' });
     expect(report.verdict.summary).toMatch(/Direct calls will work with most people/);
-    expect(report.durationMs).toBeLessThan(5000);
+    expect(JSON.stringify(report)).not.toContain('CHZ_ERR_PROBE_TIMEOUT'); // no check ran into its deadline (time is measured, not asserted)
   });
 
   it('MASQUERADE --random-fully: address-and-port-dependent (symmetric) mapping; without TURN the verdict says calls need it', async () => {
@@ -142,7 +142,7 @@ describe('chatzyo probe on simulated networks (cross-checked with turnutils_natd
     expect(report.nat).toMatchObject({ mapping: 'address-and-port-dependent', filtering: 'address-and-port-dependent', method: 'rfc5780', confidence: 'high' });
     expect(coturnSays, coturnSays.out).toMatchObject({ mapping: 'address-and-port-dependent', filtering: 'address-and-port-dependent' });
     expect(report.verdict).toMatchObject({ level: 'poor', code: 'symmetric-no-turn' });
-    expect(report.verdict.summary).toMatch(/symmetric NAT.*calls need TURN, and none is configured/);
+    expect(report.verdict.summary).toMatch(/symmetric NAT.*calls with most people need TURN, and none is configured/);
   });
 
   it('UDP blocked: no STUN answers; TURN over TCP and TLS still allocates; the verdict says calls go through TURN over TCP', async () => {
@@ -173,7 +173,7 @@ describe('without RFC 5780: comparing what two servers see', () => {
     expect(sym.nat.mapping).toBe('endpoint-dependent');
     expect(masq.nat.mapping).toBe('endpoint-independent');
     expect(sym.verdict.code).toBe('symmetric-no-turn');
-    expect(masq.verdict.code).toBe('cone');
+    expect(masq.verdict.code).toBe('cone-filtering-unknown');
   });
 });
 

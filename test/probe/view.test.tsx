@@ -1,15 +1,14 @@
 // The ink view: spinners for running checks, results as they finish, then the verdict; and
 // the plain-text form used without a TTY.
-import React from 'react';
 import { render } from 'ink-testing-library';
 import { describe, expect, it } from 'vitest';
 import { ProbeView } from '../../src/cli/probe-view.js';
 import { reportText } from '../../src/cli/probe-text.js';
 import type { ProbeProgress } from '../../src/probe/probe.js';
-import type { ProbeReport } from '../../src/probe/report.js';
+import type { IpResult, ProbeReport } from '../../src/probe/report.js';
 
 const running: ProbeProgress = {
-  checks: { signal: 'done', interfaces: 'done', stun: 'running', nat: 'pending', turn: 'running', ice: 'skipped' },
+  checks: { signal: 'done', interfaces: 'done', ip: 'running', stun: 'running', nat: 'pending', turn: 'running', ice: 'skipped' },
   signal: { url: 'ws://203.0.113.1:8080/ws', ok: true, connectMs: 3.2, welcomeMs: 1.1, rttMs: { min: 1, p50: 1.5, p95: 2.5, max: 3, samples: 10 }, turnAnnounced: false, iceServerUrls: ['stun:203.0.113.1:3478'] },
   interfaces: {
     interfaces: [
@@ -18,12 +17,39 @@ const running: ProbeProgress = {
     ],
     hostCandidates: [{ interface: 'eth0', address: '198.18.1.2', family: 4 }],
   },
-  stun: [], nat: null, turn: [], ice: [],
+  ip: null, stun: [], nat: null, turn: [], ice: [],
+};
+
+/** A dual-stack host: both families reach the server (by name) and STUN. */
+const dualStack: IpResult = {
+  ipv4: {
+    family: 4, addresses: ['198.18.1.2'], global: false,
+    signal: { status: 'ok', url: 'http://chatzyo.example:8080', address: '203.0.113.1', ms: 4.2 },
+    stun: { status: 'ok', url: 'stun:chatzyo.example:3478', address: '203.0.113.1', ms: 0.8, mapped: { address: '198.51.100.18', port: 61000 } },
+  },
+  ipv6: {
+    family: 6, addresses: ['2001:db8:0:2::2'], global: true,
+    signal: { status: 'ok', url: 'http://chatzyo.example:8080', address: '2001:db8::1', ms: 3.9 },
+    stun: { status: 'ok', url: 'stun:chatzyo.example:3478', address: '2001:db8::1', ms: 0.7, mapped: { address: '2001:db8:0:2::2', port: 40002 } },
+  },
+  ipv6Only: false,
+};
+
+/** An IPv6-only host: the name's A record is there, but no route to it. */
+const v6only: IpResult = {
+  ipv4: {
+    ...dualStack.ipv4, addresses: [],
+    signal: { status: 'no-route', url: 'http://chatzyo.example:8080', address: '203.0.113.1', ms: null },
+    stun: { status: 'no-route', url: 'stun:chatzyo.example:3478', address: '203.0.113.1', ms: null, mapped: null },
+  },
+  ipv6: dualStack.ipv6,
+  ipv6Only: true,
 };
 
 const finished: ProbeProgress = {
   ...running,
-  checks: { signal: 'done', interfaces: 'done', stun: 'done', nat: 'done', turn: 'skipped', ice: 'done' },
+  checks: { signal: 'done', interfaces: 'done', ip: 'done', stun: 'done', nat: 'done', turn: 'skipped', ice: 'done' },
+  ip: dualStack,
   stun: [{
     url: 'stun:203.0.113.1:3478', host: '203.0.113.1', port: 3478, address: '203.0.113.1', reachable: true, rttMs: { min: 0.4, median: 0.5, max: 0.9, samples: 5 },
     mapped: { address: '198.51.100.18', port: 61000 }, local: { address: '198.18.1.2', port: 40000 }, otherAddress: { address: '203.0.113.2', port: 3479 }, rfc5780: true,
@@ -32,11 +58,11 @@ const finished: ProbeProgress = {
     mapping: 'address-and-port-dependent', filtering: 'address-and-port-dependent', method: 'rfc5780', confidence: 'high', server: 'stun:203.0.113.1:3478',
     mapped: { address: '198.51.100.18', port: 61000 }, udpBlocked: false, hairpinning: false, lifetime: null, notes: [],
   },
-  ice: [{ policy: 'all', connected: true, ms: 250, localCandidateType: 'host', remoteCandidateType: 'host', gathered: { host: 1, srflx: 1 } }],
+  ice: [{ policy: 'all', connected: true, ms: 250, localCandidateType: 'host', remoteCandidateType: 'host', ipFamily: 4, gathered: { host: 1, srflx: 1 } }],
 };
 
 const report: ProbeReport = {
-  version: 1, startedAt: '2026-01-01T00:00:00.000Z', durationMs: 1234, checkMs: {}, server: 'http://203.0.113.1:8080', interfaces: finished.interfaces,
+  version: 1, startedAt: '2026-01-01T00:00:00.000Z', durationMs: 1234, checkMs: {}, server: 'http://203.0.113.1:8080', interfaces: finished.interfaces, ip: dualStack,
   stun: finished.stun, nat: finished.nat!, turn: [], signal: finished.signal, ice: finished.ice,
   verdict: { level: 'poor', code: 'symmetric-no-turn', summary: 'You are behind a symmetric NAT (a new public port for every destination): calls need TURN, and none is configured.' },
   advice: ['Configure a TURN server (coturn) and announce it.'],
@@ -66,10 +92,25 @@ describe('ProbeView', () => {
     expect(f).toMatch(/mapping: address-and-port-dependent \(symmetric/);
     expect(f).toMatch(/method: RFC 5780 CHANGE-REQUEST and OTHER-ADDRESS against stun:203\.0\.113\.1:3478, high confidence/);
     expect(f).toMatch(/hairpinning: no/);
-    expect(f).toMatch(/call: connected in 250 ms over host <-> host/);
+    expect(f).toMatch(/call: connected in 250 ms over host <-> host \(IPv4\)/);
+    expect(f).toMatch(/IPv4 and IPv6 ✔ IPv4: 198\.18\.1\.2 ✔ IPv4 to the server: 203\.0\.113\.1 answered in 4\.20 ms/);
+    expect(f).toMatch(/✔ IPv6: 2001:db8:0:2::2 \(global\)/);
+    expect(f).toMatch(/✔ IPv6 to STUN: \[2001:db8::1\] answered in 0\.70 ms, public address \[2001:db8:0:2::2\]:40002/);
+    expect(f).not.toMatch(/IPv6-only/);
     expect(f).toMatch(/You are behind a symmetric NAT.*calls need TURN, and none is configured/);
     expect(f).toMatch(/• Configure a TURN server/);
     expect(f).toMatch(/probe took 1\.2 s/);
+  });
+});
+
+describe('IPv6-only network', () => {
+  it('says so, and why IPv4 was not reached', () => {
+    const { lastFrame } = render(<ProbeView progress={{ ...finished, ip: v6only }} report={null} frame={0} />);
+    const f = lastFrame()!.replace(/\s+/g, ' ');
+    expect(f).toMatch(/! IPv4: no address on any interface/);
+    expect(f).toMatch(/! IPv4 to the server: no route to 203\.0\.113\.1/);
+    expect(f).toMatch(/✔ IPv6 to the server: \[2001:db8::1\] answered in 3\.90 ms/);
+    expect(f).toMatch(/! This network is IPv6-only: no interface has an IPv4 address, so calls offer IPv6 candidates only/);
   });
 });
 
@@ -82,5 +123,13 @@ describe('reportText (no TTY)', () => {
     expect(t).toMatch(/TURN\n {2}- skipped/);
     expect(t).toMatch(/Verdict: You are behind a symmetric NAT/);
     expect(t).toMatch(/ {2}\* Configure a TURN server/);
+  });
+
+  it('an unmeasured mapping or filtering reads "unknown", with how to measure it', () => {
+    const unknown = { ...finished, nat: { ...finished.nat!, mapping: 'none' as const, filtering: 'unknown' as const, method: 'single-server' as const, confidence: 'medium' as const } };
+    const t = reportText(report, unknown);
+    expect(t).toMatch(/! filtering: unknown \(not measured: needs a STUN server with RFC 5780, e\.g\. chatzyo serve --stun-alt-address\)/);
+    const noMapping = reportText(report, { ...unknown, nat: { ...unknown.nat, mapping: 'unknown' as const } });
+    expect(noMapping).toMatch(/! mapping: unknown \(not measured: .*--stun-alt-address, or two --stun servers\)/);
   });
 });

@@ -96,7 +96,8 @@ describe('cluster of nodes sharing Redis', () => {
   });
 
   it('two nodes racing for the same waiting client never double-match it (200 rounds, racers on two nodes, waiter on a third)', async () => {
-    const fast = { rematchCooldownMs: 0, messagesPerSecond: 1e6 };
+    // Every round ends a match per racer (leave while matched counts toward the skip limit).
+    const fast = { rematchCooldownMs: 0, messagesPerSecond: 1e6, nextsPerMinute: 1e6 };
     const [a, b, c] = [await node(fast), await node(fast), await node(fast)];
     const waiter = await client(a);
     const ra = await client(b);

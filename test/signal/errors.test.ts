@@ -1,7 +1,7 @@
 import WebSocket from 'ws';
 import { afterEach, describe, expect, it } from 'vitest';
 import type { SignalServer } from '../../src/signal/server.js';
-import { ERROR_CODES } from '../../src/protocol/index.js';
+import { ERROR_CODES, errorCodeForClose } from '../../src/protocol/index.js';
 import { withTimeout } from '../helpers/deadline.js';
 import { TestClient } from '../helpers/ws-client.js';
 import { Clients, pair, startServer } from '../helpers/server.js';
@@ -143,16 +143,26 @@ describe('connection-ending errors use documented close codes', () => {
       partner.send({ type: 'join', hub: 'tamil' });
       await a.next('matched');
       await partner.next('matched');
-      partner.send({ type: 'leave' });
-      await a.next('partner-left');
-      a.send({ type: 'join', hub: 'tamil' });
-      await a.next('queued');
-      partner.send({ type: 'join', hub: 'tamil' });
-      await a.next('matched');
-      await partner.next('matched');
     }
     a.send({ type: 'next' });
     await a.error('CHZ_ERR_NEXT_RATE_LIMITED'); seen('CHZ_ERR_NEXT_RATE_LIMITED');
+  });
+
+  it('a client that stops reading is dropped with close 4006 (CHZ_ERR_SLOW_CONSUMER)', async () => {
+    await setup({ maxBufferedBytes: 128 * 1024, messagesPerSecond: 10_000, bytesPerSecond: 1e9 });
+    const [a, b] = await pair(clients);
+    const socket = (b.ws as unknown as { _socket: import('node:net').Socket })._socket;
+    socket.pause();
+    const session = server.sessions.get(b.sessionId)!;
+    const sdp = 'v=0\r\n' + 'a=x:'.padEnd(30_000, 'y');
+    for (let i = 0; i < 3000 && session.ws.readyState === session.ws.OPEN; i++) {
+      a.send({ type: 'signal', matchId: a.matchId, data: { kind: 'offer', sdp } });
+      if (i % 20 === 19) await a.sync();
+    }
+    expect(session.ws.readyState).not.toBe(session.ws.OPEN);
+    socket.resume();
+    expect(await withTimeout(b.closed, 5000, 'close')).toBe(4006); seen('CHZ_ERR_SLOW_CONSUMER');
+    expect(errorCodeForClose(4006)).toBe('CHZ_ERR_SLOW_CONSUMER');
   });
 
   it('too many connections from one address: CHZ_ERR_TOO_MANY_CONNECTIONS and close 4003', async () => {

@@ -58,7 +58,7 @@ function frame(r: () => number): string {
 const BAD_FRAME_CODES = new Set(['CHZ_ERR_BAD_JSON', 'CHZ_ERR_BAD_MESSAGE', 'CHZ_ERR_UNKNOWN_TYPE', 'CHZ_ERR_TOO_LARGE']);
 
 it('survives 100,000 fuzzed frames, answers each malformed one, and leaks nothing across pairs', { timeout: 180_000 }, async () => {
-  server = await startServer({ messagesPerSecond: 1e9, maxErrors: 1e9, rateLimitStrikes: 1e9, maxConnectionsPerAddress: 1000, hubs: ['global', 'tamil'] });
+  server = await startServer({ messagesPerSecond: 1e9, bytesPerSecond: 1e9, maxErrors: 1e9, rateLimitStrikes: 1e9, maxConnectionsPerAddress: 1000, hubs: ['global', 'tamil'] });
   clients = new Clients(server);
   const pairs: [TestClient, TestClient][] = [];
   for (let i = 0; i < 5; i++) pairs.push(await pair(clients, 'tamil'));

@@ -1,0 +1,215 @@
+// Cross-node delivery through per-node Redis Streams: nothing lost, nothing duplicated, across
+// dropped reader connections, dropped command connections, a Redis pause and a node restart.
+import { spawn, type ChildProcess } from 'node:child_process';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { Redis } from 'ioredis';
+import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import type { SignalServer } from '../../src/signal/server.js';
+import type { RedisMatchmaker } from '../../src/signal/redis-matchmaker.js';
+import { until, withTimeout } from '../helpers/deadline.js';
+import { startRedis, type RedisServer } from '../helpers/redis.js';
+import { startServer } from '../helpers/server.js';
+import { TestClient } from '../helpers/ws-client.js';
+
+const BIN = path.resolve(fileURLToPath(import.meta.url), '../../../bin/chatzyo.js');
+const FAST = { messagesPerSecond: 1e6, bytesPerSecond: 1e9, maxErrors: 1e9, maxConnectionsPerAddress: 10_000 };
+let redis: RedisServer;
+let admin: Redis;
+let nodes: SignalServer[] = [];
+let clients: TestClient[] = [];
+let children: ChildProcess[] = [];
+
+beforeAll(async () => {
+  redis = await startRedis();
+  admin = new Redis(redis.url, { maxRetriesPerRequest: 1, lazyConnect: true });
+  admin.on('error', () => { /* the pause test stalls it on purpose */ });
+  await admin.connect();
+});
+afterAll(async () => {
+  admin?.disconnect();
+  await redis?.stop();
+});
+beforeEach(async () => { await redis.flush(); });
+afterEach(async () => {
+  try { redis.proc.kill('SIGCONT'); } catch { /* not running */ }
+  await Promise.all(clients.map((c) => c.close().catch(() => undefined)));
+  await Promise.all(nodes.map((n) => n.close()));
+  for (const c of children) c.kill('SIGKILL');
+  clients = [];
+  nodes = [];
+  children = [];
+});
+
+async function node(nodeId: string, opts: Parameters<typeof startServer>[0] = {}): Promise<SignalServer> {
+  const n = await startServer({ redisUrl: redis.url, nodeId, nodeTtlMs: 2000, logLevel: process.env.DBG ? 'debug' : 'silent', ...FAST, ...opts });
+  nodes.push(n);
+  return n;
+}
+async function client(url: string): Promise<TestClient> {
+  const c = await TestClient.connect(url);
+  clients.push(c);
+  return c;
+}
+
+/** x (on url1) and y (on url2) matched; returns both and the match id. */
+async function crossPair(url1: string, url2: string, hub = 'tamil'): Promise<{ x: TestClient; y: TestClient; mid: string }> {
+  const x = await client(url1);
+  const y = await client(url2);
+  x.send({ type: 'join', hub });
+  await x.next('queued');
+  y.send({ type: 'join', hub });
+  const mx = await x.next('matched');
+  const my = await y.next('matched');
+  expect(my.matchId).toBe(mx.matchId);
+  return { x, y, mid: mx.matchId };
+}
+
+function candidate(i: number) { return { kind: 'candidate', candidate: { candidate: `n${i}` } } as const; }
+/** The numbers of the candidates `c` received, in arrival order. */
+function numbers(c: TestClient): number[] {
+  return c.pending('signal').map((m) => Number((m.data as { candidate: { candidate: string } }).candidate.candidate.slice(1)));
+}
+
+/** CLIENT KILLs the connection named `name` (a node's stream reader); resolves with how many were killed. */
+async function killByName(name: string): Promise<number> {
+  const list = await admin.client('LIST') as string;
+  const ids = list.split('\n').filter((l) => l.includes(` name=${name} `)).map((l) => /\bid=(\d+)/.exec(l)![1]!);
+  for (const id of ids) await admin.client('KILL', 'ID', id);
+  return ids.length;
+}
+
+async function metric(url: string, name: string): Promise<number> {
+  const text = await (await fetch(`${url}/metrics`)).text();
+  const line = text.split('\n').find((l) => l.startsWith(name + ' ') || l.startsWith(name + '{'));
+  return line ? Number(line.split(' ').pop()) : NaN;
+}
+
+/** A node in its own process with a fixed id (it can be SIGKILLed and restarted as the same node). */
+async function childNode(nodeId: string, ttl: number): Promise<{ url: string; wsUrl: string; proc: ChildProcess }> {
+  const proc = spawn(process.execPath, [BIN, 'serve', '--host', '127.0.0.1', '--port', '0', '--no-stun', '--json', '--log-level', 'silent',
+    '--redis', redis.url, '--node-id', nodeId, '--node-ttl', String(ttl), '--max-messages-per-second', '100000', '--max-connections-per-address', '10000'],
+  { stdio: ['ignore', 'pipe', 'inherit'] });
+  children.push(proc);
+  const line = await withTimeout(new Promise<string>((resolve, reject) => {
+    let out = '';
+    proc.stdout!.on('data', (d) => { out += d; const i = out.indexOf('\n'); if (i >= 0) resolve(out.slice(0, i)); });
+    proc.once('exit', (c) => reject(new Error(`node ${nodeId} exited ${c}`)));
+  }), 20_000, `child node ${nodeId} listening`);
+  const url = JSON.parse(line).url as string;
+  return { url, wsUrl: url.replace('http', 'ws') + '/ws', proc };
+}
+
+describe('cross-node delivery through per-node streams', () => {
+  it('the receiving node\'s reader connection is killed mid-stream (5 times): every signal arrives once, in order, and the catch-up is counted as replayed', async () => {
+    const a = await node('a');
+    const b = await node('b');
+    const { x, y, mid } = await crossPair(a.wsUrl, b.wsUrl);
+    const N = 3000;
+    let kills = 0;
+    for (let i = 0; i < N; i++) {
+      x.send({ type: 'signal', matchId: mid, data: candidate(i) });
+      if (i % 500 === 250) {
+        await x.sync();
+        // The reader may still be reconnecting from the last kill.
+        const before = kills;
+        await until(async () => (kills += await killByName('chatzyo:reader:b')) > before, 5000, 'reader to kill');
+      }
+    }
+    expect(kills).toBeGreaterThanOrEqual(5);
+    await until(() => y.pending('signal').length >= N, 20_000, `y got ${y.pending('signal').length}/${N}`);
+    await y.sync();
+    expect(numbers(y)).toEqual(Array.from({ length: N }, (_, i) => i));
+    expect(await metric(b.url, 'chatzyo_cross_node_replayed_total')).toBeGreaterThan(0);
+    expect(await metric(b.url, 'chatzyo_cross_node_delivered_total{kind="signal"}')).toBe(N);
+    expect(await metric(a.url, 'chatzyo_cross_node_sent_total{kind="signal"}')).toBe(N);
+    expect(y.pending('partner-left')).toEqual([]);
+  });
+
+  it('every Redis connection is killed mid-stream (writers too, both directions): resent writes are not duplicated and nothing is lost', async () => {
+    const a = await node('a');
+    const b = await node('b');
+    const { x, y, mid } = await crossPair(a.wsUrl, b.wsUrl);
+    const N = 2000;
+    for (let i = 0; i < N; i++) {
+      x.send({ type: 'signal', matchId: mid, data: candidate(i) });
+      y.send({ type: 'signal', matchId: mid, data: candidate(i) });
+      if (i % 400 === 200) await admin.client('KILL', 'TYPE', 'normal', 'SKIPME', 'yes');
+    }
+    await until(() => y.pending('signal').length >= N && x.pending('signal').length >= N, 20_000,
+      `x got ${x.pending('signal').length}, y got ${y.pending('signal').length} of ${N}`);
+    await Promise.all([x.sync(), y.sync()]);
+    const all = Array.from({ length: N }, (_, i) => i);
+    expect(numbers(y)).toEqual(all);
+    expect(numbers(x)).toEqual(all);
+    await (a.matchmaker as RedisMatchmaker).checkInvariants();
+  });
+
+  it('Redis paused (SIGSTOP) longer than the node TTL: no node is declared dead, and what was sent meanwhile arrives in order after', async () => {
+    const ttl = 1500;
+    const a = await node('a', { nodeTtlMs: ttl });
+    const b = await node('b', { nodeTtlMs: ttl });
+    const { x, y, mid } = await crossPair(a.wsUrl, b.wsUrl);
+    redis.proc.kill('SIGSTOP');
+    const resumeAt = Date.now() + 2 * ttl;
+    for (let i = 0; i < 50; i++) x.send({ type: 'signal', matchId: mid, data: candidate(i) });
+    // The pause itself is the fault under test: it has to last this long.
+    await until(() => Date.now() >= resumeAt, 3 * ttl, 'pause');
+    redis.proc.kill('SIGCONT');
+    await until(() => y.pending('signal').length >= 50, 10_000, `y got ${y.pending('signal').length}/50 after the pause`);
+    expect(numbers(y)).toEqual(Array.from({ length: 50 }, (_, i) => i));
+    // Two node TTLs later still matched on both sides: nobody reaped a live node.
+    const settle = Date.now() + 2 * ttl;
+    await until(() => Date.now() >= settle || x.pending('partner-left').length + y.pending('partner-left').length > 0, 3 * ttl, 'settle');
+    expect(x.pending('partner-left')).toEqual([]);
+    expect(y.pending('partner-left')).toEqual([]);
+    y.send({ type: 'signal', matchId: mid, data: candidate(99) });
+    expect((await x.next('signal')).data).toEqual(candidate(99));
+    await (a.matchmaker as RedisMatchmaker).checkInvariants();
+  });
+
+  it('a node restarted with the same --node-id replays what waited in its stream; the signals for its departed clients are dropped and their senders told partner-left long before the node TTL', async () => {
+    const ttl = 15_000;
+    const a = await node('a', { nodeTtlMs: ttl });
+    let b = await childNode('b', ttl);
+    const { x, mid } = await crossPair(a.wsUrl, b.wsUrl);
+    const waiter = await client(b.wsUrl);
+    waiter.send({ type: 'join', hub: 'hindi' });
+    await waiter.next('queued');
+    b.proc.kill('SIGKILL');
+    await withTimeout(new Promise((r) => b.proc.once('exit', r)), 5000, 'node b exits');
+    const t0 = Date.now();
+    // Written to b's stream while b is down: signals, and the notice of a match with its waiter.
+    for (let i = 0; i < 20; i++) x.send({ type: 'signal', matchId: mid, data: candidate(i) });
+    const z = await client(a.wsUrl);
+    z.send({ type: 'join', hub: 'hindi' });
+    const mz = await z.next('matched');
+    await until(async () => (await admin.xlen('{chz}:s:b')) >= 21, 5000, 'messages waiting in b\'s stream');
+    b = await childNode('b', ttl);
+    const left = await x.next('partner-left', 8000);
+    expect(left).toEqual({ type: 'partner-left', matchId: mid, reason: 'disconnect' });
+    expect(await z.next('partner-left', 8000)).toEqual({ type: 'partner-left', matchId: mz.matchId, reason: 'disconnect' });
+    expect(Date.now() - t0).toBeLessThan(ttl / 2);
+    await until(async () => await metric(b.url, 'chatzyo_cross_node_replayed_total') >= 21, 5000, 'b replays its stream');
+    expect(await metric(b.url, 'chatzyo_cross_node_dropped_total{reason="client-gone"}')).toBeGreaterThanOrEqual(20);
+    // x is free again and the cluster is consistent.
+    x.send({ type: 'join', hub: 'usa' });
+    await x.next('queued');
+    await (a.matchmaker as RedisMatchmaker).checkInvariants();
+  });
+
+  it('a partner\'s node dies for good: the sender of a signal hears partner-left within the node TTL', async () => {
+    const ttl = 1500;
+    const a = await node('a', { nodeTtlMs: ttl });
+    const b = await childNode('b', ttl);
+    const { x, mid } = await crossPair(a.wsUrl, b.wsUrl);
+    b.proc.kill('SIGKILL');
+    const t0 = Date.now();
+    x.send({ type: 'signal', matchId: mid, data: candidate(0) });
+    expect(await x.next('partner-left', ttl + 2000)).toEqual({ type: 'partner-left', matchId: mid, reason: 'disconnect' });
+    expect(Date.now() - t0).toBeLessThanOrEqual(ttl + 1000);
+    // The dead node's stream is left to expire.
+    await until(async () => (await admin.pttl('{chz}:s:b')) > 0, 3000, 'the dead node\'s stream gets a TTL');
+    await (a.matchmaker as RedisMatchmaker).checkInvariants();
+  });
+});
