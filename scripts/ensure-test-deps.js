@@ -13,6 +13,10 @@ const NEEDED = {
   'redis-server': 'redis-server',
   iproute2: 'ip',
   iptables: 'iptables',
+  // test/deploy: the nginx recipe runs in front of two nodes; systemd-analyze verifies the unit.
+  nginx: 'nginx',
+  systemd: 'systemd-analyze',
+  openssl: 'openssl',
 };
 
 function onPath(program) {
