@@ -177,14 +177,25 @@ export class NodeStreams {
       let results: [Error | null, unknown][] | null;
       try { results = await pipe.exec(); } catch { results = null; }
       let done = 0;
+      let gap = false;
       for (const [err, res] of results ?? []) {
         // Everything after the first failure is resent: the script answers "dup" for what got in.
+        if (res === 'gap') { gap = true; break; }
         if (err || (res !== 'ok' && res !== 'dup')) break;
         if (res === 'ok') this.#o.metrics.sent.inc({ kind: batch[done]!.kind });
         done++;
       }
       this.#outbox.splice(0, done);
       this.#o.metrics.outbox.set(this.#outbox.length);
+      if (gap) {
+        // Redis remembers an older number for this destination than the one we hold (it lost
+        // its last writes in a restart): what it lost is gone, but what waits here must not
+        // be held back. Number this destination afresh under a new epoch and go on at once.
+        const dest = this.#outbox[0]!.dest;
+        this.#o.log?.warn({ dest }, 'cross-node numbering out of step with Redis (it lost writes); renumbering');
+        this.#renumber(new Set([dest]));
+        continue;
+      }
       if (done < batch.length) return;
     }
   }
@@ -197,8 +208,18 @@ export class NodeStreams {
     if (!n) return;
     const gone = this.#outbox.splice(0, n);
     // The destinations' numbering now has a hole the script would refuse: start a new epoch.
+    this.#renumber(new Set(gone.map((g) => g.dest)));
+    this.#o.log?.warn({ dropped: n }, 'cross-node messages dropped: Redis unreachable longer than the outbox age limit');
+    for (const g of gone) {
+      this.#o.metrics.dropped.inc({ reason: 'expired' });
+      this.#onDrop(g.payload, g.kind, 'expired');
+    }
+    this.#o.metrics.outbox.set(this.#outbox.length);
+  }
+
+  /** Numbers what waits for `dests` afresh under a new epoch (the reader takes it as a new sender run). */
+  #renumber(dests: ReadonlySet<string>): void {
     this.#epoch++;
-    const dests = new Set(gone.map((g) => g.dest));
     for (const d of dests) this.#seq.delete(d);
     for (const e of this.#outbox) {
       if (!dests.has(e.dest)) continue;
@@ -208,12 +229,6 @@ export class NodeStreams {
       e.inc = s.inc;
       e.seq = s.seq;
     }
-    this.#o.log?.warn({ dropped: n }, 'cross-node messages dropped: Redis unreachable longer than the outbox age limit');
-    for (const g of gone) {
-      this.#o.metrics.dropped.inc({ reason: 'expired' });
-      this.#onDrop(g.payload, g.kind, 'expired');
-    }
-    this.#o.metrics.outbox.set(this.#outbox.length);
   }
 
   async #readLoop(): Promise<void> {

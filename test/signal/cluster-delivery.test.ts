@@ -145,6 +145,25 @@ describe('cross-node delivery through per-node streams', () => {
     await (a.matchmaker as RedisMatchmaker).checkInvariants();
   });
 
+  it('Redis forgets the last numbers it stored (lost writes in a restart): the sender renumbers at once instead of holding the destination until the outbox age limit', async () => {
+    const a = await node('a');
+    const b = await node('b');
+    const { x, y, mid } = await crossPair(a.wsUrl, b.wsUrl);
+    for (let i = 0; i < 10; i++) x.send({ type: 'signal', matchId: mid, data: candidate(i) });
+    await until(() => y.pending('signal').length >= 10, 5000, 'first ten signals');
+    // What Redis would hold had it lost the last three writes: an older sequence for (a -> b).
+    const key = '{chz}:sq:b';
+    const last = await admin.hget(key, 'a');
+    const [inc, seq] = last!.split(':');
+    await admin.hset(key, 'a', `${inc}:${Number(seq) - 3}`);
+    for (let i = 10; i < 20; i++) x.send({ type: 'signal', matchId: mid, data: candidate(i) });
+    // The outbox age limit is 60 s: a sender that waited for it would miss this deadline by far.
+    await until(() => y.pending('signal').length >= 20, 5000, `after the lost writes y got ${y.pending('signal').length}/20`);
+    await y.sync();
+    expect(numbers(y)).toEqual(Array.from({ length: 20 }, (_, i) => i));
+    expect(await metric(a.url, 'chatzyo_cross_node_sent_total{kind="signal"}')).toBe(20);
+  });
+
   it('Redis paused (SIGSTOP) longer than the node TTL: no node is declared dead, and what was sent meanwhile arrives in order after', async () => {
     const ttl = 1500;
     const a = await node('a', { nodeTtlMs: ttl });
