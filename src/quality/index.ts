@@ -2,3 +2,4 @@
 export * from './stamp.js';
 export * from './viewer-stats.js';
 export * from './mos.js';
+export * from './fidelity.js';
