@@ -1,0 +1,181 @@
+/**
+ * One call measured as a viewer in Chromium sees it (the browser columns of
+ * `npm run bench:quality`): the sender, behind a lab profile (impairment relay in front of the
+ * server's TURN, relay-only ICE), is either a Chromium page whose camera is the stamped picture
+ * or a werift PeerSession sending the CLI's stamped video (as src/lab/call-quality.ts does); the
+ * viewer is always a Chromium page on the clean side (relay-only through the same TURN, not
+ * through the relay) that reads the stamps off its remote `<video>`.
+ *
+ * The numbers cover only the measured window (after the warm-up): fps, freezes, freeze ratio,
+ * glass-to-glass p50/p95, frames lost, decoded size and luma PSNR.
+ */
+import type { Browser, Page } from 'playwright-core';
+import { iceServersThroughRelay } from '../../src/lab/ice.js';
+import { ImpairmentRelay } from '../../src/lab/relay.js';
+import type { NetworkProfile } from '../../src/lab/profiles.js';
+import { PeerSession } from '../../src/peer/index.js';
+import { parseServerFrame, WS_PATH } from '../../src/protocol/index.js';
+import { launchChromium } from './browsers.js';
+import { FrameCollector, framesSent, openStampedPage, startStampReader, summarizeFrames, type BrowserViewerSummary, type StampedPage } from './browser-stamps.js';
+import { until, withTimeout } from './deadline.js';
+import { TestClient } from './ws-client.js';
+
+/** Who sends the stamped video from behind the profile. */
+export type BrowserCallSender = 'chromium' | 'cli';
+
+/** Options of {@link measureBrowserCall}. */
+export interface MeasureBrowserCallOptions {
+  /** Signaling server URL (http://host:port); it must hand out TURN and serve the web client at /. */
+  server: string;
+  profile: NetworkProfile;
+  sender: BrowserCallSender;
+  /** ffmpeg for the CLI sender (unused for a Chromium sender). */
+  ffmpegPath: string;
+  /** A running Chromium (test/helpers/browsers.ts launchChromium); default: one launched and closed here. */
+  browser?: Browser;
+  /** Hub both join (default global). */
+  hub?: string;
+  /** Measured window after the warm-up, ms (default 8000). */
+  measureMs?: number;
+  /** From the first frame the viewer presents to the window's start, ms (default 2000). */
+  warmupMs?: number;
+  /** Each step's deadline, ms (default 30000). */
+  stepTimeoutMs?: number;
+}
+
+/** What {@link measureBrowserCall} measured (see {@link BrowserViewerSummary} for the fields). */
+export interface BrowserCallMeasurement extends BrowserViewerSummary {
+  sender: BrowserCallSender;
+  profile: string;
+  /** Frames the Chromium sender's camera drew during the window (null for the CLI sender). */
+  sentFrames: number | null;
+  /** The viewer's inbound video from getStats() at the window's end (packets lost over received, percent; null without stats). */
+  lossPercent: number | null;
+  /** Round-trip time of the viewer's selected candidate pair, ms (null without one). */
+  rttMs: number | null;
+}
+
+const sel = (testId: string): string => `[data-testid="${testId}"]`;
+
+/** Picks `hub` and presses Start, once the page is welcomed (the hub list filled). */
+async function startIn(page: Page, hub: string, ms: number): Promise<void> {
+  await page.locator(`${sel('hub-select')} option[value="${hub}"]`).first().waitFor({ state: 'attached', timeout: ms });
+  await page.locator(sel('hub-select')).selectOption(hub, { timeout: ms });
+  await page.locator(sel('start')).click({ timeout: ms });
+}
+
+async function status(page: Page): Promise<string> {
+  return (await page.locator(sel('status')).textContent({ timeout: 5000 })) ?? '';
+}
+
+async function waitForStatus(p: StampedPage, re: RegExp, ms: number, what: string): Promise<void> {
+  let last = '';
+  try {
+    await until(async () => re.test(last = await status(p.page)), ms, what, 100);
+  } catch {
+    throw new Error(`timeout after ${ms} ms: ${p.name}: ${what} (status: ${JSON.stringify(last)})`);
+  }
+}
+
+/** Loss and RTT of the viewer's current call, from the client's debug hook. */
+async function viewerStats(p: StampedPage): Promise<{ lossPercent: number | null; rttMs: number | null }> {
+  const stats = await p.page.evaluate(() => (window as unknown as { __chatzyo?: { stats(): Promise<Record<string, unknown>[]> } }).__chatzyo?.stats() ?? []);
+  const v = stats.find((s) => s.type === 'inbound-rtp' && (s.kind === 'video' || s.mediaType === 'video'));
+  const lost = Number(v?.packetsLost ?? NaN);
+  const received = Number(v?.packetsReceived ?? NaN);
+  const pair = stats.find((s) => s.type === 'candidate-pair' && s.nominated === true && s.state === 'succeeded');
+  const rtt = Number(pair?.currentRoundTripTime ?? NaN);
+  return {
+    lossPercent: Number.isFinite(lost) && Number.isFinite(received) ? (100 * lost) / Math.max(1, lost + received) : null,
+    rttMs: Number.isFinite(rtt) ? rtt * 1000 : null,
+  };
+}
+
+/** The relay forwards to the server's UDP TURN (asked for as a relay-only client would be). */
+async function pointRelayAtTurn(server: string, relay: ImpairmentRelay, ms: number): Promise<void> {
+  const probe = await withTimeout(TestClient.connect(server.replace(/^http/, 'ws') + WS_PATH, {}, { relayOnly: true }), ms, 'welcome with TURN');
+  try {
+    // connect() consumed the parsed welcome; its raw text stays.
+    const welcome = probe.raw.map((t) => parseServerFrame(t)).find((r) => r.ok && r.value.type === 'welcome');
+    if (!welcome?.ok || welcome.value.type !== 'welcome') throw new Error('the server sent no welcome');
+    iceServersThroughRelay(welcome.value.iceServers, relay);
+  } finally {
+    await probe.close();
+  }
+}
+
+/**
+ * Runs one call and measures it at the Chromium viewer; everything it started (pages, the
+ * werift sender, the relay, a browser it launched) is closed before it returns or throws.
+ */
+export async function measureBrowserCall(o: MeasureBrowserCallOptions): Promise<BrowserCallMeasurement> {
+  const step = o.stepTimeoutMs ?? 30_000;
+  const measureMs = o.measureMs ?? 8000;
+  const warmupMs = o.warmupMs ?? 2000;
+  const hub = o.hub ?? 'global';
+  const where = `${o.sender} -> chromium across ${o.profile.name}`;
+  let browser: Browser | null = null;
+  let relay: ImpairmentRelay | null = null;
+  let cli: PeerSession | null = null;
+  let collector: FrameCollector | null = null;
+  const pages: StampedPage[] = [];
+  try {
+    browser = o.browser ?? await launchChromium();
+    relay = await ImpairmentRelay.start({ profile: o.profile });
+    let senderPage: StampedPage | null = null;
+    if (o.sender === 'chromium') {
+      await pointRelayAtTurn(o.server, relay, step);
+      senderPage = await withTimeout(openStampedPage(browser, o.server, { name: `chromium sender (${o.profile.name})`, relay: relay.address }), step, `${where}: open the sender page`);
+      pages.push(senderPage);
+      await startIn(senderPage.page, hub, step);
+      await waitForStatus(senderPage, /position 1/, step, 'the sender waits in the queue');
+    } else {
+      const r = relay;
+      cli = new PeerSession({
+        server: o.server, target: { kind: 'hub', hub }, video: { type: 'stamped' }, audio: { type: 'sine' },
+        relayOnly: true, mapIceServers: (s) => iceServersThroughRelay(s, r), ffmpegPath: o.ffmpegPath,
+      });
+      await withTimeout(cli.start(), step, `${where}: CLI sender start`);
+    }
+    const viewer = await withTimeout(openStampedPage(browser, o.server, { name: `chromium viewer (${where})` }), step, `${where}: open the viewer page`);
+    pages.push(viewer);
+    await startIn(viewer.page, hub, step);
+    await waitForStatus(viewer, /\bconnected\b/, step, `the call ${where} connects`);
+    await startStampReader(viewer);
+    const c = new FrameCollector(viewer);
+    collector = c;
+    // The window opens once the viewer presents a frame, readable or not (as measureCall opens
+    // it on the first packet): a link that never lets a picture through then measures zero.
+    await until(() => c.frames.length > 0, step, `${where}: the viewer never presented a frame`, 50);
+    const warmStart = Date.now();
+    await until(() => Date.now() - warmStart >= warmupMs, warmupMs + step, 'warm-up', 50);
+    const sentBefore = senderPage ? await framesSent(senderPage) : null;
+    const windowStart = Date.now();
+    await until(() => Date.now() - windowStart >= measureMs, measureMs + step, 'measuring', 50);
+    const windowEnd = Date.now();
+    const sentAfter = senderPage ? await framesSent(senderPage) : null;
+    const frames = await c.stop();
+    const { lossPercent, rttMs } = await withTimeout(viewerStats(viewer), step, `${where}: viewer stats`);
+    return {
+      ...summarizeFrames(frames, windowStart, windowEnd), sender: o.sender, profile: o.profile.name,
+      sentFrames: sentBefore !== null && sentAfter !== null ? sentAfter - sentBefore : null, lossPercent, rttMs,
+    };
+  } finally {
+    collector?.dispose();
+    await Promise.all(pages.map((p) => withTimeout(p.close(), 10_000, `${p.name}: close`).catch(() => {})));
+    await cli?.close();
+    await relay?.close();
+    if (browser && !o.browser) await browser.close().catch(() => {});
+  }
+}
+
+/** One row of a table of browser measurements (fps, freeze ratio, g2g p50/p95 ms, PSNR dB), as bench scripts print them. */
+export function browserCallRow(m: BrowserCallMeasurement): { fps: string; freezeRatio: string; p50: string; p95: string; psnr: string } {
+  return {
+    fps: m.windowFps.toFixed(1),
+    freezeRatio: m.viewer.freezeRatio.toFixed(2),
+    p50: m.viewer.latencyMs ? String(Math.round(m.viewer.latencyMs.p50)) : '-',
+    p95: m.viewer.latencyMs ? String(Math.round(m.viewer.latencyMs.p95)) : '-',
+    psnr: m.psnrDb === null ? '-' : m.psnrDb.toFixed(1),
+  };
+}

@@ -1,0 +1,86 @@
+/**
+ * Calls measured as a viewer in Chromium sees them: the stamped picture (sequence number and
+ * send time) goes out of a Chromium page's injected camera or out of the CLI's werift peer,
+ * from behind a lab profile (impairment relay in front of a real coturn, relay-only ICE); a
+ * clean Chromium page reads the stamps off its remote <video> (requestVideoFrameCallback ->
+ * canvas -> luma). The numbers must move the right way: frames with readable stamps at a
+ * near-source quality on a good link, and more glass-to-glass latency under 3g.
+ */
+import type { Browser } from 'playwright-core';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { parseNetworkProfile } from '../../src/lab/index.js';
+import { resolveFfmpeg } from '../../src/peer/index.js';
+import type { SignalServer } from '../../src/signal/server.js';
+import { browserCallRow, measureBrowserCall, type BrowserCallMeasurement, type BrowserCallSender } from '../helpers/browser-call-quality.js';
+import { summarizeFrames } from '../helpers/browser-stamps.js';
+import { buildWebClient, launchChromium } from '../helpers/browsers.js';
+import { startCoturn, type Coturn } from '../helpers/coturn.js';
+import { withTimeout } from '../helpers/deadline.js';
+import { startServer } from '../helpers/server.js';
+
+let turn: Coturn | undefined;
+let server: SignalServer | undefined;
+let browser: Browser | undefined;
+let web: Awaited<ReturnType<typeof buildWebClient>> | undefined;
+const ffmpeg = resolveFfmpeg().path;
+const results = new Map<string, BrowserCallMeasurement>();
+
+beforeAll(async () => {
+  web = await buildWebClient();
+  turn = await startCoturn();
+  server = await startServer({ webRoot: web.dir, turnUrls: [turn.url], turnSecret: turn.secret });
+  browser = await launchChromium();
+}, 90_000);
+
+afterAll(async () => {
+  await browser?.close();
+  await server?.close();
+  await turn?.stop();
+  web?.remove();
+  console.log(Object.fromEntries([...results].map(([k, m]) => [k, { ...browserCallRow(m), frames: m.viewer.frames, unreadable: m.unreadable, lost: m.viewer.framesLost, size: `${m.width}x${m.height}`, loss: m.lossPercent, rtt: m.rttMs }])));
+});
+
+/** One call: 3 s measured after 1 s of warm-up. */
+async function measure(sender: BrowserCallSender, profileName: string): Promise<BrowserCallMeasurement> {
+  const m = await withTimeout(measureBrowserCall({
+    server: server!.url, browser: browser!, sender, profile: parseNetworkProfile(profileName), ffmpegPath: ffmpeg, measureMs: 3000, warmupMs: 1000, stepTimeoutMs: 30_000,
+  }), 100_000, `${sender} -> chromium across ${profileName}`);
+  results.set(`${sender} ${profileName}`, m);
+  return m;
+}
+
+describe('summarizeFrames', () => {
+  it('counts only the window, unwraps the stamp time and averages PSNR as the PSNR of the mean MSE', () => {
+    const f = (renderedAt: number, seq: number | null, mse: number | null) => ({ renderedAt, seq, timeLow: seq === null ? null : renderedAt - 100, width: 640, height: 480, mse, presentedFrames: 0 });
+    const s = summarizeFrames([f(900, 0, 0), f(1000, 1, 10), f(1100, 3, 30), f(1200, null, null), f(2500, 4, 0)], 1000, 2000);
+    expect(s.viewer.frames).toBe(2);
+    expect(s.viewer.framesLost).toBe(1);
+    expect(s.unreadable).toBe(1);
+    expect(s.viewer.latencyMs!.p50).toBe(100);
+    expect(s.windowFps).toBe(2);
+    expect(s.psnrDb).toBeCloseTo(10 * Math.log10((255 * 255) / 20), 6);
+  });
+});
+
+describe.each<BrowserCallSender>(['chromium', 'cli'])('%s -> Chromium viewer across the lab', (sender) => {
+  it('good: stamps read at the source size, frames flow, latency is low', async () => {
+    const m = await measure(sender, 'good');
+    expect(m.viewer.frames, JSON.stringify(m)).toBeGreaterThan(5);
+    expect(m.windowFps).toBeGreaterThan(1.5);
+    expect(m.viewer.freezeRatio).toBeLessThan(0.5);
+    expect(m.viewer.latencyMs!.p50).toBeGreaterThan(0);
+    expect(m.viewer.latencyMs!.p50).toBeLessThan(1000);
+    expect(m.width * m.height).toBeGreaterThan(0);
+    // At 640x480 the decoded picture is compared with the regenerated source frame.
+    if (m.width === 640 && m.height === 480) expect(m.psnrDb!).toBeGreaterThan(20);
+    if (sender === 'chromium') expect(m.sentFrames!).toBeGreaterThan(0);
+  }, 120_000);
+
+  it('3g: glass-to-glass latency exceeds good\'s by at least 100 ms (the relay is really in the path)', async () => {
+    const m = await measure(sender, '3g');
+    const good = results.get(`${sender} good`);
+    expect(good, 'the good call ran first').toBeDefined();
+    expect(m.viewer.frames, JSON.stringify(m)).toBeGreaterThan(0);
+    expect(m.viewer.latencyMs!.p50).toBeGreaterThan(good!.viewer.latencyMs!.p50 + 100);
+  }, 120_000);
+});
