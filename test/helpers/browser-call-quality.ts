@@ -16,7 +16,7 @@ import type { NetworkProfile } from '../../src/lab/profiles.js';
 import { PeerSession } from '../../src/peer/index.js';
 import { parseServerFrame, WS_PATH } from '../../src/protocol/index.js';
 import { launchChromium } from './browsers.js';
-import { FrameCollector, framesSent, openStampedPage, startStampReader, summarizeFrames, type BrowserViewerSummary, type StampedPage } from './browser-stamps.js';
+import { FrameCollector, framesSent, iceLog, openStampedPage, startStampReader, summarizeFrames, type BrowserViewerSummary, type StampedPage } from './browser-stamps.js';
 import { until, withTimeout } from './deadline.js';
 import { TestClient } from './ws-client.js';
 
@@ -53,6 +53,8 @@ export interface BrowserCallMeasurement extends BrowserViewerSummary {
   lossPercent: number | null;
   /** Round-trip time of the viewer's selected candidate pair, ms (null without one). */
   rttMs: number | null;
+  /** ICE server URLs the Chromium sender's peer connections used, after the rewrite to the relay (null for the CLI sender). */
+  senderIceUrls: string[] | null;
 }
 
 const sel = (testId: string): string => `[data-testid="${testId}"]`;
@@ -156,9 +158,10 @@ export async function measureBrowserCall(o: MeasureBrowserCallOptions): Promise<
     const sentAfter = senderPage ? await framesSent(senderPage) : null;
     const frames = await c.stop();
     const { lossPercent, rttMs } = await withTimeout(viewerStats(viewer), step, `${where}: viewer stats`);
+    const senderIceUrls = senderPage ? (await iceLog(senderPage)).flatMap((e) => e.used) : null;
     return {
       ...summarizeFrames(frames, windowStart, windowEnd), sender: o.sender, profile: o.profile.name,
-      sentFrames: sentBefore !== null && sentAfter !== null ? sentAfter - sentBefore : null, lossPercent, rttMs,
+      sentFrames: sentBefore !== null && sentAfter !== null ? sentAfter - sentBefore : null, lossPercent, rttMs, senderIceUrls,
     };
   } finally {
     collector?.dispose();

@@ -67,6 +67,22 @@ const frames: PageFrame[] = [];
 const iceLog: { original: string[]; used: string[] }[] = [];
 let framesSent = 0;
 
+// ---------------------------------------------------------------- levels
+
+/*
+ * drawStampedFrame's values are luma (Y') in BT.601 studio range, 16..235: the CLI hands them
+ * to its encoder as the Y plane as they are. The camera here paints gray RGB, which Chromium
+ * converts to Y' = 16 + 219/255 x gray (BT.601, limited range) before encoding; painting
+ * gray = (Y' - 16) x 255/219 makes the encoded Y plane the one the CLI would send. The reader
+ * undoes the player's Y' -> RGB the same way, so stamps and PSNR are read on the Y plane, as
+ * ffmpeg's psnr filter reads it, whichever sender it was.
+ */
+const STUDIO_TO_FULL = Uint8Array.from({ length: 256 }, (_, y) => Math.min(255, Math.max(0, Math.round(((y - 16) * 255) / 219))));
+/** Y' of a gray-ish RGB pixel (BT.601 weights, limited range). */
+function studioLuma(r: number, g: number, b: number): number {
+  return Math.round(16 + (219 / 255) * (0.299 * r + 0.587 * g + 0.114 * b));
+}
+
 // ---------------------------------------------------------------- stamped camera
 
 function stampedStream(c: LabStampsConfig): MediaStream {
@@ -85,7 +101,7 @@ function stampedStream(c: LabStampsConfig): MediaStream {
     framesSent++;
     const px = image.data;
     for (let i = 0, j = 0; i < luma.length; i++, j += 4) {
-      const v = luma[i]!;
+      const v = STUDIO_TO_FULL[luma[i]!]!;
       px[j] = v; px[j + 1] = v; px[j + 2] = v; px[j + 3] = 255;
     }
     ctx.putImageData(image, 0, 0);
@@ -176,9 +192,8 @@ function read(video: HTMLVideoElement, c: LabStampsConfig | undefined): void {
       ctx.drawImage(video, 0, 0, w, h);
       const px = ctx.getImageData(0, 0, w, h).data;
       if (luma.length !== w * h) luma = new Uint8Array(w * h);
-      // The camera drew gray (R = G = B = its luma value, 16..235); the encoder's RGB -> YUV and
-      // the player's YUV -> RGB undo each other, so BT.601 luma of the canvas is that value again.
-      for (let i = 0, j = 0; i < luma.length; i++, j += 4) luma[i] = Math.round(0.299 * px[j]! + 0.587 * px[j + 1]! + 0.114 * px[j + 2]!);
+      // Back to the decoded Y plane (see "levels" above): readStamp's 16/235 levels and the PSNR's reference.
+      for (let i = 0, j = 0; i < luma.length; i++, j += 4) luma[i] = studioLuma(px[j]!, px[j + 1]!, px[j + 2]!);
       const stamp = readStamp(luma, w, h);
       let mse: number | null = null;
       if (stamp && c && w === c.width && h === c.height) {

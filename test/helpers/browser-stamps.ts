@@ -19,7 +19,7 @@ import { withTimeout } from './deadline.js';
 export type { PageFrame } from './browser-stamps-page.js';
 
 /** The stamped camera's picture: the CLI's default size and rate (src/peer). */
-export const STAMP_SOURCE = { width: 640, height: 480, fps: 15 } as const;
+const STAMP_SOURCE = { width: 640, height: 480, fps: 15 } as const;
 
 const PAGE_ENTRY = fileURLToPath(new URL('./browser-stamps-page.ts', import.meta.url));
 let bundled: Promise<string> | null = null;
@@ -88,7 +88,7 @@ export async function startStampReader(p: StampedPage, testId = 'remote-video'):
 }
 
 /** Frames the page's reader saw since the last call (each frame is returned once). */
-export async function drainFrames(p: StampedPage): Promise<PageFrame[]> {
+async function drainFrames(p: StampedPage): Promise<PageFrame[]> {
   return p.page.evaluate(() => globalThis.__labStamps?.drain() ?? []);
 }
 

@@ -73,7 +73,13 @@ describe.each<BrowserCallSender>(['chromium', 'cli'])('%s -> Chromium viewer acr
     expect(m.width * m.height).toBeGreaterThan(0);
     // At 640x480 the decoded picture is compared with the regenerated source frame.
     if (m.width === 640 && m.height === 480) expect(m.psnrDb!).toBeGreaterThan(20);
-    if (sender === 'chromium') expect(m.sentFrames!).toBeGreaterThan(0);
+    if (sender === 'chromium') {
+      expect(m.sentFrames!).toBeGreaterThan(0);
+      // The sender's page used only the impairment relay's TURN URL, never coturn's own.
+      expect(m.senderIceUrls!.length).toBeGreaterThan(0);
+      for (const url of m.senderIceUrls!) expect(url).toMatch(/^turn:127\.0\.0\.1:\d+\?transport=udp$/);
+      expect(m.senderIceUrls!.some((u) => u.includes(`:${turn!.port}?`))).toBe(false);
+    }
   }, 120_000);
 
   it('3g: glass-to-glass latency exceeds good\'s by at least 100 ms (the relay is really in the path)', async () => {
