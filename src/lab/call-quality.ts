@@ -1,15 +1,20 @@
 /**
  * One call across the lab, measured as a viewer sees it: a werift peer sends stamped video (and
  * Opus) from behind a profile, through the impairment relay in front of the server's TURN; a
- * clean werift peer decodes the video and reads the stamps. Used by the lab's tests and by
- * `npm run bench:quality`. The server must hand out TURN.
+ * clean werift peer decodes the video and reads the stamps, and records it: after the call the
+ * recording is compared with the source (PSNR and SSIM, src/peer/fidelity.ts). Used by the
+ * lab's tests and by `npm run bench:quality`. The server must hand out TURN.
  */
+import { mkdtempSync, rmSync, statSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
 import { iceServersThroughRelay } from './ice.js';
 import { ImpairmentRelay } from './relay.js';
 import type { NetworkProfile } from './profiles.js';
-import { PeerSession, type PeerStats, type VideoEncodeOptions } from '../peer/index.js';
+import { measureFidelity } from '../peer/fidelity.js';
+import { DEFAULT_VIDEO, PeerSession, type PeerStats, type VideoEncodeOptions } from '../peer/index.js';
 import { watchCallVideo, type StampReaderSummary } from '../peer/stamp-reader.js';
-import { estimateMos } from '../quality/index.js';
+import { estimateMos, type Fidelity } from '../quality/index.js';
 
 /** Options of {@link measureCall}. */
 export interface MeasureCallOptions {
@@ -41,6 +46,24 @@ export interface CallMeasurement {
   lossPercent: number;
   /** MOS from the last RTT and jitter and the loss over the call. */
   mos: number | null;
+  /**
+   * The viewer's recording of the whole call (warm-up included, from the first whole keyframe)
+   * against the source: luma PSNR and SSIM of the frames whose stamp read, at the sender's
+   * encode size. null when nothing was recorded or no recorded frame's stamp read.
+   */
+  fidelity: Fidelity | null;
+}
+
+/** Compares the viewer's recording with the source; null when there is nothing to compare. */
+async function fidelityOf(file: string, ffmpegPath: string, encode: Partial<VideoEncodeOptions> | undefined, timeoutMs: number): Promise<Fidelity | null> {
+  try {
+    if (statSync(file).size === 0) return null;
+  } catch {
+    return null; // No whole keyframe reached the viewer: the recorder never started.
+  }
+  const { width, height } = { ...DEFAULT_VIDEO, ...encode };
+  const f = await measureFidelity({ ffmpegPath, path: file, width, height, timeoutMs });
+  return f.compared > 0 ? f : null;
 }
 
 function deadline<T>(p: Promise<T>, ms: number, what: string): Promise<T> {
@@ -65,11 +88,13 @@ export async function measureCall(o: MeasureCallOptions): Promise<CallMeasuremen
   const warmupMs = o.warmupMs ?? 2000;
   const hub = o.hub ?? 'global';
   const relay = await ImpairmentRelay.start({ profile: o.profile });
+  const dir = mkdtempSync(path.join(tmpdir(), 'chatzyo-call-quality-'));
+  const recordPath = path.join(dir, 'partner.webm');
   const sender = new PeerSession({
     server: o.server, target: { kind: 'hub', hub }, video: { type: 'stamped' }, audio: { type: 'sine' }, ...(o.encode ? { encode: o.encode } : {}),
     relayOnly: true, mapIceServers: (s) => iceServersThroughRelay(s, relay), ffmpegPath: o.ffmpegPath,
   });
-  const viewer = new PeerSession({ server: o.server, target: { kind: 'hub', hub }, video: null, audio: null, relayOnly: true, ffmpegPath: o.ffmpegPath, statsIntervalMs: 1000 });
+  const viewer = new PeerSession({ server: o.server, target: { kind: 'hub', hub }, video: null, audio: null, relayOnly: true, ffmpegPath: o.ffmpegPath, statsIntervalMs: 1000, recordPath });
   let watch: ReturnType<typeof watchCallVideo> | null = null;
   let last: PeerStats | null = null;
   viewer.on('stats', (s) => { last = s; });
@@ -92,10 +117,16 @@ export async function measureCall(o: MeasureCallOptions): Promise<CallMeasuremen
     const stats = last as PeerStats | null;
     const lossPercent = stats ? (100 * stats.packetsLost) / Math.max(1, stats.packetsLost + stats.packetsReceived) : 0;
     const mos = stats?.rttMs != null ? estimateMos({ rttMs: stats.rttMs, jitterMs: stats.jitterMs ?? 0, lossPercent }) : null;
-    return { viewer: summary, stats, lossPercent, mos, windowFps: ((summary.frames - framesBefore) * 1000) / (Date.now() - windowStart) };
+    const windowFps = ((summary.frames - framesBefore) * 1000) / (Date.now() - windowStart);
+    // The viewer's close finishes the recording (cues, duration) before it is read.
+    await watch.close();
+    await Promise.all([sender.close(), viewer.close()]);
+    const fidelity = await fidelityOf(recordPath, o.ffmpegPath, o.encode, step);
+    return { viewer: summary, stats, lossPercent, mos, windowFps, fidelity };
   } finally {
     await watch?.close();
     await Promise.all([sender.close(), viewer.close()]);
     await relay.close();
+    rmSync(dir, { recursive: true, force: true });
   }
 }

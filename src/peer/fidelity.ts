@@ -60,7 +60,7 @@ function failure(headline: string, stderr: string): Error {
 
 /**
  * Compares a recording of stamped video with its source. Resolves with `compared: 0` and null
- * scores when no frame's stamp read (not stamped video, or nothing decodable); throws
+ * scores when no frame's stamp read (not stamped video, or no frame decoded); throws
  * CHZ_ERR_FFMPEG_FAILED when ffmpeg cannot read the file at all or does not finish in time.
  */
 export async function measureFidelity(o: FidelityOptions): Promise<Fidelity> {
@@ -143,7 +143,11 @@ export async function measureFidelity(o: FidelityOptions): Promise<Fidelity> {
         }
       });
       void exited(decoder).then(({ code }) => {
-        if (code !== 0 && !stopped && compared + unreadable === 0) reject(failure(`ffmpeg could not decode ${o.path}`, decoderLog()));
+        // A file that opened but none of whose frames decoded (a recording cut short, or whose
+        // every frame after its keyframe was damaged on the way) is "nothing to compare"; a file
+        // ffmpeg cannot open at all is an error.
+        const opened = /Error while decoding stream/.test(decoderLog());
+        if (code !== 0 && !stopped && compared + unreadable === 0 && !opened) reject(failure(`ffmpeg could not read ${o.path}`, decoderLog()));
         else resolve();
       });
     });
