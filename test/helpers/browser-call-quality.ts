@@ -85,7 +85,9 @@ async function viewerStats(p: StampedPage): Promise<{ lossPercent: number | null
   const v = stats.find((s) => s.type === 'inbound-rtp' && (s.kind === 'video' || s.mediaType === 'video'));
   const lost = Number(v?.packetsLost ?? NaN);
   const received = Number(v?.packetsReceived ?? NaN);
-  const pair = stats.find((s) => s.type === 'candidate-pair' && s.nominated === true && s.state === 'succeeded');
+  const transport = stats.find((s) => s.type === 'transport' && typeof s.selectedCandidatePairId === 'string');
+  const pair = (transport && stats.find((s) => s.id === transport.selectedCandidatePairId))
+    ?? stats.find((s) => s.type === 'candidate-pair' && s.nominated === true && s.state === 'succeeded');
   const rtt = Number(pair?.currentRoundTripTime ?? NaN);
   return {
     lossPercent: Number.isFinite(lost) && Number.isFinite(received) ? (100 * lost) / Math.max(1, lost + received) : null,
