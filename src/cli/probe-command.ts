@@ -29,7 +29,8 @@ export function addProbeCommand(program: Command, io: CliIO) {
     .addOption(new Option('--turn-user <name>', 'TURN username for --turn'))
     .addOption(new Option('--turn-pass <password>', 'TURN password for --turn').env('CHATZYO_TURN_PASS'))
     .addOption(new Option('--lifetime [seconds]', `also measure how long the NAT keeps an idle UDP mapping (waits up to this long; default ${DEFAULT_LIFETIME_S})`).argParser(lifetimeSeconds))
-    .addOption(new Option('--no-ice', 'skip the end-to-end test calls'))
+    .addOption(new Option('--no-ice', 'skip the end-to-end test calls (and the uplink test)'))
+    .addOption(new Option('--no-uplink', 'skip the uplink test (a few seconds of video-sized packets at rising rates through TURN)'))
     .addOption(new Option('--ca <file>', 'PEM file of extra CA certificates to trust for wss:// and turns:'))
     .addOption(new Option('--json', 'print one JSON document (stun, nat, turn, signal, ice, verdict, advice, ...)').env('CHATZYO_JSON'))
     .addOption(new Option('--require <kind>', 'exit 1 (the reason on stderr) unless calls of this kind will work here: direct (peer to peer), relay (through TURN) or any').choices(REQUIREMENTS))
@@ -40,7 +41,10 @@ public address); the NAT's mapping and filtering (RFC 5780 when the server suppo
 chatzyo serve --stun-alt-address; otherwise by comparing two servers), hairpinning, UDP
 blocked; each TURN server per transport (allocation, bad credentials vs unreachable, RTT
 through the relay); signaling connect time and RTT; two test peers calling each other,
-normally and relay-only.
+normally and relay-only; then, with a TURN server, the uplink test: a relayed call that
+ramps its rate (150 kbit/s up to 5 Mbit/s, about 5 s) to find the rate your connection
+sustains up to the TURN server and back down (the smaller of your upload and download), with
+its round trip, jitter, loss and estimated MOS.
 Then a verdict in plain words, and advice. Every check has its own deadline.
 
 Exit codes: 0 the probe ran (read the verdict), 2 usage error. With --require KIND:
@@ -65,6 +69,8 @@ Examples:
         ca: raw.ca,
         json,
         require: raw.require,
-      }, { out: io.out, err: io.err, tty: !json && !!(io.out as NodeJS.WriteStream).isTTY });
+      }, { out: io.out, err: io.err, tty: !json && !!(io.out as NodeJS.WriteStream).isTTY },
+      // runProbe merges `probe` into the probe's options (src/cli/probe.ts has no field for this flag).
+      raw.uplink === false ? { probe: { uplink: false } } : {});
     });
 }

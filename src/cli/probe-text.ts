@@ -5,6 +5,8 @@
 import { CHECK_NAMES, type CheckName, type CheckState, type ProbeProgress } from '../probe/probe.js';
 import type { Endpoint, FamilyReach, IpFamilyResult, NatFiltering, NatMapping, NatResult, ProbeReport, RttSummary, TurnResult } from '../probe/report.js';
 import { displaySafe } from '../protocol/index.js';
+import type { UplinkResult } from '../probe/upload-ramp.js';
+import { uplinkBand } from '../probe/verdict.js';
 
 /** How a row reads: green, yellow, red or plain. */
 export type Tone = 'ok' | 'warn' | 'bad' | 'info';
@@ -23,6 +25,7 @@ const TITLES: Record<CheckName, string> = {
   nat: 'NAT',
   turn: 'TURN',
   ice: 'End to end',
+  uplink: 'Uplink (a test call through TURN)',
 };
 
 const SKIPPED: Record<CheckName, string> = {
@@ -33,6 +36,7 @@ const SKIPPED: Record<CheckName, string> = {
   nat: 'skipped (no STUN server to test against)',
   turn: 'skipped (no TURN server given or announced)',
   ice: 'skipped',
+  uplink: 'skipped',
 };
 
 const MAPPING_WORDS: Record<NatMapping, string> = {
@@ -84,7 +88,7 @@ export function sections(p: ProbeProgress): Section[] {
   return CHECK_NAMES.map((check) => {
     const state = p.checks[check];
     const s: Section = { check, title: TITLES[check], state, rows: [] };
-    if (state === 'skipped') s.rows.push({ text: SKIPPED[check], tone: 'info' });
+    if (state === 'skipped') s.rows.push({ text: displaySafe(check === 'uplink' && p.uplink?.note ? `skipped: ${p.uplink.note}` : SKIPPED[check]), tone: 'info' });
     if (state !== 'done') return s;
     s.rows = rowsFor(check, p).map((r) => ({ ...r, text: displaySafe(r.text) }));
     return s;
@@ -160,7 +164,25 @@ function rowsFor(check: CheckName, p: ProbeProgress): Row[] {
           : { text: `${name}: did not connect: ${i.error?.message ?? 'unknown reason'}`, tone: 'bad' });
       }
       break;
+    case 'uplink':
+      rows.push(...uplinkRows(p.uplink));
+      break;
   }
+  return rows;
+}
+
+function uplinkRows(u: UplinkResult | null): Row[] {
+  if (!u || u.status !== 'measured' || u.upKbps === null) {
+    return [{ text: `not measured: ${u?.error?.message ?? u?.note ?? 'no result'}`, tone: u?.status === 'failed' ? 'bad' : 'info' }];
+  }
+  const band = uplinkBand(u.upKbps);
+  const rows: Row[] = [{
+    text: `${u.server ?? 'TURN'}: sustains ${u.atLeast ? 'at least' : 'about'} ${u.upKbps} kbit/s (up to the TURN server and back down: the smaller of your upload and download)`,
+    tone: band.code === 'audio-only' ? 'bad' : band.code === 'low' ? 'warn' : 'ok',
+  }];
+  if (u.rttMs !== null) rows.push({ text: `round trip ${msText(u.rttMs)}, jitter ${msText(u.jitterMs)}, ${u.lossPercent ?? '-'}% lost${u.mos !== null ? `, estimated MOS ${u.mos.toFixed(1)}` : ''}`, tone: 'info' });
+  const steps = u.steps.map((st) => `${st.offeredKbps} ${st.ok ? 'ok' : `no (${st.why === 'loss' ? `${st.lossPercent}% lost` : `delay +${Math.round(st.delayGrowthMs ?? 0)} ms`}, ${st.receivedKbps ?? '-'} arrived)`}`);
+  rows.push({ text: `steps (kbit/s): ${steps.join(', ')}`, tone: 'info' });
   return rows;
 }
 

@@ -15,4 +15,5 @@ export * from './stun-channel.js';
 export * from './stun-check.js';
 export * from './turn-check.js';
 export * from './udp.js';
+export * from './upload-ramp.js';
 export * from './verdict.js';

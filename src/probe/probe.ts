@@ -20,9 +20,10 @@ import { checkTurn, notTested, type TurnCredentials } from './turn-check.js';
 import { decideVerdict } from './verdict.js';
 import { burstAdvice, stunBurst, type StunBurstResult } from './stun-burst.js';
 import { closeQuietly, openUdp, sourceAddressFor } from './udp.js';
+import { UplinkWorker, uplinkNotMeasured, type UplinkResult } from './upload-ramp.js';
 
 /** The checks, in the order a person reads them. */
-export const CHECK_NAMES = ['signal', 'interfaces', 'ip', 'stun', 'nat', 'turn', 'ice'] as const;
+export const CHECK_NAMES = ['signal', 'interfaces', 'ip', 'stun', 'nat', 'turn', 'ice', 'uplink'] as const;
 export type CheckName = (typeof CHECK_NAMES)[number];
 /** Where a check is. */
 export type CheckState = 'pending' | 'running' | 'done' | 'skipped';
@@ -58,8 +59,13 @@ export interface ProbeOptions {
   turnPass?: string;
   /** Measure the NAT mapping lifetime up to this many seconds. */
   lifetimeMaxS?: number;
-  /** Run the end-to-end calls (default true). */
+  /** Run the end-to-end calls (default true; false also skips the uplink test). */
   ice?: boolean;
+  /**
+   * The uplink test (src/probe/upload-ramp.ts): a relayed call through the first TURN server
+   * whose UDP allocation worked, ramping its rate, after every other check (default true).
+   */
+  uplink?: boolean;
   /** Binding requests per STUN server (default 5). */
   stunSamples?: number;
   /**
@@ -87,6 +93,8 @@ export interface ProbeProgress {
   nat: NatResult | null;
   turn: TurnResult[];
   ice: IceResult[];
+  /** The uplink test (null until it finished or was skipped). */
+  uplink: UplinkResult | null;
 }
 
 /** Events of a {@link Probe}. */
@@ -108,8 +116,8 @@ export class Probe extends TypedEmitter<ProbeEvents> {
   readonly options: ProbeOptions;
   readonly timeouts: ProbeTimeouts;
   #progress: ProbeProgress = {
-    checks: { signal: 'pending', interfaces: 'pending', ip: 'pending', stun: 'pending', nat: 'pending', turn: 'pending', ice: 'pending' },
-    signal: null, interfaces: null, ip: null, stun: [], nat: null, turn: [], ice: [],
+    checks: { signal: 'pending', interfaces: 'pending', ip: 'pending', stun: 'pending', nat: 'pending', turn: 'pending', ice: 'pending', uplink: 'pending' },
+    signal: null, interfaces: null, ip: null, stun: [], nat: null, turn: [], ice: [], uplink: null,
   };
   #ran = false;
   readonly #started = new Map<CheckName, number>();
@@ -240,16 +248,21 @@ export class Probe extends TypedEmitter<ProbeEvents> {
       this.#set('ice', 'done', 'ice', results);
     })();
 
+    // The uplink test loads werift in its own worker meanwhile, when it may run.
+    const uplinkWorker = o.ice === false || o.uplink === false || !turnTargets.some((x) => x.uri.transports.includes('udp')) ? null : new UplinkWorker();
     try {
       await Promise.all([ipFamilies, stunAndNat, turn, ice]);
+      // 4. The uplink test, last: it fills the path's queue, which would skew every other measurement.
+      await this.#uplink(uplinkWorker, turnTargets);
     } finally {
-      await iceWorker?.terminate();
+      await Promise.all([iceWorker?.terminate(), uplinkWorker?.terminate()]);
     }
     const p = this.#progress;
     const nat = p.nat ?? EMPTY_NAT;
     const { verdict, advice } = decideVerdict({
       server: o.server ?? null, stun: p.stun, nat, turn: p.turn, signal: p.signal, ice: p.ice, ip: p.ip,
       turnCredentialsFromServer: turnTargets.some((x) => x.fromServer),
+      uplink: p.uplink,
     });
     const qualityLine = quality ? burstAdvice(quality) : null;
     if (qualityLine) advice.push(qualityLine);
@@ -267,11 +280,35 @@ export class Probe extends TypedEmitter<ProbeEvents> {
       signal: p.signal,
       ice: p.ice,
       quality,
+      uplink: p.uplink,
       verdict,
       advice,
     };
     this.safeEmit('done', report);
     return report;
+  }
+
+  /**
+   * Runs the uplink test through the first TURN server whose UDP allocation worked, or records
+   * why it did not run (the verdict then says the upload is unknown).
+   */
+  async #uplink(worker: UplinkWorker | null, targets: TurnTarget[]): Promise<void> {
+    const o = this.options;
+    const skip = (note: string) => this.#set('uplink', 'skipped', 'uplink', uplinkNotMeasured(note));
+    if (o.ice === false) return skip('the test calls were skipped (--no-ice)');
+    if (o.uplink === false) return skip('skipped (--no-uplink)');
+    if (!targets.length) return skip('it needs a TURN server, and none is configured');
+    const ok = this.#progress.turn.find((t) => t.status === 'ok' && t.transport === 'udp');
+    const target = ok && targets.find((x) => x.uri.host === ok.host && x.uri.port === ok.port && x.uri.transports.includes('udp'));
+    if (!worker || !ok || !target) return skip('no TURN allocation over UDP worked');
+    const relayCall = this.#progress.ice.find((i) => i.policy === 'relay');
+    if (relayCall && !relayCall.connected) return skip('the relay-only test call did not connect');
+    const host = target.uri.host.includes(':') ? `[${target.uri.host}]` : target.uri.host;
+    const url = `turn:${host}:${target.uri.port}?transport=udp`;
+    this.#set('uplink', 'running');
+    const connectTimeoutMs = Math.min(this.timeouts.ice, 8000);
+    const result = await worker.run({ iceServers: [{ urls: url, username: target.creds.username, credential: target.creds.credential }], server: url, connectTimeoutMs });
+    this.#set('uplink', 'done', 'uplink', result);
   }
 }
 

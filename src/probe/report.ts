@@ -5,6 +5,7 @@
 import type { CheckError } from './errors.js';
 import type { TurnTransport } from './ice-url.js';
 import type { StunBurstResult } from './stun-burst.js';
+import type { UplinkResult } from './upload-ramp.js';
 
 /** A transport address. */
 export interface Endpoint { address: string; port: number }
@@ -236,7 +237,7 @@ export interface ProbeReport {
   startedAt: string;
   durationMs: number;
   /** How long each check that ran took, in ms (checks run in parallel where they can). */
-  checkMs: Partial<Record<'signal' | 'interfaces' | 'ip' | 'stun' | 'nat' | 'turn' | 'ice', number>>;
+  checkMs: Partial<Record<'signal' | 'interfaces' | 'ip' | 'stun' | 'nat' | 'turn' | 'ice' | 'uplink', number>>;
   server: string | null;
   interfaces: InterfacesResult | null;
   /** IPv4 and IPv6 reachability, and whether the network is IPv6-only. */
@@ -248,6 +249,12 @@ export interface ProbeReport {
   ice: IceResult[];
   /** The call-quality STUN burst (RTT, jitter, loss, MOS); null when it did not run. */
   quality?: StunBurstResult | null;
+  /**
+   * The uplink test: the rate a relayed call sustains from this machine up to the TURN server
+   * and back down (the smaller of upload and download), with its RTT, jitter, loss and MOS;
+   * `status` says whether it was measured and, if not, why (absent in reports of older versions).
+   */
+  uplink?: UplinkResult | null;
   verdict: Verdict;
   advice: string[];
 }

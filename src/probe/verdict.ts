@@ -10,6 +10,7 @@
  */
 import { isSymmetric } from './nat-classify.js';
 import type { FamilyReach, IceResult, IpResult, NatResult, SignalResult, StunResult, TurnResult, Verdict } from './report.js';
+import type { UplinkResult } from './upload-ramp.js';
 
 /** What the verdict reads. */
 export interface VerdictInput {
@@ -24,6 +25,11 @@ export interface VerdictInput {
   turnCredentialsFromServer: boolean;
   /** IPv4 and IPv6 on their own (absent: not checked). */
   ip?: IpResult | null;
+  /**
+   * The uplink test (src/probe/upload-ramp.ts). Absent: not considered (no quality line); null
+   * or a result that is not `measured`: the advice says the upload is unknown, and why.
+   */
+  uplink?: UplinkResult | null;
 }
 
 /** The verdict and the advice. */
@@ -222,6 +228,7 @@ export function decideVerdict(r: VerdictInput): VerdictOutput {
   const nat = r.nat;
 
   adviseTurn(r, turnTested, advice);
+  if (r.uplink !== undefined) advice.push(uplinkAdvice(r.uplink));
   if (relayIce && !relayIce.connected && turnOk.length) {
     advice.push(turnOk.some((t) => t.transport === 'udp')
       ? 'TURN allocations succeed but a test call relayed through TURN did not connect: check the TURN server\'s relay port range in the firewall and its denied-peer-ip rules.'
@@ -341,6 +348,43 @@ function adviseTurn(r: VerdictInput, tested: TurnResult[], advice: string[]): vo
   if (tested.length && !r.turn.some((t) => t.transport === 'tls' && t.status === 'ok')) {
     advice.push('Add a turns: URL (TURN over TLS, ideally on port 443) so that people on networks that only allow HTTPS can still call.');
   }
+}
+
+/**
+ * What each sustained rate is good for, lowest first: the first band whose `belowKbps` the rate
+ * is under applies. A chatzyo peer sends 640x480 VP8 at 600 kbit/s plus 32 kbit/s of Opus
+ * (src/peer/ffmpeg.ts); browsers adapt between about 150 kbit/s and 2.5 Mbit/s.
+ */
+export const UPLINK_BANDS = [
+  { belowKbps: 150, code: 'audio-only', expect: 'expect audio only, or video so small and slow it is barely usable', why: 'audio needs about 40 kbit/s and even small video about 150' },
+  { belowKbps: 400, code: 'low', expect: 'expect low-resolution video', why: 'video stays at about 320x240 below 400 kbit/s' },
+  { belowKbps: 1000, code: 'standard', expect: 'expect standard-definition video', why: '640x480 needs about 600 kbit/s, and HD about 1 Mbit/s or more' },
+  { belowKbps: Infinity, code: 'hd', expect: 'enough for HD video', why: 'HD needs about 1 Mbit/s' },
+] as const;
+
+/** The band of a sustained rate. */
+export function uplinkBand(kbps: number): (typeof UPLINK_BANDS)[number] {
+  return UPLINK_BANDS.find((b) => kbps < b.belowKbps)!;
+}
+
+/**
+ * The quality line of the uplink test: the rate the path sustains, what video it allows and
+ * why, and what to do; plus the round trip, jitter, loss and MOS of the same call. When the
+ * test did not measure, the line says the upload is unknown and why.
+ */
+export function uplinkAdvice(u: UplinkResult | null): string {
+  if (!u || u.status !== 'measured' || u.upKbps === null) {
+    const why = u?.error?.message ?? u?.note ?? 'the uplink test did not run';
+    return `Upload speed for video: unknown (not measured: ${why}).`;
+  }
+  const band = uplinkBand(u.upKbps);
+  const rate = `${u.atLeast ? 'at least' : 'about'} ${u.upKbps} kbit/s`;
+  const what = `Your upload sustains ${rate} (measured up to the TURN server and back down, so the smaller of your upload and download)`;
+  const todo = band.code === 'hd' ? '' : band.code === 'standard' ? '; close other uploads for HD' : '; close other uploads (backups, file sharing, other calls) or move closer to the Wi-Fi access point';
+  const call = u.rttMs !== null && u.mos !== null
+    ? ` On that call: round trip ${Math.round(u.rttMs)} ms, jitter ${u.jitterMs ?? '?'} ms, ${u.lossPercent ?? '?'}% lost: estimated call MOS ${u.mos.toFixed(1)}.`
+    : '';
+  return `${what}: ${band.expect} (${band.why})${todo}.${call}`;
 }
 
 function v(level: Verdict['level'], code: string, summary: string): Verdict {

@@ -8,7 +8,7 @@ import type { ProbeProgress } from '../../src/probe/probe.js';
 import type { IpResult, ProbeReport } from '../../src/probe/report.js';
 
 const running: ProbeProgress = {
-  checks: { signal: 'done', interfaces: 'done', ip: 'running', stun: 'running', nat: 'pending', turn: 'running', ice: 'skipped' },
+  checks: { signal: 'done', interfaces: 'done', ip: 'running', stun: 'running', nat: 'pending', turn: 'running', ice: 'skipped', uplink: 'pending' },
   signal: { url: 'ws://203.0.113.1:8080/ws', ok: true, connectMs: 3.2, welcomeMs: 1.1, rttMs: { min: 1, p50: 1.5, p95: 2.5, max: 3, samples: 10 }, turnAnnounced: false, iceServerUrls: ['stun:203.0.113.1:3478'] },
   interfaces: {
     interfaces: [
@@ -17,7 +17,7 @@ const running: ProbeProgress = {
     ],
     hostCandidates: [{ interface: 'eth0', address: '198.18.1.2', family: 4 }],
   },
-  ip: null, stun: [], nat: null, turn: [], ice: [],
+  ip: null, stun: [], nat: null, turn: [], ice: [], uplink: null,
 };
 
 /** A dual-stack host: both families reach the server (by name) and STUN. */
@@ -48,7 +48,7 @@ const v6only: IpResult = {
 
 const finished: ProbeProgress = {
   ...running,
-  checks: { signal: 'done', interfaces: 'done', ip: 'done', stun: 'done', nat: 'done', turn: 'skipped', ice: 'done' },
+  checks: { signal: 'done', interfaces: 'done', ip: 'done', stun: 'done', nat: 'done', turn: 'skipped', ice: 'done', uplink: 'skipped' },
   ip: dualStack,
   stun: [{
     url: 'stun:203.0.113.1:3478', host: '203.0.113.1', port: 3478, address: '203.0.113.1', reachable: true, rttMs: { min: 0.4, median: 0.5, max: 0.9, samples: 5 },

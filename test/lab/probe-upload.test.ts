@@ -1,0 +1,105 @@
+/**
+ * The probe's uplink test across the lab: two werift peers relay-only through a real coturn
+ * behind the impairment relay, A ramping its RTP rate. The rate the path sustains is found
+ * within 25% of the profile's upload (the narrower of its upload and download), an unlimited
+ * link carries the ramp's top, and the advice changes with the number.
+ */
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { ImpairmentRelay, iceServersThroughRelay, parseNetworkProfile } from '../../src/lab/index.js';
+import { Probe } from '../../src/probe/probe.js';
+import { UplinkWorker, type UplinkResult } from '../../src/probe/upload-ramp.js';
+import { uplinkAdvice } from '../../src/probe/verdict.js';
+import { turnCredentials } from '../../src/signal/turn-credentials.js';
+import { startCoturn, type Coturn } from '../helpers/coturn.js';
+import { withTimeout } from '../helpers/deadline.js';
+
+let turn: Coturn;
+const measured = new Map<string, UplinkResult>();
+
+beforeAll(async () => { turn = await startCoturn(); }, 30_000);
+afterAll(async () => {
+  await turn?.stop();
+  for (const [profile, r] of measured) console.log(`${profile}: ${brief(r)}`);
+});
+
+function creds(): { username: string; credential: string } {
+  const { username, credential } = turnCredentials(turn.secret, 'probe-upload', 600);
+  return { username, credential };
+}
+
+/** The uplink test with both peers behind a relay shaped by `profile`. */
+async function rampBehind(profile: string): Promise<UplinkResult> {
+  const relay = await ImpairmentRelay.start({ profile: parseNetworkProfile(profile) });
+  const worker = new UplinkWorker();
+  try {
+    const iceServers = iceServersThroughRelay([{ urls: turn.url, ...creds() }], relay);
+    const r = await withTimeout(worker.run({ iceServers, server: String(iceServers[0]!.urls) }), 30_000, `uplink test behind ${profile}`);
+    measured.set(profile, r);
+    return r;
+  } finally {
+    await worker.terminate();
+    await relay.close();
+  }
+}
+
+/** The result in one line, for a failing assertion's message. */
+const brief = (r: UplinkResult | null | undefined) => JSON.stringify(r && { ...r, steps: r.steps.map((s) => `${s.offeredKbps}:${s.receivedKbps}:${s.lossPercent}%:${s.delayGrowthMs}ms:${s.ok ? 'ok' : s.why}`) });
+
+const within25 = (r: UplinkResult | null | undefined, want: number) => {
+  expect(r?.upKbps, `the uplink test measured nothing: ${brief(r)}`).toEqual(expect.any(Number));
+  expect(Math.abs(r!.upKbps! - want), `measured ${r!.upKbps} kbit/s, profile ${want} kbit/s: ${brief(r)}`).toBeLessThanOrEqual(0.25 * want);
+};
+
+describe('probe: the uplink test across the lab', () => {
+  it('low-upload (300 kbit/s up): about 300 kbit/s, and a low-resolution advice line', async () => {
+    const r = await rampBehind('low-upload');
+    expect(r.status).toBe('measured');
+    within25(r, 300);
+    expect(r.atLeast).toBe(false);
+    // The ramp stopped at the first step the path could not carry.
+    expect(r.steps.filter((s) => !s.ok)).toHaveLength(1);
+    expect(r.steps.at(-1)!.ok).toBe(false);
+    expect(uplinkAdvice(r)).toMatch(/low-resolution video/);
+  }, 60_000);
+
+  it('3g (750 kbit/s up, 1500 down): about 750 kbit/s, round trip about 250 ms', async () => {
+    const r = await rampBehind('3g');
+    within25(r, 750);
+    expect(r.rttMs!).toBeGreaterThan(200);
+    expect(r.rttMs!).toBeLessThan(400);
+    expect(uplinkAdvice(r)).toMatch(/standard-definition video/);
+  }, 60_000);
+
+  it('custom (1800 kbit/s up, 3000 down): about 1800 kbit/s, between two steps', async () => {
+    const r = await rampBehind('custom:rtt=40ms,up=1800kbit,down=3mbit');
+    within25(r, 1800);
+    expect(uplinkAdvice(r)).toMatch(/HD video/);
+  }, 60_000);
+
+  it('custom (3000 kbit/s up, 600 down): the narrower direction, the download, bounds it', async () => {
+    const r = await rampBehind('custom:rtt=40ms,up=3mbit,down=600kbit');
+    within25(r, 600);
+  }, 60_000);
+
+  it('good (unlimited): more than 2 Mbit/s, and the advice differs from low-upload', async () => {
+    const r = await rampBehind('good');
+    expect(r.upKbps!).toBeGreaterThan(2000);
+    expect(r.lossPercent!).toBeLessThan(5);
+    expect(uplinkAdvice(r)).toMatch(/HD video/);
+    expect(uplinkAdvice(r)).not.toBe(uplinkAdvice(measured.get('low-upload')!));
+  }, 60_000);
+
+  it('the whole probe behind low-upload: the report has the uplink, and the advice has its line', async () => {
+    const relay = await ImpairmentRelay.start({ profile: parseNetworkProfile('low-upload'), upstream: { host: '127.0.0.1', port: turn.port } });
+    try {
+      const { username, credential } = creds();
+      const probe = new Probe({ turn: [`turn:127.0.0.1:${relay.address.port}?transport=udp`], turnUser: username, turnPass: credential, stunSamples: 1, relayPings: 1 });
+      const report = await withTimeout(probe.run(), 60_000, 'probe behind low-upload');
+      expect(report.uplink?.status).toBe('measured');
+      within25(report.uplink, 300);
+      expect(report.advice.join('\n')).toMatch(/sustains about \d+ kbit\/s.*low-resolution video/);
+    } finally {
+      await relay.close();
+    }
+  }, 90_000);
+});
