@@ -127,6 +127,13 @@ describe('fidelity of stamped video (ffmpeg psnr and ssim against the regenerate
     expect(r).toEqual({ compared: 0, unreadable: 20, psnrDb: null, psnrMinDb: null, ssim: null });
   }, 60_000);
 
+  it('stops after maxFrames decoded frames (a long recording is bounded)', async () => {
+    const file = await encode('bounded', stampedFrames(), 1000);
+    const r = await withTimeout(measureFidelity({ ffmpegPath: ffmpeg, path: file, width: W, height: H, maxFrames: 10 }), 40_000, 'bounded fidelity');
+    expect(r.compared + r.unreadable).toBe(10);
+    expect(r.psnrDb!).toBeGreaterThan(25);
+  }, 60_000);
+
   it('a file ffmpeg cannot read is CHZ_ERR_FFMPEG_FAILED', async () => {
     await expect(fidelity(path.join(dir, 'missing.webm'))).rejects.toMatchObject({ code: 'CHZ_ERR_FFMPEG_FAILED' });
   }, 30_000);
