@@ -9,19 +9,26 @@
  * The numbers cover only the measured window (after the warm-up): fps, freezes, freeze ratio,
  * glass-to-glass p50/p95, frames lost, decoded size and luma PSNR.
  */
-import type { Browser, Page } from 'playwright-core';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { chromium, type Browser, type Page } from 'playwright-core';
 import { iceServersThroughRelay } from '../../src/lab/ice.js';
 import { ImpairmentRelay } from '../../src/lab/relay.js';
 import type { NetworkProfile } from '../../src/lab/profiles.js';
 import { PeerSession } from '../../src/peer/index.js';
 import { parseServerFrame, WS_PATH } from '../../src/protocol/index.js';
 import { launchChromium } from './browsers.js';
-import { FrameCollector, framesSent, iceLog, openStampedPage, startStampReader, summarizeFrames, type BrowserViewerSummary, type StampedPage } from './browser-stamps.js';
+import { FrameCollector, framesSent, iceLog, openStampedPage, startStampReader, summarizeFrames, writeStampedY4m, STAMP_SOURCE, type BrowserViewerSummary, type StampedPage } from './browser-stamps.js';
 import { until, withTimeout } from './deadline.js';
 import { TestClient } from './ws-client.js';
 
-/** Who sends the stamped video from behind the profile. */
-export type BrowserCallSender = 'chromium' | 'cli';
+/**
+ * Who sends the stamped video from behind the profile: a Chromium page whose camera the page
+ * draws (with send times), the CLI's werift peer, or a Chromium whose fake camera plays a y4m
+ * file of stamped frames (Chromium's own capture path; sequence numbers only, no latency).
+ */
+export type BrowserCallSender = 'chromium' | 'cli' | 'chromium-y4m';
 
 /** Options of {@link measureBrowserCall}. */
 export interface MeasureBrowserCallOptions {
@@ -47,7 +54,7 @@ export interface MeasureBrowserCallOptions {
 export interface BrowserCallMeasurement extends BrowserViewerSummary {
   sender: BrowserCallSender;
   profile: string;
-  /** Frames the Chromium sender's camera drew during the window (null for the CLI sender). */
+  /** Frames the Chromium sender's page camera drew during the window (null for the other senders). */
   sentFrames: number | null;
   /** The viewer's inbound video from getStats() at the window's end (packets lost over received, percent; null without stats). */
   lossPercent: number | null;
@@ -55,6 +62,23 @@ export interface BrowserCallMeasurement extends BrowserViewerSummary {
   rttMs: number | null;
   /** ICE server URLs the Chromium sender's peer connections used, after the rewrite to the relay (null for the CLI sender). */
   senderIceUrls: string[] | null;
+}
+
+/** Frames of the y4m file (10 s at 15 fps; Chromium loops it). */
+const Y4M_FRAMES = 150;
+/** test/helpers/browsers.ts's Chromium flags (it takes no extra ones), plus the file camera. */
+const Y4M_CHROMIUM_ARGS = [
+  '--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update', '--disable-sync',
+  '--use-fake-ui-for-media-stream', '--use-fake-device-for-media-stream',
+  '--disable-background-timer-throttling', '--disable-renderer-backgrounding', '--disable-backgrounding-occluded-windows',
+];
+
+/** A Chromium whose fake camera plays `file`. */
+async function launchChromiumWithY4m(file: string, ms: number): Promise<Browser> {
+  return withTimeout(chromium.launch({
+    executablePath: process.env.CHATZYO_CHROMIUM ?? '/usr/bin/chromium', headless: true,
+    args: [...Y4M_CHROMIUM_ARGS, `--use-file-for-fake-video-capture=${file}`],
+  }), ms, 'chromium launch (y4m camera)');
 }
 
 const sel = (testId: string): string => `[data-testid="${testId}"]`;
@@ -119,6 +143,8 @@ export async function measureBrowserCall(o: MeasureBrowserCallOptions): Promise<
   const hub = o.hub ?? 'global';
   const where = `${o.sender} -> chromium across ${o.profile.name}`;
   let browser: Browser | null = null;
+  let y4mBrowser: Browser | null = null;
+  let y4mDir: string | null = null;
   let relay: ImpairmentRelay | null = null;
   let cli: PeerSession | null = null;
   let collector: FrameCollector | null = null;
@@ -127,9 +153,18 @@ export async function measureBrowserCall(o: MeasureBrowserCallOptions): Promise<
     browser = o.browser ?? await launchChromium();
     relay = await ImpairmentRelay.start({ profile: o.profile });
     let senderPage: StampedPage | null = null;
-    if (o.sender === 'chromium') {
+    if (o.sender === 'chromium' || o.sender === 'chromium-y4m') {
       await pointRelayAtTurn(o.server, relay, step);
-      senderPage = await withTimeout(openStampedPage(browser, o.server, { name: `chromium sender (${o.profile.name})`, relay: relay.address }), step, `${where}: open the sender page`);
+      let senderBrowser = browser;
+      if (o.sender === 'chromium-y4m') {
+        y4mDir = mkdtempSync(path.join(tmpdir(), 'chatzyo-y4m-'));
+        const file = path.join(y4mDir, 'stamped.y4m');
+        await writeStampedY4m(file, { width: STAMP_SOURCE.width, height: STAMP_SOURCE.height, fps: STAMP_SOURCE.fps, frames: Y4M_FRAMES });
+        senderBrowser = y4mBrowser = await launchChromiumWithY4m(file, step);
+      }
+      senderPage = await withTimeout(openStampedPage(senderBrowser, o.server, {
+        name: `${o.sender} sender (${o.profile.name})`, relay: relay.address, camera: o.sender === 'chromium',
+      }), step, `${where}: open the sender page`);
       pages.push(senderPage);
       await startIn(senderPage.page, hub, step);
       await waitForStatus(senderPage, /position 1/, step, 'the sender waits in the queue');
@@ -153,16 +188,16 @@ export async function measureBrowserCall(o: MeasureBrowserCallOptions): Promise<
     await until(() => c.frames.length > 0, step, `${where}: the viewer never presented a frame`, 50);
     const warmStart = Date.now();
     await until(() => Date.now() - warmStart >= warmupMs, warmupMs + step, 'warm-up', 50);
-    const sentBefore = senderPage ? await framesSent(senderPage) : null;
+    const sentBefore = senderPage && o.sender === 'chromium' ? await framesSent(senderPage) : null;
     const windowStart = Date.now();
     await until(() => Date.now() - windowStart >= measureMs, measureMs + step, 'measuring', 50);
     const windowEnd = Date.now();
-    const sentAfter = senderPage ? await framesSent(senderPage) : null;
+    const sentAfter = senderPage && o.sender === 'chromium' ? await framesSent(senderPage) : null;
     const frames = await c.stop();
     const { lossPercent, rttMs } = await withTimeout(viewerStats(viewer), step, `${where}: viewer stats`);
     const senderIceUrls = senderPage ? (await iceLog(senderPage)).flatMap((e) => e.used) : null;
     return {
-      ...summarizeFrames(frames, windowStart, windowEnd), sender: o.sender, profile: o.profile.name,
+      ...summarizeFrames(frames, windowStart, windowEnd, o.sender === 'chromium-y4m' ? Y4M_FRAMES : undefined), sender: o.sender, profile: o.profile.name,
       sentFrames: sentBefore !== null && sentAfter !== null ? sentAfter - sentBefore : null, lossPercent, rttMs, senderIceUrls,
     };
   } finally {
@@ -171,6 +206,8 @@ export async function measureBrowserCall(o: MeasureBrowserCallOptions): Promise<
     await cli?.close();
     await relay?.close();
     if (browser && !o.browser) await browser.close().catch(() => {});
+    await y4mBrowser?.close().catch(() => {});
+    if (y4mDir) rmSync(y4mDir, { recursive: true, force: true });
   }
 }
 

@@ -8,10 +8,11 @@
  *
  * Browser and node run on one machine and both stamp and read with `Date.now()`: one clock.
  */
+import { open } from 'node:fs/promises';
 import { fileURLToPath } from 'node:url';
 import { build } from 'esbuild';
 import type { Browser, BrowserContext, Page } from 'playwright-core';
-import { unwrapStampTime } from '../../src/quality/stamp.js';
+import { drawStampedFrame, unwrapStampTime } from '../../src/quality/stamp.js';
 import { ViewerStats, type ViewerSummary } from '../../src/quality/viewer-stats.js';
 import type { LabStampsConfig, PageFrame } from './browser-stamps-page.js';
 import { withTimeout } from './deadline.js';
@@ -19,7 +20,7 @@ import { withTimeout } from './deadline.js';
 export type { PageFrame } from './browser-stamps-page.js';
 
 /** The stamped camera's picture: the CLI's default size and rate (src/peer). */
-const STAMP_SOURCE = { width: 640, height: 480, fps: 15 } as const;
+export const STAMP_SOURCE = { width: 640, height: 480, fps: 15 } as const;
 
 const PAGE_ENTRY = fileURLToPath(new URL('./browser-stamps-page.ts', import.meta.url));
 let bundled: Promise<string> | null = null;
@@ -165,9 +166,15 @@ export interface BrowserViewerSummary {
   psnrFrames: number;
 }
 
-/** Summarizes the frames rendered in [fromMs, toMs] (`Date.now()` times). */
-export function summarizeFrames(frames: readonly PageFrame[], fromMs: number, toMs: number): BrowserViewerSummary {
+/**
+ * Summarizes the frames rendered in [fromMs, toMs] (`Date.now()` times). `loopFrames`: the
+ * source is a file of that many frames played in a loop (a y4m fake camera): sequence numbers
+ * are unwrapped modulo it, and the stamps carry no send time, so there is no latency.
+ */
+export function summarizeFrames(frames: readonly PageFrame[], fromMs: number, toMs: number, loopFrames?: number): BrowserViewerSummary {
   const stats = new ViewerStats();
+  let prevSeq = -1;
+  let count = 0;
   let unreadable = 0;
   let readable = 0;
   let mseSum = 0;
@@ -179,11 +186,46 @@ export function summarizeFrames(frames: readonly PageFrame[], fromMs: number, to
     width = f.width;
     height = f.height;
     if (f.seq === null || f.timeLow === null) { unreadable++; continue; }
-    readable++;
-    stats.add({ seq: f.seq, sentAt: unwrapStampTime(f.timeLow, f.renderedAt), renderedAt: f.renderedAt });
+    if (loopFrames) {
+      const step = prevSeq < 0 ? 0 : (f.seq - prevSeq + loopFrames) % loopFrames;
+      if (prevSeq >= 0 && step === 0) continue;
+      prevSeq = f.seq;
+      count += step;
+      readable++;
+      stats.add({ seq: count & 0xffff, sentAt: f.renderedAt, renderedAt: f.renderedAt });
+    } else {
+      readable++;
+      stats.add({ seq: f.seq, sentAt: unwrapStampTime(f.timeLow, f.renderedAt), renderedAt: f.renderedAt });
+    }
     if (f.mse !== null) { mseSum += f.mse; mseN++; }
   }
   const span = toMs - fromMs;
   const psnrDb = mseN === 0 ? null : mseSum === 0 ? Infinity : 10 * Math.log10((255 * 255) / (mseSum / mseN));
-  return { viewer: stats.summary(), windowFps: span > 0 ? (readable * 1000) / span : 0, unreadable, width, height, psnrDb, psnrFrames: mseN };
+  const viewer = stats.summary();
+  if (loopFrames) viewer.latencyMs = null;
+  return { viewer, windowFps: span > 0 ? (readable * 1000) / span : 0, unreadable, width, height, psnrDb, psnrFrames: mseN };
+}
+
+/**
+ * Writes a y4m file of `frames` stamped frames (4:2:0, gray chroma) for Chromium's
+ * `--use-file-for-fake-video-capture`, which plays it in a loop. The stamps carry the sequence
+ * number only (send time 0: the file cannot know when Chromium will show a frame), so a call
+ * from it measures fps, freezes, frames lost and PSNR, not latency. 640x480 costs 450 KiB a frame.
+ */
+export async function writeStampedY4m(file: string, o: { width: number; height: number; fps: number; frames: number }): Promise<void> {
+  if (o.width % 2 || o.height % 2) throw new Error('y4m 4:2:0 needs an even width and height');
+  const ySize = o.width * o.height;
+  const frame = Buffer.alloc(6 + ySize + ySize / 2, 128);
+  frame.write('FRAME\n', 0, 'latin1');
+  const y = new Uint8Array(frame.buffer, frame.byteOffset + 6, ySize);
+  const fh = await open(file, 'w');
+  try {
+    await fh.write(`YUV4MPEG2 W${o.width} H${o.height} F${o.fps}:1 Ip A1:1 C420jpeg\n`);
+    for (let seq = 0; seq < o.frames; seq++) {
+      drawStampedFrame(y, o.width, o.height, seq, 0);
+      await fh.write(frame);
+    }
+  } finally {
+    await fh.close();
+  }
 }

@@ -6,13 +6,17 @@
  * canvas -> luma). The numbers must move the right way: frames with readable stamps at a
  * near-source quality on a good link, and more glass-to-glass latency under 3g.
  */
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
 import type { Browser } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parseNetworkProfile } from '../../src/lab/index.js';
 import { resolveFfmpeg } from '../../src/peer/index.js';
+import { readStamp } from '../../src/quality/stamp.js';
 import type { SignalServer } from '../../src/signal/server.js';
 import { browserCallRow, measureBrowserCall, type BrowserCallMeasurement, type BrowserCallSender } from '../helpers/browser-call-quality.js';
-import { summarizeFrames } from '../helpers/browser-stamps.js';
+import { summarizeFrames, writeStampedY4m } from '../helpers/browser-stamps.js';
 import { buildWebClient, launchChromium } from '../helpers/browsers.js';
 import { startCoturn, type Coturn } from '../helpers/coturn.js';
 import { withTimeout } from '../helpers/deadline.js';
@@ -60,6 +64,35 @@ describe('summarizeFrames', () => {
     expect(s.windowFps).toBe(2);
     expect(s.psnrDb).toBeCloseTo(10 * Math.log10((255 * 255) / 20), 6);
   });
+
+  it('unwraps a looping file\'s sequence numbers and reports no latency for it', () => {
+    const f = (renderedAt: number, seq: number) => ({ renderedAt, seq, timeLow: 0, width: 640, height: 480, mse: null, presentedFrames: 0 });
+    const s = summarizeFrames([f(0, 148), f(100, 149), f(200, 0), f(300, 0), f(400, 2)], 0, 1000, 150);
+    expect(s.viewer.frames).toBe(4);
+    expect(s.viewer.framesLost).toBe(1);
+    expect(s.viewer.latencyMs).toBeNull();
+    expect(s.psnrDb).toBeNull();
+  });
+});
+
+describe('writeStampedY4m', () => {
+  it('writes a 4:2:0 y4m whose frames carry their sequence numbers', async () => {
+    const dir = mkdtempSync(path.join(tmpdir(), 'chatzyo-y4m-test-'));
+    try {
+      const file = path.join(dir, 's.y4m');
+      await writeStampedY4m(file, { width: 160, height: 120, fps: 15, frames: 3 });
+      const bytes = readFileSync(file);
+      const header = 'YUV4MPEG2 W160 H120 F15:1 Ip A1:1 C420jpeg\n';
+      expect(bytes.subarray(0, header.length).toString('latin1')).toBe(header);
+      const frameSize = 6 + 160 * 120 * 1.5;
+      expect(bytes.length).toBe(header.length + 3 * frameSize);
+      const third = header.length + 2 * frameSize;
+      expect(bytes.subarray(third, third + 6).toString('latin1')).toBe('FRAME\n');
+      expect(readStamp(new Uint8Array(bytes.subarray(third + 6, third + 6 + 160 * 120)), 160, 120)).toEqual({ seq: 2, timeLow: 0 });
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
 });
 
 describe.each<BrowserCallSender>(['chromium', 'cli'])('%s -> Chromium viewer across the lab', (sender) => {
@@ -88,5 +121,16 @@ describe.each<BrowserCallSender>(['chromium', 'cli'])('%s -> Chromium viewer acr
     expect(good, 'the good call ran first').toBeDefined();
     expect(m.viewer.frames, JSON.stringify(m)).toBeGreaterThan(0);
     expect(m.viewer.latencyMs!.p50).toBeGreaterThan(good!.viewer.latencyMs!.p50 + 100);
+  }, 120_000);
+});
+
+describe('Chromium with a y4m fake camera -> Chromium viewer', () => {
+  it('good: Chromium\'s own capture path delivers the stamped file (fps and PSNR, no latency)', async () => {
+    const m = await measure('chromium-y4m', 'good');
+    expect(m.viewer.frames, JSON.stringify(m)).toBeGreaterThan(5);
+    expect(m.windowFps).toBeGreaterThan(1.5);
+    expect(m.viewer.latencyMs).toBeNull();
+    if (m.width === 640 && m.height === 480) expect(m.psnrDb!).toBeGreaterThan(20);
+    expect(m.senderIceUrls!.every((u) => !u.includes(`:${turn!.port}?`))).toBe(true);
   }, 120_000);
 });
