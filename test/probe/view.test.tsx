@@ -125,6 +125,23 @@ describe('reportText (no TTY)', () => {
     expect(t).toMatch(/ {2}\* Configure a TURN server/);
   });
 
+  it('the uplink test: the sustained rate, the call\'s numbers and the steps; or why it was skipped', () => {
+    const uplink = {
+      status: 'measured' as const, server: 'turn:203.0.113.3:3478?transport=udp', upKbps: 297, atLeast: false, rttMs: 88, jitterMs: 16.4, lossPercent: 0, mos: 4.36,
+      steps: [
+        { offeredKbps: 150, sent: 11, received: 11, receivedKbps: 150, lossPercent: 0, delayGrowthMs: 1, ok: true },
+        { offeredKbps: 300, sent: 22, received: 22, receivedKbps: 296, lossPercent: 0, delayGrowthMs: 11.5, ok: true },
+        { offeredKbps: 600, sent: 44, received: 26, receivedKbps: 297, lossPercent: 40.9, delayGrowthMs: 285.6, ok: false, why: 'loss' as const },
+      ],
+    };
+    const t = reportText(report, { ...finished, checks: { ...finished.checks, uplink: 'done' }, uplink });
+    expect(t).toMatch(/Uplink \(a test call through TURN\)\n {2}! turn:203\.0\.113\.3:3478\?transport=udp: sustains about 297 kbit\/s \(up to the TURN server and back down: the smaller of your upload and download\)/);
+    expect(t).toMatch(/ {2}- round trip 88 ms, jitter 16 ms, 0% lost, estimated MOS 4\.4/);
+    expect(t).toMatch(/ {2}- steps \(kbit\/s\): 150 ok, 300 ok, 600 no \(40\.9% lost, 297 arrived\)/);
+    const skipped = reportText(report, { ...finished, uplink: { ...uplink, status: 'not-measured', upKbps: null, steps: [], note: 'it needs a TURN server, and none is configured' } });
+    expect(skipped).toMatch(/Uplink \(a test call through TURN\)\n {2}- skipped: it needs a TURN server, and none is configured/);
+  });
+
   it('an unmeasured mapping or filtering reads "unknown", with how to measure it', () => {
     const unknown = { ...finished, nat: { ...finished.nat!, mapping: 'none' as const, filtering: 'unknown' as const, method: 'single-server' as const, confidence: 'medium' as const } };
     const t = reportText(report, unknown);
