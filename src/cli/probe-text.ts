@@ -3,9 +3,8 @@
  * without a TTY they are printed as text. A pure function of the probe's progress snapshot.
  */
 import { CHECK_NAMES, type CheckName, type CheckState, type ProbeProgress } from '../probe/probe.js';
-import type { Endpoint, FamilyReach, IpFamilyResult, NatFiltering, NatMapping, NatResult, ProbeReport, RttSummary, TurnResult } from '../probe/report.js';
+import type { Endpoint, FamilyReach, IpFamilyResult, NatFiltering, NatMapping, NatResult, ProbeReport, RttSummary, TurnResult, UplinkResult } from '../probe/report.js';
 import { displaySafe } from '../protocol/index.js';
-import type { UplinkResult } from '../probe/upload-ramp.js';
 import { uplinkBand } from '../probe/verdict.js';
 
 /** How a row reads: green, yellow, red or plain. */

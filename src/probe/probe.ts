@@ -12,7 +12,7 @@ import { parseStunUri, parseTurnUri, urlsOf, type TurnTransport, type TurnUri } 
 import { checkInterfaces } from './interfaces-check.js';
 import { checkIpFamilies } from './ip-family-check.js';
 import { checkNat } from './nat-check.js';
-import type { IceResult, InterfacesResult, IpResult, NatResult, ProbeReport, SignalResult, StunResult, TurnResult } from './report.js';
+import type { IceResult, InterfacesResult, IpResult, NatResult, ProbeReport, SignalResult, StunResult, TurnResult, UplinkResult } from './report.js';
 import { checkSignal } from './signal-check.js';
 import { ms } from './stats.js';
 import { checkStun } from './stun-check.js';
@@ -20,7 +20,7 @@ import { checkTurn, notTested, type TurnCredentials } from './turn-check.js';
 import { decideVerdict } from './verdict.js';
 import { burstAdvice, stunBurst, type StunBurstResult } from './stun-burst.js';
 import { closeQuietly, openUdp, sourceAddressFor } from './udp.js';
-import { UplinkWorker, uplinkNotMeasured, type UplinkResult } from './upload-ramp.js';
+import { UplinkWorker, uplinkNotMeasured } from './upload-ramp.js';
 
 /** The checks, in the order a person reads them. */
 export const CHECK_NAMES = ['signal', 'interfaces', 'ip', 'stun', 'nat', 'turn', 'ice', 'uplink'] as const;

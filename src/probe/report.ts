@@ -5,7 +5,6 @@
 import type { CheckError } from './errors.js';
 import type { TurnTransport } from './ice-url.js';
 import type { StunBurstResult } from './stun-burst.js';
-import type { UplinkResult } from './upload-ramp.js';
 
 /** A transport address. */
 export interface Endpoint { address: string; port: number }
@@ -219,6 +218,50 @@ export interface IceResult {
   ipFamily?: 4 | 6 | null;
   /** Candidates each peer gathered, by type. */
   gathered: Record<string, number>;
+  error?: CheckError;
+}
+
+/** What one step of the ramp found. */
+export interface UplinkStep {
+  /** The rate A sent at, kbit/s (IP layer). */
+  offeredKbps: number;
+  sent: number;
+  received: number;
+  /** The rate that reached B, kbit/s, over the time its packets arrived (null: too few arrived). */
+  receivedKbps: number | null;
+  lossPercent: number;
+  /** How much the one-way delay grew from the first third of the step to the last, ms. */
+  delayGrowthMs: number | null;
+  /** The path carried this rate: loss under 5% and no runaway delay growth. */
+  ok: boolean;
+  /** Why not, when not. */
+  why?: 'loss' | 'delay' | 'queue';
+}
+
+/** What the uplink test measured. */
+export interface UplinkResult {
+  /** `measured`; `failed`: it ran and could not measure (the call did not connect); `not-measured`: it did not run (see `note`). */
+  status: 'measured' | 'failed' | 'not-measured';
+  /** The TURN URL the call went through. */
+  server: string | null;
+  /**
+   * The rate the path this machine -> TURN -> this machine sustains, kbit/s: the smaller of
+   * the upload and the download (on most access links, the upload). Null when not measured.
+   */
+  upKbps: number | null;
+  /** Every step passed: the path sustains at least `upKbps` (the ramp's top), maybe more. */
+  atLeast: boolean;
+  /** One-way time up to the TURN server and back down (so a round trip to it), at the lowest rate, ms (median). */
+  rttMs: number | null;
+  /** RFC 3550 interarrival jitter over the steps the path carried, ms. */
+  jitterMs: number | null;
+  /** Loss over the steps the path carried, percent. */
+  lossPercent: number | null;
+  /** Estimated audio MOS of a call on this path (src/quality/mos.ts). */
+  mos: number | null;
+  steps: UplinkStep[];
+  /** Why it was not measured, or something to know about the number. */
+  note?: string;
   error?: CheckError;
 }
 

@@ -25,11 +25,12 @@ import type { IceServer } from '../protocol/index.js';
 import { Call } from '../peer/call.js';
 import { estimateMos } from '../quality/mos.js';
 import { checkError, type CheckError } from './errors.js';
+import type { UplinkResult, UplinkStep } from './report.js';
 import { withStunPlaceholder } from './candidates.js';
 import { median, percentile } from './stats.js';
 
 /** The rates tried, kbit/s at the IP layer (what an access link's rate counts). */
-export const UPLINK_STEPS_KBPS = [150, 300, 600, 1200, 2500, 5000] as const;
+const UPLINK_STEPS_KBPS = [150, 300, 600, 1200, 2500, 5000] as const;
 
 /** Settings of {@link measureUplink}. */
 export interface UplinkOptions {
@@ -45,50 +46,6 @@ export interface UplinkOptions {
   stepMs?: number;
   /** Budget of the ramp once connected, sending and the last evaluation included (default 6 s). */
   maxMs?: number;
-}
-
-/** What one step of the ramp found. */
-export interface UplinkStep {
-  /** The rate A sent at, kbit/s (IP layer). */
-  offeredKbps: number;
-  sent: number;
-  received: number;
-  /** The rate that reached B, kbit/s, over the time its packets arrived (null: too few arrived). */
-  receivedKbps: number | null;
-  lossPercent: number;
-  /** How much the one-way delay grew from the first third of the step to the last, ms. */
-  delayGrowthMs: number | null;
-  /** The path carried this rate: loss under 5% and no runaway delay growth. */
-  ok: boolean;
-  /** Why not, when not. */
-  why?: 'loss' | 'delay' | 'queue';
-}
-
-/** What the uplink test measured. */
-export interface UplinkResult {
-  /** `measured`; `failed`: it ran and could not measure (the call did not connect); `not-measured`: it did not run (see `note`). */
-  status: 'measured' | 'failed' | 'not-measured';
-  /** The TURN URL the call went through. */
-  server: string | null;
-  /**
-   * The rate the path this machine -> TURN -> this machine sustains, kbit/s: the smaller of
-   * the upload and the download (on most access links, the upload). Null when not measured.
-   */
-  upKbps: number | null;
-  /** Every step passed: the path sustains at least `upKbps` (the ramp's top), maybe more. */
-  atLeast: boolean;
-  /** One-way time up to the TURN server and back down (so a round trip to it), at the lowest rate, ms (median). */
-  rttMs: number | null;
-  /** RFC 3550 interarrival jitter over the steps the path carried, ms. */
-  jitterMs: number | null;
-  /** Loss over the steps the path carried, percent. */
-  lossPercent: number | null;
-  /** Estimated audio MOS of a call on this path (src/quality/mos.ts). */
-  mos: number | null;
-  steps: UplinkStep[];
-  /** Why it was not measured, or something to know about the number. */
-  note?: string;
-  error?: CheckError;
 }
 
 /** A result that says why the test did not run. */
@@ -210,7 +167,7 @@ function rfc3550Jitter(arrivals: readonly Arrival[]): number {
 }
 
 /** Runs the test in this thread. Never throws; closes both peers before resolving. */
-export async function measureUplink(opts: UplinkOptions): Promise<UplinkResult> {
+async function measureUplink(opts: UplinkOptions): Promise<UplinkResult> {
   const stepsKbps = opts.stepsKbps ?? UPLINK_STEPS_KBPS;
   const stepMs = opts.stepMs ?? 700;
   const maxMs = opts.maxMs ?? 6000;

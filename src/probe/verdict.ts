@@ -9,8 +9,7 @@
  * only a TURN relay gets through.
  */
 import { isSymmetric } from './nat-classify.js';
-import type { FamilyReach, IceResult, IpResult, NatResult, SignalResult, StunResult, TurnResult, Verdict } from './report.js';
-import type { UplinkResult } from './upload-ramp.js';
+import type { FamilyReach, IceResult, IpResult, NatResult, SignalResult, StunResult, TurnResult, UplinkResult, Verdict } from './report.js';
 
 /** What the verdict reads. */
 export interface VerdictInput {

@@ -1,13 +1,15 @@
 /**
  * The probe's uplink test across the lab: two werift peers relay-only through a real coturn
- * behind the impairment relay, A ramping its RTP rate. The rate the path sustains is found
- * within 25% of the profile's upload (the narrower of its upload and download), an unlimited
- * link carries the ramp's top, and the advice changes with the number.
+ * behind the impairment relay (each peer its own shaped flow, so A's packets cross the uplink
+ * and B's downlink), A ramping its RTP rate. The rate the path sustains is found within 25% of
+ * the narrower of the profile's upload and download (low-upload, 3g's rates, two custom links),
+ * an unlimited link carries the ramp's top, and the advice changes with the number.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ImpairmentRelay, iceServersThroughRelay, parseNetworkProfile } from '../../src/lab/index.js';
 import { Probe } from '../../src/probe/probe.js';
-import { UplinkWorker, type UplinkResult } from '../../src/probe/upload-ramp.js';
+import type { UplinkResult } from '../../src/probe/report.js';
+import { UplinkWorker } from '../../src/probe/upload-ramp.js';
 import { uplinkAdvice } from '../../src/probe/verdict.js';
 import { turnCredentials } from '../../src/signal/turn-credentials.js';
 import { startCoturn, type Coturn } from '../helpers/coturn.js';

@@ -1,8 +1,8 @@
 // The uplink test's quality line follows the measured rate band by band and says "unknown"
 // when nothing was measured; the step judge and the sustained-rate rule on made-up arrivals.
 import { describe, expect, it } from 'vitest';
-import type { NatResult, StunResult } from '../../src/probe/report.js';
-import { judgeStep, sustainedKbps, uplinkNotMeasured, type UplinkResult, type UplinkStep } from '../../src/probe/upload-ramp.js';
+import type { NatResult, StunResult, UplinkResult, UplinkStep } from '../../src/probe/report.js';
+import { judgeStep, sustainedKbps, uplinkNotMeasured } from '../../src/probe/upload-ramp.js';
 import { decideVerdict, uplinkAdvice, uplinkBand, type VerdictInput } from '../../src/probe/verdict.js';
 
 const measured = (upKbps: number, over: Partial<UplinkResult> = {}): UplinkResult => ({
