@@ -1,20 +1,26 @@
 /**
- * bench:quality — what a viewer sees across the lab's profiles: for each profile, a werift peer
- * sends the CLI's default stamped video (VP8 640x480, 15 fps, 600 kbit/s, plus Opus) from
- * behind the profile (impairment relay in front of a real coturn) to a clean werift viewer
- * that decodes it and reads the stamps (src/lab/call-quality.ts). Prints fps, freezes, freeze
- * ratio, glass-to-glass p50/p95, receiver loss and MOS per profile, with `good` as the
- * baseline of the same run, and the machine's load while it ran.
+ * bench:quality — what a viewer sees across the lab's profiles, for three sender/viewer pairs
+ * side by side, each sender behind the profile (impairment relay in front of a real coturn), the
+ * viewer on the clean side:
  *
- * Only CLI -> werift is measured so far: the Chromium columns (a y4m fake camera and a page
- * reading stamps off a canvas) and PSNR/SSIM are not built yet, and the table says so.
+ * - CLI -> werift: the CLI's default stamped video (VP8 640x480, 15 fps, 600 kbit/s, plus Opus)
+ *   to a werift viewer that decodes it and reads the stamps (src/lab/call-quality.ts), and PSNR/
+ *   SSIM of the viewer's recording against the regenerated source (src/peer/fidelity.ts).
+ * - CLI -> Chromium and Chromium -> Chromium: a Chromium viewer page reading stamps off a canvas
+ *   (test/helpers/browser-call-quality.ts); the Chromium sender's camera is a stamped canvas
+ *   injected in the page. PSNR is the page's luma PSNR at the source size.
  *
- *   npm run bench:quality -- [--profiles good,3g,...] [--window 8]
+ * Prints fps, freeze ratio, glass-to-glass p50/p95 and PSNR per profile and pair, with each
+ * pair's `good` as the baseline of the same run, and the machine's load while it ran.
+ *
+ *   npm run bench:quality -- [--profiles good,3g,...] [--window 8] [--pairs cli-werift,cli-chromium,chromium-chromium]
  */
 import os from 'node:os';
-import { measureCall, type CallMeasurement } from '../src/lab/call-quality.js';
+import { measureCall } from '../src/lab/call-quality.js';
 import { NETWORK_PROFILE_NAMES, parseNetworkProfile } from '../src/lab/index.js';
 import { resolveFfmpeg } from '../src/peer/index.js';
+import { measureBrowserCall } from '../test/helpers/browser-call-quality.js';
+import { buildWebClient, launchChromium } from '../test/helpers/browsers.js';
 import { startCoturn } from '../test/helpers/coturn.js';
 import { startServer } from '../test/helpers/server.js';
 import { table } from './lib.js';
@@ -24,41 +30,70 @@ function arg(name: string): string | undefined {
   return i >= 0 ? process.argv[i + 1] : undefined;
 }
 
+type Pair = 'cli-werift' | 'cli-chromium' | 'chromium-chromium';
+const PAIRS: readonly Pair[] = ['cli-werift', 'cli-chromium', 'chromium-chromium'];
+
+/** One pair's measurement in one profile, as printed. */
+interface Cell { fps: number | null; freezeRatio: number | null; p50: number | null; p95: number | null; psnr: number | null; ssim?: number | null; failed?: string }
+
 const profiles = (arg('profiles') ?? NETWORK_PROFILE_NAMES.join(',')).split(',').filter(Boolean);
+const pairs = (arg('pairs') ?? PAIRS.join(',')).split(',').filter((p): p is Pair => (PAIRS as readonly string[]).includes(p));
 const windowMs = Number(arg('window') ?? 8) * 1000;
 const ffmpeg = resolveFfmpeg().path;
+const web = await buildWebClient();
 const turn = await startCoturn();
-const server = await startServer({ turnUrls: [turn.url], turnSecret: turn.secret });
-const rows: (string | number)[][] = [['profile', 'fps', 'freezes', 'freeze ratio', 'g2g p50 ms', 'g2g p95 ms', 'frames lost', 'recv loss %', 'MOS', 'fps vs good', 'Chromium->Chromium']];
+const server = await startServer({ webRoot: web.dir, turnUrls: [turn.url], turnSecret: turn.secret });
+const browser = pairs.some((p) => p !== 'cli-werift') ? await launchChromium() : null;
+const cells = new Map<string, Cell>();
 const loads: number[] = [];
 const failures: string[] = [];
-let good: CallMeasurement | null = null;
+
+async function measure(pair: Pair, profileName: string): Promise<Cell> {
+  const profile = parseNetworkProfile(profileName);
+  // 60 s a step: behind 500-600 ms of RTT a werift call takes about 30 s to connect.
+  const common = { server: server.url, ffmpegPath: ffmpeg, profile, measureMs: windowMs, stepTimeoutMs: 60_000 };
+  if (pair === 'cli-werift') {
+    const m = await measureCall(common);
+    const v = m.viewer;
+    return { fps: m.windowFps, freezeRatio: v.freezeRatio, p50: v.latencyMs?.p50 ?? null, p95: v.latencyMs?.p95 ?? null, psnr: m.fidelity?.psnrDb ?? null, ssim: m.fidelity?.ssim ?? null };
+  }
+  const m = await measureBrowserCall({ ...common, sender: pair === 'cli-chromium' ? 'cli' : 'chromium', browser: browser! });
+  return { fps: m.windowFps, freezeRatio: m.viewer.freezeRatio, p50: m.viewer.latencyMs?.p50 ?? null, p95: m.viewer.latencyMs?.p95 ?? null, psnr: m.psnrDb };
+}
+
 try {
   for (const name of profiles) {
-    const profile = parseNetworkProfile(name);
-    process.stderr.write(`bench:quality: ${name} ...\n`);
-    let m: CallMeasurement;
-    try {
-      // 60 s a step: behind 500-600 ms of RTT a werift call takes about 30 s to connect.
-      m = await measureCall({ server: server.url, ffmpegPath: ffmpeg, profile, measureMs: windowMs, stepTimeoutMs: 60_000 });
-    } catch (err) {
-      rows.push([name, 'failed', '-', '-', '-', '-', '-', '-', '-', '-', 'not built']);
-      failures.push(`${name}: ${(err as Error).message}`);
-      continue;
+    for (const pair of pairs) {
+      process.stderr.write(`bench:quality: ${name} ${pair} ...\n`);
+      try {
+        cells.set(`${name}/${pair}`, await measure(pair, name));
+        loads.push(os.loadavg()[0]!);
+      } catch (err) {
+        cells.set(`${name}/${pair}`, { fps: null, freezeRatio: null, p50: null, p95: null, psnr: null, failed: 'failed' });
+        failures.push(`${name} ${pair}: ${(err as Error).message}`);
+      }
     }
-    loads.push(os.loadavg()[0]!);
-    if (name === 'good') good = m;
-    const v = m.viewer;
-    rows.push([
-      name, m.windowFps, v.freezeCount, v.freezeRatio, v.latencyMs?.p50 ?? '-', v.latencyMs?.p95 ?? '-', v.framesLost,
-      m.lossPercent, m.mos ?? '-', good && good.windowFps > 0 ? `${Math.round((100 * m.windowFps) / good.windowFps)}%` : '-', 'not built',
-    ]);
   }
 } finally {
+  await browser?.close();
   await server.close();
   await turn.stop();
+  web.remove();
 }
-process.stdout.write(`CLI (werift + ffmpeg, VP8 640x480 15 fps 600 kbit/s) -> werift viewer, ${windowMs / 1000} s window per profile\n`);
-process.stdout.write(`${table(rows)}\n`);
-for (const f of failures) process.stdout.write(`failed: ${f}\n`);
+
+const f = (x: number | null | undefined, d = 0) => (x === null || x === undefined ? '-' : Number.isFinite(x) ? x.toFixed(d) : 'inf');
+for (const pair of pairs) {
+  const good = cells.get(`good/${pair}`);
+  const rows: (string | number)[][] = [['profile', 'fps', 'freeze ratio', 'g2g p50 ms', 'g2g p95 ms', 'PSNR dB', ...(pair === 'cli-werift' ? ['SSIM'] : []), 'fps vs good']];
+  for (const name of profiles) {
+    const c = cells.get(`${name}/${pair}`)!;
+    if (c.failed) { rows.push([name, c.failed, '-', '-', '-', '-', ...(pair === 'cli-werift' ? ['-'] : []), '-']); continue; }
+    rows.push([
+      name, f(c.fps, 1), f(c.freezeRatio, 2), f(c.p50), f(c.p95), f(c.psnr, 1), ...(pair === 'cli-werift' ? [f(c.ssim, 3)] : []),
+      good?.fps ? `${Math.round((100 * (c.fps ?? 0)) / good.fps)}%` : '-',
+    ]);
+  }
+  process.stdout.write(`\n${pair.replace('-', ' -> ')} (sender behind the profile), ${windowMs / 1000} s window per profile\n${table(rows)}\n`);
+}
+for (const x of failures) process.stdout.write(`failed: ${x}\n`);
 process.stdout.write(`load average (1 min) during the run: ${loads.map((l) => l.toFixed(1)).join(', ')} on ${os.availableParallelism()} cores\n`);

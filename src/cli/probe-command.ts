@@ -66,11 +66,10 @@ Examples:
         turnPass: raw.turnPass,
         lifetime: raw.lifetime === true ? DEFAULT_LIFETIME_S : raw.lifetime,
         ice: raw.ice !== false,
+        uplink: raw.uplink !== false,
         ca: raw.ca,
         json,
         require: raw.require,
-      }, { out: io.out, err: io.err, tty: !json && !!(io.out as NodeJS.WriteStream).isTTY },
-      // runProbe merges `probe` into the probe's options (src/cli/probe.ts has no field for this flag).
-      raw.uplink === false ? { probe: { uplink: false } } : {});
+      }, { out: io.out, err: io.err, tty: !json && !!(io.out as NodeJS.WriteStream).isTTY });
     });
 }

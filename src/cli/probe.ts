@@ -20,6 +20,8 @@ export interface ProbeCliOptions {
   lifetime?: number;
   /** false: skip the end-to-end calls. */
   ice?: boolean;
+  /** false: skip the uplink test (the relayed call ramping its rate). */
+  uplink?: boolean;
   /** PEM file with extra CA certificates for wss:// and turns:. */
   ca?: string;
   json: boolean;
@@ -55,7 +57,7 @@ export async function runProbe(o: ProbeCliOptions, io: ProbeIO, deps: ProbeDeps 
   try {
     probe = new Probe({
       server: o.server, stun: o.stun, turn: o.turn, turnUser: o.turnUser, turnPass: o.turnPass,
-      lifetimeMaxS: o.lifetime, ice: o.ice, ca, ...deps.probe,
+      lifetimeMaxS: o.lifetime, ice: o.ice, ...(o.uplink === false ? { uplink: false } : {}), ca, ...deps.probe,
     });
   } catch (err) {
     if (err instanceof ProbeUsageError) throw new ChatzyoError('CHZ_ERR_USAGE', err.message);

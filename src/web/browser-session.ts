@@ -127,6 +127,8 @@ export class BrowserSession extends TypedEmitter<SessionEvents> {
   #relayOnly = false;
   #message: { text: string; tone: Tone } | null = null;
   #retryInSeconds: number | null = null;
+  /** Why the connection was lost, as shown while offline (kept across failed retries). */
+  #lostWhy = '';
   #pendingLink: string | null = null;
   /** Bumped by Stop so an in-flight camera request does not go on to join. */
   #prepareToken = 0;
@@ -441,6 +443,7 @@ export class BrowserSession extends TypedEmitter<SessionEvents> {
   #onWelcome(w: ServerMessageOf<'welcome'>): void {
     this.#welcome = w;
     this.#retryInSeconds = null;
+    this.#lostWhy = '';
     if (!w.turn) this.#relayOnly = false;
     // Names first; counts follow in a `hubs` message.
     const known = new Map(this.#hubs.map((h) => [h.name, h]));
@@ -459,7 +462,11 @@ export class BrowserSession extends TypedEmitter<SessionEvents> {
     this.#endCall();
     this.#privateCode = null;
     this.#retryInSeconds = l.willReconnect ? Math.ceil(l.delayMs / 1000) : null;
-    const why = l.serverCode && l.serverCode in ERROR_CODES ? ` (${ERROR_CODES[l.serverCode as keyof typeof ERROR_CODES]})` : '';
+    // A retry that finds nobody listening does not change why the connection was lost: keep
+    // the reason the server gave (e.g. shutting down) until a welcome ends the outage.
+    const fresh = l.serverCode && l.serverCode in ERROR_CODES ? ` (${ERROR_CODES[l.serverCode as keyof typeof ERROR_CODES]})` : '';
+    const why = fresh || (this.state === 'offline' ? this.#lostWhy : '');
+    this.#lostWhy = why;
     this.#message = !l.willReconnect
       ? { text: `The server refused this page${why}. Reload the page.`, tone: 'error' }
       : { text: `Lost the connection to the server${why}.`, tone: 'warn' };
