@@ -9,7 +9,7 @@ import { messagesOf, type AnyErrorCode, type CodeOf } from '../protocol/index.js
  * Defined here, beside the codes and the builders below, so report.ts imports errors.ts and
  * never the other way round (errors -> report -> ice-url -> errors was the cycle).
  */
-export interface CheckError { code: string; message: string }
+export interface CheckError { code: ProbeErrorCode; message: string }
 
 /** Every code a probe check may report (its own and the shared client codes), with the default message. */
 const PROBE_ERROR_CODES = { ...messagesOf('probe'), ...messagesOf('client') };
@@ -39,7 +39,7 @@ export class ProbeCheckError extends Error {
 /** The CheckError for anything a check caught. */
 export function toCheckError(err: unknown): CheckError {
   const e = err as { code?: unknown; message?: unknown };
-  if (typeof e?.code === 'string' && e.code in PROBE_ERROR_CODES) return { code: e.code, message: String(e.message ?? e.code) };
+  if (typeof e?.code === 'string' && e.code in PROBE_ERROR_CODES) return { code: e.code as ProbeErrorCode, message: String(e.message ?? e.code) };
   return checkError('CHZ_ERR_PROBE_INTERNAL', err instanceof Error ? err.message : String(err));
 }
 
