@@ -37,13 +37,17 @@ const PAIRS: readonly Pair[] = ['cli-werift', 'cli-chromium', 'chromium-chromium
 interface Cell { fps: number | null; freezeRatio: number | null; p50: number | null; p95: number | null; psnr: number | null; ssim?: number | null; failed?: string }
 
 const profiles = (arg('profiles') ?? NETWORK_PROFILE_NAMES.join(',')).split(',').filter(Boolean);
-const pairs = (arg('pairs') ?? PAIRS.join(',')).split(',').filter((p): p is Pair => (PAIRS as readonly string[]).includes(p));
+const asked = (arg('pairs') ?? PAIRS.join(',')).split(',').filter(Boolean);
+const unknown = asked.filter((p) => !(PAIRS as readonly string[]).includes(p));
+if (unknown.length) throw new Error(`--pairs: unknown ${unknown.join(', ')} (choose from ${PAIRS.join(', ')})`);
+const pairs = asked as Pair[];
 const windowMs = Number(arg('window') ?? 8) * 1000;
+if (!Number.isFinite(windowMs) || windowMs <= 0) throw new Error('--window: a number of seconds above 0');
 const ffmpeg = resolveFfmpeg().path;
-const web = await buildWebClient();
-const turn = await startCoturn();
-const server = await startServer({ webRoot: web.dir, turnUrls: [turn.url], turnSecret: turn.secret });
-const browser = pairs.some((p) => p !== 'cli-werift') ? await launchChromium() : null;
+let web: Awaited<ReturnType<typeof buildWebClient>> | null = null;
+let turn: Awaited<ReturnType<typeof startCoturn>> | null = null;
+let server: Awaited<ReturnType<typeof startServer>> | null = null;
+let browser: Awaited<ReturnType<typeof launchChromium>> | null = null;
 const cells = new Map<string, Cell>();
 const loads: number[] = [];
 const failures: string[] = [];
@@ -51,7 +55,7 @@ const failures: string[] = [];
 async function measure(pair: Pair, profileName: string): Promise<Cell> {
   const profile = parseNetworkProfile(profileName);
   // 60 s a step: behind 500-600 ms of RTT a werift call takes about 30 s to connect.
-  const common = { server: server.url, ffmpegPath: ffmpeg, profile, measureMs: windowMs, stepTimeoutMs: 60_000 };
+  const common = { server: server!.url, ffmpegPath: ffmpeg, profile, measureMs: windowMs, stepTimeoutMs: 60_000 };
   if (pair === 'cli-werift') {
     const m = await measureCall(common);
     const v = m.viewer;
@@ -62,6 +66,10 @@ async function measure(pair: Pair, profileName: string): Promise<Cell> {
 }
 
 try {
+  web = await buildWebClient();
+  turn = await startCoturn();
+  server = await startServer({ webRoot: web.dir, turnUrls: [turn.url], turnSecret: turn.secret });
+  if (pairs.some((p) => p !== 'cli-werift')) browser = await launchChromium();
   for (const name of profiles) {
     for (const pair of pairs) {
       process.stderr.write(`bench:quality: ${name} ${pair} ...\n`);
@@ -76,9 +84,9 @@ try {
   }
 } finally {
   await browser?.close();
-  await server.close();
-  await turn.stop();
-  web.remove();
+  await server?.close();
+  await turn?.stop();
+  web?.remove();
 }
 
 const f = (x: number | null | undefined, d = 0) => (x === null || x === undefined ? '-' : Number.isFinite(x) ? x.toFixed(d) : 'inf');
@@ -97,3 +105,5 @@ for (const pair of pairs) {
 }
 for (const x of failures) process.stdout.write(`failed: ${x}\n`);
 process.stdout.write(`load average (1 min) during the run: ${loads.map((l) => l.toFixed(1)).join(', ')} on ${os.availableParallelism()} cores\n`);
+// werift leaves a TURN refresh timer behind that would keep the process alive for minutes.
+process.exit(0);

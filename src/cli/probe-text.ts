@@ -180,7 +180,7 @@ function uplinkRows(u: UplinkResult | null): Row[] {
     tone: band.code === 'audio-only' ? 'bad' : band.code === 'low' ? 'warn' : 'ok',
   }];
   if (u.rttMs !== null) rows.push({ text: `round trip ${msText(u.rttMs)}, jitter ${msText(u.jitterMs)}, ${u.lossPercent ?? '-'}% lost${u.mos !== null ? `, estimated MOS ${u.mos.toFixed(1)}` : ''}`, tone: 'info' });
-  const steps = u.steps.map((st) => `${st.offeredKbps} ${st.ok ? 'ok' : `no (${st.why === 'loss' ? `${st.lossPercent}% lost` : `delay +${Math.round(st.delayGrowthMs ?? 0)} ms`}, ${st.receivedKbps ?? '-'} arrived)`}`);
+  const steps = u.steps.map((st) => `${st.offeredKbps} ${st.ok ? 'ok' : `no (${st.why === 'loss' ? `${st.lossPercent}% lost` : st.why === 'queue' ? 'a standing queue' : `delay +${Math.round(st.delayGrowthMs ?? 0)} ms`}, ${st.receivedKbps ?? '-'} arrived)`}`);
   rows.push({ text: `steps (kbit/s): ${steps.join(', ')}`, tone: 'info' });
   return rows;
 }

@@ -62,8 +62,14 @@ async function fidelityOf(file: string, ffmpegPath: string, encode: Partial<Vide
     return null; // No whole keyframe reached the viewer: the recorder never started.
   }
   const { width, height } = { ...DEFAULT_VIDEO, ...encode };
-  const f = await measureFidelity({ ffmpegPath, path: file, width, height, timeoutMs });
-  return f.compared > 0 ? f : null;
+  // A recording ffmpeg cannot read (werift's recorder can write a broken file after loss) costs
+  // the fidelity figure, not the rest of the call's measurement.
+  try {
+    const f = await measureFidelity({ ffmpegPath, path: file, width, height, timeoutMs });
+    return f.compared > 0 ? f : null;
+  } catch {
+    return null;
+  }
 }
 
 function deadline<T>(p: Promise<T>, ms: number, what: string): Promise<T> {
@@ -90,16 +96,19 @@ export async function measureCall(o: MeasureCallOptions): Promise<CallMeasuremen
   const relay = await ImpairmentRelay.start({ profile: o.profile });
   const dir = mkdtempSync(path.join(tmpdir(), 'chatzyo-call-quality-'));
   const recordPath = path.join(dir, 'partner.webm');
-  const sender = new PeerSession({
-    server: o.server, target: { kind: 'hub', hub }, video: { type: 'stamped' }, audio: { type: 'sine' }, ...(o.encode ? { encode: o.encode } : {}),
-    relayOnly: true, mapIceServers: (s) => iceServersThroughRelay(s, relay), ffmpegPath: o.ffmpegPath,
-  });
-  const viewer = new PeerSession({ server: o.server, target: { kind: 'hub', hub }, video: null, audio: null, relayOnly: true, ffmpegPath: o.ffmpegPath, statsIntervalMs: 1000, recordPath });
+  let sender: PeerSession | null = null;
+  let viewer: PeerSession | null = null;
   let watch: ReturnType<typeof watchCallVideo> | null = null;
   let last: PeerStats | null = null;
-  viewer.on('stats', (s) => { last = s; });
   try {
-    const connected = new Promise<void>((r) => viewer.once('connected', () => r()));
+    sender = new PeerSession({
+      server: o.server, target: { kind: 'hub', hub }, video: { type: 'stamped' }, audio: { type: 'sine' }, ...(o.encode ? { encode: o.encode } : {}),
+      relayOnly: true, mapIceServers: (s) => iceServersThroughRelay(s, relay), ffmpegPath: o.ffmpegPath,
+    });
+    const v = new PeerSession({ server: o.server, target: { kind: 'hub', hub }, video: null, audio: null, relayOnly: true, ffmpegPath: o.ffmpegPath, statsIntervalMs: 1000, recordPath });
+    viewer = v;
+    v.on('stats', (s) => { last = s; });
+    const connected = new Promise<void>((r) => v.once('connected', () => r()));
     await deadline(sender.start(), step, `sender (${o.profile.name}) start`);
     await deadline(viewer.start(), step, `viewer (${o.profile.name}) start`);
     await deadline(connected, step, `the call across ${o.profile.name} never connected`);
@@ -124,9 +133,9 @@ export async function measureCall(o: MeasureCallOptions): Promise<CallMeasuremen
     const fidelity = await fidelityOf(recordPath, o.ffmpegPath, o.encode, step);
     return { viewer: summary, stats, lossPercent, mos, windowFps, fidelity };
   } finally {
-    await watch?.close();
-    await Promise.all([sender.close(), viewer.close()]);
-    await relay.close();
+    // Each step on its own: one that fails must not leave the others (or the temp dir) behind.
+    await Promise.allSettled([watch?.close(), sender?.close(), viewer?.close()]);
+    await relay.close().catch(() => undefined);
     rmSync(dir, { recursive: true, force: true });
   }
 }

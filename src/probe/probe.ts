@@ -296,10 +296,11 @@ export class Probe extends TypedEmitter<ProbeEvents> {
     const o = this.options;
     const skip = (note: string) => this.#set('uplink', 'skipped', 'uplink', uplinkNotMeasured(note));
     if (o.ice === false) return skip('the test calls were skipped (--no-ice)');
-    if (o.uplink === false) return skip('skipped (--no-uplink)');
+    if (o.uplink === false) return skip('--no-uplink was given');
     if (!targets.length) return skip('it needs a TURN server, and none is configured');
     const ok = this.#progress.turn.find((t) => t.status === 'ok' && t.transport === 'udp');
     const target = ok && targets.find((x) => x.uri.host === ok.host && x.uri.port === ok.port && x.uri.transports.includes('udp'));
+    if (!targets.some((x) => x.uri.transports.includes('udp'))) return skip('it needs a TURN server over UDP, and only TCP or TLS ones are configured');
     if (!worker || !ok || !target) return skip('no TURN allocation over UDP worked');
     const relayCall = this.#progress.ice.find((i) => i.policy === 'relay');
     if (relayCall && !relayCall.connected) return skip('the relay-only test call did not connect');

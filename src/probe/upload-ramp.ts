@@ -155,9 +155,12 @@ export function sustainedKbps(steps: readonly UplinkStep[]): { kbps: number; atL
   return { kbps: Math.round(Math.min(hi, Math.max(top.offeredKbps, r))), atLeast: false };
 }
 
-/** RFC 3550 section 6.4.1 interarrival jitter (transit-time differences), in send order, ms. */
-function rfc3550Jitter(arrivals: readonly Arrival[]): number {
-  const xs = [...arrivals].sort((a, b) => a.index - b.index);
+/**
+ * RFC 3550 section 6.4.1 interarrival jitter (transit-time differences), in send order, ms.
+ * Sorted by send time, not by index: each step numbers its packets from 0.
+ */
+export function rfc3550Jitter(arrivals: readonly Arrival[]): number {
+  const xs = [...arrivals].sort((a, b) => a.sentAt - b.sentAt);
   let j = 0;
   for (let k = 1; k < xs.length; k++) {
     const d = (xs[k]!.recvAt - xs[k - 1]!.recvAt) - (xs[k]!.sentAt - xs[k - 1]!.sentAt);
@@ -246,10 +249,12 @@ async function measureUplink(opts: UplinkOptions): Promise<UplinkResult> {
 
     // Warm-up: the first packets of a fresh call can be lost while the path settles (TURN
     // channel binds, the partner's SRTP keys); the ramp starts once one has come through.
+    // Paced at the first step's rate (or slower), so a slow uplink builds no queue before step 0.
     const warmBy = performance.now() + 1500;
+    const warmEveryMs = Math.max(20, ((headerBytes + PAYLOAD_BYTES + WIRE_OVERHEAD) * 8) / stepsKbps[0]!);
     while (!warmedUp && performance.now() < warmBy) {
       send(WARMUP);
-      await sleep(20);
+      await sleep(warmEveryMs);
     }
     if (!warmedUp) return failedResult(opts.server, checkError('CHZ_ERR_PROBE_INTERNAL', 'the relayed test call connected, but no packet of the uplink test came through within 1.5 s'));
     const t0 = performance.now();
@@ -265,20 +270,21 @@ async function measureUplink(opts: UplinkOptions): Promise<UplinkResult> {
       return owds.length ? Math.min(1500, 2 * Math.min(...owds) + 100) : 600;
     };
     let tentative: UplinkStep | null = null;
-    const judgeDue = () => {
-      while (!failed && pending.length && performance.now() >= pending[0]!.dueAt) {
-        const { step } = pending.shift()!;
-        const s = judgeStep(stepsKbps[step]!, sent[step]!, arrivals[step]!, step === 0 ? null : baseline());
-        judged.push(s);
-        if (tentative) {
-          // The step before failed on a small delay growth: this one decides.
-          if (s.ok) { tentative.ok = true; delete tentative.why; tentative = null; } else { failed = true; }
-        } else if (!s.ok && s.why === 'delay' && (s.delayGrowthMs ?? 0) < SURE_GROWTH_MS && step < stepsKbps.length - 1) {
-          tentative = s;
-        } else if (!s.ok) {
-          failed = true;
-        }
+    /** Judges one step; a small delay growth stays tentative until the next step decides. */
+    const judgeOne = (step: number) => {
+      const s = judgeStep(stepsKbps[step]!, sent[step]!, arrivals[step]!, step === 0 ? null : baseline());
+      judged.push(s);
+      if (tentative) {
+        // The step before failed on a small delay growth: this one decides.
+        if (s.ok) { tentative.ok = true; delete tentative.why; tentative = null; } else { failed = true; }
+      } else if (!s.ok && s.why === 'delay' && (s.delayGrowthMs ?? 0) < SURE_GROWTH_MS && step < stepsKbps.length - 1) {
+        tentative = s;
+      } else if (!s.ok) {
+        failed = true;
       }
+    };
+    const judgeDue = () => {
+      while (!failed && pending.length && performance.now() >= pending[0]!.dueAt) judgeOne(pending.shift()!.step);
     };
     for (let step = 0; step < stepsKbps.length && step < 250; step++) {
       judgeDue();
@@ -306,7 +312,7 @@ async function measureUplink(opts: UplinkOptions): Promise<UplinkResult> {
       const wait = Math.min(pending[0]!.dueAt, endBy + 1500) - performance.now();
       if (wait > 0) await sleep(wait);
       if (performance.now() >= endBy + 1500) {
-        for (const p of pending.splice(0)) judged.push(judgeStep(stepsKbps[p.step]!, sent[p.step]!, arrivals[p.step]!, baseline()));
+        for (const p of pending.splice(0)) { if (!failed) judgeOne(p.step); }
         break;
       }
       judgeDue();
@@ -378,7 +384,9 @@ export class UplinkWorker {
   async run(opts: UplinkOptions): Promise<UplinkResult> {
     try {
       if (this.#failure) return failedResult(opts.server, checkError('CHZ_ERR_PROBE_INTERNAL', this.#failure));
-      const limit = 2 * (opts.connectTimeoutMs ?? 8000) + (opts.maxMs ?? 6000) + 5000;
+      // Two connect attempts, warm-up, the ramp, its stragglers and closing both pairs, plus
+      // werift still loading in a busy worker.
+      const limit = 2 * (opts.connectTimeoutMs ?? 8000) + (opts.maxMs ?? 6000) + 15_000;
       const r = await new Promise<UplinkResult | string>((resolve) => {
         const timer = setTimeout(() => resolve(`the uplink test did not finish within ${limit} ms`), limit);
         this.#result = (v) => { clearTimeout(timer); resolve(v); };

@@ -379,7 +379,8 @@ export function uplinkAdvice(u: UplinkResult | null): string {
   const band = uplinkBand(u.upKbps);
   const rate = `${u.atLeast ? 'at least' : 'about'} ${u.upKbps} kbit/s`;
   const what = `Your upload sustains ${rate} (measured up to the TURN server and back down, so the smaller of your upload and download)`;
-  const todo = band.code === 'hd' ? '' : band.code === 'standard' ? '; close other uploads for HD' : '; close other uploads (backups, file sharing, other calls) or move closer to the Wi-Fi access point';
+  // "At least": the ramp ran out of steps or time before it found a limit, so there is nothing to fix.
+  const todo = band.code === 'hd' || u.atLeast ? '' : band.code === 'standard' ? '; close other uploads for HD' : '; close other uploads (backups, file sharing, other calls) or move closer to the Wi-Fi access point';
   const call = u.rttMs !== null && u.mos !== null
     ? ` On that call: round trip ${Math.round(u.rttMs)} ms, jitter ${u.jitterMs ?? '?'} ms, ${u.lossPercent ?? '?'}% lost: estimated call MOS ${u.mos.toFixed(1)}.`
     : '';

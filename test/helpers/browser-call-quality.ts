@@ -12,7 +12,7 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { chromium, type Browser, type Page } from 'playwright-core';
+import type { Browser, Page } from 'playwright-core';
 import { iceServersThroughRelay } from '../../src/lab/ice.js';
 import { ImpairmentRelay } from '../../src/lab/relay.js';
 import type { NetworkProfile } from '../../src/lab/profiles.js';
@@ -67,18 +67,9 @@ export interface BrowserCallMeasurement extends BrowserViewerSummary {
 /** Frames of the y4m file (10 s at 15 fps; Chromium loops it). */
 const Y4M_FRAMES = 150;
 /** test/helpers/browsers.ts's Chromium flags (it takes no extra ones), plus the file camera. */
-const Y4M_CHROMIUM_ARGS = [
-  '--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update', '--disable-sync',
-  '--use-fake-ui-for-media-stream', '--use-fake-device-for-media-stream',
-  '--disable-background-timer-throttling', '--disable-renderer-backgrounding', '--disable-backgrounding-occluded-windows',
-];
-
 /** A Chromium whose fake camera plays `file`. */
-async function launchChromiumWithY4m(file: string, ms: number): Promise<Browser> {
-  return withTimeout(chromium.launch({
-    executablePath: process.env.CHATZYO_CHROMIUM ?? '/usr/bin/chromium', headless: true,
-    args: [...Y4M_CHROMIUM_ARGS, `--use-file-for-fake-video-capture=${file}`],
-  }), ms, 'chromium launch (y4m camera)');
+function launchChromiumWithY4m(file: string): Promise<Browser> {
+  return launchChromium([`--use-file-for-fake-video-capture=${file}`]);
 }
 
 const sel = (testId: string): string => `[data-testid="${testId}"]`;
@@ -160,7 +151,7 @@ export async function measureBrowserCall(o: MeasureBrowserCallOptions): Promise<
         y4mDir = mkdtempSync(path.join(tmpdir(), 'chatzyo-y4m-'));
         const file = path.join(y4mDir, 'stamped.y4m');
         await writeStampedY4m(file, { width: STAMP_SOURCE.width, height: STAMP_SOURCE.height, fps: STAMP_SOURCE.fps, frames: Y4M_FRAMES });
-        senderBrowser = y4mBrowser = await launchChromiumWithY4m(file, step);
+        senderBrowser = y4mBrowser = await launchChromiumWithY4m(file);
       }
       senderPage = await withTimeout(openStampedPage(senderBrowser, o.server, {
         name: `${o.sender} sender (${o.profile.name})`, relay: relay.address, camera: o.sender === 'chromium',
@@ -203,8 +194,8 @@ export async function measureBrowserCall(o: MeasureBrowserCallOptions): Promise<
   } finally {
     collector?.dispose();
     await Promise.all(pages.map((p) => withTimeout(p.close(), 10_000, `${p.name}: close`).catch(() => {})));
-    await cli?.close();
-    await relay?.close();
+    // Each on its own: one that fails must not leave the others (or the y4m file) behind.
+    await Promise.allSettled([cli?.close(), relay?.close()]);
     if (browser && !o.browser) await browser.close().catch(() => {});
     await y4mBrowser?.close().catch(() => {});
     if (y4mDir) rmSync(y4mDir, { recursive: true, force: true });

@@ -130,9 +130,11 @@ if (config?.camera && navigator.mediaDevices) {
   let shared: MediaStream | null = null;
   md.getUserMedia = async (constraints?: MediaStreamConstraints): Promise<MediaStream> => {
     shared ??= stampedStream(config);
+    // Clones: the client stops its tracks on Stop, and a later Start must get live ones again
+    // (the canvas keeps drawing into the shared source).
     const out = new MediaStream();
-    if (constraints?.video) for (const t of shared.getVideoTracks()) out.addTrack(t);
-    if (constraints?.audio) for (const t of shared.getAudioTracks()) out.addTrack(t);
+    if (constraints?.video) for (const t of shared.getVideoTracks()) out.addTrack(t.clone());
+    if (constraints?.audio) for (const t of shared.getAudioTracks()) out.addTrack(t.clone());
     return out;
   };
 }

@@ -55,9 +55,9 @@ const CHROMIUM_ARGS = [
 ];
 
 /** Launches Debian's chromium with playwright-core. */
-export async function launchChromium(): Promise<PwBrowser> {
+export async function launchChromium(extraArgs: readonly string[] = []): Promise<PwBrowser> {
   requireExecutable(CHROMIUM_PATH, 'chromium');
-  return withTimeout(playwrightChromium.launch({ executablePath: CHROMIUM_PATH, args: CHROMIUM_ARGS, headless: true }), 30_000, 'chromium launch');
+  return withTimeout(playwrightChromium.launch({ executablePath: CHROMIUM_PATH, args: [...CHROMIUM_ARGS, ...extraArgs], headless: true }), 30_000, 'chromium launch');
 }
 
 /**

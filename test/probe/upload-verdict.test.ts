@@ -2,7 +2,7 @@
 // when nothing was measured; the step judge and the sustained-rate rule on made-up arrivals.
 import { describe, expect, it } from 'vitest';
 import type { NatResult, StunResult, UplinkResult, UplinkStep } from '../../src/probe/report.js';
-import { judgeStep, sustainedKbps, uplinkNotMeasured } from '../../src/probe/upload-ramp.js';
+import { judgeStep, rfc3550Jitter, sustainedKbps, uplinkNotMeasured } from '../../src/probe/upload-ramp.js';
 import { decideVerdict, uplinkAdvice, uplinkBand, type VerdictInput } from '../../src/probe/verdict.js';
 
 const measured = (upKbps: number, over: Partial<UplinkResult> = {}): UplinkResult => ({
@@ -27,6 +27,12 @@ describe('uplinkAdvice', () => {
     expect(uplinkAdvice(measured(700))).toMatch(/about 700 kbit\/s.*: expect standard-definition video \(640x480 needs about 600 kbit\/s.*\); close other uploads for HD\./);
     expect(uplinkAdvice(measured(2400))).toMatch(/about 2400 kbit\/s.*: enough for HD video \(HD needs about 1 Mbit\/s\)\./);
     expect(uplinkAdvice(measured(2400))).not.toMatch(/close other uploads/);
+  });
+
+  it('"at least" (no limit found within the steps or the time) tells nobody to close their uploads', () => {
+    const line = uplinkAdvice(measured(300, { atLeast: true }));
+    expect(line).toMatch(/at least 300 kbit\/s/);
+    expect(line).not.toMatch(/close other uploads/);
   });
 
   it('band edges: 150, 400 and 1000 kbit/s start the next band', () => {
@@ -124,5 +130,17 @@ describe('sustainedKbps', () => {
     expect(sustainedKbps([step(150, true), step(300, true)])).toEqual({ kbps: 300, atLeast: true });
     expect(sustainedKbps([step(150, false, 90)])).toEqual({ kbps: 90, atLeast: false });
     expect(sustainedKbps([])).toBeNull();
+  });
+});
+
+describe('rfc3550Jitter', () => {
+  it('two steps at different constant delays, each numbered from 0, have no jitter (send order, not index order)', () => {
+    // Step 0: one-way delay 20 ms; step 1 (sent after step 0) sits 30 ms higher. No packet varies.
+    const step = (first: number, owd: number) => Array.from({ length: 20 }, (_, index) => ({ index, sentAt: first + index * 10, recvAt: first + index * 10 + owd, wire: 1200 }));
+    const both = [...step(0, 20), ...step(1000, 50)];
+    expect(rfc3550Jitter(both)).toBeLessThan(2.5); // one jump of 30 ms at the step boundary, decayed over 19 packets
+    // Interleaving by index (the old order) would have made nearly every pair a 30 ms jump.
+    const constant = step(0, 20);
+    expect(rfc3550Jitter(constant)).toBe(0);
   });
 });
