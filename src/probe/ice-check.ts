@@ -7,7 +7,7 @@
  * candidates: it proves the STUN/TURN configuration and the DTLS/SCTP stack, while the NAT
  * tests tell how far people on other networks get.
  */
-import { Worker } from 'node:worker_threads';
+import { WorkerJob, workerEntry } from './worker-host.js';
 import type { IceServer, SignalData } from '../protocol/index.js';
 import { Call, type CallOptions } from '../peer/call.js';
 import { checkError } from './errors.js';
@@ -79,68 +79,25 @@ export async function checkIce(opts: IceCheckOptions): Promise<IceResult> {
 }
 
 /**
- * The end-to-end check in a worker thread, terminated afterwards (see ice-worker.ts for why).
- * Spawn it early: loading werift takes a few hundred ms, which then overlaps the signaling
- * check. Under tsx (tests, development) the worker loads the TypeScript source through tsx;
- * from dist/ it loads the compiled JavaScript.
+ * The end-to-end check in a worker thread, terminated afterwards (see ice-worker.ts and
+ * worker-host.ts for why). Spawn it early: loading werift then overlaps the signaling check.
  */
 export class IceWorker {
-  readonly #worker: Worker;
-  #failure: string | null = null;
-  #result: ((r: IceResult[] | string) => void) | null = null;
-
-  constructor() {
-    const here = import.meta.url;
-    this.#worker = here.endsWith('.ts')
-      // Running from source: register tsx's loader in the worker before importing the TypeScript entry.
-      ? new Worker(`import(${JSON.stringify(tsxApi())}).then((m) => { m.register(); return import(${JSON.stringify(new URL('./ice-worker.ts', here).href)}); })`, {
-        eval: true, stdout: true, stderr: true,
-      })
-      : new Worker(new URL('./ice-worker.js', here), { stdout: true, stderr: true });
-    this.#worker.stdout.resume();
-    this.#worker.stderr.resume();
-    this.#worker.on('message', (r: IceResult[]) => this.#result?.(r));
-    this.#worker.on('error', (err) => this.#fail(`the test peers crashed: ${err.message}`));
-    this.#worker.on('exit', (code) => this.#fail(`the test peers' worker exited (${code}) without a result`));
-  }
-
-  #fail(why: string): void {
-    this.#failure ??= why;
-    this.#result?.(why);
-  }
+  readonly #job = new WorkerJob<IceCheckOptions[], IceResult[]>({ entry: workerEntry(import.meta.url, 'ice-worker'), name: 'the test peers' });
 
   /** Runs the calls (at once) in the worker; resolves with their results (never rejects), then ends the worker. */
   async run(calls: Omit<IceCheckOptions, 'peerConfig' | 'awaitClose'>[]): Promise<IceResult[]> {
-    const failed = (why: string): IceResult[] => calls.map((c) => ({
+    const limit = Math.max(...calls.map((c) => c.timeoutMs)) + 3000;
+    const r = await this.#job.run(calls.map((c) => ({ ...c, awaitClose: false } satisfies IceCheckOptions)), limit);
+    if ('reply' in r) return r.reply;
+    return calls.map((c) => ({
       policy: c.policy, connected: false, ms: null, localCandidateType: null, remoteCandidateType: null, gathered: {},
-      error: checkError('CHZ_ERR_ICE_FAILED', why),
+      error: checkError('CHZ_ERR_ICE_FAILED', r.why),
     }));
-    try {
-      if (this.#failure) return failed(this.#failure);
-      const limit = Math.max(...calls.map((c) => c.timeoutMs)) + 3000;
-      const r = await new Promise<IceResult[] | string>((resolve) => {
-        const timer = setTimeout(() => resolve(`the test calls did not finish within ${limit} ms`), limit);
-        this.#result = (v) => { clearTimeout(timer); resolve(v); };
-        this.#worker.postMessage(calls.map((c) => ({ ...c, awaitClose: false } satisfies IceCheckOptions)));
-      });
-      return typeof r === 'string' ? failed(r) : r;
-    } finally {
-      await this.terminate();
-    }
   }
 
   /** Ends the worker (and any timer werift left in it). Idempotent. */
-  async terminate(): Promise<void> {
-    this.#result = null;
-    await this.#worker.terminate().catch(() => {});
-  }
-}
-
-/** Where tsx's ESM loader API is (only needed when running from TypeScript source). */
-function tsxApi(): string {
-  try {
-    return import.meta.resolve('tsx/esm/api');
-  } catch {
-    return 'tsx/esm/api'; // resolved from the working directory
+  terminate(): Promise<void> {
+    return this.#job.terminate();
   }
 }

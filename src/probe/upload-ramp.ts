@@ -18,7 +18,8 @@
  * ice-worker.ts), so the probe runs this in a worker thread ({@link UplinkWorker}) that it
  * terminates afterwards; this module is that worker's entry too.
  */
-import { isMainThread, parentPort, Worker, workerData } from 'node:worker_threads';
+import { isMainThread, parentPort, workerData } from 'node:worker_threads';
+import { WorkerJob } from './worker-host.js';
 import { performance } from 'node:perf_hooks';
 import { RtpHeader, RtpPacket, type MediaStreamTrack } from 'werift';
 import type { IceServer } from '../protocol/index.js';
@@ -350,66 +351,22 @@ if (!isMainThread && parentPort && (workerData as Record<string, unknown> | null
   });
 }
 
-/**
- * The uplink test in a worker thread, terminated afterwards (werift's TURN refresh timer, see
- * above). Under tsx (tests, development) the worker loads the TypeScript source through tsx;
- * from dist/ it loads the compiled JavaScript.
- */
+/** The uplink test in a worker thread, terminated afterwards (see worker-host.ts). */
 export class UplinkWorker {
-  readonly #worker: Worker;
-  #failure: string | null = null;
-  #result: ((r: UplinkResult | string) => void) | null = null;
-
-  constructor() {
-    const here = import.meta.url;
-    const data = { [WORKER_FLAG]: true };
-    this.#worker = here.endsWith('.ts')
-      ? new Worker(`import(${JSON.stringify(tsxApi())}).then((m) => { m.register(); return import(${JSON.stringify(here)}); })`, {
-        eval: true, stdout: true, stderr: true, workerData: data,
-      })
-      : new Worker(new URL(here), { stdout: true, stderr: true, workerData: data });
-    this.#worker.stdout.resume();
-    this.#worker.stderr.resume();
-    this.#worker.on('message', (r: UplinkResult) => this.#result?.(r));
-    this.#worker.on('error', (err) => this.#fail(`the uplink test crashed: ${err.message}`));
-    this.#worker.on('exit', (code) => this.#fail(`the uplink test's worker exited (${code}) without a result`));
-  }
-
-  #fail(why: string): void {
-    this.#failure ??= why;
-    this.#result?.(why);
-  }
+  readonly #job = new WorkerJob<UplinkOptions, UplinkResult>({ entry: new URL(import.meta.url), workerData: { [WORKER_FLAG]: true }, name: 'the uplink test' });
 
   /** Runs the test in the worker; resolves with its result (never rejects), then ends the worker. */
   async run(opts: UplinkOptions): Promise<UplinkResult> {
-    try {
-      if (this.#failure) return failedResult(opts.server, checkError('CHZ_ERR_PROBE_INTERNAL', this.#failure));
-      // Two connect attempts, warm-up, the ramp, its stragglers and closing both pairs, plus
-      // werift still loading in a busy worker.
-      const limit = 2 * (opts.connectTimeoutMs ?? 8000) + (opts.maxMs ?? 6000) + 15_000;
-      const r = await new Promise<UplinkResult | string>((resolve) => {
-        const timer = setTimeout(() => resolve(`the uplink test did not finish within ${limit} ms`), limit);
-        this.#result = (v) => { clearTimeout(timer); resolve(v); };
-        this.#worker.postMessage(opts);
-      });
-      return typeof r === 'string' ? failedResult(opts.server, checkError(/did not finish/.test(r) ? 'CHZ_ERR_PROBE_TIMEOUT' : 'CHZ_ERR_PROBE_INTERNAL', r)) : r;
-    } finally {
-      await this.terminate();
-    }
+    // Two connect attempts, warm-up, the ramp, its stragglers and closing both pairs, plus
+    // werift still loading in a busy worker.
+    const limit = 2 * (opts.connectTimeoutMs ?? 8000) + (opts.maxMs ?? 6000) + 15_000;
+    const r = await this.#job.run(opts, limit);
+    if ('reply' in r) return r.reply;
+    return failedResult(opts.server, checkError(r.timedOut ? 'CHZ_ERR_PROBE_TIMEOUT' : 'CHZ_ERR_PROBE_INTERNAL', r.why));
   }
 
   /** Ends the worker (and any timer werift left in it). Idempotent. */
-  async terminate(): Promise<void> {
-    this.#result = null;
-    await this.#worker.terminate().catch(() => {});
-  }
-}
-
-/** Where tsx's ESM loader API is (only needed when running from TypeScript source). */
-function tsxApi(): string {
-  try {
-    return import.meta.resolve('tsx/esm/api');
-  } catch {
-    return 'tsx/esm/api';
+  terminate(): Promise<void> {
+    return this.#job.terminate();
   }
 }
