@@ -21,9 +21,9 @@
 import { isMainThread, parentPort, workerData } from 'node:worker_threads';
 import { WorkerJob } from './worker-host.js';
 import { performance } from 'node:perf_hooks';
-import { RtpHeader, RtpPacket, type MediaStreamTrack } from 'werift';
+import { RTCRtpCodecParameters, RtpHeader, RtpPacket, type MediaStreamTrack } from 'werift';
 import type { IceServer } from '../protocol/index.js';
-import { Call } from '../peer/call.js';
+import { Call, codecsFor } from '../peer/call.js';
 import { estimateMos } from '../quality/mos.js';
 import { checkError, type CheckError } from './errors.js';
 import type { UplinkResult, UplinkStep } from './report.js';
@@ -80,6 +80,8 @@ const MIN_GROWTH_MS = 30;
  * a loaded machine or a jittery radio link can look like a short queue once, not twice running.
  */
 const SURE_GROWTH_MS = 150;
+/** A step that sent fewer packets than this and failed on loss alone is confirmed by the next step too. */
+const FEW_PACKETS = 30;
 /** ...or when it holds this much more queue (ms) than at the first step. */
 const MAX_QUEUE_MS = 300;
 /** Pacing tick. */
@@ -205,6 +207,9 @@ async function measureUplink(opts: UplinkOptions): Promise<UplinkResult> {
         // Delivered on a later tick, as from a server, so neither side sees its partner's signals re-entrantly.
         sendSignal: (d) => setImmediate(() => deliver(d)),
         matchedAt: started, gatherTimeoutMs: Math.min(connectTimeoutMs, 5000), restartTimeoutMs: connectTimeoutMs,
+        // No NACK: a retransmission would repair the loss the ramp measures and, worse, spend the
+        // very uplink it measures (at a full link, repairs crowded out a third of the new packets).
+        peerConfig: { codecs: { ...codecsFor('vp8'), video: [new RTCRtpCodecParameters({ mimeType: 'video/VP8', clockRate: 90000, payloadType: 96, rtcpFeedback: [] })] } },
       });
       const a: Call = make('offerer', (d) => b.handleSignal(d));
       const b: Call = make('answerer', (d) => a.handleSignal(d));
@@ -278,7 +283,9 @@ async function measureUplink(opts: UplinkOptions): Promise<UplinkResult> {
       if (tentative) {
         // The step before failed on a small delay growth: this one decides.
         if (s.ok) { tentative.ok = true; delete tentative.why; tentative = null; } else { failed = true; }
-      } else if (!s.ok && s.why === 'delay' && (s.delayGrowthMs ?? 0) < SURE_GROWTH_MS && step < stepsKbps.length - 1) {
+      } else if (!s.ok && step < stepsKbps.length - 1
+        && ((s.why === 'delay' && (s.delayGrowthMs ?? 0) < SURE_GROWTH_MS) || (s.why === 'loss' && s.sent < FEW_PACKETS))) {
+        // Too little evidence to stop on: a short delay growth, or two losses among a dozen packets.
         tentative = s;
       } else if (!s.ok) {
         failed = true;

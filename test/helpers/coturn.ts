@@ -6,9 +6,8 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import dgram from 'node:dgram';
-import net from 'node:net';
 import { withTimeout } from './deadline.js';
+import { serverPort } from './ports.js';
 
 export interface Coturn {
   port: number;
@@ -19,27 +18,14 @@ export interface Coturn {
   stop(): Promise<void>;
 }
 
-/** A free UDP port on loopback. */
-export async function freeUdpPort(): Promise<number> {
-  const s = dgram.createSocket('udp4');
-  await new Promise<void>((r) => s.bind(0, '127.0.0.1', () => r()));
-  const port = s.address().port;
-  await new Promise<void>((r) => s.close(() => r()));
-  return port;
+/** A free UDP port on loopback for a server another process binds (also free for TCP: see ports.ts). */
+export function freeUdpPort(): Promise<number> {
+  return serverPort({ udp: true });
 }
 
 /** A loopback port free for both UDP and TCP (coturn listens on both and retries a taken TCP bind forever). */
-export async function freeUdpTcpPort(): Promise<number> {
-  for (let attempt = 0; attempt < 50; attempt++) {
-    const port = await freeUdpPort();
-    const free = await new Promise<boolean>((resolve) => {
-      const srv = net.createServer();
-      srv.once('error', () => resolve(false));
-      srv.listen(port, '127.0.0.1', () => srv.close(() => resolve(true)));
-    });
-    if (free) return port;
-  }
-  throw new Error('no loopback port free for both UDP and TCP');
+export function freeUdpTcpPort(): Promise<number> {
+  return serverPort({ udp: true });
 }
 
 export async function startCoturn(opts: { secret?: string; extraArgs?: string[] } = {}): Promise<Coturn> {

@@ -5,6 +5,7 @@ import net from 'node:net';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { withTimeout } from './deadline.js';
+import { serverPort } from './ports.js';
 
 export interface RedisServer {
   port: number;
@@ -17,12 +18,9 @@ export interface RedisServer {
 }
 
 /** A free loopback TCP port. */
-export async function freeTcpPort(): Promise<number> {
-  const s = net.createServer();
-  await new Promise<void>((r) => s.listen(0, '127.0.0.1', () => r()));
-  const port = (s.address() as net.AddressInfo).port;
-  await new Promise<void>((r) => s.close(() => r()));
-  return port;
+/** A free loopback TCP port for a server another process binds (see ports.ts). */
+export function freeTcpPort(): Promise<number> {
+  return serverPort();
 }
 
 function launch(port: number, dir: string, persistent: boolean): Promise<ChildProcess> {
