@@ -52,6 +52,8 @@ export interface CallMeasurement {
    * encode size. null when nothing was recorded or no recorded frame's stamp read.
    */
   fidelity: Fidelity | null;
+  /** Calls it took to get one connected: 2 when the first never connected (see {@link measureCall}). */
+  attempts: number;
 }
 
 /** Compares the viewer's recording with the source; null when there is nothing to compare. */
@@ -87,8 +89,25 @@ function waitUntil(check: () => boolean, ms: number, what: string): Promise<void
   }), ms, what).finally(() => clearInterval(t));
 }
 
-/** Runs one call and measures it; everything it started is closed before it returns or throws. */
+/**
+ * Runs one call and measures it; everything it started is closed before it returns or throws.
+ * A call that never connects is tried once more with fresh peers (`attempts: 2`): across 5%
+ * loss each way werift's handshake now and then never completes (a lost flight it does not
+ * recover from; seen once in several CI runs), and this measures what a viewer sees of a call,
+ * not whether werift connects. A second failure throws.
+ */
 export async function measureCall(o: MeasureCallOptions): Promise<CallMeasurement> {
+  try {
+    return await measureOnce(o, 1);
+  } catch (err) {
+    if (!NEVER_CONNECTED.test((err as Error).message)) throw err;
+    return measureOnce(o, 2);
+  }
+}
+
+const NEVER_CONNECTED = /never connected/;
+
+async function measureOnce(o: MeasureCallOptions, attempts: number): Promise<CallMeasurement> {
   const step = o.stepTimeoutMs ?? 30_000;
   const measureMs = o.measureMs ?? 8000;
   const warmupMs = o.warmupMs ?? 2000;
@@ -131,7 +150,7 @@ export async function measureCall(o: MeasureCallOptions): Promise<CallMeasuremen
     await watch.close();
     await Promise.all([sender.close(), viewer.close()]);
     const fidelity = await fidelityOf(recordPath, o.ffmpegPath, o.encode, step);
-    return { viewer: summary, stats, lossPercent, mos, windowFps, fidelity };
+    return { viewer: summary, stats, lossPercent, mos, windowFps, fidelity, attempts };
   } finally {
     // Each step on its own: one that fails must not leave the others (or the temp dir) behind.
     await Promise.allSettled([watch?.close(), sender?.close(), viewer?.close()]);
