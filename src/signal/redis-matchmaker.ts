@@ -314,7 +314,6 @@ export class RedisMatchmaker implements Matchmaker {
    */
   #bounce(msg: Extract<Wire, { t: 'signal' }>, gone: boolean): void {
     if (this.#bounced.has(msg.mid)) return;
-    this.#o.log?.debug({ to: msg.to, from: msg.from, mid: msg.mid, gone }, 'signal for a departed client or an ended match bounced');
     if (this.#bounced.size >= 10_000) this.#bounced.delete(this.#bounced.values().next().value!);
     this.#bounced.add(msg.mid);
     const tellSender = () => this.#send(msg.fn, { t: 'left', to: msg.from, mid: msg.mid, reason: 'disconnect' });
