@@ -11,8 +11,8 @@
 //   deploy recipe) always run alone.
 // Both groups run even when the first fails; the exit code is non-zero if either failed.
 import { spawnSync } from 'node:child_process';
-import { readFileSync } from 'node:fs';
-import { availableParallelism } from 'node:os';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { availableParallelism, tmpdir } from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 
@@ -39,17 +39,51 @@ if (JSON.stringify(excluded) !== JSON.stringify(folders)) {
 const asked = Number(process.env.CHATZYO_MEDIA_WORKERS);
 const workers = Number.isInteger(asked) && asked > 0 ? asked : availableParallelism() >= 4 ? 2 : 1;
 
-/** Runs vitest on `files` (without `except`) with `n` files at a time; returns whether it passed. */
-function run(files, n, except = []) {
+// Each group also writes vitest's JSON report, so the failures can be repeated at the very end:
+// a CI log is often read from its tail, and the shared group's failures scroll away under the
+// alone group's output.
+const reports = mkdtempSync(path.join(tmpdir(), 'chatzyo-test-media-'));
+
+/** Runs vitest on `files` (without `except`) with `n` files at a time. */
+function run(name, files, n, except = []) {
   const parallel = n > 1 ? ['--max-workers', String(n)] : ['--no-file-parallelism'];
   console.log(`\ntest:media: ${files.join(' ')}${except.length ? ` except ${except.join(' ')}` : ''} (${n} file${n > 1 ? 's' : ''} at a time)`);
-  const args = [vitest, 'run', ...files, ...except.flatMap((f) => ['--exclude', f]), ...parallel];
+  const report = path.join(reports, `${name}.json`);
+  const args = [vitest, 'run', ...files, ...except.flatMap((f) => ['--exclude', f]), ...parallel,
+    '--reporter', 'default', '--reporter', 'json', '--outputFile.json', report];
   const r = spawnSync(process.execPath, args, { stdio: 'inherit', cwd: root });
-  return r.status === 0;
+  return { name, passed: r.status === 0, status: r.status, signal: r.signal, failures: failuresIn(report) };
+}
+
+/** The failed tests (and files that failed outside any test) in a vitest JSON report. */
+function failuresIn(file) {
+  let report;
+  try {
+    report = JSON.parse(readFileSync(file, 'utf8'));
+  } catch {
+    return null; // vitest died before writing it: the exit status says so
+  }
+  const out = [];
+  for (const f of report.testResults ?? []) {
+    const rel = path.relative(root, f.name);
+    const failed = (f.assertionResults ?? []).filter((t) => t.status === 'failed');
+    for (const t of failed) out.push({ where: `${rel} > ${t.fullName ?? t.title}`, message: (t.failureMessages ?? []).join('\n') });
+    if (!failed.length && f.status === 'failed') out.push({ where: rel, message: f.message ?? '' });
+  }
+  return out;
 }
 
 const started = Date.now();
-const shared = run(SHARED, workers, aloneInShared);
-const alone = run(ALONE, 1);
+const groups = [run('shared', SHARED, workers, aloneInShared), run('alone', ALONE, 1)];
+rmSync(reports, { recursive: true, force: true });
 console.log(`\ntest:media: ${((Date.now() - started) / 60_000).toFixed(1)} min (${workers} shared file${workers > 1 ? 's' : ''} at a time on ${availableParallelism()} cores)`);
-process.exit(shared && alone ? 0 : 1);
+for (const g of groups) {
+  if (g.passed) continue;
+  console.log(`\ntest:media: the ${g.name} group FAILED (exit ${g.status ?? g.signal})`);
+  for (const f of g.failures ?? []) {
+    console.log(`  FAIL ${f.where}`);
+    for (const line of f.message.split('\n').filter((l) => l.trim()).slice(0, 6)) console.log(`       ${line.trim()}`);
+  }
+  if (g.failures && !g.failures.length) console.log('  (no test failed: vitest itself failed; see its output above)');
+}
+process.exit(groups.every((g) => g.passed) ? 0 : 1);
