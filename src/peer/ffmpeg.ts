@@ -121,8 +121,20 @@ export function rtpOutputUrl(port: number): string {
   return `rtp://127.0.0.1:${port}?pkt_size=${RTP_PACKET_SIZE}&connect=1&rtcpport=${port}`;
 }
 
-/** The ffmpeg arguments that encode a video source to RTP at `rtpUrl` (see {@link rtpOutputUrl}). */
-export function videoArgs(src: VideoSourceSpec, enc: VideoEncodeOptions, rtpUrl: string): string[] {
+/**
+ * One rendition of a video ladder: ffmpeg encodes every rung at once from the one input, each
+ * to its own RTP output, and the sender picks one per partner (src/peer/ladder.ts).
+ */
+export interface VideoRung {
+  width: number;
+  height: number;
+  fps: number;
+  /** Target bitrate, kbit/s. */
+  kbps: number;
+}
+
+/** The input arguments and the filter that turns the source into `enc`'s size and frame rate. */
+function videoInput(src: VideoSourceSpec, enc: VideoEncodeOptions): { input: string[]; filter: string } {
   const { width: w, height: h, fps } = enc;
   const input: string[] = [];
   let filter = `scale=${w}:${h}:force_original_aspect_ratio=decrease,pad=${w}:${h}:(ow-iw)/2:(oh-ih)/2,fps=${fps},format=yuv420p`;
@@ -141,21 +153,62 @@ export function videoArgs(src: VideoSourceSpec, enc: VideoEncodeOptions, rtpUrl:
   } else {
     input.push('-f', 'v4l2', '-framerate', String(fps), '-video_size', `${w}x${h}`, '-i', src.device);
   }
-  const gop = Math.max(1, Math.round(enc.keyframeIntervalS * fps));
-  const rate = `${enc.bitrateKbps}k`;
-  const codecArgs = enc.codec === 'vp8'
+  return { input, filter };
+}
+
+/** Encoder arguments for one output at `kbps` with a keyframe every `gop` frames. */
+function encoderArgs(codec: VideoCodec, kbps: number, gop: number): string[] {
+  const rate = `${kbps}k`;
+  return codec === 'vp8'
     ? ['-c:v', 'libvpx', '-deadline', 'realtime', '-cpu-used', '8', '-lag-in-frames', '0', '-auto-alt-ref', '0',
-      '-error-resilient', '1', '-b:v', rate, '-maxrate', rate, '-bufsize', `${enc.bitrateKbps}k`, '-g', String(gop), '-keyint_min', String(gop)]
+      '-error-resilient', '1', '-b:v', rate, '-maxrate', rate, '-bufsize', rate, '-g', String(gop), '-keyint_min', String(gop)]
     // Constrained baseline (profile-level-id 42e01f), in-band SPS/PPS before every IDR,
     // FU-A fragmentation (packetization-mode 1), no B-frames.
     : ['-c:v', 'libx264', '-preset', 'ultrafast', '-tune', 'zerolatency', '-profile:v', 'baseline', '-level', '3.1',
       '-x264-params', `repeat-headers=1:keyint=${gop}:min-keyint=${gop}:scenecut=0`, '-b:v', rate, '-maxrate', rate, '-bufsize', rate, '-bf', '0'];
+}
+
+const RTP_OUT = (url: string) => ['-f', 'rtp', '-payload_type', String(FFMPEG_PAYLOAD_TYPE.video), url];
+
+/** The ffmpeg arguments that encode a video source to RTP at `rtpUrl` (see {@link rtpOutputUrl}). */
+export function videoArgs(src: VideoSourceSpec, enc: VideoEncodeOptions, rtpUrl: string): string[] {
+  const { input, filter } = videoInput(src, enc);
+  const gop = Math.max(1, Math.round(enc.keyframeIntervalS * enc.fps));
   return [
     '-hide_banner', '-nostdin', '-loglevel', 'error',
     ...input,
     '-an', '-vf', filter,
-    ...codecArgs,
-    '-f', 'rtp', '-payload_type', String(FFMPEG_PAYLOAD_TYPE.video), rtpUrl,
+    ...encoderArgs(enc.codec, enc.bitrateKbps, gop),
+    ...RTP_OUT(rtpUrl),
+  ];
+}
+
+/**
+ * The ffmpeg arguments that encode every rung of a ladder from one input, rung `i` to
+ * `rtpUrls[i]`: one decode, one `split`, a scale (and frame-rate cut) per rung, an encoder per
+ * rung. Every rung has a keyframe each `enc.keyframeIntervalS` (at least one per second on a
+ * slow rung), so a sender can switch rungs at the next keyframe without restarting anything.
+ */
+export function ladderArgs(src: VideoSourceSpec, enc: VideoEncodeOptions, rungs: readonly VideoRung[], rtpUrls: readonly string[]): string[] {
+  if (rungs.length !== rtpUrls.length || rungs.length === 0) throw new Error(`ladderArgs: ${rungs.length} rungs for ${rtpUrls.length} outputs`);
+  const { input, filter } = videoInput(src, enc);
+  const labels = rungs.map((_, i) => `r${i}`);
+  const graph = [`[0:v]${filter},split=${rungs.length}${labels.map((l) => `[${l}]`).join('')}`];
+  const outputs: string[] = [];
+  rungs.forEach((r, i) => {
+    const chain: string[] = [];
+    if (r.width !== enc.width || r.height !== enc.height) chain.push(`scale=${r.width}:${r.height}`);
+    if (r.fps !== enc.fps) chain.push(`fps=${r.fps}`);
+    const out = `o${i}`;
+    graph.push(`[${labels[i]}]${chain.length ? chain.join(',') : 'null'}[${out}]`);
+    const gop = Math.max(1, Math.round(Math.min(enc.keyframeIntervalS, 1) * r.fps));
+    outputs.push('-map', `[${out}]`, ...encoderArgs(enc.codec, r.kbps, gop), ...RTP_OUT(rtpUrls[i]!));
+  });
+  return [
+    '-hide_banner', '-nostdin', '-loglevel', 'error',
+    ...input,
+    '-filter_complex', graph.join(';'),
+    ...outputs,
   ];
 }
 

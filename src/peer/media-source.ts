@@ -4,20 +4,27 @@
  * swaps the attached track without restarting the encoder. A newly attached video track
  * first gets the last keyframe again, then live packets from the next keyframe on, so the
  * partner's decoder starts on a keyframe at once (no waiting out a whole GOP).
+ *
+ * With a ladder, the one ffmpeg encodes several renditions (rungs) of the same input, each to
+ * its own socket, and each attached track follows one rung at a time: asked to change
+ * ({@link MediaSource.setRung}), it keeps the old rung until the new rung's next keyframe
+ * starts, then carries on from there, with its RTP timestamps kept continuous (each rung has
+ * its own random base) and its sequence numbers contiguous. No encoder restarts, no gap.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import dgram from 'node:dgram';
 import { existsSync } from 'node:fs';
+import { performance } from 'node:perf_hooks';
 import type { MediaStreamTrack } from 'werift';
 import { TypedEmitter } from '../protocol/client/index.js';
 import { peerError } from './errors.js';
-import { audioArgs, rtpOutputUrl, videoArgs, type AudioSourceSpec, type VideoEncodeOptions, type VideoSourceSpec } from './ffmpeg.js';
-import { parseRtp, payloadKind, setRtpSequence, type VideoCodec } from './rtp-frames.js';
+import { audioArgs, ladderArgs, rtpOutputUrl, videoArgs, type AudioSourceSpec, type VideoEncodeOptions, type VideoRung, type VideoSourceSpec } from './ffmpeg.js';
+import { parseRtp, payloadKind, readVp8PictureId, setRtpSequence, setRtpTimestamp, vp8PictureIdAt, writeVp8PictureId, type VideoCodec } from './rtp-frames.js';
 import { pumpStampedFrames } from './stamped-frames.js';
 
 /** How a media source is made. */
 export type MediaSourceSpec =
-  | { kind: 'video'; source: VideoSourceSpec; encode: VideoEncodeOptions }
+  | { kind: 'video'; source: VideoSourceSpec; encode: VideoEncodeOptions; ladder?: readonly VideoRung[] }
   | { kind: 'audio'; source: AudioSourceSpec; bitrateKbps?: number };
 
 /** Options of {@link MediaSource.start}. */
@@ -41,11 +48,40 @@ export interface MediaSink {
   /** Frames forwarded so far (packets with the marker bit, for video). */
   framesSent: number;
   bytesSent: number;
+  /** The rung it carries now (index into {@link MediaSource.rungs}; 0 without a ladder). */
+  readonly rung: number;
+  /** The rung it was asked to carry; differs from `rung` until that rung's next keyframe. */
+  readonly targetRung: number;
+  /** Rung changes so far. */
+  switches: number;
 }
 
 interface SinkState extends MediaSink {
   seq: number;
   live: boolean;
+  rung: number;
+  targetRung: number;
+  /** Added to the rung's RTP timestamps (mod 2^32), so they continue the previous rung's. */
+  tsOffset: number;
+  /** The next packet starts a new segment (another rung, a replayed keyframe): place it anew. */
+  rebase: boolean;
+  /** The last timestamp sent and when (performance.now(), ms; 0: nothing sent yet). */
+  lastTs: number;
+  lastTsAt: number;
+  /** VP8: added to the rung's picture ids (mod 2^15), and the last one sent (-1: none yet). */
+  pidOffset: number;
+  lastPid: number;
+}
+
+/** What arrives from one rung's encoder (one output of the ffmpeg). */
+interface RungState {
+  socket: dgram.Socket;
+  /** Packets of the last complete keyframe. */
+  keyframe: Buffer[];
+  /** Packets of the frame being received. */
+  current: Buffer[];
+  currentTs: number;
+  currentKey: boolean;
 }
 
 /** A running ffmpeg encoder and its fan-out. */
@@ -58,31 +94,33 @@ export class MediaSource extends TypedEmitter<MediaSourceEvents> {
   keyframesIn = 0;
   /** Frames received from ffmpeg (packets with the marker bit; audio: packets). */
   framesIn = 0;
-  readonly #socket: dgram.Socket;
+  /** The renditions, best first (one, the encode settings, without a ladder). */
+  readonly rungs: readonly VideoRung[];
+  readonly #rungState: RungState[];
   readonly #proc: ChildProcess;
   readonly #sinks = new Set<SinkState>();
+  readonly #ladder: boolean;
   #stderr = '';
   #closed = false;
   #closing: Promise<void> | null = null;
-  /** Packets of the last complete keyframe (video). */
-  #keyframe: Buffer[] = [];
-  /** Packets of the frame being received (video). */
-  #current: Buffer[] = [];
-  #currentTs = -1;
-  #currentKey = false;
   readonly #exited: Promise<void>;
 
-  private constructor(spec: MediaSourceSpec, socket: dgram.Socket, proc: ChildProcess) {
+  private constructor(spec: MediaSourceSpec, sockets: dgram.Socket[], proc: ChildProcess) {
     super();
     this.kind = spec.kind;
     this.codec = spec.kind === 'video' ? spec.encode.codec : 'opus';
-    this.#socket = socket;
+    this.#ladder = spec.kind === 'video' && !!spec.ladder?.length;
+    this.rungs = spec.kind !== 'video' ? [] : spec.ladder?.length ? [...spec.ladder]
+      : [{ width: spec.encode.width, height: spec.encode.height, fps: spec.encode.fps, kbps: spec.encode.bitrateKbps }];
+    this.#rungState = sockets.map((socket) => ({ socket, keyframe: [], current: [], currentTs: -1, currentKey: false }));
     this.#proc = proc;
     this.#exited = new Promise((resolve) => proc.once('exit', () => resolve()));
     proc.on('error', () => { /* spawn failures are reported by start() */ });
     proc.stderr?.on('data', (d: Buffer) => { this.#stderr = (this.#stderr + d.toString()).slice(-4000); });
-    socket.on('message', (msg) => this.#onPacket(msg));
-    socket.on('error', (err) => this.emit('error', err));
+    this.#rungState.forEach((r, i) => {
+      r.socket.on('message', (msg) => this.#onPacket(i, msg));
+      r.socket.on('error', (err) => this.emit('error', err));
+    });
     proc.once('exit', (code, signal) => {
       if (this.#closed) return;
       this.emit('error', this.#ffmpegError(`ffmpeg (${this.kind}) exited with ${signal ?? code}`));
@@ -97,29 +135,31 @@ export class MediaSource extends TypedEmitter<MediaSourceEvents> {
     if (spec.source.type === 'file' && !existsSync(spec.source.path)) {
       throw peerError('CHZ_ERR_DEVICE_MISSING', `The ${spec.kind} file ${spec.source.path} does not exist.`);
     }
-    const socket = dgram.createSocket('udp4');
-    socket.on('error', () => { /* reported through the instance once it exists */ });
-    await new Promise<void>((resolve, reject) => {
-      socket.once('error', reject);
-      socket.bind(0, '127.0.0.1', () => { socket.off('error', reject); resolve(); });
-    });
-    // A larger receive buffer keeps bursts of a big keyframe from being dropped.
-    try { socket.setRecvBufferSize(1 << 20); } catch { /* not fatal */ }
-    const url = rtpOutputUrl(socket.address().port);
-    const args = spec.kind === 'video' ? videoArgs(spec.source, spec.encode, url) : audioArgs(spec.source, url, spec.bitrateKbps);
+    const ladder = spec.kind === 'video' && spec.ladder?.length ? spec.ladder : null;
+    const sockets: dgram.Socket[] = [];
+    try {
+      for (let i = 0; i < (ladder?.length ?? 1); i++) sockets.push(await loopbackSocket());
+    } catch (err) {
+      for (const s of sockets) s.close();
+      throw err;
+    }
+    const urls = sockets.map((s) => rtpOutputUrl(s.address().port));
+    const args = spec.kind === 'audio' ? audioArgs(spec.source, urls[0]!, spec.bitrateKbps)
+      : ladder ? ladderArgs(spec.source, spec.encode, ladder, urls) : videoArgs(spec.source, spec.encode, urls[0]!);
     let proc: ChildProcess;
     try {
       const stamped = spec.kind === 'video' && spec.source.type === 'stamped';
       proc = spawn(opts.ffmpegPath, args, { stdio: [stamped ? 'pipe' : 'ignore', 'ignore', 'pipe'] });
       if (stamped) pumpStampedFrames(proc.stdin!, spec.encode);
     } catch (err) {
-      socket.close();
+      for (const s of sockets) s.close();
       throw peerError('CHZ_ERR_FFMPEG_MISSING', `ffmpeg could not be started from ${opts.ffmpegPath}: ${(err as Error).message}`, err);
     }
-    const source = new MediaSource(spec, socket, proc);
+    const source = new MediaSource(spec, sockets, proc);
     const started = new Promise<void>((resolve, reject) => {
       const timer = setTimeout(() => reject(source.#ffmpegError(`ffmpeg (${spec.kind}) sent no RTP within ${opts.startTimeoutMs ?? 10_000} ms`)), opts.startTimeoutMs ?? 10_000);
-      socket.once('message', () => { clearTimeout(timer); resolve(); }); // RTP or RTCP: ffmpeg is encoding
+      // RTP or RTCP on every output: ffmpeg is encoding each rung.
+      void Promise.all(sockets.map((s) => new Promise((r) => s.once('message', r)))).then(() => { clearTimeout(timer); resolve(); });
       proc.once('error', (err) => {
         clearTimeout(timer);
         reject(peerError('CHZ_ERR_FFMPEG_MISSING', `ffmpeg could not be started from ${opts.ffmpegPath}: ${err.message}`, err));
@@ -149,11 +189,30 @@ export class MediaSource extends TypedEmitter<MediaSourceEvents> {
    * Starts forwarding to `track`. Video: the cached keyframe goes out first, then live packets
    * from the next keyframe. Sequence numbers are rewritten per track so they stay contiguous.
    */
-  attach(track: MediaStreamTrack): MediaSink {
-    const sink: SinkState = { track, seq: Math.floor(Math.random() * 0x10000), live: this.kind === 'audio', packetsSent: 0, framesSent: 0, bytesSent: 0 };
+  attach(track: MediaStreamTrack, rung = 0): MediaSink {
+    const r = this.#clampRung(rung);
+    const sink: SinkState = {
+      track, seq: Math.floor(Math.random() * 0x10000), live: this.kind === 'audio', packetsSent: 0, framesSent: 0, bytesSent: 0,
+      rung: r, targetRung: r, switches: 0, tsOffset: Math.floor(Math.random() * 0x1_0000_0000), rebase: true, lastTs: 0, lastTsAt: 0, pidOffset: 0, lastPid: -1,
+    };
     this.#sinks.add(sink);
     if (this.kind === 'video') this.#replayKeyframe(sink);
     return sink;
+  }
+
+  /**
+   * Asks `sink` to carry rung `rung` (clamped to the ladder): it switches when that rung's next
+   * keyframe starts, and keeps the current rung until then. Returns the rung it will carry.
+   */
+  setRung(sink: MediaSink, rung: number): number {
+    const s = sink as SinkState;
+    if (!this.#sinks.has(s)) return s.rung;
+    s.targetRung = this.#clampRung(rung);
+    return s.targetRung;
+  }
+
+  #clampRung(rung: number): number {
+    return Math.max(0, Math.min(Math.max(0, this.rungs.length - 1), Math.round(rung)));
   }
 
   /** Stops forwarding to a sink. */
@@ -173,38 +232,49 @@ export class MediaSource extends TypedEmitter<MediaSourceEvents> {
 
   #replayKeyframe(sink: SinkState): void {
     sink.live = false;
-    for (const p of this.#keyframe) this.#send(sink, p);
+    // The replayed keyframe is older than what follows it: its timestamp is placed now.
+    sink.rebase = true;
+    for (const p of this.#rungState[sink.rung]?.keyframe ?? []) this.#send(sink, p);
   }
 
-  #onPacket(msg: Buffer): void {
+  #onPacket(rung: number, msg: Buffer): void {
     if (this.#closed) return;
     // RTCP sender reports share the port (payload types 200-204 sit at 72-76 after the marker bit).
     if (msg.length >= 2 && msg[1]! >= 192 && msg[1]! <= 223) return;
     const h = parseRtp(msg);
     if (!h) return;
-    this.packetsIn++;
+    if (rung === 0) this.packetsIn++;
     if (this.kind === 'audio') {
       this.framesIn++;
       for (const s of this.#sinks) this.#send(s, msg);
       return;
     }
+    const r = this.#rungState[rung]!;
     const kind = payloadKind(this.codec as VideoCodec, msg.subarray(h.payloadOffset, h.payloadOffset + h.payloadLength));
-    if (h.timestamp !== this.#currentTs) {
-      this.#current = [];
-      this.#currentTs = h.timestamp;
-      this.#currentKey = false;
+    if (h.timestamp !== r.currentTs) {
+      r.current = [];
+      r.currentTs = h.timestamp;
+      r.currentKey = false;
     }
-    const startsKeyframe = kind.keyframe && this.#current.length === 0;
-    this.#current.push(msg);
-    if (kind.keyframe) this.#currentKey = true;
+    const startsKeyframe = kind.keyframe && r.current.length === 0;
+    r.current.push(msg);
+    if (kind.keyframe) r.currentKey = true;
     if (h.marker) {
-      this.framesIn++;
-      if (this.#currentKey) {
-        this.keyframesIn++;
-        this.#keyframe = this.#current;
+      if (rung === 0) this.framesIn++;
+      if (r.currentKey) {
+        if (rung === 0) this.keyframesIn++;
+        r.keyframe = r.current;
       }
     }
     for (const s of this.#sinks) {
+      if (startsKeyframe && s.targetRung === rung && s.rung !== rung) {
+        // The rung it was asked for starts a keyframe: carry on from here.
+        s.rung = rung;
+        s.switches++;
+        s.live = true;
+        s.rebase = true;
+      }
+      if (s.rung !== rung) continue;
       if (!s.live && startsKeyframe) s.live = true;
       if (s.live) this.#send(s, msg);
     }
@@ -214,6 +284,7 @@ export class MediaSource extends TypedEmitter<MediaSourceEvents> {
     const copy = Buffer.from(packet);
     setRtpSequence(copy, sink.seq);
     sink.seq = (sink.seq + 1) & 0xffff;
+    if (this.#ladder) this.#continueTimeline(sink, copy);
     sink.packetsSent++;
     sink.bytesSent += copy.length;
     if (copy[1]! & 0x80) sink.framesSent++;
@@ -221,6 +292,37 @@ export class MediaSource extends TypedEmitter<MediaSourceEvents> {
       sink.track.writeRtp(copy);
     } catch {
       // The track was stopped between Next and detach: nothing to deliver to.
+    }
+  }
+
+  /**
+   * Rewrites a ladder packet onto the sink's timeline: each rung's encoder has its own random
+   * RTP timestamp base and its own VP8 picture ids, and the partner must see one stream. The
+   * first packet after a rung change or a replayed keyframe sets the offsets so that its frame
+   * lands the elapsed wall-clock time after the last frame sent (at 90 kHz, at least one tick
+   * later) with the next picture id; the rest of the segment follows with those offsets.
+   */
+  #continueTimeline(sink: SinkState, packet: Buffer): void {
+    const h = parseRtp(packet);
+    if (!h) return;
+    const now = performance.now();
+    const pidAt = this.codec === 'vp8' ? vp8PictureIdAt(packet, h.payloadOffset) : null;
+    const pidIn = pidAt ? readVp8PictureId(packet, pidAt) : -1;
+    if (sink.rebase) {
+      sink.rebase = false;
+      // The first packet ever keeps the random offset; later segments continue the timeline.
+      if (sink.lastTsAt) sink.tsOffset = ((sink.lastTs + Math.max(1, Math.round((now - sink.lastTsAt) * 90))) - h.timestamp) >>> 0;
+      if (pidAt && sink.lastPid >= 0) sink.pidOffset = (sink.lastPid + 1 - pidIn + 0x8000) & 0x7fff;
+    }
+    const out = (h.timestamp + sink.tsOffset) >>> 0;
+    setRtpTimestamp(packet, out);
+    sink.lastTs = out;
+    sink.lastTsAt = now;
+    if (pidAt) {
+      const mod = pidAt.bits === 15 ? 0x8000 : 0x80;
+      const pid = (pidIn + sink.pidOffset) % mod;
+      writeVp8PictureId(packet, pidAt, pid);
+      sink.lastPid = pid;
     }
   }
 
@@ -252,8 +354,21 @@ export class MediaSource extends TypedEmitter<MediaSourceEvents> {
       await this.#exited;
       clearTimeout(t);
     }
-    await new Promise<void>((resolve) => {
-      try { this.#socket.close(() => resolve()); } catch { resolve(); }
-    });
+    await Promise.all(this.#rungState.map((r) => new Promise<void>((resolve) => {
+      try { r.socket.close(() => resolve()); } catch { resolve(); }
+    })));
   }
+}
+
+/** A UDP socket on loopback for one ffmpeg RTP output. */
+async function loopbackSocket(): Promise<dgram.Socket> {
+  const socket = dgram.createSocket('udp4');
+  socket.on('error', () => { /* reported through the instance once it exists */ });
+  await new Promise<void>((resolve, reject) => {
+    socket.once('error', reject);
+    socket.bind(0, '127.0.0.1', () => { socket.off('error', reject); resolve(); });
+  });
+  // A larger receive buffer keeps bursts of a big keyframe from being dropped.
+  try { socket.setRecvBufferSize(1 << 20); } catch { /* not fatal */ }
+  return socket;
 }

@@ -51,6 +51,14 @@ export function setRtpSequence(buf: Uint8Array, seq: number): void {
   buf[3] = seq & 0xff;
 }
 
+/** Rewrites the timestamp of an RTP packet in place. */
+export function setRtpTimestamp(buf: Uint8Array, ts: number): void {
+  buf[4] = (ts >>> 24) & 0xff;
+  buf[5] = (ts >>> 16) & 0xff;
+  buf[6] = (ts >>> 8) & 0xff;
+  buf[7] = ts & 0xff;
+}
+
 /** Video codecs the peer sends and understands. */
 export type VideoCodec = 'vp8' | 'h264';
 
@@ -85,6 +93,35 @@ export function vp8DescriptorLength(p: Uint8Array): number {
   if (ext & 0x40) i += 1; // L: TL0PICIDX
   if (ext & 0x30) i += 1; // T or K: TID/Y/KEYIDX
   return i <= p.length ? i : -1;
+}
+
+/**
+ * Where the VP8 picture id (RFC 7741 section 4.2, the I bit) sits in an RTP packet, and its
+ * width (7 or 15 bits); null when the descriptor has none.
+ */
+export function vp8PictureIdAt(packet: Uint8Array, payloadOffset: number): { offset: number; bits: 7 | 15 } | null {
+  const p0 = packet[payloadOffset];
+  const ext = packet[payloadOffset + 1];
+  if (p0 === undefined || !(p0 & 0x80) || ext === undefined || !(ext & 0x80)) return null;
+  const at = payloadOffset + 2;
+  if (at >= packet.length) return null;
+  if (packet[at]! & 0x80) return at + 1 < packet.length ? { offset: at, bits: 15 } : null;
+  return { offset: at, bits: 7 };
+}
+
+/** Reads the picture id found by {@link vp8PictureIdAt}. */
+export function readVp8PictureId(packet: Uint8Array, at: { offset: number; bits: 7 | 15 }): number {
+  return at.bits === 15 ? ((packet[at.offset]! & 0x7f) << 8) | packet[at.offset + 1]! : packet[at.offset]! & 0x7f;
+}
+
+/** Writes a picture id where {@link vp8PictureIdAt} found one (keeping its width). */
+export function writeVp8PictureId(packet: Uint8Array, at: { offset: number; bits: 7 | 15 }, id: number): void {
+  if (at.bits === 15) {
+    packet[at.offset] = 0x80 | ((id >> 8) & 0x7f);
+    packet[at.offset + 1] = id & 0xff;
+  } else {
+    packet[at.offset] = id & 0x7f;
+  }
 }
 
 const NAL_IDR = 5;

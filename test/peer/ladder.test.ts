@@ -1,0 +1,163 @@
+/**
+ * The video ladder: the rung rule (pure, driven with made-up path signals) and the encoder
+ * fan-out that switches a track between rungs at keyframes (real ffmpeg, a track that
+ * records what it is given).
+ */
+import type { MediaStreamTrack } from 'werift';
+import { afterEach, describe, expect, it } from 'vitest';
+import { DEFAULT_VIDEO, resolveFfmpeg } from '../../src/peer/ffmpeg.js';
+import { MediaSource } from '../../src/peer/media-source.js';
+import { parseRtp, payloadKind, readVp8PictureId, vp8PictureIdAt } from '../../src/peer/rtp-frames.js';
+import { RungController, defaultLadder } from '../../src/peer/ladder.js';
+import { until } from '../helpers/deadline.js';
+
+const LADDER = defaultLadder(DEFAULT_VIDEO);
+const calm = (estimateKbps: number) => ({ estimateKbps, overuse: false, lossFraction: 0 });
+
+/** Feeds `signals` every 200 ms from `from` to `to` (ms) and returns the rung at the end. */
+function run(c: RungController, from: number, to: number, signals: (t: number) => Parameters<RungController['update']>[1]): number {
+  for (let t = from; t <= to; t += 200) c.update(t, signals(t));
+  return c.target;
+}
+
+describe('the default ladder', () => {
+  it('has four rungs from the encode settings down to a 3 fps keep-alive, each cheaper than the one above', () => {
+    expect(LADDER.map((r) => `${r.width}x${r.height}@${r.fps}:${r.kbps}`)).toEqual(['640x480@15:600', '480x360@15:300', '320x240@15:150', '320x240@3:42']);
+  });
+});
+
+describe('RungController', () => {
+  it('starts on the best rung the start estimate carries (audio budgeted first)', () => {
+    expect(new RungController(LADDER, { startKbps: 300, audioKbps: 60 }).target).toBe(2);
+    expect(new RungController(LADDER, { startKbps: 2000, audioKbps: 60 }).target).toBe(0);
+    expect(new RungController(LADDER, { startKbps: 50, audioKbps: 60 }).target).toBe(3);
+  });
+
+  it('on a wide path climbs one rung at a time to the best within a few seconds', () => {
+    const c = new RungController(LADDER, { startKbps: 300, audioKbps: 60 });
+    // The estimate stays at what is sent (as a throughput cap would): every step up is a probe.
+    const seen: number[] = [];
+    for (let t = 0; t <= 5000; t += 200) seen.push(c.update(t, calm(c.needKbps(c.target) * 1.05)));
+    expect(c.target).toBe(0);
+    expect(seen.indexOf(0)).toBeLessThanOrEqual(15); // within 3 s
+    expect([...new Set(seen)]).toEqual([2, 1, 0]); // one rung at a time
+  });
+
+  it('steps down at once on overuse to the rung the lowered estimate carries', () => {
+    const c = new RungController(LADDER, { startRung: 0, audioKbps: 60 });
+    expect(c.update(0, { estimateKbps: 255, overuse: true, lossFraction: 0 })).toBe(2);
+    expect(c.reason).toBe('congestion');
+  });
+
+  it('steps down on heavy loss, but not on a few percent of loss', () => {
+    const a = new RungController(LADDER, { startRung: 0, audioKbps: 60 });
+    expect(run(a, 0, 3000, () => ({ estimateKbps: 1000, overuse: false, lossFraction: 0.05 }))).toBe(0);
+    expect(a.update(3200, { estimateKbps: 1000, overuse: false, lossFraction: 0.2 })).toBe(1);
+    expect(a.reason).toBe('loss');
+  });
+
+  it('an estimate short of the rung for a second (a receiver cap) steps down; a moment short does not', () => {
+    const c = new RungController(LADDER, { startRung: 0, audioKbps: 60 });
+    c.update(0, calm(400));
+    expect(c.update(600, calm(400))).toBe(0);
+    expect(c.update(1000, calm(400))).toBe(1);
+    expect(c.reason).toBe('limit');
+  });
+
+  it('a probe that meets congestion backs off: the next probe of that rung waits, so it does not flap', () => {
+    const c = new RungController(LADDER, { startRung: 2, audioKbps: 60, minBackoffMs: 2000, maxBackoffMs: 4000 });
+    // A 300 kbit/s path: rung 2 fits, rung 1 (300 kbit/s + audio) does not.
+    const changes: { t: number; rung: number }[] = [];
+    let rung = c.target;
+    for (let t = 0; t <= 20_000; t += 200) {
+      const over = c.target < 2 && changes.length > 0 && t - changes[changes.length - 1]!.t >= 400;
+      const next = c.update(t, { estimateKbps: over ? 255 : c.needKbps(c.target), overuse: over, lossFraction: 0 });
+      if (next !== rung) { changes.push({ t, rung: next }); rung = next; }
+    }
+    const probes = changes.filter((x) => x.rung === 1);
+    expect(probes.length).toBeGreaterThanOrEqual(3);
+    // Each failed probe doubles the wait, up to the cap: gaps grow and never exceed cap + hold + a tick.
+    const gaps = probes.slice(1).map((p, i) => p.t - probes[i]!.t);
+    expect(gaps[1]!).toBeGreaterThan(gaps[0]!);
+    for (const g of gaps) expect(g).toBeLessThanOrEqual(4000 + 1000 + 1000);
+    // Over 20 s a path that cannot carry rung 1 is probed a handful of times, not every second.
+    expect(probes.length).toBeLessThanOrEqual(6);
+  });
+
+  it('after congestion ends, is back on the best rung within 5 s', () => {
+    const c = new RungController(LADDER, { startRung: 3, audioKbps: 60 });
+    let t = 0;
+    for (; t < 3000; t += 200) c.update(t, { estimateKbps: 200, overuse: t % 1000 === 0, lossFraction: 0 });
+    const freed = t;
+    while (c.target !== 0 && t < freed + 10_000) { c.update(t, calm(c.needKbps(c.target) * 1.05)); t += 200; }
+    expect(c.target).toBe(0);
+    expect(t - freed).toBeLessThanOrEqual(5000);
+  });
+});
+
+/** A stand-in for a werift track: keeps copies of what the fan-out writes. */
+function recordingTrack(): MediaStreamTrack & { packets: Buffer[] } {
+  const packets: Buffer[] = [];
+  return { packets, writeRtp: (b: Buffer) => { packets.push(Buffer.from(b)); } } as unknown as MediaStreamTrack & { packets: Buffer[] };
+}
+
+describe('MediaSource with a ladder (real ffmpeg)', () => {
+  let source: MediaSource | null = null;
+  afterEach(async () => { await source?.close(); source = null; });
+
+  it('switches a track to another rung at that rung\'s keyframe, with one continuous timeline', async () => {
+    const ffmpegPath = resolveFfmpeg().path;
+    source = await MediaSource.start({ kind: 'video', source: { type: 'testsrc' }, encode: DEFAULT_VIDEO, ladder: LADDER }, { ffmpegPath });
+    expect(source.rungs).toHaveLength(4);
+    const track = recordingTrack();
+    const sink = source.attach(track, 0);
+    await until(() => sink.framesSent >= 20, 10_000, 'frames on rung 0');
+    source.setRung(sink, 2);
+    expect(sink.targetRung).toBe(2);
+    await until(() => sink.rung === 2, 5000, 'the switch to rung 2');
+    await until(() => sink.framesSent >= 45, 10_000, 'frames on rung 2');
+    expect(sink.switches).toBe(1);
+
+    const parsed = track.packets.map((p) => ({ p, h: parseRtp(p)! }));
+    // Sequence numbers are contiguous across the switch.
+    for (let i = 1; i < parsed.length; i++) expect(parsed[i]!.h.sequenceNumber).toBe((parsed[i - 1]!.h.sequenceNumber + 1) & 0xffff);
+    // Timestamps never go back and move on at most a keyframe interval (90 kHz x 1 s) per frame
+    // (the attach replays the last keyframe, then waits for the next), never a rung's random
+    // base apart.
+    const frameStarts = parsed.filter(({ p, h }) => payloadKind('vp8', p.subarray(h.payloadOffset)).frameStart);
+    for (let i = 1; i < frameStarts.length; i++) {
+      const d = (frameStarts[i]!.h.timestamp - frameStarts[i - 1]!.h.timestamp) >>> 0;
+      expect(d).toBeGreaterThan(0);
+      expect(d).toBeLessThanOrEqual(90_000);
+    }
+    // At the switch: a 320-wide keyframe right after a 640-wide frame, about a frame later
+    // (6,000 ticks at 15 fps; under 0.3 s even on a loaded machine), with the next picture id.
+    const at = frameStarts.findIndex(({ p, h }, i) => i > 0 && frameSize(p, h.payloadOffset) === 320);
+    expect(at).toBeGreaterThan(0);
+    const [prev, first] = [frameStarts[at - 1]!, frameStarts[at]!];
+    expect((first.h.timestamp - prev.h.timestamp) >>> 0).toBeLessThan(27_000);
+    const pid = (x: typeof prev) => readVp8PictureId(x.p, vp8PictureIdAt(x.p, x.h.payloadOffset)!);
+    expect(pid(first)).toBe((pid(prev) + 1) & 0x7fff);
+    // Within a rung, picture ids run on one by one.
+    for (let i = at + 1; i < frameStarts.length; i++) expect(pid(frameStarts[i]!)).toBe((pid(frameStarts[i - 1]!) + 1) & 0x7fff);
+    // Every keyframe after the switch is 320 wide (rung 2); before it, 640 (rung 0).
+    const keyWidths = parsed.filter(({ p, h }) => payloadKind('vp8', p.subarray(h.payloadOffset)).keyframe).map(({ p, h }) => ({ w: frameSize(p, h.payloadOffset) }));
+    expect(keyWidths[0]!.w).toBe(640);
+    expect(keyWidths[keyWidths.length - 1]!.w).toBe(320);
+  }, 30_000);
+});
+
+/** Width of a VP8 key frame from its first packet (RFC 6386 section 9.1), after the descriptor. */
+function frameSize(packet: Buffer, payloadOffset: number): number | null {
+  const p = packet.subarray(payloadOffset);
+  let i = 1;
+  if (p[0]! & 0x80) {
+    const x = p[1]!;
+    i = 2;
+    if (x & 0x80) i += p[i]! & 0x80 ? 2 : 1;
+    if (x & 0x40) i++;
+    if (x & 0x30) i++;
+  }
+  if (p[i]! & 0x01) return null; // not a key frame
+  return p.readUInt16LE(i + 6) & 0x3fff;
+}
