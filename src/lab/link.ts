@@ -78,7 +78,7 @@ const REORDER_HOLD_MS = 10;
 /** One direction of a shaped link; `deliver` is called for every packet that makes it. */
 export class ShapedLink {
   readonly counters: LinkCounters = { packetsIn: 0, bytesIn: 0, packetsOut: 0, bytesOut: 0, lost: 0, queueDrops: 0, reordered: 0 };
-  readonly #shape: LinkShape;
+  #shape: LinkShape;
   readonly #deliver: (data: Buffer) => void;
   readonly #random: Random;
   /** When the bottleneck finishes sending what it holds (ms, performance clock). */
@@ -95,6 +95,17 @@ export class ShapedLink {
     this.#shape = shape;
     this.#deliver = deliver;
     this.#random = random;
+  }
+
+  /** The link's settings now. */
+  get shape(): LinkShape { return this.#shape; }
+
+  /**
+   * Changes the link from now on, as a radio handover or a congested cell would: packets already
+   * queued or in flight keep their due times, new ones meet the new rate, delay and loss.
+   */
+  setShape(shape: LinkShape): void {
+    this.#shape = shape;
   }
 
   /** Packets waiting (in the bottleneck queue or in flight). */

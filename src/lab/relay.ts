@@ -60,7 +60,7 @@ interface Flow {
 
 /** A running impairment relay. */
 export class ImpairmentRelay {
-  readonly profile: NetworkProfile;
+  #profile: NetworkProfile;
   readonly #socket: dgram.Socket;
   readonly #flows = new Map<string, Flow>();
   readonly #random: Random;
@@ -72,7 +72,7 @@ export class ImpairmentRelay {
 
   private constructor(socket: dgram.Socket, opts: RelayOptions) {
     this.#socket = socket;
-    this.profile = opts.profile;
+    this.#profile = opts.profile;
     this.#upstream = opts.upstream ?? null;
     this.#random = opts.seed === undefined ? Math.random : seededRandom(opts.seed);
     this.#maxFlows = opts.maxFlows ?? 1024;
@@ -90,6 +90,23 @@ export class ImpairmentRelay {
     });
     trySetBuffers(socket);
     return new ImpairmentRelay(socket, opts);
+  }
+
+  /** The profile it shapes with now. */
+  get profile(): NetworkProfile { return this.#profile; }
+
+  /**
+   * Changes the profile mid-call, for every flow (and the ones that open later), both
+   * directions: what is queued or in flight keeps its timing (see {@link ShapedLink.setShape}).
+   */
+  setProfile(profile: NetworkProfile): void {
+    if (this.#closed) throw labError('CHZ_ERR_LAB_RELAY', 'The impairment relay is closed.');
+    this.#profile = profile;
+    const shapes = linkShapes(profile);
+    for (const f of this.#flows.values()) {
+      f.up.setShape(shapes.up);
+      f.down.setShape(shapes.down);
+    }
   }
 
   /** The relay's address, for a TURN URL (`turn:HOST:PORT?transport=udp`). */
@@ -128,7 +145,7 @@ export class ImpairmentRelay {
     const socket = dgram.createSocket(net.isIPv6(upstream.host) ? 'udp6' : 'udp4');
     socket.on('error', () => { /* upstream unreachable for a moment; the client retries */ });
     socket.bind(0, net.isIPv6(upstream.host) ? '::1' : '127.0.0.1', () => trySetBuffers(socket));
-    const shapes = linkShapes(this.profile);
+    const shapes = linkShapes(this.#profile);
     const flow: Flow = {
       key, address: rinfo.address, port: rinfo.port, socket,
       up: new ShapedLink(shapes.up, (b) => { if (!this.#closed) socket.send(b, upstream.port, upstream.host); }, this.#random),
