@@ -1,0 +1,249 @@
+/**
+ * Feeds a {@link BandwidthEstimator} from a werift sender: every RTP packet it sends with a
+ * transport-wide sequence number, and the RTCP its partner returns (transport-wide congestion
+ * control feedback, reception reports, REMB).
+ *
+ * The sender needs the transport-cc header extension negotiated (`useTransportWideCC()` in the
+ * RTCPeerConnection's `headerExtensions.video`/`.audio`, and `{ type: 'transport-cc' }` in the
+ * codecs' `rtcpFeedback`); without it no packet carries a transport-wide sequence number and
+ * the estimator stays at its start value.
+ *
+ * werift quirks handled here (checked against werift 0.24):
+ * - `RTCRtpSender.sendRtp` reads the transport-wide sequence number for `senderBWE.rtpPacketSent`
+ *   only after awaiting the socket, so packets written in one burst are all reported with the
+ *   burst's last number. We take the number when it is assigned instead: right after the
+ *   synchronous part of `sendRtp` (see {@link attachEstimator}).
+ * - `TransportWideCC.packetResults` reads only run-length chunks and yields one result too many
+ *   per chunk; {@link transportFeedbackResults} decodes both chunk kinds itself.
+ * - werift's feedback *sender* anchors each message's first delta on the previous message's last
+ *   arrival but writes a reference time floored to 64 ms, so its messages disagree on the clock
+ *   base by up to 64 ms; {@link TwccArrivalClock} notices and chains the deltas instead.
+ * - werift's router hands a reception report that rides in a Sender Report to our *receiver*,
+ *   so report blocks are read off the DTLS transport, and the RTT is computed from LSR/DLSR
+ *   (RFC 3550 section 6.4.1) rather than taken from `sender.rtt`, which those blocks never update.
+ */
+import {
+  compactNtp, ntpTime, PacketStatus, ReceiverEstimatedMaxBitrate, RtcpPayloadSpecificFeedback, RtcpRrPacket,
+  RtcpSrPacket, RtcpTransportLayerFeedback, RtpPacket, RunLengthChunk, StatusVectorChunk, TransportWideCC,
+  type RTCRtpSender, type RtcpPacket,
+} from 'werift';
+import { subscribe, type Disposer } from '../werift-seam.js';
+import type { BandwidthEstimator, PacketFeedback } from './estimator.js';
+
+/** Bytes SRTP adds to an RTP packet (the AES_CM_128_HMAC_SHA1_80 authentication tag, RFC 3711). */
+const SRTP_TAG_BYTES = 10;
+
+interface Status { seq: number; deltaUs: number | null }
+
+/**
+ * The packets one feedback message speaks of, in sequence order: each with its receive delta in
+ * microseconds (relative to the previous received packet, the first to the reference time), or
+ * null when reported not received. Packets "received without a delta" are left out.
+ */
+function statuses(fb: TransportWideCC): Status[] {
+  const out: Status[] = [];
+  const count = fb.packetStatusCount;
+  let seq = fb.baseSequenceNumber;
+  let deltaIndex = 0;
+  const push = (status: number): boolean => {
+    if (out.length >= count) return false;
+    const s = seq & 0xffff;
+    seq++;
+    if (status === PacketStatus.TypeTCCPacketReceivedSmallDelta || status === PacketStatus.TypeTCCPacketReceivedLargeDelta) {
+      const d = fb.recvDeltas[deltaIndex++];
+      if (d === undefined || !Number.isFinite(d.delta)) return false; // malformed: stop here
+      out.push({ seq: s, deltaUs: d.delta });
+    } else if (status === PacketStatus.TypeTCCPacketNotReceived) {
+      out.push({ seq: s, deltaUs: null });
+    }
+    return true;
+  };
+  for (const chunk of fb.packetChunks) {
+    if (chunk instanceof RunLengthChunk) {
+      for (let i = 0; i < chunk.runLength; i++) if (!push(chunk.packetStatus)) return out;
+    } else if (chunk instanceof StatusVectorChunk) {
+      // one-bit symbols: 0 not received, 1 received with a small delta; two-bit: the status
+      for (const symbol of chunk.symbolList) if (!push(symbol)) return out;
+    }
+  }
+  return out;
+}
+
+/**
+ * One transport-wide feedback message as the estimator takes it, on the message's own clock:
+ * arrival = reference time x 64 ms + the receive deltas so far
+ * (draft-holmer-rmcat-transport-wide-cc-extensions-01 section 3.1).
+ */
+export function transportFeedbackResults(fb: TransportWideCC): PacketFeedback[] {
+  let at = fb.referenceTime * 64;
+  return statuses(fb).map(({ seq, deltaUs }) => {
+    if (deltaUs === null) return { seq, arrivalMs: null };
+    at += deltaUs / 1000;
+    return { seq, arrivalMs: at };
+  });
+}
+
+/** How {@link TwccArrivalClock} reads arrival times. */
+export type TwccClockMode = 'reference' | 'chained';
+
+const CHAIN_EVIDENCE = 8;
+const CHAIN_BAND_MS = 72;
+
+/**
+ * Puts the arrival times of successive feedback messages on one continuous clock, whichever
+ * receiver wrote them.
+ *
+ * A standard receiver (libwebrtc, Firefox) measures each message from its reference time, so
+ * `reference` mode reads them as written. werift's receiver measures each message's first delta
+ * from the previous message's last arrival but floors the reference time to 64 ms, so read from
+ * the reference time its messages jump by up to 64 ms, a jitter the delay-gradient detector would
+ * take for queueing. Then the deltas alone, chained across messages, are exact (`chained`
+ * mode). werift's messages give themselves away: its reference time minus the chained clock's
+ * last arrival stays within a 64 ms band, where a standard receiver's drifts by tens of ms per
+ * message; after 8 messages in the band the clock switches to chaining, and back when it leaves.
+ */
+export class TwccArrivalClock {
+  #mode: TwccClockMode = 'reference';
+  #chainLastMs: number | undefined;
+  #lastRefMs: number | undefined;
+  #lastOutMs: number | undefined;
+  #chainOffsetMs = 0;
+  #evidence: number[] = [];
+
+  /** The way arrival times are read now. */
+  get mode(): TwccClockMode { return this.#mode; }
+
+  /** The packets of `fb` with their arrival times on the continuous clock. */
+  convert(fb: TransportWideCC): PacketFeedback[] {
+    let refMs = fb.referenceTime * 64;
+    // the 24-bit reference time wraps every 12.4 days: keep it monotonic
+    if (this.#lastRefMs !== undefined) {
+      const span = 2 ** 24 * 64;
+      while (refMs - this.#lastRefMs < -span / 2) refMs += span;
+    }
+    this.#lastRefMs = refMs;
+    const list = statuses(fb);
+    if (!list.some((s) => s.deltaUs !== null)) return list.map(({ seq }) => ({ seq, arrivalMs: null }));
+
+    if (this.#chainLastMs !== undefined) {
+      this.#evidence.push(refMs - this.#chainLastMs);
+      if (this.#evidence.length > CHAIN_EVIDENCE) this.#evidence.shift();
+      const chained = this.#evidence.length >= CHAIN_EVIDENCE
+        && Math.max(...this.#evidence) - Math.min(...this.#evidence) < CHAIN_BAND_MS;
+      if (chained && this.#mode === 'reference') {
+        this.#mode = 'chained';
+        this.#chainOffsetMs = (this.#lastOutMs ?? 0) - this.#chainLastMs;
+      } else if (!chained && this.#mode === 'chained') {
+        this.#mode = 'reference';
+      }
+    }
+    const chainStart = this.#chainLastMs ?? refMs;
+    let ref = refMs;
+    let chain = chainStart;
+    const out = list.map(({ seq, deltaUs }) => {
+      if (deltaUs === null) return { seq, arrivalMs: null };
+      ref += deltaUs / 1000;
+      chain += deltaUs / 1000;
+      const arrivalMs = this.#mode === 'chained' ? chain + this.#chainOffsetMs : ref;
+      this.#lastOutMs = arrivalMs;
+      return { seq, arrivalMs };
+    });
+    this.#chainLastMs = chain;
+    return out;
+  }
+}
+
+/** Settings of {@link attachEstimator}. */
+export interface AttachEstimatorOptions {
+  /** The sender's clock in ms; default `performance.now()`. Use the clock the estimator's other inputs use. */
+  now?: () => number;
+}
+
+const clocks = new WeakMap<BandwidthEstimator, TwccArrivalClock>();
+
+/** The RTT a reception report block implies (RFC 3550 section 6.4.1), ms; undefined without an LSR. */
+function rttFromReport(lsr: number, dlsr: number): number | undefined {
+  if (!lsr) return undefined;
+  const units = (compactNtp(ntpTime()) - lsr - dlsr) >>> 0; // 1/65536 s, modulo 2^32
+  const ms = units / 65.536;
+  return ms < 60_000 ? ms : undefined;
+}
+
+/**
+ * Feeds `estimator` from `sender` until the returned function is called: each RTP packet the
+ * sender sends with a transport-wide sequence number, the transport-wide feedback and REMB werift
+ * routes to the sender, and the reception report blocks about the sender's SSRC (with the RTT
+ * they imply, else werift's `sender.rtt`). Attach every sender of a call (video and audio) to
+ * the same estimator: the partner may address its feedback to either, and the feedback's
+ * arrival clock is shared per estimator. Attach after negotiation (the sender's DTLS transport
+ * is the one listened to). Malformed RTCP from the partner is ignored.
+ */
+export function attachEstimator(sender: RTCRtpSender, estimator: BandwidthEstimator, options: AttachEstimatorOptions = {}): () => void {
+  const now = options.now ?? (() => performance.now());
+  let clock = clocks.get(estimator);
+  if (!clock) { clock = new TwccArrivalClock(); clocks.set(estimator, clock); }
+  const twccClock = clock;
+
+  // Sent packets: sendRtp assigns the transport-wide number in its synchronous part.
+  const hadOwn = Object.prototype.hasOwnProperty.call(sender, 'sendRtp');
+  const original = sender.sendRtp;
+  const wrapped = (rtp: Buffer | RtpPacket): Promise<void> => {
+    const packet = Buffer.isBuffer(rtp) ? RtpPacket.deSerialize(rtp) : rtp;
+    const transport = sender.dtlsTransport as { transportSequenceNumber?: number } | undefined;
+    const before = transport?.transportSequenceNumber;
+    const sentAtMs = now();
+    const result = original.call(sender, packet);
+    const after = transport?.transportSequenceNumber;
+    if (after !== undefined && after !== before) {
+      estimator.onPacketSent({ seq: after, sizeBytes: packet.header.serializeSize + packet.payload.length + SRTP_TAG_BYTES, sentAtMs });
+    }
+    return result;
+  };
+  sender.sendRtp = wrapped;
+
+  const onReports = (reports: readonly { ssrc: number; fractionLost: number; lsr: number; dlsr: number }[]): void => {
+    for (const r of reports) {
+      if (r.ssrc !== sender.ssrc) continue;
+      const werift = (sender as unknown as { rtt?: number }).rtt;
+      const rttMs = rttFromReport(r.lsr, r.dlsr) ?? (werift !== undefined ? werift * 1000 : undefined);
+      estimator.onReceiverReport({ fractionLost: r.fractionLost / 256, rttMs }, now());
+    }
+  };
+  const disposers: Disposer[] = [
+    subscribe(sender.onRtcp, (packet: RtcpPacket) => {
+      try {
+        if (packet instanceof RtcpTransportLayerFeedback && packet.feedback instanceof TransportWideCC) {
+          estimator.onTransportFeedback(twccClock.convert(packet.feedback), now());
+        } else if (packet instanceof RtcpPayloadSpecificFeedback && packet.feedback instanceof ReceiverEstimatedMaxBitrate) {
+          estimator.onRemb(Number(packet.feedback.bitrate) / 1000, now());
+        } else if (packet instanceof RtcpRrPacket) {
+          onReports(packet.reports);
+        }
+      } catch {
+        // a partner's malformed feedback must not break the call; the estimate just misses it
+      }
+    }),
+  ];
+  // Report blocks inside a Sender Report reach our receiver, not the sender (see the file comment).
+  const dtls = sender.dtlsTransport as { onRtcp?: RTCRtpSender['onRtcp'] } | undefined;
+  if (dtls?.onRtcp) {
+    disposers.push(subscribe(dtls.onRtcp, (packet: RtcpPacket) => {
+      try {
+        if (packet instanceof RtcpSrPacket) onReports(packet.reports);
+      } catch {
+        // as above
+      }
+    }));
+  }
+
+  let detached = false;
+  return () => {
+    if (detached) return;
+    detached = true;
+    for (const d of disposers) d();
+    if (sender.sendRtp === wrapped) {
+      if (hadOwn) sender.sendRtp = original;
+      else delete (sender as { sendRtp?: unknown }).sendRtp;
+    }
+  };
+}
