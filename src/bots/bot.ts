@@ -326,7 +326,7 @@ export class Bot {
         ipFamily: this.settings.ipFamily, certificate: this.host.certificate, sendSignal: send, matchedAt: now, feed: this.host.feed(this), peerConfig: this.host.peerConfig,
       });
     this.#link = link;
-    if (link instanceof MediaLink) this.host.lab?.watch(this.id, link.call);
+    if (link instanceof MediaLink) this.host.lab?.watch(this.id, link.call, () => link.adaptation());
     const since = () => this.host.now() - this.#matchedAt;
     link.on('ice', () => { if (this.#link === link) this.host.sample('ice', since()); });
     link.on('dtls', () => { if (this.#link === link) this.host.sample('dtls', since()); });

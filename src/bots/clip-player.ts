@@ -3,9 +3,26 @@
  * SSRC, sequence numbers and timestamps (contiguous across the clip's loop), starts on a
  * keyframe, and answers a PLI (RFC 4585 section 6.3.1) with the clip's next keyframe at once.
  * One {@link ClipClock} per thread drives every player, so a thousand players cost one timer.
+ *
+ * With a ladder (`clip.ladder`), a player carries one rung at a time: asked for another
+ * ({@link ClipPlayer.setRung}), it keeps its rung until the frame slot where the new rung has
+ * a keyframe (every rung has them at the same clip times), then goes on from that keyframe. It
+ * stays one stream to the partner: one SSRC, sequence numbers contiguous, each frame's RTP
+ * timestamp the previous one plus the previous frame's duration at its rung's rate. The clip's
+ * VP8 payload descriptors carry no picture id (RFC 7741 section 4.2, X=0), so there is none to
+ * renumber. A PLI while a switch is pending is answered with the new rung's next keyframe.
  */
 import { RtpHeader, RtpPacket, type MediaStreamTrack } from 'werift';
-import type { Clip } from './clip.js';
+import type { Clip, ClipRung } from './clip.js';
+
+/** Picks a player's rung; asked every {@link ADAPT_EVERY_MS} by the player's own tick. */
+export interface RungPicker {
+  /** The rung to carry from `now` (ms, the clock's time base) on. */
+  update(now: number): number;
+}
+
+/** How often a player asks its {@link RungPicker}, ms (the CLI peer's loop ticks at 200 ms too). */
+const ADAPT_EVERY_MS = 200;
 
 /** Payload types written into the replayed packets (werift rewrites them to the negotiated ones). */
 const CLIP_PAYLOAD_TYPE = { video: 96, audio: 111 } as const;
@@ -24,6 +41,8 @@ interface PlayerCounts {
   audioPacketsSent: number;
   /** PLIs answered with a keyframe. */
   plisAnswered: number;
+  /** Rung changes so far. */
+  switches: number;
 }
 
 function rand32(): number {
@@ -38,6 +57,9 @@ export class ClipPlayer implements PlayerCounts {
   keyframesSent = 0;
   audioPacketsSent = 0;
   plisAnswered = 0;
+  switches = 0;
+  /** Asked for the rung every {@link ADAPT_EVERY_MS}; null: the player stays where it is put. */
+  picker: RungPicker | null = null;
   readonly videoSsrc = rand32();
   readonly audioSsrc = rand32();
   #videoSeq = Math.floor(Math.random() * 0x10000);
@@ -51,8 +73,14 @@ export class ClipPlayer implements PlayerCounts {
   #nextAudioAt: number;
   #lastKeyAt = -Infinity;
   #stopped = false;
-  readonly #frameMs: number;
-  readonly #ticksPerFrame: number;
+  #nextPickAt = -Infinity;
+  /** The rung carried now and the one asked for (indices into `clip.ladder`). */
+  #rung = 0;
+  #target = 0;
+  #frameMs: number;
+  #ticksPerFrame: number;
+  /** Per rung: keyframe index by its clip time (ms, rounded), to find where a switch lands. */
+  readonly #keyAt: Map<number, number>[];
 
   /**
    * @param startKeyframe which of the clip's keyframes to start on (spreads big keyframes of
@@ -69,13 +97,34 @@ export class ClipPlayer implements PlayerCounts {
     this.#audio = Math.floor(Math.random() * clip.audio.length);
     this.#frameMs = 1000 / clip.fps;
     this.#ticksPerFrame = Math.round(90_000 / clip.fps);
+    this.#keyAt = this.#rungs.map((r) => new Map(r.keyframes.map((k) => [frameTime(r, k), k])));
     this.#nextVideoAt = now;
     this.#nextAudioAt = now;
+  }
+
+  get #rungs(): readonly ClipRung[] { return this.clip.ladder.length ? this.clip.ladder : [this.clip]; }
+
+  /** The rung carried now (0 = the clip itself, the best). */
+  get rung(): number { return this.#rung; }
+  /** The rung asked for; differs from {@link rung} until that rung's next keyframe. */
+  get targetRung(): number { return this.#target; }
+
+  /**
+   * Asks for rung `rung` (clamped to the ladder): the player switches in the next frame slot
+   * where that rung has a keyframe and keeps its rung until then. Returns the rung asked for.
+   */
+  setRung(rung: number): number {
+    this.#target = Math.max(0, Math.min(this.#rungs.length - 1, Math.round(rung)));
+    return this.#target;
   }
 
   /** Sends everything due at `now` (ms, the clock's time base). */
   tick(now: number): void {
     if (this.#stopped) return;
+    if (this.picker && now >= this.#nextPickAt) {
+      this.#nextPickAt = now + ADAPT_EVERY_MS;
+      this.setRung(this.picker.update(now));
+    }
     if (this.video) {
       if (now - this.#nextVideoAt > MAX_CATCH_UP_MS) this.#nextVideoAt = now;
       while (this.#nextVideoAt <= now) {
@@ -98,16 +147,40 @@ export class ClipPlayer implements PlayerCounts {
    */
   keyframe(now: number): void {
     if (this.#stopped || !this.video || now - this.#lastKeyAt < PLI_HOLD_MS) return;
-    const ks = this.clip.keyframes;
-    this.#frame = ks.find((k) => k >= this.#frame) ?? ks[0]!;
+    if (this.#target !== this.#rung) {
+      // A switch is pending: the new rung's next keyframe is what the partner gets anyway.
+      const from = this.#rungs[this.#rung]!;
+      const to = this.#rungs[this.#target]!;
+      const t = frameTime(from, this.#frame);
+      this.#enter(this.#target, to.keyframes.find((k) => frameTime(to, k) >= t) ?? to.keyframes[0]!);
+    } else {
+      const ks = this.#rungs[this.#rung]!.keyframes;
+      this.#frame = ks.find((k) => k >= this.#frame) ?? ks[0]!;
+    }
     this.plisAnswered++;
     this.#sendFrame(now);
     this.#nextVideoAt = now + this.#frameMs;
   }
 
+  /** Carries on with rung `rung` from its frame `frame` (a keyframe). */
+  #enter(rung: number, frame: number): void {
+    const r = this.#rungs[rung]!;
+    this.#rung = rung;
+    this.#frame = frame;
+    this.#frameMs = 1000 / r.fps;
+    this.#ticksPerFrame = Math.round(90_000 / r.fps);
+    this.switches++;
+  }
+
   #sendFrame(now: number): void {
-    const f = this.clip.video[this.#frame]!;
-    this.#frame = (this.#frame + 1) % this.clip.video.length;
+    if (this.#target !== this.#rung) {
+      // Switch in this frame slot if the rung asked for has a keyframe at this clip time.
+      const k = this.#keyAt[this.#target]!.get(frameTime(this.#rungs[this.#rung]!, this.#frame));
+      if (k !== undefined) this.#enter(this.#target, k);
+    }
+    const r = this.#rungs[this.#rung]!;
+    const f = r.video[this.#frame]!;
+    this.#frame = (this.#frame + 1) % r.video.length;
     const last = f.payloads.length - 1;
     for (let i = 0; i <= last; i++) {
       const payload = f.payloads[i]!;
@@ -156,6 +229,11 @@ export class ClipPlayer implements PlayerCounts {
   }
 
   get stopped(): boolean { return this.#stopped; }
+}
+
+/** The clip time of frame `i` of a rung, ms (rounded: rungs at 15 and 3 fps meet on whole ms). */
+function frameTime(r: ClipRung, i: number): number {
+  return Math.round((i * 1000) / r.fps);
 }
 
 /** One timer for every player of a thread. */

@@ -23,10 +23,36 @@ export interface ClipSpec {
   seconds: number;
   /** Seconds between keyframes. */
   keyframeIntervalS: number;
+  /**
+   * Also encode the lower rungs of {@link clipLadder} (same source, keyframes at the same
+   * times) and let each call pick its rung from its bandwidth estimate; default true
+   * (`bots --no-adapt` turns it off: every call replays the top rung, as before the ladder).
+   */
+  adapt?: boolean;
 }
 
 /** The default clip: small enough for 50 bot pairs on two cores, big enough to look like video. */
 export const DEFAULT_CLIP: ClipSpec = { width: 320, height: 240, fps: 15, videoKbps: 300, audioKbps: 32, seconds: 10, keyframeIntervalS: 2 };
+
+/**
+ * The rungs of a clip's ladder, best first: the clip itself (so the top rung is the clip the
+ * bots replayed before the ladder), three quarters of its size at half the bitrate, half its
+ * size at a fifth, and a keep-alive of 3 frames a second at half the size, so a partner behind
+ * a starved uplink still sees the bot move. Every rung has keyframes at the same clip times
+ * (every `keyframeIntervalS`), which is what lets a player switch at a keyframe without a jump.
+ */
+export function clipLadder(spec: ClipSpec): ClipSpec[] {
+  const even = (n: number) => Math.max(2, Math.round(n / 2) * 2);
+  const half = { width: even(spec.width / 2), height: even(spec.height / 2) };
+  const rungs: ClipSpec[] = [
+    spec,
+    { ...spec, width: even(spec.width * 0.75), height: even(spec.height * 0.75), videoKbps: Math.round(spec.videoKbps * 0.5) },
+    { ...spec, ...half, videoKbps: Math.round(spec.videoKbps * 0.2) },
+    { ...spec, ...half, fps: Math.min(3, spec.fps), videoKbps: Math.max(20, Math.round(spec.videoKbps * 0.08)) },
+  ];
+  // Keyframes at the same times need a whole number of frames between them at every rate.
+  return rungs.filter((r, i) => (i === 0 || r.videoKbps < rungs[i - 1]!.videoKbps) && Number.isInteger(r.keyframeIntervalS * r.fps));
+}
 
 /** One video frame as RTP payloads. */
 interface ClipFrame {
@@ -61,6 +87,23 @@ export interface Clip {
   audioKbps: number;
   /** Where the encoded files are. */
   files: { video: string; audio: string };
+  /**
+   * The ladder, best first: `ladder[0]` is this clip; the lower rungs share its audio. Only the
+   * clip itself when the spec says `adapt: false` (or the rungs could not be read).
+   */
+  ladder: ClipRung[];
+}
+
+/** One rung of a clip's ladder: its video (the audio is the clip's). */
+export interface ClipRung {
+  spec: ClipSpec;
+  width: number;
+  height: number;
+  fps: number;
+  durationMs: number;
+  video: ClipFrame[];
+  keyframes: number[];
+  videoKbps: number;
 }
 
 /** Largest RTP payload we send (the headless peer uses 1100-byte packets too). */
@@ -136,8 +179,16 @@ function clipAudioArgs(spec: ClipSpec, out: string): string[] {
  */
 export async function ensureClipFiles(spec: ClipSpec = DEFAULT_CLIP, opts: { dir?: string; ffmpegPath?: string; env?: NodeJS.ProcessEnv } = {}): Promise<{ video: string; audio: string }> {
   const dir = opts.dir ?? cacheDir(opts.env);
+  const files = await ensureOneClip(spec, dir, opts, true);
+  // The lower rungs' video sits next to the clip's (their own cache keys); readClip finds it there.
+  if (spec.adapt !== false) for (const r of clipLadder(spec).slice(1)) await ensureOneClip(r, dir, opts, false);
+  return files;
+}
+
+/** Makes one rung's files (video, and the audio for the top rung) unless they are cached. */
+async function ensureOneClip(spec: ClipSpec, dir: string, opts: { ffmpegPath?: string; env?: NodeJS.ProcessEnv }, withAudio: boolean): Promise<{ video: string; audio: string }> {
   const files = clipFiles(spec, dir);
-  if (existsSync(files.video) && existsSync(files.audio)) return files;
+  if (existsSync(files.video) && (!withAudio || existsSync(files.audio))) return files;
   let ffmpeg: string;
   try {
     ffmpeg = resolveFfmpeg({ explicit: opts.ffmpegPath, env: opts.env }).path;
@@ -152,9 +203,9 @@ export async function ensureClipFiles(spec: ClipSpec = DEFAULT_CLIP, opts: { dir
       if (!/drawtext|font/i.test(err.message)) throw err;
       await run(ffmpeg, clipVideoArgs(spec, tmp.video, false));
     });
-    await run(ffmpeg, clipAudioArgs(spec, tmp.audio));
+    if (withAudio) await run(ffmpeg, clipAudioArgs(spec, tmp.audio));
     renameSync(tmp.video, files.video);
-    renameSync(tmp.audio, files.audio);
+    if (withAudio) renameSync(tmp.audio, files.audio);
   } catch (err) {
     throw botError('CHZ_ERR_BOT_CLIP', `Could not encode the bot clip with ${ffmpeg}: ${(err as Error).message}`, err);
   } finally {
@@ -241,28 +292,19 @@ export function opusPacketMs(p: Uint8Array): number {
   return frameMs * frames;
 }
 
-/** Reads the clip's files into RTP payloads. */
-export function readClip(files: { video: string; audio: string }, spec: ClipSpec = DEFAULT_CLIP): Clip {
+/** Reads one rung's IVF file into RTP payloads. */
+function readRung(file: string, spec: ClipSpec): ClipRung {
   let ivf: ReturnType<typeof parseIvf>;
-  let ogg: Buffer[];
   try {
-    ivf = parseIvf(readFileSync(files.video));
-    ogg = parseOggPackets(readFileSync(files.audio));
+    ivf = parseIvf(readFileSync(file));
   } catch (err) {
-    throw botError('CHZ_ERR_BOT_CLIP', `Cannot read the bot clip (${files.video}): ${(err as Error).message}; delete it to have it made again.`, err);
+    throw botError('CHZ_ERR_BOT_CLIP', `Cannot read the bot clip (${file}): ${(err as Error).message}; delete it to have it made again.`, err);
   }
-  if (ivf.fourcc !== 'VP80' || ivf.frames.length === 0) throw botError('CHZ_ERR_BOT_CLIP', `${files.video} is not a VP8 clip.`);
+  if (ivf.fourcc !== 'VP80' || ivf.frames.length === 0) throw botError('CHZ_ERR_BOT_CLIP', `${file} is not a VP8 clip.`);
   const video: ClipFrame[] = ivf.frames.map((f) => ({ timeMs: f.timeMs, key: isVp8Keyframe(f.data), payloads: packetizeVp8(f.data), bytes: f.data.length }));
-  if (!video[0]!.key) throw botError('CHZ_ERR_BOT_CLIP', `${files.video} does not start with a keyframe.`);
-  const audio: ClipAudioPacket[] = ogg
-    .filter((p) => !(p.length >= 8 && (p.toString('latin1', 0, 8) === 'OpusHead' || p.toString('latin1', 0, 8) === 'OpusTags')))
-    .filter((p) => p.length > 0)
-    .map((p) => ({ durationMs: opusPacketMs(p), payload: p }));
-  const frameMs = 1000 / spec.fps;
-  const durationMs = video.length * frameMs;
-  const audioMs = audio.reduce((n, a) => n + a.durationMs, 0);
+  if (!video[0]!.key) throw botError('CHZ_ERR_BOT_CLIP', `${file} does not start with a keyframe.`);
+  const durationMs = (video.length * 1000) / spec.fps;
   const videoBytes = video.reduce((n, f) => n + f.bytes, 0);
-  const audioBytes = audio.reduce((n, a) => n + a.payload.length, 0);
   return {
     spec,
     width: ivf.width,
@@ -270,11 +312,48 @@ export function readClip(files: { video: string; audio: string }, spec: ClipSpec
     fps: spec.fps,
     durationMs,
     video,
-    audio,
     keyframes: video.flatMap((f, i) => (f.key ? [i] : [])),
     videoKbps: Math.round((videoBytes * 8) / durationMs),
+  };
+}
+
+/**
+ * Reads the clip's files into RTP payloads, and its ladder's lower rungs from the same
+ * directory unless the spec says `adapt: false`. A rung is kept only when it lasts as long as
+ * the clip and has its keyframes at the same times (so a switch lands where the clip is).
+ */
+export function readClip(files: { video: string; audio: string }, spec: ClipSpec = DEFAULT_CLIP): Clip {
+  const top = readRung(files.video, spec);
+  let ogg: Buffer[];
+  try {
+    ogg = parseOggPackets(readFileSync(files.audio));
+  } catch (err) {
+    throw botError('CHZ_ERR_BOT_CLIP', `Cannot read the bot clip (${files.audio}): ${(err as Error).message}; delete it to have it made again.`, err);
+  }
+  const audio: ClipAudioPacket[] = ogg
+    .filter((p) => !(p.length >= 8 && (p.toString('latin1', 0, 8) === 'OpusHead' || p.toString('latin1', 0, 8) === 'OpusTags')))
+    .filter((p) => p.length > 0)
+    .map((p) => ({ durationMs: opusPacketMs(p), payload: p }));
+  const audioMs = audio.reduce((n, a) => n + a.durationMs, 0);
+  const audioBytes = audio.reduce((n, a) => n + a.payload.length, 0);
+  const ladder: ClipRung[] = [top];
+  if (spec.adapt !== false) {
+    const dir = path.dirname(files.video);
+    const keyTimes = (r: ClipRung) => r.keyframes.map((k) => Math.round((k * 1000) / r.fps)).join(',');
+    for (const rs of clipLadder(spec).slice(1)) {
+      const file = clipFiles(rs, dir).video;
+      if (!existsSync(file)) break; // made by an older version without the ladder: replay the top rung only
+      const r = readRung(file, rs);
+      if (Math.abs(r.durationMs - top.durationMs) > 1 || keyTimes(r) !== keyTimes(top)) break;
+      ladder.push(r);
+    }
+  }
+  return {
+    ...top,
+    audio,
     audioKbps: audioMs > 0 ? Math.round((audioBytes * 8) / audioMs) : 0,
     files,
+    ladder,
   };
 }
 

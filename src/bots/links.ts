@@ -9,7 +9,7 @@ import type { RTCCertificate, RTCPeerConnectionConfig } from 'werift';
 import type { IceServer, SignalData } from '../protocol/index.js';
 import { TypedEmitter } from '../protocol/client/index.js';
 import { Call, type IpFamily } from '../peer/index.js';
-import type { MediaAttachment, MediaFeed } from './media-feed.js';
+import type { FeedAdaptation, MediaAttachment, MediaFeed } from './media-feed.js';
 
 /** The phases of a bot's attempt, in order. `exchange` is signal mode's stand-in for ice/dtls. */
 export const PHASES = ['signal', 'match', 'exchange', 'ice', 'dtls', 'media'] as const;
@@ -177,6 +177,7 @@ export class MediaLink extends TypedEmitter<LinkEvents> implements Link {
   #dtls = false;
   #media = false;
   #attachment: MediaAttachment | null = null;
+  #lastAdaptation: FeedAdaptation | null = null;
   #closing: Promise<void> | null = null;
   readonly #unsub: (() => void)[] = [];
 
@@ -205,7 +206,8 @@ export class MediaLink extends TypedEmitter<LinkEvents> implements Link {
       if (this.#dtls || this.#closing) return;
       if (!this.#ice) { this.#ice = true; this.emit('ice'); } // DTLS runs over ICE: it is up too
       this.#dtls = true;
-      this.#attachment = opts.feed.attach(call.videoTrack, call.audioTrack);
+      // Every sender: the partner may return its transport-wide feedback on either.
+      this.#attachment = opts.feed.attach(call.videoTrack, call.audioTrack, call.pc.getTransceivers().map((t) => t.sender));
       this.emit('dtls');
       this.emit('connected');
     });
@@ -233,10 +235,16 @@ export class MediaLink extends TypedEmitter<LinkEvents> implements Link {
 
   sendChat(text: string): boolean { return this.call.sendChat(text); }
 
+  /** The rung and estimate of the video this bot sends (the last ones once closed); null when it does not adapt. */
+  adaptation(): FeedAdaptation | null {
+    return this.#attachment?.adaptation?.() ?? this.#lastAdaptation;
+  }
+
   /** Stops the feed and closes the call. Idempotent. */
   close(): Promise<void> {
     this.#closing ??= (async () => {
       this.#attachment?.detach();
+      this.#lastAdaptation = this.#attachment?.adaptation?.() ?? null;
       this.#attachment = null;
       for (const u of this.#unsub.splice(0)) { try { u(); } catch { /* gone */ } }
       await this.call.close();

@@ -5,37 +5,107 @@
  * the replay against.
  */
 import { readFileSync } from 'node:fs';
-import type { MediaStreamTrack } from 'werift';
+import type { MediaStreamTrack, RTCRtpSender } from 'werift';
 import { MediaSource, type MediaSink } from '../peer/index.js';
+import { BandwidthEstimator } from '../peer/bandwidth/estimator.js';
+import { attachEstimator } from '../peer/bandwidth/werift-feedback.js';
+import { RungController } from '../peer/ladder.js';
 import type { Clip } from './clip.js';
-import type { ClipClock, ClipPlayer } from './clip-player.js';
+import type { ClipClock, ClipPlayer, RungPicker } from './clip-player.js';
+
+/** Where one call's video adaptation stands (clip replay with a ladder). */
+export interface FeedAdaptation {
+  /** The rung sent now (0 = the clip itself, the best), and the one asked for. */
+  rung: number;
+  targetRung: number;
+  /** Rungs of the ladder. */
+  rungs: number;
+  /** Rung changes so far. */
+  switches: number;
+  /** The bandwidth estimate, kbit/s. */
+  estimateKbps: number;
+}
 
 /** Media flowing into one call's tracks. */
 export interface MediaAttachment {
   /** The partner asked for a keyframe (PLI). */
   keyframe(): void;
+  /** The rung and estimate of this call's video; null when it does not adapt. */
+  adaptation?(): FeedAdaptation | null;
   /** Stops feeding the call. Idempotent. */
   detach(): void;
 }
 
 /** A source of outgoing media for one bot. */
 export interface MediaFeed {
-  /** Starts feeding a call's tracks. */
-  attach(video: MediaStreamTrack | null, audio: MediaStreamTrack | null): MediaAttachment;
+  /**
+   * Starts feeding a call's tracks. `senders` (the call's RTP senders, after negotiation) carry
+   * the partner's feedback that a feed adapting to the path listens to.
+   */
+  attach(video: MediaStreamTrack | null, audio: MediaStreamTrack | null, senders?: readonly RTCRtpSender[]): MediaAttachment;
   /** CPU time of encoder processes this feed runs (0 for the replay), ms. */
   childCpuMs(): number;
   close(): Promise<void>;
 }
 
-/** Replays the shared clip: every attachment gets its own {@link ClipPlayer}. */
+/**
+ * One call's loop, as src/peer/adaptation.ts closes it for the CLI peer: the partner's feedback
+ * feeds a {@link BandwidthEstimator}, a {@link RungController} on the clip's ladder picks the
+ * rung, and the player switches at that rung's next keyframe. No timer of its own: the player
+ * asks it on the thread's {@link ClipClock} tick.
+ */
+class ClipAdaptation implements RungPicker {
+  readonly estimator: BandwidthEstimator;
+  readonly controller: RungController;
+  readonly #detach: (() => void)[];
+
+  constructor(clip: Clip, senders: readonly RTCRtpSender[]) {
+    const rungs = clip.ladder.map((r) => ({ width: r.width, height: r.height, fps: r.fps, kbps: r.spec.videoKbps }));
+    // Start on the top rung, as the bots did before the ladder, with an estimate a little above
+    // what it needs: a path that cannot carry it says so (delay trend, loss) within a second or
+    // two, and a good path is never stepped down for want of a first estimate.
+    this.controller = new RungController(rungs, { startRung: 0 });
+    this.estimator = new BandwidthEstimator({ startKbps: Math.round(this.controller.needKbps(0) * 1.25) });
+    this.#detach = senders.map((s) => attachEstimator(s, this.estimator));
+  }
+
+  update(now: number): number {
+    const e = this.estimator;
+    return this.controller.update(now, { estimateKbps: e.estimateKbps, overuse: e.delayState === 'overuse', lossFraction: e.lossFraction });
+  }
+
+  stop(): void {
+    for (const d of this.#detach.splice(0)) d();
+  }
+}
+
+/**
+ * Replays the shared clip: every attachment gets its own {@link ClipPlayer}. With a ladder
+ * (`clip.ladder`, unless the spec says `adapt: false`) and the call's senders, each player
+ * adapts its rung to its call's path.
+ */
 export class ClipFeed implements MediaFeed {
   constructor(readonly clock: ClipClock, readonly clip: Clip) {}
 
-  attach(video: MediaStreamTrack | null, audio: MediaStreamTrack | null): MediaAttachment {
+  attach(video: MediaStreamTrack | null, audio: MediaStreamTrack | null, senders: readonly RTCRtpSender[] = []): MediaAttachment {
     const player: ClipPlayer = this.clock.play(this.clip, video, audio);
+    const adapt = video && senders.length && this.clip.ladder.length > 1 && this.clip.spec.adapt !== false ? new ClipAdaptation(this.clip, senders) : null;
+    player.picker = adapt;
+    let last: FeedAdaptation | null = null;
+    const snapshot = (): FeedAdaptation | null => {
+      if (!adapt) return null;
+      if (player.stopped && last) return last; // the numbers at the end of the call
+      last = { rung: player.rung, targetRung: player.targetRung, rungs: this.clip.ladder.length, switches: player.switches, estimateKbps: Math.round(adapt.estimator.estimateKbps) };
+      return last;
+    };
     return {
       keyframe: () => player.keyframe(this.clock.now()),
-      detach: () => this.clock.remove(player),
+      adaptation: snapshot,
+      detach: () => {
+        snapshot();
+        adapt?.stop();
+        this.clock.remove(player);
+      },
     };
   }
 
@@ -95,6 +165,7 @@ export class EncoderFeed implements MediaFeed {
     const as: MediaSink | null = audio ? this.audio.attach(audio) : null;
     return {
       keyframe: () => { if (vs) this.video.requestKeyframe(vs); },
+      adaptation: () => null,
       detach: () => {
         if (vs) this.video.detach(vs);
         if (as) this.audio.detach(as);

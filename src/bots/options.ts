@@ -42,6 +42,10 @@ export interface BotsOptions {
   /** Media mode: replay the clip (default) or run ffmpeg encoders per bot (the benchmark's baseline). */
   source?: 'clip' | 'ffmpeg';
   ffmpegPath?: string;
+  /**
+   * The clip to replay (default DEFAULT_CLIP); with `adapt: false` (`--no-adapt`) every call
+   * replays it as is, otherwise each call picks a rung of its ladder from its bandwidth estimate.
+   */
   clip?: ClipSpec;
   thresholds?: Thresholds;
   /** Media mode: put every bot behind this network profile of the lab (`3g`, `custom:rtt=...`; src/lab/profiles.ts). */
@@ -82,6 +86,7 @@ export function validateBotsOptions(o: BotsOptions): void {
   if (o.mode === 'signal' && o.thresholds?.minBitrateKbps !== undefined) throw botsUsageError('--min-bitrate-kbps needs --mode media (signal bots send no media).');
   if (o.mode === 'signal' && o.relayOnly) throw botsUsageError('--relay-only needs --mode media (signal bots make no ICE connection).');
   if (o.source === 'ffmpeg' && o.mode !== 'media') throw botsUsageError('--source ffmpeg needs --mode media.');
+  if (o.clip?.adapt === false && o.mode !== 'media') throw botsUsageError('--no-adapt needs --mode media (signal bots send no media).');
   if (o.network !== undefined) {
     if (o.mode !== 'media') throw botsUsageError('--network needs --mode media (signal bots send no media).');
     parseNetworkProfile(o.network); // CHZ_ERR_LAB_PROFILE (exit 2) naming the bad part

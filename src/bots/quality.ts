@@ -19,6 +19,7 @@ import { ImpairmentRelay, iceServersThroughRelay, type NetworkProfile } from '..
 import type { Call } from '../peer/index.js';
 import { vp8PayloadKind } from '../peer/rtp-frames.js';
 import { estimateMos, percentile, ViewerStats } from '../quality/index.js';
+import type { FeedAdaptation } from './media-feed.js';
 import type { ThresholdResult } from './threshold.js';
 
 /** What one bot saw over its calls (null fields: nothing measured). */
@@ -33,6 +34,14 @@ export interface BotQuality {
   latencyP95Ms: number | null;
   /** Median of the MOS estimates taken each second. */
   mos: number | null;
+  /**
+   * The video this bot sent (clip ladder, `bots --no-adapt` leaves it null): the rung its last
+   * call ended on (0 = the clip itself), rung changes over its calls, and that call's last
+   * bandwidth estimate, kbit/s.
+   */
+  rung: number | null;
+  rungSwitches: number;
+  estimateKbps: number | null;
 }
 
 /** The quality part of the bots summary: percentiles over the bots that received video. */
@@ -47,6 +56,12 @@ export interface QualitySummary {
   latencyMs: { p50: number; p95: number } | null;
   /** Per-bot MOS: median, the worst 5%, the worst. */
   mos: { p50: number; p5: number; min: number } | null;
+  /**
+   * The senders' adaptation (null when no bot adapted, e.g. `--no-adapt`): how many bots ended
+   * on each rung (`"0"` = the clip itself), rung changes over all bots and the most one bot
+   * made, and the median of the bots' last bandwidth estimate, kbit/s.
+   */
+  adaptation: { bots: number; endedOnRung: Record<string, number>; switches: number; maxSwitches: number; estimateKbpsP50: number | null } | null;
 }
 
 /** Quality thresholds of a run. */
@@ -78,7 +93,7 @@ class CallWatch {
   #last = { packets: 0, lost: 0 };
   readonly #subs: (() => void)[] = [];
 
-  constructor(readonly call: Call) {
+  constructor(readonly call: Call, readonly adaptation: (() => FeedAdaptation | null) | null = null) {
     const seen = new Set<MediaStreamTrack>();
     const scan = () => {
       for (const t of call.pc.getTransceivers()) {
@@ -152,7 +167,11 @@ class BotAccumulator {
     let freezeCount = 0;
     const latencies: number[] = [];
     const moss: number[] = [];
+    let last: FeedAdaptation | null = null;
+    let rungSwitches = 0;
     for (const w of this.watches) {
+      const a = w.adaptation?.() ?? null;
+      if (a) { last = a; rungSwitches += a.switches; }
       const v = w.viewer.summary();
       frames += v.frames;
       spanMs += v.spanMs;
@@ -179,6 +198,9 @@ class BotAccumulator {
       latencyP50Ms: latencies.length ? r(percentile(latencies, 50)) : null,
       latencyP95Ms: latencies.length ? r(percentile(latencies, 95)) : null,
       mos: moss.length ? percentile(moss, 50) : null,
+      rung: last?.rung ?? null,
+      rungSwitches,
+      estimateKbps: last?.estimateKbps ?? null,
     };
   }
 }
@@ -205,11 +227,14 @@ export class BotLab {
     return this.#relay ? iceServersThroughRelay(servers, this.#relay) : servers;
   }
 
-  /** Starts measuring a bot's call (it stops by itself when the call closes). */
-  watch(botId: number, call: Call): void {
+  /**
+   * Starts measuring a bot's call (it stops by itself when the call closes); `adaptation` tells
+   * the rung the bot sends on that call (MediaLink.adaptation).
+   */
+  watch(botId: number, call: Call, adaptation: (() => FeedAdaptation | null) | null = null): void {
     let acc = this.#bots.get(botId);
     if (!acc) { acc = new BotAccumulator(); this.#bots.set(botId, acc); }
-    acc.watches.push(new CallWatch(call));
+    acc.watches.push(new CallWatch(call, adaptation));
   }
 
   /** What a bot's calls measured so far. */
@@ -233,6 +258,10 @@ export function qualitySummary(qs: readonly (BotQuality | null | undefined)[], n
   const lat95 = q.map((x) => x.latencyP95Ms).filter((x): x is number => x !== null);
   const mos = q.map((x) => x.mos).filter((x): x is number => x !== null);
   const freeze = q.map((x) => x.freezeRatio);
+  const adapted = q.filter((x) => x.rung !== null && x.rung !== undefined);
+  const endedOnRung: Record<string, number> = {};
+  for (const x of adapted) endedOnRung[String(x.rung)] = (endedOnRung[String(x.rung)] ?? 0) + 1;
+  const estimates = adapted.map((x) => x.estimateKbps).filter((x): x is number => x !== null && x !== undefined);
   return {
     bots: q.length,
     network,
@@ -240,6 +269,13 @@ export function qualitySummary(qs: readonly (BotQuality | null | undefined)[], n
     freezeRatio: { p50: r(percentile(freeze, 50)), p95: r(percentile(freeze, 95)), max: r(Math.max(...freeze)) },
     latencyMs: lat50.length ? { p50: r(percentile(lat50, 50)), p95: r(percentile(lat95, 95)) } : null,
     mos: mos.length ? { p50: r(percentile(mos, 50)), p5: r(percentile(mos, 5)), min: r(Math.min(...mos)) } : null,
+    adaptation: adapted.length ? {
+      bots: adapted.length,
+      endedOnRung,
+      switches: adapted.reduce((n, x) => n + (x.rungSwitches ?? 0), 0),
+      maxSwitches: Math.max(...adapted.map((x) => x.rungSwitches ?? 0)),
+      estimateKbpsP50: estimates.length ? Math.round(percentile(estimates, 50)) : null,
+    } : null,
   };
 }
 

@@ -1,7 +1,7 @@
 /** The `bots` command's options and help; the action validates and calls {@link runBots}. */
 import { type Command, InvalidArgumentError, Option } from '@commander-js/extra-typings';
 import type { ChatzyoError } from '../protocol/index.js';
-import { BOTS_DEFAULTS, validateBotsOptions } from '../bots/index.js';
+import { BOTS_DEFAULTS, DEFAULT_CLIP, validateBotsOptions } from '../bots/index.js';
 import type { CliIO } from './io.js';
 import { intArg, positiveArg, tagList } from './parsers.js';
 import { runBots, type BotsCliOptions } from './bots.js';
@@ -65,6 +65,7 @@ export function addBotsCommand(program: Command, io: CliIO) {
     .addOption(new Option('--hold <seconds>', 'media mode, without --duration: how long each bot measures the media it receives').default(BOTS_DEFAULTS.holdS).argParser(positiveArg('--hold', ' of seconds')))
     .addOption(new Option('--workers <n>', 'worker threads (default: one per core, at most one per 10 media pairs or 500 signal bots)').argParser(intArg('--workers', 1, 256)))
     .addOption(new Option('--source <source>', 'media mode: replay the pre-encoded clip, or run ffmpeg encoders per bot (to compare)').choices(['clip', 'ffmpeg'] as const).default('clip' as const))
+    .addOption(new Option('--no-adapt', 'media mode: every call replays the top rung of the clip (320x240, 300 kbit/s) instead of picking a rung of the clip ladder from its bandwidth estimate'))
     .addOption(new Option('--ca <file>', 'PEM file of CA certificates (or the server\'s own certificate) to trust for wss://, besides Node\'s roots and NODE_EXTRA_CA_CERTS'))
     .addOption(new Option('--ffmpeg <path>', 'ffmpeg binary, used once to make the clip (default: CHATZYO_FFMPEG, ffmpeg-static, then PATH)'))
     .addOption(new Option('--max-fail-rate <share>', 'fail when more attempts than this failed (0.01 or 1%)').default(BOTS_DEFAULTS.maxFailRate).argParser(parseRate))
@@ -85,7 +86,10 @@ receive bitrate and loss, server errors, and the bots' CPU and memory.
 
 Media mode also measures what each bot's partner video looks like to a viewer: fps, freeze
 ratio (WebRTC's freeze: a gap over max(3x the average, average + 150 ms)), latency and an
-estimated MOS. --network PROFILE puts every bot behind a lab profile (good, 4g, 3g, low-upload,
+estimated MOS. Each media bot replays a pre-encoded clip ladder (320x240 at 300 kbit/s, 240x180
+at 150, 160x120 at 60, 160x120 at 3 fps) and picks the rung for each call from a bandwidth
+estimate of the partner's feedback, as \`chatzyo connect\` does; the summary says which rung
+the bots ended on (--no-adapt: always the top rung). --network PROFILE puts every bot behind a lab profile (good, 4g, 3g, low-upload,
 lossy-5, lossy-10, high-latency, satellite, custom:...) through the server's TURN, for example
 --network 3g --max-freeze-ratio 5% --max-p95-latency-ms 800 --min-mos 3.5 --junit bots.xml
 (--junit writes JUnit XML for CI: a testcase per threshold and per phase).
@@ -123,6 +127,7 @@ Examples:
         holdS: raw.hold,
         workers: raw.workers,
         source: raw.source,
+        ...(raw.adapt === false ? { clip: { ...DEFAULT_CLIP, adapt: false } } : {}),
         ffmpegPath: raw.ffmpeg,
         caFile: raw.ca,
         thresholds: {
