@@ -34,15 +34,6 @@ export interface BandwidthEstimatorOptions {
   maxKbps?: number;
   /** A REMB older than this no longer caps the estimate, ms. Default 5000. */
   rembTimeoutMs?: number;
-  /**
-   * Whether arrival times of different {@link BandwidthEstimator.onTransportFeedback} calls share
-   * one clock base. Default true (libwebrtc, Chromium, Firefox; and werift once
-   * `TwccArrivalClock` in werift-feedback.ts has rebuilt its clock). With false the delay
-   * gradient compares only groups whose arrivals came in the same call, and the acknowledged-rate
-   * clock bridges calls by the send-time gap: for a receiver whose feedback messages each have
-   * a base of their own.
-   */
-  continuousArrivalClock?: boolean;
 }
 
 /** One RTP packet as it left the sender. */
@@ -83,7 +74,7 @@ interface Group {
   firstSentMs: number;
   lastSentMs: number;
   arrivalMs: number;
-  feedbackId: number;
+  baseId: number;
 }
 
 const GROUP_SPAN_MS = 5;
@@ -106,7 +97,6 @@ export class BandwidthEstimator {
   readonly #minKbps: number;
   readonly #maxKbps: number;
   readonly #rembTimeoutMs: number;
-  readonly #continuous: boolean;
 
   // sent history, keyed by unwrapped transport sequence number
   readonly #sent = new Map<number, SentRecord>();
@@ -120,7 +110,7 @@ export class BandwidthEstimator {
   #ackedStartMs: number | undefined;
 
   // packet groups and the trendline
-  #feedbackId = 0;
+  #baseId = 0;
   #group: Group | undefined;
   #prevGroup: Group | undefined;
   #trendClockMs = 0;
@@ -165,7 +155,6 @@ export class BandwidthEstimator {
       throw new RangeError(`bandwidth bounds must satisfy 0 < minKbps <= maxKbps, got ${this.#minKbps}..${this.#maxKbps}`);
     }
     this.#rembTimeoutMs = options.rembTimeoutMs ?? 5000;
-    this.#continuous = options.continuousArrivalClock ?? true;
     const start = this.#clamp(options.startKbps ?? 300);
     this.#delayKbps = start;
     this.#lossKbps = start;
@@ -200,13 +189,17 @@ export class BandwidthEstimator {
 
   /**
    * Processes one transport-wide feedback message: `results` in sequence order, arrival times in
-   * the receiver's clock (one base per call, see {@link BandwidthEstimatorOptions.continuousArrivalClock}).
-   * Packets never recorded by {@link onPacketSent} are ignored.
+   * the receiver's clock. `sameBase` says whether those arrival times share the previous call's
+   * clock base (true for libwebrtc's and Firefox's feedback); when false (a receiver whose
+   * messages each have a base of their own, or one not yet known to be consistent), the delay
+   * gradient is not taken across the boundary between the two calls. Packets never recorded by
+   * {@link onPacketSent} are ignored.
    */
-  onTransportFeedback(results: readonly PacketFeedback[], nowMs: number): void {
+  onTransportFeedback(results: readonly PacketFeedback[], nowMs: number, sameBase = true): void {
     if (this.#lastSentKey === undefined) return;
     this.#feedbackCount++;
-    const id = ++this.#feedbackId;
+    if (!sameBase) this.#baseId++;
+    const id = this.#baseId;
     let anchor: { arrivalMs: number; virtualMs: number } | undefined;
     for (const r of results) {
       const rec = this.#sent.get(unwrap(r.seq, this.#lastSentKey));
@@ -225,7 +218,7 @@ export class BandwidthEstimator {
         const last = this.#virtualLast;
         let virtualMs = 0;
         if (last) {
-          virtualMs = last.atMs + (this.#continuous
+          virtualMs = last.atMs + (sameBase
             ? Math.max(0, r.arrivalMs - last.arrivalMs)
             : Math.max(0, rec.sentAtMs - last.sentAtMs));
         }
@@ -236,7 +229,7 @@ export class BandwidthEstimator {
         this.#virtualLast = { atMs: virtualMs, sentAtMs: rec.sentAtMs, arrivalMs: r.arrivalMs };
       }
       this.#acked.push({ atMs: virtualMs, bytes: rec.sizeBytes });
-      this.#onArrival(rec.sentAtMs, r.arrivalMs, this.#continuous ? 0 : id);
+      this.#onArrival(rec.sentAtMs, r.arrivalMs, id);
     }
     this.#updateAcked();
     this.#updateLoss(nowMs);
@@ -266,24 +259,24 @@ export class BandwidthEstimator {
 
   // --- delay-based ---------------------------------------------------------------------------
 
-  #onArrival(sentAtMs: number, arrivalMs: number, feedbackId: number): void {
+  #onArrival(sentAtMs: number, arrivalMs: number, baseId: number): void {
     const g = this.#group;
-    if (!g) { this.#group = { firstSentMs: sentAtMs, lastSentMs: sentAtMs, arrivalMs, feedbackId }; return; }
+    if (!g) { this.#group = { firstSentMs: sentAtMs, lastSentMs: sentAtMs, arrivalMs, baseId }; return; }
     if (sentAtMs < g.firstSentMs) return; // reordered: libwebrtc ignores it too
     if (sentAtMs - g.firstSentMs <= GROUP_SPAN_MS) {
       g.lastSentMs = Math.max(g.lastSentMs, sentAtMs);
-      if (feedbackId !== g.feedbackId || arrivalMs > g.arrivalMs) { g.arrivalMs = arrivalMs; g.feedbackId = feedbackId; }
+      if (baseId !== g.baseId || arrivalMs > g.arrivalMs) { g.arrivalMs = arrivalMs; g.baseId = baseId; }
       return;
     }
     // g is complete: compare it with the group before it
     const prev = this.#prevGroup;
-    if (prev && prev.feedbackId === g.feedbackId) {
+    if (prev && prev.baseId === g.baseId) {
       const sendDelta = g.lastSentMs - prev.lastSentMs;
       const arrivalDelta = g.arrivalMs - prev.arrivalMs;
       if (arrivalDelta >= 0 && arrivalDelta < 3000) this.#onDelta(arrivalDelta - sendDelta, arrivalDelta, sendDelta);
     }
     this.#prevGroup = g;
-    this.#group = { firstSentMs: sentAtMs, lastSentMs: sentAtMs, arrivalMs, feedbackId };
+    this.#group = { firstSentMs: sentAtMs, lastSentMs: sentAtMs, arrivalMs, baseId };
   }
 
   /** One inter-group delay variation into the trendline and the overuse detector. */

@@ -18,14 +18,20 @@
  * - werift's feedback *sender* anchors each message's first delta on the previous message's last
  *   arrival but writes a reference time floored to 64 ms, so its messages disagree on the clock
  *   base by up to 64 ms; {@link TwccArrivalClock} notices and chains the deltas instead.
+ * - werift's feedback *sender* writes a TWCC message whose length is not a multiple of 4 bytes
+ *   without padding it (RFC 3550 section 6.4.1 wants 32-bit words); the receiver's RTCP parser
+ *   then throws on the stray bytes and drops the message, so werift-to-werift feedback mostly
+ *   never arrives. {@link padTransportFeedback} pads it on the receiving peer.
  * - werift's router hands a reception report that rides in a Sender Report to our *receiver*,
- *   so report blocks are read off the DTLS transport, and the RTT is computed from LSR/DLSR
- *   (RFC 3550 section 6.4.1) rather than taken from `sender.rtt`, which those blocks never update.
+ *   so report blocks are read off the DTLS transport too, and their RTT is computed the way
+ *   werift computes `sender.rtt` (which those blocks never update): LSR matched against the
+ *   last Sender Report, whose send time werift keeps (werift's NTP fraction field holds decimal
+ *   digits, so LSR cannot be compared with the clock as RFC 3550 section 6.4.1 does).
  */
 import {
-  compactNtp, ntpTime, PacketStatus, ReceiverEstimatedMaxBitrate, RtcpPayloadSpecificFeedback, RtcpRrPacket,
+  PacketStatus, ReceiverEstimatedMaxBitrate, RtcpPayloadSpecificFeedback, RtcpRrPacket,
   RtcpSrPacket, RtcpTransportLayerFeedback, RtpPacket, RunLengthChunk, StatusVectorChunk, TransportWideCC,
-  type RTCRtpSender, type RtcpPacket,
+  type RTCPeerConnection, type RTCRtpSender, type RtcpPacket,
 } from 'werift';
 import { subscribe, type Disposer } from '../werift-seam.js';
 import type { BandwidthEstimator, PacketFeedback } from './estimator.js';
@@ -109,9 +115,17 @@ export class TwccArrivalClock {
   #lastOutMs: number | undefined;
   #chainOffsetMs = 0;
   #evidence: number[] = [];
+  #sameBase = false;
 
   /** The way arrival times are read now. */
   get mode(): TwccClockMode { return this.#mode; }
+
+  /**
+   * Whether the last converted message's arrival times share the base of the message before it:
+   * false until 8 messages have shown which kind of receiver this is, and on a change of mode
+   * (pass it to {@link BandwidthEstimator.onTransportFeedback}).
+   */
+  get sameBase(): boolean { return this.#sameBase; }
 
   /** The packets of `fb` with their arrival times on the continuous clock. */
   convert(fb: TransportWideCC): PacketFeedback[] {
@@ -130,11 +144,14 @@ export class TwccArrivalClock {
       if (this.#evidence.length > CHAIN_EVIDENCE) this.#evidence.shift();
       const chained = this.#evidence.length >= CHAIN_EVIDENCE
         && Math.max(...this.#evidence) - Math.min(...this.#evidence) < CHAIN_BAND_MS;
+      const known = this.#evidence.length >= CHAIN_EVIDENCE;
+      this.#sameBase = known;
       if (chained && this.#mode === 'reference') {
         this.#mode = 'chained';
         this.#chainOffsetMs = (this.#lastOutMs ?? 0) - this.#chainLastMs;
       } else if (!chained && this.#mode === 'chained') {
         this.#mode = 'reference';
+        this.#sameBase = false;
       }
     }
     const chainStart = this.#chainLastMs ?? refMs;
@@ -161,19 +178,12 @@ export interface AttachEstimatorOptions {
 
 const clocks = new WeakMap<BandwidthEstimator, TwccArrivalClock>();
 
-/** The RTT a reception report block implies (RFC 3550 section 6.4.1), ms; undefined without an LSR. */
-function rttFromReport(lsr: number, dlsr: number): number | undefined {
-  if (!lsr) return undefined;
-  const units = (compactNtp(ntpTime()) - lsr - dlsr) >>> 0; // 1/65536 s, modulo 2^32
-  const ms = units / 65.536;
-  return ms < 60_000 ? ms : undefined;
-}
-
 /**
  * Feeds `estimator` from `sender` until the returned function is called: each RTP packet the
  * sender sends with a transport-wide sequence number, the transport-wide feedback and REMB werift
  * routes to the sender, and the reception report blocks about the sender's SSRC (with the RTT
- * they imply, else werift's `sender.rtt`). Attach every sender of a call (video and audio) to
+ * they imply, else werift's `sender.rtt`). Arrival clocks are rebuilt by a
+ * {@link TwccArrivalClock} shared per estimator. Attach every sender of a call (video and audio) to
  * the same estimator: the partner may address its feedback to either, and the feedback's
  * arrival clock is shared per estimator. Attach after negotiation (the sender's DTLS transport
  * is the one listened to). Malformed RTCP from the partner is ignored.
@@ -201,19 +211,27 @@ export function attachEstimator(sender: RTCRtpSender, estimator: BandwidthEstima
   };
   sender.sendRtp = wrapped;
 
+  // werift's NTP timestamps put decimal digits in the fraction field, so LSR cannot be compared
+  // with the clock; like werift, match LSR against the last Sender Report and use its send time.
+  const internals = sender as unknown as { rtt?: number; lastSRtimestamp?: number; lastSentSRTimestamp?: number };
+  const rttOf = (lsr: number, dlsr: number): number | undefined => {
+    if (lsr && lsr === internals.lastSRtimestamp && internals.lastSentSRTimestamp !== undefined) {
+      const s = Date.now() / 1000 - internals.lastSentSRTimestamp - dlsr / 65536;
+      if (s >= 0 && s < 60) return s * 1000;
+    }
+    return internals.rtt !== undefined ? internals.rtt * 1000 : undefined;
+  };
   const onReports = (reports: readonly { ssrc: number; fractionLost: number; lsr: number; dlsr: number }[]): void => {
     for (const r of reports) {
       if (r.ssrc !== sender.ssrc) continue;
-      const werift = (sender as unknown as { rtt?: number }).rtt;
-      const rttMs = rttFromReport(r.lsr, r.dlsr) ?? (werift !== undefined ? werift * 1000 : undefined);
-      estimator.onReceiverReport({ fractionLost: r.fractionLost / 256, rttMs }, now());
+      estimator.onReceiverReport({ fractionLost: r.fractionLost / 256, rttMs: rttOf(r.lsr, r.dlsr) }, now());
     }
   };
   const disposers: Disposer[] = [
     subscribe(sender.onRtcp, (packet: RtcpPacket) => {
       try {
         if (packet instanceof RtcpTransportLayerFeedback && packet.feedback instanceof TransportWideCC) {
-          estimator.onTransportFeedback(twccClock.convert(packet.feedback), now());
+          estimator.onTransportFeedback(twccClock.convert(packet.feedback), now(), twccClock.sameBase);
         } else if (packet instanceof RtcpPayloadSpecificFeedback && packet.feedback instanceof ReceiverEstimatedMaxBitrate) {
           estimator.onRemb(Number(packet.feedback.bitrate) / 1000, now());
         } else if (packet instanceof RtcpRrPacket) {
@@ -246,4 +264,29 @@ export function attachEstimator(sender: RTCRtpSender, estimator: BandwidthEstima
       else delete (sender as { sendRtp?: unknown }).sendRtp;
     }
   };
+}
+
+interface RtcpSendingTransport { sendRtcp(packets: RtcpPacket[]): Promise<unknown> }
+
+/**
+ * Makes the transport-wide feedback werift *sends* from `pc` parseable: sets the padding bit on
+ * each TWCC message so werift's serializer pads it to 32-bit words (without it the message's
+ * length field drops up to 3 bytes, and werift's RTCP parser rejects the whole message). Call it
+ * on a peer that receives media with transport-cc negotiated, after both descriptions are set
+ * (werift has made its DTLS transports by then); the returned function undoes it.
+ */
+export function padTransportFeedback(pc: RTCPeerConnection): () => void {
+  const undo: (() => void)[] = [];
+  for (const transport of pc.dtlsTransports as unknown as RtcpSendingTransport[]) {
+    const original = transport.sendRtcp;
+    const padded = (packets: RtcpPacket[]): Promise<unknown> => {
+      for (const p of packets) {
+        if (p instanceof RtcpTransportLayerFeedback && p.feedback instanceof TransportWideCC) p.feedback.header.padding = true;
+      }
+      return original.call(transport, packets);
+    };
+    transport.sendRtcp = padded;
+    undo.push(() => { if (transport.sendRtcp === padded) transport.sendRtcp = original; });
+  }
+  return () => { for (const u of undo.splice(0)) u(); };
 }
