@@ -10,7 +10,7 @@ import {
 import { isCrossedSkip, isFatalServerError, TypedEmitter, type SignalLoss } from '../protocol/client/index.js';
 import { StateMachine, type TransitionTable } from '../protocol/state-machine.js';
 import { acquireLocalMedia, describeMediaProblem, stopLocalMedia, type LocalMedia } from './local-media.js';
-import { PeerCall, type CallState, type NetworkPath } from './peer-call.js';
+import { PeerCall, type CallQuality, type CallState, type NetworkPath } from './peer-call.js';
 import type { SignalClient } from './signal-client.js';
 
 /** Session states. `preparing` = asking for camera and microphone before joining. */
@@ -85,6 +85,8 @@ export type SessionEvents = {
   localmedia: [LocalMedia | null];
   mediaproblem: [string | null];
   remotestream: [MediaStream | null];
+  /** The call's connection quality (peer-call.ts); null when no call is running. */
+  quality: [CallQuality | null];
 };
 
 /** A received signal, kept for diagnostics and tests (which check what a partner could learn). */
@@ -291,6 +293,12 @@ export class BrowserSession extends TypedEmitter<SessionEvents> {
     this.safeEmit('chat', { from: 'you', text: t });
   }
 
+  /** Audio only (on) or video again (off) in the current call; a new call starts with video. */
+  async setAudioOnly(on: boolean): Promise<void> {
+    this.#assert('setAudioOnly', ['in-call']);
+    await this.#call!.setAudioOnly(on);
+  }
+
   /** Stats of the current call, as plain objects (diagnostics and tests). */
   async stats(): Promise<Record<string, unknown>[]> {
     const call = this.#call;
@@ -390,7 +398,10 @@ export class BrowserSession extends TypedEmitter<SessionEvents> {
     this.#call = null;
     this.#match = null;
     this.#path = null;
-    if (had) this.safeEmit('remotestream', null);
+    if (had) {
+      this.safeEmit('remotestream', null);
+      this.safeEmit('quality', null);
+    }
   }
 
   #beginCall(m: ServerMessageOf<'matched'>): void {
@@ -419,6 +430,7 @@ export class BrowserSession extends TypedEmitter<SessionEvents> {
     call.on('chatclose', () => this.#changed());
     call.on('path', (p) => { this.#path = p; this.#changed(); });
     call.on('remotestream', (s) => this.safeEmit('remotestream', s));
+    call.on('quality', (q) => this.safeEmit('quality', q));
     call.on('chat', (text) => this.safeEmit('chat', { from: 'partner', text }));
     call.on('failure', (reason) => this.#onCallFailed(m, reason));
     this.#to('in-call');

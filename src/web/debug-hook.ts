@@ -4,6 +4,7 @@
  * nothing a script on this page could not reach anyway.
  */
 import type { BrowserSession, ReceivedSignal, SessionState } from './browser-session.js';
+import type { CallQuality } from './peer-call.js';
 
 /** The shape of `window.__chatzyo`. */
 interface DebugHook {
@@ -15,6 +16,10 @@ interface DebugHook {
   stats(): Promise<Record<string, unknown>[]>;
   /** Signals received from partners (SDP and candidates), newest last. */
   readonly received: readonly ReceivedSignal[];
+  /** The latest connection-quality reading of the current call (null between calls). */
+  readonly quality: CallQuality | null;
+  /** The video sender's `getParameters()` (degradation preference, encodings), or null without one. */
+  videoSenderParameters(): { degradationPreference: string | null; encodings: RTCRtpEncodingParameters[] } | null;
 }
 
 declare global {
@@ -25,12 +30,21 @@ declare global {
 
 /** Installs the hook for `session`. */
 export function installDebugHook(session: BrowserSession): void {
+  let quality: CallQuality | null = null;
+  session.on('quality', (q) => { quality = q; });
   const hook: DebugHook = {
     get state() { return session.state; },
     get matchId() { return session.matchId; },
     get pc() { return session.peerConnection; },
     stats: () => session.stats(),
     get received() { return session.received; },
+    get quality() { return quality; },
+    videoSenderParameters() {
+      const sender = session.peerConnection?.getSenders().find((x) => x.track?.kind === 'video');
+      if (!sender) return null;
+      const p = sender.getParameters() as RTCRtpSendParameters & { degradationPreference?: string };
+      return { degradationPreference: p.degradationPreference ?? null, encodings: p.encodings.map((e) => ({ ...e })) };
+    },
   };
   Object.defineProperty(window, '__chatzyo', { value: hook, configurable: true });
 }

@@ -16,6 +16,8 @@ import { CHAT_CHANNEL, ChatCopies, chatFromMessage, chatSendChannel, clampChat }
 import { StateMachine, type TransitionTable } from '../protocol/state-machine.js';
 import { scrubRelayCandidate, scrubRelaySdp, TypedEmitter } from '../protocol/client/index.js';
 import * as log from './log.js';
+import { classifyQuality, qualityInputs, QualityTracker, sampleFromStats, type QualityLevel, type StatsSample } from './quality-level.js';
+import { applyVideoSenderSettings, type AppliedSenderSettings } from './sender-settings.js';
 
 /** Call states, in the order a good call goes through them. */
 export const CALL_STATES = ['new', 'negotiating', 'connected', 'restarting', 'failed', 'closed'] as const;
@@ -41,6 +43,23 @@ export type NetworkPath = 'direct' | 'relayed';
 
 /** In-band `chat` channels of one partner that are read; more are left alone (a flood of opens). */
 const MAX_PARTNER_CHAT_CHANNELS = 4;
+
+/** How often the quality indicator reads `getStats()`, ms. */
+const QUALITY_EVERY_MS = 1500;
+/** "Audio only" is offered once every sample has been poor for this long, ms. */
+const AUDIO_ONLY_AFTER_MS = 8000;
+
+/** The connection-quality indicator's state (src/web/quality-level.ts). */
+export interface CallQuality {
+  level: QualityLevel;
+  reason: string;
+  /** How long every sample has been poor, ms. */
+  poorForMs: number;
+  /** Offer "audio only" (the call stayed poor; stays offered for the rest of the call). */
+  offerAudioOnly: boolean;
+  /** We send no video (the person chose audio only). */
+  audioOnly: boolean;
+}
 
 /** Local media handed to a call (null tracks mean receive-only for that kind). */
 interface CallMedia {
@@ -81,6 +100,8 @@ export type CallEvents = {
   /** The safety-number exchange ended: a verified number, or why there is none. */
   safety: [SafetyOutcome];
   path: [NetworkPath];
+  /** A new reading of the connection quality (every ~1.5 s while connected, and on audio-only changes). */
+  quality: [CallQuality];
   /** The call gave up; the reason is a sentence for the status line. */
   failure: [string];
 };
@@ -135,6 +156,14 @@ export class PeerCall extends TypedEmitter<CallEvents> {
   #gatherTimer: ReturnType<typeof setTimeout> | null = null;
   #connectTimer: ReturnType<typeof setTimeout> | null = null;
   #disconnectTimer: ReturnType<typeof setTimeout> | null = null;
+  #qualityTimer: ReturnType<typeof setTimeout> | null = null;
+  readonly #tracker = new QualityTracker();
+  #lastSample: StatsSample | null = null;
+  #connectedAt = 0;
+  #quality: CallQuality | null = null;
+  #audioOnly = false;
+  #offerAudioOnly = false;
+  #senderSettings: AppliedSenderSettings | null = null;
 
   constructor(options: PeerCallOptions) {
     super();
@@ -206,6 +235,24 @@ export class PeerCall extends TypedEmitter<CallEvents> {
     dc.send(clampChat(text));
   }
 
+  /** The latest connection-quality reading, or null before the first one. */
+  get quality(): CallQuality | null { return this.#quality; }
+  /** What the video sender reports after the client's settings (null: none applied yet, or no camera). */
+  get senderSettings(): AppliedSenderSettings | null { return this.#senderSettings; }
+  /** True while the person chose audio only. */
+  get audioOnly(): boolean { return this.#audioOnly; }
+
+  /**
+   * Audio only: stops encoding and sending our video (the encoding goes inactive; audio and the
+   * preview go on) or, with false, sends it again. No renegotiation either way.
+   */
+  async setAudioOnly(on: boolean): Promise<void> {
+    this.#assert('setAudioOnly', ['negotiating', 'connected', 'restarting']);
+    this.#audioOnly = on;
+    this.#emitQuality();
+    await this.#applySenderSettings();
+  }
+
   /** `getStats()` of the peer connection. */
   stats(): Promise<RTCStatsReport> {
     return this.pc.getStats();
@@ -229,6 +276,7 @@ export class PeerCall extends TypedEmitter<CallEvents> {
   close(): void {
     if (this.#state === 'closed') return;
     this.#clearTimers();
+    if (this.#qualityTimer) { clearTimeout(this.#qualityTimer); this.#qualityTimer = null; }
     this.#to('closed');
     this.#dc.close();
     for (const dc of this.#partnerChat) dc.close();
@@ -441,9 +489,71 @@ export class PeerCall extends TypedEmitter<CallEvents> {
   #onConnected(): void {
     if (this.#state !== 'negotiating' && this.#state !== 'restarting') return;
     if (this.#connectTimer) { clearTimeout(this.#connectTimer); this.#connectTimer = null; }
+    if (!this.#everConnected) {
+      this.#connectedAt = performance.now();
+      this.#qualityTimer = setTimeout(() => void this.#sampleQuality(), QUALITY_EVERY_MS);
+    }
     this.#everConnected = true;
     this.#to('connected');
     void this.#reportPath();
+    void this.#applySenderSettings();
+  }
+
+  #videoSender(): RTCRtpSender | null {
+    return this.pc.getTransceivers().find((t) => t.receiver.track.kind === 'video' && t.sender.track?.kind === 'video')?.sender ?? null;
+  }
+
+  /** The video sender's cap, degradation preference and on/off (sender-settings.ts); never throws. */
+  async #applySenderSettings(): Promise<void> {
+    const sender = this.#videoSender();
+    if (!sender || this.#state === 'closed') return;
+    try {
+      const applied = await applyVideoSenderSettings(sender, !this.#audioOnly);
+      if (!this.#over()) this.#senderSettings = applied;
+    } catch (err) {
+      log.warn('video sender settings not applied', err);
+    }
+  }
+
+  /** One quality reading, then the next one scheduled (never two at once). */
+  async #sampleQuality(): Promise<void> {
+    this.#qualityTimer = null;
+    if (this.#state === 'closed' || this.#state === 'failed') return;
+    try {
+      const stats: Record<string, unknown>[] = [];
+      (await this.pc.getStats()).forEach((s: Record<string, unknown>) => stats.push(s));
+      if (this.#over()) return;
+      const now = performance.now();
+      const sample = sampleFromStats(stats, now);
+      const prev = this.#lastSample;
+      this.#lastSample = sample;
+      // The first reading has no interval to judge loss and freezes by: it only primes the
+      // counters. While reconnecting the stats say nothing about the new path: start afresh.
+      if (this.#state !== 'connected') this.#tracker.reset();
+      else if (prev) {
+        const inputs = qualityInputs(prev, sample, { sendingVideo: !this.#audioOnly && this.#videoSender() !== null, callSeconds: (now - this.#connectedAt) / 1000 });
+        this.#tracker.push(classifyQuality(inputs), now);
+        this.#emitQuality();
+      }
+    } catch (err) {
+      log.warn('quality stats failed', err);
+    }
+    this.#qualityTimer = setTimeout(() => void this.#sampleQuality(), QUALITY_EVERY_MS);
+  }
+
+  /** The call is over (re-read after an await, where the compiler's narrowing does not hold). */
+  #over(): boolean {
+    return this.#state === 'closed' || this.#state === 'failed';
+  }
+
+  /** Emits the tracker's reading with the audio-only state (nothing before the first reading). */
+  #emitQuality(): void {
+    const v = this.#tracker.current();
+    if (!v || this.#state === 'closed') return;
+    const poorForMs = this.#tracker.poorForMs(performance.now());
+    if (poorForMs >= AUDIO_ONLY_AFTER_MS) this.#offerAudioOnly = true;
+    this.#quality = { level: v.level, reason: v.reason, poorForMs, offerAudioOnly: this.#offerAudioOnly || this.#audioOnly, audioOnly: this.#audioOnly };
+    this.emit('quality', this.#quality);
   }
 
   /** Reads the selected candidate pair; stats can lag the state change by a moment. */

@@ -5,6 +5,7 @@
 import { parseInterests, type BrowserSession, type SessionSnapshot } from './browser-session.js';
 import { ChatLog } from './chat-log.js';
 import type { LocalMedia } from './local-media.js';
+import type { CallQuality } from './peer-call.js';
 import { privateLink } from './route.js';
 import { statusLine } from './status-text.js';
 import * as log from './log.js';
@@ -63,6 +64,11 @@ export class View {
   readonly #remotePlaceholder = byId<HTMLElement>('remote-placeholder');
   readonly #localPlaceholder = byId<HTMLElement>('local-placeholder');
   readonly #hideIpHint = byId<HTMLElement>('hide-ip-hint');
+  readonly #quality = byTestId<HTMLElement>('quality');
+  readonly #qualityText = byTestId<HTMLElement>('quality-text');
+  readonly #audioOnly = byTestId<HTMLButtonElement>('audio-only');
+  readonly #localBox = byId<HTMLElement>('local');
+  #localMedia: LocalMedia | null = null;
   #hubNames = '';
 
   constructor(session: BrowserSession) {
@@ -72,6 +78,7 @@ export class View {
     session.on('localmedia', (m) => this.#showLocal(m));
     session.on('mediaproblem', (text) => { this.#notice.textContent = text ?? ''; this.#notice.hidden = !text; });
     session.on('remotestream', (s) => this.#showRemote(s));
+    session.on('quality', (q) => this.#showQuality(q));
 
     this.#start.addEventListener('click', () => this.#act(() => session.start(this.#hub.value, parseInterests(this.#interests.value))));
     const next = () => this.#act(() => session.next(this.#hub.value || undefined, parseInterests(this.#interests.value)));
@@ -87,6 +94,10 @@ export class View {
         session.sendChat(text);
         this.#chatInput.value = '';
       });
+    });
+    this.#audioOnly.addEventListener('click', () => {
+      const on = this.#audioOnly.getAttribute('aria-pressed') !== 'true';
+      this.#act(() => session.setAudioOnly(on));
     });
     this.#copy.addEventListener('click', () => void this.#copyLink());
     this.#unmute.addEventListener('click', () => {
@@ -171,11 +182,44 @@ export class View {
   }
 
   #showLocal(m: LocalMedia | null): void {
+    this.#localMedia = m;
     const stream = m?.video ? m.stream : null;
     if (this.#local.srcObject !== stream) this.#local.srcObject = stream;
-    this.#localPlaceholder.hidden = !!stream;
-    this.#localPlaceholder.textContent = m && !m.video ? 'No camera' : 'Your camera';
+    this.#renderLocalCover(this.#audioOnly.getAttribute('aria-pressed') === 'true');
     if (stream) void this.#local.play().catch(() => {});
+  }
+
+  /** The preview's cover: no camera, or video off in audio-only mode (the partner sees no video). */
+  #renderLocalCover(videoOff: boolean): void {
+    const m = this.#localMedia;
+    const camera = !!m?.video;
+    const text = !camera ? (m ? 'No camera' : 'Your camera') : videoOff ? 'Your video is off (audio only)' : 'Your camera';
+    this.#localPlaceholder.hidden = camera && !videoOff;
+    if (this.#localPlaceholder.textContent !== text) this.#localPlaceholder.textContent = text;
+    this.#localBox.toggleAttribute('data-video-off', camera && videoOff);
+  }
+
+  /**
+   * The quality pill: level (as `data-level`), the reason in words, and the audio-only toggle
+   * once the call stayed poor. Null (no call): hidden, level cleared, audio-only reset.
+   */
+  #showQuality(q: CallQuality | null): void {
+    if (!q) {
+      this.#quality.hidden = true;
+      delete this.#quality.dataset.level;
+      this.#qualityText.textContent = '';
+      this.#audioOnly.hidden = true;
+      this.#audioOnly.setAttribute('aria-pressed', 'false');
+      this.#renderLocalCover(false);
+      return;
+    }
+    this.#quality.hidden = false;
+    this.#quality.dataset.level = q.level;
+    const text = q.level === 'good' ? q.reason : `${q.level === 'poor' ? 'Poor' : 'Weak'} connection. ${q.reason}`;
+    if (this.#qualityText.textContent !== text) this.#qualityText.textContent = text;
+    this.#audioOnly.hidden = !q.offerAudioOnly;
+    this.#audioOnly.setAttribute('aria-pressed', String(q.audioOnly));
+    this.#renderLocalCover(q.audioOnly);
   }
 
   #showRemote(stream: MediaStream | null): void {
