@@ -70,11 +70,27 @@ describe('attachEstimator on a werift call', () => {
     const transceiver = a.addTransceiver(track, { direction: 'sendonly' });
     b.addTransceiver('video', { direction: 'recvonly' });
 
-    await a.setLocalDescription(await a.createOffer());
-    await b.setRemoteDescription(a.localDescription!);
-    await b.setLocalDescription(await b.createAnswer());
-    await a.setRemoteDescription(b.localDescription!);
-    expect(a.remoteDescription!.sdp, 'transport-cc was not negotiated').toContain('transport-cc');
+    // Trickle: a complete description would wait for the placeholder STUN server to time out.
+    // Candidates are queued until the other side has the description they belong to.
+    const trickle = (from: RTCPeerConnection, to: RTCPeerConnection, ready: Promise<void>): void => {
+      from.onIceCandidate.subscribe((c) => {
+        if (c) void ready.then(() => to.addIceCandidate(c)).catch(() => undefined);
+      });
+    };
+    let bHasOffer!: () => void;
+    let aHasAnswer!: () => void;
+    trickle(a, b, new Promise<void>((r) => { bHasOffer = r; }));
+    trickle(b, a, new Promise<void>((r) => { aHasAnswer = r; }));
+    const offer = await a.createOffer();
+    const aLocal = a.setLocalDescription(offer).catch(() => undefined);
+    await b.setRemoteDescription(offer);
+    bHasOffer();
+    const answer = await b.createAnswer();
+    const bLocal = b.setLocalDescription(answer).catch(() => undefined);
+    await a.setRemoteDescription(answer);
+    aHasAnswer();
+    closers.push(async () => { await Promise.all([aLocal, bLocal]); });
+    expect(answer.sdp, 'transport-cc was not negotiated').toContain('transport-cc');
     closers.push(padTransportFeedback(b));
     await until(() => a.connectionState === 'connected' && b.connectionState === 'connected', 10_000, 'the werift pair never connected');
 
