@@ -18,6 +18,8 @@ interface DebugHook {
   readonly received: readonly ReceivedSignal[];
   /** The latest connection-quality reading of the current call (null between calls). */
   readonly quality: CallQuality | null;
+  /** Levels the indicator showed, oldest first (bounded; cleared when a call ends). */
+  readonly qualityLog: readonly string[];
   /** The video sender's `getParameters()` (degradation preference, encodings), or null without one. */
   videoSenderParameters(): { degradationPreference: string | null; encodings: RTCRtpEncodingParameters[] } | null;
 }
@@ -31,7 +33,12 @@ declare global {
 /** Installs the hook for `session`. */
 export function installDebugHook(session: BrowserSession): void {
   let quality: CallQuality | null = null;
-  session.on('quality', (q) => { quality = q; });
+  const qualityLog: string[] = [];
+  session.on('quality', (q) => {
+    quality = q;
+    if (!q) qualityLog.length = 0;
+    else if (qualityLog.push(q.level) > 200) qualityLog.shift();
+  });
   const hook: DebugHook = {
     get state() { return session.state; },
     get matchId() { return session.matchId; },
@@ -39,6 +46,7 @@ export function installDebugHook(session: BrowserSession): void {
     stats: () => session.stats(),
     get received() { return session.received; },
     get quality() { return quality; },
+    get qualityLog() { return qualityLog; },
     videoSenderParameters() {
       const sender = session.peerConnection?.getSenders().find((x) => x.track?.kind === 'video');
       if (!sender) return null;
