@@ -17,7 +17,7 @@ import { StateMachine, type TransitionTable } from '../protocol/state-machine.js
 import { scrubRelayCandidate, scrubRelaySdp, TypedEmitter } from '../protocol/client/index.js';
 import * as log from './log.js';
 import { classifyQuality, qualityInputs, QualityTracker, sampleFromStats, type QualityLevel, type StatsSample } from './quality-level.js';
-import { applyVideoSenderSettings, type AppliedSenderSettings } from './sender-settings.js';
+import { applyVideoSenderSettings } from './sender-settings.js';
 
 /** Call states, in the order a good call goes through them. */
 export const CALL_STATES = ['new', 'negotiating', 'connected', 'restarting', 'failed', 'closed'] as const;
@@ -160,10 +160,8 @@ export class PeerCall extends TypedEmitter<CallEvents> {
   readonly #tracker = new QualityTracker();
   #lastSample: StatsSample | null = null;
   #connectedAt = 0;
-  #quality: CallQuality | null = null;
   #audioOnly = false;
   #offerAudioOnly = false;
-  #senderSettings: AppliedSenderSettings | null = null;
 
   constructor(options: PeerCallOptions) {
     super();
@@ -234,13 +232,6 @@ export class PeerCall extends TypedEmitter<CallEvents> {
     if (!dc) throw new Error(`chat is not open (data channel ${this.#dc.readyState}, call ${this.#state})`);
     dc.send(clampChat(text));
   }
-
-  /** The latest connection-quality reading, or null before the first one. */
-  get quality(): CallQuality | null { return this.#quality; }
-  /** What the video sender reports after the client's settings (null: none applied yet, or no camera). */
-  get senderSettings(): AppliedSenderSettings | null { return this.#senderSettings; }
-  /** True while the person chose audio only. */
-  get audioOnly(): boolean { return this.#audioOnly; }
 
   /**
    * Audio only: stops encoding and sending our video (the encoding goes inactive; audio and the
@@ -508,8 +499,8 @@ export class PeerCall extends TypedEmitter<CallEvents> {
     const sender = this.#videoSender();
     if (!sender || this.#state === 'closed') return;
     try {
-      const applied = await applyVideoSenderSettings(sender, !this.#audioOnly);
-      if (!this.#over()) this.#senderSettings = applied;
+      // What the sender reports afterwards is read by the tests through the debug hook.
+      await applyVideoSenderSettings(sender, !this.#audioOnly);
     } catch (err) {
       log.warn('video sender settings not applied', err);
     }
@@ -552,8 +543,7 @@ export class PeerCall extends TypedEmitter<CallEvents> {
     if (!v || this.#state === 'closed') return;
     const poorForMs = this.#tracker.poorForMs(performance.now());
     if (poorForMs >= AUDIO_ONLY_AFTER_MS) this.#offerAudioOnly = true;
-    this.#quality = { level: v.level, reason: v.reason, poorForMs, offerAudioOnly: this.#offerAudioOnly || this.#audioOnly, audioOnly: this.#audioOnly };
-    this.emit('quality', this.#quality);
+    this.emit('quality', { level: v.level, reason: v.reason, poorForMs, offerAudioOnly: this.#offerAudioOnly || this.#audioOnly, audioOnly: this.#audioOnly });
   }
 
   /** Reads the selected candidate pair; stats can lag the state change by a moment. */
