@@ -48,6 +48,9 @@ export interface MediaFeed {
   close(): Promise<void>;
 }
 
+/** How long the delay trend must say overuse before a bot's rung steps down for it, ms. */
+const OVERUSE_HOLD_MS = 400;
+
 /**
  * One call's loop, as src/peer/adaptation.ts closes it for the CLI peer: the partner's feedback
  * feeds a {@link BandwidthEstimator}, a {@link RungController} on the clip's ladder picks the
@@ -58,6 +61,7 @@ class ClipAdaptation implements RungPicker {
   readonly estimator: BandwidthEstimator;
   readonly controller: RungController;
   readonly #detach: (() => void)[];
+  #overuseSince: number | null = null;
 
   constructor(clip: Clip, senders: readonly RTCRtpSender[]) {
     const rungs = clip.ladder.map((r) => ({ width: r.width, height: r.height, fps: r.fps, kbps: r.spec.videoKbps }));
@@ -71,7 +75,14 @@ class ClipAdaptation implements RungPicker {
 
   update(now: number): number {
     const e = this.estimator;
-    return this.controller.update(now, { estimateKbps: e.estimateKbps, overuse: e.delayState === 'overuse', lossFraction: e.lossFraction });
+    // Overuse counts once it has lasted OVERUSE_HOLD_MS: a bots process near its CPU limit
+    // delays its receivers' arrival stamps for a moment, which the delay trend reads as a queue
+    // (measured: 50 pairs on a clean loopback flapped 66 times in 20 s); a real bottleneck's
+    // queue keeps growing for seconds, and its estimate cut still takes the rung down.
+    const overuse = e.delayState === 'overuse';
+    this.#overuseSince = overuse ? (this.#overuseSince ?? now) : null;
+    const sustained = this.#overuseSince !== null && now - this.#overuseSince >= OVERUSE_HOLD_MS;
+    return this.controller.update(now, { estimateKbps: e.estimateKbps, overuse: sustained, lossFraction: e.lossFraction });
   }
 
   stop(): void {
