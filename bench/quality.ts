@@ -10,10 +10,15 @@
  *   (test/helpers/browser-call-quality.ts); the Chromium sender's camera is a stamped canvas
  *   injected in the page. PSNR is the page's luma PSNR at the source size.
  *
- * Prints fps, freeze ratio, glass-to-glass p50/p95 and PSNR per profile and pair, with each
- * pair's `good` as the baseline of the same run, and the machine's load while it ran.
+ * - CLI (fixed) -> werift and CLI (fixed) -> Chromium: the same with `--no-adapt`, one fixed
+ *   600 kbit/s rendition: the baseline the ladder and its bandwidth estimate are measured against
+ *   (issue 14), in the same run.
  *
- *   npm run bench:quality -- [--profiles good,3g,...] [--window 8] [--pairs cli-werift,cli-chromium,chromium-chromium]
+ * Prints fps, freeze ratio, glass-to-glass p50/p95 and PSNR per profile and pair, with each
+ * pair's `good` as the baseline of the same run, a CLI-vs-Chromium ratio table, and the
+ * machine's load while it ran.
+ *
+ *   npm run bench:quality -- [--profiles good,3g,...] [--window 8] [--pairs cli-werift,cli-chromium,chromium-chromium,cli-fixed-werift,cli-fixed-chromium]
  */
 import os from 'node:os';
 import { measureCall } from '../src/lab/call-quality.js';
@@ -30,8 +35,8 @@ function arg(name: string): string | undefined {
   return i >= 0 ? process.argv[i + 1] : undefined;
 }
 
-type Pair = 'cli-werift' | 'cli-chromium' | 'chromium-chromium';
-const PAIRS: readonly Pair[] = ['cli-werift', 'cli-chromium', 'chromium-chromium'];
+type Pair = 'cli-werift' | 'cli-chromium' | 'chromium-chromium' | 'cli-fixed-werift' | 'cli-fixed-chromium';
+const PAIRS: readonly Pair[] = ['cli-werift', 'cli-chromium', 'chromium-chromium', 'cli-fixed-werift', 'cli-fixed-chromium'];
 
 /** One pair's measurement in one profile, as printed. */
 interface Cell { fps: number | null; freezeRatio: number | null; p50: number | null; p95: number | null; psnr: number | null; ssim?: number | null; failed?: string }
@@ -55,13 +60,13 @@ const failures: string[] = [];
 async function measure(pair: Pair, profileName: string): Promise<Cell> {
   const profile = parseNetworkProfile(profileName);
   // 60 s a step: behind 500-600 ms of RTT a werift call takes about 30 s to connect.
-  const common = { server: server!.url, ffmpegPath: ffmpeg, profile, measureMs: windowMs, stepTimeoutMs: 60_000 };
-  if (pair === 'cli-werift') {
+  const common = { server: server!.url, ffmpegPath: ffmpeg, profile, measureMs: windowMs, stepTimeoutMs: 60_000, adapt: !pair.startsWith('cli-fixed') };
+  if (pair === 'cli-werift' || pair === 'cli-fixed-werift') {
     const m = await measureCall(common);
     const v = m.viewer;
     return { fps: m.windowFps, freezeRatio: v.freezeRatio, p50: v.latencyMs?.p50 ?? null, p95: v.latencyMs?.p95 ?? null, psnr: m.fidelity?.psnrDb ?? null, ssim: m.fidelity?.ssim ?? null };
   }
-  const m = await measureBrowserCall({ ...common, sender: pair === 'cli-chromium' ? 'cli' : 'chromium', browser: browser! });
+  const m = await measureBrowserCall({ ...common, sender: pair === 'chromium-chromium' ? 'chromium' : 'cli', browser: browser! });
   return { fps: m.windowFps, freezeRatio: m.viewer.freezeRatio, p50: m.viewer.latencyMs?.p50 ?? null, p95: m.viewer.latencyMs?.p95 ?? null, psnr: m.psnrDb };
 }
 
@@ -69,7 +74,7 @@ try {
   web = await buildWebClient();
   turn = await startCoturn();
   server = await startServer({ webRoot: web.dir, turnUrls: [turn.url], turnSecret: turn.secret });
-  if (pairs.some((p) => p !== 'cli-werift')) browser = await launchChromium();
+  if (pairs.some((p) => p.endsWith('chromium'))) browser = await launchChromium();
   for (const name of profiles) {
     for (const pair of pairs) {
       process.stderr.write(`bench:quality: ${name} ${pair} ...\n`);
@@ -92,16 +97,29 @@ try {
 const f = (x: number | null | undefined, d = 0) => (x === null || x === undefined ? '-' : Number.isFinite(x) ? x.toFixed(d) : 'inf');
 for (const pair of pairs) {
   const good = cells.get(`good/${pair}`);
-  const rows: (string | number)[][] = [['profile', 'fps', 'freeze ratio', 'g2g p50 ms', 'g2g p95 ms', 'PSNR dB', ...(pair === 'cli-werift' ? ['SSIM'] : []), 'fps vs good']];
+  const werift = pair.endsWith('werift');
+  const rows: (string | number)[][] = [['profile', 'fps', 'freeze ratio', 'g2g p50 ms', 'g2g p95 ms', 'PSNR dB', ...(werift ? ['SSIM'] : []), 'fps vs good']];
   for (const name of profiles) {
     const c = cells.get(`${name}/${pair}`)!;
-    if (c.failed) { rows.push([name, c.failed, '-', '-', '-', '-', ...(pair === 'cli-werift' ? ['-'] : []), '-']); continue; }
+    if (c.failed) { rows.push([name, c.failed, '-', '-', '-', '-', ...(werift ? ['-'] : []), '-']); continue; }
     rows.push([
-      name, f(c.fps, 1), f(c.freezeRatio, 2), f(c.p50), f(c.p95), f(c.psnr, 1), ...(pair === 'cli-werift' ? [f(c.ssim, 3)] : []),
+      name, f(c.fps, 1), f(c.freezeRatio, 2), f(c.p50), f(c.p95), f(c.psnr, 1), ...(werift ? [f(c.ssim, 3)] : []),
       good?.fps ? `${Math.round((100 * (c.fps ?? 0)) / good.fps)}%` : '-',
     ]);
   }
-  process.stdout.write(`\n${pair.replace('-', ' -> ')} (sender behind the profile), ${windowMs / 1000} s window per profile\n${table(rows)}\n`);
+  const title = pair.replace('cli-fixed-', 'cli (fixed, --no-adapt) -> ').replace(/^cli-(?!fixed)/, 'cli -> ').replace('chromium-chromium', 'chromium -> chromium');
+  process.stdout.write(`\n${title} (sender behind the profile), ${windowMs / 1000} s window per profile\n${table(rows)}\n`);
+}
+// Issue 14's targets: the CLI against Chromium as senders to the same Chromium viewer.
+if (pairs.includes('cli-chromium') && pairs.includes('chromium-chromium')) {
+  const ratio = (a: number | null | undefined, b: number | null | undefined, floor: number) => (a == null || b == null ? '-' : `${(Math.max(a, floor) / Math.max(b, floor)).toFixed(2)}x`);
+  const rows: (string | number)[][] = [['profile', 'CLI freeze', 'Chromium freeze', 'freeze ratio (CLI/Chromium, floor 0.02)', 'CLI p95 ms', 'Chromium p95 ms', 'p95 (CLI/Chromium)']];
+  for (const name of profiles) {
+    const c = cells.get(`${name}/cli-chromium`);
+    const b = cells.get(`${name}/chromium-chromium`);
+    rows.push([name, f(c?.freezeRatio, 2), f(b?.freezeRatio, 2), ratio(c?.freezeRatio, b?.freezeRatio, 0.02), f(c?.p95), f(b?.p95), ratio(c?.p95, b?.p95, 1)]);
+  }
+  process.stdout.write(`\nCLI -> Chromium against Chromium -> Chromium (target: within 1.2x under low-upload, 3g, lossy-5)\n${table(rows)}\n`);
 }
 for (const x of failures) process.stdout.write(`failed: ${x}\n`);
 process.stdout.write(`load average (1 min) during the run: ${loads.map((l) => l.toFixed(1)).join(', ')} on ${os.availableParallelism()} cores\n`);

@@ -33,8 +33,9 @@ export function addConnectCommand(program: Command, io: CliIO & { in?: NodeJS.Re
     .addOption(new Option('--width <px>', 'video width').default(640).argParser(evenInt('--width')))
     .addOption(new Option('--height <px>', 'video height').default(480).argParser(evenInt('--height')))
     .addOption(new Option('--fps <n>', 'video frame rate').default(15).argParser(intArg('--fps', 1, 60)))
-    .addOption(new Option('--video-bitrate <kbps>', 'video bitrate, kbit/s').default(600).argParser(intArg('--video-bitrate', 1, 20_000)))
+    .addOption(new Option('--video-bitrate <kbps>', 'video bitrate of the best rendition, kbit/s').default(600).argParser(intArg('--video-bitrate', 1, 20_000)))
     .addOption(new Option('--audio-bitrate <kbps>', 'Opus bitrate, kbit/s').default(32).argParser(intArg('--audio-bitrate', 1, 510)))
+    .addOption(new Option('--no-adapt', 'send one rendition at --video-bitrate whatever the network (default: encode a ladder of 4 and follow the bandwidth estimate)'))
     .addOption(new Option('--keyframe-interval <seconds>', 'seconds between keyframes').default(1).argParser(positiveArg('--keyframe-interval')))
     .addOption(new Option('--record <file.webm>', 'record what the partner sends (partner 2 goes to FILE-2.webm, ...)'))
     .addOption(new Option('--say <text>', 'send this chat message to each partner once connected'))
@@ -81,6 +82,7 @@ Examples:
         videoBitrate: raw.videoBitrate,
         audioBitrate: raw.audioBitrate,
         keyframeInterval: raw.keyframeInterval,
+        adapt: raw.adapt !== false,
         record: raw.record,
         say: raw.say,
         nextAfter: raw.nextAfter,

@@ -33,6 +33,8 @@ export interface ConnectOptions {
   audioBitrate: number;
   /** seconds */
   keyframeInterval: number;
+  /** Follow the network with a ladder of renditions (default true; --no-adapt: one rendition). */
+  adapt?: boolean;
   record?: string;
   say?: string;
   nextAfter?: number;
@@ -97,6 +99,7 @@ export function sessionOptions(o: ConnectOptions, deps: ConnectDeps = {}): PeerS
     audio: o.audio === false ? null : parseAudioSource(o.audio),
     encode: { codec: o.codec, width: o.width, height: o.height, fps: o.fps, bitrateKbps: o.videoBitrate, keyframeIntervalS: o.keyframeInterval },
     audioBitrateKbps: o.audioBitrate,
+    adapt: o.adapt !== false,
     relayOnly: !!o.relayOnly,
     ipFamily: o.ipFamily,
     recordPath: o.record,

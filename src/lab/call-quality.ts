@@ -13,6 +13,7 @@ import { ImpairmentRelay } from './relay.js';
 import type { NetworkProfile } from './profiles.js';
 import { measureFidelity } from '../peer/fidelity.js';
 import { DEFAULT_VIDEO, PeerSession, type PeerStats, type VideoEncodeOptions } from '../peer/index.js';
+import type { AdaptationSnapshot } from '../peer/adaptation.js';
 import { watchCallVideo, type StampReaderSummary } from '../peer/stamp-reader.js';
 import { estimateMos, type Fidelity } from '../quality/index.js';
 
@@ -27,6 +28,8 @@ export interface MeasureCallOptions {
   hub?: string;
   /** The sender's encode settings (default: the CLI's). */
   encode?: Partial<VideoEncodeOptions>;
+  /** The sender adapts to the path with its ladder (default true, as the CLI); false: one fixed rendition. */
+  adapt?: boolean;
   /** Measured window after the warm-up, ms (default 8000). */
   measureMs?: number;
   /** From the first video packet at the viewer to the window's start, ms (default 2000). */
@@ -54,6 +57,8 @@ export interface CallMeasurement {
   fidelity: Fidelity | null;
   /** Calls it took to get one connected: 2 when the first never connected (see {@link measureCall}). */
   attempts: number;
+  /** The sender's adaptation at the end of the window (null with `adapt: false`). */
+  adaptation: AdaptationSnapshot | null;
 }
 
 /** Compares the viewer's recording with the source; null when there is nothing to compare. */
@@ -121,7 +126,7 @@ async function measureOnce(o: MeasureCallOptions, attempts: number): Promise<Cal
   let last: PeerStats | null = null;
   try {
     sender = new PeerSession({
-      server: o.server, target: { kind: 'hub', hub }, video: { type: 'stamped' }, audio: { type: 'sine' }, ...(o.encode ? { encode: o.encode } : {}),
+      server: o.server, target: { kind: 'hub', hub }, video: { type: 'stamped' }, audio: { type: 'sine' }, ...(o.encode ? { encode: o.encode } : {}), adapt: o.adapt !== false,
       relayOnly: true, mapIceServers: (s) => iceServersThroughRelay(s, relay), ffmpegPath: o.ffmpegPath,
     });
     const v = new PeerSession({ server: o.server, target: { kind: 'hub', hub }, video: null, audio: null, relayOnly: true, ffmpegPath: o.ffmpegPath, statsIntervalMs: 1000, recordPath });
@@ -146,11 +151,12 @@ async function measureOnce(o: MeasureCallOptions, attempts: number): Promise<Cal
     const lossPercent = stats ? (100 * stats.packetsLost) / Math.max(1, stats.packetsLost + stats.packetsReceived) : 0;
     const mos = stats?.rttMs != null ? estimateMos({ rttMs: stats.rttMs, jitterMs: stats.jitterMs ?? 0, lossPercent }) : null;
     const windowFps = ((summary.frames - framesBefore) * 1000) / (Date.now() - windowStart);
+    const adaptation = sender.adaptation;
     // The viewer's close finishes the recording (cues, duration) before it is read.
     await watch.close();
     await Promise.all([sender.close(), viewer.close()]);
     const fidelity = await fidelityOf(recordPath, o.ffmpegPath, o.encode, step);
-    return { viewer: summary, stats, lossPercent, mos, windowFps, fidelity, attempts };
+    return { viewer: summary, stats, lossPercent, mos, windowFps, fidelity, attempts, adaptation };
   } finally {
     // Each step on its own: one that fails must not leave the others (or the temp dir) behind.
     await Promise.allSettled([watch?.close(), sender?.close(), viewer?.close()]);

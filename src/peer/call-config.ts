@@ -3,7 +3,7 @@
  * own, the ICE servers and policy. Nothing here runs a call; src/peer/call.ts does.
  */
 import {
-  CipherContext, HashAlgorithm, NamedCurveAlgorithm, RTCCertificate, RTCRtpCodecParameters, SignatureAlgorithm,
+  CipherContext, HashAlgorithm, NamedCurveAlgorithm, RTCCertificate, RTCRtpCodecParameters, SignatureAlgorithm, useTransportWideCC,
   type RTCPeerConnectionConfig,
 } from 'werift';
 import type { IceServer } from '../protocol/index.js';
@@ -11,9 +11,17 @@ import { iceServersForFamily, ipFamilyConfig, type IpFamily } from './ip-family.
 import type { VideoCodec } from './rtp-frames.js';
 import { withoutThirdPartyStun } from './werift-seam.js';
 
-/** Codec parameters offered to the partner. */
+/**
+ * Codec parameters offered to the partner. Video carries transport-wide congestion control
+ * feedback (transport-cc, with its header extension in {@link peerConnectionConfig}): the
+ * partner reports when each of our video packets arrived, which is what our bandwidth estimate
+ * (src/peer/bandwidth) reads the path's queue from; the partner's REMB is read too. Audio does
+ * not carry it: werift's receiver keeps one feedback generator per receiver, and with audio in
+ * the same transport-wide sequence the video receiver sees gaps it cannot report (no feedback
+ * came at all); the estimate budgets the audio at its known rate instead (src/peer/ladder.ts).
+ */
 export function codecsFor(video: VideoCodec): NonNullable<RTCPeerConnectionConfig['codecs']> {
-  const fb = [{ type: 'nack' }, { type: 'nack', parameter: 'pli' }, { type: 'goog-remb' }];
+  const fb = [{ type: 'nack' }, { type: 'nack', parameter: 'pli' }, { type: 'goog-remb' }, { type: 'transport-cc' }];
   return {
     video: [video === 'vp8'
       ? new RTCRtpCodecParameters({ mimeType: 'video/VP8', clockRate: 90000, payloadType: 96, rtcpFeedback: fb })
@@ -60,6 +68,7 @@ export function peerConnectionConfig(s: PeerConnectionSettings): RTCPeerConnecti
     iceServers: withoutThirdPartyStun(iceServersForFamily(s.iceServers, s.ipFamily)).map((x) => ({ urls: x.urls, username: x.username, credential: x.credential })),
     iceTransportPolicy: s.relayOnly ? 'relay' : 'all',
     codecs: codecsFor(s.videoCodec),
+    headerExtensions: { video: [useTransportWideCC()] },
     bundlePolicy: 'max-bundle',
     ...(s.certificate ? { certificates: [s.certificate] } : {}),
     ...ipFamilyConfig(s.ipFamily),

@@ -7,11 +7,12 @@
  * (received-media.ts, with the recorder), the numbers (call-stats.ts), and werift's quirks
  * (werift-seam.ts).
  */
-import { MediaStream, MediaStreamTrack, RTCPeerConnection, type RTCCertificate, type RTCRtpTransceiver, type RTCPeerConnectionConfig } from 'werift';
+import { MediaStream, MediaStreamTrack, RTCPeerConnection, type RTCCertificate, type RTCRtpSender, type RTCRtpTransceiver, type RTCPeerConnectionConfig } from 'werift';
 import { ChatzyoError, type IceServer, type SafetyOutcome, type SignalData } from '../protocol/index.js';
 import { StateMachine, type TransitionTable } from '../protocol/state-machine.js';
 import { peerError } from './errors.js';
 import { normalizeBundle, withoutBundleGroup, type ForeignSection } from './sdp-bundle.js';
+import { takeOverTwccFeedback } from './twcc-feedback.js';
 import { scrubRelaySignal, TypedEmitter } from '../protocol/client/index.js';
 import type { FrameCounter, ReceiveCounts, VideoCodec } from './rtp-frames.js';
 import type { IpFamily } from './ip-family.js';
@@ -160,6 +161,8 @@ export class Call extends TypedEmitter<CallEvents> {
     // Transceivers first: the answerer's are matched by kind to the offer's m-lines.
     this.#addTransceiver('video', this.videoTrack, stream);
     this.#addTransceiver('audio', this.audioTrack, stream);
+    // The partner's congestion feedback comes from our receiver: werift's cannot be used (see twcc-feedback.ts).
+    for (const t of this.pc.getTransceivers()) if (t.kind === 'video') this.#disposers.push(takeOverTwccFeedback(t.receiver));
     this.#disposers.push(...onMediaReady(this.pc, () => {
       if (this.#mediaReady || this.#state === 'closed') return;
       this.#mediaReady = true;
@@ -209,6 +212,10 @@ export class Call extends TypedEmitter<CallEvents> {
   get chatOpen(): boolean { return this.#channels.chatOpen; }
   /** Counts of the partner's audio. */
   get audio(): FrameCounter { return this.#received.audio; }
+  /** Our senders (video, audio) that carry a track: the partner's congestion feedback arrives on them. */
+  get senders(): RTCRtpSender[] {
+    return this.pc.getTransceivers().filter((t) => t.sender.track).map((t) => t.sender);
+  }
   /** The video transceiver (for its sender's PLI events and its receiver's PLI requests). */
   get videoTransceiver(): RTCRtpTransceiver | undefined { return this.pc.getTransceivers().find((t) => t.kind === 'video'); }
 

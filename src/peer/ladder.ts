@@ -7,13 +7,15 @@
  * The rule, in the spirit of what browsers do with one encoder (libwebrtc lowers the target on
  * delay-based overuse or heavy loss and raises it slowly, probing above what it sends):
  * - Down at once, to the best rung that fits the estimate, when the path says it is congested:
- *   the delay trend says overuse, or more than 10% of packets are lost, or the estimate has
- *   stayed below what the current rung needs for a second (a receiver's REMB cap, say). Overuse
+ *   the delay trend says overuse, or more than 10% of packets are lost, or a receiver's cap
+ *   (REMB) has stayed below what the current rung needs for a second. Overuse
  *   or heavy loss that the estimate does not reflect yet still takes one rung a second off.
  * - Up one rung at a time: to a rung the estimate already carries with a 10% margin after
  *   {@link LadderOptions.upHoldMs} of calm; or, as a probe, to the next rung above when the
- *   path has been calm (no overuse, under 2% loss) for the hold. A probe that ends in
- *   congestion within {@link LadderOptions.probeWindowMs} backs that rung off: the next probe
+ *   path has been calm (no overuse, under 2% loss, a short queue) for the hold (longer after a
+ *   probe, counted from when the new rung took effect). A probe that ends in congestion within
+ *   {@link LadderOptions.probeWindowMs} goes back to the rung it came from and backs the probed
+ *   rung off: the next probe
  *   waits twice as long, up to {@link LadderOptions.maxBackoffMs}, so a link that cannot carry
  *   the rung is not hit again and again, and a link that recovers is found again within
  *   seconds.
@@ -22,12 +24,23 @@
  */
 import type { VideoEncodeOptions, VideoRung } from './ffmpeg.js';
 
+/** A queue this long is congestion, ms. */
+const QUEUE_LIMIT_MS = 80;
+/** ... while a probe is on, ms. */
+const QUEUE_PROBE_LIMIT_MS = 40;
+/** A step up needs the queue shorter than this, ms. */
+const QUEUE_ROOMY_MS = 20;
+/** How long the queue a failed probe filled is given to drain, ms. */
+const PROBE_DRAIN_MS = 3000;
+
 /** Settings of {@link RungController}. */
 export interface LadderOptions {
   /** Kept for the audio (its bitrate plus packet overhead) before any video rung, kbit/s. */
   audioKbps?: number;
   /** Calm needed before a step up, ms. */
   upHoldMs?: number;
+  /** Calm needed on a probed rung (counted from when it took effect) before probing the next, ms. */
+  probeHoldMs?: number;
   /** A step up that meets congestion within this is a failed probe, ms. */
   probeWindowMs?: number;
   /** First and longest wait before probing a rung that failed, ms. */
@@ -47,13 +60,26 @@ export interface PathSignals {
   overuse: boolean;
   /** Recent fraction of our packets lost, 0..1. */
   lossFraction: number;
+  /**
+   * A hard cap the receiver announced (REMB), kbit/s, when it has one. The estimate itself
+   * caps nothing on its own: it ramps up slowly from what is sent (at most 1.5 times what the
+   * receiver acknowledged), so a rung above it is a probe, and only congestion proves it wrong.
+   */
+  limitKbps?: number;
+  /** How long our packets wait in the path's queue now, ms (null or undefined: not known). */
+  queueMs?: number | null;
+  /**
+   * The rung the track carries now (it follows a change at the new rung's next keyframe): the
+   * calm hold before the next step up counts from when a change took effect.
+   */
+  carrying?: number;
 }
 
 /** Why the rung changed. */
 export type RungReason = 'start' | 'congestion' | 'loss' | 'limit' | 'fits' | 'probe';
 
 /** Packet and rate-control overhead on top of a rung's target bitrate: RTP/SRTP/UDP/TURN headers, keyframe overshoot. */
-export function rungNeedKbps(r: Pick<VideoRung, 'kbps' | 'fps'>): number {
+function rungNeedKbps(r: Pick<VideoRung, 'kbps' | 'fps'>): number {
   return r.kbps * 1.1 + r.fps * 0.6;
 }
 
@@ -81,6 +107,7 @@ export class RungController {
   readonly #o: Required<Omit<LadderOptions, 'startRung' | 'startKbps'>>;
   #target: number;
   #reason: RungReason = 'start';
+  #overuseNow = false;
   /** Since when the path has been calm (no overuse, loss under 2%); null while it is not. */
   #calmSince: number | null = null;
   /** Since when the estimate has been under the current rung's need; null while it is not. */
@@ -90,6 +117,8 @@ export class RungController {
   /** Per rung: the earliest time to probe it again and the current back-off. */
   readonly #backoff = new Map<number, { until: number; ms: number }>();
   #lastChangeAt = -Infinity;
+  /** When the last failed probe went back down (null: none yet). */
+  #backedOffAt: number | null = null;
   /** Rung changes so far. */
   changes = 0;
 
@@ -98,10 +127,11 @@ export class RungController {
     this.rungs = rungs;
     this.#o = {
       audioKbps: opts.audioKbps ?? 50,
-      upHoldMs: opts.upHoldMs ?? 1000,
+      upHoldMs: opts.upHoldMs ?? 700,
+      probeHoldMs: opts.probeHoldMs ?? 2000,
       probeWindowMs: opts.probeWindowMs ?? 3000,
-      minBackoffMs: opts.minBackoffMs ?? 2000,
-      maxBackoffMs: opts.maxBackoffMs ?? 4000,
+      minBackoffMs: opts.minBackoffMs ?? 4000,
+      maxBackoffMs: opts.maxBackoffMs ?? 16_000,
     };
     this.#target = opts.startRung !== undefined ? this.#clamp(opts.startRung) : this.fitting(opts.startKbps ?? 300);
   }
@@ -110,6 +140,8 @@ export class RungController {
   get target(): number { return this.#target; }
   /** Why it is the rung it is. */
   get reason(): RungReason { return this.#reason; }
+  /** Whether the last update saw congestion (the delay trend's overuse, or a long queue). */
+  get congested(): boolean { return this.#overuseNow; }
   /** What a rung needs on the wire, audio included, kbit/s. */
   needKbps(rung: number): number { return rungNeedKbps(this.rungs[this.#clamp(rung)]!) + this.#o.audioKbps; }
 
@@ -122,28 +154,45 @@ export class RungController {
   /** Takes the signals at `now` (ms) and returns the rung to send. */
   update(now: number, s: PathSignals): number {
     const cur = this.#target;
+    // Until the change takes effect, the hold has not started.
+    if (s.carrying !== undefined && s.carrying !== cur) this.#lastChangeAt = now;
     const heavyLoss = s.lossFraction > 0.1;
-    const calm = !s.overuse && s.lossFraction < 0.02;
+    // A queue is congestion past 80 ms (LEDBAT's target is 100), past 40 ms while a probe is on:
+    // a probe that fills the queue is wrong, and the sooner it goes back the less the viewer sees.
+    const q = s.queueMs ?? null;
+    const probing = this.#probe !== null && this.#probe.rung === cur;
+    const overuse = s.overuse || (q !== null && q > (probing ? QUEUE_PROBE_LIMIT_MS : QUEUE_LIMIT_MS));
+    this.#overuseNow = overuse;
+    const calm = !overuse && s.lossFraction < 0.02 && (q === null || q < QUEUE_ROOMY_MS);
     this.#calmSince = calm ? (this.#calmSince ?? now) : null;
-    this.#shortSince = s.estimateKbps < this.needKbps(cur) * 0.9 ? (this.#shortSince ?? now) : null;
+    this.#shortSince = s.limitKbps !== undefined && s.limitKbps < this.needKbps(cur) * 0.9 ? (this.#shortSince ?? now) : null;
     if (this.#probe && now - this.#probe.at > this.#o.probeWindowMs) {
       this.#backoff.delete(this.#probe.rung); // it held: probing it later needs no back-off
       this.#probe = null;
     }
 
     // Down: congestion, heavy loss, or an estimate that stays short of this rung.
-    const fit = this.fitting(s.estimateKbps);
-    const down: RungReason | null = s.overuse ? 'congestion' : heavyLoss ? 'loss' : this.#shortSince !== null && now - this.#shortSince >= 1000 ? 'limit' : null;
+    const fit = this.fitting(s.limitKbps !== undefined && this.#shortSince !== null ? Math.min(s.estimateKbps, s.limitKbps) : s.estimateKbps);
+    const down: RungReason | null = overuse ? 'congestion' : heavyLoss ? 'loss' : this.#shortSince !== null && now - this.#shortSince >= 1000 ? 'limit' : null;
     // Congestion or heavy loss the estimate does not show yet: one rung down, once a second.
+    // After a failed probe the queue it filled takes a while to drain: the rung it came back to
+    // carried the path before, so congestion does not take it off until the drain had its time.
+    if (down === 'congestion' && this.#backedOffAt !== null && now - this.#backedOffAt < PROBE_DRAIN_MS) return cur;
     const oneDown = (down === 'congestion' || down === 'loss') && now - this.#lastChangeAt >= 1000 ? Math.min(this.rungs.length - 1, cur + 1) : cur;
     const to = down ? Math.max(fit, oneDown) : cur;
     if (to > cur) {
-      if (this.#probe && this.#probe.rung === cur) this.#failProbe(now, cur);
+      if (this.#probe && this.#probe.rung === cur) {
+        // A probe that failed goes back to where it came from: that rung was carried until the
+        // probe, and the estimate of a queue the probe itself filled undersells the path.
+        this.#failProbe(now, cur);
+        return this.#set(now, cur + 1, down!);
+      }
       return this.#set(now, to, down!);
     }
 
     // Up: one rung, after a calm hold.
-    if (cur === 0 || this.#calmSince === null || now - this.#calmSince < this.#o.upHoldMs || now - this.#lastChangeAt < this.#o.upHoldMs) return cur;
+    const hold = this.#reason === 'probe' ? this.#o.probeHoldMs : this.#o.upHoldMs;
+    if (cur === 0 || this.#calmSince === null || now - this.#calmSince < this.#o.upHoldMs || now - this.#lastChangeAt < hold) return cur;
     const next = cur - 1;
     if (this.fitting(s.estimateKbps, 1.1) <= next) return this.#set(now, next, 'fits');
     const back = this.#backoff.get(next);
@@ -157,6 +206,7 @@ export class RungController {
     const ms = prev ? Math.min(this.#o.maxBackoffMs, prev.ms * 2) : this.#o.minBackoffMs;
     this.#backoff.set(rung, { until: now + ms, ms });
     this.#probe = null;
+    this.#backedOffAt = now;
   }
 
   #set(now: number, rung: number, reason: RungReason): number {

@@ -15,6 +15,8 @@ import type { IpFamily } from './ip-family.js';
 import { peerError } from './errors.js';
 import { resolveFfmpeg, DEFAULT_VIDEO, type AudioSourceSpec, type VideoEncodeOptions, type VideoSourceSpec } from './ffmpeg.js';
 import { MediaSource, type MediaSink } from './media-source.js';
+import { VideoAdaptation, type AdaptationSnapshot } from './adaptation.js';
+import { defaultLadder } from './ladder.js';
 import { SignalClient } from './signal-client.js';
 import { estimateMos } from '../quality/mos.js';
 
@@ -49,6 +51,11 @@ export interface PeerSessionOptions {
   audio: AudioSourceSpec | null;
   encode?: Partial<VideoEncodeOptions>;
   audioBitrateKbps?: number;
+  /**
+   * Adapt the video to the path (default true): encode a ladder of renditions and follow the
+   * bandwidth estimate (src/peer/adaptation.ts). false: one rendition at `encode`'s bitrate.
+   */
+  adapt?: boolean;
   relayOnly?: boolean;
   /** Record each partner to this webm file (the second partner to NAME-2.webm, and so on). */
   recordPath?: string;
@@ -115,6 +122,12 @@ export interface PeerStats {
   jitterMs?: number | null;
   /** Estimated audio MOS from RTT, jitter and this interval's loss (src/quality/mos.ts: the simplified E-model); null without an RTT. */
   mos?: number | null;
+  /** The video rung sent now (0 = best; null without adaptation), its size and target bitrate. */
+  rung?: number | null;
+  rungSize?: string | null;
+  targetKbps?: number | null;
+  /** The bandwidth estimate toward the partner, kbit/s (null without adaptation). */
+  estimateKbps?: number | null;
 }
 
 /** Why a session ended. */
@@ -171,6 +184,7 @@ export class PeerSession extends TypedEmitter<PeerSessionEvents> {
   #callPrivate = false;
   #sinks: MediaSink[] = [];
   #videoSink: MediaSink | null = null;
+  #adaptation: VideoAdaptation | null = null;
   #partners = 0;
   #everConnected = false;
   #started = false;
@@ -251,7 +265,7 @@ export class PeerSession extends TypedEmitter<PeerSessionEvents> {
       this.#prepareCertificate();
       const results = await Promise.allSettled([
         signal.connect(),
-        o.video ? MediaSource.start({ kind: 'video', source: o.video, encode: this.encode }, { ffmpegPath: ffmpeg }) : Promise.resolve(null),
+        o.video ? MediaSource.start({ kind: 'video', source: o.video, encode: this.encode, ladder: o.adapt === false ? undefined : defaultLadder(this.encode) }, { ffmpegPath: ffmpeg }) : Promise.resolve(null),
         o.audio ? MediaSource.start({ kind: 'audio', source: o.audio, bitrateKbps: o.audioBitrateKbps }, { ffmpegPath: ffmpeg }) : Promise.resolve(null),
       ]);
       const [, v, a] = results;
@@ -432,13 +446,21 @@ export class PeerSession extends TypedEmitter<PeerSessionEvents> {
   #attachMedia(call: Call): void {
     this.#detachMedia();
     if (this.#video && call.videoTrack) {
-      this.#videoSink = this.#video.attach(call.videoTrack);
+      const ladder = this.#video.rungs.length > 1;
+      const opts = { audioKbps: this.#audio ? audioWireKbps(this.options.audioBitrateKbps ?? 32) : 0 };
+      this.#videoSink = this.#video.attach(call.videoTrack, ladder ? VideoAdaptation.startRung(this.#video, opts) : 0);
       this.#sinks.push(this.#videoSink);
+      if (ladder) this.#adaptation = new VideoAdaptation(this.#video, this.#videoSink, call.senders, opts);
     }
     if (this.#audio && call.audioTrack) this.#sinks.push(this.#audio.attach(call.audioTrack));
   }
 
+  /** What the video adaptation of the current call is doing (null without one). */
+  get adaptation(): AdaptationSnapshot | null { return this.#adaptation?.snapshot() ?? null; }
+
   #detachMedia(): void {
+    this.#adaptation?.stop();
+    this.#adaptation = null;
     for (const s of this.#sinks) {
       this.#video?.detach(s);
       this.#audio?.detach(s);
@@ -552,7 +574,13 @@ export class PeerSession extends TypedEmitter<PeerSessionEvents> {
       audioCodec: s.audioCodec,
       jitterMs: s.audioJitterMs === null ? null : Math.round(s.audioJitterMs * 10) / 10,
       mos: null,
+      rung: null,
+      rungSize: null,
+      targetKbps: null,
+      estimateKbps: null,
     };
+    const a = this.#adaptation?.snapshot();
+    if (a) Object.assign(stats, { rung: a.rung, rungSize: `${a.width}x${a.height}@${a.fps}`, targetKbps: a.targetKbps, estimateKbps: a.estimateKbps });
     if (stats.rttMs !== null) stats.mos = estimateMos({ rttMs: stats.rttMs, jitterMs: stats.jitterMs ?? 0, lossPercent: stats.lossPercent });
     stats.recvKbps = Math.round(((stats.bytesReceived - this.#last.bytesReceived) * 8) / dt / 1000);
     this.#last = { at: now, framesReceived: s.video.frames, bytesReceived: stats.bytesReceived, bytesSent, packetsReceived, packetsLost };
@@ -579,4 +607,12 @@ export class PeerSession extends TypedEmitter<PeerSessionEvents> {
     })();
     return this.#ending;
   }
+}
+
+/**
+ * What the audio takes on the wire at `kbps` of Opus: 50 packets a second, each with RTP, SRTP,
+ * UDP, IP and TURN channel headers (about 70 bytes).
+ */
+function audioWireKbps(kbps: number): number {
+  return kbps + (50 * 70 * 8) / 1000;
 }

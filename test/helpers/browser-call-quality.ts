@@ -38,6 +38,8 @@ export interface MeasureBrowserCallOptions {
   sender: BrowserCallSender;
   /** ffmpeg for the CLI sender (unused for a Chromium sender). */
   ffmpegPath: string;
+  /** The CLI sender adapts with its ladder (default true, as `connect`); false: one fixed rendition. */
+  adapt?: boolean;
   /** A running Chromium (test/helpers/browsers.ts launchChromium); default: one launched and closed here. */
   browser?: Browser;
   /** Hub both join (default global). */
@@ -162,7 +164,7 @@ export async function measureBrowserCall(o: MeasureBrowserCallOptions): Promise<
     } else {
       const r = relay;
       cli = new PeerSession({
-        server: o.server, target: { kind: 'hub', hub }, video: { type: 'stamped' }, audio: { type: 'sine' },
+        server: o.server, target: { kind: 'hub', hub }, video: { type: 'stamped' }, audio: { type: 'sine' }, adapt: o.adapt !== false,
         relayOnly: true, mapIceServers: (s) => iceServersThroughRelay(s, r), ffmpegPath: o.ffmpegPath,
       });
       await withTimeout(cli.start(), step, `${where}: CLI sender start`);

@@ -95,7 +95,7 @@ describe('attachEstimator on a werift call', () => {
     await until(() => a.connectionState === 'connected' && b.connectionState === 'connected', 10_000, 'the werift pair never connected');
 
     const estimator = new BandwidthEstimator({ startKbps: 300 });
-    closers.push(attachEstimator(transceiver.sender, estimator));
+    closers.push(attachEstimator(transceiver.sender, estimator, { arrivalClock: 'auto' }));
     // a second clock on the same feedback, to see which way werift's feedback is read
     const clock = new TwccArrivalClock();
     const sub = transceiver.sender.onRtcp.subscribe((p: RtcpPacket) => {

@@ -56,12 +56,18 @@ describe('RungController', () => {
     expect(a.reason).toBe('loss');
   });
 
-  it('an estimate short of the rung for a second (a receiver cap) steps down; a moment short does not', () => {
+  it('a receiver cap (REMB) short of the rung for a second steps down; a moment short does not', () => {
     const c = new RungController(LADDER, { startRung: 0, audioKbps: 60 });
-    c.update(0, calm(400));
-    expect(c.update(600, calm(400))).toBe(0);
-    expect(c.update(1000, calm(400))).toBe(1);
+    const capped = { ...calm(1000), limitKbps: 400 };
+    c.update(0, capped);
+    expect(c.update(600, capped)).toBe(0);
+    expect(c.update(1000, capped)).toBe(1);
     expect(c.reason).toBe('limit');
+  });
+
+  it('an estimate below the rung without congestion is a ramp still under way, not a reason to step down', () => {
+    const c = new RungController(LADDER, { startRung: 0, audioKbps: 60 });
+    expect(run(c, 0, 5000, () => calm(350))).toBe(0);
   });
 
   it('a probe that meets congestion backs off: the next probe of that rung waits, so it does not flap', () => {

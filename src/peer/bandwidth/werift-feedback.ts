@@ -174,6 +174,16 @@ export class TwccArrivalClock {
 export interface AttachEstimatorOptions {
   /** The sender's clock in ms; default `performance.now()`. Use the clock the estimator's other inputs use. */
   now?: () => number;
+  /**
+   * How to read the partner's arrival times. `reference` (the default): as the draft says, from
+   * each message's reference time — what browsers send, and what our own werift receivers send
+   * since src/peer/twcc-feedback.ts replaced werift's generator. `auto`: detect werift's own
+   * generator's chained times with {@link TwccArrivalClock} (a partner on stock werift with
+   * {@link padTransportFeedback}). Detection must not run on standard feedback sent every
+   * 50 ms: its reference times also stay in the 64 ms band, and chaining them would read a
+   * queue growing without end.
+   */
+  arrivalClock?: 'reference' | 'auto';
 }
 
 const clocks = new WeakMap<BandwidthEstimator, TwccArrivalClock>();
@@ -231,7 +241,8 @@ export function attachEstimator(sender: RTCRtpSender, estimator: BandwidthEstima
     subscribe(sender.onRtcp, (packet: RtcpPacket) => {
       try {
         if (packet instanceof RtcpTransportLayerFeedback && packet.feedback instanceof TransportWideCC) {
-          estimator.onTransportFeedback(twccClock.convert(packet.feedback), now(), twccClock.sameBase);
+          if (options.arrivalClock === 'auto') estimator.onTransportFeedback(twccClock.convert(packet.feedback), now(), twccClock.sameBase);
+          else estimator.onTransportFeedback(transportFeedbackResults(packet.feedback), now(), true);
         } else if (packet instanceof RtcpPayloadSpecificFeedback && packet.feedback instanceof ReceiverEstimatedMaxBitrate) {
           estimator.onRemb(Number(packet.feedback.bitrate) / 1000, now());
         } else if (packet instanceof RtcpRrPacket) {

@@ -1,0 +1,148 @@
+/**
+ * Closes the loop werift leaves open: the partner's feedback (transport-wide congestion control,
+ * receiver reports, REMB) feeds a bandwidth estimate (src/peer/bandwidth), the estimate picks a
+ * rung of the video ladder (src/peer/ladder.ts), and the encoder fan-out switches the call's
+ * track to that rung at its next keyframe (src/peer/media-source.ts). One per call.
+ */
+import type { RTCRtpSender } from 'werift';
+import { BandwidthEstimator } from './bandwidth/estimator.js';
+import { attachEstimator } from './bandwidth/werift-feedback.js';
+import { RungController, type LadderOptions, type RungReason } from './ladder.js';
+import type { MediaSink, MediaSource } from './media-source.js';
+import { limitRetransmissions, type RetransmissionCounts } from './nack-limiter.js';
+import { QueueDelayMeter } from './queue-delay.js';
+
+/** How often the rung is reconsidered, ms. */
+const TICK_MS = 200;
+
+/** What the adaptation is doing, for stats and the terminal view. */
+export interface AdaptationSnapshot {
+  /** The rung sent now (0 = best), and its size, frame rate and target bitrate. */
+  rung: number;
+  width: number;
+  height: number;
+  fps: number;
+  targetKbps: number;
+  /** The rung asked for (differs from `rung` until its next keyframe). */
+  targetRung: number;
+  /** The bandwidth estimate, kbit/s. */
+  estimateKbps: number;
+  /** Why the rung is what it is. */
+  reason: RungReason;
+  /** Rung changes so far. */
+  switches: number;
+  /** The delay trend: `overuse` while the path's queue grows. */
+  delay: 'normal' | 'overuse' | 'underuse';
+  /** Recent loss of our packets, percent. */
+  lossPercent: number;
+  /** Transport-wide feedback messages the estimate has read (0: the partner sends none). */
+  feedback: number;
+  /** How long our packets wait in the path's queue now, ms (null: no feedback to tell). */
+  queueMs: number | null;
+  /** Packets the partner asked to resend (NACK), and how many were resent within the budget. */
+  nacked: number;
+  resent: number;
+}
+
+/** Settings of {@link VideoAdaptation}. */
+export interface AdaptationOptions extends LadderOptions {
+  /** Called when the rung asked for changes. */
+  onChange?: (s: AdaptationSnapshot) => void;
+}
+
+/** The per-call loop: estimate, choose, switch. */
+export class VideoAdaptation {
+  readonly estimator: BandwidthEstimator;
+  readonly controller: RungController;
+  readonly #source: MediaSource;
+  readonly #sink: MediaSink;
+  readonly #detach: (() => void)[];
+  readonly #timer: NodeJS.Timeout;
+  readonly #onChange: ((s: AdaptationSnapshot) => void) | undefined;
+  readonly #queue = new QueueDelayMeter();
+  readonly #resends: RetransmissionCounts[] = [];
+  #lastFeedbackAt: number | null = null;
+
+  /**
+   * Starts adapting `sink` (attached to `source` on the rung `controller.target`) from the
+   * feedback that reaches `senders` (the call's video and audio senders: the partner may send
+   * its transport-wide feedback on either).
+   */
+  constructor(source: MediaSource, sink: MediaSink, senders: RTCRtpSender[], opts: AdaptationOptions = {}) {
+    this.#source = source;
+    this.#sink = sink;
+    this.#onChange = opts.onChange;
+    this.controller = new RungController(source.rungs, opts);
+    this.estimator = new BandwidthEstimator({ startKbps: opts.startKbps ?? 300 });
+    // The queue meter reads the same packets and feedback as the estimate.
+    const e = this.estimator;
+    const sent = e.onPacketSent.bind(e);
+    const fed = e.onTransportFeedback.bind(e);
+    e.onPacketSent = (p) => { this.#queue.onSent(p.seq, p.sentAtMs); sent(p); };
+    e.onTransportFeedback = (results, nowMs, sameBase) => {
+      this.#queue.onFeedback(results, nowMs);
+      this.#lastFeedbackAt = nowMs;
+      fed(results, nowMs, sameBase);
+    };
+    this.#detach = senders.map((s) => attachEstimator(s, this.estimator));
+    for (const s of senders) {
+      if (s.track?.kind !== 'video') continue;
+      const limited = limitRetransmissions(s, () => this.estimator.estimateKbps);
+      this.#resends.push(limited.counts);
+      this.#detach.push(limited.stop);
+    }
+    source.setRung(sink, this.controller.target);
+    this.#timer = setInterval(() => this.#tick(), TICK_MS);
+    this.#timer.unref();
+  }
+
+  /** The rung a new sink should start on. */
+  static startRung(source: MediaSource, opts: LadderOptions = {}): number {
+    return new RungController(source.rungs, opts).target;
+  }
+
+  #tick(): void {
+    const e = this.estimator;
+    const now = performance.now();
+    const before = this.controller.target;
+    const q = this.#queue.queueMs(now);
+    // Feedback that stops while we send means nothing gets through: as congested as it gets.
+    const stalled = this.#lastFeedbackAt !== null && now - this.#lastFeedbackAt > 1000;
+    const target = this.controller.update(now, {
+      estimateKbps: e.estimateKbps,
+      overuse: e.delayState === 'overuse' || stalled,
+      lossFraction: this.#queue.lossFraction(now),
+      queueMs: q,
+      carrying: this.#sink.rung,
+    });
+    if (target !== before) {
+      this.#source.setRung(this.#sink, target);
+      this.#onChange?.(this.snapshot());
+    }
+  }
+
+  /** What it is doing now. */
+  snapshot(): AdaptationSnapshot {
+    const rung = this.#sink.rung;
+    const r = this.#source.rungs[rung]!;
+    return {
+      rung, width: r.width, height: r.height, fps: r.fps, targetKbps: r.kbps,
+      targetRung: this.#sink.targetRung,
+      estimateKbps: Math.round(this.estimator.estimateKbps),
+      reason: this.controller.reason,
+      switches: this.#sink.switches,
+      delay: this.estimator.delayState,
+      lossPercent: Math.round(this.#queue.lossFraction(performance.now()) * 1000) / 10,
+      feedback: this.estimator.feedbackCount,
+      queueMs: this.#queue.queueMs(performance.now()),
+      nacked: this.#resends.reduce((n, c) => n + c.requested, 0),
+      resent: this.#resends.reduce((n, c) => n + c.allowed, 0),
+    };
+  }
+
+  /** Stops the loop and the feedback taps. Idempotent. */
+  stop(): void {
+    clearInterval(this.#timer);
+    for (const d of this.#detach.splice(0)) d();
+  }
+}

@@ -1,0 +1,84 @@
+/**
+ * How long our packets wait in the path's queues now, from transport-wide feedback: each
+ * packet's one-way delay (arrival in the receiver's clock minus send time in ours; the clocks'
+ * offset is unknown but constant), the smallest of the last half second, minus the smallest one-way delay of the last
+ * {@link BASE_WINDOW_MS}, which is the path without a queue (as LEDBAT, RFC 6817, measures it).
+ * A standing queue is what a viewer feels as lag, and it shows here within a few packets, before
+ * the trend filter of the estimate is sure; the ladder (src/peer/ladder.ts) steps down when it
+ * grows long. Pure: times in ms, passed in.
+ */
+
+/** The base (queue-free) delay is the minimum over this long, ms. */
+const BASE_WINDOW_MS = 10_000;
+/**
+ * The current delay is the smallest over this long, ms: a keyframe burst queues behind itself at
+ * the bottleneck for a moment (160 ms for 6 KB at 300 kbit/s) without any standing queue, and
+ * only a standing queue delays every packet of the window.
+ */
+const CURRENT_WINDOW_MS = 500;
+/** Loss is counted over this long, ms. */
+const LOSS_WINDOW_MS = 2000;
+/** Fewer losses than this in the window are not a loss rate. */
+const MIN_LOST = 4;
+
+/** Measures the queueing delay of our packets. */
+export class QueueDelayMeter {
+  readonly #sent = new Map<number, number>();
+  /** (time, one-way delay) samples of the current window. */
+  #recent: { at: number; owd: number }[] = [];
+  /** Minimum one-way delay per second, for the base window. */
+  #minima: { second: number; owd: number }[] = [];
+  #lastAt = -Infinity;
+  /** Reported packets of the loss window: when, and whether lost. */
+  #reports: { at: number; lost: boolean }[] = [];
+
+  /** A packet left: its transport-wide number (16 bits) and send time. */
+  onSent(seq: number, sentAtMs: number): void {
+    this.#sent.set(seq & 0xffff, sentAtMs);
+    if (this.#sent.size > 4096) {
+      // Keep the newest; a number comes back after 65,536 packets, long after its feedback.
+      const first = this.#sent.keys().next().value;
+      if (first !== undefined) this.#sent.delete(first);
+    }
+  }
+
+  /** Feedback arrived at `nowMs`: packets with their arrival time in the receiver's clock (null: lost). */
+  onFeedback(results: readonly { seq: number; arrivalMs: number | null }[], nowMs: number): void {
+    for (const r of results) {
+      const sent = this.#sent.get(r.seq & 0xffff);
+      if (sent === undefined) continue;
+      this.#reports.push({ at: nowMs, lost: r.arrivalMs === null });
+      if (r.arrivalMs === null) { this.#sent.delete(r.seq & 0xffff); continue; }
+      this.#sent.delete(r.seq & 0xffff);
+      const owd = r.arrivalMs - sent;
+      this.#recent.push({ at: nowMs, owd });
+      const second = Math.floor(nowMs / 1000);
+      const last = this.#minima[this.#minima.length - 1];
+      if (last && last.second === second) last.owd = Math.min(last.owd, owd);
+      else this.#minima.push({ second, owd });
+    }
+    this.#lastAt = nowMs;
+    this.#recent = this.#recent.filter((s) => nowMs - s.at <= CURRENT_WINDOW_MS);
+    this.#reports = this.#reports.filter((s) => nowMs - s.at <= LOSS_WINDOW_MS);
+    const oldest = Math.floor((nowMs - BASE_WINDOW_MS) / 1000);
+    while (this.#minima.length && this.#minima[0]!.second < oldest) this.#minima.shift();
+  }
+
+  /**
+   * The share of our packets reported lost over the last {@link LOSS_WINDOW_MS}, when that is
+   * telling: at least {@link MIN_LOST} lost (one loss among the five packets a second of a
+   * keep-alive rung is 20%, and says nothing); 0 otherwise.
+   */
+  lossFraction(nowMs: number): number {
+    const recent = this.#reports.filter((s) => nowMs - s.at <= LOSS_WINDOW_MS);
+    const lost = recent.filter((s) => s.lost).length;
+    return lost >= MIN_LOST ? lost / recent.length : 0;
+  }
+
+  /** The queueing delay now, ms; null before any feedback or when feedback stopped a second ago. */
+  queueMs(nowMs: number): number | null {
+    if (!this.#recent.length || !this.#minima.length || nowMs - this.#lastAt > 1000) return null;
+    const base = Math.min(...this.#minima.map((m) => m.owd));
+    return Math.max(0, Math.min(...this.#recent.map((s) => s.owd)) - base);
+  }
+}
