@@ -130,8 +130,8 @@ export class RungController {
       upHoldMs: opts.upHoldMs ?? 700,
       probeHoldMs: opts.probeHoldMs ?? 2000,
       probeWindowMs: opts.probeWindowMs ?? 3000,
-      minBackoffMs: opts.minBackoffMs ?? 4000,
-      maxBackoffMs: opts.maxBackoffMs ?? 16_000,
+      minBackoffMs: opts.minBackoffMs ?? 2500,
+      maxBackoffMs: opts.maxBackoffMs ?? 10_000,
     };
     this.#target = opts.startRung !== undefined ? this.#clamp(opts.startRung) : this.fitting(opts.startKbps ?? 300);
   }

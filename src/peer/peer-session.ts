@@ -447,7 +447,9 @@ export class PeerSession extends TypedEmitter<PeerSessionEvents> {
     this.#detachMedia();
     if (this.#video && call.videoTrack) {
       const ladder = this.#video.rungs.length > 1;
-      const opts = { audioKbps: this.#audio ? audioWireKbps(this.options.audioBitrateKbps ?? 32) : 0 };
+      // Calls start on the best rung, as one fixed rendition did (a good path sees no ramp, the
+      // first frame is the full-size keyframe); a narrow path is found within a second or two.
+      const opts = { audioKbps: this.#audio ? audioWireKbps(this.options.audioBitrateKbps ?? 32) : 0, startRung: 0 };
       this.#videoSink = this.#video.attach(call.videoTrack, ladder ? VideoAdaptation.startRung(this.#video, opts) : 0);
       this.#sinks.push(this.#videoSink);
       if (ladder) this.#adaptation = new VideoAdaptation(this.#video, this.#videoSink, call.senders, opts);
