@@ -6,10 +6,10 @@
  *
  * The rule, in the spirit of what browsers do with one encoder (libwebrtc lowers the target on
  * delay-based overuse or heavy loss and raises it slowly, probing above what it sends):
- * - Down at once, to the best rung that fits the estimate, when the path says it is congested:
- *   the delay trend says overuse, or more than 10% of packets are lost, or a receiver's cap
- *   (REMB) has stayed below what the current rung needs for a second. Overuse
- *   or heavy loss that the estimate does not reflect yet still takes one rung a second off.
+ * - Down when the path says it is congested: the delay trend says overuse, the queue is long, or
+ *   more than 10% of packets are lost: one rung at once, then one a second while it lasts; or
+ *   to the rung that fits when a receiver's cap (REMB) has stayed below the current rung's need
+ *   for a second.
  * - Up one rung at a time: to a rung the estimate already carries with a 10% margin after
  *   {@link LadderOptions.upHoldMs} of calm; or, as a probe, to the next rung above when the
  *   path has been calm (no overuse, under 2% loss, a short queue) for the hold (longer after a
@@ -178,8 +178,11 @@ export class RungController {
     // After a failed probe the queue it filled takes a while to drain: the rung it came back to
     // carried the path before, so congestion does not take it off until the drain had its time.
     if (down === 'congestion' && this.#backedOffAt !== null && now - this.#backedOffAt < PROBE_DRAIN_MS) return cur;
-    const oneDown = (down === 'congestion' || down === 'loss') && now - this.#lastChangeAt >= 1000 ? Math.min(this.rungs.length - 1, cur + 1) : cur;
-    const to = down ? Math.max(fit, oneDown) : cur;
+    // Congestion and heavy loss take one rung at a time, a second apart: the estimate measured
+    // while a queue fills undersells the path (it sent a 300 kbit/s link's sender to the 3 fps
+    // keep-alive where 150 kbit/s fitted). A receiver's cap goes straight to what fits it.
+    const oneDown = now - this.#lastChangeAt >= 1000 ? Math.min(this.rungs.length - 1, cur + 1) : cur;
+    const to = down === 'limit' ? Math.max(fit, cur) : down ? oneDown : cur;
     if (to > cur) {
       if (this.#probe && this.#probe.rung === cur) {
         // A probe that failed goes back to where it came from: that rung was carried until the

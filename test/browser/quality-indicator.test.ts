@@ -6,12 +6,13 @@
  * and says why; when it stays poor the page offers audio only, which stops the outgoing video
  * (frames no longer encoded) while audio goes on, and undoing it sends video again.
  */
-import type { Browser, Page } from 'playwright-core';
+import type { Browser } from 'playwright-core';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { ImpairmentRelay, parseNetworkProfile, udpTurnTarget } from '../../src/lab/index.js';
 import type { SignalServer } from '../../src/signal/server.js';
 import { maxBitrateFor } from '../../src/web/sender-settings.js';
 import { openStampedPage, type StampedPage } from '../helpers/browser-stamps.js';
+import { waitForStatus } from '../helpers/browser-call-quality.js';
 import { buildWebClient, launchChromium } from '../helpers/browsers.js';
 import { startCoturn, type Coturn } from '../helpers/coturn.js';
 import { until, withTimeout } from '../helpers/deadline.js';
@@ -70,18 +71,6 @@ async function waitShown(p: StampedPage, ok: (q: Quality) => boolean, ms: number
   return last!;
 }
 
-async function status(page: Page): Promise<string> {
-  return (await page.locator(sel('status')).textContent({ timeout: 5000 })) ?? '';
-}
-
-async function waitForStatus(p: StampedPage, re: RegExp, ms: number, what: string): Promise<void> {
-  let last = '';
-  try {
-    await until(async () => re.test(last = await status(p.page)), ms, what, 100);
-  } catch {
-    throw new Error(`timeout after ${ms} ms: ${p.name}: ${what} (status: ${JSON.stringify(last)})`);
-  }
-}
 
 async function startIn(p: StampedPage, hub: string): Promise<void> {
   await p.page.locator(`${sel('hub-select')} option[value="${hub}"]`).first().waitFor({ state: 'attached', timeout: 10_000 });

@@ -83,11 +83,13 @@ async function startIn(page: Page, hub: string, ms: number): Promise<void> {
   await page.locator(sel('start')).click({ timeout: ms });
 }
 
+/** The page's status line. */
 async function status(page: Page): Promise<string> {
   return (await page.locator(sel('status')).textContent({ timeout: 5000 })) ?? '';
 }
 
-async function waitForStatus(p: StampedPage, re: RegExp, ms: number, what: string): Promise<void> {
+/** Waits until the page's status line matches `re`; the timeout says what the status was. */
+export async function waitForStatus(p: StampedPage, re: RegExp, ms: number, what: string): Promise<void> {
   let last = '';
   try {
     await until(async () => re.test(last = await status(p.page)), ms, what, 100);

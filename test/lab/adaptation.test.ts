@@ -57,7 +57,8 @@ describe('the CLI adapts its video to the uplink', () => {
     // see the README's adaptation table.)
     expect(adapted.adaptation!.rung).toBeGreaterThanOrEqual(1);
     expect(adapted.adaptation!.switches).toBeGreaterThanOrEqual(1);
-    expect(adapted.windowFps).toBeGreaterThan(Math.max(5, fixed.windowFps * 2));
+    // Measured 6.9-12.2 fps (fixed: 0).
+    expect(adapted.windowFps).toBeGreaterThan(Math.max(4, fixed.windowFps * 2));
     expect(adapted.viewer.freezeRatio).toBeLessThan(0.6);
     expect(adapted.viewer.latencyMs!.p50).toBeLessThan(1000);
   }, 200_000);

@@ -6,19 +6,11 @@
  * milliseconds.
  */
 import { describe, expect, it } from 'vitest';
+import { seededRandom } from '../../src/lab/link.js';
 import { BandwidthEstimator, type BandwidthEstimatorOptions, type DelayState, type PacketFeedback } from '../../src/peer/bandwidth/estimator.js';
 
-/** mulberry32: a small seeded PRNG, so every run sees the same trace. */
-function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+/** A small seeded PRNG (the lab's), so every run sees the same trace. */
+const rng = seededRandom;
 
 interface Path {
   /** Bottleneck rate, kbit/s. */

@@ -43,10 +43,22 @@ describe('RungController', () => {
     expect([...new Set(seen)]).toEqual([2, 1, 0]); // one rung at a time
   });
 
-  it('steps down at once on overuse to the rung the lowered estimate carries', () => {
+  it('steps down one rung at once on overuse, then one a second while it lasts (not straight to what a queue-filled estimate says)', () => {
     const c = new RungController(LADDER, { startRung: 0, audioKbps: 60 });
-    expect(c.update(0, { estimateKbps: 255, overuse: true, lossFraction: 0 })).toBe(2);
+    const over = { estimateKbps: 120, overuse: true, lossFraction: 0 };
+    expect(c.update(0, over)).toBe(1);
     expect(c.reason).toBe('congestion');
+    expect(c.update(400, over)).toBe(1);
+    expect(c.update(1000, over)).toBe(2);
+    // Calm again: it stays where it got to.
+    expect(c.update(1200, calm(300))).toBe(2);
+  });
+
+  it('a long queue is congestion (past 80 ms; past 40 ms while a probe is on)', () => {
+    const c = new RungController(LADDER, { startRung: 1, audioKbps: 60 });
+    expect(c.update(0, { ...calm(500), queueMs: 60 })).toBe(1);
+    expect(c.update(200, { ...calm(500), queueMs: 90 })).toBe(2);
+    expect(c.congested).toBe(true);
   });
 
   it('steps down on heavy loss, but not on a few percent of loss', () => {
