@@ -9,7 +9,6 @@ import type { RTCCertificate, RTCPeerConnectionConfig } from 'werift';
 import type { IceServer, SignalData } from '../protocol/index.js';
 import { TypedEmitter } from '../protocol/client/index.js';
 import { Call, type IpFamily } from '../peer/index.js';
-import { padTransportFeedback } from '../peer/bandwidth/werift-feedback.js';
 import type { FeedAdaptation, MediaAttachment, MediaFeed } from './media-feed.js';
 
 /** The phases of a bot's attempt, in order. `exchange` is signal mode's stand-in for ice/dtls. */
@@ -169,26 +168,6 @@ export interface MediaLinkOptions {
   peerConfig?: Partial<RTCPeerConnectionConfig>;
 }
 
-/**
- * Sends transport-wide sequence numbers on the video only. werift's feedback *sender* (the
- * partner's receiver, one per m-line) reports the range of numbers it saw as if every number in
- * it had arrived on its m-line: with audio numbered from the same counter, each video message
- * has gaps its chunks do not describe, werift's RTCP parser rejects it, and no transport-wide
- * feedback arrives at all (measured: 0 messages in a bot call with audio numbered, 3 to 4 a
- * second without). The estimate reads the path from the video, which is most of the bytes; the
- * audio's loss still comes in its receiver reports.
- */
-function videoOnlyTransportSequence(call: Call): void {
-  for (const t of call.pc.getTransceivers()) {
-    if (t.kind !== 'audio') continue;
-    const sender = t.sender as unknown as { headerExtensions?: { uri: string }[] };
-    sender.headerExtensions = (sender.headerExtensions ?? []).filter((h) => h.uri !== TRANSPORT_WIDE_CC_URI);
-  }
-}
-
-/** The transport-wide sequence number header extension (draft-holmer-rmcat-transport-wide-cc-extensions-01). */
-const TRANSPORT_WIDE_CC_URI = 'http://www.ietf.org/id/draft-holmer-rmcat-transport-wide-cc-extensions-01';
-
 /** Media mode: a werift call sending the feed and counting what the partner sends. */
 export class MediaLink extends TypedEmitter<LinkEvents> implements Link {
   readonly matchId: string;
@@ -227,10 +206,6 @@ export class MediaLink extends TypedEmitter<LinkEvents> implements Link {
       if (this.#dtls || this.#closing) return;
       if (!this.#ice) { this.#ice = true; this.emit('ice'); } // DTLS runs over ICE: it is up too
       this.#dtls = true;
-      // The partner's sender estimates from the transport-wide feedback this call sends: make
-      // werift's parseable (padded to 32-bit words, see werift-feedback.ts).
-      this.#unsub.push(padTransportFeedback(call.pc));
-      videoOnlyTransportSequence(call);
       // Every sender: the partner may return its transport-wide feedback on either.
       this.#attachment = opts.feed.attach(call.videoTrack, call.audioTrack, call.pc.getTransceivers().map((t) => t.sender));
       this.emit('dtls');

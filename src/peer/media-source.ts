@@ -19,7 +19,7 @@ import type { MediaStreamTrack } from 'werift';
 import { TypedEmitter } from '../protocol/client/index.js';
 import { peerError } from './errors.js';
 import { audioArgs, ladderArgs, rtpOutputUrl, videoArgs, type AudioSourceSpec, type VideoEncodeOptions, type VideoRung, type VideoSourceSpec } from './ffmpeg.js';
-import { parseRtp, payloadKind, readVp8PictureId, setRtpSequence, setRtpTimestamp, vp8PictureIdAt, writeVp8PictureId, type VideoCodec } from './rtp-frames.js';
+import { parseRtp, payloadKind, readVp8PictureId, type RtpInfo, setRtpSequence, setRtpTimestamp, vp8PictureIdAt, writeVp8PictureId, type VideoCodec } from './rtp-frames.js';
 import { pumpStampedFrames } from './stamped-frames.js';
 
 /** How a media source is made. */
@@ -276,15 +276,16 @@ export class MediaSource extends TypedEmitter<MediaSourceEvents> {
       }
       if (s.rung !== rung) continue;
       if (!s.live && startsKeyframe) s.live = true;
-      if (s.live) this.#send(s, msg);
+      if (s.live) this.#send(s, msg, h);
     }
   }
 
-  #send(sink: SinkState, packet: Buffer): void {
+  /** Forwards a copy of `packet` to `sink`; `h` is its parsed header when the caller has it. */
+  #send(sink: SinkState, packet: Buffer, h?: RtpInfo): void {
     const copy = Buffer.from(packet);
     setRtpSequence(copy, sink.seq);
     sink.seq = (sink.seq + 1) & 0xffff;
-    if (this.#ladder) this.#continueTimeline(sink, copy);
+    if (this.#ladder) this.#continueTimeline(sink, copy, h ?? parseRtp(copy));
     sink.packetsSent++;
     sink.bytesSent += copy.length;
     if (copy[1]! & 0x80) sink.framesSent++;
@@ -302,8 +303,7 @@ export class MediaSource extends TypedEmitter<MediaSourceEvents> {
    * lands the elapsed wall-clock time after the last frame sent (at 90 kHz, at least one tick
    * later) with the next picture id; the rest of the segment follows with those offsets.
    */
-  #continueTimeline(sink: SinkState, packet: Buffer): void {
-    const h = parseRtp(packet);
+  #continueTimeline(sink: SinkState, packet: Buffer, h: RtpInfo | null): void {
     if (!h) return;
     const now = performance.now();
     const pidAt = this.codec === 'vp8' ? vp8PictureIdAt(packet, h.payloadOffset) : null;
