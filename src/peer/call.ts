@@ -20,7 +20,7 @@ import { peerConnectionConfig } from './call-config.js';
 import { CallChannels } from './call-channels.js';
 import { NO_TRANSPORT_STATS, selectedPair, transportStats, type CallStats, type CandidateType } from './call-stats.js';
 import { ReceivedMedia } from './received-media.js';
-import { answerAsDtlsServer, holdEarlyDtls, onMediaReady, RemoteTrackWatch, subscribe, watchPartnerPli, type Disposer } from './werift-seam.js';
+import { answerAsDtlsServer, holdEarlyDtls, lengthenIceChecks, onMediaReady, RemoteTrackWatch, subscribe, watchPartnerPli, type Disposer } from './werift-seam.js';
 
 // Kept importable from here: peer-session, the probe and test helpers import them from call.ts.
 export { codecsFor, generateCertificate } from './call-config.js';
@@ -154,6 +154,7 @@ export class Call extends TypedEmitter<CallEvents> {
     this.matchId = opts.matchId;
     this.role = opts.role;
     this.#machine = callStateMachine(`Call ${opts.matchId}`);
+    lengthenIceChecks();
     this.pc = new RTCPeerConnection(peerConnectionConfig(opts));
     const stream = new MediaStream();
     this.videoTrack = opts.sendVideo ? new MediaStreamTrack({ kind: 'video' }) : null;

@@ -9,6 +9,10 @@
  * - {@link watchPartnerPli}: a partner's keyframe request routed to our receiver, not our sender
  *   (test/peer/pli-to-a-sending-partner.test.ts).
  * - {@link holdEarlyDtls}: a ClientHello that arrives before werift's DTLS server exists is dropped.
+ * - {@link lengthenIceChecks}: werift gives up on a connectivity check after 1.55 s, shorter than
+ *   the round trip between two users on slow links (test/lab/long-rtt-dtls.test.ts).
+ * - {@link ignoreRepeatedHandshakes}: werift's DTLS fails the handshake when the other side
+ *   repeats a flight, which any round trip over 500 ms makes it do (test/lab/long-rtt-dtls.test.ts).
  * - {@link RemoteTrackWatch}: remote tracks werift never announces (Firefox's bundle-only
  *   m-lines, test/peer/firefox.test.ts), and ones it announces twice.
  * - {@link answerAsDtlsServer}: werift's DTLS client waits 100 ms before its ClientHello.
@@ -19,7 +23,7 @@
  * description (sdp-bundle.ts) and the per-family gathering switches (ip-family.ts).
  */
 import {
-  PictureLossIndication, RtcpPayloadSpecificFeedback,
+  DtlsClient, DtlsServer, PictureLossIndication, StunOverTurnProtocol, StunProtocol, RtcpPayloadSpecificFeedback,
   type MediaStreamTrack, type RTCPeerConnection, type RtcpPacket,
 } from 'werift';
 import type { IceServer } from '../protocol/index.js';
@@ -99,11 +103,82 @@ export function holdEarlyDtls(pc: RTCPeerConnection, held: WeakSet<object>, clos
       // The DTLS endpoint is built right after this state change, in the same task.
       setImmediate(() => {
         if (closed()) return;
+        ignoreRepeatedHandshakes(dtls.dtls);
         for (const buf of early.splice(0)) ice.onData.execute(buf);
       });
     }));
   }
   return disposers;
+}
+
+/** What {@link ignoreRepeatedHandshakes} needs of werift's DTLS endpoint (client or server). */
+interface DtlsEndpoint {
+  onHandleHandshakes: (assembled: { msg_type: number; message_seq: number }[]) => Promise<void>;
+}
+
+/**
+ * A DTLS peer repeats its last flight when the answer is late, which a path whose round trip
+ * is over 500 ms makes it do (a 3G phone calling another through TURN). werift handles each
+ * repeated handshake message as if it were new, and several ways of doing so fail the call:
+ * - its client throws on a second HelloVerifyRequest ("Flight3.exec": already in flight 3);
+ * - its client draws a new ECDHE key pair on a repeated ServerKeyExchange, after its
+ *   ClientKeyExchange went out with the old one;
+ * - its server appends a repeated Certificate and ClientKeyExchange to the handshake
+ *   transcript and derives the keys again, and the extended master secret (RFC 7627) is a hash
+ *   of that transcript;
+ * and in the last two the sides end up with different keys: every record after fails to
+ * decrypt until the handshake times out. RFC 6347 section 4.2.2: a message whose message_seq
+ * was already handled is a retransmission to discard (the repeat of one's own flight is the
+ * retransmission timer's job, which werift does). So each handshake message is handed to
+ * werift once, per type and sequence number (test/lab/long-rtt-dtls.test.ts).
+ */
+export function ignoreRepeatedHandshakes(endpoint: unknown): void {
+  if (!(endpoint instanceof DtlsClient) && !(endpoint instanceof DtlsServer)) return;
+  const e = endpoint as unknown as DtlsEndpoint;
+  const handle = e.onHandleHandshakes;
+  const seen = new Set<string>();
+  e.onHandleHandshakes = (assembled) => {
+    const fresh = assembled.filter((h) => {
+      const key = `${h.msg_type}/${h.message_seq}`;
+      if (seen.has(key)) return false;
+      seen.add(key);
+      return true;
+    });
+    return fresh.length ? handle(fresh) : Promise.resolve();
+  };
+}
+
+/** How many times a connectivity check is sent again before its pair fails (werift: 4). */
+const CHECK_RETRANSMISSIONS = 7;
+
+type StunRequest = (this: unknown, request: { attributesKeys: string[] }, addr: unknown, key: unknown, retransmissions: unknown, onSent?: unknown) => Promise<unknown>;
+
+let checksLengthened = false;
+
+/**
+ * werift sends a connectivity check (RFC 8445 section 7.2.4) 4 more times, 50 ms after the
+ * first and doubling, and fails its candidate pair when no answer came within 1.55 s. A pair
+ * through two TURN servers on slow links has a longer round trip than that: two satellite
+ * users (600 ms each to their relay) never connected, because the only pair (relay-relay)
+ * failed before the first answer could arrive. RFC 8445 section 14.3 asks for at least 500 ms
+ * per retransmission and RFC 5389's default sends 7 times over 39.5 s. We keep werift's quick
+ * first retries and send the check {@link CHECK_RETRANSMISSIONS} more times: the last goes
+ * out 6.35 s after the first and the pair fails after 12.75 s of silence. Only requests that
+ * are checks (they carry ICE-CONTROLLING or ICE-CONTROLLED) over UDP are changed; werift
+ * sends TCP checks once, and consent checks (RFC 7675) pass their own options. Applied once,
+ * to werift's two UDP request paths (direct and through TURN), before the first call.
+ */
+export function lengthenIceChecks(): void {
+  if (checksLengthened) return;
+  checksLengthened = true;
+  for (const proto of [StunProtocol.prototype, StunOverTurnProtocol.prototype] as unknown as { request: StunRequest }[]) {
+    const request = proto.request;
+    proto.request = function (this: unknown, req, addr, key, retransmissions, onSent) {
+      const isCheck = req.attributesKeys.includes('ICE-CONTROLLING') || req.attributesKeys.includes('ICE-CONTROLLED');
+      const more = isCheck && typeof retransmissions === 'number' && retransmissions > 0 ? Math.max(retransmissions, CHECK_RETRANSMISSIONS) : retransmissions;
+      return request.call(this, req, addr, key, more, onSent);
+    };
+  }
 }
 
 /**

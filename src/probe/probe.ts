@@ -307,7 +307,7 @@ export class Probe extends TypedEmitter<ProbeEvents> {
     const host = target.uri.host.includes(':') ? `[${target.uri.host}]` : target.uri.host;
     const url = `turn:${host}:${target.uri.port}?transport=udp`;
     this.#set('uplink', 'running');
-    const connectTimeoutMs = Math.min(this.timeouts.ice, 8000);
+    const connectTimeoutMs = this.timeouts.ice;
     const result = await worker.run({ iceServers: [{ urls: url, username: target.creds.username, credential: target.creds.credential }], server: url, connectTimeoutMs });
     this.#set('uplink', 'done', 'uplink', result);
   }

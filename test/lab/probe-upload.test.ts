@@ -2,7 +2,7 @@
  * The probe's uplink test across the lab: two werift peers relay-only through a real coturn
  * behind the impairment relay (each peer its own shaped flow, so A's packets cross the uplink
  * and B's downlink), A ramping its RTP rate. The rate the path sustains is found within 25% of
- * the narrower of the profile's upload and download (low-upload, 3g's rates, two custom links),
+ * the narrower of the profile's upload and download (low-upload, 3g, two custom links),
  * an unlimited link carries the ramp's top, and the advice changes with the number.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -65,14 +65,14 @@ describe('probe: the uplink test across the lab', () => {
     expect(uplinkAdvice(r)).toMatch(/low-resolution video/);
   }, 60_000);
 
-  // 3g's rates, jitter and loss at a 60 ms round trip. At 3g's own 250 ms the two werift
-  // peers' relay-to-relay ICE (each check crosses the shaped link four times, and werift gives a
-  // check 1.55 s including the TURN channel binds) fails to connect about half the time: the
-  // probe then reports the uplink as failed, and this test would measure werift, not the ramp.
-  it('3g rates (750 kbit/s up, 1500 down, jitter 20 ms, 0.5% loss): about 750 kbit/s', async () => {
-    const r = await rampBehind('custom:rtt=60ms,jitter=20ms,loss=0.5%,up=750kbit,down=1500kbit');
+  // 3g itself: 250 ms round trip each way to the relay, so the two peers' DTLS handshake and
+  // connectivity checks cross a 500 ms path (before werift-seam.ts's fixes for long paths the
+  // call failed about half the time and the probe reported the uplink as failed).
+  it('3g (750 kbit/s up, 1500 down, 250 ms round trip, jitter 20 ms, 0.5% loss): about 750 kbit/s', async () => {
+    const r = await rampBehind('3g');
+    expect(r.status, brief(r)).toBe('measured');
     within25(r, 750);
-    expect(r.rttMs!).toBeGreaterThan(50);
+    expect(r.rttMs!).toBeGreaterThan(250);
     expect(r.jitterMs!).toBeGreaterThan(5);
     expect(uplinkAdvice(r)).toMatch(/standard-definition video/);
   }, 60_000);
@@ -100,9 +100,14 @@ describe('probe: the uplink test across the lab', () => {
     const relay = await ImpairmentRelay.start({ profile: parseNetworkProfile('low-upload'), upstream: { host: '127.0.0.1', port: turn.port } });
     try {
       const { username, credential } = creds();
-      const probe = new Probe({ turn: [`turn:127.0.0.1:${relay.address.port}?transport=udp`], turnUser: username, turnPass: credential, stunSamples: 1, relayPings: 1 });
-      const report = await withTimeout(probe.run(), 60_000, 'probe behind low-upload');
-      expect(report.uplink?.status).toBe('measured');
+      // Generous timeouts: on a loaded 2-core machine the relay-only test call, which must connect
+      // before the uplink test runs, can take longer than the defaults allow.
+      const probe = new Probe({
+        turn: [`turn:127.0.0.1:${relay.address.port}?transport=udp`], turnUser: username, turnPass: credential, stunSamples: 1, relayPings: 1,
+        timeouts: { turn: 10_000, ice: 30_000 },
+      });
+      const report = await withTimeout(probe.run(), 80_000, 'probe behind low-upload');
+      expect(report.uplink?.status, `${brief(report.uplink)}; the relay-only call: ${JSON.stringify(report.ice)}`).toBe('measured');
       within25(report.uplink, 300);
       expect(report.advice.join('\n')).toMatch(/sustains about \d+ kbit\/s.*low-resolution video/);
     } finally {
