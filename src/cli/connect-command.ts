@@ -35,6 +35,7 @@ export function addConnectCommand(program: Command, io: CliIO & { in?: NodeJS.Re
     .addOption(new Option('--fps <n>', 'video frame rate').default(15).argParser(intArg('--fps', 1, 60)))
     .addOption(new Option('--video-bitrate <kbps>', 'video bitrate of the best rendition, kbit/s').default(600).argParser(intArg('--video-bitrate', 1, 20_000)))
     .addOption(new Option('--audio-bitrate <kbps>', 'Opus bitrate, kbit/s').default(32).argParser(intArg('--audio-bitrate', 1, 510)))
+    .addOption(new Option('--no-nearby', 'do not time the server\'s landmarks: be paired without regard to distance (default: send coarse round trips to them with join)'))
     .addOption(new Option('--no-adapt', 'send one rendition at --video-bitrate whatever the network (default: encode a ladder of 4 and follow the bandwidth estimate)'))
     .addOption(new Option('--keyframe-interval <seconds>', 'seconds between keyframes').default(1).argParser(positiveArg('--keyframe-interval')))
     .addOption(new Option('--record <file.webm>', 'record what the partner sends (partner 2 goes to FILE-2.webm, ...)'))
@@ -83,6 +84,7 @@ Examples:
         audioBitrate: raw.audioBitrate,
         keyframeInterval: raw.keyframeInterval,
         adapt: raw.adapt !== false,
+        nearby: raw.nearby !== false,
         record: raw.record,
         say: raw.say,
         nextAfter: raw.nextAfter,

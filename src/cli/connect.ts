@@ -33,6 +33,8 @@ export interface ConnectOptions {
   audioBitrate: number;
   /** seconds */
   keyframeInterval: number;
+  /** Send landmark round trips with join for nearby pairing (default true; --no-nearby: none). */
+  nearby?: boolean;
   /** Follow the network with a ladder of renditions (default true; --no-adapt: one rendition). */
   adapt?: boolean;
   record?: string;
@@ -100,6 +102,7 @@ export function sessionOptions(o: ConnectOptions, deps: ConnectDeps = {}): PeerS
     encode: { codec: o.codec, width: o.width, height: o.height, fps: o.fps, bitrateKbps: o.videoBitrate, keyframeIntervalS: o.keyframeInterval },
     audioBitrateKbps: o.audioBitrate,
     adapt: o.adapt !== false,
+    nearby: o.nearby !== false,
     relayOnly: !!o.relayOnly,
     ipFamily: o.ipFamily,
     recordPath: o.record,

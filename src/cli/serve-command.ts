@@ -4,6 +4,8 @@ import { type Command, InvalidArgumentError, Option } from '@commander-js/extra-
 import type { CliIO } from './io.js';
 import { intArg } from './parsers.js';
 import { DEFAULT_OPTIONS } from '../signal/options.js';
+import { PAIRING_MODES } from '../signal/pairing.js';
+import { Landmark, LandmarkName } from '../protocol/index.js';
 import { runServe, untilSignal } from './serve.js';
 
 function repeat(value: string, previous: string[] | undefined): string[] {
@@ -41,6 +43,9 @@ export function addServeCommand(program: Command, io: CliIO) {
     .addOption(new Option('--turn-ttl <seconds>', 'lifetime of minted TURN credentials (renewed while a call lives)').default(d.turnTtlSeconds).env('CHATZYO_TURN_TTL').argParser(intArg('--turn-ttl', 60, 86_400)))
     .addOption(new Option('--turn-mints-per-minute <n>', 'TURN credentials one address may be given per minute').default(d.turnMintsPerMinute).env('CHATZYO_TURN_MINTS_PER_MINUTE').argParser(intArg('--turn-mints-per-minute', 1)).helpGroup(LIMITS))
     .addOption(new Option('--interest-wait <ms>', 'how long interest tags are preferred before anyone matches').default(d.interestFallbackMs).env('CHATZYO_INTEREST_WAIT').argParser(intArg('--interest-wait')))
+    .addOption(new Option('--pairing <mode>', 'nearby: prefer strangers near each other on the network (landmark round trips); random: arrival order').default(d.pairing).env('CHATZYO_PAIRING').choices(PAIRING_MODES))
+    .addOption(new Option('--region <name>', 'name of this node\'s STUN responder as a pairing landmark').default(d.region).env('CHATZYO_REGION').argParser(landmarkNameArg('--region')))
+    .addOption(new Option('--landmark <name=stun:host:port>', 'another STUN server clients time for nearby pairing, e.g. chennai=stun:stun.chennai.example.com:3478 (repeatable)').argParser(landmarkArg).env('CHATZYO_LANDMARK'))
     .addOption(new Option('--rematch-cooldown <ms>', 'no rematch with the same person within this time while others wait').default(d.rematchCooldownMs).env('CHATZYO_REMATCH_COOLDOWN').argParser(intArg('--rematch-cooldown')))
     .addOption(new Option('--private-ttl <ms>', 'unused private call codes expire after this').default(d.privateCodeTtlMs).env('CHATZYO_PRIVATE_TTL').argParser(intArg('--private-ttl', 1000)))
     .addOption(new Option('--heartbeat <ms>', 'WebSocket ping interval; dead clients go within two').default(d.heartbeatMs).env('CHATZYO_HEARTBEAT').argParser(intArg('--heartbeat', 100)))
@@ -89,6 +94,9 @@ Examples:
         metricsPort: o.metricsPort,
         metricsHost: o.metricsHost,
         interestFallbackMs: o.interestWait,
+        pairing: o.pairing,
+        region: o.region,
+        landmarks: o.landmark ?? [],
         rematchCooldownMs: o.rematchCooldown,
         privateCodeTtlMs: o.privateTtl,
         heartbeatMs: o.heartbeat,
@@ -110,6 +118,27 @@ Examples:
       await untilSignal(server, io.out, !!o.json);
     });
 
+}
+
+/** `--region NAME`: a landmark name. */
+function landmarkNameArg(flag: string) {
+  return (value: string): string => {
+    const r = LandmarkName.safeParse(value);
+    if (!r.success) throw new InvalidArgumentError(`${flag} ${JSON.stringify(value)}: landmark names are 1-32 of a-z, 0-9 and -, starting with a letter or digit.`);
+    return r.data;
+  };
+}
+
+/** `--landmark NAME=stun:host:port` (repeatable). */
+function landmarkArg(value: string, previous: Landmark[] | undefined): Landmark[] {
+  const eq = value.indexOf('=');
+  const bad = () => new InvalidArgumentError(`--landmark ${JSON.stringify(value)}: give NAME=stun:host:port, e.g. chennai=stun:stun.example.com:3478.`);
+  if (eq <= 0) throw bad();
+  const name = landmarkNameArg('--landmark')(value.slice(0, eq));
+  const r = Landmark.safeParse({ name, url: value.slice(eq + 1) });
+  if (!r.success) throw new InvalidArgumentError(`--landmark ${JSON.stringify(value)}: give NAME=stun:host:port, e.g. chennai=stun:stun.example.com:3478.`);
+  if (previous?.some((l) => l.name === name)) throw new InvalidArgumentError(`--landmark ${name}: given twice.`);
+  return [...(previous ?? []), r.data];
 }
 
 /** `--trust-proxy [hops]`: no value (or "true") is one proxy; "false"/"0" none. */

@@ -6,7 +6,8 @@
  */
 import path from 'node:path';
 import type { RTCPeerConnectionConfig } from 'werift';
-import { ChatzyoError, type IceServer, type PartnerLeftReason, type ServerMessage } from '../protocol/index.js';
+import { ChatzyoError, type IceServer, type LandmarkRtts, type PartnerLeftReason, type ServerMessage } from '../protocol/index.js';
+import { measureLandmarks } from './landmarks.js';
 import { isCrossedSkip, isFatalServerError, TypedEmitter, type BackoffOptions, type SignalLoss } from '../protocol/client/index.js';
 import { StateMachine, type TransitionTable } from '../protocol/state-machine.js';
 import type { RTCCertificate } from 'werift';
@@ -56,6 +57,11 @@ export interface PeerSessionOptions {
    * bandwidth estimate (src/peer/adaptation.ts). false: one rendition at `encode`'s bitrate.
    */
   adapt?: boolean;
+  /**
+   * Time the server's landmarks and send the round trips with `join`, so the server can pair
+   * this peer with a stranger near it (default true; `connect --no-nearby` turns it off).
+   */
+  nearby?: boolean;
   relayOnly?: boolean;
   /** Record each partner to this webm file (the second partner to NAME-2.webm, and so on). */
   recordPath?: string;
@@ -191,6 +197,8 @@ export class PeerSession extends TypedEmitter<PeerSessionEvents> {
   #connectTimer: NodeJS.Timeout | null = null;
   /** Joins again once the server's skip limit allows (after CHZ_ERR_NEXT_RATE_LIMITED). */
   #retryJoinTimer: NodeJS.Timeout | null = null;
+  /** Round trips to the landmarks, sent with every join (null: none measured, or nearby off). */
+  #rtts: LandmarkRtts | null = null;
   #negotiationTimer: NodeJS.Timeout | null = null;
   #statsTimer: NodeJS.Timeout | null = null;
   #last = { at: 0, framesReceived: 0, bytesReceived: 0, bytesSent: 0, packetsReceived: 0, packetsLost: 0 };
@@ -295,6 +303,11 @@ export class PeerSession extends TypedEmitter<PeerSessionEvents> {
         }, o.connectTimeoutMs);
       }
       this.#statsTimer = setInterval(() => void this.#emitStats(), o.statsIntervalMs ?? 1000);
+      if (o.nearby !== false && w.landmarks?.length) {
+        const rtts = await measureLandmarks(w.landmarks);
+        if ((this.state as string) === 'ended') return; // close() may come while the landmarks are timed
+        this.#rtts = Object.keys(rtts).length ? rtts : null;
+      }
       this.#join();
     } catch (err) {
       const closedMeanwhile = this.#endResult !== null && this.#endResult.reason !== 'error';
@@ -309,7 +322,7 @@ export class PeerSession extends TypedEmitter<PeerSessionEvents> {
     if (this.state === 'ended') return;
     // Whatever joins first (a reconnect, partner-left) makes a pending retry a duplicate.
     if (this.#retryJoinTimer) { clearTimeout(this.#retryJoinTimer); this.#retryJoinTimer = null; }
-    if (t.kind === 'hub') this.#signal?.send({ type: 'join', hub: t.hub, ...(t.interests?.length ? { interests: t.interests } : {}) });
+    if (t.kind === 'hub') this.#signal?.send({ type: 'join', hub: t.hub, ...(t.interests?.length ? { interests: t.interests } : {}), ...(this.#rtts ? { rtts: this.#rtts } : {}) });
     else if (t.kind === 'private-join') this.#signal?.send({ type: 'private-join', code: t.code });
     else this.#signal?.send({ type: 'private-create' });
   }

@@ -8,3 +8,4 @@ export * from './safety-exchange.js';
 export * from './display-text.js';
 export * from './chat-channel.js';
 export * from './limits.js';
+export * from './landmarks.js';

@@ -4,6 +4,7 @@
  */
 import { z } from 'zod';
 import { ERROR_CODE_LIST } from './errors.js';
+import { Landmark, LandmarkRtts, MAX_LANDMARKS } from './landmarks.js';
 
 /** A hub name: lower-case letters, digits and dashes. */
 export const HubName = z.string().regex(/^[a-z0-9][a-z0-9-]{0,31}$/, 'hub names are 1-32 of a-z, 0-9 and -');
@@ -53,6 +54,11 @@ export const JoinMsg = z.object({
   type: z.literal('join'),
   hub: HubName,
   interests: z.array(InterestTag).max(10).optional(),
+  /**
+   * Round trips to `welcome`'s landmarks (rounded, see landmarks.ts), so the server can prefer
+   * a partner near this client. Leave it out to be paired without regard to distance.
+   */
+  rtts: LandmarkRtts.optional(),
 });
 /** Skip the current partner (or, while queued, nothing to skip: an error). Re-queues the sender. */
 export const NextMsg = z.object({ type: z.literal('next') });
@@ -114,6 +120,8 @@ export const WelcomeMsg = z.object({
   turn: z.boolean(),
   hubs: z.array(HubName),
   limits: Limits,
+  /** STUN servers to time for nearby pairing (landmarks.ts); absent when the server pairs at random. */
+  landmarks: z.array(Landmark).max(MAX_LANDMARKS).optional(),
 });
 /** You wait in `hub`'s queue at `position` (1 = next to be matched). */
 export const QueuedMsg = z.object({ type: z.literal('queued'), hub: HubName, position: z.number().int().min(1) });

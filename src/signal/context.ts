@@ -1,6 +1,6 @@
 /** What a session needs from its server. */
 import type { Logger } from 'pino';
-import type { HubCount, IceServer } from '../protocol/index.js';
+import type { HubCount, IceServer, Landmark } from '../protocol/index.js';
 import type { Matchmaker } from './matchmaker.js';
 import type { ServerMetrics } from './metrics.js';
 import type { SlidingWindow } from './rate-limit.js';
@@ -18,6 +18,8 @@ export interface ServerContext {
    * (`turnExpiresAt` is then null).
    */
   iceServersFor(session: { id: string; addressHash: string; hostHeader: string | undefined }, withTurn: boolean): { iceServers: IceServer[]; turnExpiresAt: number | null };
+  /** The landmarks `welcome` lists (none when pairing is random); the built-in STUN named as the client reached us. */
+  landmarksFor(session: { hostHeader: string | undefined }): Landmark[];
   /**
    * The window of matches a new connection from this (hashed) address has ended: the one a
    * departed connection from the address left behind, if any (see WindowPool).

@@ -4,7 +4,8 @@
  * interchangeable. Sessions call it; it calls back through {@link MatchmakerListener} to tell
  * a client (wherever it is connected) about matches, partners leaving and relayed signals.
  */
-import type { PartnerLeftReason, SignalData, HubCount } from '../protocol/index.js';
+import type { PartnerLeftReason, SignalData, HubCount, LandmarkRtts } from '../protocol/index.js';
+import type { NearbyTier, PairingMode } from './pairing.js';
 
 /** A waiting client's request. */
 export interface QueueEntry {
@@ -12,6 +13,8 @@ export interface QueueEntry {
   hub: string;
   /** Lower-cased, de-duplicated interest tags. */
   interests: string[];
+  /** Round trips to the landmarks (pairing.ts); kept only while the client waits, never passed on. */
+  rtts?: LandmarkRtts | undefined;
 }
 
 /** What one side of a new match is told. */
@@ -24,6 +27,8 @@ export interface MatchNotice {
   commonInterests: string[];
   /** Milliseconds this client waited in the queue (or for its private partner). */
   waitedMs: number;
+  /** The pair's estimated round trip from the landmarks (pairing.ts), ms; null when unknown. */
+  estimatedRttMs?: number | null;
 }
 
 /** Callbacks from the matchmaker to the clients it concerns. */
@@ -82,8 +87,12 @@ export interface MatchmakerOptions {
   interestFallbackMs: number;
   rematchCooldownMs: number;
   privateCodeTtlMs: number;
-  /** How often waiting clients are re-examined (interest fallback, cooldown expiry, code expiry). */
+  /** How often waiting clients are re-examined (interest fallback, cooldown expiry, code expiry, nearby widening). */
   tickMs?: number;
+  /** `nearby` (default): prefer strangers near each other (pairing.ts); `random`: arrival order. */
+  pairing?: PairingMode;
+  /** How the nearby limit widens with the wait (default DEFAULT_NEARBY_TIERS). */
+  nearbyTiers?: readonly NearbyTier[];
   now?: () => number;
 }
 

@@ -1,6 +1,7 @@
 /**
- * The embedded, single-process matchmaker: FIFO queues per hub, interest preference with a
- * timed fallback, a rematch cooldown, private codes and match records, all in memory.
+ * The embedded, single-process matchmaker: queues per hub, nearby pairing (pairing.ts) or
+ * arrival order, interest preference with a timed fallback, a rematch cooldown, private codes
+ * and match records, all in memory.
  */
 import type { HubCount, PartnerLeftReason, SignalData } from '../protocol/index.js';
 import { randomId } from './ids.js';
@@ -8,6 +9,7 @@ import type {
   Matchmaker, MatchmakerListener, MatchmakerOptions, Placement, PrivateJoinResult, QueueEntry, RelayResult,
 } from './matchmaker.js';
 import { normaliseInterests } from './matchmaker.js';
+import { DEFAULT_NEARBY_TIERS, pickNearby, type NearbyPick } from './pairing.js';
 
 interface Waiting extends QueueEntry { since: number }
 interface MatchRecord { id: string; offerer: string; answerer: string; hub: string | null; private: boolean; code?: string }
@@ -42,7 +44,7 @@ export class MemoryMatchmaker implements Matchmaker {
   #closed = false;
 
   constructor(options: MatchmakerOptions, listener: MatchmakerListener) {
-    this.#opts = { tickMs: 250, now: Date.now, ...options };
+    this.#opts = { tickMs: 250, now: Date.now, pairing: 'nearby', nearbyTiers: DEFAULT_NEARBY_TIERS, ...options };
     this.#listener = listener;
     for (const hub of options.hubs) this.#queues.set(hub, []);
     this.#timer = setInterval(() => this.tick(), this.#opts.tickMs);
@@ -55,11 +57,11 @@ export class MemoryMatchmaker implements Matchmaker {
     if (!queue) throw new Error(`unknown hub ${entry.hub}`);
     this.#detach(entry.clientId, 'leave');
     const now = this.#opts.now();
-    const me: Waiting = { clientId: entry.clientId, hub: entry.hub, interests: normaliseInterests(entry.interests), since: now };
-    const partnerIndex = this.#findPartner(queue, me, now, false);
-    if (partnerIndex >= 0) {
-      const [other] = queue.splice(partnerIndex, 1);
-      this.#pair(other!, me, now);
+    const me: Waiting = { clientId: entry.clientId, hub: entry.hub, interests: normaliseInterests(entry.interests), since: now, ...(entry.rtts ? { rtts: entry.rtts } : {}) };
+    const pick = this.#findPartner(queue, me, now, false);
+    if (pick.index >= 0) {
+      const [other] = queue.splice(pick.index, 1);
+      this.#pair(other!, me, now, pick.estimateMs);
       return this.placement(entry.clientId);
     }
     queue.push(me);
@@ -155,12 +157,13 @@ export class MemoryMatchmaker implements Matchmaker {
         for (let i = 0; i < queue.length && i < MAX_TICK_SCAN; i++) {
           const me = queue[i]!;
           const rest = queue.slice(i + 1, MAX_TICK_SCAN);
-          const j = this.#findPartner(rest, me, now, allowCooldown);
-          if (j < 0) continue;
+          const pick = this.#findPartner(rest, me, now, allowCooldown);
+          if (pick.index < 0) continue;
+          const j = pick.index;
           const other = rest[j]!;
           queue.splice(i + 1 + j, 1);
           queue.splice(i, 1);
-          this.#pair(me, other, now);
+          this.#pair(me, other, now, pick.estimateMs);
           i--;
         }
       }
@@ -203,7 +206,7 @@ export class MemoryMatchmaker implements Matchmaker {
     if (this.#closed) throw new Error('matchmaker is closed');
   }
 
-  #findPartner(candidates: readonly Waiting[], me: Waiting, now: number, allowCooldown: boolean): number {
+  #findPartner(candidates: readonly Waiting[], me: Waiting, now: number, allowCooldown: boolean): NearbyPick {
     const fallback = this.#opts.interestFallbackMs;
     const open = (w: Waiting) => w.interests.length === 0 || now - w.since >= fallback;
     const usable = (w: Waiting) => {
@@ -212,23 +215,38 @@ export class MemoryMatchmaker implements Matchmaker {
       if (!cooling) return true;
       return allowCooldown && now - w.since >= fallback && now - me.since >= fallback;
     };
+    const shares = (w: Waiting) => me.interests.length > 0 && sharedInterests(me.interests, w.interests).length > 0;
+    if (this.#opts.pairing === 'nearby') {
+      // Anyone who shares an interest, and anyone open when we are: nearby pairing ranks them.
+      const allowed: number[] = [];
+      for (let i = 0; i < candidates.length; i++) {
+        const w = candidates[i]!;
+        if (usable(w) && (shares(w) || (open(me) && open(w)))) allowed.push(i);
+      }
+      const pick = pickNearby(
+        { waitedMs: now - me.since, rtts: me.rtts },
+        allowed.map((i) => { const w = candidates[i]!; return { waitedMs: now - w.since, rtts: w.rtts, shared: shares(w) }; }),
+        this.#opts.nearbyTiers,
+      );
+      return pick.index < 0 ? pick : { index: allowed[pick.index]!, estimateMs: pick.estimateMs };
+    }
     // First choice: the longest-waiting stranger who shares an interest.
     if (me.interests.length > 0) {
-      const i = candidates.findIndex((w) => usable(w) && sharedInterests(me.interests, w.interests).length > 0);
-      if (i >= 0) return i;
+      const i = candidates.findIndex((w) => usable(w) && shares(w));
+      if (i >= 0) return { index: i, estimateMs: null };
     }
-    if (!open(me)) return -1;
-    return candidates.findIndex((w) => usable(w) && open(w));
+    if (!open(me)) return { index: -1, estimateMs: null };
+    return { index: candidates.findIndex((w) => usable(w) && open(w)), estimateMs: null };
   }
 
-  #pair(first: Waiting, second: Waiting, now: number): void {
+  #pair(first: Waiting, second: Waiting, now: number, estimatedRttMs: number | null): void {
     const id = randomId(12);
     const common = sharedInterests(first.interests, second.interests);
     this.#matches.set(id, { id, offerer: first.clientId, answerer: second.clientId, hub: first.hub, private: false });
     this.#where.set(first.clientId, { kind: 'matched', matchId: id });
     this.#where.set(second.clientId, { kind: 'matched', matchId: id });
-    this.#listener.matched(first.clientId, { matchId: id, role: 'offerer', partnerId: second.clientId, hub: first.hub, private: false, commonInterests: common, waitedMs: now - first.since });
-    this.#listener.matched(second.clientId, { matchId: id, role: 'answerer', partnerId: first.clientId, hub: first.hub, private: false, commonInterests: common, waitedMs: now - second.since });
+    this.#listener.matched(first.clientId, { matchId: id, role: 'offerer', partnerId: second.clientId, hub: first.hub, private: false, commonInterests: common, waitedMs: now - first.since, estimatedRttMs });
+    this.#listener.matched(second.clientId, { matchId: id, role: 'answerer', partnerId: first.clientId, hub: first.hub, private: false, commonInterests: common, waitedMs: now - second.since, estimatedRttMs });
   }
 
   #end(matchId: string, by: string, reason: PartnerLeftReason): void {

@@ -9,6 +9,10 @@ export interface ServerMetrics {
   connected: Gauge;
   matches: Counter<'kind'>;
   matchWait: Histogram;
+  /** Hub matches whose pair RTT could be estimated from landmarks (pairing.ts): the estimate, ms. */
+  pairRttEstimate: Histogram;
+  /** Hub matches: the longer of the two waits, by whether the pair RTT was known (what nearby pairing cost). */
+  pairWait: Histogram<'estimate'>;
   relayed: Counter;
   errors: Counter<'code'>;
   reports: Counter;
@@ -40,8 +44,16 @@ export function createMetrics(matchmaker: () => Matchmaker, options: { defaultMe
     name: 'chatzyo_match_wait_seconds', help: 'Time a client waited before being matched', registers: [registry],
     buckets: [0.001, 0.005, 0.01, 0.05, 0.1, 0.5, 1, 2, 5, 10, 30, 60],
   });
+  const pairRttEstimate = new Histogram({
+    name: 'chatzyo_match_rtt_estimate_ms', help: 'Estimated round trip between the two clients of a hub match, from their landmark round trips', registers: [registry],
+    buckets: [10, 20, 40, 60, 100, 150, 200, 320, 500, 1000],
+  });
+  const pairWait = new Histogram({
+    name: 'chatzyo_match_pair_wait_seconds', help: 'The longer wait of the two clients of a hub match, by whether their round trip was estimated (known) or not (unknown)',
+    labelNames: ['estimate'], registers: [registry], buckets: [0.01, 0.1, 0.5, 1, 2, 3, 5, 10, 30],
+  });
   const relayed = new Counter({ name: 'chatzyo_relayed_messages_total', help: 'Signals relayed to a partner', registers: [registry] });
   const errors = new Counter({ name: 'chatzyo_errors_total', help: 'Error replies sent, by code', labelNames: ['code'], registers: [registry] });
   const reports = new Counter({ name: 'chatzyo_reports_total', help: 'Partners reported by users', registers: [registry] });
-  return { registry, connected, matches, matchWait, relayed, errors, reports };
+  return { registry, connected, matches, matchWait, pairRttEstimate, pairWait, relayed, errors, reports };
 }

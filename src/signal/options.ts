@@ -1,3 +1,5 @@
+import type { Landmark } from '../protocol/index.js';
+import type { PairingMode } from './pairing.js';
 import { DEFAULT_LIMITS } from '../protocol/index.js';
 
 /** Every setting of `chatzyo serve`, with the embedded defaults. */
@@ -75,6 +77,12 @@ export interface SignalServerOptions {
   nodeTtlMs: number;
   /** pino level: 'info' by default, 'silent' in tests. */
   logLevel: string;
+  /** `nearby` (default): prefer strangers near each other on the network (pairing.ts); `random`: arrival order. */
+  pairing: PairingMode;
+  /** Landmarks besides this node's own STUN responder (`--landmark NAME=stun:host:port`). */
+  landmarks: Landmark[];
+  /** The name of this node's own STUN responder as a landmark (`--region`; default `local`). */
+  region: string;
 }
 
 /** The defaults: in-memory matchmaking, built-in STUN on 3478, HTTP on 8080. */
@@ -107,4 +115,7 @@ export const DEFAULT_OPTIONS: SignalServerOptions = {
   hubsIntervalMs: 2_000,
   nodeTtlMs: 10_000,
   logLevel: 'info',
+  pairing: 'nearby',
+  landmarks: [],
+  region: 'local',
 };

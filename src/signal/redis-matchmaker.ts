@@ -49,7 +49,7 @@ const MAX_SCAN = 500;
 
 /** Redis-backed {@link Matchmaker}. */
 export class RedisMatchmaker implements Matchmaker {
-  readonly #o: Required<Omit<RedisMatchmakerOptions, 'log' | 'registry' | 'outboxMaxAgeMs' | 'streamMaxAgeMs'>> & { log?: Logger };
+  readonly #o: Required<Omit<RedisMatchmakerOptions, 'log' | 'registry' | 'outboxMaxAgeMs' | 'streamMaxAgeMs' | 'pairing' | 'nearbyTiers'>> & { log?: Logger };
   readonly #listener: MatchmakerListener;
   readonly #redis: Redis;
   readonly #streams: NodeStreams;

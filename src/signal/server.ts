@@ -13,7 +13,7 @@ import { fileURLToPath } from 'node:url';
 import { readFileSync } from 'node:fs';
 import pino, { type Logger } from 'pino';
 import { WebSocketServer, type WebSocket } from 'ws';
-import { WS_PATH, type HubCount, type IceServer } from '../protocol/index.js';
+import { MAX_LANDMARKS, WS_PATH, type HubCount, type IceServer, type Landmark } from '../protocol/index.js';
 import type { ServerContext } from './context.js';
 import { randomId } from './ids.js';
 import type { Matchmaker, MatchmakerListener } from './matchmaker.js';
@@ -152,6 +152,12 @@ export class SignalServer {
       matched: (id, notice) => {
         if (notice.role === 'offerer') this.metrics.matches.inc({ kind: notice.private ? 'private' : 'hub' });
         this.metrics.matchWait.observe(notice.waitedMs / 1000);
+        if (notice.role === 'offerer' && !notice.private) {
+          // The offerer is the one who waited (the other arrived and was paired at once, or both were paired on a tick).
+          const known = notice.estimatedRttMs !== null && notice.estimatedRttMs !== undefined;
+          if (known) this.metrics.pairRttEstimate.observe(notice.estimatedRttMs!);
+          this.metrics.pairWait.observe({ estimate: known ? 'known' : 'unknown' }, notice.waitedMs / 1000);
+        }
         const session = this.sessions.get(id);
         if (session) { session.onMatched(notice); return; }
         // The client left this node before the match reached it: undo, so the partner hears.
@@ -187,6 +193,7 @@ export class SignalServer {
       log: this.log,
       hasTurn: o.turnUrls.length > 0 && !!o.turnSecret,
       iceServersFor: (session, withTurn) => this.#iceServers(session, withTurn),
+      landmarksFor: (session) => this.#landmarks(session.hostHeader),
       adoptEndedMatches: (addressHash) => this.#endedMatches.adopt(addressHash),
       releaseEndedMatches: (addressHash, w) => this.#endedMatches.release(addressHash, w),
       lastCounts: () => this.#lastCounts,
@@ -268,6 +275,19 @@ export class SignalServer {
       try { host = new URL(`http://${hostHeader}`).hostname; } catch { /* keep localhost */ }
     }
     return `stun:${host}:${port}`;
+  }
+
+  /**
+   * The landmarks for nearby pairing: this node's own STUN responder (named by --region, as the
+   * client reached us) and the --landmark ones; none when pairing is random.
+   */
+  #landmarks(hostHeader: string | undefined): Landmark[] {
+    const o = this.options;
+    // The Redis matchmaker pairs in arrival order (README, "Nearby pairing"): no landmarks to time.
+    if (o.pairing !== 'nearby' || o.redisUrl) return [];
+    const own = this.#stunUrlFor(hostHeader);
+    const out = own && !o.landmarks.some((l) => l.name === o.region) ? [{ name: o.region, url: own }] : [];
+    return [...out, ...o.landmarks].slice(0, MAX_LANDMARKS);
   }
 
   #iceServers(session: { id: string; addressHash: string; hostHeader: string | undefined }, withTurn: boolean): { iceServers: IceServer[]; turnExpiresAt: number | null } {

@@ -8,6 +8,7 @@ import {
   type ClientMessage, type ClientMessageOf, type IceServer, type ParseResult, type ErrorCode, type PartnerLeftReason, type ServerMessage, type SignalData,
 } from '../protocol/index.js';
 import { StateMachine, type TransitionTable } from '../protocol/state-machine.js';
+import type { Landmark, LandmarkRtts } from '../protocol/index.js';
 import type { Matchmaker, MatchNotice } from './matchmaker.js';
 import { normaliseInterests } from './matchmaker.js';
 import { SlidingWindow, TokenBucket } from './rate-limit.js';
@@ -55,6 +56,10 @@ export class ClientSession {
   #partnerId: string | null = null;
   #hub: string | null = null;
   #interests: string[] = [];
+  /** Round trips to the landmarks from the last join (pairing.ts); dropped with the session. */
+  #rtts: LandmarkRtts | undefined;
+  /** The landmarks this session's welcome listed. */
+  #landmarks: Landmark[] = [];
   #chain: Promise<void> = Promise.resolve();
   #alive = true;
   readonly #bucket: TokenBucket;
@@ -197,7 +202,7 @@ export class ClientSession {
     }
     switch (msg.type) {
       case 'hello': return this.#hello(msg);
-      case 'join': return this.#join(msg.hub, normaliseInterests(msg.interests));
+      case 'join': return this.#join(msg.hub, normaliseInterests(msg.interests), msg.rtts);
       case 'next': return this.#next();
       case 'leave': return this.#leave();
       case 'signal': return this.#signal(msg);
@@ -223,6 +228,7 @@ export class ClientSession {
     // TURN credentials only for a client that will need them before a match: relay-only. They
     // are not renewed while it waits (a relay test needs them for seconds); a match brings more.
     const ice = this.ctx.iceServersFor(this, this.#relayOnly).iceServers;
+    this.#landmarks = this.ctx.landmarksFor(this);
     this.send({
       type: 'welcome',
       version: PROTOCOL_VERSION,
@@ -241,12 +247,13 @@ export class ClientSession {
         privateCodeTtlMs: o.privateCodeTtlMs,
         heartbeatMs: o.heartbeatMs,
       },
+      ...(this.#landmarks.length ? { landmarks: this.#landmarks } : {}),
     });
     const counts = this.ctx.lastCounts();
     if (counts) this.send({ type: 'hubs', hubs: counts });
   }
 
-  async #join(hub: string, interests: string[]): Promise<void> {
+  async #join(hub: string, interests: string[], rtts: LandmarkRtts | undefined): Promise<void> {
     if (!this.ctx.options.hubs.includes(hub)) {
       this.error('CHZ_ERR_UNKNOWN_HUB', `There is no hub "${hub}"; hubs are ${this.ctx.options.hubs.join(', ')}.`, 'join');
       return;
@@ -254,11 +261,16 @@ export class ClientSession {
     if (this.#skipLimited('join')) return;
     this.#hub = hub;
     this.#interests = interests;
+    // Only the announced landmarks count; the numbers live in this session (and, while it
+    // waits, in the queue entry), are never logged and never reach the partner.
+    const known = new Set(this.#landmarks.map((l) => l.name));
+    const kept = rtts ? Object.fromEntries(Object.entries(rtts).filter(([name]) => known.has(name))) : {};
+    this.#rtts = Object.keys(kept).length ? kept : undefined;
     await this.#enqueue();
   }
 
   async #enqueue(): Promise<void> {
-    const placement = await this.#mm.enqueue({ clientId: this.id, hub: this.#hub!, interests: this.#interests });
+    const placement = await this.#mm.enqueue({ clientId: this.id, hub: this.#hub!, interests: this.#interests, rtts: this.#rtts });
     if (placement.kind === 'queued' && this.#state !== 'closed' && this.#state !== 'matched') {
       this.#to('queued');
       this.send({ type: 'queued', hub: placement.hub, position: placement.position });
@@ -338,7 +350,7 @@ export class ClientSession {
     if (this.#state !== 'queued' || !this.#hub) return;
     this.#chain = this.#chain.then(async () => {
       if (this.#state !== 'queued') return;
-      const placement = await this.#mm.enqueue({ clientId: this.id, hub: this.#hub!, interests: this.#interests });
+      const placement = await this.#mm.enqueue({ clientId: this.id, hub: this.#hub!, interests: this.#interests, rtts: this.#rtts });
       if (placement.kind === 'queued' && this.#state === 'queued') this.send({ type: 'queued', hub: placement.hub, position: placement.position });
     }).catch((err: unknown) => this.ctx.log.warn({ err, session: this.id }, 'requeue failed'));
     await this.#chain;

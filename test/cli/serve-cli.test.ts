@@ -35,6 +35,49 @@ describe('chatzyo CLI', () => {
     expect(out.text).toMatch(/--port must be an integer/);
   });
 
+  it('--landmark and --region take names and stun: URLs, and say what is wrong with a bad one', async () => {
+    for (const [args, why] of [
+      [['--landmark', 'chennai'], /give NAME=stun:host:port/],
+      [['--landmark', 'chennai=turn:x:1'], /give NAME=stun:host:port/],
+      [['--landmark', 'Chennai=stun:x:1'], /landmark names are 1-32 of a-z/],
+      [['--landmark', 'a=stun:x:1', '--landmark', 'a=stun:y:1'], /--landmark a: given twice/],
+      [['--region', 'North India'], /--region "North India": landmark names/],
+      [['--pairing', 'closest'], /Allowed choices are nearby, random/],
+    ] as const) {
+      const out = capture();
+      const program = buildProgram({ out: out.stream, err: out.stream }).exitOverride();
+      for (const c of program.commands) c.exitOverride();
+      await expect(program.parseAsync(['node', 'chatzyo', 'serve', ...args])).rejects.toMatchObject({ code: expect.stringMatching(/^commander\.invalid/) });
+      expect(out.text, args.join(' ')).toMatch(why);
+    }
+  });
+
+  it('the real binary announces --region and --landmark in welcome; --pairing random announces none', async () => {
+    for (const [extra, want] of [
+      [['--region', 'chennai', '--landmark', 'london=stun:198.51.100.7:3478'], ['chennai', 'london']],
+      [['--pairing', 'random'], undefined],
+    ] as const) {
+      const child = spawn(process.execPath, [BIN, 'serve', '--port', '0', '--stun-port', '0', '--host', '127.0.0.1', '--json', '--log-level', 'silent', ...extra], { stdio: ['ignore', 'pipe', 'pipe'] });
+      let out = '';
+      child.stdout.on('data', (d) => (out += d));
+      const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
+      try {
+        const first = await withTimeout(new Promise<string>((resolve) => {
+          const check = () => { const i = out.indexOf('\n'); if (i >= 0) resolve(out.slice(0, i)); };
+          child.stdout.on('data', check);
+          check();
+        }), 15_000, 'listening line');
+        const c = await TestClient.connect(JSON.parse(first).url.replace('http', 'ws') + '/ws');
+        const w = c.raw.map((r) => JSON.parse(r) as { type: string; landmarks?: { name: string }[] }).find((m) => m.type === 'welcome')!;
+        expect(w.landmarks?.map((l) => l.name)).toEqual(want);
+        await c.close();
+      } finally {
+        child.kill('SIGTERM');
+        await withTimeout(exited, 10_000, 'exit after SIGTERM');
+      }
+    }
+  }, 40_000);
+
   it('the real binary serves on port 0, prints a JSON listening line, and stops cleanly on SIGTERM', async () => {
     const child = spawn(process.execPath, [BIN, 'serve', '--port', '0', '--stun-port', '0', '--host', '127.0.0.1', '--json', '--log-level', 'silent'], { stdio: ['ignore', 'pipe', 'pipe'] });
     let out = '';
