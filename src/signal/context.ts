@@ -1,6 +1,6 @@
 /** What a session needs from its server. */
 import type { Logger } from 'pino';
-import type { HubCount, IceServer, Landmark } from '../protocol/index.js';
+import type { HubCount, IceServer, Landmark, LandmarkRtts } from '../protocol/index.js';
 import type { Matchmaker } from './matchmaker.js';
 import type { ServerMetrics } from './metrics.js';
 import type { SlidingWindow } from './rate-limit.js';
@@ -17,7 +17,7 @@ export interface ServerContext {
    * With `withTurn`, TURN credentials are minted too unless the address used up its quota
    * (`turnExpiresAt` is then null).
    */
-  iceServersFor(session: { id: string; addressHash: string; hostHeader: string | undefined }, withTurn: boolean): { iceServers: IceServer[]; turnExpiresAt: number | null };
+  iceServersFor(session: { id: string; addressHash: string; hostHeader: string | undefined; rtts?: LandmarkRtts | undefined }, withTurn: boolean): { iceServers: IceServer[]; turnExpiresAt: number | null };
   /** The landmarks `welcome` lists (none when pairing is random); the built-in STUN named as the client reached us. */
   landmarksFor(session: { hostHeader: string | undefined }): Landmark[];
   /**

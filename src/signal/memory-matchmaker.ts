@@ -41,12 +41,15 @@ export class MemoryMatchmaker implements Matchmaker {
   /** Pair key -> time until which the two may not be matched again (while others wait). */
   readonly #cooldown = new Map<string, number>();
   readonly #timer: NodeJS.Timeout;
+  /** When the last tick ran: a nearby tick examines clients whose wait crossed a boundary since. */
+  #lastTick: number;
   #closed = false;
 
   constructor(options: MatchmakerOptions, listener: MatchmakerListener) {
     this.#opts = { tickMs: 250, now: Date.now, pairing: 'nearby', nearbyTiers: DEFAULT_NEARBY_TIERS, ...options };
     this.#listener = listener;
     for (const hub of options.hubs) this.#queues.set(hub, []);
+    this.#lastTick = this.#opts.now();
     this.#timer = setInterval(() => this.tick(), this.#opts.tickMs);
     this.#timer.unref();
   }
@@ -151,7 +154,27 @@ export class MemoryMatchmaker implements Matchmaker {
   tick(): void {
     if (this.#closed) return;
     const now = this.#opts.now();
-    for (const [key, until] of this.#cooldown) if (until <= now) this.#cooldown.delete(key);
+    const since = this.#lastTick;
+    this.#lastTick = now;
+    const cooled = new Set<string>();
+    for (const [key, until] of this.#cooldown) {
+      if (until > now) continue;
+      this.#cooldown.delete(key);
+      for (const id of key.split('|')) cooled.add(id);
+    }
+    if (this.#opts.pairing === 'nearby') this.#tickNearby(now, since, cooled);
+    else this.#tickInOrder(now);
+    for (const rec of this.#privates.values()) {
+      if (rec.matchId === undefined && rec.expiresAt <= now) {
+        this.#privates.delete(rec.code);
+        this.#where.delete(rec.owner);
+        this.#listener.privateExpired(rec.owner, rec.code);
+      }
+    }
+  }
+
+  /** Arrival order: every waiting client against those behind it, oldest first. */
+  #tickInOrder(now: number): void {
     for (const queue of this.#queues.values()) {
       for (const allowCooldown of [false, true]) {
         for (let i = 0; i < queue.length && i < MAX_TICK_SCAN; i++) {
@@ -159,20 +182,42 @@ export class MemoryMatchmaker implements Matchmaker {
           const rest = queue.slice(i + 1, MAX_TICK_SCAN);
           const pick = this.#findPartner(rest, me, now, allowCooldown);
           if (pick.index < 0) continue;
-          const j = pick.index;
-          const other = rest[j]!;
-          queue.splice(i + 1 + j, 1);
+          const other = rest[pick.index]!;
+          queue.splice(i + 1 + pick.index, 1);
           queue.splice(i, 1);
           this.#pair(me, other, now, pick.estimateMs);
           i--;
         }
       }
     }
-    for (const rec of this.#privates.values()) {
-      if (rec.matchId === undefined && rec.expiresAt <= now) {
-        this.#privates.delete(rec.code);
-        this.#where.delete(rec.owner);
-        this.#listener.privateExpired(rec.owner, rec.code);
+  }
+
+  /**
+   * Nearby: a waiting pair that was not acceptable becomes acceptable only when one of the two
+   * crosses a boundary of its wait (a nearby tier, the interest fallback) or their cooldown
+   * ends; every newcomer was already examined against everyone on arrival. So only those
+   * clients are examined, each against the whole queue: a busy hub's queue of a few thousand
+   * costs a tick a few hundred comparisons per crossing client, not its square.
+   */
+  #tickNearby(now: number, since: number, cooled: ReadonlySet<string>): void {
+    const bounds = [...this.#opts.nearbyTiers.map((t) => t.untilMs), this.#opts.interestFallbackMs];
+    const crossed = (w: Waiting) => cooled.has(w.clientId) || bounds.some((b) => now - w.since >= b && since - w.since < b);
+    for (const queue of this.#queues.values()) {
+      const movers = queue.slice(0, MAX_TICK_SCAN).filter(crossed);
+      for (const me of movers) {
+        const at = queue.indexOf(me);
+        if (at < 0) continue; // paired meanwhile
+        const others = queue.slice(0, MAX_TICK_SCAN).filter((w) => w !== me);
+        let pick = this.#findPartner(others, me, now, false);
+        if (pick.index < 0 && this.#cooldown.size) pick = this.#findPartner(others, me, now, true);
+        if (pick.index < 0) continue;
+        const other = others[pick.index]!;
+        // The one who came first offers, as on arrival.
+        const otherFirst = queue.indexOf(other) < at;
+        queue.splice(queue.indexOf(other), 1);
+        queue.splice(queue.indexOf(me), 1);
+        if (otherFirst) this.#pair(other, me, now, pick.estimateMs);
+        else this.#pair(me, other, now, pick.estimateMs);
       }
     }
   }
@@ -216,7 +261,8 @@ export class MemoryMatchmaker implements Matchmaker {
       return allowCooldown && now - w.since >= fallback && now - me.since >= fallback;
     };
     const shares = (w: Waiting) => me.interests.length > 0 && sharedInterests(me.interests, w.interests).length > 0;
-    if (this.#opts.pairing === 'nearby') {
+    // A client without numbers is paired as before (and fast: the first allowed, not a full scan).
+    if (this.#opts.pairing === 'nearby' && me.rtts) {
       // Anyone who shares an interest, and anyone open when we are: nearby pairing ranks them.
       const allowed: number[] = [];
       for (let i = 0; i < candidates.length; i++) {

@@ -13,7 +13,7 @@ import { fileURLToPath } from 'node:url';
 import { readFileSync } from 'node:fs';
 import pino, { type Logger } from 'pino';
 import { WebSocketServer, type WebSocket } from 'ws';
-import { MAX_LANDMARKS, WS_PATH, type HubCount, type IceServer, type Landmark } from '../protocol/index.js';
+import { MAX_LANDMARKS, WS_PATH, type HubCount, type IceServer, type Landmark, type LandmarkRtts } from '../protocol/index.js';
 import type { ServerContext } from './context.js';
 import { randomId } from './ids.js';
 import type { Matchmaker, MatchmakerListener } from './matchmaker.js';
@@ -27,7 +27,7 @@ import { KeyedWindows, WindowPool } from './rate-limit.js';
 import { StunServer } from './stun-server.js';
 import { stunBinding } from '../stun/client.js';
 import { ConfigError, PortInUseError, type PortRole } from './errors.js';
-import { iceServersFor } from './turn-credentials.js';
+import { iceServersFor, splitTurnRegion } from './turn-credentials.js';
 
 /** Builds a matchmaker for a server; the default is {@link MemoryMatchmaker}. */
 type MatchmakerFactory = (options: SignalServerOptions, listener: MatchmakerListener) => Matchmaker | Promise<Matchmaker>;
@@ -290,7 +290,7 @@ export class SignalServer {
     return [...out, ...o.landmarks].slice(0, MAX_LANDMARKS);
   }
 
-  #iceServers(session: { id: string; addressHash: string; hostHeader: string | undefined }, withTurn: boolean): { iceServers: IceServer[]; turnExpiresAt: number | null } {
+  #iceServers(session: { id: string; addressHash: string; hostHeader: string | undefined; rtts?: LandmarkRtts | undefined }, withTurn: boolean): { iceServers: IceServer[]; turnExpiresAt: number | null } {
     const o = this.options;
     const builtIn = this.#stunUrlFor(session.hostHeader);
     const stunUrls = this.stunUrls.length ? this.stunUrls : builtIn ? [builtIn] : [];
@@ -304,7 +304,7 @@ export class SignalServer {
       this.metrics.errors.inc({ code: 'CHZ_ERR_TURN_QUOTA' });
       this.log.warn({ addr: session.addressHash, session: session.id }, 'TURN credential quota reached for an address');
     }
-    return iceServersFor({ stunUrls, turnUrls: o.turnUrls, turnSecret: o.turnSecret, turnTtlSeconds: o.turnTtlSeconds }, session.id, turn);
+    return iceServersFor({ stunUrls, turnUrls: o.turnUrls, turnSecret: o.turnSecret, turnTtlSeconds: o.turnTtlSeconds }, session.id, turn, session.rtts);
   }
 
   /** The key per-address limits use: the client's IPv4 address, or its IPv6 /64. */
@@ -581,7 +581,8 @@ export interface HealthSection {
  */
 export function stunUrlsFromTurn(turnUrls: string[]): string[] {
   const out = new Set<string>();
-  for (const u of turnUrls) {
+  for (const tagged of turnUrls) {
+    const u = splitTurnRegion(tagged).url;
     const m = /^turn:(\[[0-9a-f:.]+\]|[^:?/\s[\]]+)(?::(\d{1,5}))?(?:\?|$)/i.exec(u.trim());
     if (m) out.add(`stun:${m[1]}:${m[2] ?? 3478}`);
   }
@@ -710,6 +711,9 @@ function validateOptions(o: SignalServerOptions): void {
   if (!o.hubs.length) throw new ConfigError('at least one hub is needed (--hubs)');
   for (const h of o.hubs) if (!/^[a-z0-9][a-z0-9-]{0,31}$/.test(h)) throw new ConfigError(`bad hub name "${h}": use 1-32 of a-z, 0-9 and -`);
   if (o.turnUrls.length && !o.turnSecret) throw new ConfigError('--turn needs --turn-secret (the coturn static-auth-secret)');
+  for (const u of o.turnUrls) {
+    if (u.includes('#') && splitTurnRegion(u).region === null) throw new ConfigError(`--turn ${u}: the only fragment it takes is #region=NAME (1-32 of a-z, 0-9 and -)`);
+  }
   if (o.stunAltAddress && (!o.stunAddress && (o.host === '0.0.0.0' || o.host === '::'))) {
     throw new ConfigError('--stun-alt-address needs a specific primary address: set --stun-address (or --host)');
   }

@@ -58,6 +58,8 @@ export class ClientSession {
   #interests: string[] = [];
   /** Round trips to the landmarks from the last join (pairing.ts); dropped with the session. */
   #rtts: LandmarkRtts | undefined;
+  /** The round trips, for choosing the TURN servers nearest this client (never sent to anyone). */
+  get rtts(): LandmarkRtts | undefined { return this.#rtts; }
   /** The landmarks this session's welcome listed. */
   #landmarks: Landmark[] = [];
   #chain: Promise<void> = Promise.resolve();

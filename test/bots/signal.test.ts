@@ -56,11 +56,14 @@ describe('signal-mode bots', () => {
     expect(summary.attempts.failed).toBe(0);
     expect(summary.passed).toBe(true);
     // While the bots leave at the end, the server may still pair two of them or relay a signal to one whose
-    // socket is closing: it counts those, the bots never see them. Only bots caught mid-attempt can be involved.
+    // socket is closing: it counts those, the bots never see them. Only bots caught mid-attempt can be
+    // involved: those still in an attempt when the run ended, and those waiting in a queue whose close had
+    // not reached the server yet (a bot that stops reports "ended", so the second kind is not in
+    // `unfinished`: a CI run saw one such match). Two queued bots make at most one match per hub.
     const m = await metrics(s.url);
     const serverMatches = m.get('chatzyo_matches_total{kind="hub"}')!;
     expect(serverMatches).toBeGreaterThanOrEqual(summary.matches);
-    expect(serverMatches - summary.matches).toBeLessThanOrEqual(summary.attempts.unfinished);
+    expect(serverMatches - summary.matches).toBeLessThanOrEqual(summary.attempts.unfinished + 2);
     const relayed = m.get('chatzyo_relayed_messages_total')!;
     expect(relayed).toBeGreaterThanOrEqual(summary.signals.received);
     expect(relayed).toBeLessThanOrEqual(summary.signals.sent);

@@ -1,7 +1,7 @@
 /**
  * Nearby pairing (src/signal/pairing.ts) in the in-memory matchmaker, driven by a fake clock:
  * a near stranger is preferred over one who came earlier from far away; a far one is accepted
- * once the wait has widened the limit (60 ms for 2 s, 150 ms until 5 s, then anyone); clients
+ * once the wait has widened the limit (90 ms for 2 s, 180 ms until 5 s, then anyone); clients
  * without numbers are paired as before; a shared interest and a near partner beat either alone;
  * `random` keeps arrival order; each match carries its estimate.
  */
@@ -31,7 +31,9 @@ function setup(pairing: PairingMode = 'nearby') {
 const CHENNAI = { chennai: 10, london: 160 };
 const COIMBATORE = { chennai: 15, london: 170 };
 const LONDON = { chennai: 160, london: 10 };
-const DUBAI = { chennai: 60, london: 90 }; // 70 ms from Chennai: neither near nor far
+const DUBAI = { chennai: 60, london: 90 }; // 70 ms from Chennai: near
+const MUMBAI = { chennai: 100, london: 120 }; // 110 ms from Chennai: neither near nor far
+const NEW_YORK = { chennai: 230, london: 80 }; // 240 ms from Chennai: far
 
 describe('the estimate and the limits', () => {
   it('estimates a pair as the smallest sum over shared landmarks; none in common is unknown', () => {
@@ -41,8 +43,8 @@ describe('the estimate and the limits', () => {
     expect(estimatePairRttMs(undefined, CHENNAI)).toBeNull();
   });
 
-  it('widens with the wait: 60 ms, then 150 ms, then anyone', () => {
-    expect([0, 1999, 2000, 4999, 5000, 60_000].map((w) => acceptableRttMs(w))).toEqual([60, 60, 150, 150, Infinity, Infinity]);
+  it('widens with the wait: 90 ms, then 180 ms, then anyone', () => {
+    expect([0, 1999, 2000, 4999, 5000, 60_000].map((w) => acceptableRttMs(w))).toEqual([90, 90, 180, 180, Infinity, Infinity]);
   });
 
   it('ranks a shared interest and a near partner above either alone, then the nearer', () => {
@@ -79,18 +81,21 @@ describe('nearby pairing in the matchmaker', () => {
   it('accepts a farther stranger once the wait widens the limit, and anyone after 5 s', async () => {
     const { join, matches, wait } = setup();
     await join('chennai', CHENNAI);
-    await join('dubai', DUBAI); // 70 ms: over 60, under 150
+    await join('mumbai', MUMBAI); // 110 ms: over 90, under 180
     wait(1750);
     expect(matches).toEqual([]);
     wait(250); // chennai has waited 2 s
-    expect(matches).toEqual([['chennai', 'dubai', 70, 2000]]);
+    expect(matches).toEqual([['chennai', 'mumbai', 110, 2000]]);
 
     await join('chennai-2', CHENNAI);
-    await join('london', LONDON); // 170 ms
+    await join('new-york', NEW_YORK); // 240 ms
     wait(4750);
     expect(matches).toHaveLength(1);
     wait(250);
-    expect(matches[1]).toEqual(['chennai-2', 'london', 170, 5000]);
+    expect(matches[1]).toEqual(['chennai-2', 'new-york', 240, 5000]);
+    await join('chennai-3', CHENNAI);
+    await join('dubai', DUBAI); // 70 ms: near, at once
+    expect(matches[2]).toEqual(['chennai-3', 'dubai', 70, 0]);
   });
 
   it('pairs clients without numbers as before: at once, in arrival order', async () => {
@@ -105,20 +110,20 @@ describe('nearby pairing in the matchmaker', () => {
   it('prefers a near stranger who shares an interest over a far one who shares it', async () => {
     const { join, matches, wait } = setup();
     await join('chennai-cricket', CHENNAI, ['cricket']);
-    await join('far-cricket', LONDON, ['cricket']); // shares the interest, 170 ms away
+    await join('far-cricket', NEW_YORK, ['cricket']); // shares the interest, 240 ms away
     await join('near-plain', COIMBATORE, []); // near, no interest: not yet for chennai-cricket
     wait(4750);
     expect(matches).toEqual([]);
     await join('near-cricket', { chennai: 20, london: 170 }, ['cricket']);
     expect(matches).toEqual([['chennai-cricket', 'near-cricket', 30, 4750]]);
     wait(250); // far-cricket has waited 5 s: anyone, whatever the distance
-    expect(matches[1]).toEqual(['far-cricket', 'near-plain', 175, 5000]);
+    expect(matches[1]).toEqual(['far-cricket', 'near-plain', 245, 5000]);
   });
 
   it('once tags no longer bind, takes the nearer of a far stranger who shares one and a near one who does not', async () => {
     const { join, matches, wait } = setup();
     await join('chennai-cricket', CHENNAI, ['cricket']);
-    await join('far-cricket', LONDON, ['cricket']);
+    await join('far-cricket', NEW_YORK, ['cricket']);
     await join('near-plain', COIMBATORE, []);
     wait(5000);
     expect(matches[0]).toEqual(['chennai-cricket', 'near-plain', 25, 5000]);

@@ -8,6 +8,7 @@ import { Writable } from 'node:stream';
 import pino from 'pino';
 import { afterEach, describe, expect, it } from 'vitest';
 import type { SignalServer } from '../../src/signal/server.js';
+import { turnUrlsNearestFirst } from '../../src/signal/turn-credentials.js';
 import { Clients, startServer } from '../helpers/server.js';
 
 let server: SignalServer;
@@ -52,6 +53,34 @@ describe('landmarks in welcome', () => {
     server = await startServer({ pairing: 'random' });
     clients = new Clients(server);
     expect(await welcome()).not.toHaveProperty('landmarks');
+  });
+});
+
+describe('TURN servers by region', () => {
+  it('orders tagged TURN URLs by the round trip to the landmark of their region; the tag is never announced', async () => {
+    expect(turnUrlsNearestFirst(['turn:a:3478#region=london', 'turn:b:3478', 'turn:c:3478#region=chennai'], { chennai: 10, london: 150 }))
+      .toEqual(['turn:c:3478', 'turn:a:3478', 'turn:b:3478']);
+    expect(turnUrlsNearestFirst(['turn:a:3478#region=london', 'turn:c:3478#region=chennai'])).toEqual(['turn:a:3478', 'turn:c:3478']);
+
+    server = await startServer({
+      region: 'chennai', landmarks: [{ name: 'london', url: 'stun:198.51.100.7:3478' }], turnSecret: 'secret',
+      turnUrls: ['turn:198.51.100.7:3478?transport=udp#region=london', 'turn:203.0.113.5:3478?transport=udp#region=chennai'],
+    });
+    clients = new Clients(server);
+    const inLondon = await clients.connect();
+    const inChennai = await clients.connect();
+    inLondon.send({ type: 'join', hub: 'tamil', rtts: { chennai: 150, london: 10 } });
+    await inLondon.next('queued');
+    inChennai.send({ type: 'join', hub: 'tamil', rtts: { chennai: 10, london: 150 } });
+    // 160 ms apart: matched once the limit has widened to anyone (5 s).
+    const turnOf = async (c: typeof inLondon) => (await c.next('matched', 8000)).iceServers!.find((i) => i.username)!.urls;
+    expect(await turnOf(inLondon)).toEqual(['turn:198.51.100.7:3478?transport=udp', 'turn:203.0.113.5:3478?transport=udp']);
+    expect(await turnOf(inChennai)).toEqual(['turn:203.0.113.5:3478?transport=udp', 'turn:198.51.100.7:3478?transport=udp']);
+    for (const c of [inLondon, inChennai]) for (const f of c.raw) expect(f).not.toContain('#region');
+  }, 15_000);
+
+  it('refuses a --turn URL with another fragment', async () => {
+    await expect(startServer({ turnSecret: 'x', turnUrls: ['turn:203.0.113.5:3478#zone=1'] })).rejects.toThrow(/#region=NAME/);
   });
 });
 
