@@ -5,3 +5,4 @@ export * from './link.js';
 export * from './relay.js';
 export * from './ice.js';
 export * from './measure.js';
+export * from './regions.js';
