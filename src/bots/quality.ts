@@ -34,6 +34,8 @@ export interface BotQuality {
   latencyP95Ms: number | null;
   /** Median of the MOS estimates taken each second. */
   mos: number | null;
+  /** Median round trip of its calls' ICE candidate pair, ms (what nearby pairing's estimate is checked against). */
+  rttP50Ms?: number | null;
   /**
    * The video this bot sent (clip ladder, `bots --no-adapt` leaves it null): the rung its last
    * call ended on (0 = the clip itself), rung changes over its calls, and that call's last
@@ -56,6 +58,8 @@ export interface QualitySummary {
   latencyMs: { p50: number; p95: number } | null;
   /** Per-bot MOS: median, the worst 5%, the worst. */
   mos: { p50: number; p5: number; min: number } | null;
+  /** Per-bot call round trip (the ICE candidate pair's): median and 95th percentile of the bots' medians, ms. */
+  rttMs?: { p50: number; p95: number } | null;
   /**
    * The senders' adaptation (null when no bot adapted, e.g. `--no-adapt`): how many bots ended
    * on each rung (`"0"` = the clip itself), rung changes over all bots and the most one bot
@@ -198,6 +202,7 @@ class BotAccumulator {
       latencyP50Ms: latencies.length ? r(percentile(latencies, 50)) : null,
       latencyP95Ms: latencies.length ? r(percentile(latencies, 95)) : null,
       mos: moss.length ? percentile(moss, 50) : null,
+      rttP50Ms: this.watches.some((w) => w.rtts.length) ? r(percentile(this.watches.flatMap((w) => w.rtts), 50)) : null,
       rung: last?.rung ?? null,
       rungSwitches,
       estimateKbps: last?.estimateKbps ?? null,
@@ -257,6 +262,7 @@ export function qualitySummary(qs: readonly (BotQuality | null | undefined)[], n
   const lat50 = q.map((x) => x.latencyP50Ms).filter((x): x is number => x !== null);
   const lat95 = q.map((x) => x.latencyP95Ms).filter((x): x is number => x !== null);
   const mos = q.map((x) => x.mos).filter((x): x is number => x !== null);
+  const rtt = q.map((x) => x.rttP50Ms).filter((x): x is number => x !== null && x !== undefined);
   const freeze = q.map((x) => x.freezeRatio);
   const adapted = q.filter((x) => x.rung !== null && x.rung !== undefined);
   const endedOnRung: Record<string, number> = {};
@@ -269,6 +275,7 @@ export function qualitySummary(qs: readonly (BotQuality | null | undefined)[], n
     freezeRatio: { p50: r(percentile(freeze, 50)), p95: r(percentile(freeze, 95)), max: r(Math.max(...freeze)) },
     latencyMs: lat50.length ? { p50: r(percentile(lat50, 50)), p95: r(percentile(lat95, 95)) } : null,
     mos: mos.length ? { p50: r(percentile(mos, 50)), p5: r(percentile(mos, 5)), min: r(Math.min(...mos)) } : null,
+    rttMs: rtt.length ? { p50: r(percentile(rtt, 50)), p95: r(percentile(rtt, 95)) } : null,
     adaptation: adapted.length ? {
       bots: adapted.length,
       endedOnRung,

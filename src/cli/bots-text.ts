@@ -51,7 +51,7 @@ export function summaryText(s: BotsSummary): string {
     const q = s.quality;
     if (q) {
       out.push(`  viewer per bot${q.network ? ` (behind ${q.network})` : ''}: ${q.fps.p50} fps median, ${q.fps.p5} p5 · freeze ratio ${q.freezeRatio.p50} median, ${q.freezeRatio.p95} p95`
-        + `${q.latencyMs ? ` · latency ${ms(q.latencyMs.p50)} p50, ${ms(q.latencyMs.p95)} p95` : ''}${q.mos ? ` · MOS ${q.mos.p50} median, ${q.mos.p5} p5` : ''}`);
+        + `${q.latencyMs ? ` · latency ${ms(q.latencyMs.p50)} p50, ${ms(q.latencyMs.p95)} p95` : ''}${q.mos ? ` · MOS ${q.mos.p50} median, ${q.mos.p5} p5` : ''}${q.rttMs ? ` · call RTT ${ms(q.rttMs.p50)} p50` : ''}`);
     } else if (s.quality === null) {
       out.push('  viewer per bot: no bot rendered video');
     }

@@ -58,6 +58,7 @@ describe('bots --network', () => {
     expect(q.fps.p50).toBeGreaterThan(5);
     expect(q.latencyMs!.p50).toBeGreaterThan(0);
     expect(q.mos!.p50).toBeGreaterThan(4);
+    expect(q.rttMs!.p50).toBeGreaterThan(0);
     expect(summary.thresholds.map((t) => [t.name, t.passed])).toEqual(expect.arrayContaining([['min-mos', true], ['max-freeze-ratio', true]]));
   }, 120_000);
 
@@ -76,6 +77,8 @@ describe('bots --network', () => {
     expect(q.network).toBe(SLOW);
     // The link adds 100 ms each way to the sender's side and to the receiver's.
     expect(q.latencyMs!.p50).toBeGreaterThan(good.quality!.latencyMs!.p50 + 100);
+    // The calls' ICE round trip: 150 ms on each bot's side of the relay.
+    expect(q.rttMs!.p50).toBeGreaterThan(good.quality!.rttMs!.p50 + 250);
     expect(q.mos!.p50).toBeLessThan(good.quality!.mos!.p50);
 
     const root = parseXml(readFileSync(junit, 'utf8'));
