@@ -5,10 +5,11 @@
  */
 import {
   ChatzyoError, ERROR_CODES,
-  type ClientMessage, type HubCount, type PartnerLeftReason, type ServerMessage, type ServerMessageOf, type SignalData,
+  type ClientMessage, type HubCount, type LandmarkRtts, type PartnerLeftReason, type ServerMessage, type ServerMessageOf, type SignalData,
 } from '../protocol/index.js';
 import { isCrossedSkip, isFatalServerError, TypedEmitter, type SignalLoss } from '../protocol/client/index.js';
 import { StateMachine, type TransitionTable } from '../protocol/state-machine.js';
+import { measureLandmarksInBrowser } from './landmarks.js';
 import { acquireLocalMedia, describeMediaProblem, stopLocalMedia, type LocalMedia } from './local-media.js';
 import { PeerCall, type CallQuality, type CallState, type NetworkPath } from './peer-call.js';
 import type { SignalClient } from './signal-client.js';
@@ -57,6 +58,10 @@ export interface SessionSnapshot {
   /** The server offers TURN, so "Hide my IP" can work. */
   turn: boolean;
   relayOnly: boolean;
+  /** The server lists landmarks, so "Prefer strangers near me" can work. */
+  nearby: boolean;
+  /** "Prefer strangers near me": time the landmarks and send the round trips with `join`. */
+  preferNear: boolean;
   hub: string | null;
   queuePosition: number | null;
   privateCode: string | null;
@@ -112,9 +117,25 @@ export function parseInterests(text: string): string[] {
   return [...new Set(tags)].slice(0, 10);
 }
 
+/** What a {@link BrowserSession} is built with besides its signaling connection (tests). */
+interface BrowserSessionOptions {
+  /** Times `welcome`'s landmarks (default {@link measureLandmarksInBrowser}). */
+  measureLandmarks?: typeof measureLandmarksInBrowser;
+}
+
+/** The landmark round trips of one welcome (one connection): measured once, kept for its later joins. */
+interface NearbyMeasurement {
+  welcome: ServerMessageOf<'welcome'>;
+  /** Settles within the measurement's budget (it never rejects). */
+  done: Promise<void>;
+  /** The round trips, once measured (possibly empty: no landmark answered). */
+  rtts: LandmarkRtts | null;
+}
+
 /** The browser client's session state machine. */
 export class BrowserSession extends TypedEmitter<SessionEvents> {
   readonly #signal: SignalClient;
+  readonly #measureLandmarks: typeof measureLandmarksInBrowser;
   readonly #machine = new StateMachine<SessionState>('BrowserSession', SESSION_TRANSITIONS, 'offline', 'CHZ_ERR_CLIENT_STATE');
   #welcome: ServerMessageOf<'welcome'> | null = null;
   #hubs: HubCount[] = [];
@@ -127,6 +148,8 @@ export class BrowserSession extends TypedEmitter<SessionEvents> {
   #queuePosition: number | null = null;
   #privateCode: string | null = null;
   #relayOnly = false;
+  #preferNear = true;
+  #nearby: NearbyMeasurement | null = null;
   #message: { text: string; tone: Tone } | null = null;
   #retryInSeconds: number | null = null;
   /** Why the connection was lost, as shown while offline (kept across failed retries). */
@@ -138,9 +161,10 @@ export class BrowserSession extends TypedEmitter<SessionEvents> {
   /** Signals received from partners, newest last (bounded). */
   readonly received: ReceivedSignal[] = [];
 
-  constructor(signal: SignalClient) {
+  constructor(signal: SignalClient, opts: BrowserSessionOptions = {}) {
     super();
     this.#signal = signal;
+    this.#measureLandmarks = opts.measureLandmarks ?? measureLandmarksInBrowser;
     signal.on('welcome', (w) => this.#onWelcome(w));
     signal.on('message', (m) => this.#onMessage(m));
     signal.on('disconnected', (l) => this.#onLost(l));
@@ -162,6 +186,8 @@ export class BrowserSession extends TypedEmitter<SessionEvents> {
       hubs: this.#hubs,
       turn: this.#welcome?.turn ?? false,
       relayOnly: this.#relayOnly,
+      nearby: (this.#welcome?.landmarks?.length ?? 0) > 0,
+      preferNear: this.#preferNear,
       hub: this.#hub,
       queuePosition: this.#queuePosition,
       privateCode: this.#privateCode,
@@ -192,13 +218,25 @@ export class BrowserSession extends TypedEmitter<SessionEvents> {
     this.#changed();
   }
 
+  /**
+   * "Prefer strangers near me": from the next Start on, time the server's landmarks (once per
+   * connection) and send the round trips with `join`; off, nothing is timed or sent.
+   */
+  setPreferNear(on: boolean): void {
+    this.#preferNear = on;
+    this.#changed();
+  }
+
   /** Start: camera and microphone, then the hub's queue. */
   async start(hub: string, interests: string[]): Promise<void> {
     this.#assert('start', ['idle']);
     this.#hub = hub;
     this.#interests = interests;
     this.#message = null;
+    // Timed while the camera is asked for, so the join usually waits for nothing.
+    const nearby = this.#measureNearby();
     if (!(await this.#prepare())) return;
+    if (nearby && !(await this.#awaitNearby(nearby))) return;
     this.#join();
   }
 
@@ -370,8 +408,48 @@ export class BrowserSession extends TypedEmitter<SessionEvents> {
     this.safeEmit('localmedia', null);
   }
 
+  /**
+   * Starts timing the landmarks of the current welcome, once per welcome, when the server lists
+   * some and "Prefer strangers near me" is on. Returns what to wait for before joining, or null
+   * when there is nothing to wait for (off, no landmarks, or measured already).
+   */
+  #measureNearby(): Promise<void> | null {
+    const w = this.#welcome;
+    if (!this.#preferNear || !w?.landmarks?.length) return null;
+    if (this.#nearby?.welcome !== w) {
+      const m: NearbyMeasurement = { welcome: w, done: Promise.resolve(), rtts: null };
+      m.done = this.#measureLandmarks(w.landmarks).then((rtts) => { m.rtts = rtts; }, () => { m.rtts = {}; });
+      this.#nearby = m;
+    }
+    return this.#nearby.rtts ? null : this.#nearby.done;
+  }
+
+  /**
+   * Waits for the landmark timing (never longer than its budget) in `preparing`. False when Stop
+   * or a lost connection cut the wait short: then nothing is joined.
+   */
+  async #awaitNearby(done: Promise<void>): Promise<boolean> {
+    const token = this.#prepareToken;
+    if (this.state === 'idle') this.#to('preparing');
+    await done;
+    if (token !== this.#prepareToken || this.state !== 'preparing') return false;
+    if (!this.#signal.ready) { this.#to('idle'); return false; }
+    return true;
+  }
+
+  /** The round trips to send with `join`: measured for this connection, wanted, and not empty. */
+  #joinRtts(): LandmarkRtts | undefined {
+    const m = this.#nearby;
+    if (!this.#preferNear || !m?.rtts || m.welcome !== this.#welcome) return undefined;
+    return Object.keys(m.rtts).length ? m.rtts : undefined;
+  }
+
   #join(): void {
-    if (!this.#send({ type: 'join', hub: this.#hub!, interests: this.#interests.length ? this.#interests : undefined })) {
+    // Joins that do not come from Start (Next out of a private call, a crossed skip) do not wait:
+    // they send what was measured already, and start the timing for the joins after them.
+    if (!this.#nearby?.rtts) void this.#measureNearby();
+    const msg: ClientMessage = { type: 'join', hub: this.#hub!, interests: this.#interests.length ? this.#interests : undefined, rtts: this.#joinRtts() };
+    if (!this.#send(msg)) {
       this.#to('idle');
       return;
     }
@@ -454,6 +532,8 @@ export class BrowserSession extends TypedEmitter<SessionEvents> {
 
   #onWelcome(w: ServerMessageOf<'welcome'>): void {
     this.#welcome = w;
+    // A new connection: its landmarks (and the route to them) may differ, so they are timed again.
+    this.#nearby = null;
     this.#retryInSeconds = null;
     this.#lostWhy = '';
     if (!w.turn) this.#relayOnly = false;

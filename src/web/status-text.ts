@@ -25,7 +25,8 @@ export function statusLine(s: SessionSnapshot): StatusLine {
     case 'idle':
       return msg ? { text: msg.text, tone: msg.tone } : { text: 'Pick a hub and press Start to meet a stranger.', tone: 'info' };
     case 'preparing':
-      return { text: 'Asking for your camera and microphone…', tone: 'info' };
+      // With the camera on already, what is left is timing the landmarks (at most 1.5 s).
+      return { text: s.mediaOn ? 'Getting ready to meet a stranger…' : 'Asking for your camera and microphone…', tone: 'info' };
     case 'searching': {
       const where = s.hub ? ` in ${s.hub}` : '';
       const wait = s.queuePosition !== null

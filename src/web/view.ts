@@ -41,6 +41,7 @@ export class View {
   readonly #hub = byTestId<HTMLSelectElement>('hub-select');
   readonly #interests = byTestId<HTMLInputElement>('interests');
   readonly #hideIp = byTestId<HTMLInputElement>('hide-ip');
+  readonly #preferNear = byTestId<HTMLInputElement>('prefer-near');
   readonly #start = byTestId<HTMLButtonElement>('start');
   readonly #next = byTestId<HTMLButtonElement>('next');
   readonly #stop = byTestId<HTMLButtonElement>('stop');
@@ -64,6 +65,7 @@ export class View {
   readonly #remotePlaceholder = byId<HTMLElement>('remote-placeholder');
   readonly #localPlaceholder = byId<HTMLElement>('local-placeholder');
   readonly #hideIpHint = byId<HTMLElement>('hide-ip-hint');
+  readonly #preferNearHint = byId<HTMLElement>('prefer-near-hint');
   readonly #quality = byTestId<HTMLElement>('quality');
   readonly #qualityText = byTestId<HTMLElement>('quality-text');
   readonly #audioOnly = byTestId<HTMLButtonElement>('audio-only');
@@ -87,6 +89,7 @@ export class View {
     this.#report.addEventListener('click', () => this.#act(() => session.report()));
     this.#privateCreate.addEventListener('click', () => this.#act(() => session.createPrivate()));
     this.#hideIp.addEventListener('change', () => session.setRelayOnly(this.#hideIp.checked));
+    this.#preferNear.addEventListener('change', () => session.setPreferNear(this.#preferNear.checked));
     this.#chatForm.addEventListener('submit', (ev) => {
       ev.preventDefault();
       const text = this.#chatInput.value;
@@ -147,6 +150,13 @@ export class View {
       ? 'Calls go through the server\'s TURN relay, so your partner never sees your IP address.'
       : 'This server offers no TURN relay, so your IP address cannot be hidden.';
     if (this.#hideIpHint.textContent !== hint) this.#hideIpHint.textContent = hint;
+    // Like the interests, it counts when joining: settled before Start.
+    this.#preferNear.disabled = !s.nearby || (st !== 'idle' && st !== 'offline');
+    this.#preferNear.checked = s.preferNear;
+    const nearHint = s.nearby || st === 'offline'
+      ? 'Times a few quick pings to this server\'s landmarks, so you meet people with less delay. Only rounded numbers reach the server, never your partner.'
+      : 'This server pairs strangers at random.';
+    if (this.#preferNearHint.textContent !== nearHint) this.#preferNearHint.textContent = nearHint;
 
     const chatOpen = inCall && !!s.call?.chatOpen;
     this.#chatInput.disabled = !chatOpen;
