@@ -35,7 +35,9 @@ describe('chat log under a flood', () => {
     await waitForStatus(page, /position 1/, 10_000, 'page queued');
     const [peer, rec] = sessions.create({ server: rig.server.url, video: null, audio: null, target: { kind: 'hub', hub: 'malayalam' } }, 'flooder');
     await withTimeout(peer.start(), 15_000, 'peer start');
-    await waitForStatus(page, CONNECTED, 20_000, 'page connected');
+    await waitForStatus(page, CONNECTED, 20_000, 'page connected').catch((err: Error) => {
+      throw new Error(`${err.message}; the peer: ${JSON.stringify(rec.all('gave-up'))} ${JSON.stringify(rec.all('warning'))}`);
+    });
     await rec.next('chat-open', 20_000);
     await until(() => page.eval<boolean>('!document.querySelector(\'[data-testid="chat-input"]\').disabled'), 10_000, 'the page\'s chat is open');
 
