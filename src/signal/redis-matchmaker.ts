@@ -1,7 +1,8 @@
 /**
  * The multi-node matchmaker: queues, interest preference, rematch cooldown, private codes and
  * match records live in Redis; pairing runs in Lua scripts (atomic, so two nodes never hand one
- * waiting client to two partners). Notices for a client on another node travel through that
+ * waiting client to two partners), nearby pairing included (pairing.ts's rules, ported to Lua;
+ * a waiting client's round trips sit in its hash until it leaves the queue). Notices for a client on another node travel through that
  * node's Redis Stream, read with a cursor the node keeps (redis-streams.ts), so a dropped
  * connection or a restart loses nothing; a node's heartbeat key lets the survivors clean up
  * after it dies.
@@ -17,6 +18,7 @@ import type {
   Matchmaker, MatchmakerListener, MatchmakerOptions, MatchNotice, Placement, PrivateJoinResult, QueueEntry, RelayResult,
 } from './matchmaker.js';
 import { normaliseInterests } from './matchmaker.js';
+import { DEFAULT_NEARBY_TIERS } from './pairing.js';
 import { CHECK, COUNTS, CREATE_PRIVATE, END_MATCH, ENQUEUE, JOIN_PRIVATE, REMOVE, TICK } from './redis-scripts.js';
 
 /** Settings of the Redis matchmaker. */
@@ -46,10 +48,17 @@ type Wire =
   | { t: 'expired'; to: string; code: string };
 
 const MAX_SCAN = 500;
+/**
+ * Most candidates a nearby tick examines (each crossing client against the queue): about 50 ms
+ * of Redis time. Hundreds of clients crossing a boundary at once are spread over a few ticks.
+ */
+const MAX_TICK_WORK = 40_000;
 
 /** Redis-backed {@link Matchmaker}. */
 export class RedisMatchmaker implements Matchmaker {
-  readonly #o: Required<Omit<RedisMatchmakerOptions, 'log' | 'registry' | 'outboxMaxAgeMs' | 'streamMaxAgeMs' | 'pairing' | 'nearbyTiers'>> & { log?: Logger };
+  readonly #o: Required<Omit<RedisMatchmakerOptions, 'log' | 'registry' | 'outboxMaxAgeMs' | 'streamMaxAgeMs'>> & { log?: Logger };
+  /** The nearby tiers for the scripts (JSON), or "" with --pairing random (arrival order, no round trips kept). */
+  readonly #tiersJson: string;
   readonly #listener: MatchmakerListener;
   readonly #redis: Redis;
   readonly #streams: NodeStreams;
@@ -82,8 +91,15 @@ export class RedisMatchmaker implements Matchmaker {
   readonly #bounced = new Set<string>();
 
   private constructor(options: RedisMatchmakerOptions, listener: MatchmakerListener) {
-    this.#o = { tickMs: 250, now: Date.now, prefix: '{chz}:', ...options };
+    this.#o = {
+      tickMs: 250, now: Date.now, prefix: '{chz}:', ...options,
+      pairing: options.pairing ?? 'nearby', nearbyTiers: options.nearbyTiers ?? DEFAULT_NEARBY_TIERS,
+    };
     this.#P = this.#o.prefix;
+    // Infinity (no limit) travels as null, which the scripts read as no limit.
+    this.#tiersJson = this.#o.pairing === 'nearby'
+      ? JSON.stringify(this.#o.nearbyTiers.map((t) => ({ untilMs: finiteOrNull(t.untilMs), maxRttMs: finiteOrNull(t.maxRttMs) })))
+      : '';
     this.#listener = listener;
     const common = { maxRetriesPerRequest: 1, enableOfflineQueue: false, lazyConnect: true, connectTimeout: 2000, retryStrategy: (n: number) => Math.min(200 * n, 2000) };
     this.#redis = new Redis(options.url, common);
@@ -153,14 +169,17 @@ export class RedisMatchmaker implements Matchmaker {
     const now = this.#o.now();
     const interests = normaliseInterests(entry.interests);
     const mid = randomId(12);
+    // The round trips are kept (in the client's hash) only while it waits, and only for nearby pairing.
+    const rtts = this.#tiersJson && entry.rtts ? JSON.stringify(entry.rtts) : '';
     const res = JSON.parse(await this.#cmd('czEnqueue', entry.clientId, this.#o.nodeId, entry.hub, JSON.stringify(interests), now,
-      this.#o.interestFallbackMs, this.#o.rematchCooldownMs, mid, MAX_SCAN));
+      this.#o.interestFallbackMs, this.#o.rematchCooldownMs, mid, MAX_SCAN, rtts, this.#tiersJson));
     this.#afterEnded(entry.clientId, res.ended, 'leave');
     if (res.r === 'q') return { kind: 'queued', hub: entry.hub, position: res.position };
     const common = arr(res.common) as string[];
+    const estimatedRttMs = estimate(res.est);
     // The one who waited is the offerer.
-    this.#deliverMatched(res.partner, res.node, { matchId: mid, role: 'offerer', partnerId: entry.clientId, hub: entry.hub, private: false, commonInterests: common, waitedMs: res.waited }, this.#o.nodeId);
-    this.#deliverMatched(entry.clientId, this.#o.nodeId, { matchId: mid, role: 'answerer', partnerId: res.partner, hub: entry.hub, private: false, commonInterests: common, waitedMs: 0 }, res.node);
+    this.#deliverMatched(res.partner, res.node, { matchId: mid, role: 'offerer', partnerId: entry.clientId, hub: entry.hub, private: false, commonInterests: common, waitedMs: res.waited, estimatedRttMs }, this.#o.nodeId);
+    this.#deliverMatched(entry.clientId, this.#o.nodeId, { matchId: mid, role: 'answerer', partnerId: res.partner, hub: entry.hub, private: false, commonInterests: common, waitedMs: 0, estimatedRttMs }, res.node);
     return { kind: 'matched', matchId: mid, partnerId: res.partner };
   }
 
@@ -226,17 +245,18 @@ export class RedisMatchmaker implements Matchmaker {
     if (problem) throw new Error(`redis invariant broken: ${problem}`);
   }
 
-  /** Interest fallback, cooldown last resort and private expiry, for every hub. */
+  /** Interest fallback, cooldown last resort, nearby widening and private expiry, for every hub. */
   async tick(): Promise<void> {
     if (this.#closed || this.#ticking || !this.healthy) return;
     this.#ticking = true;
     try {
       const mids = Array.from({ length: 16 }, () => randomId(12));
-      const res = JSON.parse(await this.#cmd('czTick', JSON.stringify(this.#o.hubs), this.#o.now(), this.#o.interestFallbackMs, MAX_SCAN, JSON.stringify(mids)));
-      for (const m of arr(res.matches) as { mid: string; hub: string; a: string; anode: string; awaited: number; b: string; bnode: string; bwaited: number; common: unknown }[]) {
+      const res = JSON.parse(await this.#cmd('czTick', JSON.stringify(this.#o.hubs), this.#o.now(), this.#o.interestFallbackMs, MAX_SCAN, JSON.stringify(mids), this.#tiersJson, MAX_TICK_WORK));
+      for (const m of arr(res.matches) as { mid: string; hub: string; a: string; anode: string; awaited: number; b: string; bnode: string; bwaited: number; common: unknown; est?: unknown }[]) {
         const common = arr(m.common) as string[];
-        this.#deliverMatched(m.a, m.anode, { matchId: m.mid, role: 'offerer', partnerId: m.b, hub: m.hub, private: false, commonInterests: common, waitedMs: m.awaited }, m.bnode);
-        this.#deliverMatched(m.b, m.bnode, { matchId: m.mid, role: 'answerer', partnerId: m.a, hub: m.hub, private: false, commonInterests: common, waitedMs: m.bwaited }, m.anode);
+        const estimatedRttMs = estimate(m.est);
+        this.#deliverMatched(m.a, m.anode, { matchId: m.mid, role: 'offerer', partnerId: m.b, hub: m.hub, private: false, commonInterests: common, waitedMs: m.awaited, estimatedRttMs }, m.bnode);
+        this.#deliverMatched(m.b, m.bnode, { matchId: m.mid, role: 'answerer', partnerId: m.a, hub: m.hub, private: false, commonInterests: common, waitedMs: m.bwaited, estimatedRttMs }, m.anode);
       }
       for (const e of arr(res.expired) as { owner: string; node: string; code: string }[]) this.#send(e.node, { t: 'expired', to: e.owner, code: e.code });
     } catch (err) {
@@ -472,6 +492,15 @@ export class RedisMatchmaker implements Matchmaker {
 
 function arr(v: unknown): unknown[] {
   return Array.isArray(v) ? v : [];
+}
+
+/** A script's pair estimate: a number, or null when unknown (absent). */
+function estimate(v: unknown): number | null {
+  return typeof v === 'number' && Number.isFinite(v) ? v : null;
+}
+
+function finiteOrNull(v: number): number | null {
+  return Number.isFinite(v) ? v : null;
 }
 
 function redactUrl(url: string): string {

@@ -283,8 +283,7 @@ export class SignalServer {
    */
   #landmarks(hostHeader: string | undefined): Landmark[] {
     const o = this.options;
-    // The Redis matchmaker pairs in arrival order (README, "Nearby pairing"): no landmarks to time.
-    if (o.pairing !== 'nearby' || o.redisUrl) return [];
+    if (o.pairing !== 'nearby') return [];
     const own = this.#stunUrlFor(hostHeader);
     const out = own && !o.landmarks.some((l) => l.name === o.region) ? [{ name: o.region, url: own }] : [];
     return [...out, ...o.landmarks].slice(0, MAX_LANDMARKS);

@@ -1,0 +1,3 @@
+import { nearbySuite } from './nearby-suite.js';
+
+nearbySuite('nearby pairing, in-memory matchmaker', { extra: () => ({}) });
