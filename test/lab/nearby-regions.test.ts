@@ -88,11 +88,13 @@ async function run(mode: PairingMode): Promise<Outcome[]> {
       }, a.name);
       await withTimeout(peer.start(), 15_000, `${a.name} start`);
       const joinedAt = Date.now();
-      const m = await rec.next('matched', 30_000);
+      await rec.next('matched', 30_000);
       const waitMs = Date.now() - joinedAt;
-      await rec.next('connected', 30_000);
-      const s = await rec.next('stats', 20_000, (x: PeerStats) => x.rttMs !== null && x.matchId === m.matchId);
-      return { region: a.region, waitMs, matchId: m.matchId, role: m.role, rttMs: s.rttMs! };
+      // The call that connected (a call that failed ICE re-queues both sides: they meet someone else).
+      const c = await rec.next('connected', 45_000);
+      const m = rec.all('matched').find((x) => x.matchId === c.matchId)!;
+      const s = await rec.next('stats', 20_000, (x: PeerStats) => x.rttMs !== null && x.matchId === c.matchId);
+      return { region: a.region, waitMs, matchId: c.matchId, role: m.role, rttMs: s.rttMs! };
     });
     return await Promise.all(runs);
   } finally {
