@@ -45,6 +45,7 @@
  */
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { seededRandom } from '../src/lab/link.js';
 import { rttBucket, type LandmarkRtts } from '../src/protocol/index.js';
 import type { MatchNotice } from '../src/signal/matchmaker.js';
 import { MemoryMatchmaker } from '../src/signal/memory-matchmaker.js';
@@ -88,18 +89,6 @@ export const SLOW_RTT_MS = 320;
 const EARTH_KM = 6371;
 const HUB = 'tamil';
 
-/** Seeded PRNG: mulberry32, uniform in [0, 1). */
-export function mulberry32(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
-
 /** Great-circle distance, km (haversine). */
 export function greatCircleKm(a: { lat: number; lon: number }, b: { lat: number; lon: number }): number {
   const rad = Math.PI / 180;
@@ -138,7 +127,7 @@ export function trueRttMs(a: SimClient, b: SimClient): number {
  * seed gives the same clients in the same order at every rate, only the times scale.
  */
 export function generateArrivals(opts: { clients: number; ratePerSec: number; seed: number }): SimClient[] {
-  const rand = mulberry32(opts.seed);
+  const rand = seededRandom(opts.seed);
   const total = CITIES.reduce((s, c) => s + c.weight, 0);
   const out: SimClient[] = [];
   let t = 0;

@@ -4,6 +4,8 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import net from 'node:net';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
+import { Redis } from 'ioredis';
+import { afterAll, beforeAll } from 'vitest';
 import { withTimeout } from './deadline.js';
 import { serverPort } from './ports.js';
 
@@ -72,4 +74,25 @@ export async function startRedis(opts: { persistent?: boolean } = {}): Promise<R
   r.stop = async (signal) => { await stop(signal); };
   process.once('exit', () => { try { r.proc.kill('SIGKILL'); } catch { /* gone */ } rmSync(dir, { recursive: true, force: true }); });
   return r;
+}
+
+/**
+ * A redis-server for the file's tests (started before them, stopped after) and an admin client
+ * to look inside it. Read `redis` and `admin` inside tests, not at registration.
+ */
+export function useRedisWithAdmin(): { readonly redis: RedisServer; readonly admin: Redis } {
+  let redis: RedisServer | undefined;
+  let admin: Redis | undefined;
+  beforeAll(async () => {
+    redis = await startRedis();
+    admin = new Redis(redis.url, { maxRetriesPerRequest: 1 });
+  });
+  afterAll(async () => {
+    admin?.disconnect();
+    await redis?.stop();
+  });
+  return {
+    get redis() { if (!redis) throw new Error('redis-server is not started yet'); return redis; },
+    get admin() { if (!admin) throw new Error('redis-server is not started yet'); return admin; },
+  };
 }

@@ -4,27 +4,17 @@
  * matches, in the same order, with the same roles, waits, shared interests and estimates.
  * Seeded random hubs, places, interests and departures; a real redis-server.
  */
-import { Redis } from 'ioredis';
 import { Registry } from 'prom-client';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import type { LandmarkRtts } from '../../src/protocol/index.js';
 import type { Matchmaker, MatchmakerListener, MatchmakerOptions, MatchNotice, Placement } from '../../src/signal/matchmaker.js';
 import { MemoryMatchmaker } from '../../src/signal/memory-matchmaker.js';
 import { RedisMatchmaker } from '../../src/signal/redis-matchmaker.js';
 import type { NearbyTier, PairingMode } from '../../src/signal/pairing.js';
 import { until } from '../helpers/deadline.js';
-import { startRedis, type RedisServer } from '../helpers/redis.js';
+import { useRedisWithAdmin } from '../helpers/redis.js';
 
-let redis: RedisServer;
-let admin: Redis;
-beforeAll(async () => {
-  redis = await startRedis();
-  admin = new Redis(redis.url, { maxRetriesPerRequest: 1 });
-});
-afterAll(async () => {
-  admin?.disconnect();
-  await redis?.stop();
-});
+const r = useRedisWithAdmin();
 
 type Row = [offerer: string, answerer: string, estimate: number | null | undefined, offererWaited: number, answererWaited: number, common: string[]];
 
@@ -65,7 +55,7 @@ async function run(seed: number, pairing: PairingMode, opts: { fallback: number;
   const memWaited = new Map<string, number>();
   const redisWaited = new Map<string, number>();
   const mem = new MemoryMatchmaker(base, recorder(memRows, memWaited));
-  const red = await RedisMatchmaker.connect({ ...base, url: redis.url, nodeId: `n${seed}`, nodeTtlMs: 60_000, prefix: `{chzt}:${seed}:${pairing}:`, registry: new Registry() }, recorder(redisRows, redisWaited));
+  const red = await RedisMatchmaker.connect({ ...base, url: r.redis.url, nodeId: `n${seed}`, nodeTtlMs: 60_000, prefix: `{chzt}:${seed}:${pairing}:`, registry: new Registry() }, recorder(redisRows, redisWaited));
   const both: [Matchmaker, Matchmaker] = [mem, red];
   let x = seed;
   const rnd = () => ((x = (x * 1103515245 + 12345) & 0x7fffffff) / 0x7fffffff);
@@ -130,7 +120,7 @@ async function scenarioSetup(impl: 'memory' | 'redis', pairing: PairingMode = 'n
   const prefix = `{chzs}:${++scenario}:`;
   const mm = impl === 'memory'
     ? new MemoryMatchmaker(options, listener)
-    : await RedisMatchmaker.connect({ ...options, url: redis.url, nodeId: 'scenarios', nodeTtlMs: 60_000, prefix, registry: new Registry() }, listener);
+    : await RedisMatchmaker.connect({ ...options, url: r.redis.url, nodeId: 'scenarios', nodeTtlMs: 60_000, prefix, registry: new Registry() }, listener);
   const join = (clientId: string, rtts?: LandmarkRtts, interests: string[] = []) => mm.enqueue({ clientId, hub: 'tamil', interests, ...(rtts ? { rtts } : {}) });
   /** Moves the clock by `ms` in ticks of 250 ms, as the matchmaker's timer would. */
   const wait = async (ms: number) => { for (let t = 0; t < ms; t += 250) { now += 250; await mm.tick(); } };
@@ -251,10 +241,10 @@ describe.each(['memory', 'redis'] as const)('nearby pairing scenarios (%s)', (im
     expect(await mm.placement('chennai')).toEqual({ kind: 'none' });
     // Also when the waiting client turns to a private call instead.
     await join('x', LONDON);
-    if (impl === 'redis') expect(await admin.hget(`${prefix}c:x`, 'rtt')).toBe(JSON.stringify(LONDON));
+    if (impl === 'redis') expect(await r.admin.hget(`${prefix}c:x`, 'rtt')).toBe(JSON.stringify(LONDON));
     await mm.createPrivate('x');
-    if (impl === 'redis') expect(await admin.hgetall(`${prefix}c:x`)).toMatchObject({ st: 'p' });
-    if (impl === 'redis') expect(await admin.hgetall(`${prefix}c:x`)).not.toHaveProperty('rtt');
+    if (impl === 'redis') expect(await r.admin.hgetall(`${prefix}c:x`)).toMatchObject({ st: 'p' });
+    if (impl === 'redis') expect(await r.admin.hgetall(`${prefix}c:x`)).not.toHaveProperty('rtt');
     await check();
     await mm.close();
   });
@@ -295,13 +285,13 @@ describe('a crowd crossing a boundary at once (Redis)', () => {
     const prefix = '{chzc}:';
     const mm = await RedisMatchmaker.connect({
       hubs: ['tamil'], interestFallbackMs: 60_000, rematchCooldownMs: 60_000, privateCodeTtlMs: 600_000, tickMs: 1e9, now: () => now,
-      url: redis.url, nodeId: 'crowd', nodeTtlMs: 60_000, prefix, registry: new Registry(),
+      url: r.redis.url, nodeId: 'crowd', nodeTtlMs: 60_000, prefix, registry: new Registry(),
     }, { matched: (_id, n) => { if (n.role === 'offerer') matched++; }, partnerLeft: () => {}, signal: () => true, privateExpired: () => {} });
     try {
       // 500 clients 200 ms from one another: acceptable to each other only after 5 s.
       for (let i = 0; i < 500; i++) await mm.enqueue({ clientId: `c${i}`, hub: 'tamil', interests: [], rtts: { a: 100 } });
       expect(matched).toBe(0);
-      const due = () => admin.zcount(`${prefix}nb:tamil`, '-inf', String(now));
+      const due = () => r.admin.zcount(`${prefix}nb:tamil`, '-inf', String(now));
       now += 2000; // everyone crosses 2 s in one tick: more than one tick's work
       await mm.tick();
       const left = await due();
@@ -309,12 +299,12 @@ describe('a crowd crossing a boundary at once (Redis)', () => {
       expect(left).toBeLessThan(500);
       for (let t = 0; t < 20 && (await due()) > 0; t++) await mm.tick();
       expect(await due()).toBe(0);
-      expect(await admin.zcount(`${prefix}nb:tamil`, 1_005_000, 1_005_000)).toBe(500); // next: 5 s
+      expect(await r.admin.zcount(`${prefix}nb:tamil`, 1_005_000, 1_005_000)).toBe(500); // next: 5 s
       expect(matched).toBe(0);
       now += 3000; // 5 s: anyone; at most 16 matches a tick
       for (let t = 0; t < 40 && matched < 250; t++) await mm.tick();
       expect(matched).toBe(250);
-      expect(await admin.zcard(`${prefix}nb:tamil`)).toBe(0);
+      expect(await r.admin.zcard(`${prefix}nb:tamil`)).toBe(0);
       await mm.checkInvariants();
     } finally {
       await mm.close();

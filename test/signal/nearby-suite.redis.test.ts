@@ -1,21 +1,10 @@
-import { Redis } from 'ioredis';
-import { afterAll, beforeAll } from 'vitest';
-import { startRedis, type RedisServer } from '../helpers/redis.js';
+import { useRedisWithAdmin } from '../helpers/redis.js';
 import { nearbySuite } from './nearby-suite.js';
 
-let redis: RedisServer;
-let admin: Redis;
-beforeAll(async () => {
-  redis = await startRedis();
-  admin = new Redis(redis.url, { maxRetriesPerRequest: 1 });
-});
-afterAll(async () => {
-  admin?.disconnect();
-  await redis?.stop();
-});
+const r = useRedisWithAdmin();
 
 nearbySuite('nearby pairing, redis matchmaker', {
-  extra: () => ({ redisUrl: redis.url }),
-  beforeEachTest: () => redis.flush(),
-  clientHash: (id) => admin.hgetall(`{chz}:c:${id}`),
+  extra: () => ({ redisUrl: r.redis.url }),
+  beforeEachTest: () => r.redis.flush(),
+  clientHash: (id) => r.admin.hgetall(`{chz}:c:${id}`),
 });
