@@ -28,6 +28,8 @@ export interface ConnectModel {
   /** Why there is no safety number: `failed` (someone may be in the middle) or `unavailable`. */
   safetyProblem: 'failed' | 'unavailable' | null;
   chat: ChatLine[];
+  /** What the partner says it sends (its camera, its microphone); null until it says (a partner without the state channel never does). */
+  partnerMedia: { camera: boolean; mic: boolean } | null;
   /** The last thing worth telling the person (why a partner left, a warning). */
   notice: string | null;
 }
@@ -36,7 +38,7 @@ export interface ConnectModel {
 export function initialModel(where: string): ConnectModel {
   return {
     where, status: 'starting', queuePosition: null, privateLink: null, partner: 0, role: null, candidateType: null, ipFamily: null,
-    stats: null, safetyNumber: null, safetyProblem: null, chat: [], notice: null,
+    stats: null, safetyNumber: null, safetyProblem: null, chat: [], partnerMedia: null, notice: null,
   };
 }
 
@@ -66,7 +68,7 @@ export function reduce(m: ConnectModel, e: ConnectEvent, serverUrl = ''): Connec
     case 'matched':
       return {
         ...m, status: 'connecting', partner: e.data.partner, role: e.data.role, queuePosition: null, candidateType: null, ipFamily: null,
-        stats: null, safetyNumber: null, safetyProblem: null, chat: [], notice: e.data.commonInterests.length ? `You both like ${e.data.commonInterests.join(', ')}.` : null,
+        stats: null, safetyNumber: null, safetyProblem: null, chat: [], partnerMedia: null, notice: e.data.commonInterests.length ? `You both like ${e.data.commonInterests.join(', ')}.` : null,
       };
     case 'connected':
       return { ...m, status: 'connected', candidateType: e.data.candidateType, ipFamily: e.data.ipFamily };
@@ -85,10 +87,14 @@ export function reduce(m: ConnectModel, e: ConnectEvent, serverUrl = ''): Connec
       return withChat(m, { from: 'partner', text: e.data.text });
     case 'chat-sent':
       return withChat(m, { from: 'you', text: e.data.text });
+    case 'partner-media':
+      return { ...m, partnerMedia: { camera: e.data.camera, mic: e.data.mic } };
     case 'partner-left':
-      return { ...m, status: 'partner left', notice: LEFT_WORDS[e.data.reason] ?? 'Your partner left.', stats: null, safetyNumber: null, safetyProblem: null };
+      return {
+        ...m, status: 'partner left', notice: LEFT_WORDS[e.data.reason] ?? 'Your partner left.', stats: null, safetyNumber: null, safetyProblem: null, partnerMedia: null,
+      };
     case 'next':
-      return { ...m, status: 'waiting', notice: 'You pressed Next.', stats: null, safetyNumber: null, safetyProblem: null };
+      return { ...m, status: 'waiting', notice: 'You pressed Next.', stats: null, safetyNumber: null, safetyProblem: null, partnerMedia: null };
     case 'gave-up':
       return {
         ...m, status: 'waiting', stats: null, safetyNumber: null, safetyProblem: null,

@@ -36,6 +36,12 @@ function receivedMedia(s: ConnectModel['stats']): string | null {
   return [video, s.audioCodec ? displaySafe(s.audioCodec) : ''].filter(Boolean).join(' + ');
 }
 
+/** What the partner turned off, e.g. "Partner's camera is off" (null when nothing is, or it has not said). */
+function partnerMediaLine(p: ConnectModel['partnerMedia']): string | null {
+  if (!p || (p.camera && p.mic)) return null;
+  return !p.camera && !p.mic ? 'Partner\'s camera and microphone are off' : !p.camera ? 'Partner\'s camera is off' : 'Partner\'s microphone is off';
+}
+
 /**
  * The screen for one model. Chat and notices (server errors, partner-supplied interests) are
  * outside text: shown through {@link displaySafe}, so no escape sequence reaches the terminal.
@@ -45,6 +51,7 @@ export function ConnectView({ model: m, input, composing }: ConnectViewProps): R
   const media = receivedMedia(s);
   const waiting = m.queuePosition ? `waiting (position ${m.queuePosition})` : 'waiting';
   const statusWords = m.status === 'waiting' ? waiting : m.status === 'partner left' && m.queuePosition ? `partner left · ${waiting}` : m.status;
+  const partnerOff = partnerMediaLine(m.partnerMedia);
   return (
     <Box flexDirection="column">
       <Box>
@@ -60,6 +67,7 @@ export function ConnectView({ model: m, input, composing }: ConnectViewProps): R
       </Text>
       {s?.rungSize ? <Text>Sending {s.rungSize} at {s.targetKbps} kbit/s (rung {(s.rung ?? 0) + 1}), estimate {fmt(s.estimateKbps, ' kbit/s')}</Text> : null}
       {media ? <Text>Receiving {media}</Text> : null}
+      {partnerOff ? <Text color="yellow">{partnerOff}</Text> : null}
       <Text>Safety number: {m.safetyNumber ? <Text bold color="green">{m.safetyNumber}</Text>
         : m.safetyProblem === 'failed' ? <Text bold color="red">FAILED (someone may be in the middle)</Text>
           : m.safetyProblem === 'unavailable' ? <Text color="yellow">unavailable</Text> : <Text color="gray">-</Text>}</Text>
@@ -87,7 +95,7 @@ export interface ConnectAppProps {
 }
 
 const EVENTS: (keyof PeerSessionEvents)[] = [
-  'welcome', 'queued', 'private-created', 'matched', 'connected', 'safety', 'safety-problem', 'chat', 'chat-sent', 'partner-left', 'next',
+  'welcome', 'queued', 'private-created', 'matched', 'connected', 'safety', 'safety-problem', 'chat', 'chat-sent', 'partner-media', 'partner-left', 'next',
   'gave-up', 'ice-restart', 'stats', 'disconnected', 'server-error', 'warning', 'ended',
 ];
 

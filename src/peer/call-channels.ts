@@ -1,12 +1,14 @@
 /**
  * The data channels of one call: chat on the negotiated channel and on `chat` channels the
- * partner opens in-band (docs/protocol.md, "Between peers"), and the safety-number exchange on
- * its own negotiated channel (docs/safety-number.md). The call says when to start and close.
+ * partner opens in-band (docs/protocol.md, "Between peers"), the safety-number exchange on
+ * its own negotiated channel (docs/safety-number.md), and the call-state channel, where only the
+ * partner's `media` messages are read (docs/protocol.md, "The state channel"; the headless peer
+ * sends no state of its own). The call says when to start and close.
  */
 import type { RTCDataChannel, RTCPeerConnection } from 'werift';
 import {
   CHAT_CHANNEL, ChatCopies, chatFromMessage, chatSendChannel, clampChat, SAFETY_CHANNEL, SAFETY_TIMEOUT_MS, startSafetyExchange,
-  type SafetyExchange, type SafetyOutcome,
+  STATE_CHANNEL, StateInbox, type MediaState, type SafetyExchange, type SafetyOutcome,
 } from '../protocol/index.js';
 import { subscribe, type Disposer } from './werift-seam.js';
 
@@ -27,6 +29,8 @@ export interface CallChannelsOptions {
   onChat: (text: string) => void;
   /** How the safety exchange ended. */
   onSafety: (outcome: SafetyOutcome) => void;
+  /** The partner said what it sends (camera, microphone) on the state channel. */
+  onPartnerMedia: (state: MediaState) => void;
 }
 
 /** The chat and safety channels of one call. */
@@ -40,14 +44,18 @@ export class CallChannels {
   readonly #safetyDc: RTCDataChannel;
   #safetyExchange: SafetyExchange | null = null;
   #safetyTimer: NodeJS.Timeout | null = null;
+  /** The state channel: the partner's messages are size-checked, rate-limited and validated; only `media` is used. */
+  readonly #stateDc: RTCDataChannel;
+  readonly #stateIn = new StateInbox();
   readonly #disposers: Disposer[] = [];
   readonly #opts: CallChannelsOptions;
 
-  /** Creates both negotiated channels (call after the transceivers, as the m-sections go in that order). */
+  /** Creates the negotiated channels (call after the transceivers, as the m-sections go in that order). */
   constructor(opts: CallChannelsOptions) {
     this.#opts = opts;
     this.#dc = opts.pc.createDataChannel(CHAT_CHANNEL.label, { negotiated: true, id: CHAT_CHANNEL.id, ordered: true });
     this.#safetyDc = opts.pc.createDataChannel(SAFETY_CHANNEL.label, { negotiated: true, id: SAFETY_CHANNEL.id, ordered: true });
+    this.#stateDc = opts.pc.createDataChannel(STATE_CHANNEL.label, { negotiated: true, id: STATE_CHANNEL.id, ordered: true });
     this.#disposers.push(subscribe(opts.pc.onDataChannel, (dc) => this.#onPartnerChannel(dc)));
   }
 
@@ -58,6 +66,7 @@ export class CallChannels {
   start(): void {
     this.#useChannel(this.#dc);
     this.#useSafetyChannel(this.#safetyDc);
+    this.#disposers.push(subscribe(this.#stateDc.onMessage, (m: string | Buffer) => this.#onStateMessage(m)));
   }
 
   /**
@@ -83,6 +92,14 @@ export class CallChannels {
     try { this.#dc.close(); } catch { /* transport already gone */ }
     for (const dc of this.#partnerChat) { try { dc.close(); } catch { /* transport already gone */ } }
     try { this.#safetyDc.close(); } catch { /* transport already gone */ }
+    try { this.#stateDc.close(); } catch { /* transport already gone */ }
+  }
+
+  /** One message on the state channel: `media` is reported; `typing`, unknown, invalid and over-the-rate ones are ignored. */
+  #onStateMessage(data: string | Buffer): void {
+    if (this.#opts.closed()) return;
+    const msg = this.#stateIn.receive(data);
+    if (msg?.t === 'media') this.#opts.onPartnerMedia({ camera: msg.camera, mic: msg.mic });
   }
 
   /**

@@ -8,7 +8,7 @@
  * (werift-seam.ts).
  */
 import { MediaStream, MediaStreamTrack, RTCPeerConnection, type RTCCertificate, type RTCRtpSender, type RTCRtpTransceiver, type RTCPeerConnectionConfig } from 'werift';
-import { ChatzyoError, type IceServer, type SafetyOutcome, type SignalData } from '../protocol/index.js';
+import { ChatzyoError, type IceServer, type MediaState, type SafetyOutcome, type SignalData } from '../protocol/index.js';
 import { StateMachine, type TransitionTable } from '../protocol/state-machine.js';
 import { peerError } from './errors.js';
 import { normalizeBundle, withoutBundleGroup, type ForeignSection } from './sdp-bundle.js';
@@ -92,6 +92,8 @@ export type CallEvents = {
   safety: [string];
   /** The exchange ended without a number: `failed` (someone may be in the middle) or `unavailable`. */
   'safety-problem': [Exclude<SafetyOutcome, { state: 'verified' }>];
+  /** The partner said what it sends (state channel): camera and microphone on or off. */
+  'partner-media': [MediaState];
   /** An ICE restart began (we sent or received a restart offer). */
   'ice-restart': [];
   /**
@@ -190,6 +192,7 @@ export class Call extends TypedEmitter<CallEvents> {
       onChatOpen: () => this.safeEmit('chat-open'),
       onChat: (text) => this.safeEmit('chat', text),
       onSafety: (o) => this.#onSafetyOutcome(o),
+      onPartnerMedia: (s) => this.safeEmit('partner-media', s),
     });
 
     this.#disposers.push(subscribe(this.pc.onIceCandidate, (c) => {

@@ -159,6 +159,8 @@ export type PeerSessionEvents = {
   'chat-open': [{ matchId: string }];
   chat: [{ matchId: string; text: string }];
   'chat-sent': [{ matchId: string; text: string }];
+  /** The partner said what it sends (its camera and microphone on or off), on the call-state channel. */
+  'partner-media': [{ matchId: string; camera: boolean; mic: boolean }];
   /** The server says the partner is gone. */
   'partner-left': [{ matchId: string; reason: PartnerLeftReason }];
   /** We pressed Next. */
@@ -430,6 +432,7 @@ export class PeerSession extends TypedEmitter<PeerSessionEvents> {
     call.on('pli', () => { if (this.#call === call && this.#videoSink) this.#video?.requestKeyframe(this.#videoSink); });
     call.on('chat', (text) => this.safeEmit('chat', { matchId: m.matchId, text }));
     call.on('chat-open', () => this.safeEmit('chat-open', { matchId: m.matchId }));
+    call.on('partner-media', (s) => this.safeEmit('partner-media', { matchId: m.matchId, camera: s.camera, mic: s.mic }));
     call.on('safety', (n) => this.safeEmit('safety', { matchId: m.matchId, safetyNumber: n }));
     call.on('safety-problem', (p) => this.safeEmit('safety-problem', { matchId: m.matchId, state: p.state, reason: p.reason }));
     call.on('remote-media', (kind) => this.safeEmit('remote-media', { matchId: m.matchId, kind }));

@@ -7,5 +7,6 @@ export * from './safety-number.js';
 export * from './safety-exchange.js';
 export * from './display-text.js';
 export * from './chat-channel.js';
+export * from './state-channel.js';
 export * from './limits.js';
 export * from './landmarks.js';

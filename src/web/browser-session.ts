@@ -1,7 +1,8 @@
 /**
  * The browser client's session: an explicit state machine over the signaling connection, local
  * media and the current {@link PeerCall}. The view calls its public methods (Start, Next, Stop,
- * Report, private calls, chat) and renders its snapshots; it never touches the protocol itself.
+ * Report, private calls, chat, mute, camera off, switch camera) and renders its snapshots; it
+ * never touches the protocol itself.
  */
 import {
   ChatzyoError, ERROR_CODES,
@@ -9,6 +10,7 @@ import {
 } from '../protocol/index.js';
 import { isCrossedSkip, isFatalServerError, TypedEmitter, type SignalLoss } from '../protocol/client/index.js';
 import { StateMachine, type TransitionTable } from '../protocol/state-machine.js';
+import { listVideoInputs, nextVideoInput, openVideoInput } from './camera-switch.js';
 import { measureLandmarksInBrowser } from './landmarks.js';
 import { acquireLocalMedia, describeMediaProblem, stopLocalMedia, type LocalMedia } from './local-media.js';
 import { PeerCall, type CallQuality, type CallState, type NetworkPath } from './peer-call.js';
@@ -49,6 +51,9 @@ interface CallSnapshot {
   /** Where the safety-number exchange is: `failed` means someone may be in the middle. */
   safetyCheck: 'checking' | 'verified' | 'failed' | 'unavailable';
   chatOpen: boolean;
+  /** What the partner says it sends (state channel); null until it says (or when it has no state channel). */
+  partnerCamera: boolean | null;
+  partnerMic: boolean | null;
 }
 
 /** Everything the view renders. */
@@ -74,6 +79,15 @@ export interface SessionSnapshot {
   retryInSeconds: number | null;
   /** Camera or microphone is in use (Stop turns it off, even between calls). */
   mediaOn: boolean;
+  /** Our microphone is muted (kept across calls until the page closes). */
+  micOff: boolean;
+  /** Our camera is off: its track disabled and the partner told (kept across calls until the page closes). */
+  cameraOff: boolean;
+  /** A microphone and a camera are in use (so there is something to mute or turn off). */
+  hasMic: boolean;
+  hasCamera: boolean;
+  /** The device has more than one camera and one is in use: "Switch camera" can cycle through them. */
+  canSwitchCamera: boolean;
 }
 
 /** One line of the chat log. */
@@ -92,6 +106,8 @@ export type SessionEvents = {
   remotestream: [MediaStream | null];
   /** The call's connection quality (peer-call.ts); null when no call is running. */
   quality: [CallQuality | null];
+  /** The partner is typing (its `typing` messages, rate-limited by both sides). */
+  partnertyping: [];
 };
 
 /** A received signal, kept for diagnostics and tests (which check what a partner could learn). */
@@ -155,6 +171,12 @@ export class BrowserSession extends TypedEmitter<SessionEvents> {
   /** Why the connection was lost, as shown while offline (kept across failed retries). */
   #lostWhy = '';
   #pendingLink: string | null = null;
+  #micOff = false;
+  #cameraOff = false;
+  /** Cameras of the device, counted once one is in use (ids are known only then). */
+  #videoInputs = 0;
+  /** A camera switch is under way (a second press waits for it). */
+  #switching = false;
   /** Bumped by Stop so an in-flight camera request does not go on to join. */
   #prepareToken = 0;
   readonly #nextTimes: number[] = [];
@@ -168,7 +190,11 @@ export class BrowserSession extends TypedEmitter<SessionEvents> {
     signal.on('welcome', (w) => this.#onWelcome(w));
     signal.on('message', (m) => this.#onMessage(m));
     signal.on('disconnected', (l) => this.#onLost(l));
+    // A camera plugged in or out shows or hides "Switch camera".
+    globalThis.navigator?.mediaDevices?.addEventListener?.('devicechange', this.#onDeviceChange);
   }
+
+  readonly #onDeviceChange = (): void => { void this.#countCameras(); };
 
   /** The current state. */
   get state(): SessionState { return this.#machine.state; }
@@ -195,11 +221,17 @@ export class BrowserSession extends TypedEmitter<SessionEvents> {
         matchId: m.matchId, role: m.role, private: m.private, hub: m.hub, commonInterests: m.commonInterests,
         state: call.state, everConnected: call.everConnected, path: this.#path, safetyNumber: call.safetyNumber,
         safetyCheck: call.safetyOutcome?.state ?? 'checking', chatOpen: call.chatOpen,
+        partnerCamera: call.partnerMedia?.camera ?? null, partnerMic: call.partnerMedia?.mic ?? null,
       } : null,
       message: this.#message,
       canRequeue: this.#hub !== null,
       retryInSeconds: this.#retryInSeconds,
       mediaOn: !!this.#media?.stream?.getTracks().some((t) => t.readyState === 'live'),
+      micOff: this.#micOff,
+      cameraOff: this.#cameraOff,
+      hasMic: !!this.#media?.audio,
+      hasCamera: !!this.#media?.video,
+      canSwitchCamera: !!this.#media?.video && this.#videoInputs > 1,
     };
   }
 
@@ -331,6 +363,64 @@ export class BrowserSession extends TypedEmitter<SessionEvents> {
     this.safeEmit('chat', { from: 'you', text: t });
   }
 
+  /**
+   * Mute (on) or unmute (off) the microphone: its track is disabled (it sends silence), so no
+   * renegotiation. Kept for the next calls too, as people expect of a mute button.
+   */
+  setMicOff(on: boolean): void {
+    this.#assert('setMicOff', ['in-call']);
+    this.#micOff = on;
+    this.#applyTrackSwitches();
+  }
+
+  /**
+   * Camera off (on) or on again (off): the video track is disabled (it sends black frames; the
+   * camera light may stay on) and the partner is told over the state channel, so it shows a
+   * placeholder. Kept for the next calls too.
+   */
+  setCameraOff(on: boolean): void {
+    this.#assert('setCameraOff', ['in-call']);
+    this.#cameraOff = on;
+    this.#applyTrackSwitches();
+  }
+
+  /** Tells the partner we are typing (sent at most once every 2 s; the rest are dropped here). */
+  sendTyping(): void {
+    if (this.state !== 'in-call') return;
+    this.#call?.sendTyping();
+  }
+
+  /**
+   * Switches to the device's next camera (front and back on a phone), wrapping around: the new
+   * track replaces the old one in the call (`replaceTrack`, no renegotiation) and in the preview.
+   * A camera that cannot be opened leaves the current one, and the person is told.
+   */
+  async switchCamera(): Promise<void> {
+    this.#assert('switchCamera', ['in-call']);
+    const media = this.#media;
+    const old = media?.video;
+    if (!media || !old || this.#switching) return;
+    this.#switching = true;
+    try {
+      const inputs = await listVideoInputs();
+      this.#videoInputs = inputs.length;
+      const next = nextVideoInput(inputs, old.getSettings().deviceId ?? null);
+      if (!next) { this.#changed(); return; }
+      const track = await this.#openCamera(next.deviceId, old);
+      // Stop, or a new camera request, while the camera was opening: this one is not wanted.
+      if (!track || this.#media !== media || this.state === 'closed') { track?.stop(); return; }
+      track.enabled = !this.#cameraOff;
+      const stream = new MediaStream([...(media.audio ? [media.audio] : []), track]);
+      this.#media = { ...media, stream, video: track };
+      await this.#call?.replaceVideoTrack(track).catch(() => { /* the call ended meanwhile */ });
+      old.stop();
+      this.safeEmit('localmedia', this.#media);
+      this.#changed();
+    } finally {
+      this.#switching = false;
+    }
+  }
+
   /** Audio only (on) or video again (off) in the current call; a new call starts with video. */
   async setAudioOnly(on: boolean): Promise<void> {
     this.#assert('setAudioOnly', ['in-call']);
@@ -353,11 +443,53 @@ export class BrowserSession extends TypedEmitter<SessionEvents> {
     this.#endCall();
     this.#releaseMedia();
     void this.#signal.close();
+    globalThis.navigator?.mediaDevices?.removeEventListener?.('devicechange', this.#onDeviceChange);
     this.#to('closed');
     this.removeAllListeners();
   }
 
   // ------------------------------------------------------------ internals
+
+  /** Mute and camera off, applied to the local tracks and told to the partner. */
+  #applyTrackSwitches(): void {
+    if (this.#media?.audio) this.#media.audio.enabled = !this.#micOff;
+    if (this.#media?.video) this.#media.video.enabled = !this.#cameraOff;
+    this.#call?.sendMediaState();
+    this.#changed();
+  }
+
+  /**
+   * Opens camera `deviceId`. Many phones run one camera at a time: when the new one will not
+   * open next to the old, the old is stopped and the new one tried again, and if that fails too
+   * the old one is opened again. Null (and the person told) when no camera could be switched to.
+   */
+  async #openCamera(deviceId: string, old: MediaStreamTrack): Promise<MediaStreamTrack | null> {
+    try {
+      return await openVideoInput(deviceId);
+    } catch { /* try again with the old camera stopped */ }
+    const oldId = old.getSettings().deviceId;
+    old.stop();
+    for (const id of [deviceId, oldId]) {
+      if (!id) continue;
+      try {
+        const track = await openVideoInput(id);
+        if (id !== deviceId) this.safeEmit('mediaproblem', 'The other camera could not be started.');
+        return track;
+      } catch { /* next */ }
+    }
+    this.safeEmit('mediaproblem', 'The camera could not be switched, and stopped. Press Stop and Start to turn it on again.');
+    return null;
+  }
+
+  /** Counts the device's cameras (after permission, when their ids are known), for "Switch camera". */
+  async #countCameras(): Promise<void> {
+    if (!this.#media?.video) return;
+    const n = (await listVideoInputs(globalThis.navigator?.mediaDevices)).length;
+    if (n !== this.#videoInputs) {
+      this.#videoInputs = n;
+      this.#changed();
+    }
+  }
 
   #assert(method: string, states: readonly SessionState[]): void {
     if (!states.includes(this.state)) throw new ChatzyoError('CHZ_ERR_CLIENT_STATE', `BrowserSession.${method}() is not allowed in state ${this.state}`);
@@ -395,6 +527,10 @@ export class BrowserSession extends TypedEmitter<SessionEvents> {
       return false;
     }
     this.#media = media;
+    // Mute and camera off carry over to new tracks (after Stop and Start).
+    if (media.audio) media.audio.enabled = !this.#micOff;
+    if (media.video) media.video.enabled = !this.#cameraOff;
+    void this.#countCameras();
     this.safeEmit('localmedia', media);
     this.safeEmit('mediaproblem', describeMediaProblem(media));
     if (!this.#signal.ready) { this.#to('idle'); return false; }
@@ -510,6 +646,8 @@ export class BrowserSession extends TypedEmitter<SessionEvents> {
     call.on('remotestream', (s) => this.safeEmit('remotestream', s));
     call.on('quality', (q) => this.safeEmit('quality', q));
     call.on('chat', (text) => this.safeEmit('chat', { from: 'partner', text }));
+    call.on('partnermedia', () => this.#changed());
+    call.on('partnertyping', () => this.safeEmit('partnertyping'));
     call.on('failure', (reason) => this.#onCallFailed(m, reason));
     this.#to('in-call');
     call.start();

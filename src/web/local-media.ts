@@ -17,8 +17,8 @@ export interface LocalMedia {
   problem: MediaProblem | null;
 }
 
-/** Video asked for: modest, so a phone and a busy CPU both keep up. */
-const VIDEO: MediaTrackConstraints = { width: { ideal: 640 }, height: { ideal: 480 }, frameRate: { ideal: 30, max: 30 } };
+/** Video asked for: modest, so a phone and a busy CPU both keep up (also when switching cameras). */
+export const VIDEO_CONSTRAINTS: MediaTrackConstraints = { width: { ideal: 640 }, height: { ideal: 480 }, frameRate: { ideal: 30, max: 30 } };
 const AUDIO: MediaTrackConstraints = { echoCancellation: true, noiseSuppression: true };
 
 function problemOf(err: unknown): MediaProblem {
@@ -45,12 +45,12 @@ export async function acquireLocalMedia(md: MediaDevices | undefined = navigator
   // getUserMedia exists only in secure contexts (https: or http://localhost).
   if (!md?.getUserMedia) return result(null, 'insecure');
   try {
-    return result(await md.getUserMedia({ audio: AUDIO, video: VIDEO }), null);
+    return result(await md.getUserMedia({ audio: AUDIO, video: VIDEO_CONSTRAINTS }), null);
   } catch (err) {
     const problem = problemOf(err);
     // A refusal covers both devices: asking again for one of them would only nag.
     if (problem === 'denied') return result(null, 'denied');
-    for (const constraints of [{ video: VIDEO }, { audio: AUDIO }]) {
+    for (const constraints of [{ video: VIDEO_CONSTRAINTS }, { audio: AUDIO }]) {
       try {
         return result(await md.getUserMedia(constraints), problem);
       } catch { /* try the other device */ }

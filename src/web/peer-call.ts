@@ -2,8 +2,10 @@
  * One call with one partner: the browser's RTCPeerConnection, a negotiated data channel for
  * text chat (and a `chat` channel the partner opens in-band, read as well: docs/protocol.md,
  * "Between peers"), trickle ICE over the signaling server, an ICE gathering timeout, one ICE
- * restart when the connection fails, and the safety-number exchange on its own data channel
- * (docs/safety-number.md).
+ * restart when the connection fails, the safety-number exchange on its own data channel
+ * (docs/safety-number.md), and the call-state channel: what we send (camera, microphone) and
+ * "typing" go to the partner, the partner's come back as events (docs/protocol.md, "The state
+ * channel").
  *
  * Only the offerer ever makes offers (the first one and the ICE restart), so the two sides
  * never collide ("glare", RFC 8829 section 4.1.8.1) and no rollback is needed.
@@ -13,6 +15,7 @@ import {
 } from '../protocol/index.js';
 // "Hide my IP": the one scrubber every client shares (src/protocol/relay-scrub.ts).
 import { CHAT_CHANNEL, ChatCopies, chatFromMessage, chatSendChannel, clampChat } from '../protocol/index.js';
+import { STATE_CHANNEL, StateInbox, StateOutbox, type MediaState } from '../protocol/index.js';
 import { StateMachine, type TransitionTable } from '../protocol/state-machine.js';
 import { scrubRelayCandidate, scrubRelaySdp, TypedEmitter } from '../protocol/client/index.js';
 import * as log from './log.js';
@@ -99,6 +102,10 @@ export type CallEvents = {
   chat: [string];
   /** The safety-number exchange ended: a verified number, or why there is none. */
   safety: [SafetyOutcome];
+  /** The partner said what it sends (state channel): camera and microphone on or off. */
+  partnermedia: [MediaState];
+  /** The partner is typing a chat message (state channel; at most one every 2 s from a well-behaved partner). */
+  partnertyping: [];
   path: [NetworkPath];
   /** A new reading of the connection quality (every ~1.5 s while connected, and on audio-only changes). */
   quality: [CallQuality];
@@ -142,6 +149,11 @@ export class PeerCall extends TypedEmitter<CallEvents> {
   readonly #chatCopies = new ChatCopies();
   #chatChannels = 0;
   readonly #safetyDc: RTCDataChannel;
+  /** The call-state channel: our media state and typing out, the partner's in (validated, rate-limited). */
+  readonly #stateDc: RTCDataChannel;
+  readonly #stateOut: StateOutbox;
+  readonly #stateIn = new StateInbox();
+  #partnerMedia: MediaState | null = null;
   #safetyExchange: SafetyExchange | null = null;
   #safetyTimer: ReturnType<typeof setTimeout> | null = null;
   readonly #machine = callStateMachine();
@@ -165,7 +177,12 @@ export class PeerCall extends TypedEmitter<CallEvents> {
 
   constructor(options: PeerCallOptions) {
     super();
-    this.#opts = { gatherTimeoutMs: 5_000, connectTimeoutMs: 15_000, restartTimeoutMs: 10_000, disconnectGraceMs: 4_000, safetyTimeoutMs: SAFETY_TIMEOUT_MS, ...options };
+    this.#opts = {
+      gatherTimeoutMs: 5_000, connectTimeoutMs: 15_000, restartTimeoutMs: 10_000, disconnectGraceMs: 4_000, safetyTimeoutMs: SAFETY_TIMEOUT_MS,
+      ...options,
+      // Our own copy: switching cameras replaces the video track in it.
+      media: { ...options.media },
+    };
     this.role = options.role;
     this.pc = new RTCPeerConnection({
       iceServers: options.iceServers as RTCIceServer[],
@@ -182,6 +199,19 @@ export class PeerCall extends TypedEmitter<CallEvents> {
     this.#safetyDc = this.pc.createDataChannel(SAFETY_CHANNEL.label, { negotiated: true, id: SAFETY_CHANNEL.id, ordered: true });
     this.#safetyDc.onopen = () => { this.#ensureSafetyExchange(); };
     this.#safetyDc.onmessage = (ev: MessageEvent) => { void this.#ensureSafetyExchange()?.receive(ev.data); };
+    // The state channel: our media state goes out when it opens (and on every change); what the
+    // partner sends is size-checked, rate-limited and validated, and anything else is ignored.
+    this.#stateDc = this.pc.createDataChannel(STATE_CHANNEL.label, { negotiated: true, id: STATE_CHANNEL.id, ordered: true });
+    const stateDc = this.#stateDc;
+    this.#stateOut = new StateOutbox((text) => { if (stateDc.readyState === 'open') stateDc.send(text); });
+    // A partner assumes camera and microphone on until told otherwise, so the open says only a
+    // state that differs. (It also keeps stream 14 quiet while the safety exchange starts: a
+    // werift partner sometimes stalled its SCTP association for over 10 s when both arrived at once.)
+    this.#stateDc.onopen = () => {
+      const m = this.mediaState;
+      if (!m.camera || !m.mic) this.sendMediaState();
+    };
+    this.#stateDc.onmessage = (ev: MessageEvent) => this.#onStateMessage(ev.data);
     this.pc.onicecandidate = (ev) => this.#onCandidate(ev.candidate);
     this.pc.ontrack = (ev) => {
       if (!this.remoteStream.getTracks().includes(ev.track)) this.remoteStream.addTrack(ev.track);
@@ -201,6 +231,20 @@ export class PeerCall extends TypedEmitter<CallEvents> {
   get everConnected(): boolean { return this.#everConnected; }
   /** True when chat messages can be sent (a chat channel is open). */
   get chatOpen(): boolean { return chatSendChannel(this.#dc, this.#partnerChat) !== null; }
+  /** What the partner last said it sends, or null when it has said nothing (yet, or no state channel). */
+  get partnerMedia(): MediaState | null { return this.#partnerMedia; }
+  /**
+   * What we send, as the partner is told: the camera counts when there is a video track, it is
+   * enabled (not "camera off") and video is not paused for audio only; the microphone when there
+   * is an enabled audio track.
+   */
+  get mediaState(): MediaState {
+    const { audio, video } = this.#opts.media;
+    return {
+      camera: !!video && video.enabled && video.readyState === 'live' && !this.#audioOnly,
+      mic: !!audio && audio.enabled && audio.readyState === 'live',
+    };
+  }
 
   /** Starts negotiating: the offerer sends its offer, the answerer waits for it. */
   start(): void {
@@ -234,6 +278,35 @@ export class PeerCall extends TypedEmitter<CallEvents> {
   }
 
   /**
+   * Tells the partner what we send now ({@link mediaState}); call it after enabling or disabling
+   * a local track. Coalesced and rate-limited (state-channel.ts); nothing goes out before the
+   * state channel opens, which sends the state then.
+   */
+  sendMediaState(): void {
+    if (this.#state === 'closed') return;
+    this.#stateOut.media(this.mediaState);
+  }
+
+  /** Tells the partner we are typing; at most once every 2 s (false when not sent). */
+  sendTyping(): boolean {
+    if (this.#state === 'closed' || this.#stateDc.readyState !== 'open') return false;
+    return this.#stateOut.typing();
+  }
+
+  /**
+   * Sends `track` instead of the current camera (another camera of the device): `replaceTrack`
+   * on the video sender, no renegotiation. Before the answerer has attached its tracks, the new
+   * one is simply the one it attaches.
+   */
+  async replaceVideoTrack(track: MediaStreamTrack): Promise<void> {
+    this.#assert('replaceVideoTrack', ['new', 'negotiating', 'connected', 'restarting']);
+    this.#opts.media.video = track;
+    const sender = this.#videoSender();
+    if (sender) await sender.replaceTrack(track);
+    this.sendMediaState();
+  }
+
+  /**
    * Audio only: stops encoding and sending our video (the encoding goes inactive; audio and the
    * preview go on) or, with false, sends it again. No renegotiation either way.
    */
@@ -241,6 +314,8 @@ export class PeerCall extends TypedEmitter<CallEvents> {
     this.#assert('setAudioOnly', ['negotiating', 'connected', 'restarting']);
     this.#audioOnly = on;
     this.#emitQuality();
+    // The partner shows "camera off" rather than the last frame it got.
+    this.sendMediaState();
     await this.#applySenderSettings();
   }
 
@@ -272,6 +347,8 @@ export class PeerCall extends TypedEmitter<CallEvents> {
     this.#dc.close();
     for (const dc of this.#partnerChat) dc.close();
     this.#safetyDc.close();
+    this.#stateOut.close();
+    this.#stateDc.close();
     this.pc.close();
     for (const t of this.remoteStream.getTracks()) t.stop();
     this.removeAllListeners();
@@ -301,6 +378,19 @@ export class PeerCall extends TypedEmitter<CallEvents> {
       if (text !== null && this.#chatCopies.accept(key, text)) this.emit('chat', text);
     };
     if (dc.readyState === 'open') this.emit('chatopen');
+  }
+
+  /** One message on the state channel: dropped unless it is valid and within the rate (state-channel.ts). */
+  #onStateMessage(data: unknown): void {
+    if (this.#state === 'closed') return;
+    const msg = this.#stateIn.receive(data);
+    if (!msg) return;
+    if (msg.t === 'media') {
+      this.#partnerMedia = { camera: msg.camera, mic: msg.mic };
+      this.emit('partnermedia', this.#partnerMedia);
+    } else {
+      this.emit('partnertyping');
+    }
   }
 
   /**

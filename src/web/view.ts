@@ -2,6 +2,7 @@
  * The page: finds the elements by their `data-testid`, forwards clicks to the session and
  * renders its snapshots. All DOM code lives here; the session knows nothing about the page.
  */
+import { TYPING_SHOW_MS } from '../protocol/index.js';
 import { parseInterests, type BrowserSession, type SessionSnapshot } from './browser-session.js';
 import { ChatLog } from './chat-log.js';
 import type { LocalMedia } from './local-media.js';
@@ -70,13 +71,29 @@ export class View {
   readonly #qualityText = byTestId<HTMLElement>('quality-text');
   readonly #audioOnly = byTestId<HTMLButtonElement>('audio-only');
   readonly #localBox = byId<HTMLElement>('local');
+  readonly #remoteBox = byTestId<HTMLVideoElement>('remote-video').parentElement!;
+  readonly #mute = byTestId<HTMLButtonElement>('mute');
+  readonly #cameraOff = byTestId<HTMLButtonElement>('camera-off');
+  readonly #switchCamera = byTestId<HTMLButtonElement>('switch-camera');
+  readonly #partnerCameraOff = byTestId<HTMLElement>('partner-camera-off');
+  readonly #partnerMicOff = byTestId<HTMLElement>('partner-mic-off');
+  readonly #typing = byTestId<HTMLElement>('typing');
+  #typingTimer: ReturnType<typeof setTimeout> | null = null;
   #localMedia: LocalMedia | null = null;
+  /** Our camera is off, or video is paused for audio only: the preview shows a cover. */
+  #cameraOffOn = false;
+  #audioOnlyOn = false;
   #hubNames = '';
 
   constructor(session: BrowserSession) {
     session.on('change', (s) => this.render(s));
-    session.on('chat', (line) => this.#chat.append(line));
-    session.on('chatclear', () => this.#chat.clear());
+    session.on('chat', (line) => {
+      // The message the partner was typing has come.
+      if (line.from === 'partner') this.#showTyping(false);
+      this.#chat.append(line);
+    });
+    session.on('chatclear', () => { this.#chat.clear(); this.#showTyping(false); });
+    session.on('partnertyping', () => this.#showTyping(true));
     session.on('localmedia', (m) => this.#showLocal(m));
     session.on('mediaproblem', (text) => { this.#notice.textContent = text ?? ''; this.#notice.hidden = !text; });
     session.on('remotestream', (s) => this.#showRemote(s));
@@ -90,6 +107,17 @@ export class View {
     this.#privateCreate.addEventListener('click', () => this.#act(() => session.createPrivate()));
     this.#hideIp.addEventListener('change', () => session.setRelayOnly(this.#hideIp.checked));
     this.#preferNear.addEventListener('change', () => session.setPreferNear(this.#preferNear.checked));
+    // Typing tells the partner (the session sends at most one `typing` every 2 s).
+    this.#chatInput.addEventListener('input', () => { if (this.#chatInput.value.trim()) session.sendTyping(); });
+    this.#mute.addEventListener('click', () => {
+      const on = this.#mute.getAttribute('aria-pressed') !== 'true';
+      this.#act(() => session.setMicOff(on));
+    });
+    this.#cameraOff.addEventListener('click', () => {
+      const on = this.#cameraOff.getAttribute('aria-pressed') !== 'true';
+      this.#act(() => session.setCameraOff(on));
+    });
+    this.#switchCamera.addEventListener('click', () => this.#act(() => session.switchCamera()));
     this.#chatForm.addEventListener('submit', (ev) => {
       ev.preventDefault();
       const text = this.#chatInput.value;
@@ -163,6 +191,8 @@ export class View {
     this.#chatSend.disabled = !chatOpen;
     this.#chatInput.placeholder = chatOpen ? 'Say hi…' : inCall ? 'Chat opens when the call connects…' : 'Chat opens in a call';
 
+    this.#renderMediaControls(s);
+
     const link = st === 'private-waiting' && s.privateCode ? privateLink(s.privateCode) : '';
     if (this.#privateLink.value !== link) this.#privateLink.value = link;
     this.#linkRow.hidden = !link;
@@ -171,6 +201,34 @@ export class View {
     const safety = safetyText(check, s.call?.safetyNumber ?? null);
     if (this.#safety.textContent !== safety) this.#safety.textContent = safety;
     this.#safety.dataset.check = check;
+  }
+
+  /** Mute, camera off and switch camera (usable in a call), and what the partner said it sends. */
+  #renderMediaControls(s: SessionSnapshot): void {
+    const inCall = s.state === 'in-call';
+    this.#mute.disabled = !inCall || !s.hasMic;
+    this.#mute.setAttribute('aria-pressed', String(s.micOff));
+    this.#cameraOff.disabled = !inCall || !s.hasCamera;
+    this.#cameraOff.setAttribute('aria-pressed', String(s.cameraOff));
+    this.#switchCamera.hidden = !s.canSwitchCamera;
+    this.#switchCamera.disabled = !inCall || !s.canSwitchCamera;
+    const partnerCameraOff = inCall && s.call?.partnerCamera === false;
+    this.#partnerCameraOff.hidden = !partnerCameraOff;
+    this.#remoteBox.toggleAttribute('data-camera-off', partnerCameraOff);
+    this.#partnerMicOff.hidden = !(inCall && s.call?.partnerMic === false);
+    if (!inCall) this.#showTyping(false);
+    if (this.#cameraOffOn !== s.cameraOff) {
+      this.#cameraOffOn = s.cameraOff;
+      this.#renderLocalCover();
+    }
+  }
+
+  /** "Stranger is typing…", for {@link TYPING_SHOW_MS} after the partner's last `typing` message. */
+  #showTyping(on: boolean): void {
+    if (this.#typingTimer) { clearTimeout(this.#typingTimer); this.#typingTimer = null; }
+    if (on) this.#typingTimer = setTimeout(() => this.#showTyping(false), TYPING_SHOW_MS);
+    const text = on ? 'Stranger is typing…' : '';
+    if (this.#typing.textContent !== text) this.#typing.textContent = text;
   }
 
   #renderHubs(s: SessionSnapshot): void {
@@ -195,15 +253,17 @@ export class View {
     this.#localMedia = m;
     const stream = m?.video ? m.stream : null;
     if (this.#local.srcObject !== stream) this.#local.srcObject = stream;
-    this.#renderLocalCover(this.#audioOnly.getAttribute('aria-pressed') === 'true');
+    this.#renderLocalCover();
     if (stream) void this.#local.play().catch(() => {});
   }
 
-  /** The preview's cover: no camera, or video off in audio-only mode (the partner sees no video). */
-  #renderLocalCover(videoOff: boolean): void {
+  /** The preview's cover: no camera, camera off, or video off in audio-only mode (the partner sees no video). */
+  #renderLocalCover(): void {
     const m = this.#localMedia;
     const camera = !!m?.video;
-    const text = !camera ? (m ? 'No camera' : 'Your camera') : videoOff ? 'Your video is off (audio only)' : 'Your camera';
+    const videoOff = this.#cameraOffOn || this.#audioOnlyOn;
+    const text = !camera ? (m ? 'No camera' : 'Your camera')
+      : this.#cameraOffOn ? 'Your camera is off' : this.#audioOnlyOn ? 'Your video is off (audio only)' : 'Your camera';
     this.#localPlaceholder.hidden = camera && !videoOff;
     if (this.#localPlaceholder.textContent !== text) this.#localPlaceholder.textContent = text;
     this.#localBox.toggleAttribute('data-video-off', camera && videoOff);
@@ -220,7 +280,8 @@ export class View {
       this.#qualityText.textContent = '';
       this.#audioOnly.hidden = true;
       this.#audioOnly.setAttribute('aria-pressed', 'false');
-      this.#renderLocalCover(false);
+      this.#audioOnlyOn = false;
+      this.#renderLocalCover();
       return;
     }
     this.#quality.hidden = false;
@@ -229,7 +290,8 @@ export class View {
     if (this.#qualityText.textContent !== text) this.#qualityText.textContent = text;
     this.#audioOnly.hidden = !q.offerAudioOnly;
     this.#audioOnly.setAttribute('aria-pressed', String(q.audioOnly));
-    this.#renderLocalCover(q.audioOnly);
+    this.#audioOnlyOn = q.audioOnly;
+    this.#renderLocalCover();
   }
 
   #showRemote(stream: MediaStream | null): void {
