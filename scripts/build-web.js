@@ -1,9 +1,13 @@
 #!/usr/bin/env node
-// Bundles the browser client: src/web/main.ts -> OUT/app.js (esbuild, one file, no CDN) and
-// copies src/web/*.html|css|... next to it. Used by build.js (OUT = dist/web) and by the
-// browser tests, which bundle the current source into a temporary directory.
+// Bundles the browser client: src/web/main.ts -> OUT/app.js (esbuild, one file, no CDN), the
+// offline page's script offline.ts -> OUT/offline.js, copies src/web/*.html|css|webmanifest|...
+// and src/web/icons/ next to them, and last bundles the service worker sw.ts -> OUT/sw.js with
+// the version of this build's shell (a hash of the files above) compiled in. Used by build.js
+// (OUT = dist/web) and by the browser tests, which bundle the current source into a temporary
+// directory.
 //   node scripts/build-web.js [OUT]
-import { cpSync, existsSync, mkdirSync, readdirSync } from 'node:fs';
+import { createHash } from 'node:crypto';
+import { cpSync, existsSync, mkdirSync, readdirSync, readFileSync, statSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 
@@ -28,23 +32,59 @@ const zodEnglishOnly = {
 export async function buildWeb(outDir = path.join(root, 'dist/web')) {
   const webSrc = path.join(root, 'src/web');
   mkdirSync(outDir, { recursive: true });
-  if (existsSync(path.join(webSrc, 'main.ts'))) {
-    const esbuild = await import('esbuild');
+  const esbuild = existsSync(path.join(webSrc, 'main.ts')) ? await import('esbuild') : null;
+  const common = { bundle: true, target: ['chrome110', 'firefox115'], sourcemap: true, minify: true, logLevel: 'warning' };
+  if (esbuild) {
     await esbuild.build({
+      ...common,
       entryPoints: [path.join(webSrc, 'main.ts')],
-      bundle: true,
       format: 'esm',
-      target: ['chrome110', 'firefox115'],
       outfile: path.join(outDir, 'app.js'),
-      sourcemap: true,
-      minify: true,
-      logLevel: 'warning',
       plugins: [zodEnglishOnly],
     });
+    await esbuild.build({ ...common, entryPoints: [path.join(webSrc, 'offline.ts')], format: 'iife', outfile: path.join(outDir, 'offline.js') });
   }
   for (const f of readdirSync(webSrc)) {
-    if (/\.(html|css|svg|png|ico)$/.test(f)) cpSync(path.join(webSrc, f), path.join(outDir, f));
+    if (/\.(html|css|svg|png|ico|webmanifest)$/.test(f)) cpSync(path.join(webSrc, f), path.join(outDir, f));
   }
+  // The app icons (PNGs drawn by scripts/make-icons.js), one level deep.
+  const iconsSrc = path.join(webSrc, 'icons');
+  if (existsSync(iconsSrc)) {
+    mkdirSync(path.join(outDir, 'icons'), { recursive: true });
+    for (const f of readdirSync(iconsSrc)) {
+      if (/\.png$/.test(f)) cpSync(path.join(iconsSrc, f), path.join(outDir, 'icons', f));
+    }
+  }
+  if (esbuild) {
+    // A classic script (module service workers are newer than the browsers we target). The
+    // version names the worker's cache: a build whose shell differs in one byte gets a new
+    // sw.js, so the browser installs it and the new worker drops the old cache.
+    await esbuild.build({
+      ...common,
+      entryPoints: [path.join(webSrc, 'sw.ts')],
+      format: 'iife',
+      outfile: path.join(outDir, 'sw.js'),
+      define: { __CHATZYO_SHELL_VERSION__: JSON.stringify(shellVersion(outDir)) },
+    });
+  }
+}
+
+/**
+ * A hash of the built shell: every file under `outDir` but the worker itself and the source
+ * maps, by name and content, in a fixed order. 16 hex digits.
+ */
+function shellVersion(outDir) {
+  const hash = createHash('sha256');
+  const files = readdirSync(outDir, { recursive: true, encoding: 'utf8' })
+    .map((f) => f.split(path.sep).join('/'))
+    .filter((f) => f !== 'sw.js' && !f.endsWith('.map') && statSync(path.join(outDir, f)).isFile())
+    .sort();
+  for (const f of files) {
+    hash.update(`${f}\0`);
+    hash.update(readFileSync(path.join(outDir, f)));
+    hash.update('\0');
+  }
+  return hash.digest('hex').slice(0, 16);
 }
 
 if (process.argv[1] && import.meta.url === pathToFileURL(path.resolve(process.argv[1])).href) {

@@ -19,6 +19,22 @@ const NEEDED = {
   openssl: 'openssl',
 };
 
+/** Debian package -> a file it provides (packages that are not programs). */
+const NEEDED_FILES = {
+  // The browser tests take screenshots in Tamil, Hindi and Malayalam: without these fonts the
+  // Indic scripts render as empty boxes.
+  'fonts-noto-core': '/usr/share/fonts/truetype/noto/NotoSansTamil-Regular.ttf',
+};
+
+function exists(file) {
+  try {
+    accessSync(file, constants.R_OK);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
 function onPath(program) {
   for (const dir of (process.env.PATH ?? '').split(':').concat(['/usr/sbin', '/sbin', '/usr/bin'])) {
     try {
@@ -29,7 +45,10 @@ function onPath(program) {
   return false;
 }
 
-const missing = Object.entries(NEEDED).filter(([, prog]) => !onPath(prog)).map(([pkg]) => pkg);
+const missing = [
+  ...Object.entries(NEEDED).filter(([, prog]) => !onPath(prog)).map(([pkg]) => pkg),
+  ...Object.entries(NEEDED_FILES).filter(([, file]) => !exists(file)).map(([pkg]) => pkg),
+];
 if (missing.length === 0) process.exit(0);
 
 const isRoot = process.getuid?.() === 0;

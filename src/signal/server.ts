@@ -51,7 +51,18 @@ const PLACEHOLDER_PAGE = `<!doctype html><html lang="en"><head><meta charset="ut
 const CONTENT_TYPES: Record<string, string> = {
   '.html': 'text/html; charset=utf-8', '.js': 'text/javascript; charset=utf-8', '.css': 'text/css; charset=utf-8',
   '.svg': 'image/svg+xml', '.png': 'image/png', '.ico': 'image/x-icon', '.map': 'application/json',
+  // https://www.w3.org/TR/appmanifest/#media-type-registration
+  '.webmanifest': 'application/manifest+json',
 };
+
+/**
+ * Extra headers for some static files. The service worker is revalidated on every load, so a
+ * new build's worker (and with it the new cache) is found at once; browsers already skip their
+ * HTTP cache when they check sw.js for updates, proxies and older browsers may not.
+ */
+const STATIC_HEADERS = new Map<string, Record<string, string>>([
+  ['sw.js', { 'cache-control': 'no-cache' }],
+]);
 
 /** A running signaling server. */
 export class SignalServer {
@@ -516,7 +527,7 @@ export class SignalServer {
     }
     try {
       const body = await readFile(path.join(root, rel));
-      res.writeHead(200, { 'content-type': CONTENT_TYPES[path.extname(rel)] ?? 'application/octet-stream' }).end(body);
+      res.writeHead(200, { 'content-type': CONTENT_TYPES[path.extname(rel)] ?? 'application/octet-stream', ...STATIC_HEADERS.get(rel) }).end(body);
     } catch {
       if (rel === 'index.html') res.writeHead(200, { 'content-type': 'text/html; charset=utf-8' }).end(PLACEHOLDER_PAGE);
       else res.writeHead(404).end('not found');
@@ -684,6 +695,8 @@ export function securityHeaders(o: Pick<SignalServerOptions, 'tlsCert' | 'allowe
     "default-src 'self'", "script-src 'self'", "style-src 'self' 'unsafe-inline'", "img-src 'self' data:",
     "media-src 'self' blob: mediastream:", `connect-src ${["'self'", ...extra].join(' ')}`,
     "frame-ancestors 'none'", "base-uri 'none'", "form-action 'none'", "object-src 'none'",
+    // The installable app: its service worker (/sw.js) and web manifest, from this origin only.
+    "worker-src 'self'", "manifest-src 'self'",
   ].join('; ');
   return {
     'content-security-policy': csp,

@@ -12,6 +12,7 @@ import { isCrossedSkip, isFatalServerError, TypedEmitter, type SignalLoss } from
 import { StateMachine, type TransitionTable } from '../protocol/state-machine.js';
 import { listVideoInputs, nextVideoInput, openVideoInput } from './camera-switch.js';
 import { measureLandmarksInBrowser } from './landmarks.js';
+import { errorText, t, text, type MessageKey, type Text } from './i18n/index.js';
 import { acquireLocalMedia, describeMediaProblem, stopLocalMedia, type LocalMedia } from './local-media.js';
 import { PeerCall, type CallQuality, type CallState, type NetworkPath } from './peer-call.js';
 import type { SignalClient } from './signal-client.js';
@@ -72,7 +73,7 @@ export interface SessionSnapshot {
   privateCode: string | null;
   call: CallSnapshot | null;
   /** The last event worth telling the person (partner left, an error), shown with the state. */
-  message: { text: string; tone: Tone } | null;
+  message: { text: Text; tone: Tone } | null;
   /** Whether Next can start a new search from idle (a hub was joined before). */
   canRequeue: boolean;
   /** Seconds until the next reconnect attempt while offline, if known. */
@@ -102,7 +103,7 @@ export type SessionEvents = {
   chat: [ChatLine];
   chatclear: [];
   localmedia: [LocalMedia | null];
-  mediaproblem: [string | null];
+  mediaproblem: [Text | null];
   remotestream: [MediaStream | null];
   /** The call's connection quality (peer-call.ts); null when no call is running. */
   quality: [CallQuality | null];
@@ -120,11 +121,11 @@ export interface ReceivedSignal {
 
 const MAX_RECORDED_SIGNALS = 2000;
 
-const LEFT_BECAUSE: Record<PartnerLeftReason, string> = {
-  next: 'they pressed Next',
-  leave: 'they pressed Stop',
-  timeout: 'their connection timed out',
-  disconnect: 'they closed the page or lost their connection',
+const LEFT_BECAUSE: Record<PartnerLeftReason, MessageKey> = {
+  next: 'left.next',
+  leave: 'left.leave',
+  timeout: 'left.timeout',
+  disconnect: 'left.disconnect',
 };
 
 /** Parses the interests field: comma-separated tags, lower-cased, de-duplicated, at most 10. */
@@ -166,10 +167,10 @@ export class BrowserSession extends TypedEmitter<SessionEvents> {
   #relayOnly = false;
   #preferNear = true;
   #nearby: NearbyMeasurement | null = null;
-  #message: { text: string; tone: Tone } | null = null;
+  #message: { text: Text; tone: Tone } | null = null;
   #retryInSeconds: number | null = null;
   /** Why the connection was lost, as shown while offline (kept across failed retries). */
-  #lostWhy = '';
+  #lostWhy: Text | null = null;
   #pendingLink: string | null = null;
   #micOff = false;
   #cameraOff = false;
@@ -262,6 +263,7 @@ export class BrowserSession extends TypedEmitter<SessionEvents> {
   /** Start: camera and microphone, then the hub's queue. */
   async start(hub: string, interests: string[]): Promise<void> {
     this.#assert('start', ['idle']);
+    performance.mark('chatzyo:start');
     this.#hub = hub;
     this.#interests = interests;
     this.#message = null;
@@ -320,10 +322,10 @@ export class BrowserSession extends TypedEmitter<SessionEvents> {
     this.#send(reason ? { type: 'report', matchId: m.matchId, reason: reason.slice(0, 200) } : { type: 'report', matchId: m.matchId });
     this.#endCall();
     if (m.private) {
-      this.#message = { text: 'Thanks: the report was sent and the private call ended.', tone: 'info' };
+      this.#message = { text: text('msg.reportedPrivate'), tone: 'info' };
       this.#to('idle');
     } else {
-      this.#message = { text: 'Thanks: the report was sent.', tone: 'info' };
+      this.#message = { text: text('msg.reported'), tone: 'info' };
       this.#to('searching');
     }
   }
@@ -473,11 +475,11 @@ export class BrowserSession extends TypedEmitter<SessionEvents> {
       if (!id) continue;
       try {
         const track = await openVideoInput(id);
-        if (id !== deviceId) this.safeEmit('mediaproblem', 'The other camera could not be started.');
+        if (id !== deviceId) this.safeEmit('mediaproblem', text('media.switchOther'));
         return track;
       } catch { /* next */ }
     }
-    this.safeEmit('mediaproblem', 'The camera could not be switched, and stopped. Press Stop and Start to turn it on again.');
+    this.safeEmit('mediaproblem', text('media.switchFailed'));
     return null;
   }
 
@@ -508,7 +510,7 @@ export class BrowserSession extends TypedEmitter<SessionEvents> {
 
   #send(msg: ClientMessage): boolean {
     if (!this.#signal.ready) {
-      this.#message = { text: 'Not connected to the server right now; wait a moment and try again.', tone: 'warn' };
+      this.#message = { text: text('msg.notConnected'), tone: 'warn' };
       return false;
     }
     this.#signal.send(msg);
@@ -589,6 +591,7 @@ export class BrowserSession extends TypedEmitter<SessionEvents> {
       this.#to('idle');
       return;
     }
+    performance.mark('chatzyo:join');
     this.#to('searching');
   }
 
@@ -598,7 +601,7 @@ export class BrowserSession extends TypedEmitter<SessionEvents> {
     const now = Date.now();
     while (this.#nextTimes.length && now - this.#nextTimes[0]! > 60_000) this.#nextTimes.shift();
     if (this.#nextTimes.length >= limit) {
-      this.#message = { text: ERROR_CODES.CHZ_ERR_NEXT_RATE_LIMITED, tone: 'warn' };
+      this.#message = { text: errorText('CHZ_ERR_NEXT_RATE_LIMITED'), tone: 'warn' };
       this.#changed();
       return false;
     }
@@ -637,7 +640,7 @@ export class BrowserSession extends TypedEmitter<SessionEvents> {
     this.#privateCode = null;
     this.#message = null;
     this.safeEmit('chatclear');
-    if (m.commonInterests.length) this.safeEmit('chat', { from: 'system', text: `You both like: ${m.commonInterests.join(', ')}.` });
+    if (m.commonInterests.length) this.safeEmit('chat', { from: 'system', text: t('chat.bothLike', { interests: m.commonInterests.join(', ') }) });
     call.on('state', () => this.#changed());
     call.on('safety', () => this.#changed());
     call.on('chatopen', () => this.#changed());
@@ -654,16 +657,16 @@ export class BrowserSession extends TypedEmitter<SessionEvents> {
   }
 
   /** The call gave up after its one ICE restart: find someone else (or end the private call). */
-  #onCallFailed(m: ServerMessageOf<'matched'>, reason: string): void {
+  #onCallFailed(m: ServerMessageOf<'matched'>, reason: MessageKey): void {
     if (this.#match?.matchId !== m.matchId) return;
     this.#endCall();
     if (m.private) {
       this.#send({ type: 'leave' });
-      this.#message = { text: `${reason} The private call ended.`, tone: 'error' };
+      this.#message = { text: text('msg.callFailedPrivate', { reason: text(reason) }), tone: 'error' };
       this.#to('idle');
     } else {
       this.#send({ type: 'next' });
-      this.#message = { text: `${reason} Looking for someone else.`, tone: 'warn' };
+      this.#message = { text: text('msg.callFailed', { reason: text(reason) }), tone: 'warn' };
       this.#to('searching');
     }
   }
@@ -673,13 +676,13 @@ export class BrowserSession extends TypedEmitter<SessionEvents> {
     // A new connection: its landmarks (and the route to them) may differ, so they are timed again.
     this.#nearby = null;
     this.#retryInSeconds = null;
-    this.#lostWhy = '';
+    this.#lostWhy = null;
     if (!w.turn) this.#relayOnly = false;
     // Names first; counts follow in a `hubs` message.
     const known = new Map(this.#hubs.map((h) => [h.name, h]));
     this.#hubs = w.hubs.map((name) => known.get(name) ?? { name, waiting: 0, inCall: 0 });
     if (this.state !== 'offline') return;
-    if (this.#message) this.#message = { text: 'Back online. Press Start to meet someone.', tone: 'info' };
+    if (this.#message) this.#message = { text: text('msg.backOnline'), tone: 'info' };
     this.#to('idle');
     const code = this.#pendingLink;
     this.#pendingLink = null;
@@ -694,12 +697,12 @@ export class BrowserSession extends TypedEmitter<SessionEvents> {
     this.#retryInSeconds = l.willReconnect ? Math.ceil(l.delayMs / 1000) : null;
     // A retry that finds nobody listening does not change why the connection was lost: keep
     // the reason the server gave (e.g. shutting down) until a welcome ends the outage.
-    const fresh = l.serverCode && l.serverCode in ERROR_CODES ? ` (${ERROR_CODES[l.serverCode as keyof typeof ERROR_CODES]})` : '';
-    const why = fresh || (this.state === 'offline' ? this.#lostWhy : '');
+    const fresh = l.serverCode && l.serverCode in ERROR_CODES ? errorText(l.serverCode) : null;
+    const why = fresh ?? (this.state === 'offline' ? this.#lostWhy : null);
     this.#lostWhy = why;
     this.#message = !l.willReconnect
-      ? { text: `The server refused this page${why}. Reload the page.`, tone: 'error' }
-      : { text: `Lost the connection to the server${why}.`, tone: 'warn' };
+      ? { text: why ? text('msg.refusedWhy', { why }) : text('msg.refused'), tone: 'error' }
+      : { text: why ? text('msg.lostWhy', { why }) : text('msg.lost'), tone: 'warn' };
     this.#to('offline');
   }
 
@@ -716,6 +719,7 @@ export class BrowserSession extends TypedEmitter<SessionEvents> {
         return;
       case 'matched':
         if (this.state !== 'searching' && this.state !== 'private-waiting' && this.state !== 'joining-private' && this.state !== 'in-call') return;
+        performance.mark('chatzyo:match');
         this.#beginCall(msg);
         return;
       case 'signal':
@@ -728,11 +732,8 @@ export class BrowserSession extends TypedEmitter<SessionEvents> {
         if (this.#match?.matchId !== msg.matchId) return;
         const wasPrivate = this.#match.private;
         this.#endCall();
-        this.#message = {
-          text: `Partner left: ${LEFT_BECAUSE[msg.reason]}. ${wasPrivate ? 'The private call is over.' : 'Press Next to meet someone new.'}`,
-          tone: 'info',
-        };
-        this.safeEmit('chat', { from: 'system', text: 'Your partner left the chat.' });
+        this.#message = { text: text(wasPrivate ? 'msg.leftPrivate' : 'msg.left', { why: text(LEFT_BECAUSE[msg.reason]) }), tone: 'info' };
+        this.safeEmit('chat', { from: 'system', text: t('chat.partnerLeft') });
         this.#to('idle');
         return;
       }
@@ -755,7 +756,7 @@ export class BrowserSession extends TypedEmitter<SessionEvents> {
   }
 
   #onError(e: ServerMessageOf<'error'>): void {
-    const text = e.message || (ERROR_CODES as Record<string, string>)[e.code] || e.code;
+    const message = errorText(e.code);
     if (isCrossedSkip(e)) {
       // The skip crossed the partner's: the server already ended the match, so it becomes a plain join.
       if (this.state === 'searching' && this.#hub) this.#join();
@@ -764,7 +765,7 @@ export class BrowserSession extends TypedEmitter<SessionEvents> {
     if (isFatalServerError(e.code)) {
       // What we asked for (this hub, this private code) will not work: say so and stop looking.
       if (this.state === 'searching' || this.state === 'joining-private' || this.state === 'private-waiting') {
-        this.#message = { text, tone: 'error' };
+        this.#message = { text: message, tone: 'error' };
         this.#privateCode = null;
         this.#to('idle');
       }
@@ -775,7 +776,7 @@ export class BrowserSession extends TypedEmitter<SessionEvents> {
         return; // a signal for a match that just ended
       case 'CHZ_ERR_BAD_STATE':
         if (e.ref === 'private-join' && this.state === 'joining-private') {
-          this.#message = { text, tone: 'error' };
+          this.#message = { text: message, tone: 'error' };
           this.#to('idle');
         }
         return;
@@ -783,11 +784,11 @@ export class BrowserSession extends TypedEmitter<SessionEvents> {
         // The server kept the match we already closed; leave it cleanly.
         this.#send({ type: 'leave' });
         this.#endCall();
-        this.#message = { text, tone: 'warn' };
+        this.#message = { text: message, tone: 'warn' };
         if (this.state === 'searching' || this.state === 'in-call') this.#to('idle');
         return;
       default:
-        this.#message = { text, tone: 'warn' };
+        this.#message = { text: message, tone: 'warn' };
         this.#changed();
     }
   }

@@ -7,6 +7,7 @@
  */
 import { displaySafe } from '../protocol/index.js';
 import type { ChatLine } from './browser-session.js';
+import { t } from './i18n/index.js';
 
 /** Lines kept in the log (older ones are removed as new ones come). */
 export const CHAT_LOG_MAX_LINES = 300;
@@ -96,7 +97,7 @@ export class ChatLog {
 }
 
 function hiddenText(n: number): string {
-  return `${n.toLocaleString('en')} message${n === 1 ? '' : 's'} from your partner hidden (too many too fast).`;
+  return t('chat.hidden', { count: n });
 }
 
 /** One `<li>`: who, then the text, as text nodes (a partner's message is untrusted). */
@@ -106,9 +107,15 @@ function lineItem(line: ChatLine): HTMLLIElement {
   if (line.from !== 'system') {
     const who = document.createElement('span');
     who.className = 'who';
-    who.textContent = line.from === 'you' ? 'You' : 'Stranger';
+    who.textContent = t(line.from === 'you' ? 'chat.you' : 'chat.stranger');
     li.append(who);
+    // What people wrote is theirs: not ours to translate (nor a browser's).
+    const said = document.createElement('span');
+    said.translate = false;
+    said.append(document.createTextNode(displaySafe(line.text)));
+    li.append(said);
+  } else {
+    li.append(document.createTextNode(displaySafe(line.text)));
   }
-  li.append(document.createTextNode(displaySafe(line.text)));
   return li;
 }

@@ -6,18 +6,18 @@
  * page's private call. A `<dialog>` element, not window.confirm (which a page can suppress and
  * which blocks the call's timers); No has the focus, Escape means No.
  */
+import { t, type MessageKey } from './i18n/index.js';
 import { byTestId } from './view.js';
 
 /** Why the question is asked, for its wording. */
 export type JoinPromptContext = 'in-call' | 'waiting' | 'camera-on' | 'idle';
 
-const DETAIL: Record<JoinPromptContext, string> = {
-  'in-call': 'Joining ends the call you are in now and sends your camera and microphone to whoever made this link.',
-  waiting: 'Joining stops your current search and sends your camera and microphone to whoever made this link.',
-  'camera-on': 'Your camera is on: joining sends it and your microphone to whoever made this link.',
-  idle: 'Joining turns on your camera and microphone for whoever made this link.',
+const DETAIL: Record<JoinPromptContext, MessageKey> = {
+  'in-call': 'join.inCall',
+  waiting: 'join.waiting',
+  'camera-on': 'join.cameraOn',
+  idle: 'join.idle',
 };
-
 
 /** The dialog of index.html (`data-testid="join-private-confirm"`). */
 export class JoinPrompt {
@@ -41,7 +41,7 @@ export class JoinPrompt {
    */
   ask(code: string, context: JoinPromptContext): Promise<boolean> {
     if (this.#answer) return Promise.resolve(false);
-    this.#detail.textContent = DETAIL[context];
+    this.#detail.textContent = t(DETAIL[context]);
     this.#code.textContent = code;
     return new Promise((resolve) => {
       this.#answer = resolve;

@@ -98,5 +98,6 @@ export async function measureLandmarksInBrowser(landmarks: readonly Landmark[], 
     const t = times[i];
     if (t !== null && t !== undefined) out[l.name] = rttBucket(t);
   });
+  performance.mark('chatzyo:landmarks');
   return out;
 }

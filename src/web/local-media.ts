@@ -3,6 +3,7 @@
  * Start (or opens a private link); when it is refused, or there is no device, the call goes on
  * receive-only and the person is told why.
  */
+import { text, type MessageKey, type Text } from './i18n/index.js';
 
 /** Why there is no (or only partial) local media. */
 type MediaProblem = 'denied' | 'no-device' | 'insecure' | 'failed';
@@ -45,7 +46,9 @@ export async function acquireLocalMedia(md: MediaDevices | undefined = navigator
   // getUserMedia exists only in secure contexts (https: or http://localhost).
   if (!md?.getUserMedia) return result(null, 'insecure');
   try {
-    return result(await md.getUserMedia({ audio: AUDIO, video: VIDEO_CONSTRAINTS }), null);
+    const stream = await md.getUserMedia({ audio: AUDIO, video: VIDEO_CONSTRAINTS });
+    performance.mark('chatzyo:camera');
+    return result(stream, null);
   } catch (err) {
     const problem = problemOf(err);
     // A refusal covers both devices: asking again for one of them would only nag.
@@ -59,21 +62,18 @@ export async function acquireLocalMedia(md: MediaDevices | undefined = navigator
   }
 }
 
+const ALL_MISSING: Record<MediaProblem, MessageKey> = {
+  denied: 'media.denied',
+  'no-device': 'media.noDevice',
+  insecure: 'media.insecure',
+  failed: 'media.failed',
+};
+
 /** A sentence for the person about a media problem. */
-export function describeMediaProblem(m: LocalMedia): string | null {
+export function describeMediaProblem(m: LocalMedia): Text | null {
   if (!m.problem) return null;
-  const receiveOnly = 'You can still join receive-only: you will see and hear your partner, but they will not see or hear you.';
-  if (!m.stream) {
-    switch (m.problem) {
-      case 'denied': return `Camera and microphone are blocked. ${receiveOnly} To be seen, allow them in your browser's site settings and press Start again.`;
-      case 'no-device': return `No camera or microphone was found. ${receiveOnly}`;
-      case 'insecure': return `This page is not served over HTTPS, so the browser offers no camera or microphone. ${receiveOnly}`;
-      case 'failed': return `The camera and microphone could not be started (another app may be using them). ${receiveOnly}`;
-    }
-  }
-  return m.video
-    ? 'No microphone is available: your partner will see you but not hear you.'
-    : 'No camera is available: your partner will hear you but not see you.';
+  if (!m.stream) return text(ALL_MISSING[m.problem], { receiveOnly: text('media.receiveOnly') });
+  return text(m.video ? 'media.noMic' : 'media.noCamera');
 }
 
 /** Stops every track of a local stream (turns the camera light off). */

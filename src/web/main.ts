@@ -9,10 +9,19 @@ import { installDebugHook } from './debug-hook.js';
 import { JoinPrompt, promptContext } from './join-prompt.js';
 import { clearCallRoute, privateCodeFromHash } from './route.js';
 import { SignalClient } from './signal-client.js';
-import { View } from './view.js';
+import { applyTranslations, chooseLanguage, setLanguage } from './i18n/index.js';
+import { LANGUAGE_STORAGE_KEY, View } from './view.js';
 import * as log from './log.js';
+import { registerServiceWorker } from './pwa.js';
+
+/** The saved choice of language, if storage is allowed. */
+function savedLanguage(): string | null {
+  try { return localStorage.getItem(LANGUAGE_STORAGE_KEY); } catch { return null; }
+}
 
 function boot(): void {
+  setLanguage(chooseLanguage(navigator.languages ?? [navigator.language], savedLanguage()));
+  applyTranslations();
   const session = new BrowserSession(new SignalClient());
   new View(session);
   installDebugHook(session);
@@ -47,3 +56,4 @@ function boot(): void {
 
 if (document.readyState === 'loading') document.addEventListener('DOMContentLoaded', boot, { once: true });
 else boot();
+registerServiceWorker();

@@ -18,6 +18,7 @@ import { CHAT_CHANNEL, ChatCopies, chatFromMessage, chatSendChannel, clampChat }
 import { STATE_CHANNEL, StateInbox, StateOutbox, type MediaState } from '../protocol/index.js';
 import { StateMachine, type TransitionTable } from '../protocol/state-machine.js';
 import { scrubRelayCandidate, scrubRelaySdp, TypedEmitter } from '../protocol/client/index.js';
+import type { MessageKey } from './i18n/index.js';
 import * as log from './log.js';
 import { classifyQuality, qualityInputs, QualityTracker, sampleFromStats, type QualityLevel, type StatsSample } from './quality-level.js';
 import { applyVideoSenderSettings } from './sender-settings.js';
@@ -55,7 +56,8 @@ const AUDIO_ONLY_AFTER_MS = 8000;
 /** The connection-quality indicator's state (src/web/quality-level.ts). */
 export interface CallQuality {
   level: QualityLevel;
-  reason: string;
+  /** The cause in words, as a catalog key. */
+  reason: MessageKey;
   /** How long every sample has been poor, ms. */
   poorForMs: number;
   /** Offer "audio only" (the call stayed poor; stays offered for the rest of the call). */
@@ -110,7 +112,8 @@ export type CallEvents = {
   /** A new reading of the connection quality (every ~1.5 s while connected, and on audio-only changes). */
   quality: [CallQuality];
   /** The call gave up; the reason is a sentence for the status line. */
-  failure: [string];
+  /** Why, as a catalog key (the session words it). */
+  failure: [MessageKey];
 };
 
 /** The candidate pair in use, from `getStats()` (Chrome: transport.selectedCandidatePairId; Firefox: pair.selected). */
@@ -218,6 +221,7 @@ export class PeerCall extends TypedEmitter<CallEvents> {
       this.emit('remotestream', this.remoteStream);
     };
     this.pc.onconnectionstatechange = () => this.#onConnectionState();
+    this.pc.addEventListener('iceconnectionstatechange', () => { if (this.pc.iceConnectionState === 'connected') performance.mark('chatzyo:ice-connected'); });
   }
 
   /** The current state. */
@@ -250,7 +254,7 @@ export class PeerCall extends TypedEmitter<CallEvents> {
   start(): void {
     this.#assert('start', ['new']);
     this.#to('negotiating');
-    this.#connectTimer = setTimeout(() => this.#onFailure('The call took too long to connect.'), this.#opts.connectTimeoutMs);
+    this.#connectTimer = setTimeout(() => this.#onFailure('fail.timeout'), this.#opts.connectTimeoutMs);
     if (this.role !== 'offerer') return;
     const m = this.#opts.media;
     for (const kind of ['audio', 'video'] as const) {
@@ -413,7 +417,7 @@ export class PeerCall extends TypedEmitter<CallEvents> {
     }).catch((err: unknown) => {
       if (this.#state === 'closed' || this.#state === 'failed') return;
       log.warn('signaling step failed', err);
-      this.#fail(`The call could not be set up (${(err as Error)?.message ?? String(err)}).`);
+      this.#fail('fail.setup');
     });
   }
 
@@ -428,11 +432,13 @@ export class PeerCall extends TypedEmitter<CallEvents> {
     switch (data.kind) {
       case 'offer': {
         if (this.role !== 'answerer') return; // Only the offerer offers; anything else is a confused partner.
+        performance.mark('chatzyo:remote-offer');
         await this.pc.setRemoteDescription({ type: 'offer', sdp: data.sdp });
         if (!this.#tracksAttached) await this.#attachTracks();
         await this.pc.setLocalDescription(await this.pc.createAnswer());
         this.#afterLocalDescription();
         this.#opts.send({ kind: 'answer', sdp: this.#outgoingSdp(this.pc.localDescription!.sdp) });
+        performance.mark('chatzyo:local-answer');
         await this.#afterRemoteDescription();
         return;
       }
@@ -557,18 +563,19 @@ export class PeerCall extends TypedEmitter<CallEvents> {
     const s = this.pc.connectionState;
     if (s !== 'disconnected' && this.#disconnectTimer) { clearTimeout(this.#disconnectTimer); this.#disconnectTimer = null; }
     if (s === 'connected') this.#onConnected();
-    else if (s === 'failed') this.#onFailure('The connection to your partner failed.');
+    else if (s === 'failed') this.#onFailure('fail.failed');
     else if (s === 'disconnected' && !this.#disconnectTimer) {
       // Disconnected often heals by itself (a brief loss); only a lasting one counts as failed.
       this.#disconnectTimer = setTimeout(() => {
         this.#disconnectTimer = null;
-        if (this.pc.connectionState === 'disconnected') this.#onFailure('The connection to your partner was lost.');
+        if (this.pc.connectionState === 'disconnected') this.#onFailure('fail.lost');
       }, this.#opts.disconnectGraceMs);
     }
   }
 
   #onConnected(): void {
     if (this.#state !== 'negotiating' && this.#state !== 'restarting') return;
+    performance.mark('chatzyo:connected');
     if (this.#connectTimer) { clearTimeout(this.#connectTimer); this.#connectTimer = null; }
     if (!this.#everConnected) {
       this.#connectedAt = performance.now();
@@ -649,13 +656,13 @@ export class PeerCall extends TypedEmitter<CallEvents> {
   }
 
   /** First failure: one ICE restart (RFC 8445 section 9). Second failure: give up. */
-  #onFailure(reason: string): void {
+  #onFailure(reason: MessageKey): void {
     if (this.#state === 'closed' || this.#state === 'failed') return;
     if (this.#state === 'restarting' || this.#restarted) { this.#fail(reason); return; }
     this.#restarted = true;
     if (this.#connectTimer) { clearTimeout(this.#connectTimer); this.#connectTimer = null; }
     this.#to('restarting');
-    this.#connectTimer = setTimeout(() => this.#fail('Reconnecting to your partner did not work.'), this.#opts.restartTimeoutMs);
+    this.#connectTimer = setTimeout(() => this.#fail('fail.restart'), this.#opts.restartTimeoutMs);
     if (this.role === 'offerer') {
       // A restart needs a stable signaling state; an unanswered offer means the partner is not there.
       if (this.pc.signalingState !== 'stable') { this.#fail(reason); return; }
@@ -664,7 +671,7 @@ export class PeerCall extends TypedEmitter<CallEvents> {
     // The answerer waits for the offerer's restart offer (or the timer).
   }
 
-  #fail(reason: string): void {
+  #fail(reason: MessageKey): void {
     if (this.#state === 'closed' || this.#state === 'failed') return;
     this.#clearTimers();
     this.#to('failed');

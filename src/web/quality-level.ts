@@ -12,6 +12,8 @@
  * `framesDecoded`, `framesPerSecond`, `freezeCount` and `totalFreezesDuration`.
  */
 
+import type { MessageKey } from './i18n/index.js';
+
 /** How the call is going. */
 export type QualityLevel = 'good' | 'weak' | 'poor';
 
@@ -20,7 +22,8 @@ export interface QualityVerdict {
   level: QualityLevel;
   /** Which signal decided the level (`ok` when good). */
   cause: 'ok' | 'upload' | 'send-loss' | 'partner' | 'delay';
-  reason: string;
+  /** The sentence, as a catalog key. */
+  reason: MessageKey;
 }
 
 /** The counters of one `getStats()` report that the indicator needs. */
@@ -84,12 +87,12 @@ export const QUALITY_THRESHOLDS = {
   minPackets: 20,
 } as const;
 
-const REASONS: Record<QualityVerdict['cause'], string> = {
-  ok: 'Good connection.',
-  upload: 'Your upload is slow: the stranger sees low-quality video.',
-  'send-loss': 'Your connection is losing data: the stranger may see and hear you break up.',
-  partner: 'The stranger\'s connection is weak: their video may freeze.',
-  delay: 'High delay: you may talk over each other.',
+const REASONS: Record<QualityVerdict['cause'], MessageKey> = {
+  ok: 'quality.ok',
+  upload: 'quality.upload',
+  'send-loss': 'quality.sendLoss',
+  partner: 'quality.partner',
+  delay: 'quality.delay',
 };
 
 const RANK: Record<QualityLevel, number> = { good: 0, weak: 1, poor: 2 };

@@ -21,7 +21,7 @@ function signalingUrl(loc: Pick<Location, 'protocol' | 'host'> = location): stri
  */
 const browserDial: Dial = (url, on) => {
   const ws = new WebSocket(url);
-  ws.onopen = () => on.open();
+  ws.onopen = () => { performance.mark('chatzyo:ws-open'); on.open(); };
   ws.onmessage = (ev: MessageEvent) => { if (typeof ev.data === 'string') on.message(ev.data); };
   ws.onclose = (ev: CloseEvent) => on.close(ev.code, ev.reason);
   return ws;

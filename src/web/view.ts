@@ -8,8 +8,20 @@ import { ChatLog } from './chat-log.js';
 import type { LocalMedia } from './local-media.js';
 import type { CallQuality } from './peer-call.js';
 import { privateLink } from './route.js';
+import { applyTranslations, isLang, language, LANGUAGES, onLanguageChange, setLanguage, t, tx, type Text } from './i18n/index.js';
+import { hubForLanguage, hubLabel } from './i18n/hubs.js';
 import { statusLine } from './status-text.js';
 import * as log from './log.js';
+
+/** A second Escape within this many ms of the first is Next. */
+const ESC_TWICE_MS = 1500;
+
+/** Where the chosen language is kept (main.ts reads it). */
+export const LANGUAGE_STORAGE_KEY = 'chatzyo.language';
+
+/** Keys typed here are text, not shortcuts. */
+const isTextEntry = (el: EventTarget | null): boolean =>
+  el instanceof HTMLInputElement || el instanceof HTMLTextAreaElement || el instanceof HTMLSelectElement || (el instanceof HTMLElement && el.isContentEditable);
 
 /** The element with `data-testid="id"`; throws naming the hook when the page lacks it. */
 export function byTestId<T extends HTMLElement>(id: string, root: ParentNode = document): T {
@@ -31,8 +43,8 @@ function byId<T extends HTMLElement>(id: string): T {
 function safetyText(check: 'none' | 'checking' | 'verified' | 'failed' | 'unavailable', number: string | null): string {
   switch (check) {
     case 'verified': return number ?? '';
-    case 'failed': return 'Warning: the safety check failed. Someone may be listening in on this call.';
-    case 'unavailable': return 'Unavailable: this call could not be checked.';
+    case 'failed': return t('safety.failed');
+    case 'unavailable': return t('safety.unavailable');
     default: return '';
   }
 }
@@ -84,8 +96,25 @@ export class View {
   #cameraOffOn = false;
   #audioOnlyOn = false;
   #hubNames = '';
+  readonly #language = byTestId<HTMLSelectElement>('language');
+  readonly #shortcuts = byTestId<HTMLButtonElement>('shortcuts');
+  readonly #shortcutsDialog = byTestId<HTMLDialogElement>('shortcuts-dialog');
+  readonly #shortcutsClose = byTestId<HTMLButtonElement>('shortcuts-close');
+  readonly #keyHint = byTestId<HTMLElement>('key-hint');
+  #keyHintTimer: ReturnType<typeof setTimeout> | null = null;
+  /** When Escape was last pressed (a second one within {@link ESC_TWICE_MS} is Next). */
+  #escAt = -Infinity;
+  /** The person picked a hub themselves: a change of language no longer picks one. */
+  #hubPicked = false;
+  #snapshot: SessionSnapshot;
+  #qualityShown: CallQuality | null = null;
+  #problem: Text | null = null;
+  #typingOn = false;
+  #copyState: 'copy' | 'copied' | 'press' = 'copy';
 
   constructor(session: BrowserSession) {
+    this.#snapshot = session.snapshot();
+    this.#setUpLanguage();
     session.on('change', (s) => this.render(s));
     session.on('chat', (line) => {
       // The message the partner was typing has come.
@@ -95,11 +124,12 @@ export class View {
     session.on('chatclear', () => { this.#chat.clear(); this.#showTyping(false); });
     session.on('partnertyping', () => this.#showTyping(true));
     session.on('localmedia', (m) => this.#showLocal(m));
-    session.on('mediaproblem', (text) => { this.#notice.textContent = text ?? ''; this.#notice.hidden = !text; });
+    session.on('mediaproblem', (text) => { this.#problem = text; this.#renderNotice(); });
     session.on('remotestream', (s) => this.#showRemote(s));
     session.on('quality', (q) => this.#showQuality(q));
 
     this.#start.addEventListener('click', () => this.#act(() => session.start(this.#hub.value, parseInterests(this.#interests.value))));
+    this.#hub.addEventListener('change', () => { this.#hubPicked = true; });
     const next = () => this.#act(() => session.next(this.#hub.value || undefined, parseInterests(this.#interests.value)));
     this.#next.addEventListener('click', next);
     this.#stop.addEventListener('click', () => this.#act(() => session.stop()));
@@ -136,12 +166,31 @@ export class View {
       this.#unmute.hidden = true;
       void this.#remote.play().catch(() => {});
     });
-    // Escape skips, as on the classic random-chat sites, unless the person is typing.
+    // Escape twice is Next, as on the classic random-chat sites (one could be a slip); "?" lists the shortcuts.
     document.addEventListener('keydown', (ev) => {
-      if (ev.key !== 'Escape' || ev.target instanceof HTMLInputElement) return;
-      if (!this.#next.disabled) next();
+      if (ev.defaultPrevented || ev.ctrlKey || ev.metaKey || ev.altKey || ev.isComposing) return;
+      if (document.querySelector('dialog[open]')) return; // a dialog answers its own keys
+      if (ev.key === 'Escape') {
+        if (this.#next.disabled) return;
+        const now = performance.now();
+        if (now - this.#escAt <= ESC_TWICE_MS) {
+          this.#escAt = -Infinity;
+          this.#showKeyHint(false);
+          next();
+        } else {
+          this.#escAt = now;
+          this.#showKeyHint(true);
+        }
+      } else if (ev.key === '?' && !isTextEntry(ev.target)) {
+        ev.preventDefault();
+        this.#openShortcuts();
+      }
     });
-    this.render(session.snapshot());
+    this.#shortcuts.addEventListener('click', () => this.#openShortcuts());
+    this.#shortcutsClose.addEventListener('click', () => this.#shortcutsDialog.close());
+    // Back to the "?" button when the list closes (Close, Escape): the focus is never lost.
+    this.#shortcutsDialog.addEventListener('close', () => this.#shortcuts.focus());
+    this.render(this.#snapshot);
   }
 
   /** Runs a user action; a refusal (wrong state) is logged, never thrown into the DOM. */
@@ -154,8 +203,62 @@ export class View {
     }
   }
 
+  /** The language switch: our four languages, each named in its own script; a choice is kept. */
+  #setUpLanguage(): void {
+    this.#language.replaceChildren(...Object.entries(LANGUAGES).map(([code, name]) => {
+      const o = new Option(name, code, false, code === language());
+      o.lang = code;
+      return o;
+    }));
+    this.#language.setAttribute('aria-label', t('page.language'));
+    this.#language.addEventListener('change', () => {
+      const lang = this.#language.value;
+      if (!isLang(lang)) return;
+      try { localStorage.setItem(LANGUAGE_STORAGE_KEY, lang); } catch { /* storage off: for this page only */ }
+      setLanguage(lang);
+    });
+    onLanguageChange(() => this.#retranslate());
+  }
+
+  /** Everything in the new language: the static texts, then what the code wrote. */
+  #retranslate(): void {
+    applyTranslations();
+    this.#language.value = language();
+    this.#language.setAttribute('aria-label', t('page.language'));
+    this.#hubNames = ''; // rebuild the options with the new names
+    this.render(this.#snapshot);
+    this.#showQuality(this.#qualityShown);
+    this.#renderLocalCover();
+    this.#renderNotice();
+    this.#showTyping(this.#typingOn);
+    this.#renderCopy();
+    if (this.#keyHint.textContent) this.#keyHint.textContent = t('keys.escAgain');
+  }
+
+  #renderNotice(): void {
+    const text = this.#problem ? tx(this.#problem) : '';
+    if (this.#notice.textContent !== text) this.#notice.textContent = text;
+    this.#notice.hidden = !text;
+  }
+
+  /** "Press Esc again for Next." after the first Escape, for as long as the second one counts. */
+  #showKeyHint(on: boolean): void {
+    if (this.#keyHintTimer) { clearTimeout(this.#keyHintTimer); this.#keyHintTimer = null; }
+    if (on) this.#keyHintTimer = setTimeout(() => this.#showKeyHint(false), ESC_TWICE_MS);
+    this.#keyHint.textContent = on ? t('keys.escAgain') : '';
+    this.#keyHint.hidden = !on;
+  }
+
+  #openShortcuts(): void {
+    if (this.#shortcutsDialog.open) return;
+    this.#shortcutsDialog.showModal();
+    this.#shortcutsClose.focus();
+  }
+
   /** Renders a snapshot: status, buttons, hubs, private link, safety number. */
   render(s: SessionSnapshot): void {
+    this.#snapshot = s;
+    const focused = document.activeElement;
     const line = statusLine(s);
     if (this.#status.textContent !== line.text) this.#status.textContent = line.text;
     this.#status.dataset.tone = line.tone;
@@ -174,22 +277,18 @@ export class View {
     this.#interests.disabled = st !== 'idle' && st !== 'offline';
     this.#hideIp.disabled = !s.turn || inCall;
     this.#hideIp.checked = s.relayOnly;
-    const hint = s.turn
-      ? 'Calls go through the server\'s TURN relay, so your partner never sees your IP address.'
-      : 'This server offers no TURN relay, so your IP address cannot be hidden.';
+    const hint = t(s.turn ? 'hideIp.hintOn' : st === 'offline' ? 'hideIp.hintUnknown' : 'hideIp.hintOff');
     if (this.#hideIpHint.textContent !== hint) this.#hideIpHint.textContent = hint;
     // Like the interests, it counts when joining: settled before Start.
     this.#preferNear.disabled = !s.nearby || (st !== 'idle' && st !== 'offline');
     this.#preferNear.checked = s.preferNear;
-    const nearHint = s.nearby || st === 'offline'
-      ? 'Times a few quick pings to this server\'s landmarks, so you meet people with less delay. Only rounded numbers reach the server, never your partner.'
-      : 'This server pairs strangers at random.';
+    const nearHint = t(s.nearby || st === 'offline' ? 'near.hint' : 'near.hintOff');
     if (this.#preferNearHint.textContent !== nearHint) this.#preferNearHint.textContent = nearHint;
 
     const chatOpen = inCall && !!s.call?.chatOpen;
     this.#chatInput.disabled = !chatOpen;
     this.#chatSend.disabled = !chatOpen;
-    this.#chatInput.placeholder = chatOpen ? 'Say hi…' : inCall ? 'Chat opens when the call connects…' : 'Chat opens in a call';
+    this.#chatInput.placeholder = t(chatOpen ? 'chat.placeholderOpen' : inCall ? 'chat.placeholderConnecting' : 'chat.placeholderClosed');
 
     this.#renderMediaControls(s);
 
@@ -201,6 +300,17 @@ export class View {
     const safety = safetyText(check, s.call?.safetyNumber ?? null);
     if (this.#safety.textContent !== safety) this.#safety.textContent = safety;
     this.#safety.dataset.check = check;
+    this.#keepFocus(focused);
+  }
+
+  /**
+   * The focus is never lost: when the button that had it became disabled (Next while the next
+   * stranger is found, Start once pressed), it moves to the button that now does something.
+   */
+  #keepFocus(was: Element | null): void {
+    if (!(was instanceof HTMLButtonElement) || !was.disabled) return;
+    const to = [this.#next, this.#stop, this.#start, this.#chatInput].find((el) => !el.disabled);
+    to?.focus();
   }
 
   /** Mute, camera off and switch camera (usable in a call), and what the partner said it sends. */
@@ -227,7 +337,8 @@ export class View {
   #showTyping(on: boolean): void {
     if (this.#typingTimer) { clearTimeout(this.#typingTimer); this.#typingTimer = null; }
     if (on) this.#typingTimer = setTimeout(() => this.#showTyping(false), TYPING_SHOW_MS);
-    const text = on ? 'Stranger is typing…' : '';
+    this.#typingOn = on;
+    const text = on ? t('chat.typing') : '';
     if (this.#typing.textContent !== text) this.#typing.textContent = text;
   }
 
@@ -235,8 +346,11 @@ export class View {
     const names = s.hubs.map((h) => h.name).join(',');
     if (names !== this.#hubNames) {
       const keep = this.#hub.value;
-      this.#hub.replaceChildren(...s.hubs.map((h) => new Option(h.name, h.name)));
-      if (s.hubs.some((h) => h.name === keep)) this.#hub.value = keep;
+      this.#hub.replaceChildren(...s.hubs.map((h) => new Option(hubLabel(h.name), h.name)));
+      // The hub of the page's language comes preselected, until the person picks one.
+      const mine = this.#hubPicked ? null : hubForLanguage(language(), s.hubs.map((h) => h.name));
+      if (mine) this.#hub.value = mine;
+      else if (s.hubs.some((h) => h.name === keep)) this.#hub.value = keep;
       this.#hubNames = names;
     }
     // The server pushes counts only to people outside a call, so in a call they would be stale.
@@ -244,7 +358,8 @@ export class View {
     for (const opt of Array.from(this.#hub.options)) {
       const h = s.hubs.find((x) => x.name === opt.value);
       if (!h) continue;
-      const text = live ? `${h.name} · ${h.waiting} waiting · ${h.inCall} in calls` : h.name;
+      const name = hubLabel(h.name);
+      const text = live ? t('hub.counts', { hub: name, waiting: h.waiting, inCall: h.inCall }) : name;
       if (opt.text !== text) opt.text = text;
     }
   }
@@ -262,8 +377,8 @@ export class View {
     const m = this.#localMedia;
     const camera = !!m?.video;
     const videoOff = this.#cameraOffOn || this.#audioOnlyOn;
-    const text = !camera ? (m ? 'No camera' : 'Your camera')
-      : this.#cameraOffOn ? 'Your camera is off' : this.#audioOnlyOn ? 'Your video is off (audio only)' : 'Your camera';
+    const text = t(!camera ? (m ? 'local.noCamera' : 'local.camera')
+      : this.#cameraOffOn ? 'local.cameraOff' : this.#audioOnlyOn ? 'local.audioOnly' : 'local.camera');
     this.#localPlaceholder.hidden = camera && !videoOff;
     if (this.#localPlaceholder.textContent !== text) this.#localPlaceholder.textContent = text;
     this.#localBox.toggleAttribute('data-video-off', camera && videoOff);
@@ -274,6 +389,7 @@ export class View {
    * once the call stayed poor. Null (no call): hidden, level cleared, audio-only reset.
    */
   #showQuality(q: CallQuality | null): void {
+    this.#qualityShown = q;
     if (!q) {
       this.#quality.hidden = true;
       delete this.#quality.dataset.level;
@@ -286,7 +402,8 @@ export class View {
     }
     this.#quality.hidden = false;
     this.#quality.dataset.level = q.level;
-    const text = q.level === 'good' ? q.reason : `${q.level === 'poor' ? 'Poor' : 'Weak'} connection. ${q.reason}`;
+    const reason = t(q.reason);
+    const text = q.level === 'good' ? reason : t(q.level === 'poor' ? 'quality.poor' : 'quality.weak', { reason });
     if (this.#qualityText.textContent !== text) this.#qualityText.textContent = text;
     this.#audioOnly.hidden = !q.offerAudioOnly;
     this.#audioOnly.setAttribute('aria-pressed', String(q.audioOnly));
@@ -315,11 +432,16 @@ export class View {
     if (!link) return;
     try {
       await navigator.clipboard.writeText(link);
-      this.#copy.textContent = 'Copied';
+      this.#copyState = 'copied';
     } catch {
       this.#privateLink.select();
-      this.#copy.textContent = 'Press Ctrl+C';
+      this.#copyState = 'press';
     }
-    setTimeout(() => { this.#copy.textContent = 'Copy'; }, 2000);
+    this.#renderCopy();
+    setTimeout(() => { this.#copyState = 'copy'; this.#renderCopy(); }, 2000);
+  }
+
+  #renderCopy(): void {
+    this.#copy.textContent = t(this.#copyState === 'copied' ? 'private.copied' : this.#copyState === 'press' ? 'private.pressCopy' : 'private.copy');
   }
 }

@@ -12,20 +12,20 @@ const level = (over: Partial<QualityInputs>) => classifyQuality({ ...calm, ...ov
 
 describe('classifyQuality', () => {
   it('calls a calm interval good', () => {
-    expect(level({})).toEqual({ level: 'good', cause: 'ok', reason: 'Good connection.' });
+    expect(level({})).toEqual({ level: 'good', cause: 'ok', reason: 'quality.ok' });
     expect(level({ rttMs: null, availableOutgoingKbps: null, sendLoss: null, receiveLoss: null, remoteFps: null })).toMatchObject({ level: 'good' });
   });
 
   it('judges the round trip at its thresholds', () => {
     expect(level({ rttMs: T.rttWeakMs - 1 }).level).toBe('good');
-    expect(level({ rttMs: T.rttWeakMs })).toMatchObject({ level: 'weak', cause: 'delay', reason: 'High delay: you may talk over each other.' });
+    expect(level({ rttMs: T.rttWeakMs })).toMatchObject({ level: 'weak', cause: 'delay', reason: 'quality.delay' });
     expect(level({ rttMs: T.rttPoorMs - 1 }).level).toBe('weak');
     expect(level({ rttMs: T.rttPoorMs })).toMatchObject({ level: 'poor', cause: 'delay' });
   });
 
   it('judges the outgoing estimate only while sending video and after the warm-up', () => {
     expect(level({ availableOutgoingKbps: T.uploadWeakKbps }).level).toBe('good');
-    expect(level({ availableOutgoingKbps: T.uploadWeakKbps - 1 })).toMatchObject({ level: 'weak', cause: 'upload', reason: 'Your upload is slow: the stranger sees low-quality video.' });
+    expect(level({ availableOutgoingKbps: T.uploadWeakKbps - 1 })).toMatchObject({ level: 'weak', cause: 'upload', reason: 'quality.upload' });
     expect(level({ availableOutgoingKbps: T.uploadPoorKbps }).level).toBe('weak');
     expect(level({ availableOutgoingKbps: T.uploadPoorKbps - 1 })).toMatchObject({ level: 'poor', cause: 'upload' });
     expect(level({ availableOutgoingKbps: 50, sendingVideo: false }).level).toBe('good');
@@ -40,7 +40,7 @@ describe('classifyQuality', () => {
   });
 
   it('blames the partner for loss of what we receive and for freezes of their video', () => {
-    const partner = 'The stranger\'s connection is weak: their video may freeze.';
+    const partner = 'quality.partner';
     expect(level({ receiveLoss: T.lossWeak - 0.001 }).level).toBe('good');
     expect(level({ receiveLoss: T.lossWeak })).toEqual({ level: 'weak', cause: 'partner', reason: partner });
     expect(level({ receiveLoss: T.lossPoor })).toMatchObject({ level: 'poor', cause: 'partner' });
@@ -116,7 +116,7 @@ describe('sampleFromStats and qualityInputs', () => {
 });
 
 describe('QualityTracker', () => {
-  const v = (lvl: QualityVerdict['level']): QualityVerdict => ({ level: lvl, cause: lvl === 'good' ? 'ok' : 'upload', reason: lvl });
+  const v = (lvl: QualityVerdict['level']): QualityVerdict => ({ level: lvl, cause: lvl === 'good' ? 'ok' : 'upload', reason: lvl === 'good' ? 'quality.ok' : 'quality.upload' });
 
   it('shows the worst of the last samples and counts how long every sample was poor', () => {
     const t = new QualityTracker(2);
