@@ -12,7 +12,7 @@ import { isCrossedSkip, isFatalServerError, TypedEmitter, type SignalLoss } from
 import { StateMachine, type TransitionTable } from '../protocol/state-machine.js';
 import { listVideoInputs, nextVideoInput, openVideoInput } from './camera-switch.js';
 import { measureLandmarksInBrowser } from './landmarks.js';
-import { errorText, t, text, type MessageKey, type Text } from './i18n/index.js';
+import { errorText, text, type MessageKey, type Text } from './i18n/index.js';
 import { acquireLocalMedia, describeMediaProblem, stopLocalMedia, type LocalMedia } from './local-media.js';
 import { PeerCall, type CallQuality, type CallState, type NetworkPath } from './peer-call.js';
 import type { SignalClient } from './signal-client.js';
@@ -91,11 +91,8 @@ export interface SessionSnapshot {
   canSwitchCamera: boolean;
 }
 
-/** One line of the chat log. */
-export interface ChatLine {
-  from: 'you' | 'partner' | 'system';
-  text: string;
-}
+/** One line of the chat log: what people wrote, or a line of ours (in the page's language). */
+export type ChatLine = { from: 'you' | 'partner'; text: string } | { from: 'system'; text: Text };
 
 /** Events of a {@link BrowserSession}. */
 export type SessionEvents = {
@@ -640,7 +637,7 @@ export class BrowserSession extends TypedEmitter<SessionEvents> {
     this.#privateCode = null;
     this.#message = null;
     this.safeEmit('chatclear');
-    if (m.commonInterests.length) this.safeEmit('chat', { from: 'system', text: t('chat.bothLike', { interests: m.commonInterests.join(', ') }) });
+    if (m.commonInterests.length) this.safeEmit('chat', { from: 'system', text: text('chat.bothLike', { interests: m.commonInterests.join(', ') }) });
     call.on('state', () => this.#changed());
     call.on('safety', () => this.#changed());
     call.on('chatopen', () => this.#changed());
@@ -733,7 +730,7 @@ export class BrowserSession extends TypedEmitter<SessionEvents> {
         const wasPrivate = this.#match.private;
         this.#endCall();
         this.#message = { text: text(wasPrivate ? 'msg.leftPrivate' : 'msg.left', { why: text(LEFT_BECAUSE[msg.reason]) }), tone: 'info' };
-        this.safeEmit('chat', { from: 'system', text: t('chat.partnerLeft') });
+        this.safeEmit('chat', { from: 'system', text: text('chat.partnerLeft') });
         this.#to('idle');
         return;
       }

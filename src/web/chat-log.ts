@@ -7,7 +7,7 @@
  */
 import { displaySafe } from '../protocol/index.js';
 import type { ChatLine } from './browser-session.js';
-import { t } from './i18n/index.js';
+import { bindText, text, type Text } from './i18n/index.js';
 
 /** Lines kept in the log (older ones are removed as new ones come). */
 export const CHAT_LOG_MAX_LINES = 300;
@@ -79,7 +79,7 @@ export class ChatLog {
     if (this.#hidden > 0) {
       if (this.#hiddenLine && this.#hiddenLine.li.isConnected) {
         this.#hiddenLine.count += this.#hidden;
-        this.#hiddenLine.li.textContent = hiddenText(this.#hiddenLine.count);
+        bindText(this.#hiddenLine.li, hiddenText(this.#hiddenLine.count));
       } else {
         const li = lineItem({ from: 'system', text: hiddenText(this.#hidden) });
         li.dataset.hidden = 'true';
@@ -96,8 +96,8 @@ export class ChatLog {
   }
 }
 
-function hiddenText(n: number): string {
-  return t('chat.hidden', { count: n });
+function hiddenText(n: number): Text {
+  return text('chat.hidden', { count: n });
 }
 
 /** One `<li>`: who, then the text, as text nodes (a partner's message is untrusted). */
@@ -107,7 +107,7 @@ function lineItem(line: ChatLine): HTMLLIElement {
   if (line.from !== 'system') {
     const who = document.createElement('span');
     who.className = 'who';
-    who.textContent = t(line.from === 'you' ? 'chat.you' : 'chat.stranger');
+    bindText(who, text(line.from === 'you' ? 'chat.you' : 'chat.stranger'));
     li.append(who);
     // What people wrote is theirs: not ours to translate (nor a browser's).
     const said = document.createElement('span');
@@ -115,7 +115,7 @@ function lineItem(line: ChatLine): HTMLLIElement {
     said.append(document.createTextNode(displaySafe(line.text)));
     li.append(said);
   } else {
-    li.append(document.createTextNode(displaySafe(line.text)));
+    bindText(li, line.text);
   }
   return li;
 }

@@ -86,6 +86,9 @@ export async function overflowing(page: Evaluates): Promise<string[]> {
       const hasText = [...el.childNodes].some((n) => n.nodeType === 3 && /\\S/.test(n.textContent));
       if (!hasText && !(el instanceof HTMLSelectElement)) continue;
       const r = el.getBoundingClientRect();
+      // Left out: the visually-hidden idiom (a 1 px box for screen readers) and the skip link
+      // parked off the screen until it is focused.
+      if (r.width <= 1 || r.height <= 1 || r.right <= 0 || el.closest('.visually-hidden')) continue;
       if (r.right > innerWidth + 1 || r.left < -1) out.push((el.dataset.testid || el.id || el.tagName) + ' sticks out of the window');
       if (el.clientWidth > 0 && el.scrollWidth > el.clientWidth + 1) out.push((el.dataset.testid || el.id || el.tagName) + ': text ' + el.scrollWidth + ' px wide in a box of ' + el.clientWidth);
     }

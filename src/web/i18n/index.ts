@@ -108,10 +108,29 @@ export function errorText(code: string): Text {
  */
 const ATTRIBUTES = ['placeholder', 'aria-label', 'title'] as const;
 
+/** The `data-i18n-params` of an element (JSON, e.g. a chat line's count), if any. */
+function paramsOf(el: HTMLElement): Params | undefined {
+  const raw = el.dataset.i18nParams;
+  if (!raw) return undefined;
+  try {
+    return JSON.parse(raw) as Params;
+  } catch {
+    return undefined;
+  }
+}
+
+/** Marks `el` to be (re)written as `text` in the current language, and writes it. */
+export function bindText(el: HTMLElement, text: Text): void {
+  el.dataset.i18n = text.key;
+  if (text.params) el.dataset.i18nParams = JSON.stringify(text.params);
+  else delete el.dataset.i18nParams;
+  el.textContent = translate(text.key, text.params);
+}
+
 /** Fills every `data-i18n*` element under `root` in the current language; sets `<html lang>`. */
 export function applyTranslations(root: ParentNode = document): void {
   for (const el of Array.from(root.querySelectorAll<HTMLElement>('[data-i18n]'))) {
-    const value = t(el.dataset.i18n as MessageKey);
+    const value = t(el.dataset.i18n as MessageKey, paramsOf(el));
     if (el.textContent !== value) el.textContent = value;
   }
   for (const attr of ATTRIBUTES) {
