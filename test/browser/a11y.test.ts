@@ -2,8 +2,7 @@
 // page in each state (landing, waiting, in a call, a private link, an error), in Chromium and
 // in Firefox, and finds no serious or critical violation. The status line is a polite live
 // region, and reduced motion turns the transitions off.
-import { createRequire } from 'node:module';
-import { readFileSync } from 'node:fs';
+import axe from 'axe-core';
 import { describe, expect, it } from 'vitest';
 import type { Browser as PwBrowser } from 'playwright-core';
 import type { Browser as PpBrowser } from 'puppeteer-core';
@@ -11,7 +10,8 @@ import {
   CONNECTED, launchChromium, launchFirefox, openChromiumPage, openFirefoxPage, pollUntil, startIn, useBrowserRig, waitForStatus, type ChatPage,
 } from '../helpers/browsers.js';
 
-const axeSource = readFileSync(createRequire(import.meta.url).resolve('axe-core/axe.min.js'), 'utf8');
+/** The whole engine as a script, to run inside the page. */
+const axeSource = axe.source;
 
 interface Browsers { chromium: PwBrowser; firefox: PpBrowser; close(): Promise<void> }
 const rig = useBrowserRig<Browsers>(async () => {
