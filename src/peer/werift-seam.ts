@@ -114,12 +114,20 @@ export function holdEarlyDtls(pc: RTCPeerConnection, held: WeakSet<object>, clos
 /** What {@link ignoreRepeatedHandshakes} needs of werift's DTLS endpoint (client or server). */
 interface DtlsEndpoint {
   onHandleHandshakes: (assembled: { msg_type: number; message_seq: number }[]) => Promise<void>;
+  transport: { send: (buf: Buffer, addr?: unknown) => unknown };
 }
+
+/** DTLS record content types of the handshake (RFC 6347 section 4.1): ChangeCipherSpec and Handshake. */
+const CHANGE_CIPHER_SPEC = 20;
+const HANDSHAKE = 22;
+/** A repeated flight is answered with ours at most this often. */
+const ANSWER_REPEATS_EVERY_MS = 250;
 
 /**
  * A DTLS peer repeats its last flight when the answer is late, which a path whose round trip
- * is over 500 ms makes it do (a 3G phone calling another through TURN). werift handles each
- * repeated handshake message as if it were new, and several ways of doing so fail the call:
+ * is over 500 ms makes it do (a 3G phone calling another through TURN), and when our answer
+ * was lost. werift handles each repeated handshake message as if it were new, and several
+ * ways of doing so fail the call:
  * - its client throws on a second HelloVerifyRequest ("Flight3.exec": already in flight 3);
  * - its client draws a new ECDHE key pair on a repeated ServerKeyExchange, after its
  *   ClientKeyExchange went out with the old one;
@@ -128,15 +136,37 @@ interface DtlsEndpoint {
  *   of that transcript;
  * and in the last two the sides end up with different keys: every record after fails to
  * decrypt until the handshake times out. RFC 6347 section 4.2.2: a message whose message_seq
- * was already handled is a retransmission to discard (the repeat of one's own flight is the
- * retransmission timer's job, which werift does). So each handshake message is handed to
+ * was already handled is a retransmission to discard. So each handshake message is handed to
  * werift once, per type and sequence number (test/lab/long-rtt-dtls.test.ts).
+ *
+ * Discarding is half of what section 4.2.4 asks: a repeated flight also means our answer to it
+ * may have been lost, and we must send our last flight again. werift repeats a flight on its
+ * own timer only while it waits for the next one; its last flights, a server's
+ * HelloVerifyRequest and its ChangeCipherSpec and Finished, are sent once, so losing one of
+ * those datagrams (0.5% loss on a 3G link is enough, now and then) left the partner repeating
+ * itself until it gave up. So the datagrams of our latest flight are kept, and a datagram that
+ * brings only repeats is answered with them (at most every {@link ANSWER_REPEATS_EVERY_MS} ms;
+ * test/peer/dtls-long-rtt.test.ts loses each of them).
  */
 export function ignoreRepeatedHandshakes(endpoint: unknown): void {
   if (!(endpoint instanceof DtlsClient) && !(endpoint instanceof DtlsServer)) return;
   const e = endpoint as unknown as DtlsEndpoint;
   const handle = e.onHandleHandshakes;
   const seen = new Set<string>();
+  const transport = e.transport;
+  const send = transport.send.bind(transport);
+  /** Our latest flight's datagrams, and whether the next handshake datagram we send starts a new one. */
+  let flight: Buffer[] = [];
+  let newFlight = true;
+  let answeredAt = -Infinity;
+  transport.send = (buf: Buffer, addr?: unknown) => {
+    if (buf[0] === HANDSHAKE || buf[0] === CHANGE_CIPHER_SPEC) {
+      if (newFlight) { flight = []; newFlight = false; }
+      // werift's own timer sends a waiting flight again: keep each datagram once.
+      if (flight.length < 16 && !flight.some((b) => b.equals(buf))) flight.push(Buffer.from(buf));
+    }
+    return send(buf, addr);
+  };
   e.onHandleHandshakes = (assembled) => {
     const fresh = assembled.filter((h) => {
       const key = `${h.msg_type}/${h.message_seq}`;
@@ -144,7 +174,16 @@ export function ignoreRepeatedHandshakes(endpoint: unknown): void {
       seen.add(key);
       return true;
     });
-    return fresh.length ? handle(fresh) : Promise.resolve();
+    if (fresh.length) {
+      newFlight = true; // what werift sends in answer is our next flight
+      return handle(fresh);
+    }
+    const now = performance.now();
+    if (flight.length && now - answeredAt >= ANSWER_REPEATS_EVERY_MS) {
+      answeredAt = now;
+      for (const buf of flight) Promise.resolve(send(buf)).catch(() => { /* the transport is closing */ });
+    }
+    return Promise.resolve();
   };
 }
 

@@ -6,7 +6,7 @@
  * the keys again from a transcript with the repeats in it) and the handshake failed.
  * `ignoreRepeatedHandshakes` (werift-seam.ts) hands each handshake message over once. Here a
  * werift client and server talk over an in-memory link with a fixed one-way delay (and, in one
- * case, the first ClientHello lost), and must connect and carry data both ways; the lab test (test/lab/long-rtt-dtls.test.ts) does the same with whole calls.
+ * case, the first ClientHello lost, or one of the server's last flights), and must connect and carry data both ways; the lab test (test/lab/long-rtt-dtls.test.ts) does the same with whole calls.
  */
 import {
   CipherContext, DtlsClient, DtlsServer, HashAlgorithm, NamedCurveAlgorithm, SignatureAlgorithm,
@@ -29,14 +29,14 @@ interface End {
  * Two ends; what one sends arrives at the other `oneWayMs` later. `drop(buf, n)` (n: the
  * datagram's index from this end) may lose a datagram. Timers are cancelled on close.
  */
-function link(oneWayMs: number, drop: (from: 'client' | 'server', n: number) => boolean = () => false): { client: End; server: End; close: () => void } {
+function link(oneWayMs: number, drop: (from: 'client' | 'server', n: number, buf: Buffer) => boolean = () => false): { client: End; server: End; close: () => void } {
   const timers = new Set<NodeJS.Timeout>();
   const make = (name: 'client' | 'server'): End => {
     let n = 0;
     const end: End = {
       type: 'udp', closed: false, address: {}, onData: () => {},
       send: async (buf) => {
-        if (end.closed || drop(name, n++)) return;
+        if (end.closed || drop(name, n++, buf)) return;
         const copy = Buffer.from(buf);
         const t = setTimeout(() => { timers.delete(t); const other = name === 'client' ? ends.server : ends.client; if (!other.closed) other.onData(copy); }, oneWayMs);
         timers.add(t);
@@ -48,6 +48,9 @@ function link(oneWayMs: number, drop: (from: 'client' | 'server', n: number) => 
   const ends = { client: make('client'), server: make('server') };
   return { ...ends, close: () => { for (const t of timers) clearTimeout(t); timers.clear(); ends.client.closed = true; ends.server.closed = true; } };
 }
+
+/** A DTLS record of the handshake (content type 22). */
+const isHandshakeRecord = (buf: Buffer) => buf.length > 13 && buf[0] === 22;
 
 async function certificate(): Promise<{ cert: string; key: string; signatureHash: { signature: number; hash: number } }> {
   const c = await CipherContext.createSelfSignedCertificateWithKey(
@@ -94,6 +97,24 @@ describe('werift DTLS over a long round trip', () => {
   // 1.3 s: two satellite users. Each flight is repeated two or three times before its answer.
   it('1.3 s round trip: connects, and data flows both ways', async () => {
     expect(await handshake(link(650))).toEqual({ toServer: 'from the client', toClient: 'from the server' });
+  }, 40_000);
+
+  // A server's last flights are sent once (werift repeats only a flight that waits for an
+  // answer): when one is lost, the client's repeat must bring it again (RFC 6347 4.2.4).
+  it.each([
+    ['the HelloVerifyRequest', 0],
+    ['the server\'s Finished', 1],
+  ] as const)('%s lost once: the client\'s repeat brings it again', async (_, epoch) => {
+    let lost = 0;
+    const l = link(40, (from, _n, buf) => {
+      if (from !== 'server' || lost > 0 || !isHandshakeRecord(buf)) return false;
+      // The HelloVerifyRequest is the server's first handshake record; its Finished the first of epoch 1.
+      const hit = epoch === 0 ? buf[13] === 3 : buf.readUInt16BE(3) === 1;
+      if (hit) lost++;
+      return hit;
+    });
+    expect(await handshake(l)).toEqual({ toServer: 'from the client', toClient: 'from the server' });
+    expect(lost).toBe(1);
   }, 40_000);
 
   // The first ClientHello lost: the repeat that gets through must count as the first.
