@@ -112,8 +112,11 @@ export function holdEarlyDtls(pc: RTCPeerConnection, held: WeakSet<object>, clos
 }
 
 /** What {@link ignoreRepeatedHandshakes} needs of werift's DTLS endpoint (client or server). */
+/** A handshake message as werift's record layer assembled it. */
+interface Handshake { msg_type: number; message_seq: number }
+
 interface DtlsEndpoint {
-  onHandleHandshakes: (assembled: { msg_type: number; message_seq: number }[]) => Promise<void>;
+  onHandleHandshakes: (assembled: Handshake[]) => Promise<void>;
   transport: { send: (buf: Buffer, addr?: unknown) => unknown };
 }
 
@@ -122,6 +125,9 @@ const CHANGE_CIPHER_SPEC = 20;
 const HANDSHAKE = 22;
 /** A repeated flight is answered with ours at most this often. */
 const ANSWER_REPEATS_EVERY_MS = 250;
+/** Messages that came before an earlier one are held at most this long, and this many. */
+const GAP_WAIT_MS = 1500;
+const MAX_EARLY_MESSAGES = 32;
 
 /**
  * A DTLS peer repeats its last flight when the answer is late, which a path whose round trip
@@ -147,12 +153,19 @@ const ANSWER_REPEATS_EVERY_MS = 250;
  * itself until it gave up. So the datagrams of our latest flight are kept, and a datagram that
  * brings only repeats is answered with them (at most every {@link ANSWER_REPEATS_EVERY_MS} ms;
  * test/peer/dtls-long-rtt.test.ts loses each of them).
+ *
+ * And werift needs the partner's messages in order: its server derives the keys from the
+ * transcript as it stands when the ClientKeyExchange arrives (RFC 7627 hashes everything up to
+ * it) and fails the handshake on a CertificateVerify before the Certificate. werift's client
+ * sends each message of a flight in its own datagram, and a path with jitter delivers them out
+ * of order now and then. So messages are handed over by message_seq (RFC 6347 section 4.2.2:
+ * a message from the future is kept until the ones before it came); a gap the partner's repeat
+ * does not fill within {@link GAP_WAIT_MS} is given up on, and what came goes on in order.
  */
 export function ignoreRepeatedHandshakes(endpoint: unknown): void {
   if (!(endpoint instanceof DtlsClient) && !(endpoint instanceof DtlsServer)) return;
   const e = endpoint as unknown as DtlsEndpoint;
   const handle = e.onHandleHandshakes;
-  const seen = new Set<string>();
   const transport = e.transport;
   const send = transport.send.bind(transport);
   /** Our latest flight's datagrams, and whether the next handshake datagram we send starts a new one. */
@@ -167,23 +180,56 @@ export function ignoreRepeatedHandshakes(endpoint: unknown): void {
     }
     return send(buf, addr);
   };
+  /** The partner's messages in order: the next message_seq werift gets, and those that came early. */
+  let nextSeq = 0;
+  const early = new Map<number, Handshake>();
+  let stuck: NodeJS.Timeout | null = null;
+  const deliver = (ready: Handshake[]): Promise<void> => {
+    if (!ready.length) return Promise.resolve();
+    newFlight = true; // what werift sends in answer is our next flight
+    return handle(ready);
+  };
+  /** The messages from nextSeq on that are here, in order. */
+  const inOrder = (): Handshake[] => {
+    const ready: Handshake[] = [];
+    for (let h = early.get(nextSeq); h; h = early.get(nextSeq)) {
+      ready.push(h);
+      early.delete(nextSeq++);
+    }
+    return ready;
+  };
   e.onHandleHandshakes = (assembled) => {
-    const fresh = assembled.filter((h) => {
-      const key = `${h.msg_type}/${h.message_seq}`;
-      if (seen.has(key)) return false;
-      seen.add(key);
-      return true;
-    });
-    if (fresh.length) {
-      newFlight = true; // what werift sends in answer is our next flight
-      return handle(fresh);
+    let fresh = false;
+    for (const h of assembled) {
+      if (h.message_seq < nextSeq || early.has(h.message_seq) || early.size >= MAX_EARLY_MESSAGES) continue;
+      early.set(h.message_seq, h);
+      fresh = true;
     }
-    const now = performance.now();
-    if (flight.length && now - answeredAt >= ANSWER_REPEATS_EVERY_MS) {
-      answeredAt = now;
-      for (const buf of flight) Promise.resolve(send(buf)).catch(() => { /* the transport is closing */ });
+    if (!fresh) {
+      const now = performance.now();
+      if (flight.length && now - answeredAt >= ANSWER_REPEATS_EVERY_MS) {
+        answeredAt = now;
+        for (const buf of flight) Promise.resolve(send(buf)).catch(() => { /* the transport is closing */ });
+      }
+      return Promise.resolve();
     }
-    return Promise.resolve();
+    const ready = inOrder();
+    if (early.size && !stuck) {
+      // A gap the partner's repeat should fill; a stack that numbers differently must not
+      // wait forever: after a while, what came is handed over as it is, in order.
+      stuck = setTimeout(() => {
+        stuck = null;
+        const seqs = [...early.keys()].sort((a, b) => a - b);
+        if (!seqs.length) return;
+        nextSeq = seqs[0]!;
+        deliver(inOrder()).catch(() => { /* werift reports its own errors */ });
+      }, GAP_WAIT_MS);
+      stuck.unref?.();
+    } else if (!early.size && stuck) {
+      clearTimeout(stuck);
+      stuck = null;
+    }
+    return deliver(ready);
   };
 }
 

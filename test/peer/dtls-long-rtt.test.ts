@@ -14,6 +14,7 @@ import {
 import { describe, expect, it } from 'vitest';
 import { ignoreRepeatedHandshakes } from '../../src/peer/werift-seam.js';
 import { withTimeout } from '../helpers/deadline.js';
+import { seededRandom } from '../../src/lab/link.js';
 
 /** One end of the link, in the shape werift's DTLS takes as its transport. */
 interface End {
@@ -29,7 +30,11 @@ interface End {
  * Two ends; what one sends arrives at the other `oneWayMs` later. `drop(buf, n)` (n: the
  * datagram's index from this end) may lose a datagram. Timers are cancelled on close.
  */
-function link(oneWayMs: number, drop: (from: 'client' | 'server', n: number, buf: Buffer) => boolean = () => false): { client: End; server: End; close: () => void } {
+function link(
+  oneWayMs: number,
+  drop: (from: 'client' | 'server', n: number, buf: Buffer) => boolean = () => false,
+  late: (from: 'client' | 'server', buf: Buffer) => number = () => 0,
+): { client: End; server: End; close: () => void } {
   const timers = new Set<NodeJS.Timeout>();
   const make = (name: 'client' | 'server'): End => {
     let n = 0;
@@ -38,7 +43,7 @@ function link(oneWayMs: number, drop: (from: 'client' | 'server', n: number, buf
       send: async (buf) => {
         if (end.closed || drop(name, n++, buf)) return;
         const copy = Buffer.from(buf);
-        const t = setTimeout(() => { timers.delete(t); const other = name === 'client' ? ends.server : ends.client; if (!other.closed) other.onData(copy); }, oneWayMs);
+        const t = setTimeout(() => { timers.delete(t); const other = name === 'client' ? ends.server : ends.client; if (!other.closed) other.onData(copy); }, oneWayMs + late(name, copy));
         timers.add(t);
       },
       close: async () => { end.closed = true; },
@@ -116,6 +121,27 @@ describe('werift DTLS over a long round trip', () => {
     expect(await handshake(l)).toEqual({ toServer: 'from the client', toClient: 'from the server' });
     expect(lost).toBe(1);
   }, 40_000);
+
+  // werift sends each message of a flight in its own datagram; jitter reorders them. Its server
+  // derived the keys without a Certificate that came after the ClientKeyExchange, and threw on
+  // a CertificateVerify before the Certificate.
+  it('the client\'s Certificate overtaken by its ClientKeyExchange and CertificateVerify', async () => {
+    let held = 0;
+    const l = link(20, undefined, (from, buf) => {
+      const hit = from === 'client' && isHandshakeRecord(buf) && buf[13] === 11 && held === 0;
+      if (hit) held++;
+      return hit ? 40 : 0;
+    });
+    expect(await handshake(l)).toEqual({ toServer: 'from the client', toClient: 'from the server' });
+    expect(held).toBe(1);
+  }, 40_000);
+
+  it('jitter: every datagram 0-30 ms late at random, ten handshakes in a row', async () => {
+    const random = seededRandom(7);
+    for (let i = 0; i < 10; i++) {
+      expect(await handshake(link(10, undefined, () => Math.floor(random() * 30)))).toEqual({ toServer: 'from the client', toClient: 'from the server' });
+    }
+  }, 120_000);
 
   // The first ClientHello lost: the repeat that gets through must count as the first.
   it('600 ms round trip with the first ClientHello lost', async () => {
