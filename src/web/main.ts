@@ -9,18 +9,13 @@ import { installDebugHook } from './debug-hook.js';
 import { JoinPrompt, promptContext } from './join-prompt.js';
 import { clearCallRoute, privateCodeFromHash } from './route.js';
 import { SignalClient } from './signal-client.js';
-import { applyTranslations, chooseLanguage, setLanguage } from './i18n/index.js';
-import { LANGUAGE_STORAGE_KEY, View } from './view.js';
+import { applyTranslations, startLanguage } from './i18n/index.js';
+import { View } from './view.js';
 import * as log from './log.js';
 import { registerServiceWorker } from './pwa.js';
 
-/** The saved choice of language, if storage is allowed. */
-function savedLanguage(): string | null {
-  try { return localStorage.getItem(LANGUAGE_STORAGE_KEY); } catch { return null; }
-}
-
 function boot(): void {
-  setLanguage(chooseLanguage(navigator.languages ?? [navigator.language], savedLanguage()));
+  startLanguage();
   applyTranslations();
   const session = new BrowserSession(new SignalClient());
   new View(session);

@@ -8,16 +8,13 @@ import { ChatLog } from './chat-log.js';
 import type { LocalMedia } from './local-media.js';
 import type { CallQuality } from './peer-call.js';
 import { privateLink } from './route.js';
-import { applyTranslations, isLang, language, LANGUAGES, onLanguageChange, setLanguage, t, tx, type Text } from './i18n/index.js';
+import { applyTranslations, isLang, language, LANGUAGES, onLanguageChange, saveLanguage, setLanguage, t, tx, type Text } from './i18n/index.js';
 import { hubForLanguage, hubLabel } from './i18n/hubs.js';
 import { statusLine } from './status-text.js';
 import * as log from './log.js';
 
 /** A second Escape within this many ms of the first is Next. */
 const ESC_TWICE_MS = 1500;
-
-/** Where the chosen language is kept (main.ts reads it). */
-export const LANGUAGE_STORAGE_KEY = 'chatzyo.language';
 
 /** Keys typed here are text, not shortcuts. */
 const isTextEntry = (el: EventTarget | null): boolean =>
@@ -214,7 +211,7 @@ export class View {
     this.#language.addEventListener('change', () => {
       const lang = this.#language.value;
       if (!isLang(lang)) return;
-      try { localStorage.setItem(LANGUAGE_STORAGE_KEY, lang); } catch { /* storage off: for this page only */ }
+      saveLanguage(lang);
       setLanguage(lang);
     });
     onLanguageChange(() => this.#retranslate());

@@ -3,7 +3,10 @@
 // build only, and a page opened while the server cannot be reached shows the offline page (from
 // that cache) instead of the browser's error page. The server serves the manifest, the icons
 // and the worker with the right types and headers.
-import type { BrowserContext, Page } from 'playwright-core';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { chromium, type BrowserContext, type Page } from 'playwright-core';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import type { SignalServer } from '../../src/signal/server.js';
 import { SHELL_PATHS } from '../../src/web/shell-cache.js';
@@ -16,12 +19,15 @@ let web: Awaited<ReturnType<typeof buildWebClient>> | undefined;
 let browser: Awaited<ReturnType<typeof launchChromium>> | undefined;
 const servers: SignalServer[] = [];
 const contexts: BrowserContext[] = [];
+const profiles: string[] = [];
 
 beforeAll(async () => {
   [web, browser] = await Promise.all([buildWebClient(), launchChromium()]);
 });
 afterEach(async () => {
+  // Closing a persistent context waits for its browser to exit, so its profile can go after.
   await Promise.all(contexts.splice(0).map((c) => withTimeout(c.close(), 10_000, 'close a browser context').catch(() => {})));
+  for (const dir of profiles.splice(0)) rmSync(dir, { recursive: true, force: true, maxRetries: 3 });
 });
 afterAll(async () => {
   await browser?.close();
@@ -35,10 +41,32 @@ async function serve(port = 0): Promise<SignalServer> {
   return server;
 }
 
-/** A page in a fresh context (its own storage, so no worker from another test), with its console errors. */
-async function newPage(): Promise<{ page: Page; errors: string[] }> {
-  const context = await browser!.newContext();
+/**
+ * A Chromium with an ordinary profile in a fresh directory. Every context of a launched browser
+ * is an incognito one, and Chromium never offers to install an app from incognito (the
+ * installability check says `in-incognito`), so the check needs a persistent context.
+ */
+async function persistentContext(): Promise<BrowserContext> {
+  const profile = mkdtempSync(path.join(tmpdir(), 'chatzyo-profile-'));
+  const launched = chromium.launchPersistentContext(profile, {
+    executablePath: process.env.CHATZYO_CHROMIUM ?? '/usr/bin/chromium', headless: true,
+    args: ['--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update', '--disable-sync'],
+  });
+  profiles.push(profile);
+  const context = await withTimeout(launched, 30_000, 'chromium launch with a persistent profile').catch((err: unknown) => {
+    void launched.then((late) => late.close(), () => {}); // a launch that comes in after the deadline is closed all the same
+    throw err;
+  });
   contexts.push(context);
+  return context;
+}
+
+/** A page in a fresh context (its own storage, so no worker from another test), with its console errors. */
+async function newPage(context?: BrowserContext): Promise<{ page: Page; errors: string[] }> {
+  if (!context) {
+    context = await browser!.newContext();
+    contexts.push(context);
+  }
   const page = await context.newPage();
   page.setDefaultTimeout(10_000);
   const errors: string[] = [];
@@ -58,8 +86,8 @@ async function untilControlled(page: Page): Promise<void> {
 }
 
 /** Opens the client and waits for its service worker to control the page. */
-async function openControlled(url: string): Promise<{ page: Page; errors: string[] }> {
-  const opened = await newPage();
+async function openControlled(url: string, context?: BrowserContext): Promise<{ page: Page; errors: string[] }> {
+  const opened = await newPage(context);
   await opened.page.goto(url, { waitUntil: 'load' });
   await untilControlled(opened.page);
   return opened;
@@ -73,7 +101,7 @@ const cachedPaths = (page: Page, cache: string) => page.evaluate<string[]>(
 describe('installable app', () => {
   it('Chromium reports no installability error and parses the manifest without errors', async () => {
     const server = await serve();
-    const { page, errors } = await openControlled(server.url);
+    const { page, errors } = await openControlled(server.url, await persistentContext());
     const cdp = await page.context().newCDPSession(page);
 
     const { installabilityErrors } = await withTimeout(cdp.send('Page.getInstallabilityErrors'), 10_000, 'Page.getInstallabilityErrors');
@@ -123,7 +151,7 @@ describe('offline', () => {
     expect(await offline.innerText()).toMatch(/You are offline[\s\S]*chatzyo needs a connection to meet strangers; reconnect and reload\./);
     // app.css and offline.js came from the cache too: the page is styled, and, the device being
     // online, it says the server is what cannot be reached.
-    expect(await page.evaluate('getComputedStyle(document.body).backgroundColor')).toBe('rgb(246, 247, 249)');
+    expect(await page.evaluate('getComputedStyle(document.documentElement).backgroundColor')).toBe('rgb(246, 247, 249)');
     await page.getByTestId('offline-detail').waitFor({ state: 'visible' });
     // The worker answers only for the shell: the server's own endpoints fail as they are.
     expect(await page.evaluate(`fetch('/healthz').then((r) => 'answered ' + r.status, () => 'failed')`)).toBe('failed');

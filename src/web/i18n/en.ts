@@ -208,4 +208,11 @@ export const en = {
   'error.CHZ_ERR_UNAVAILABLE': 'Matchmaking is temporarily unavailable; try again shortly.',
   'error.CHZ_ERR_SLOW_CONSUMER': 'You stopped reading from the connection; the server will not queue more for you.',
   'error.unknown': 'Something went wrong ({code}).',
+
+  // The offline page (offline.html)
+  'offline.pageTitle': 'chatzyo · offline',
+  'offline.heading': 'You are offline',
+  'offline.text': 'chatzyo needs a connection to meet strangers; reconnect and reload.',
+  'offline.detail': 'This device is online, but the chatzyo server cannot be reached right now.',
+  'offline.reload': 'Reload',
 } as const;

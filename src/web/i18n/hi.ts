@@ -205,4 +205,11 @@ export const hi: Catalog = {
   'error.CHZ_ERR_UNAVAILABLE': 'अभी किसी से मिलाना बंद है; थोड़ी देर में फिर कोशिश करें।',
   'error.CHZ_ERR_SLOW_CONSUMER': 'आपका कनेक्शन बहुत धीमा है; सर्वर अब आपके लिए और डेटा नहीं रखेगा।',
   'error.unknown': 'कुछ गड़बड़ हो गई ({code})।',
+
+  // The offline page (offline.html)
+  'offline.pageTitle': 'chatzyo · ऑफ़लाइन',
+  'offline.heading': 'आप ऑफ़लाइन हैं',
+  'offline.text': 'अजनबियों से मिलने के लिए chatzyo को इंटरनेट कनेक्शन चाहिए; फिर से कनेक्ट करें और पेज रीलोड करें।',
+  'offline.detail': 'यह डिवाइस ऑनलाइन है, लेकिन chatzyo सर्वर से अभी संपर्क नहीं हो पा रहा है।',
+  'offline.reload': 'रीलोड',
 };

@@ -127,8 +127,29 @@ export function bindText(el: HTMLElement, text: Text): void {
   el.textContent = translate(text.key, text.params);
 }
 
-/** Fills every `data-i18n*` element under `root` in the current language; sets `<html lang>`. */
-export function applyTranslations(root: ParentNode = document): void {
+/** Where the chosen language is kept on the device. */
+const LANGUAGE_STORAGE_KEY = 'chatzyo.language';
+
+/** The saved choice of language, if storage is allowed. */
+function savedLanguage(): string | null {
+  try { return localStorage.getItem(LANGUAGE_STORAGE_KEY); } catch { return null; }
+}
+
+/** Keeps the person's choice (for this page only when storage is off). */
+export function saveLanguage(lang: Lang): void {
+  try { localStorage.setItem(LANGUAGE_STORAGE_KEY, lang); } catch { /* storage off */ }
+}
+
+/** The language of a page that is starting: the saved choice, else the browser's. */
+export function startLanguage(): void {
+  setLanguage(chooseLanguage(navigator.languages ?? [navigator.language], savedLanguage()));
+}
+
+/**
+ * Fills every `data-i18n*` element under `root` in the current language; for the whole
+ * document also sets `<html lang>` and the title (`titleKey`).
+ */
+export function applyTranslations(root: ParentNode = document, titleKey: MessageKey = 'page.title'): void {
   for (const el of Array.from(root.querySelectorAll<HTMLElement>('[data-i18n]'))) {
     const value = t(el.dataset.i18n as MessageKey, paramsOf(el));
     if (el.textContent !== value) el.textContent = value;
@@ -140,6 +161,6 @@ export function applyTranslations(root: ParentNode = document): void {
   }
   if (root === document) {
     document.documentElement.lang = current;
-    document.title = t('page.title');
+    document.title = t(titleKey);
   }
 }

@@ -205,4 +205,11 @@ export const ml: Catalog = {
   'error.CHZ_ERR_UNAVAILABLE': 'മാച്ചിങ് താൽക്കാലികമായി ലഭ്യമല്ല; അൽപ്പം കഴിഞ്ഞ് വീണ്ടും ശ്രമിക്കൂ.',
   'error.CHZ_ERR_SLOW_CONSUMER': 'നിങ്ങളുടെ കണക്ഷൻ സെർവറിൽ നിന്നുള്ള ഡാറ്റ സ്വീകരിക്കുന്നില്ല; സെർവർ ഇനി കൂടുതൽ അയയ്ക്കില്ല.',
   'error.unknown': 'എന്തോ പ്രശ്നം സംഭവിച്ചു ({code}).',
+
+  // The offline page (offline.html)
+  'offline.pageTitle': 'chatzyo · ഓഫ്‌ലൈൻ',
+  'offline.heading': 'നിങ്ങൾ ഓഫ്‌ലൈനിലാണ്',
+  'offline.text': 'അപരിചിതരെ കാണാൻ chatzyo-യ്ക്ക് ഇന്റർനെറ്റ് കണക്ഷൻ വേണം; വീണ്ടും കണക്റ്റ് ചെയ്ത് പേജ് റീലോഡ് ചെയ്യൂ.',
+  'offline.detail': 'ഈ ഉപകരണം ഓൺലൈനാണ്, പക്ഷേ chatzyo സെർവറിനെ ഇപ്പോൾ ബന്ധപ്പെടാൻ കഴിയുന്നില്ല.',
+  'offline.reload': 'റീലോഡ്',
 };
