@@ -18,7 +18,10 @@
  * warm-up camera stream, candidates handed over directly): createOffer to the first frame
  * presented. Its ratio shows what chatzyo adds over the bare browser WebRTC set-up.
  *
- *   npm run bench:start -- [--runs 20] [--warmup 1] [--time-limit 300]
+ * `--no-nearby` unticks "Prefer strangers near me" before each Start (no landmark timing, so the
+ * join goes as soon as the camera is ready), to show what that timing costs.
+ *
+ *   npm run bench:start -- [--runs 20] [--warmup 1] [--time-limit 300] [--no-nearby]
  */
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -84,6 +87,8 @@ interface StartBenchOptions {
   timeLimitMs: number;
   /** Gives up after this many failed runs. */
   maxFailures?: number;
+  /** Leave "Prefer strangers near me" on (the default, as a person finds the page); off: no landmark timing before the join. */
+  preferNear?: boolean;
   log?: (line: string) => void;
 }
 
@@ -163,10 +168,11 @@ async function botWaiting(server: SignalServer, ms: number): Promise<void> {
 }
 
 /** One run on an already loaded page: baseline, wait for the bot, Start, first frame. */
-async function measureOnce(page: ChatPage, server: SignalServer, timeoutMs: number): Promise<StartRun> {
+async function measureOnce(page: ChatPage, server: SignalServer, timeoutMs: number, preferNear: boolean): Promise<StartRun> {
   // Start is enabled once the page is welcomed and knows the hubs.
   await until(() => page.eval<boolean>('!document.querySelector(\'[data-testid="start"]\').disabled'), timeoutMs, 'Start is enabled', 20);
   await page.select('hub-select', HUB);
+  if (!preferNear && await page.eval<boolean>('document.querySelector(\'[data-testid="prefer-near"]\').checked')) await page.click('prefer-near');
   const base = await withTimeout(page.eval<{ warmupCameraMs: number; iceMs: number; connectedMs: number; firstFrameMs: number }>(BASELINE_CALL), timeoutMs, 'baseline loopback call');
   await page.eval(WATCH_FIRST_FRAME);
   await botWaiting(server, timeoutMs);
@@ -225,7 +231,7 @@ export async function runStartBench(o: StartBenchOptions): Promise<StartBenchRes
         // A fresh load each run (the first opens the page); leaving the last one ends its call.
         if (!page) page = await openChromiumPage(browser, url, 'start');
         else await page.goto(url);
-        const run = await measureOnce(page, server, Math.min(20_000, left));
+        const run = await measureOnce(page, server, Math.min(20_000, left), o.preferNear ?? true);
         if (warm) log(`warm-up ${i + 1}: first frame at ${run.at.frame?.toFixed(0)} ms`);
         else {
           runs.push(run);
@@ -264,6 +270,7 @@ function stepOf(run: StartRun, key: PhaseKey): number | undefined {
 const defined = (xs: (number | undefined)[]) => xs.filter((x): x is number => x !== undefined && Number.isFinite(x));
 const pq = (xs: number[]) => ({ p50: quantile(xs, 0.5), p95: quantile(xs, 0.95) });
 const round1 = (x: number) => Math.round(x * 10) / 10;
+const round2 = (x: number) => Math.round(x * 100) / 100;
 
 function report(r: StartBenchResult, opts: StartBenchOptions): string {
   const runs = r.runs;
@@ -284,7 +291,7 @@ function report(r: StartBenchResult, opts: StartBenchOptions): string {
   const baseDtls = pq(runs.map((x) => x.baseline.connectedMs));
   const warmCam = pq(runs.map((x) => x.warmupCameraMs));
   const lines = [
-    `bench:start  ${runs.length} runs (${opts.warmup} warm-up), ${r.failures.length} failed${r.timedOut ? ', cut short by the time limit' : ''}, ${(r.elapsedMs / 1000).toFixed(0)} s, node ${process.version}`,
+    `bench:start  ${runs.length} runs (${opts.warmup} warm-up)${opts.preferNear === false ? ', "Prefer strangers near me" off' : ''}, ${r.failures.length} failed${r.timedOut ? ', cut short by the time limit' : ''}, ${(r.elapsedMs / 1000).toFixed(0)} s, node ${process.version}`,
     '',
     table(rows),
     '',
@@ -315,13 +322,13 @@ function report(r: StartBenchResult, opts: StartBenchOptions): string {
     if (at.length) phases[p.key] = { p50: round1(quantile(at, 0.5)), p95: round1(quantile(at, 0.95)) };
   }
   lines.push(JSON.stringify({
-    bench: 'start', runs: runs.length, failed: r.failures.length,
+    bench: 'start', runs: runs.length, failed: r.failures.length, preferNear: opts.preferNear ?? true,
     firstFrameMs: { p50: round1(total.p50), p95: round1(total.p95) }, target: TARGET,
     met: total.p50 < TARGET.p50 && total.p95 < TARGET.p95,
     phasesMs: phases,
     baselineMs: { p50: round1(base.p50), p95: round1(base.p95) },
-    ratio: { p50: round1((total.p50 / base.p50) * 100) / 100, p95: round1((total.p95 / base.p95) * 100) / 100 },
-    callRatio: { p50: round1((call.p50 / base.p50) * 100) / 100, p95: round1((call.p95 / base.p95) * 100) / 100 },
+    ratio: { p50: round2(total.p50 / base.p50), p95: round2(total.p95 / base.p95) },
+    callRatio: { p50: round2(call.p50 / base.p50), p95: round2(call.p95 / base.p95) },
   }));
   return lines.join('\n');
 }
@@ -338,6 +345,7 @@ async function main(): Promise<void> {
     runs: Math.max(1, Math.floor(arg('runs', 20))),
     warmup: Math.floor(arg('warmup', 1)),
     timeLimitMs: arg('time-limit', 300) * 1000,
+    preferNear: !process.argv.includes('--no-nearby'),
     log: (s) => process.stderr.write(`[bench] ${s}\n`),
   };
   const r = await runStartBench(opts);
