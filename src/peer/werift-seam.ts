@@ -8,7 +8,8 @@
  * - {@link withoutThirdPartyStun}: werift's silent fallback to Google's STUN server.
  * - {@link watchPartnerPli}: a partner's keyframe request routed to our receiver, not our sender
  *   (test/peer/pli-to-a-sending-partner.test.ts).
- * - {@link holdEarlyDtls}: a ClientHello that arrives before werift's DTLS server exists is dropped.
+ * - {@link holdEarlyDtls}: a ClientHello that arrives before werift's DTLS server exists is dropped
+ *   (test/peer/held-client-hello.test.ts).
  * - {@link lengthenIceChecks}: werift gives up on a connectivity check after 1.55 s, shorter than
  *   the round trip between two users on slow links (test/lab/long-rtt-dtls.test.ts).
  * - {@link ignoreRepeatedHandshakes}: werift's DTLS fails the handshake when the other side
@@ -85,6 +86,17 @@ export function watchPartnerPli(pc: RTCPeerConnection, onPli: () => void): Dispo
  * first byte 20-63) that arrive before the handshake starts and hand them over once it has.
  * Call after each setRemoteDescription: a transport already held (`held`) or past `new` is
  * left alone. `closed` says whether the call closed meanwhile.
+ *
+ * The held records go in, and {@link ignoreRepeatedHandshakes} goes on, in a microtask right
+ * after werift built its endpoint, before any later datagram. They once waited for a
+ * setImmediate, which a loaded machine ran 126-377 ms late, after the partner's repeated
+ * ClientHellos had reached werift unfiltered. The held ClientHello then came in last and,
+ * to a filter that had seen nothing, looked new. Mid-handshake, werift's server answered that
+ * old ClientHello and the filter waited for a message it had missed: the call never connected.
+ * After the handshake, werift's server, which starts over on any ClientHello, dropped its
+ * session keys. SRTP keeps its own, so media went on, but
+ * every SCTP record after failed to encrypt or decrypt: no safety number, and chat died
+ * silently (test/peer/held-client-hello.test.ts).
  */
 export function holdEarlyDtls(pc: RTCPeerConnection, held: WeakSet<object>, closed: () => boolean): Disposer[] {
   const disposers: Disposer[] = [];
@@ -100,10 +112,14 @@ export function holdEarlyDtls(pc: RTCPeerConnection, held: WeakSet<object>, clos
     disposers.push(subscribe(dtls.onStateChange, (state: string) => {
       if (!holding || state !== 'connecting') return;
       holding = false;
-      // The DTLS endpoint is built right after this state change, in the same task.
-      setImmediate(() => {
+      // werift builds the DTLS endpoint right after this state change, in the same job: a
+      // microtask runs once it exists, and before any datagram that comes after.
+      queueMicrotask(() => {
         if (closed()) return;
-        ignoreRepeatedHandshakes(dtls.dtls);
+        const endpoint = dtls.dtls as unknown as { connected?: boolean } | undefined;
+        ignoreRepeatedHandshakes(endpoint);
+        // Copies of what a finished handshake already used must not start another one.
+        if (endpoint?.connected) { early.length = 0; return; }
         for (const buf of early.splice(0)) ice.onData.execute(buf);
       });
     }));

@@ -208,8 +208,9 @@ export class PeerCall extends TypedEmitter<CallEvents> {
     const stateDc = this.#stateDc;
     this.#stateOut = new StateOutbox((text) => { if (stateDc.readyState === 'open') stateDc.send(text); });
     // A partner assumes camera and microphone on until told otherwise, so the open says only a
-    // state that differs. (It also keeps stream 14 quiet while the safety exchange starts: a
-    // werift partner sometimes stalled its SCTP association for over 10 s when both arrived at once.)
+    // state that differs. (The SCTP stall a werift partner once showed at call start was most
+    // likely its DTLS keys lost to a held ClientHello, not this channel: see holdEarlyDtls in
+    // src/peer/werift-seam.ts.)
     this.#stateDc.onopen = () => {
       const m = this.mediaState;
       if (!m.camera || !m.mic) this.sendMediaState();
