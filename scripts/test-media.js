@@ -61,18 +61,20 @@ function failuresIn(file) {
   try {
     report = JSON.parse(readFileSync(file, 'utf8'));
   } catch {
-    return { failures: null, durations: [] }; // vitest died before writing it: the exit status says so
+    return { failures: null, durations: [], passedTests: 0 }; // vitest died before writing it: the exit status says so
   }
   const failures = [];
   const durations = [];
+  let passedTests = 0;
   for (const f of report.testResults ?? []) {
     const rel = path.relative(root, f.name);
     durations.push({ file: rel, ms: (f.endTime ?? 0) - (f.startTime ?? 0) });
     const failed = (f.assertionResults ?? []).filter((t) => t.status === 'failed');
+    passedTests += (f.assertionResults ?? []).filter((t) => t.status === 'passed').length;
     for (const t of failed) failures.push({ file: rel, name: t.fullName ?? t.title, ms: t.duration ?? 0, where: `${rel} > ${t.fullName ?? t.title}`, message: (t.failureMessages ?? []).join('\n') });
     if (!failed.length && f.status === 'failed') failures.push({ file: rel, name: null, ms: durations.at(-1).ms, where: rel, message: f.message ?? '' });
   }
-  return { failures, durations };
+  return { failures, durations, passedTests };
 }
 
 /** Prints a failure's name and the first lines of its error. */
@@ -115,7 +117,10 @@ if (retryable) {
     const report = path.join(reports, `retry-${retried.length}.json`);
     const r = spawnSync(process.execPath, [vitest, 'run', file, ...names, '--no-file-parallelism',
       '--reporter', 'default', '--reporter', 'json', '--outputFile.json', report], { stdio: 'inherit', cwd: root });
-    retried.push({ file, first: fs, passed: r.status === 0, again: failuresIn(report).failures });
+    const again = failuresIn(report);
+    // Passed means the tests ran and passed: a name pattern that matched nothing also exits 0.
+    const ran = fs.some((f) => f.name === null) ? again.passedTests > 0 : again.passedTests >= fs.length;
+    retried.push({ file, first: fs, passed: r.status === 0 && ran, again: again.failures?.length ? again.failures : null });
   }
 }
 rmSync(reports, { recursive: true, force: true });

@@ -116,10 +116,7 @@ export function holdEarlyDtls(pc: RTCPeerConnection, held: WeakSet<object>, clos
       // microtask runs once it exists, and before any datagram that comes after.
       queueMicrotask(() => {
         if (closed()) return;
-        const endpoint = dtls.dtls as unknown as { connected?: boolean } | undefined;
-        ignoreRepeatedHandshakes(endpoint);
-        // Copies of what a finished handshake already used must not start another one.
-        if (endpoint?.connected) { early.length = 0; return; }
+        ignoreRepeatedHandshakes(dtls.dtls);
         for (const buf of early.splice(0)) ice.onData.execute(buf);
       });
     }));
@@ -127,11 +124,12 @@ export function holdEarlyDtls(pc: RTCPeerConnection, held: WeakSet<object>, clos
   return disposers;
 }
 
-/** What {@link ignoreRepeatedHandshakes} needs of werift's DTLS endpoint (client or server). */
 /** A handshake message as werift's record layer assembled it. */
 interface Handshake { msg_type: number; message_seq: number }
 
+/** What {@link ignoreRepeatedHandshakes} needs of werift's DTLS endpoint (client or server). */
 interface DtlsEndpoint {
+  connected: boolean;
   onHandleHandshakes: (assembled: Handshake[]) => Promise<void>;
   transport: { send: (buf: Buffer, addr?: unknown) => unknown };
 }
@@ -200,6 +198,19 @@ export function ignoreRepeatedHandshakes(endpoint: unknown): void {
   let nextSeq = 0;
   const early = new Map<number, Handshake>();
   let stuck: NodeJS.Timeout | null = null;
+  /** After a gap was waited for in vain, the messages after it go on (and the next gap is waited for). */
+  const skipGap = (): void => {
+    stuck = null;
+    const seqs = [...early.keys()].sort((a, b) => a - b);
+    if (!seqs.length) return;
+    nextSeq = seqs[0]!;
+    deliver(inOrder()).catch(() => { /* werift reports its own errors */ });
+    if (early.size) armGapTimer();
+  };
+  const armGapTimer = (): void => {
+    stuck = setTimeout(skipGap, GAP_WAIT_MS);
+    stuck.unref?.();
+  };
   const deliver = (ready: Handshake[]): Promise<void> => {
     if (!ready.length) return Promise.resolve();
     newFlight = true; // what werift sends in answer is our next flight
@@ -215,13 +226,21 @@ export function ignoreRepeatedHandshakes(endpoint: unknown): void {
     return ready;
   };
   e.onHandleHandshakes = (assembled) => {
+    // werift calls this with nothing for a fragment that completes no message yet.
+    if (!assembled.length) return Promise.resolve();
     let fresh = false;
+    let repeated = false;
     for (const h of assembled) {
-      if (h.message_seq < nextSeq || early.has(h.message_seq) || early.size >= MAX_EARLY_MESSAGES) continue;
+      if (h.message_seq < nextSeq || early.has(h.message_seq)) { repeated = true; continue; }
+      if (early.size >= MAX_EARLY_MESSAGES && h.message_seq !== nextSeq) continue;
       early.set(h.message_seq, h);
       fresh = true;
     }
     if (!fresh) {
+      // RFC 6347 4.2.4: only the side that sent the last flight answers a repeat once the
+      // handshake is over; a connected client answering too would bounce flights with the
+      // server for as long as the call lasts on a path whose round trip is over 500 ms.
+      if (!repeated || (endpoint instanceof DtlsClient && e.connected)) return Promise.resolve();
       const now = performance.now();
       if (flight.length && now - answeredAt >= ANSWER_REPEATS_EVERY_MS) {
         answeredAt = now;
@@ -233,14 +252,7 @@ export function ignoreRepeatedHandshakes(endpoint: unknown): void {
     if (early.size && !stuck) {
       // A gap the partner's repeat should fill; a stack that numbers differently must not
       // wait forever: after a while, what came is handed over as it is, in order.
-      stuck = setTimeout(() => {
-        stuck = null;
-        const seqs = [...early.keys()].sort((a, b) => a - b);
-        if (!seqs.length) return;
-        nextSeq = seqs[0]!;
-        deliver(inOrder()).catch(() => { /* werift reports its own errors */ });
-      }, GAP_WAIT_MS);
-      stuck.unref?.();
+      armGapTimer();
     } else if (!early.size && stuck) {
       clearTimeout(stuck);
       stuck = null;

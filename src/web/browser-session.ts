@@ -5,7 +5,7 @@
  * never touches the protocol itself.
  */
 import {
-  ChatzyoError, ERROR_CODES,
+  ChatzyoError, displaySafe, ERROR_CODES,
   type ClientMessage, type HubCount, type LandmarkRtts, type PartnerLeftReason, type ServerMessage, type ServerMessageOf, type SignalData,
 } from '../protocol/index.js';
 import { isCrossedSkip, isFatalServerError, TypedEmitter, type SignalLoss } from '../protocol/client/index.js';
@@ -637,7 +637,7 @@ export class BrowserSession extends TypedEmitter<SessionEvents> {
     this.#privateCode = null;
     this.#message = null;
     this.safeEmit('chatclear');
-    if (m.commonInterests.length) this.safeEmit('chat', { from: 'system', text: text('chat.bothLike', { interests: m.commonInterests.join(', ') }) });
+    if (m.commonInterests.length) this.safeEmit('chat', { from: 'system', text: text('chat.bothLike', { interests: m.commonInterests.map(displaySafe).join(', ') }) });
     call.on('state', () => this.#changed());
     call.on('safety', () => this.#changed());
     call.on('chatopen', () => this.#changed());

@@ -55,16 +55,24 @@ worker.addEventListener('activate', (event) => {
 worker.addEventListener('fetch', (event) => {
   const route = routeFor(event.request, worker.location.origin);
   if (route === null) return;
-  event.respondWith(fetchOr(event.request, route === 'page' ? OFFLINE_PATH : event.request));
+  event.respondWith(route === 'page' ? fetchOr(event.request, OFFLINE_PATH, true) : fetchOr(event.request, event.request, false));
 });
 
-/** The network's answer; when the fetch fails (offline, server down), the cached `fallback`. */
-async function fetchOr(request: Request, fallback: Request | string): Promise<Response> {
+/**
+ * The network's answer; when the fetch fails (offline, server down), the cached `fallback`.
+ * For the page, a 5xx counts as the server being down too: behind a reverse proxy (the TLS
+ * setup a service worker needs) a stopped chatzyo is a 502 from the proxy, not a failed fetch.
+ */
+async function fetchOr(request: Request, fallback: Request | string, serverErrorIsDown: boolean): Promise<Response> {
+  let failure: unknown;
   try {
-    return await fetch(request);
+    const res = await fetch(request);
+    if (!serverErrorIsDown || res.status < 500) return res;
+    failure = new Error(`the server answered ${res.status}`);
   } catch (err) {
-    const cached = await caches.match(fallback, { cacheName: CACHE });
-    if (cached) return cached;
-    throw err;
+    failure = err;
   }
+  const cached = await caches.match(fallback, { cacheName: CACHE });
+  if (cached) return cached;
+  throw failure;
 }

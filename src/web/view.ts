@@ -108,6 +108,7 @@ export class View {
   #problem: Text | null = null;
   #typingOn = false;
   #copyState: 'copy' | 'copied' | 'press' = 'copy';
+  #copyTimer: ReturnType<typeof setTimeout> | null = null;
 
   constructor(session: BrowserSession) {
     this.#snapshot = session.snapshot();
@@ -345,7 +346,9 @@ export class View {
       const keep = this.#hub.value;
       this.#hub.replaceChildren(...s.hubs.map((h) => new Option(hubLabel(h.name), h.name)));
       // The hub of the page's language comes preselected, until the person picks one.
-      const mine = this.#hubPicked ? null : hubForLanguage(language(), s.hubs.map((h) => h.name));
+      // Only before a search: the hub a search or call was started in stays what Next uses.
+      const settled = this.#hubPicked || (s.state !== 'idle' && s.state !== 'offline');
+      const mine = settled ? null : hubForLanguage(language(), s.hubs.map((h) => h.name));
       if (mine) this.#hub.value = mine;
       else if (s.hubs.some((h) => h.name === keep)) this.#hub.value = keep;
       this.#hubNames = names;
@@ -435,7 +438,8 @@ export class View {
       this.#copyState = 'press';
     }
     this.#renderCopy();
-    setTimeout(() => { this.#copyState = 'copy'; this.#renderCopy(); }, 2000);
+    if (this.#copyTimer) clearTimeout(this.#copyTimer);
+    this.#copyTimer = setTimeout(() => { this.#copyState = 'copy'; this.#renderCopy(); }, 2000);
   }
 
   #renderCopy(): void {

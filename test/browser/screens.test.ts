@@ -123,6 +123,8 @@ describe('the page in four languages', () => {
     await a.press('[data-testid="chat-input"]', 'Enter');
     await pollUntil(() => b.textContent('[data-testid="chat-log"]'), (t) => (t ?? '').includes('vanakkam!'), 10_000, () => 'the chat arrives');
     problems.push(...await checkEverywhere(b, 'in-call', ['next', 'stop', 'report', 'mute', 'camera-off', 'remote-video']));
+    // Switching languages in a call left the hub alone (Next searches where the call began).
+    expect(await b.inputValue('[data-testid="hub-select"]')).toBe('uk');
     // A private link, waiting for its person.
     const c = await open();
     await waitState(c, 'idle');

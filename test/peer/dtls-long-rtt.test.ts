@@ -65,7 +65,7 @@ async function certificate(): Promise<{ cert: string; key: string; signatureHash
 }
 
 /** A handshake between a werift client and server over `l`, then one message each way. */
-async function handshake(l: ReturnType<typeof link>): Promise<{ toServer: string; toClient: string }> {
+async function handshake(l: ReturnType<typeof link>, afterwards?: () => Promise<void>): Promise<{ toServer: string; toClient: string }> {
   const [sc, cc] = await Promise.all([certificate(), certificate()]);
   const common = { srtpProfiles: [1, 7], extendedMasterSecret: true };
   const server = new DtlsServer({ ...sc, ...common, transport: l.server, certificateRequest: true } as never);
@@ -85,6 +85,7 @@ async function handshake(l: ReturnType<typeof link>): Promise<{ toServer: string
     await client.send(Buffer.from('from the client'));
     await server.send(Buffer.from('from the server'));
     const [toServer, toClient] = await withTimeout(Promise.race([received, failed]), 10_000, 'data after the handshake');
+    await afterwards?.();
     return { toServer, toClient };
   } finally {
     l.close();
@@ -142,6 +143,23 @@ describe('werift DTLS over a long round trip', () => {
       expect(await handshake(link(10, undefined, () => Math.floor(random() * 30)))).toEqual({ toServer: 'from the client', toClient: 'from the server' });
     }
   }, 120_000);
+
+  // Once connected, only the server answers a repeat (RFC 6347 4.2.4): a client that answered
+  // too would bounce flights with the server once per round trip for the whole call.
+  it('600 ms round trip: after the handshake, the flights stop', async () => {
+    let after: { client: number; server: number } | null = null;
+    const l = link(300, (from, _n, buf) => {
+      if (after && (buf[0] === 22 || buf[0] === 20)) after[from]++;
+      return false;
+    });
+    const settle = () => new Promise<void>((r) => { setTimeout(r, 3000); });
+    expect(await handshake(l, async () => {
+      await settle(); // the last repeats of the handshake itself come and go
+      after = { client: 0, server: 0 };
+      await settle();
+    })).toEqual({ toServer: 'from the client', toClient: 'from the server' });
+    expect(after).toEqual({ client: 0, server: 0 });
+  }, 40_000);
 
   // The first ClientHello lost: the repeat that gets through must count as the first.
   it('600 ms round trip with the first ClientHello lost', async () => {

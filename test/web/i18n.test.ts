@@ -1,6 +1,6 @@
 // The catalogs (issue 17, languages): every language has every key with the same placeholders,
 // plurals and numbers go through Intl, the language is chosen from the browser's, and every
-// key the page names exists. The browser side: test/browser/i18n.test.ts.
+// key the page names exists. The browser side: test/browser/screens.test.ts.
 import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import { ERROR_CODES } from '../../src/protocol/index.js';
