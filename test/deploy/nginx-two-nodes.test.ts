@@ -273,7 +273,11 @@ describe('docs/deploy: nginx + two nodes + Redis + coturn, as written', () => {
       await forwarded.close();
       await direct.close();
     }
-    expect([...a.errors, ...b.errors]).toEqual([]);
+    // The one console error allowed: Chromium will not install a service worker from a page whose
+    // certificate it does not trust (this test's own CA, accepted with ignoreHTTPSErrors), and
+    // says so. The client carries on without it; a real deployment has a trusted certificate.
+    const untrustedWorker = /^console: An SSL certificate error occurred when fetching the script\.$/;
+    expect([...a.errors, ...b.errors].filter((e) => !untrustedWorker.test(e))).toEqual([]);
   }, 180_000);
 });
 
