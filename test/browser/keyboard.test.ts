@@ -2,19 +2,15 @@
 // opens the list of shortcuts (and closing it gives the focus back), the focus is never lost
 // after Next, and the focus ring is visible.
 import { describe, expect, it } from 'vitest';
-import type { Browser, Page } from 'playwright-core';
+import type { Page } from 'playwright-core';
 import { CATALOGS } from '../../src/web/i18n/index.js';
-import { CONNECTED, launchChromium, pollUntil, useBrowserRig } from '../helpers/browsers.js';
+import { CONNECTED, launchChromium, openRawChromiumPage, pollUntil, useBrowserRig } from '../helpers/browsers.js';
 
 const rig = useBrowserRig(() => launchChromium());
 const en = CATALOGS.en;
 
 async function open(name: string): Promise<Page> {
-  const context = await (rig.browser as Browser).newContext({ viewport: { width: 1280, height: 800 } });
-  const page = await context.newPage();
-  page.setDefaultTimeout(10_000);
-  rig.pages.push({ name, close: () => context.close() } as never);
-  await page.goto(rig.server.url);
+  const page = await openRawChromiumPage(rig, rig.server.url);
   await pollUntil(() => page.evaluate(() => document.body.dataset.state ?? ''), (s) => s === 'idle', 10_000, () => `${name} idle`);
   return page;
 }

@@ -5,10 +5,10 @@
 // Indic scripts are drawn with real fonts. Screenshots land in test-results/screens/.
 import { mkdirSync } from 'node:fs';
 import path from 'node:path';
-import type { Browser, Page } from 'playwright-core';
+import type { Page } from 'playwright-core';
 import { describe, expect, it } from 'vitest';
 import { CATALOGS, LANGUAGES, translate, type Lang } from '../../src/web/i18n/index.js';
-import { launchChromium, pollUntil, useBrowserRig } from '../helpers/browsers.js';
+import { launchChromium, openRawChromiumPage, pollUntil, useBrowserRig } from '../helpers/browsers.js';
 import { offScreen, overflowing, untranslated, type Evaluates } from '../helpers/page-checks.js';
 
 const rig = useBrowserRig(() => launchChromium(), 'all');
@@ -17,14 +17,7 @@ const SIZES = { desktop: { width: 1280, height: 800 }, laptop: { width: 1366, he
 const LANGS = Object.keys(LANGUAGES) as Lang[];
 
 /** A page of its own context (camera grant, storage, language of the browser). */
-async function open(locale = 'en-US', hash = ''): Promise<Page & Evaluates> {
-  const context = await (rig.browser as Browser).newContext({ viewport: SIZES.desktop, locale });
-  const page = await context.newPage();
-  page.setDefaultTimeout(10_000);
-  rig.pages.push({ name: locale, close: () => context.close() } as never);
-  await page.goto(`${rig.server.url}/${hash}`);
-  return Object.assign(page, { eval: <T>(e: string) => page.evaluate(e) as Promise<T> });
-}
+const open = (locale = 'en-US', hash = '') => openRawChromiumPage(rig, `${rig.server.url}/${hash}`, { locale, viewport: SIZES.desktop });
 
 const state = (p: Page) => p.evaluate(() => document.body.dataset.state ?? '');
 const waitState = (p: Page, want: string, ms = 15_000) => pollUntil(() => state(p), (s) => s === want, ms, (s) => `page state ${want} (is ${s})`);

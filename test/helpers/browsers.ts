@@ -189,6 +189,23 @@ export async function openChromiumPage(browser: PwBrowser, url: string, name: st
   return page;
 }
 
+/**
+ * A raw playwright page of its own context (camera grant, storage, the browser's language
+ * `locale`), for tests that drive the viewport, keyboard or DevTools themselves; closed with the
+ * rig's pages. `eval` lets the page-check helpers (page-checks.ts) use it like a ChatPage.
+ */
+export async function openRawChromiumPage(
+  rig: { readonly browser: PwBrowser; readonly pages: ChatPage[] }, url: string,
+  opts: { locale?: string; viewport?: { width: number; height: number } } = {},
+): Promise<PwPage & { eval<T>(expression: string): Promise<T> }> {
+  const context = await rig.browser.newContext({ viewport: opts.viewport ?? { width: 1280, height: 800 }, locale: opts.locale ?? 'en-US' });
+  rig.pages.push({ name: `raw ${url}`, close: () => context.close() } as unknown as ChatPage);
+  const page = await context.newPage();
+  page.setDefaultTimeout(STEP_MS);
+  await page.goto(url);
+  return Object.assign(page, { eval: <T>(e: string) => page.evaluate(e) as Promise<T> });
+}
+
 /** Opens the client at `url` in a new Firefox tab. */
 export async function openFirefoxPage(browser: PpBrowser, url: string, name: string): Promise<ChatPage> {
   const p = await browser.newPage();
