@@ -130,6 +130,7 @@ interface Handshake { msg_type: number; message_seq: number }
 /** What {@link ignoreRepeatedHandshakes} needs of werift's DTLS endpoint (client or server). */
 interface DtlsEndpoint {
   connected: boolean;
+  close: () => void;
   onHandleHandshakes: (assembled: Handshake[]) => Promise<void>;
   transport: { send: (buf: Buffer, addr?: unknown) => unknown };
 }
@@ -224,6 +225,15 @@ export function ignoreRepeatedHandshakes(endpoint: unknown): void {
       early.delete(nextSeq++);
     }
     return ready;
+  };
+  // Closing the endpoint ends the wait for a gap and lets the held messages and our flight go.
+  const close = e.close.bind(endpoint);
+  e.close = () => {
+    if (stuck) clearTimeout(stuck);
+    stuck = null;
+    early.clear();
+    flight = [];
+    close();
   };
   e.onHandleHandshakes = (assembled) => {
     // werift calls this with nothing for a fragment that completes no message yet.
