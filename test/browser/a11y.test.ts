@@ -34,6 +34,13 @@ const waitState = (p: ChatPage, want: string) => pollUntil(() => state(p), (s) =
 
 type Open = (name: string, hash?: string) => Promise<ChatPage>;
 
+/** Opens the client (at a `#` route if given) with one browser's opener; the rig closes the page. */
+const opener = (openPage: (url: string, name: string) => Promise<ChatPage>): Open => async (name, hash = '') => {
+  const p = await openPage(`${rig.server.url}/${hash}`, name);
+  rig.pages.push(p);
+  return p;
+};
+
 async function everyState(open: Open, hub: string): Promise<Record<string, Violation[]>> {
   const found: Record<string, Violation[]> = {};
   const a = await open('a');
@@ -61,23 +68,13 @@ async function everyState(open: Open, hub: string): Promise<Record<string, Viola
 
 describe('accessibility (axe-core)', () => {
   it('Chromium: no serious or critical violation in any state', async () => {
-    const open: Open = async (name, hash = '') => {
-      const p = await openChromiumPage(rig.browser.chromium, `${rig.server.url}/${hash}`, name);
-      rig.pages.push(p);
-      return p;
-    };
-    const found = await everyState(open, 'usa');
+    const found = await everyState(opener((url, name) => openChromiumPage(rig.browser.chromium, url, name)), 'usa');
     expect(Object.keys(found)).toEqual(['landing', 'waiting', 'in call', 'private link', 'error']);
     expect(found).toEqual({ landing: [], waiting: [], 'in call': [], 'private link': [], error: [] });
   }, 120_000);
 
   it('Firefox: no serious or critical violation in any state', async () => {
-    const open: Open = async (name, hash = '') => {
-      const p = await openFirefoxPage(rig.browser.firefox, `${rig.server.url}/${hash}`, name);
-      rig.pages.push(p);
-      return p;
-    };
-    const found = await everyState(open, 'uk');
+    const found = await everyState(opener((url, name) => openFirefoxPage(rig.browser.firefox, url, name)), 'uk');
     expect(found).toEqual({ landing: [], waiting: [], 'in call': [], 'private link': [], error: [] });
   }, 120_000);
 
