@@ -134,7 +134,14 @@ class SoakBot {
   /** A 'matched' before the server answered this ping came before our leave: the leave ended it. */
   #leavePing: number | null = null;
   #n = 0;
+  /** The last events this bot saw (time since start, what), for the details of a failed check. */
+  readonly trace: [number, string][] = [];
   constructor(readonly index: number, readonly soak: Soak) {}
+
+  #note(what: string): void {
+    if (this.trace.length >= 2000) this.trace.shift();
+    this.trace.push([Date.now(), what]);
+  }
 
   connect(node: NodeProc): void {
     this.node = node.id;
@@ -151,7 +158,8 @@ class SoakBot {
     });
   }
 
-  send(msg: unknown): void {
+  send(msg: { type: string; [k: string]: unknown }): void {
+    this.#note(`> ${msg.type}${msg.matchId ? ` ${String(msg.matchId)}` : ''}`);
     if (this.ws?.readyState === WebSocket.OPEN) this.ws.send(JSON.stringify(msg));
   }
 
@@ -163,6 +171,7 @@ class SoakBot {
 
   #on(m: { type: string; [k: string]: unknown }): void {
     const s = this.soak;
+    if (m.type !== 'pong') this.#note(`< ${m.type}${m.matchId ? ` ${String(m.matchId)}` : ''}${m.code ? ` ${String(m.code)}` : ''}${m.reason ? ` ${String(m.reason)}` : ''}`);
     switch (m.type) {
       case 'welcome':
         this.session = m.sessionId as string;
@@ -462,7 +471,8 @@ export async function runSoak(o: SoakOptions): Promise<SoakReport> {
         // B owes A's every signal unless B ended the match first, or a node of theirs died.
         const excused = b.end === 'self' || soak.nodeDiedDuring(a.node, a.at, Date.now()) || soak.nodeDiedDuring(b.node, b.at, Date.now());
         const detail = () => `match ${a.mid}: bot ${a.bot} (${a.node}, ended ${a.end}) -> bot ${b.bot} (${b.node}, ended ${b.end}), `
-          + `missing ${a.sent.filter((k) => !seen.has(k)).join(',')} of ${a.sent.join(',')}, got ${b.got.join(',')}, matched t+${((a.at - t0) / 1000).toFixed(1)}s`;
+          + `missing ${a.sent.filter((k) => !seen.has(k)).join(',')} of ${a.sent.join(',')}, got ${b.got.join(',')}, matched t+${((a.at - t0) / 1000).toFixed(1)}s`
+          + `\n  bot ${a.bot} saw: ${around(bots[a.bot]!, a.at, t0)}\n  bot ${b.bot} saw: ${around(bots[b.bot]!, a.at, t0)}`;
         if (excused) lostExcused += missing;
         else if (missing && a.end === 'partner' && b.end === 'partner') {
           // Neither side left: the cluster ended the match and told both (no one waits forever),
@@ -523,6 +533,11 @@ export async function runSoak(o: SoakOptions): Promise<SoakReport> {
     admin?.disconnect();
     await redis?.stop().catch(() => redis?.proc.kill('SIGKILL'));
   }
+}
+
+/** A bot's events from 3 s before `at` to 10 s after, for a failed check's details. */
+function around(bot: SoakBot, at: number, t0: number): string {
+  return bot.trace.filter(([t]) => t >= at - 3000 && t <= at + 10_000).map(([t, w]) => `${((t - t0) / 1000).toFixed(2)} ${w}`).join(' | ');
 }
 
 function s(t0: number): string { return `t+${((Date.now() - t0) / 1000).toFixed(0)}s`; }

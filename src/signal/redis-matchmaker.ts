@@ -39,6 +39,8 @@ export interface RedisMatchmakerOptions extends MatchmakerOptions {
 }
 
 type Ended = { mid: string; partner: string; node: string } | undefined;
+/** A local client's call: the match and where the partner is. */
+type Call = { mid: string; partner: string; node: string };
 
 /** What travels through a node's stream. A signal names its sender, so an undeliverable one can be answered. */
 type Wire =
@@ -66,7 +68,7 @@ export class RedisMatchmaker implements Matchmaker {
   readonly metrics: ClusterMetrics;
   readonly #P: string;
   /** Local clients in a call: where their partner is, so signals skip Redis lookups. */
-  readonly #calls = new Map<string, { mid: string; partner: string; node: string }>();
+  readonly #calls = new Map<string, Call>();
   /**
    * Matches known to be over, for notices that arrive out of order: a "matched" notice and the
    * end of that match can travel through different nodes' channels. Ended by this node for its
@@ -171,9 +173,10 @@ export class RedisMatchmaker implements Matchmaker {
     const mid = randomId(12);
     // The round trips are kept (in the client's hash) only while it waits, and only for nearby pairing.
     const rtts = this.#tiersJson && entry.rtts ? JSON.stringify(entry.rtts) : '';
+    const before = this.#calls.get(entry.clientId);
     const res = JSON.parse(await this.#cmd('czEnqueue', entry.clientId, this.#o.nodeId, entry.hub, JSON.stringify(interests), now,
       this.#o.interestFallbackMs, this.#o.rematchCooldownMs, mid, MAX_SCAN, rtts, this.#tiersJson));
-    this.#afterEnded(entry.clientId, res.ended, 'leave');
+    this.#afterEnded(entry.clientId, res.ended, 'leave', before);
     if (res.r === 'q') return { kind: 'queued', hub: entry.hub, position: res.position };
     const common = arr(res.common) as string[];
     const estimatedRttMs = estimate(res.est);
@@ -184,15 +187,15 @@ export class RedisMatchmaker implements Matchmaker {
   }
 
   async remove(clientId: string, reason: PartnerLeftReason): Promise<void> {
+    const before = this.#calls.get(clientId);
     const res = JSON.parse(await this.#cmd('czRemove', clientId, this.#o.rematchCooldownMs, '1'));
-    this.#calls.delete(clientId);
-    this.#afterEnded(clientId, res.ended, reason);
+    this.#afterEnded(clientId, res.ended, reason, before);
   }
 
   async endMatch(clientId: string, reason: PartnerLeftReason): Promise<string | null> {
+    const before = this.#calls.get(clientId);
     const res = JSON.parse(await this.#cmd('czEnd', clientId, this.#o.rematchCooldownMs));
-    this.#calls.delete(clientId);
-    this.#afterEnded(clientId, res.ended, reason);
+    this.#afterEnded(clientId, res.ended, reason, before);
     return (res.ended as Ended)?.mid ?? null;
   }
 
@@ -208,16 +211,18 @@ export class RedisMatchmaker implements Matchmaker {
     const now = this.#o.now();
     const code = randomId(16);
     const expiresAt = now + this.#o.privateCodeTtlMs;
+    const before = this.#calls.get(clientId);
     const res = JSON.parse(await this.#cmd('czCreatePrivate', clientId, this.#o.nodeId, code, now, expiresAt, this.#o.rematchCooldownMs));
-    this.#afterEnded(clientId, res.ended, 'leave');
+    this.#afterEnded(clientId, res.ended, 'leave', before);
     return { code, expiresAt };
   }
 
   async joinPrivate(clientId: string, code: string): Promise<PrivateJoinResult> {
     const mid = randomId(12);
+    const before = this.#calls.get(clientId);
     const res = JSON.parse(await this.#cmd('czJoinPrivate', clientId, this.#o.nodeId, code, this.#o.now(), mid, this.#o.rematchCooldownMs));
     if (res.r !== 'matched') return res.r;
-    this.#afterEnded(clientId, res.ended, 'leave');
+    this.#afterEnded(clientId, res.ended, 'leave', before);
     this.#deliverMatched(res.owner, res.node, { matchId: mid, role: 'offerer', partnerId: clientId, hub: null, private: true, commonInterests: [], waitedMs: res.waited }, this.#o.nodeId);
     this.#deliverMatched(clientId, this.#o.nodeId, { matchId: mid, role: 'answerer', partnerId: res.owner, hub: null, private: true, commonInterests: [], waitedMs: 0 }, res.node);
     return 'matched';
@@ -285,12 +290,19 @@ export class RedisMatchmaker implements Matchmaker {
     this.#send(node, { t: 'matched', to, notice, partnerNode });
   }
 
-  #afterEnded(by: string, ended: Ended, reason: PartnerLeftReason): void {
-    const local = this.#calls.get(by);
-    this.#calls.delete(by);
+  /**
+   * After a script that detached `by` from what it was doing: forgets the call it ended and tells
+   * the partner. `before`: this node's record of `by`'s call when the script was sent. A match
+   * that reached `by` through the stream while the script was on its way (its answer can come
+   * after a notice another node sent since) is `by`'s current call: it is neither forgotten nor
+   * taken for one Redis lost.
+   */
+  #afterEnded(by: string, ended: Ended, reason: PartnerLeftReason, before: Call | undefined): void {
+    const now = this.#calls.get(by);
+    if (now && (now === before || now.mid === ended?.mid)) this.#calls.delete(by);
     // Redis lost the match (restarted without its data) while both sides still hold it: this
     // node still knows the partner, so the partner is told all the same.
-    if (!ended && local) ended = { mid: local.mid, partner: local.partner, node: local.node };
+    if (!ended && before && now === before) ended = { mid: before.mid, partner: before.partner, node: before.node };
     if (!ended || !ended.partner) return;
     this.#markEnded(ended.mid, 'self', reason);
     this.#send(ended.node, { t: 'left', to: ended.partner, mid: ended.mid, reason });
@@ -338,9 +350,10 @@ export class RedisMatchmaker implements Matchmaker {
     this.#bounced.add(msg.mid);
     const tellSender = () => this.#send(msg.fn, { t: 'left', to: msg.from, mid: msg.mid, reason: 'disconnect' });
     if (!gone) { tellSender(); return; }
+    const before = this.#calls.get(msg.to);
     this.#cmd('czRemove', msg.to, 0, '1').then((text) => {
       const ended = (JSON.parse(text) as { ended: Ended }).ended;
-      this.#afterEnded(msg.to, ended, 'disconnect');
+      this.#afterEnded(msg.to, ended, 'disconnect', before);
       if (ended?.mid !== msg.mid) tellSender();
     }, () => tellSender());
   }
@@ -472,8 +485,9 @@ export class RedisMatchmaker implements Matchmaker {
   /** Removes clients of a dead node (or this node's previous run), telling their partners. */
   async #removeClients(ids: string[]): Promise<void> {
     for (const id of ids) {
+      const before = this.#calls.get(id);
       const res = JSON.parse(await this.#cmd('czRemove', id, 0, '1'));
-      this.#afterEnded(id, res.ended, 'disconnect');
+      this.#afterEnded(id, res.ended, 'disconnect', before);
     }
   }
 

@@ -1,6 +1,7 @@
 // Cross-node delivery through per-node Redis Streams: nothing lost, nothing duplicated, across
 // dropped reader connections, dropped command connections, a Redis pause and a node restart.
 import { spawn, type ChildProcess } from 'node:child_process';
+import net from 'node:net';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Redis } from 'ioredis';
@@ -19,6 +20,7 @@ let admin: Redis;
 let nodes: SignalServer[] = [];
 let clients: TestClient[] = [];
 let children: ChildProcess[] = [];
+let proxies: net.Server[] = [];
 
 beforeAll(async () => {
   redis = await startRedis();
@@ -36,6 +38,8 @@ afterEach(async () => {
   await Promise.all(clients.map((c) => c.close().catch(() => undefined)));
   await Promise.all(nodes.map((n) => n.close()));
   for (const c of children) c.kill('SIGKILL');
+  await Promise.all(proxies.map((p) => new Promise((r) => p.close(r))));
+  proxies = [];
   clients = [];
   nodes = [];
   children = [];
@@ -100,7 +104,61 @@ async function childNode(nodeId: string, ttl: number): Promise<{ url: string; ws
   return { url, wsUrl: url.replace('http', 'ws') + '/ws', proc };
 }
 
+/**
+ * A TCP proxy in front of Redis that holds back every reply on a node's command connection by
+ * `delayMs` (order kept), while its stream reader (named chatzyo:reader:*) is passed at once:
+ * a node's replies then reach it after what other nodes sent it through its stream since, as on
+ * a node whose event loop lags. Resolves with the proxy's redis:// URL.
+ */
+async function slowRepliesProxy(delayMs: number): Promise<string> {
+  const target = new URL(redis.url);
+  const server = net.createServer((inbound) => {
+    const outbound = net.connect(Number(target.port), target.hostname);
+    let reader: boolean | null = null;
+    inbound.on('data', (d) => {
+      if (reader === null) reader = d.toString('latin1').includes('chatzyo:reader:');
+      outbound.write(d);
+    });
+    outbound.on('data', (d) => {
+      if (reader) inbound.write(d);
+      else setTimeout(() => { if (!inbound.destroyed) inbound.write(d); }, delayMs);
+    });
+    const end = () => { inbound.destroy(); outbound.destroy(); };
+    inbound.on('error', end).on('close', end);
+    outbound.on('error', end).on('close', end);
+  });
+  proxies.push(server);
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+  return `redis://127.0.0.1:${(server.address() as net.AddressInfo).port}`;
+}
+
 describe('cross-node delivery through per-node streams', () => {
+  it('a match reaches a waiting client before its own node has the answer to its join: the match stands (its partner is not told partner-left) and signals flow both ways', async () => {
+    // Seen in the soak on nodes stalled by garbage collection: the join's "queued" answer came
+    // after the "matched" another node had sent through the stream, and the node took the new
+    // match for one Redis had lost, ended it, and told the partner it left.
+    const a = await node('a', { redisUrl: await slowRepliesProxy(200) });
+    const b = await node('b');
+    const x = await client(a.wsUrl);
+    const y = await client(b.wsUrl);
+    x.send({ type: 'join', hub: 'tamil' });
+    // x is in the queue in Redis long before node a hears so.
+    await until(async () => (await admin.lrange('{chz}:q:tamil', 0, -1)).length === 1, 2000, 'x queued in Redis');
+    y.send({ type: 'join', hub: 'tamil' });
+    const mx = await x.next('matched');
+    const my = await y.next('matched');
+    expect(my.matchId).toBe(mx.matchId);
+    x.send({ type: 'signal', matchId: mx.matchId, data: candidate(1) });
+    expect((await y.next('signal')).data).toEqual(candidate(1));
+    y.send({ type: 'signal', matchId: my.matchId, data: candidate(2) });
+    expect((await x.next('signal')).data).toEqual(candidate(2));
+    await Promise.all([x.sync(), y.sync()]);
+    expect(y.pending('partner-left')).toEqual([]);
+    expect(x.pending('error')).toEqual([]);
+    expect(x.pending('queued')).toEqual([]);
+    await (b.matchmaker as RedisMatchmaker).checkInvariants();
+  });
+
   it('the receiving node\'s reader connection is killed mid-stream (5 times): every signal arrives once, in order, and the catch-up is counted as replayed', async () => {
     const a = await node('a');
     const b = await node('b');
