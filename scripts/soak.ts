@@ -36,14 +36,6 @@ export interface SoakOptions {
   nodeTtlMs: number;
   /** Progress lines (default: none). */
   log?: (line: string) => void;
-  /**
-   * false: signals lost in matches the cluster itself ended (both sides were told partner-left,
-   * neither left) are reported, not failed. A known open bug (issue 18): `npm run soak` keeps
-   * them failures; the 60-second test in `npm test` reports them so that it gates everything
-   * else (duplicates, order, double matches, ghosts, invariants, memory, media, and signals lost
-   * to a partner who was never told).
-   */
-  clusterEndedLossFails?: boolean;
   /** Called with each redis-server process started (the CLI kills it on Ctrl-C). */
   onRedis?: (p: ChildProcess) => void;
 }
@@ -509,9 +501,7 @@ export async function runSoak(o: SoakOptions): Promise<SoakReport> {
     if (reordered) failures.push(`${reordered} signals out of order`);
     if (lost) failures.push(`${lost} signals to a partner who stayed were never delivered: ${lostDetails.join('; ')}`);
     if (lostClusterEnded) {
-      const what = `${lostClusterEnded} signals lost in matches the cluster ended (both sides told partner-left, neither left): ${clusterEndedDetails.join('; ')}`;
-      if (o.clusterEndedLossFails === false) log(`known open bug (issue 18): ${what}`);
-      else failures.push(what);
+      failures.push(`${lostClusterEnded} signals lost in matches the cluster ended (both sides told partner-left, neither left): ${clusterEndedDetails.join('; ')}`);
     }
     if (soak.doubleMatches) failures.push(`${soak.doubleMatches} times a bot was matched while still in a match: ${soak.doubleDetails.join('; ')}`);
     if (threeWay) failures.push(`${threeWay} matches reached more than two bots`);
