@@ -70,7 +70,7 @@ async function startNode(n: NodeProc, redisUrl: string, ttl: number, onDeclaredD
   proc.stderr!.on('data', (d) => { err = (err + d).slice(-2000); });
   if (process.env.SOAK_LOG_DIR) proc.stderr!.pipe(createWriteStream(path.join(process.env.SOAK_LOG_DIR, `${n.id}.log`), { flags: 'a' }));
   await new Promise<void>((resolve, reject) => {
-    const t = setTimeout(() => reject(new Error(`node ${n.id} did not start in 20 s`)), 20_000);
+    const t = setTimeout(() => reject(new Error(`node ${n.id} did not start in 60 s`)), 60_000);
     let out = '';
     proc.stdout!.on('data', (d) => { out += d; if (out.includes('\n')) { clearTimeout(t); resolve(); } });
     proc.once('exit', (c) => { clearTimeout(t); reject(new Error(`node ${n.id} exited with ${c}: ${err}`)); });

@@ -19,6 +19,8 @@ const DROP_REASONS = [
   'malformed',
   /** Delivering it to the local client threw (a bug); skipped so the reader goes on. */
   'handler',
+  /** A notice of a match older than one its client was already told of (it came late): that match is over. */
+  'stale',
 ] as const;
 /** A reason in {@link DROP_REASONS}. */
 export type DropReason = (typeof DROP_REASONS)[number];

@@ -89,6 +89,8 @@ export class RedisMatchmaker implements Matchmaker {
    * SIGSTOP, a restart), every heartbeat key may have expired meanwhile while its node is fine.
    */
   #reapNotBefore = 0;
+  /** Per local client: the number of the latest match it was told of (see MatchNotice.seq). */
+  readonly #latestMatch = new Map<string, number>();
   /** Matches whose sender was already answered for an undeliverable signal (bounded). */
   readonly #bounced = new Set<string>();
 
@@ -181,13 +183,16 @@ export class RedisMatchmaker implements Matchmaker {
     const common = arr(res.common) as string[];
     const estimatedRttMs = estimate(res.est);
     // The one who waited is the offerer.
-    this.#deliverMatched(res.partner, res.node, { matchId: mid, role: 'offerer', partnerId: entry.clientId, hub: entry.hub, private: false, commonInterests: common, waitedMs: res.waited, estimatedRttMs }, this.#o.nodeId);
-    this.#deliverMatched(entry.clientId, this.#o.nodeId, { matchId: mid, role: 'answerer', partnerId: res.partner, hub: entry.hub, private: false, commonInterests: common, waitedMs: 0, estimatedRttMs }, res.node);
+    const seq = seqOf(res.seq);
+    this.#deliverMatched(res.partner, res.node, { matchId: mid, role: 'offerer', partnerId: entry.clientId, hub: entry.hub, private: false, commonInterests: common, waitedMs: res.waited, estimatedRttMs, seq }, this.#o.nodeId);
+    this.#deliverMatched(entry.clientId, this.#o.nodeId, { matchId: mid, role: 'answerer', partnerId: res.partner, hub: entry.hub, private: false, commonInterests: common, waitedMs: 0, estimatedRttMs, seq }, res.node);
     return { kind: 'matched', matchId: mid, partnerId: res.partner };
   }
 
   async remove(clientId: string, reason: PartnerLeftReason): Promise<void> {
     const before = this.#calls.get(clientId);
+    // Gone from this node (not a leave): no later notice can concern it.
+    if (this.#listener.present && !this.#listener.present(clientId)) this.#latestMatch.delete(clientId);
     const res = JSON.parse(await this.#cmd('czRemove', clientId, this.#o.rematchCooldownMs, '1'));
     this.#afterEnded(clientId, res.ended, reason, before);
   }
@@ -223,8 +228,9 @@ export class RedisMatchmaker implements Matchmaker {
     const res = JSON.parse(await this.#cmd('czJoinPrivate', clientId, this.#o.nodeId, code, this.#o.now(), mid, this.#o.rematchCooldownMs));
     if (res.r !== 'matched') return res.r;
     this.#afterEnded(clientId, res.ended, 'leave', before);
-    this.#deliverMatched(res.owner, res.node, { matchId: mid, role: 'offerer', partnerId: clientId, hub: null, private: true, commonInterests: [], waitedMs: res.waited }, this.#o.nodeId);
-    this.#deliverMatched(clientId, this.#o.nodeId, { matchId: mid, role: 'answerer', partnerId: res.owner, hub: null, private: true, commonInterests: [], waitedMs: 0 }, res.node);
+    const seq = seqOf(res.seq);
+    this.#deliverMatched(res.owner, res.node, { matchId: mid, role: 'offerer', partnerId: clientId, hub: null, private: true, commonInterests: [], waitedMs: res.waited, seq }, this.#o.nodeId);
+    this.#deliverMatched(clientId, this.#o.nodeId, { matchId: mid, role: 'answerer', partnerId: res.owner, hub: null, private: true, commonInterests: [], waitedMs: 0, seq }, res.node);
     return 'matched';
   }
 
@@ -257,11 +263,12 @@ export class RedisMatchmaker implements Matchmaker {
     try {
       const mids = Array.from({ length: 16 }, () => randomId(12));
       const res = JSON.parse(await this.#cmd('czTick', JSON.stringify(this.#o.hubs), this.#o.now(), this.#o.interestFallbackMs, MAX_SCAN, JSON.stringify(mids), this.#tiersJson, MAX_TICK_WORK));
-      for (const m of arr(res.matches) as { mid: string; hub: string; a: string; anode: string; awaited: number; b: string; bnode: string; bwaited: number; common: unknown; est?: unknown }[]) {
+      for (const m of arr(res.matches) as { mid: string; seq?: unknown; hub: string; a: string; anode: string; awaited: number; b: string; bnode: string; bwaited: number; common: unknown; est?: unknown }[]) {
         const common = arr(m.common) as string[];
         const estimatedRttMs = estimate(m.est);
-        this.#deliverMatched(m.a, m.anode, { matchId: m.mid, role: 'offerer', partnerId: m.b, hub: m.hub, private: false, commonInterests: common, waitedMs: m.awaited, estimatedRttMs }, m.bnode);
-        this.#deliverMatched(m.b, m.bnode, { matchId: m.mid, role: 'answerer', partnerId: m.a, hub: m.hub, private: false, commonInterests: common, waitedMs: m.bwaited, estimatedRttMs }, m.anode);
+        const seq = seqOf(m.seq);
+        this.#deliverMatched(m.a, m.anode, { matchId: m.mid, role: 'offerer', partnerId: m.b, hub: m.hub, private: false, commonInterests: common, waitedMs: m.awaited, estimatedRttMs, seq }, m.bnode);
+        this.#deliverMatched(m.b, m.bnode, { matchId: m.mid, role: 'answerer', partnerId: m.a, hub: m.hub, private: false, commonInterests: common, waitedMs: m.bwaited, estimatedRttMs, seq }, m.anode);
       }
       for (const e of arr(res.expired) as { owner: string; node: string; code: string }[]) this.#send(e.node, { t: 'expired', to: e.owner, code: e.code });
     } catch (err) {
@@ -382,6 +389,15 @@ export class RedisMatchmaker implements Matchmaker {
       case 'matched': {
         const over = this.#ended.get(msg.notice.matchId);
         if (over?.by === 'self') return; // this client ended it itself before hearing of it
+        // Notices from different nodes can arrive out of the order Redis made the matches (a
+        // lagging node sends one late): an older match than one this client has heard of is over.
+        const seq = msg.notice.seq;
+        const latest = this.#latestMatch.get(msg.to);
+        if (seq !== undefined && latest !== undefined && seq <= latest) {
+          if (remote) m.dropped.inc({ reason: 'stale' });
+          return;
+        }
+        if (seq !== undefined) this.#latestMatch.set(msg.to, seq);
         // Redis keeps a client in one match at most: a new one means the one this client was told
         // about is over (a re-queue after Redis came back ends it). Say so first, in order.
         const prev = this.#calls.get(msg.to);
@@ -509,6 +525,11 @@ function arr(v: unknown): unknown[] {
 }
 
 /** A script's pair estimate: a number, or null when unknown (absent). */
+/** A script's match number, when it sent one. */
+function seqOf(v: unknown): number | undefined {
+  return typeof v === 'number' && Number.isSafeInteger(v) ? v : undefined;
+}
+
 function estimate(v: unknown): number | null {
   return typeof v === 'number' && Number.isFinite(v) ? v : null;
 }

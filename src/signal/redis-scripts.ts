@@ -9,6 +9,7 @@
  *   P q:<hub>    list  waiting client ids, oldest first
  *   P nb:<hub>   zset  nearby pairing: waiting client -> when its wait next crosses a boundary (a tier, the interest wait)
  *   P m:<mid>    hash  match: a (offerer), b (answerer), hub ("" if private), code
+ *   P mseq       counter  the number of the last match made (each match's notices carry its number)
  *   P p:<code>   hash  private call: owner, since, exp, mid
  *   P pexp       zset  private codes by expiry
  *   P cd:<x|y>   string with PX: rematch cooldown of a pair
@@ -74,13 +75,17 @@ local function detach(id, cooldownMs)
   if c[1] then redis.call('HSET', ckey(id), 'st', '') redis.call('HDEL', ckey(id), 'rtt') end
   return nil
 end
+-- Returns the match's number: matches are numbered in the order Redis made them (P mseq), so a
+-- node can tell a late notice of an older match from the one its client is in now.
 local function newmatch(mid, a, b, hub, code)
+  local seq = redis.call('INCR', P .. 'mseq')
   redis.call('HSET', P .. 'm:' .. mid, 'a', a, 'b', b, 'hub', hub, 'code', code)
   redis.call('HSET', ckey(a), 'st', 'm', 'mid', mid, 'partner', b)
   redis.call('HSET', ckey(b), 'st', 'm', 'mid', mid, 'partner', a)
   unqueue(a, hub)
   unqueue(b, hub)
   if hub ~= '' then redis.call('HINCRBY', P .. 'incall', hub, 2) end
+  return seq
 end
 
 -- Nearby pairing (a port of src/signal/pairing.ts). tiersJson: [{ untilMs, maxRttMs }], a JSON
@@ -226,9 +231,9 @@ if cid then
   redis.call('LREM', q, 1, cid)
   -- The one who waited offers; its tags' order, as in the in-memory matchmaker.
   local common = shared(load(cache, cid, now).int, meInt)
-  newmatch(mid, cid, id, hub, '')
+  local seq = newmatch(mid, cid, id, hub, '')
   local cnode = redis.call('HGET', ckey(cid), 'node') or ''
-  return cjson.encode({ r = 'm', mid = mid, partner = cid, node = cnode, waited = now - csince, common = common, est = est, ended = ended })
+  return cjson.encode({ r = 'm', mid = mid, seq = seq, partner = cid, node = cnode, waited = now - csince, common = common, est = est, ended = ended })
 end
 redis.call('RPUSH', q, id)
 redis.call('HSET', ckey(id), 'st', 'q')
@@ -283,11 +288,11 @@ if used then return cjson.encode({ r = 'full' }) end
 local ended = detach(id, ARGV[7])
 redis.call('HSET', ckey(id), 'node', node, 'hub', '', 'since', now)
 redis.call('SADD', P .. 'nc:' .. node, id)
-newmatch(mid, p[1], id, '', code)
+local seq = newmatch(mid, p[1], id, '', code)
 redis.call('HSET', P .. 'p:' .. code, 'mid', mid)
 redis.call('ZREM', P .. 'pexp', code)
 local onode = redis.call('HGET', ckey(p[1]), 'node') or ''
-return cjson.encode({ r = 'matched', owner = p[1], node = onode, waited = now - tonumber(p[4]), ended = ended })
+return cjson.encode({ r = 'matched', seq = seq, owner = p[1], node = onode, waited = now - tonumber(p[4]), ended = ended })
 `;
 
 /**
@@ -324,8 +329,8 @@ for _, k in ipairs(cooledKeys) do
 end
 local function record(mid, hub, a, b, cache, est)
   local ca, cb = load(cache, a, now), load(cache, b, now)
-  newmatch(mid, a, b, hub, '')
-  matches[#matches + 1] = { mid = mid, hub = hub, a = a, anode = redis.call('HGET', ckey(a), 'node') or '', awaited = now - ca.since,
+  local seq = newmatch(mid, a, b, hub, '')
+  matches[#matches + 1] = { mid = mid, seq = seq, hub = hub, a = a, anode = redis.call('HGET', ckey(a), 'node') or '', awaited = now - ca.since,
     b = b, bnode = redis.call('HGET', ckey(b), 'node') or '', bwaited = now - cb.since, common = shared(ca.int, cb.int), est = est }
 end
 for _, hub in ipairs(hubs) do

@@ -8,6 +8,7 @@ import { Redis } from 'ioredis';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import type { SignalServer } from '../../src/signal/server.js';
 import type { RedisMatchmaker } from '../../src/signal/redis-matchmaker.js';
+import { END_MATCH } from '../../src/signal/redis-scripts.js';
 import { until, withTimeout } from '../helpers/deadline.js';
 import { startRedis, type RedisServer } from '../helpers/redis.js';
 import { startServer } from '../helpers/server.js';
@@ -157,6 +158,41 @@ describe('cross-node delivery through per-node streams', () => {
     expect(x.pending('error')).toEqual([]);
     expect(x.pending('queued')).toEqual([]);
     await (b.matchmaker as RedisMatchmaker).checkInvariants();
+  });
+
+  it('a late notice of a match that is already over does not end the client\'s newer match (notices are taken in the order Redis made the matches)', async () => {
+    const a = await node('a');
+    const b = await node('b');
+    // Node l answers late: its notice of the match it makes arrives after the client moved on.
+    const l = await node('l', { redisUrl: await slowRepliesProxy(600) });
+    const y = await client(b.wsUrl);
+    y.send({ type: 'join', hub: 'usa' });
+    await y.next('queued');
+    const x = await client(a.wsUrl);
+    x.send({ type: 'private-create' });
+    const { code } = await x.next('private-created');
+    const w = await client(l.wsUrl);
+    w.send({ type: 'private-join', code });
+    // The match of x and w exists in Redis; node l has not heard so yet.
+    let old = '';
+    await until(async () => (old = (await admin.hget(`{chz}:c:${x.sessionId}`, 'mid')) ?? '') !== '', 2000, 'the first match in Redis');
+    // It ends from w's side (as w's node would end it), before anyone told x of it.
+    await admin.eval(END_MATCH, 0, '{chz}:', w.sessionId, '0');
+    x.send({ type: 'leave' });
+    await x.sync();
+    x.send({ type: 'join', hub: 'usa' });
+    const mx = await x.next('matched');
+    const my = await y.next('matched');
+    expect(my.matchId).toBe(mx.matchId);
+    // Node l's notice of the first match reaches node a now, and is dropped as stale.
+    await until(async () => (await metric(a.url, 'chatzyo_cross_node_dropped_total{reason="stale"}')) === 1, 5000, 'the late notice dropped as stale');
+    x.send({ type: 'signal', matchId: mx.matchId, data: candidate(1) });
+    expect((await y.next('signal')).data).toEqual(candidate(1));
+    y.send({ type: 'signal', matchId: my.matchId, data: candidate(2) });
+    expect((await x.next('signal')).data).toEqual(candidate(2));
+    await x.sync();
+    expect(x.pending('matched').map((m) => m.matchId)).not.toContain(old);
+    expect(x.pending('partner-left')).toEqual([]);
   });
 
   it('the receiving node\'s reader connection is killed mid-stream (5 times): every signal arrives once, in order, and the catch-up is counted as replayed', async () => {
