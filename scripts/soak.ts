@@ -478,7 +478,7 @@ export async function runSoak(o: SoakOptions): Promise<SoakReport> {
       }
     }
     const sum = (name: string) => [...metricsTotals.values()].reduce((acc, m) => acc + [...m].filter(([k]) => k === name || k.startsWith(name + '{')).reduce((x, [, v]) => x + v, 0), 0);
-    const drops = ['client-gone', 'match-ended', 'duplicate', 'gap', 'expired', 'overflow', 'malformed']
+    const drops = ['client-gone', 'match-ended', 'stale', 'duplicate', 'gap', 'expired', 'overflow', 'malformed', 'handler']
       .map((r) => `${r}=${sum(`chatzyo_cross_node_dropped_total{reason="${r}"}`)}`).join(' ');
     const lags = soak.lags.filter(Number.isFinite).sort((x, y) => x - y);
     const pct = (q: number) => lags.length ? lags[Math.min(lags.length - 1, Math.floor(q * lags.length))]! : NaN;

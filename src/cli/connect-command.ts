@@ -48,6 +48,8 @@ export function addConnectCommand(program: Command, io: CliIO & { in?: NodeJS.Re
     .addOption(new Option('-6, --ipv6', 'use IPv6 only: reach the server and gather candidates over IPv6').conflicts('ipv4'))
     .addOption(new Option('--connect-timeout <seconds>', 'fail when no call connects within this long of the start').argParser(positiveArg('--connect-timeout')))
     .addOption(new Option('--ca <file>', 'PEM file of CA certificates (or the server\'s own certificate) to trust for wss://, besides Node\'s roots and NODE_EXTRA_CA_CERTS'))
+    .addOption(new Option('--cache-dir <dir>', 'where the server\'s anonymous token is kept between runs (default: $XDG_CACHE_HOME/chatzyo or ~/.cache/chatzyo)').env('CHATZYO_CACHE_DIR'))
+    .addOption(new Option('--age-assertion <assertion>', 'over-18 assertion from the server\'s age verifier, for a server that requires one').env('CHATZYO_AGE_ASSERTION'))
     .addOption(new Option('--ffmpeg <path>', 'ffmpeg binary (default: CHATZYO_FFMPEG, ffmpeg-static, then PATH)'))
     .addOption(new Option('--json', 'print one JSON object per line (the default when stdout is not a TTY)').env('CHATZYO_JSON'))
     .addHelpText('after', `
@@ -95,6 +97,8 @@ Examples:
         connectTimeout: raw.connectTimeout,
         ffmpeg: raw.ffmpeg,
         ca: raw.ca,
+        cacheDir: raw.cacheDir,
+        ageAssertion: raw.ageAssertion,
         json: !!raw.json,
       };
       // Usage errors print through commander (with the help hint) and exit 2.

@@ -12,6 +12,7 @@ import {
 } from '../peer/index.js';
 import { limitHintOf } from './errors.js';
 import { importLiveView } from './live-view.js';
+import { cacheDirFor, readToken, writeToken } from './token-store.js';
 
 /** Options of `chatzyo connect`, as plain values (the commander action builds them). */
 export interface ConnectOptions {
@@ -50,6 +51,10 @@ export interface ConnectOptions {
   ffmpeg?: string;
   /** --ca FILE: PEM certificates trusted for wss:// besides Node's roots and NODE_EXTRA_CA_CERTS. */
   ca?: string;
+  /** Where the server's anonymous token is kept between runs (default: the user's cache dir, see token-store.ts). */
+  cacheDir?: string;
+  /** --age-assertion: a signed over-18 assertion for a server with an age verifier. */
+  ageAssertion?: string;
   json: boolean;
 }
 
@@ -112,6 +117,7 @@ export function sessionOptions(o: ConnectOptions, deps: ConnectDeps = {}): PeerS
     maxPartners: o.maxPartners,
     connectTimeoutMs: o.connectTimeout ? o.connectTimeout * 1000 : undefined,
     clientName: 'chatzyo-cli/0.1',
+    ...(o.ageAssertion !== undefined ? { ageAssertion: o.ageAssertion } : {}),
     ...deps.session,
   };
 }
@@ -146,11 +152,19 @@ export async function runConnect(o: ConnectOptions, io: ConnectIO, deps: Connect
   const json = o.json || !io.tty;
   // jsonForTerminal: a partner's chat in a JSON line stays exact, yet a terminal showing it acts on nothing.
   const print = (obj: Record<string, unknown>) => { if (json) io.out.write(jsonForTerminal(obj) + '\n'); };
-  const session = new PeerSession(sessionOptions(o, deps));
+  // The anonymous token from the last run against this server, so reports and bans follow this client as they follow a browser.
+  const tokenDir = cacheDirFor(o.cacheDir, deps.env ?? process.env);
+  const storedToken = readToken(tokenDir, o.server);
+  const session = new PeerSession({ ...(storedToken !== undefined ? { token: storedToken } : {}), ...sessionOptions(o, deps) });
   session.onListenerError = (event, error) => io.err.write(`chatzyo: a listener of "${event}" threw: ${(error as Error)?.stack ?? String(error)}\n`);
   deps.onSession?.(session);
 
-  const cleanups: (() => void)[] = [];
+  const cleanups: (() => void)[] = [
+    session.on('welcome', () => {
+      const token = session.token;
+      if (token !== undefined) writeToken(tokenDir, o.server, token);
+    }),
+  ];
   let stopView: (() => void) | null = null;
 
   if (json) {

@@ -2,8 +2,8 @@
 import { readFileSync } from 'node:fs';
 import { type Command, InvalidArgumentError, Option } from '@commander-js/extra-typings';
 import type { CliIO } from './io.js';
-import { intArg } from './parsers.js';
-import { DEFAULT_OPTIONS } from '../signal/options.js';
+import { durationArg, durationListArg, intArg } from './parsers.js';
+import { DEFAULT_OPTIONS, SCREENING_MODES } from '../signal/options.js';
 import { PAIRING_MODES } from '../signal/pairing.js';
 import { Landmark, LandmarkName } from '../protocol/index.js';
 import { runServe, untilSignal } from './serve.js';
@@ -24,6 +24,7 @@ export function addServeCommand(program: Command, io: CliIO) {
   const d = DEFAULT_OPTIONS;
   // The per-client limits get their own heading: a refused client's hint names one of them.
   const LIMITS = 'Limits per client (a refused client\'s hint names the one to raise):';
+  const SAFETY = 'Safety (README "Safety"):';
   return program
     .command('serve')
     .summary('run the server: matchmaking, web app, STUN')
@@ -64,6 +65,15 @@ export function addServeCommand(program: Command, io: CliIO) {
     .addOption(new Option('--metrics-host <host>', 'address of the --metrics-port listener').default(d.metricsHost).env('CHATZYO_METRICS_HOST'))
     .addOption(new Option('--allowed-origin <origin>', 'pages that may open the WebSocket (repeatable); when set, only these (default: the server\'s own page)').argParser(repeat).env('CHATZYO_ALLOWED_ORIGIN'))
     .addOption(new Option('--log-level <level>', 'pino log level (logs go to stderr as JSON)').default(d.logLevel).env('CHATZYO_LOG_LEVEL').choices(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const))
+    .addOption(new Option('--screening <mode>', 'default on-device screening of the stranger\'s video, announced to browsers (users cannot go below flag-only)').default(d.screening).env('CHATZYO_SCREENING').choices(SCREENING_MODES).helpGroup(SAFETY))
+    .addOption(new Option('--ban-after-reports <n>', 'distinct reporters (different tokens and addresses) within --ban-window that ban someone').default(d.banAfterReports).env('CHATZYO_BAN_AFTER_REPORTS').argParser(intArg('--ban-after-reports', 2, 1000)).helpGroup(SAFETY))
+    .addOption(new Option('--ban-window <duration>', 'how long a report counts toward a ban').default(d.banWindowMs, '24h').env('CHATZYO_BAN_WINDOW').argParser(durationArg('--ban-window')).helpGroup(SAFETY))
+    .addOption(new Option('--ban-durations <list>', 'length of the first, second, ... ban (the last repeats)').default(d.banDurationsMs, '1h,24h,7d').env('CHATZYO_BAN_DURATIONS').argParser(durationListArg('--ban-durations')).helpGroup(SAFETY))
+    .addOption(new Option('--report-min-call <duration>', 'a report counts only after the reporter was this long in the call').default(d.reportMinCallMs, '5s').env('CHATZYO_REPORT_MIN_CALL').argParser(durationArg('--report-min-call')).helpGroup(SAFETY))
+    .addOption(new Option('--max-reports <n>', 'reports one person (token, and address) may make per 10 minutes; more are not counted').default(d.maxReports).env('CHATZYO_MAX_REPORTS').argParser(intArg('--max-reports', 1, 1000)).helpGroup(SAFETY))
+    .addOption(new Option('--safety-secret <secret>', 'signs anonymous tokens and keys address hashes (default: random, or shared through --redis and kept there); prefer the env variable').env('CHATZYO_SAFETY_SECRET').helpGroup(SAFETY))
+    .addOption(new Option('--admin-token <token>', 'enable the admin API under /api/admin/ (Authorization: Bearer TOKEN; at least 16 characters); prefer the env variable').env('CHATZYO_ADMIN_TOKEN').helpGroup(SAFETY))
+    .addOption(new Option('--age-verifier <url>', 'require an over-18 assertion in hello, checked by POSTing it to this URL (200 {"over18":true} admits)').env('CHATZYO_AGE_VERIFIER').helpGroup(SAFETY))
     .addOption(new Option('--demo-bots <n>', 'keep N media bots waiting in the hubs (one per hub) as partners that stream a test pattern and echo chat').env('CHATZYO_DEMO_BOTS').argParser(intArg('--demo-bots', 0, 20)))
     .addOption(new Option('--json', 'print machine-readable JSON lines on stdout').env('CHATZYO_JSON'))
     .addHelpText('after', `
@@ -111,6 +121,15 @@ Examples:
         trustProxy: o.trustProxy === undefined ? 0 : o.trustProxy === true ? 1 : o.trustProxy,
         allowedOrigins: toList(o.allowedOrigin),
         logLevel: o.logLevel,
+        screening: o.screening,
+        banAfterReports: o.banAfterReports,
+        banWindowMs: o.banWindow,
+        banDurationsMs: o.banDurations,
+        reportMinCallMs: o.reportMinCall,
+        maxReports: o.maxReports,
+        safetySecret: o.safetySecret,
+        adminToken: o.adminToken,
+        ageVerifier: o.ageVerifier,
         json: !!o.json,
         demoBots: o.demoBots,
       }, {}, io.out, io.err);

@@ -92,6 +92,10 @@ export interface PeerSessionOptions {
   peerConfig?: Partial<RTCPeerConnectionConfig>;
   /** Rewrites each match's ICE servers before the call uses them (the network lab points TURN at its relay: src/lab/ice.ts). */
   mapIceServers?: (servers: IceServer[]) => IceServer[];
+  /** The anonymous token an earlier run was given by this server (`connect` keeps it in its cache dir). */
+  token?: string;
+  /** A signed over-18 assertion, for a server with `--age-verifier`. */
+  ageAssertion?: string;
 }
 
 /** One line of numbers per second while in a call. */
@@ -223,6 +227,8 @@ export class PeerSession extends TypedEmitter<PeerSessionEvents> {
   get state(): PeerSessionState { return this.#machine.state; }
   /** Partners matched so far. */
   get partners(): number { return this.#partners; }
+  /** The anonymous token the server gave in its latest welcome (to keep for the next run). */
+  get token(): string | undefined { return this.#signal?.token; }
   /** The current call, if any. */
   get call(): Call | null { return this.#call; }
   /** The video encoder (null with no video). */
@@ -256,6 +262,7 @@ export class PeerSession extends TypedEmitter<PeerSessionEvents> {
       const ffmpeg = needFfmpeg ? resolveFfmpeg({ explicit: o.ffmpegPath, env: o.env }).path : '';
       const signal = new SignalClient({
         url: o.server, clientName: o.clientName ?? 'chatzyo-peer', backoff: o.backoff, reconnectTimeoutMs: o.reconnectTimeoutMs, family: o.ipFamily, ca: o.ca,
+        token: o.token, ageAssertion: o.ageAssertion,
       });
       this.#signal = signal;
       signal.on('welcome', (w, { reconnected }) => {

@@ -63,6 +63,10 @@ export interface SignalClientOptions {
   family?: IpFamily;
   /** CA certificates for wss:// (`connect --ca`: see `trustedCas`); default: Node's own store. */
   ca?: string[];
+  /** The anonymous token from an earlier welcome (see the core client's `token`). */
+  token?: string;
+  /** A signed over-18 assertion, for a server with `--age-verifier`. */
+  ageAssertion?: string;
 }
 
 /**
@@ -80,6 +84,8 @@ export class SignalClient extends CoreSignalClient {
       backoff: opts.backoff,
       reconnectTimeoutMs: opts.reconnectTimeoutMs,
       handshakeTimeoutMs,
+      token: opts.token,
+      ageAssertion: opts.ageAssertion,
     });
   }
 }

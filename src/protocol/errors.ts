@@ -68,6 +68,9 @@ export const ERRORS = {
   CHZ_ERR_SERVER_SHUTDOWN: { scope: 'wire', close: 4005, message: 'The server is shutting down; reconnect in a moment.' },
   CHZ_ERR_UNAVAILABLE: { scope: 'wire', message: 'Matchmaking is temporarily unavailable; try again shortly.' },
   CHZ_ERR_SLOW_CONSUMER: { scope: 'wire', close: 4006, message: 'You stopped reading from the connection; the server will not queue more for you.' },
+  CHZ_ERR_BANNED: { scope: 'wire', message: 'Several people reported you, so you cannot meet strangers for a while; try again after retryAfterMs.' },
+  CHZ_ERR_AGE_REQUIRED: { scope: 'wire', close: 4007, message: 'This server admits only people whose age was verified: get an over-18 assertion from its age verifier and send it in hello.' },
+  CHZ_ERR_REPORT_RATE_LIMITED: { scope: 'wire', message: 'You reported too many people in a short time; this report was not counted (the match still ended).' },
 
   // Stop `chatzyo serve` before it serves.
   CHZ_ERR_CONFIG: { scope: 'serve', message: 'The options do not make sense together; the message names the one to change.' },

@@ -48,6 +48,16 @@ export const HelloMsg = z.object({
    * TURN credentials in `welcome` already (version 2).
    */
   relayOnly: z.boolean().optional(),
+  /**
+   * The anonymous token a previous `welcome` gave this client (kept in its storage), so that
+   * reports and bans follow the same stranger across connections. Nothing else identifies it.
+   */
+  token: z.string().max(512).optional(),
+  /**
+   * A signed "over 18" assertion from the deployment's age-assurance provider; required only
+   * when `welcome.ageVerifier` is announced (`chatzyo serve --age-verifier`).
+   */
+  ageAssertion: z.string().max(4096).optional(),
 });
 /** Press Start in a hub. Interest tags are preferred for a short while, then anyone matches. */
 export const JoinMsg = z.object({
@@ -70,11 +80,14 @@ export const SignalMsg = z.object({ type: z.literal('signal'), matchId: OpaqueId
 export const PrivateCreateMsg = z.object({ type: z.literal('private-create') });
 /** Join a private call by its code. */
 export const PrivateJoinMsg = z.object({ type: z.literal('private-join'), code: PrivateCode });
+/** Why a partner is reported: one of a fixed list (no free text: nothing a stranger writes is stored). */
+export const ReportReason = z.enum(['nudity', 'harassment', 'minor', 'spam', 'other']);
+export type ReportReason = z.infer<typeof ReportReason>;
 /** Report the partner of match `matchId` (counted by the server) and skip to the next. */
 export const ReportMsg = z.object({
   type: z.literal('report'),
   matchId: OpaqueId,
-  reason: z.string().max(200).optional(),
+  reason: ReportReason,
 });
 /** Application-level ping, answered by `pong` with the same id (to measure signaling RTT). */
 export const PingMsg = z.object({ type: z.literal('ping'), id: z.number().int().min(0) });
@@ -122,6 +135,15 @@ export const WelcomeMsg = z.object({
   limits: Limits,
   /** STUN servers to time for nearby pairing (landmarks.ts); absent when the server pairs at random. */
   landmarks: z.array(Landmark).max(MAX_LANDMARKS).optional(),
+  /**
+   * The anonymous token to keep and present in later hellos: the hello's own when it was valid,
+   * else a fresh one. It identifies nobody; reports and bans attach to it.
+   */
+  token: z.string().optional(),
+  /** The deployment's default for on-device screening of the stranger's video (`--screening`). */
+  screening: z.enum(['off', 'blur-until-safe', 'flag-only']).optional(),
+  /** Present when this server requires an age assertion in `hello`: the verifier's URL. */
+  ageVerifier: z.string().optional(),
 });
 /** You wait in `hub`'s queue at `position` (1 = next to be matched). */
 export const QueuedMsg = z.object({ type: z.literal('queued'), hub: HubName, position: z.number().int().min(1) });

@@ -5,12 +5,15 @@ import type { Matchmaker } from './matchmaker.js';
 import type { ServerMetrics } from './metrics.js';
 import type { SlidingWindow } from './rate-limit.js';
 import type { SignalServerOptions } from './options.js';
+import type { Safety } from './safety.js';
 
 export interface ServerContext {
   options: SignalServerOptions;
   matchmaker: Matchmaker;
   metrics: ServerMetrics;
   log: Logger;
+  /** Anonymous identities, reports and bans. */
+  safety: Safety;
   hasTurn: boolean;
   /**
    * ICE servers for a session; the built-in STUN URL is named as the client reached us (Host).

@@ -1,6 +1,6 @@
 /** Prometheus metrics of one server instance (its own registry, so several servers can share a process). */
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
-import type { HubCount } from '../protocol/index.js';
+import { ReportReason, type HubCount } from '../protocol/index.js';
 import type { Matchmaker } from './matchmaker.js';
 
 /** The metrics a signaling server exposes at /metrics. */
@@ -15,7 +15,12 @@ export interface ServerMetrics {
   pairWait: Histogram<'estimate'>;
   relayed: Counter;
   errors: Counter<'code'>;
-  reports: Counter;
+  /** Reports received, by reason (whatever became of them). */
+  reports: Counter<'reason'>;
+  /** What became of reports: counted toward a ban, or why not. */
+  reportOutcomes: Counter<'outcome'>;
+  /** Bans made, by who made them (reports or an admin). */
+  bans: Counter<'by'>;
 }
 
 /** Creates the metrics; queue lengths and in-call counts are read from the matchmaker at scrape time. */
@@ -54,6 +59,13 @@ export function createMetrics(matchmaker: () => Matchmaker, options: { defaultMe
   });
   const relayed = new Counter({ name: 'chatzyo_relayed_messages_total', help: 'Signals relayed to a partner', registers: [registry] });
   const errors = new Counter({ name: 'chatzyo_errors_total', help: 'Error replies sent, by code', labelNames: ['code'], registers: [registry] });
-  const reports = new Counter({ name: 'chatzyo_reports_total', help: 'Partners reported by users', registers: [registry] });
-  return { registry, connected, matches, matchWait, pairRttEstimate, pairWait, relayed, errors, reports };
+  const reports = new Counter({ name: 'chatzyo_reports_total', help: 'Partners reported by users, by reason', labelNames: ['reason'], registers: [registry] });
+  // Every reason from the start, so a dashboard sees zeros rather than missing series.
+  for (const reason of ReportReason.options) reports.inc({ reason }, 0);
+  const reportOutcomes = new Counter({
+    name: 'chatzyo_report_outcomes_total', help: 'Reports by outcome: counted toward a ban, too-short (call shorter than --report-min-call), rate-limited, unknown-partner',
+    labelNames: ['outcome'], registers: [registry],
+  });
+  const bans = new Counter({ name: 'chatzyo_bans_total', help: 'Bans made on this node, by reports or by an admin', labelNames: ['by'], registers: [registry] });
+  return { registry, connected, matches, matchWait, pairRttEstimate, pairWait, relayed, errors, reports, reportOutcomes, bans };
 }

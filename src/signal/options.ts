@@ -83,7 +83,35 @@ export interface SignalServerOptions {
   landmarks: Landmark[];
   /** The name of this node's own STUN responder as a landmark (`--region`; default `local`). */
   region: string;
+  /**
+   * Signs the anonymous tokens and salts the address hashes (`--safety-secret`). Unset: one
+   * random per process, or with `redisUrl` one shared by every node through Redis (kept there).
+   */
+  safetySecret?: string;
+  /** Distinct reporters (distinct tokens and addresses) within `banWindowMs` that ban someone. */
+  banAfterReports: number;
+  /** Reports older than this no longer count toward a ban. */
+  banWindowMs: number;
+  /** Ban lengths: the first ban, the second, ...; the last repeats. */
+  banDurationsMs: number[];
+  /** A report counts only when the reporter was in the call at least this long (ms since matched). */
+  reportMinCallMs: number;
+  /** Reports one reporter (token, and address) may make per `reportWindowMs`; more are not counted. */
+  maxReports: number;
+  /** The window `maxReports` counts over (10 minutes). */
+  reportWindowMs: number;
+  /** Bearer token of the admin API under /api/admin/ (unset: no admin API at all). */
+  adminToken?: string;
+  /** URL the server asks whether a hello's `ageAssertion` is valid (unset: no age assertion needed). */
+  ageVerifier?: string;
+  /** The deployment's default on-device screening of the stranger's video, announced in welcome. */
+  screening: ScreeningMode;
 }
+
+/** Modes of on-device screening a deployment can announce (`--screening`). */
+export const SCREENING_MODES = ['off', 'blur-until-safe', 'flag-only'] as const;
+/** One of {@link SCREENING_MODES}. */
+type ScreeningMode = (typeof SCREENING_MODES)[number];
 
 /** The defaults: in-memory matchmaking, built-in STUN on 3478, HTTP on 8080. */
 export const DEFAULT_OPTIONS: SignalServerOptions = {
@@ -118,4 +146,11 @@ export const DEFAULT_OPTIONS: SignalServerOptions = {
   pairing: 'nearby',
   landmarks: [],
   region: 'local',
+  banAfterReports: 3,
+  banWindowMs: 24 * 3_600_000,
+  banDurationsMs: [3_600_000, 24 * 3_600_000, 7 * 24 * 3_600_000],
+  reportMinCallMs: 5_000,
+  maxReports: 5,
+  reportWindowMs: 10 * 60_000,
+  screening: 'blur-until-safe',
 };

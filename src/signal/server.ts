@@ -2,7 +2,6 @@
  * `chatzyo serve`: HTTP (the browser client, /healthz, /metrics, /api/hubs) and the signaling
  * WebSocket at /ws on one port, plus the built-in STUN responder on UDP.
  */
-import { createHash, randomBytes } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
 import dgram from 'node:dgram';
 import http from 'node:http';
@@ -28,6 +27,8 @@ import { StunServer } from './stun-server.js';
 import { stunBinding } from '../stun/client.js';
 import { ConfigError, PortInUseError, type PortRole } from './errors.js';
 import { iceServersFor, splitTurnRegion } from './turn-credentials.js';
+import { Safety } from './safety.js';
+import { ADMIN_PREFIX, serveAdmin } from './admin-api.js';
 
 /** Builds a matchmaker for a server; the default is {@link MemoryMatchmaker}. */
 type MatchmakerFactory = (options: SignalServerOptions, listener: MatchmakerListener) => Matchmaker | Promise<Matchmaker>;
@@ -96,7 +97,8 @@ export class SignalServer {
   #metricsHttp: http.Server | null = null;
   #headers!: Record<string, string>;
   #allowedOrigins!: Set<string>;
-  readonly #salt = randomBytes(16);
+  /** Anonymous identities, reports and bans; its secret also keys the address hashes. */
+  #safety: Safety | null = null;
   #closing: Promise<void> | null = null;
   readonly #deps: SignalServerDeps;
   #ctx!: ServerContext;
@@ -196,12 +198,15 @@ export class SignalServer {
     }
 
     await this.#startStun();
+    const safety = await Safety.start(o, this.metrics, this.log);
+    this.#safety = safety;
 
     this.#ctx = {
       options: o,
       matchmaker: this.matchmaker,
       metrics: this.metrics,
       log: this.log,
+      safety,
       hasTurn: o.turnUrls.length > 0 && !!o.turnSecret,
       iceServersFor: (session, withTurn) => this.#iceServers(session, withTurn),
       landmarksFor: (session) => this.#landmarks(session.hostHeader),
@@ -322,9 +327,12 @@ export class SignalServer {
     return addressKey(clientAddress(req.socket.remoteAddress, req.headers['x-forwarded-for'], this.options.trustProxy));
   }
 
-  /** A salted hash, so logs can correlate one address without recording it. */
+  /**
+   * A keyed hash of an address (keyed by the deployment's safety secret, so the same on every
+   * node and across restarts): logs and bans correlate one address without recording it.
+   */
   hashAddress(address: string): string {
-    return createHash('sha256').update(this.#salt).update(address).digest('hex').slice(0, 12);
+    return this.#safety!.identity.hashAddress(address);
   }
 
   #onUpgrade(req: http.IncomingMessage, socket: import('node:net').Socket, head: Buffer): void {
@@ -457,11 +465,15 @@ export class SignalServer {
       res.writeHead(400, { 'content-type': 'text/plain; charset=utf-8' }).end('bad request target\n');
       return;
     }
+    // With a separate metrics listener, the admin API, /metrics and /healthz are served there only.
+    if (!this.#metricsHttp && p.startsWith(ADMIN_PREFIX)) {
+      await serveAdmin(req, res, p, this.options.adminToken, this.#safety!);
+      return;
+    }
     if (req.method !== 'GET' && req.method !== 'HEAD') {
       res.writeHead(405, { allow: 'GET, HEAD' }).end();
       return;
     }
-    // With a separate metrics listener, /metrics and /healthz are served there only.
     if (!this.#metricsHttp && (await this.#serveOps(p, res))) return;
     if (p === '/api/hubs') {
       let hubs: HubCount[];
@@ -480,6 +492,10 @@ export class SignalServer {
   async #onMetricsHttp(req: http.IncomingMessage, res: http.ServerResponse): Promise<void> {
     res.setHeader('x-content-type-options', 'nosniff');
     const p = requestPath(req.url);
+    if (p !== null && p.startsWith(ADMIN_PREFIX)) {
+      await serveAdmin(req, res, p, this.options.adminToken, this.#safety!);
+      return;
+    }
     if (p !== null && (req.method === 'GET' || req.method === 'HEAD') && (await this.#serveOps(p, res))) return;
     res.writeHead(404, { 'content-type': 'text/plain; charset=utf-8' }).end('not found: this listener serves /metrics and /healthz\n');
   }
@@ -564,6 +580,7 @@ export class SignalServer {
     }
     await this.#stun?.close();
     await this.matchmaker?.close();
+    await this.#safety?.close();
     this.log.info('closed');
   }
 }
@@ -730,6 +747,12 @@ function validateOptions(o: SignalServerOptions): void {
     throw new ConfigError('--stun-alt-address needs a specific primary address: set --stun-address (or --host)');
   }
   if ((o.tlsCert && !o.tlsKey) || (!o.tlsCert && o.tlsKey)) throw new ConfigError('--tls-cert and --tls-key go together');
+  // One reporter must never be enough to ban anyone.
+  if (!Number.isInteger(o.banAfterReports) || o.banAfterReports < 2) throw new ConfigError('--ban-after-reports must be 2 or more: one reporter alone must never ban anyone');
+  if (!o.banDurationsMs.length || o.banDurationsMs.some((d) => !Number.isFinite(d) || d < 1)) throw new ConfigError('--ban-durations needs at least one positive duration, e.g. 1h,24h,7d');
+  if (o.adminToken !== undefined && o.adminToken.length < 16) throw new ConfigError('--admin-token must be at least 16 characters (e.g. openssl rand -hex 32)');
+  if (o.safetySecret !== undefined && o.safetySecret.length < 16) throw new ConfigError('--safety-secret must be at least 16 characters (e.g. openssl rand -hex 32)');
+  if (o.ageVerifier !== undefined && !/^https?:\/\/[^\s]+$/i.test(o.ageVerifier)) throw new ConfigError('--age-verifier must be an http(s) URL');
   for (const [k, v] of Object.entries(o)) {
     if (typeof v === 'number' && (!Number.isFinite(v) || v < 0)) throw new ConfigError(`${k} must be a non-negative number`);
   }

@@ -4,7 +4,7 @@
  */
 import type { WebSocket } from 'ws';
 import {
-  ChatzyoError, closeCodeFor, isWireErrorCode, displaySafe, parseClientFrame, PROTOCOL_VERSION, SUPPORTED_VERSIONS,
+  ChatzyoError, closeCodeFor, isWireErrorCode, parseClientFrame, PROTOCOL_VERSION, SUPPORTED_VERSIONS,
   type ClientMessage, type ClientMessageOf, type IceServer, type ParseResult, type ErrorCode, type PartnerLeftReason, type ServerMessage, type SignalData,
 } from '../protocol/index.js';
 import { StateMachine, type TransitionTable } from '../protocol/state-machine.js';
@@ -13,6 +13,7 @@ import type { Matchmaker, MatchNotice } from './matchmaker.js';
 import { normaliseInterests } from './matchmaker.js';
 import { SlidingWindow, TokenBucket } from './rate-limit.js';
 import type { ServerContext } from './context.js';
+import { verifyAge } from './age-verifier.js';
 
 /** Server-side session states. */
 export const SESSION_STATES = ['connected', 'ready', 'queued', 'private-waiting', 'matched', 'closed'] as const;
@@ -51,6 +52,12 @@ const ALLOWED: Record<SessionState, readonly ClientMessage['type'][]> = {
 export class ClientSession {
   readonly id: string;
   readonly addressHash: string;
+  /** The anonymous id of this client's token (from its hello, or minted for it); null before hello. */
+  #anonId: string | null = null;
+  /** When the current match reached this client (a report counts only after reportMinCallMs). */
+  #matchedAt = 0;
+  /** Reporters on every node can name this client (false while the safety store was unreachable). */
+  #registered = false;
   readonly #machine: StateMachine<SessionState>;
   #matchId: string | null = null;
   #partnerId: string | null = null;
@@ -158,11 +165,11 @@ export class ClientSession {
     if (!this.#errors.hit()) this.fail('CHZ_ERR_TOO_MANY_ERRORS');
   }
 
-  /** Sends a final error and closes with the matching 4xxx close code. */
-  fail(code: ErrorCode): void {
+  /** Sends a final error (the table's message unless given) and closes with the matching 4xxx close code. */
+  fail(code: ErrorCode, message?: string, ref?: string): void {
     if (this.#state === 'closed' || this.ws.readyState !== this.ws.OPEN) return;
     this.ctx.metrics.errors.inc({ code });
-    this.send(new ChatzyoError(code).toWire());
+    this.send(new ChatzyoError(code, message).toWire(ref));
     this.ws.close(closeCodeFor(code) ?? 4000, code);
   }
 
@@ -215,7 +222,7 @@ export class ClientSession {
     }
   }
 
-  #hello(msg: ClientMessageOf<'hello'>): void {
+  async #hello(msg: ClientMessageOf<'hello'>): Promise<void> {
     clearTimeout(this.#helloTimer);
     this.#version = msg.version;
     this.#relayOnly = msg.relayOnly === true;
@@ -225,8 +232,17 @@ export class ClientSession {
       this.ws.close(4001, 'CHZ_ERR_VERSION');
       return;
     }
-    this.#to('ready');
     const o = this.ctx.options;
+    if (o.ageVerifier !== undefined && !(await this.#ageVerified(o.ageVerifier, msg.ageAssertion))) return;
+    if (this.#state === 'closed') return;
+    // The token identifies nobody: it lets reports and bans follow one client across connections.
+    const { anonId, token } = this.ctx.safety.identify(msg.token);
+    this.#anonId = anonId;
+    // Storage down (Redis): welcome anyway, as the matchmaker does; the next join registers.
+    await this.#register().catch((err: unknown) => this.ctx.log.warn({ err, session: this.id }, 'safety store unreachable at hello'));
+    // The socket may have closed while the store answered (closed() waits for this message).
+    if ((this.#state as SessionState) === 'closed') return;
+    this.#to('ready');
     // TURN credentials only for a client that will need them before a match: relay-only. They
     // are not renewed while it waits (a relay test needs them for seconds); a match brings more.
     const ice = this.ctx.iceServersFor(this, this.#relayOnly).iceServers;
@@ -250,9 +266,43 @@ export class ClientSession {
         heartbeatMs: o.heartbeatMs,
       },
       ...(this.#landmarks.length ? { landmarks: this.#landmarks } : {}),
+      token,
+      screening: o.screening,
+      ...(o.ageVerifier !== undefined ? { ageVerifier: o.ageVerifier } : {}),
     });
     const counts = this.ctx.lastCounts();
     if (counts) this.send({ type: 'hubs', hubs: counts });
+  }
+
+  /**
+   * Asks the age verifier about the hello's assertion; false (after the error and close 4007)
+   * when there is none or the verifier does not admit it.
+   */
+  async #ageVerified(url: string, assertion: string | undefined): Promise<boolean> {
+    const verdict = assertion === undefined ? 'missing' : await verifyAge(url, assertion);
+    if (verdict === 'over18') return true;
+    const why = verdict === 'missing' ? `This server needs an over-18 assertion from its age verifier (${url}) in hello.`
+      : verdict === 'refused' ? 'The age verifier did not accept that assertion; get a fresh one.'
+        : 'The age verifier could not be reached to check the assertion; try again later.';
+    this.ctx.log.info({ session: this.id, verdict }, 'age assertion refused');
+    this.fail('CHZ_ERR_AGE_REQUIRED', why, 'hello');
+    return false;
+  }
+
+  /** Makes this client's identity known to reporters on every node (once). */
+  async #register(): Promise<void> {
+    if (this.#registered) return;
+    await this.ctx.safety.register(this.id, { anonId: this.#anonId!, addressHash: this.addressHash });
+    this.#registered = true;
+  }
+
+  /** Refuses a banned client (join, private-create, private-join) with CHZ_ERR_BANNED and when to try again. */
+  async #banned(ref: string): Promise<boolean> {
+    await this.#register();
+    const wait = await this.ctx.safety.bannedFor({ anonId: this.#anonId!, addressHash: this.addressHash });
+    if (wait === null || this.#state === 'closed') return false;
+    this.error('CHZ_ERR_BANNED', `Several people reported you, so you cannot meet strangers for ${formatWait(wait)}.`, ref, wait);
+    return true;
   }
 
   async #join(hub: string, interests: string[], rtts: LandmarkRtts | undefined): Promise<void> {
@@ -261,6 +311,7 @@ export class ClientSession {
       return;
     }
     if (this.#skipLimited('join')) return;
+    if (await this.#banned('join')) return;
     this.#hub = hub;
     this.#interests = interests;
     // Only the announced landmarks count; the numbers live in this session (and, while it
@@ -322,6 +373,7 @@ export class ClientSession {
   }
 
   async #privateCreate(): Promise<void> {
+    if (await this.#banned('private-create')) return;
     const { code, expiresAt } = await this.#mm.createPrivate(this.id);
     if (this.#state === 'closed') return;
     this.#hub = null;
@@ -330,6 +382,7 @@ export class ClientSession {
   }
 
   async #privateJoin(code: string): Promise<void> {
+    if (await this.#banned('private-join')) return;
     this.#hub = null;
     const result = await this.#mm.joinPrivate(this.id, code);
     if (result === 'not-found') this.error('CHZ_ERR_PRIVATE_NOT_FOUND', undefined, 'private-join');
@@ -339,12 +392,30 @@ export class ClientSession {
 
   async #report(msg: ClientMessageOf<'report'>): Promise<void> {
     if (msg.matchId !== this.#matchId) { this.error('CHZ_ERR_STALE_MATCH', undefined, 'report'); return; }
-    this.ctx.metrics.reports.inc();
-    this.ctx.log.info({ session: this.id, reported: this.#partnerId, match: msg.matchId, reason: msg.reason === undefined ? undefined : displaySafe(msg.reason) }, 'partner reported');
+    const judged = await this.#judgeReport(this.#partnerId!, msg.reason);
+    this.ctx.log.info({ session: this.id, reported: this.#partnerId, match: msg.matchId, reason: msg.reason, outcome: judged.outcome }, 'partner reported');
     // A report always ends the match, even past the skip limit; only the re-queue may wait.
     const mayRequeue = !this.#ended.wouldExceed();
     await this.#endAndRequeue(mayRequeue);
-    if (!mayRequeue && this.#state !== 'closed') this.#skipLimited('report');
+    if (this.#state === 'closed') return;
+    if (judged.outcome === 'rate-limited') {
+      const wait = judged.retryAfterMs ?? 0;
+      this.error('CHZ_ERR_REPORT_RATE_LIMITED', `You reported more than ${this.ctx.options.maxReports} people recently; this report was not counted. Reports count again in ${formatWait(wait)}.`, 'report', wait);
+    }
+    if (!mayRequeue) this.#skipLimited('report');
+  }
+
+  /** Hands the report to the safety policy; a storage failure costs the report, never the skip. */
+  async #judgeReport(partnerId: string, reason: ClientMessageOf<'report'>['reason']): Promise<{ outcome: string; retryAfterMs?: number }> {
+    try {
+      return await this.ctx.safety.report({
+        reporter: { anonId: this.#anonId!, addressHash: this.addressHash }, reporterSession: this.id, reportedClientId: partnerId, reason,
+        inCallMs: Date.now() - this.#matchedAt,
+      });
+    } catch (err) {
+      this.ctx.log.warn({ err, session: this.id }, 'report could not be recorded');
+      return { outcome: 'failed' };
+    }
   }
 
   /** Joins the same hub again if this client was waiting (after the store lost its queues). */
@@ -366,6 +437,7 @@ export class ClientSession {
     this.#to('matched');
     this.#matchId = notice.matchId;
     this.#partnerId = notice.partnerId;
+    this.#matchedAt = Date.now();
     // The call may need TURN now: mint credentials for it (short-lived, renewed while matched).
     const iceServers = this.#mintIceServers(true);
     this.send({
@@ -445,6 +517,21 @@ export class ClientSession {
     this.#partnerId = null;
     // Let a message already in flight finish, then take the client out of every queue and match.
     await this.#chain;
-    await this.#mm.remove(this.id, reason);
+    try {
+      await this.#mm.remove(this.id, reason);
+    } finally {
+      if (this.#registered) {
+        await this.ctx.safety.forget(this.id).catch((err: unknown) => this.ctx.log.warn({ err, session: this.id }, 'safety store unreachable at disconnect'));
+      }
+    }
   }
+}
+
+/** `42 s`, `17 min`, `3 h`, `2 days`: how long a person waits, in words. */
+function formatWait(ms: number): string {
+  const s = Math.ceil(ms / 1000);
+  if (s < 120) return `${s} s`;
+  if (s < 2 * 3600) return `${Math.ceil(s / 60)} min`;
+  if (s < 2 * 86_400) return `${Math.ceil(s / 3600)} h`;
+  return `${Math.ceil(s / 86_400)} days`;
 }

@@ -3,6 +3,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
 import { buildProgram } from '../../src/cli/program.js';
+import { durationArg, durationListArg } from '../../src/cli/parsers.js';
 import { withTimeout } from '../helpers/deadline.js';
 import { TestClient } from '../helpers/ws-client.js';
 
@@ -43,6 +44,25 @@ describe('chatzyo CLI', () => {
       [['--landmark', 'a=stun:x:1', '--landmark', 'a=stun:y:1'], /--landmark a: given twice/],
       [['--region', 'North India'], /--region "North India": landmark names/],
       [['--pairing', 'closest'], /Allowed choices are nearby, random/],
+    ] as const) {
+      const out = capture();
+      const program = buildProgram({ out: out.stream, err: out.stream }).exitOverride();
+      for (const c of program.commands) c.exitOverride();
+      await expect(program.parseAsync(['node', 'chatzyo', 'serve', ...args])).rejects.toMatchObject({ code: expect.stringMatching(/^commander\.invalid/) });
+      expect(out.text, args.join(' ')).toMatch(why);
+    }
+  });
+
+  it('the safety options take durations and lists of them, and refuse what would let one reporter ban', async () => {
+    expect(durationArg('--ban-window')('24h')).toBe(24 * 3_600_000);
+    expect(durationArg('--report-min-call')('1500')).toBe(1500);
+    expect(durationListArg('--ban-durations')('1h, 24h,7d')).toEqual([3_600_000, 86_400_000, 7 * 86_400_000]);
+    expect(durationListArg('--ban-durations')('90s,0.5m')).toEqual([90_000, 30_000]);
+    for (const [args, why] of [
+      [['--ban-durations', '1h,x'], /--ban-durations must be comma-separated durations/],
+      [['--ban-window', 'a day'], /--ban-window must be a duration/],
+      [['--ban-after-reports', '1'], /--ban-after-reports must be an integer from 2/],
+      [['--screening', 'strict'], /Allowed choices are off, blur-until-safe, flag-only/],
     ] as const) {
       const out = capture();
       const program = buildProgram({ out: out.stream, err: out.stream }).exitOverride();

@@ -4,7 +4,8 @@
 // request path and once with the WebSocket upgrade headers (and both on the separate metrics
 // listener). Every connection must get well-formed HTTP/1.1 responses (no internal error, no
 // header carrying our CR/LF) or be closed, within a deadline; nothing may throw out of a
-// listener; afterwards /healthz is 200 and a real client connects and says hello.
+// listener; afterwards /healthz is 200 and a real client connects and says hello. The admin API
+// is on (--admin-token), and some requests carry its token.
 import { createHash } from 'node:crypto';
 import net from 'node:net';
 import fc from 'fast-check';
@@ -17,6 +18,7 @@ import { TestClient } from '../helpers/ws-client.js';
 import { healthz, watchUncaught, type UncaughtWatch } from './harness.js';
 
 const RUNS = 1500;
+const ADMIN_TOKEN = 'fuzz-admin-token-0123456789';
 
 let server: SignalServer;
 /** A second server with /metrics and /healthz on their own listener. */
@@ -29,9 +31,9 @@ beforeAll(async () => {
   // TURN credentials (minted for a relay-only hello, see helloFrame).
   server = await withTimeout(startServer({
     allowedOrigins: ['https://allowed.example'], trustProxy: 2, turnUrls: ['turn:127.0.0.1:3478'], turnSecret: 'fuzz-secret',
-    maxConnectionsPerAddress: 100_000,
+    maxConnectionsPerAddress: 100_000, adminToken: ADMIN_TOKEN,
   }), 10_000, 'starting the server');
-  opsServer = await withTimeout(startServer({ metricsPort: 0 }), 10_000, 'starting the server with a metrics listener');
+  opsServer = await withTimeout(startServer({ metricsPort: 0, adminToken: ADMIN_TOKEN }), 10_000, 'starting the server with a metrics listener');
 });
 afterAll(async () => {
   await withTimeout(Promise.all([server?.close(), opsServer?.close()]), 10_000, 'closing the servers');
@@ -43,7 +45,7 @@ afterAll(async () => {
 
 /** Pieces request targets are glued from: path syntax, percent-escapes, IPv6 brackets. */
 const TARGET_PARTS = [
-  '/', '//', '/ws', 'ws', 'healthz', 'metrics', 'api/hubs', 'index.html', 'app.js', '?', '#', '&', '=', '%', '%2', '%zz', '%00',
+  '/', '//', '/ws', 'ws', 'healthz', 'metrics', 'api/hubs', 'api/admin/', 'reports', 'ban', 'export', 'index.html', 'app.js', '?', '#', '&', '=', '%', '%2', '%zz', '%00',
   '%2F', '%2e%2e', '..', '.', '[', ']', '[::1]', ':', ':0', ':99999', '@', '\\', 'http://', 'https://', 'ws://', 'x', '*', ';', ',',
   '"', '<', '>', '{', '}', '|', '^', '`', '~', '+', '$', '!', "'",
 ];
@@ -57,7 +59,7 @@ const target: fc.Arbitrary<string> = fc.oneof(
     '/', '//', '///', '//ws', '/ws', '/ws/', '/WS', '/ws?x=1', '/ws#f', '/ws%00', '/ws;x', 'http://[', 'http://[::1', 'http://[::1]/ws',
     'http://x/ws', 'HTTP://X/ws', 'ws://x/ws', 'https://user:pw@x:99999/ws', 'http://x:0/', '*', '%', '/%', '/%zz', '/..',
     '/../../etc/passwd', '/%2e%2e/%2e%2e/etc/passwd', 'http:', 'http:/', 'http://', '//[', '//x:0/ws', '//@/ws', 'a:b', '\\\\x\\ws',
-    '/healthz', '/healthz?', '/metrics', '/api/hubs', '/index.html', '/app.js', '?', '#', '', ' ', '/\u00e9', '/\u{1F600}',
+    '/healthz', '/healthz?', '/metrics', '/api/hubs', '/api/admin/reports', '/api/admin/ban', '/api/admin/unban', '/api/admin/export', '/api/admin/', '/index.html', '/app.js', '?', '#', '', ' ', '/\u00e9', '/\u{1F600}',
   ), weight: 6 },
   // The parser refuses a target that starts with neither '/', '*' nor a scheme: mostly start right.
   { arbitrary: fc.tuple(fc.constantFrom('/', '/', '/', '//', 'http://', 'http://x/', '*', ''), fc.array(targetPart, { maxLength: 12 }))
@@ -84,7 +86,7 @@ const WEIRD_VALUES = [
   '', ' ', 'x', '[', ']', '[::1', '[::1]:80', 'x:99999', 'x:0', 'a b', 'é', '\u{1F600}', '\x00', '\x7f', '\xff', 'null', 'http://[',
   'http://', '//', 'file://', 'https://allowed.example', 'https://allowed.example.evil', 'http://localhost', '1.2.3.4, 5.6.7.8',
   'unknown', '-1', '0', '18446744073709551616', 'chunked', 'gzip, chunked', '100-continue', 'h\r\nX-Injected: 1', 'a\nb', 'a\rb',
-  'x'.repeat(9000),
+  'x'.repeat(9000), `Bearer ${ADMIN_TOKEN}`, 'Bearer ', 'Bearer x',
 ];
 const headerValue = fc.oneof(
   { arbitrary: fc.constantFrom(...WEIRD_VALUES), weight: 4 },

@@ -14,7 +14,7 @@ const VALID: Record<string, unknown>[] = [
   { type: 'join', hub: 'tamil', interests: ['music', 'cricket'] },
   { type: 'next' }, { type: 'leave' }, { type: 'private-create' },
   { type: 'private-join', code: 'A'.repeat(22) },
-  { type: 'report', matchId: 'Zr2x0n1L4qTz9bQk' },
+  { type: 'report', matchId: 'Zr2x0n1L4qTz9bQk', reason: 'harassment' },
   { type: 'ping', id: 5 },
   { type: 'signal', matchId: 'Zr2x0n1L4qTz9bQk', data: { kind: 'offer', sdp: 'v=0\r\n' } },
   { type: 'signal', matchId: 'Zr2x0n1L4qTz9bQk', data: { kind: 'candidate', candidate: { candidate: 'candidate:1 1 udp 1 192.0.2.10 54321 typ host', sdpMid: '0', sdpMLineIndex: 0 } } },

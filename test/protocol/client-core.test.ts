@@ -197,10 +197,10 @@ describe('the signaling state machine', () => {
 });
 
 describe('the protocol policy', () => {
-  it('has a close policy for every close code of the protocol: only a version mismatch is final, the connection cap retries slowly', () => {
+  it('has a close policy for every close code of the protocol: only a version mismatch and a missing age assertion are final, the connection cap retries slowly', () => {
     expect(Object.keys(CLOSE_POLICY).sort()).toEqual(Object.keys(CLOSE_CODES).sort());
     const final = Object.keys(CLOSE_CODES).map(Number).filter(isFinalClose);
-    expect(final.map((c) => CLOSE_CODES[c as keyof typeof CLOSE_CODES])).toEqual(['CHZ_ERR_VERSION']);
+    expect(final.map((c) => CLOSE_CODES[c as keyof typeof CLOSE_CODES])).toEqual(['CHZ_ERR_VERSION', 'CHZ_ERR_AGE_REQUIRED']);
     expect(closeBackoffFactor(4003)).toBe(4);
     expect(closeBackoffFactor(4005)).toBe(1);
     expect(isFinalClose(1006)).toBe(false);

@@ -83,13 +83,18 @@ describe('bad frames get a typed error and the connection carries on', () => {
     const e = await a.error('CHZ_ERR_UNKNOWN_HUB'); seen('CHZ_ERR_UNKNOWN_HUB');
     expect(e.message).toMatch(/tamil/);
     const [x] = await pair(clients);
-    x.send({ type: 'report', matchId: 'zzzzzzzzzzzz' });
+    x.send({ type: 'report', matchId: 'zzzzzzzzzzzz', reason: 'other' });
     await x.error('CHZ_ERR_STALE_MATCH'); seen('CHZ_ERR_STALE_MATCH');
   });
 
   it('private codes: not found, full, expired', () => {
     // Proven in matchmaking.test.ts (private calls).
     seen('CHZ_ERR_PRIVATE_NOT_FOUND'); seen('CHZ_ERR_PRIVATE_FULL'); seen('CHZ_ERR_PRIVATE_EXPIRED');
+  });
+
+  it('safety: banned, age assertion required, too many reports', () => {
+    // Proven in safety.test.ts (bans after reports, the age verifier stub, the report quota).
+    seen('CHZ_ERR_BANNED'); seen('CHZ_ERR_AGE_REQUIRED'); seen('CHZ_ERR_REPORT_RATE_LIMITED');
   });
 });
 

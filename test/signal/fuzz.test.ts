@@ -25,7 +25,7 @@ const VALID: unknown[] = [
   { type: 'join', hub: 'global', interests: ['a', 'b'] },
   { type: 'next' }, { type: 'leave' }, { type: 'private-create' },
   { type: 'private-join', code: 'A'.repeat(22) },
-  { type: 'report', matchId: 'abcdefghijkl' },
+  { type: 'report', matchId: 'abcdefghijkl', reason: 'spam' },
   { type: 'ping', id: 5 },
   { type: 'signal', matchId: 'abcdefghijkl', data: { kind: 'offer', sdp: 'v=0' } },
   { type: 'signal', matchId: 'abcdefghijkl', data: { kind: 'candidate', candidate: { candidate: 'c', sdpMid: '0', sdpMLineIndex: 0 } } },

@@ -269,7 +269,7 @@ describe('the skip limit counts every match a client ends', () => {
     b.send({ type: 'join', hub: 'tamil' });
     const m = await a.next('matched');
     await b.next('matched');
-    a.send({ type: 'report', matchId: m.matchId, reason: 'abuse' });
+    a.send({ type: 'report', matchId: m.matchId, reason: 'spam' });
     await b.next('partner-left');
     await a.error('CHZ_ERR_NEXT_RATE_LIMITED');
     await a.sync();

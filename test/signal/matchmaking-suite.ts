@@ -285,11 +285,11 @@ export function matchmakingSuite(name: string, extra: () => Partial<SignalServer
     beforeEach(() => setup());
     it('counts the report, tells the partner, and re-queues the reporter', async () => {
       const [a, b] = await pair(clients);
-      a.send({ type: 'report', matchId: a.matchId, reason: 'rude' });
+      a.send({ type: 'report', matchId: a.matchId, reason: 'harassment' });
       expect((await b.next('partner-left')).reason).toBe('next');
       await a.next('queued');
       const text = await server.metrics.registry.getSingleMetricAsString('chatzyo_reports_total');
-      expect(text).toMatch(/chatzyo_reports_total 1/);
+      expect(text).toMatch(/chatzyo_reports_total\{reason="harassment"\} 1/);
     });
   });
   });

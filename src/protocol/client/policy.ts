@@ -25,6 +25,7 @@ export const CLOSE_POLICY = {
   4004: 'retry',
   4005: 'retry', // the server is shutting down: another node (or it, restarted) will answer
   4006: 'retry',
+  4007: 'final', // an age assertion is required: a retry without one gets the same answer
 } as const satisfies Record<CloseCode, 'final' | 'retry' | 'retry-slowly'>;
 
 /** Backoff multiplier of a `retry-slowly` close. */
@@ -68,6 +69,7 @@ export function closeErrorCode(code: number, lastServerError: string | null): st
  */
 const FATAL_SERVER_ERRORS: ReadonlySet<ErrorCode> = new Set<ErrorCode>([
   'CHZ_ERR_UNKNOWN_HUB', 'CHZ_ERR_PRIVATE_NOT_FOUND', 'CHZ_ERR_PRIVATE_FULL', 'CHZ_ERR_PRIVATE_EXPIRED', 'CHZ_ERR_BAD_MESSAGE',
+  'CHZ_ERR_BANNED',
 ]);
 
 /** True for an error code in {@link FATAL_SERVER_ERRORS}. */

@@ -76,6 +76,13 @@ export interface SignalClientOptions {
   reconnectTimeoutMs?: number;
   /** Deadline for open + welcome on each attempt (default 5 s; 0: none). */
   handshakeTimeoutMs?: number;
+  /**
+   * The anonymous token a previous welcome gave (from the client's storage), sent in hello.
+   * Each welcome's token replaces it (see {@link SignalClient.token}), so reconnects present it.
+   */
+  token?: string;
+  /** A signed over-18 assertion for a server with an age verifier (`welcome.ageVerifier`). */
+  ageAssertion?: string;
 }
 
 /** The connection dropped (or an attempt failed while reconnecting). */
@@ -130,7 +137,9 @@ interface AttemptFailure {
 export class SignalClient extends TypedEmitter<SignalClientEvents> {
   readonly url: string;
   readonly #machine = new StateMachine<SignalClientState>('SignalClient', SIGNAL_CLIENT_TRANSITIONS, 'idle', 'CHZ_ERR_CLIENT_STATE');
-  readonly #opts: Required<Omit<SignalClientOptions, 'url'>>;
+  readonly #opts: Required<Omit<SignalClientOptions, 'url' | 'token' | 'ageAssertion'>>;
+  #token: string | undefined;
+  readonly #ageAssertion: string | undefined;
   #socket: SocketLike | null = null;
   #welcome: ServerMessageOf<'welcome'> | null = null;
   #welcomes = 0;
@@ -155,7 +164,12 @@ export class SignalClient extends TypedEmitter<SignalClientEvents> {
       reconnectTimeoutMs: opts.reconnectTimeoutMs ?? 60_000,
       handshakeTimeoutMs: opts.handshakeTimeoutMs ?? 5000,
     };
+    this.#token = opts.token;
+    this.#ageAssertion = opts.ageAssertion;
   }
+
+  /** The anonymous token to store for the next run: the latest welcome's, else the one given. */
+  get token(): string | undefined { return this.#token; }
 
   /** The current state. */
   get state(): SignalClientState { return this.#machine.state; }
@@ -217,7 +231,13 @@ export class SignalClient extends TypedEmitter<SignalClientEvents> {
       const timer = ms > 0 ? setTimeout(() => unreachable(`no welcome within ${ms} ms`), ms) : null;
       const socket: SocketLike = this.#opts.dial(this.url, {
         open: () => {
-          if (!settled) socket.send(JSON.stringify({ type: 'hello', version: PROTOCOL_VERSION, client: this.#opts.clientName } satisfies ClientMessage));
+          if (settled) return;
+          const hello: ClientMessage = {
+            type: 'hello', version: PROTOCOL_VERSION, client: this.#opts.clientName,
+            ...(this.#token !== undefined ? { token: this.#token } : {}),
+            ...(this.#ageAssertion !== undefined ? { ageAssertion: this.#ageAssertion } : {}),
+          };
+          socket.send(JSON.stringify(hello));
         },
         error: (detail, cause) => unreachable(detail, 1006, '', cause),
         close: (code, reason) => {
@@ -245,6 +265,7 @@ export class SignalClient extends TypedEmitter<SignalClientEvents> {
           if (timer) clearTimeout(timer);
           this.#lastServerError = null;
           this.#welcome = msg;
+          if (msg.token !== undefined) this.#token = msg.token;
           const reconnected = this.#welcomes++ > 0;
           this.#attempt = 0;
           this.#to('open');
