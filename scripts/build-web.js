@@ -1,5 +1,7 @@
 #!/usr/bin/env node
-// Bundles the browser client: src/web/main.ts -> OUT/app.js (esbuild, one file, no CDN), the
+// Bundles the browser client: src/web/main.ts -> OUT/app.js (esbuild, no CDN; what the page
+// imports with import(), the screening model and TensorFlow.js, goes into OUT/chunk-*.js files
+// that load only when first used, and the WebAssembly backend's binaries into OUT/tfjs/), the
 // offline page's script offline.ts -> OUT/offline.js, copies src/web/*.html|css|webmanifest|...
 // and src/web/icons/ next to them, and last bundles the service worker sw.ts -> OUT/sw.js with
 // the version of this build's shell (a hash of the files above) compiled in. Used by build.js
@@ -37,11 +39,16 @@ export async function buildWeb(outDir = path.join(root, 'dist/web')) {
   if (esbuild) {
     await esbuild.build({
       ...common,
-      entryPoints: [path.join(webSrc, 'main.ts')],
+      entryPoints: { app: path.join(webSrc, 'main.ts') },
       format: 'esm',
-      outfile: path.join(outDir, 'app.js'),
+      // The screening model (issue 16) is 4 MB of weights and TF.js: a chunk of its own, loaded
+      // after the first Start, so the first paint does not wait for it.
+      splitting: true,
+      outdir: outDir,
+      chunkNames: 'chunk-[hash]',
       plugins: [zodEnglishOnly],
     });
+    copyWasm(path.join(outDir, 'tfjs'));
     await esbuild.build({ ...common, entryPoints: [path.join(webSrc, 'offline.ts')], format: 'iife', outfile: path.join(outDir, 'offline.js') });
   }
   for (const f of readdirSync(webSrc)) {
@@ -67,6 +74,17 @@ export async function buildWeb(outDir = path.join(root, 'dist/web')) {
       define: { __CHATZYO_SHELL_VERSION__: JSON.stringify(shellVersion(outDir)) },
     });
   }
+}
+
+/**
+ * TF.js's WebAssembly backend fetches its binary from the page's origin (screening-model.ts
+ * sets the path to /tfjs/): the plain and the SIMD build. The threaded one needs
+ * SharedArrayBuffer, which a page that is not cross-origin isolated does not have.
+ */
+function copyWasm(to) {
+  const from = path.join(root, 'node_modules/@tensorflow/tfjs-backend-wasm/dist');
+  mkdirSync(to, { recursive: true });
+  for (const f of ['tfjs-backend-wasm.wasm', 'tfjs-backend-wasm-simd.wasm']) cpSync(path.join(from, f), path.join(to, f));
 }
 
 /**

@@ -54,6 +54,7 @@ const CONTENT_TYPES: Record<string, string> = {
   '.svg': 'image/svg+xml', '.png': 'image/png', '.ico': 'image/x-icon', '.map': 'application/json',
   // https://www.w3.org/TR/appmanifest/#media-type-registration
   '.webmanifest': 'application/manifest+json',
+  '.wasm': 'application/wasm',
 };
 
 /**
@@ -709,7 +710,12 @@ export function securityHeaders(o: Pick<SignalServerOptions, 'tlsCert' | 'allowe
   // allowed by the server's Origin check, and a page on it is covered by 'self'.
   const extra = o.allowedOrigins.filter((origin) => !/^[a-z]+:\/\/\[/i.test(origin)).flatMap((origin) => [origin, origin.replace(/^http/, 'ws')]);
   const csp = [
-    "default-src 'self'", "script-src 'self'", "style-src 'self' 'unsafe-inline'", "img-src 'self' data:",
+    "default-src 'self'",
+    // 'wasm-unsafe-eval': the on-device screening model (TF.js's WebAssembly backend,
+    // src/web/screening-model.ts) compiles /tfjs/*.wasm from this origin. It allows WebAssembly
+    // compilation only, not eval() or new Function() (CSP3 section 6.1.1.1); without it TF.js
+    // falls back to plain JavaScript, 20-30x slower per frame.
+    "script-src 'self' 'wasm-unsafe-eval'", "style-src 'self' 'unsafe-inline'", "img-src 'self' data:",
     "media-src 'self' blob: mediastream:", `connect-src ${["'self'", ...extra].join(' ')}`,
     "frame-ancestors 'none'", "base-uri 'none'", "form-action 'none'", "object-src 'none'",
     // The installable app: its service worker (/sw.js) and web manifest, from this origin only.

@@ -6,7 +6,7 @@
  */
 import {
   ChatzyoError, displaySafe, ERROR_CODES,
-  type ClientMessage, type HubCount, type LandmarkRtts, type PartnerLeftReason, type ServerMessage, type ServerMessageOf, type SignalData,
+  type ClientMessage, type HubCount, type LandmarkRtts, type PartnerLeftReason, type ReportReason, type ServerMessage, type ServerMessageOf, type SignalData,
 } from '../protocol/index.js';
 import { isCrossedSkip, isFatalServerError, TypedEmitter, type SignalLoss } from '../protocol/client/index.js';
 import { StateMachine, type TransitionTable } from '../protocol/state-machine.js';
@@ -89,6 +89,11 @@ export interface SessionSnapshot {
   hasCamera: boolean;
   /** The device has more than one camera and one is in use: "Switch camera" can cycle through them. */
   canSwitchCamera: boolean;
+  /**
+   * The deployment's default screening of the stranger's video (`welcome.screening`;
+   * blur-until-safe when it says none); null until the first welcome.
+   */
+  screening: 'off' | 'blur-until-safe' | 'flag-only' | null;
 }
 
 /** One line of the chat log: what people wrote, or a line of ours (in the page's language). */
@@ -129,6 +134,19 @@ const LEFT_BECAUSE: Record<PartnerLeftReason, MessageKey> = {
 export function parseInterests(text: string): string[] {
   const tags = text.split(',').map((t) => t.trim().toLowerCase().replace(/\s+/g, ' ')).filter((t) => t.length > 0 && t.length <= 32);
   return [...new Set(tags)].slice(0, 10);
+}
+
+/**
+ * Why Start found nobody: a ban (issue 16), and for how long, from the error's `retryAfterMs`:
+ * in minutes under two hours, hours under two days, else days (rounded up).
+ */
+function banText(retryAfterMs: number | undefined): Text {
+  if (retryAfterMs === undefined) return errorText('CHZ_ERR_BANNED');
+  const minutes = Math.max(1, Math.ceil(retryAfterMs / 60_000));
+  if (minutes < 120) return text('ban.minutes', { count: minutes });
+  const hours = Math.ceil(minutes / 60);
+  if (hours < 48) return text('ban.hours', { count: hours });
+  return text('ban.days', { count: Math.ceil(hours / 24) });
 }
 
 /** What a {@link BrowserSession} is built with besides its signaling connection (tests). */
@@ -230,6 +248,7 @@ export class BrowserSession extends TypedEmitter<SessionEvents> {
       hasMic: !!this.#media?.audio,
       hasCamera: !!this.#media?.video,
       canSwitchCamera: !!this.#media?.video && this.#videoInputs > 1,
+      screening: this.#welcome ? this.#welcome.screening ?? 'blur-until-safe' : null,
     };
   }
 
@@ -312,11 +331,11 @@ export class BrowserSession extends TypedEmitter<SessionEvents> {
     this.#to('idle');
   }
 
-  /** Report: flags the partner to the server (which counts it) and skips to the next. */
-  report(reason?: string): void {
+  /** Report: flags the partner to the server (which counts it per reason) and skips to the next. */
+  report(reason: ReportReason): void {
     this.#assert('report', ['in-call']);
     const m = this.#match!;
-    this.#send(reason ? { type: 'report', matchId: m.matchId, reason: reason.slice(0, 200) } : { type: 'report', matchId: m.matchId });
+    this.#send({ type: 'report', matchId: m.matchId, reason });
     this.#endCall();
     if (m.private) {
       this.#message = { text: text('msg.reportedPrivate'), tone: 'info' };
@@ -753,7 +772,7 @@ export class BrowserSession extends TypedEmitter<SessionEvents> {
   }
 
   #onError(e: ServerMessageOf<'error'>): void {
-    const message = errorText(e.code);
+    const message = e.code === 'CHZ_ERR_BANNED' ? banText(e.retryAfterMs) : errorText(e.code);
     if (isCrossedSkip(e)) {
       // The skip crossed the partner's: the server already ended the match, so it becomes a plain join.
       if (this.state === 'searching' && this.#hub) this.#join();

@@ -5,6 +5,8 @@
  */
 import type { BrowserSession, ReceivedSignal, SessionState } from './browser-session.js';
 import type { CallQuality } from './peer-call.js';
+import type { ClassifierScores } from './screening-model.js';
+import type { Screener, ScreenerSnapshot, ScreenerTimings } from './screening.js';
 
 /** The shape of `window.__chatzyo`. */
 interface DebugHook {
@@ -22,6 +24,16 @@ interface DebugHook {
   readonly qualityLog: readonly string[];
   /** The video sender's `getParameters()` (degradation preference, encodings), or null without one. */
   videoSenderParameters(): { degradationPreference: string | null; encodings: RTCRtpEncodingParameters[] } | null;
+  /**
+   * The screening of the stranger's video: what the shield shows, the numbers (model load, ms
+   * per frame, ms to clear), and `inject(scores)`, which gives the next sampled frame these
+   * scores instead of the model's (the tests' way to exercise the flagged path without
+   * explicit images). All of it stays in this page.
+   */
+  readonly screening: ScreenerSnapshot & ScreenerTimings & {
+    inject(scores: ClassifierScores): void;
+    classifyImage(url: string): ReturnType<Screener['classifyImage']>;
+  };
 }
 
 declare global {
@@ -31,7 +43,7 @@ declare global {
 }
 
 /** Installs the hook for `session`. */
-export function installDebugHook(session: BrowserSession): void {
+export function installDebugHook(session: BrowserSession, screener: Screener): void {
   let quality: CallQuality | null = null;
   const qualityLog: string[] = [];
   session.on('quality', (q) => {
@@ -47,6 +59,14 @@ export function installDebugHook(session: BrowserSession): void {
     get received() { return session.received; },
     get quality() { return quality; },
     get qualityLog() { return qualityLog; },
+    get screening() {
+      const t = screener.timings;
+      return {
+        ...screener.snapshot(), ...t, inferenceMs: [...t.inferenceMs], clearMs: [...t.clearMs],
+        inject: (scores: ClassifierScores) => screener.inject(scores),
+        classifyImage: (url: string) => screener.classifyImage(url),
+      };
+    },
     videoSenderParameters() {
       const sender = session.peerConnection?.getSenders().find((x) => x.track?.kind === 'video');
       if (!sender) return null;

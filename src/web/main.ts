@@ -4,6 +4,7 @@
  */
 // First: the protocol's zod schemas are built while the imports below are evaluated.
 import './csp.js';
+import { AgeGate } from './age-gate.js';
 import { BrowserSession } from './browser-session.js';
 import { installDebugHook } from './debug-hook.js';
 import { JoinPrompt, promptContext } from './join-prompt.js';
@@ -13,21 +14,38 @@ import { applyTranslations, startLanguage } from './i18n/index.js';
 import { View } from './view.js';
 import * as log from './log.js';
 import { registerServiceWorker } from './pwa.js';
+import { Screener } from './screening.js';
 
 function boot(): void {
   startLanguage();
   applyTranslations();
   const session = new BrowserSession(new SignalClient());
-  new View(session);
-  installDebugHook(session);
+  const gate = new AgeGate();
+  const screener = new Screener();
+  new View(session, { gate, screener });
+  installDebugHook(session, screener);
 
   const code = privateCodeFromHash(location.hash);
   if (location.hash && code === null && location.hash.startsWith('#/call/')) {
     log.warn('that private call link is malformed');
   }
   // A page loaded from a call link (the way a shared link is opened) joins at once: it has no
-  // call or camera yet to hand over, and the browser asks for the camera.
-  session.open(code);
+  // call or camera yet to hand over, and the browser asks for the camera. Someone who has not
+  // confirmed they are 18 or older on this device is asked first; the link is joined after.
+  if (code && !gate.confirmed) {
+    session.open(null);
+    void gate.ensure().then((yes) => {
+      if (!yes) return;
+      screener.preload();
+      const join = () => void session.joinPrivate(code).catch((err: unknown) => log.warn('joining the private call failed:', err));
+      if (session.state === 'idle') { join(); return; }
+      // Not welcomed yet: join on the first idle.
+      const off = session.on('change', (s) => { if (s.state === 'idle') { off(); join(); } });
+    });
+  } else {
+    if (code) screener.preload();
+    session.open(code);
+  }
   if (code) clearCallRoute();
 
   // In an open page only the fragment changes: a link pasted into the address bar, or any page
@@ -41,7 +59,11 @@ function boot(): void {
     const context = promptContext(session.state, session.snapshot().mediaOn);
     if (!context) return;
     void prompt.ask(next, context)
-      .then((yes) => (yes ? session.joinPrivate(next) : undefined))
+      .then(async (yes) => {
+        if (!yes || !(await gate.ensure())) return;
+        screener.preload();
+        await session.joinPrivate(next);
+      })
       .catch((err: unknown) => log.warn('joining the private call failed:', err));
   });
   window.addEventListener('pagehide', () => session.close());

@@ -27,11 +27,46 @@ const browserDial: Dial = (url, on) => {
   return ws;
 };
 
-/** A signaling connection that says hello and reconnects by itself. */
+/**
+ * Where the anonymous token of the last welcome is kept (issue 16): sent in every later hello,
+ * so reports and bans follow the same browser across connections. It identifies nobody.
+ */
+const TOKEN_STORAGE_KEY = 'chatzyo.token';
+/**
+ * Where an age verifier's redirect leaves its signed over-18 assertion, when the deployment
+ * requires one (`welcome.ageVerifier`): this localStorage key, or the page's fragment
+ * `#age=ASSERTION` (moved into the key on load and removed from the address bar).
+ */
+const AGE_ASSERTION_STORAGE_KEY = 'chatzyo.ageAssertion';
+
+function readStorage(key: string): string | undefined {
+  try { return localStorage.getItem(key) ?? undefined; } catch { return undefined; }
+}
+
+function writeStorage(key: string, value: string): void {
+  try { localStorage.setItem(key, value); } catch { /* storage off: this page only */ }
+}
+
+/** The age assertion: from the fragment (kept, and removed from the address bar), else from storage. */
+function ageAssertion(): string | undefined {
+  const m = /^#age=([A-Za-z0-9._~+/=-]{1,4096})$/.exec(location.hash);
+  if (m) {
+    writeStorage(AGE_ASSERTION_STORAGE_KEY, m[1]!);
+    history.replaceState(null, '', location.pathname + location.search);
+    return m[1];
+  }
+  return readStorage(AGE_ASSERTION_STORAGE_KEY);
+}
+
+/** A signaling connection that says hello (with the stored token) and reconnects by itself. */
 export class SignalClient extends CoreSignalClient {
   constructor(url: string = signalingUrl()) {
-    super({ url, dial: browserDial, clientName: 'chatzyo-web', retryFirstConnect: true, reconnectTimeoutMs: Infinity, handshakeTimeoutMs: 0 });
+    super({
+      url, dial: browserDial, clientName: 'chatzyo-web', retryFirstConnect: true, reconnectTimeoutMs: Infinity, handshakeTimeoutMs: 0,
+      token: readStorage(TOKEN_STORAGE_KEY), ageAssertion: ageAssertion(),
+    });
     // A newer server's frame is no error: note it in the page's log and carry on.
     this.on('invalid', ({ reason }) => log.warn(`ignoring a server frame: ${reason}`));
+    this.on('welcome', (w) => { if (w.token) writeStorage(TOKEN_STORAGE_KEY, w.token); });
   }
 }

@@ -4,11 +4,15 @@
  */
 import { TYPING_SHOW_MS } from '../protocol/index.js';
 import { parseInterests, type BrowserSession, type SessionSnapshot } from './browser-session.js';
+import type { AgeGate } from './age-gate.js';
 import { ChatLog } from './chat-log.js';
+import { RemoteShield } from './remote-shield.js';
+import { ReportDialog } from './report-dialog.js';
+import { effectivePolicy, isPolicy, policyChoices, savedPolicy, savePolicy, type Screener, type ScreeningPolicy } from './screening.js';
 import type { LocalMedia } from './local-media.js';
 import type { CallQuality } from './peer-call.js';
 import { privateLink } from './route.js';
-import { applyTranslations, isLang, language, LANGUAGES, onLanguageChange, saveLanguage, setLanguage, t, tx, type Text } from './i18n/index.js';
+import { applyTranslations, isLang, language, LANGUAGES, onLanguageChange, saveLanguage, setLanguage, t, tx, type MessageKey, type Text } from './i18n/index.js';
 import { hubForLanguage, hubLabel } from './i18n/hubs.js';
 import { statusLine } from './status-text.js';
 import * as log from './log.js';
@@ -109,9 +113,22 @@ export class View {
   #typingOn = false;
   #copyState: 'copy' | 'copied' | 'press' = 'copy';
   #copyTimer: ReturnType<typeof setTimeout> | null = null;
+  readonly #screeningSelect = byTestId<HTMLSelectElement>('screening-policy');
+  readonly #reportDialog = new ReportDialog();
+  readonly #gate: AgeGate;
+  readonly #screener: Screener;
+  readonly #shield: RemoteShield;
+  /** The deployment default the screening choices were built for ('' before the first render). */
+  #screeningChoicesFor = '';
 
-  constructor(session: BrowserSession) {
+  /**
+   * `gate` asks for the 18+ confirmation before anything turns the camera on for a stranger;
+   * `screener` screens the stranger's video (its shield is drawn here).
+   */
+  constructor(session: BrowserSession, opts: { gate: AgeGate; screener: Screener }) {
     this.#snapshot = session.snapshot();
+    this.#gate = opts.gate;
+    this.#screener = opts.screener;
     this.#setUpLanguage();
     session.on('change', (s) => this.render(s));
     session.on('chat', (line) => {
@@ -126,13 +143,22 @@ export class View {
     session.on('remotestream', (s) => this.#showRemote(s));
     session.on('quality', (q) => this.#showQuality(q));
 
-    this.#start.addEventListener('click', () => this.#act(() => session.start(this.#hub.value, parseInterests(this.#interests.value))));
+    this.#start.addEventListener('click', () => this.#act(() => this.#adult(() => session.start(this.#hub.value, parseInterests(this.#interests.value)))));
     this.#hub.addEventListener('change', () => { this.#hubPicked = true; });
-    const next = () => this.#act(() => session.next(this.#hub.value || undefined, parseInterests(this.#interests.value)));
+    // Next from idle starts a search: behind the gate too (a no-op once confirmed).
+    const next = () => this.#act(() => this.#adult(() => session.next(this.#hub.value || undefined, parseInterests(this.#interests.value))));
     this.#next.addEventListener('click', next);
     this.#stop.addEventListener('click', () => this.#act(() => session.stop()));
-    this.#report.addEventListener('click', () => this.#act(() => session.report()));
-    this.#privateCreate.addEventListener('click', () => this.#act(() => session.createPrivate()));
+    const report = () => this.#act(() => this.#reportWithReason(session));
+    this.#report.addEventListener('click', report);
+    this.#shield = new RemoteShield(this.#screener, this.#remoteBox, { next, report });
+    this.#screeningSelect.addEventListener('change', () => {
+      const chosen = this.#screeningSelect.value;
+      if (!isPolicy(chosen)) return;
+      savePolicy(chosen);
+      if (this.#snapshot.screening !== null) this.#screener.setPolicy(effectivePolicy(this.#snapshot.screening, chosen));
+    });
+    this.#privateCreate.addEventListener('click', () => this.#act(() => this.#adult(() => session.createPrivate())));
     this.#hideIp.addEventListener('change', () => session.setRelayOnly(this.#hideIp.checked));
     this.#preferNear.addEventListener('change', () => session.setPreferNear(this.#preferNear.checked));
     // Typing tells the partner (the session sends at most one `typing` every 2 s).
@@ -191,6 +217,38 @@ export class View {
     this.render(this.#snapshot);
   }
 
+  /**
+   * Runs `action` once the person confirmed they are 18 or older (at once when they did before
+   * on this device); the screening model starts loading with the first such action.
+   */
+  async #adult(action: () => void | Promise<void>): Promise<void> {
+    if (!(await this.#gate.ensure())) return;
+    this.#screener.preload();
+    await action();
+  }
+
+  /** Report: asks why, then reports the stranger of the call the dialog was opened in. */
+  async #reportWithReason(session: BrowserSession): Promise<void> {
+    const matchId = session.matchId;
+    if (!matchId) return;
+    const reason = await this.#reportDialog.ask();
+    if (reason && session.state === 'in-call' && session.matchId === matchId) session.report(reason);
+  }
+
+  /** The screening choices allowed under the deployment's default (rebuilt when it or the language changes). */
+  #renderScreening(s: SessionSnapshot): void {
+    if (s.screening === null) return; // not welcomed yet: the deployment's default is not known
+    const policy = effectivePolicy(s.screening, savedPolicy());
+    const key = `${s.screening}:${language()}`;
+    if (this.#screeningChoicesFor !== key) {
+      const label: Record<ScreeningPolicy, MessageKey> = { off: 'screening.off', 'flag-only': 'screening.flagOnly', 'blur-until-safe': 'screening.blur' };
+      this.#screeningSelect.replaceChildren(...policyChoices(s.screening).map((p) => new Option(t(label[p]), p)));
+      this.#screeningChoicesFor = key;
+    }
+    if (this.#screeningSelect.value !== policy) this.#screeningSelect.value = policy;
+    this.#screener.setPolicy(policy);
+  }
+
   /** Runs a user action; a refusal (wrong state) is logged, never thrown into the DOM. */
   #act(action: () => void | Promise<void>): void {
     try {
@@ -230,6 +288,7 @@ export class View {
     this.#renderNotice();
     this.#showTyping(this.#typingOn);
     this.#renderCopy();
+    this.#shield.render();
     if (this.#keyHint.textContent) this.#keyHint.textContent = t('keys.escAgain');
   }
 
@@ -298,6 +357,9 @@ export class View {
     const safety = safetyText(check, s.call?.safetyNumber ?? null);
     if (this.#safety.textContent !== safety) this.#safety.textContent = safety;
     this.#safety.dataset.check = check;
+    this.#renderScreening(s);
+    // The call the report dialog asks about is over: nothing to report any more.
+    if (!inCall) this.#reportDialog.cancel();
     this.#keepFocus(focused);
   }
 
@@ -412,12 +474,16 @@ export class View {
   }
 
   #showRemote(stream: MediaStream | null): void {
-    if (this.#remote.srcObject !== stream) this.#remote.srcObject = stream;
+    const fresh = this.#remote.srcObject !== stream;
+    if (fresh) this.#remote.srcObject = stream;
     this.#remotePlaceholder.hidden = !!stream;
     if (!stream) {
       this.#unmute.hidden = true;
+      this.#screener.unwatch();
       return;
     }
+    // A new stranger: screened from the first frame (blurred until judged, by the policy).
+    if (fresh) this.#screener.watch(this.#remote);
     this.#remote.muted = false;
     // Autoplay with sound needs a user gesture; a private link opened cold may not have one.
     this.#remote.play().catch(() => {

@@ -15,6 +15,7 @@ import type { Browser, BrowserContext, Page } from 'playwright-core';
 import { drawStampedFrame, unwrapStampTime } from '../../src/quality/stamp.js';
 import { ViewerStats, type ViewerSummary } from '../../src/quality/viewer-stats.js';
 import type { LabStampsConfig, PageFrame } from './browser-stamps-page.js';
+import { ADULT_CONFIRMED } from './browsers.js';
 import { withTimeout } from './deadline.js';
 
 export type { PageFrame } from './browser-stamps-page.js';
@@ -62,7 +63,7 @@ export async function openStampedPage(browser: Browser, url: string, o: StampedP
     camera: o.camera ?? true, forceRelay: o.forceRelay ?? true, relay: o.relay ?? null,
     width: STAMP_SOURCE.width, height: STAMP_SOURCE.height, fps: STAMP_SOURCE.fps,
   };
-  const script = `globalThis.__labStampsConfig = ${JSON.stringify(config)};\n${await pageBundle()}`;
+  const script = `${ADULT_CONFIRMED}\nglobalThis.__labStampsConfig = ${JSON.stringify(config)};\n${await pageBundle()}`;
   let context: BrowserContext | null = await browser.newContext({ viewport: { width: 1100, height: 800 } });
   const close = async (): Promise<void> => {
     const c = context;

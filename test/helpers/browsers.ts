@@ -113,6 +113,13 @@ export interface ChatPage {
 const sel = (testId: string) => `[data-testid="${testId}"]`;
 const STEP_MS = 10_000;
 
+/**
+ * Run before the page's own scripts in the pages these helpers open: the person confirmed they
+ * are 18 or older on this device before (src/web/age-gate.ts), so Start starts at once. The
+ * gate itself is tested with pages of their own (test/browser/safety.test.ts).
+ */
+export const ADULT_CONFIRMED = "try { localStorage.setItem('chatzyo.adult', 'confirmed'); } catch {}";
+
 class PlaywrightChatPage implements ChatPage {
   readonly errors: string[] = [];
   readonly wsSent: string[] = [];
@@ -184,6 +191,7 @@ class PuppeteerChatPage implements ChatPage {
  */
 export async function openChromiumPage(browser: PwBrowser, url: string, name: string, opts: { ignoreHTTPSErrors?: boolean } = {}): Promise<ChatPage> {
   const context = await browser.newContext({ viewport: { width: 1100, height: 800 }, ...(opts.ignoreHTTPSErrors ? { ignoreHTTPSErrors: true } : {}) });
+  await context.addInitScript({ content: ADULT_CONFIRMED });
   const page = new PlaywrightChatPage(name, context, await context.newPage());
   await page.goto(url);
   return page;
@@ -200,6 +208,7 @@ export async function openRawChromiumPage(
 ): Promise<PwPage & { eval<T>(expression: string): Promise<T> }> {
   const context = await rig.browser.newContext({ viewport: opts.viewport ?? { width: 1280, height: 800 }, locale: opts.locale ?? 'en-US' });
   rig.pages.push({ name: `raw ${url}`, close: () => context.close() } as unknown as ChatPage);
+  await context.addInitScript({ content: ADULT_CONFIRMED });
   const page = await context.newPage();
   page.setDefaultTimeout(STEP_MS);
   await page.goto(url);
@@ -209,6 +218,7 @@ export async function openRawChromiumPage(
 /** Opens the client at `url` in a new Firefox tab. */
 export async function openFirefoxPage(browser: PpBrowser, url: string, name: string): Promise<ChatPage> {
   const p = await browser.newPage();
+  await p.evaluateOnNewDocument(ADULT_CONFIRMED);
   await p.setViewport({ width: 1100, height: 800 });
   const page = new PuppeteerChatPage(name, p);
   await page.goto(url);
@@ -309,7 +319,10 @@ export function useBrowserRig<B extends { close(): Promise<void> }>(
   const pages: ChatPage[] = [];
   beforeAll(async () => {
     web = await buildWebClient();
-    await Promise.all([launch().then((b) => { browser = b; }), startServer({ webRoot: web.dir }).then((s) => { server = s; })]);
+    // Screening off (`--screening off`): the model costs each page seconds of CPU to load and a
+    // share of a core to run, which tests of other features on a 2-core machine should not pay;
+    // test/browser/safety.test.ts screens.
+    await Promise.all([launch().then((b) => { browser = b; }), startServer({ webRoot: web.dir, screening: 'off' }).then((s) => { server = s; })]);
   });
   if (closePages === 'each') afterEach(() => closeAll(pages));
   afterAll(async () => {

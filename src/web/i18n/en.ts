@@ -207,6 +207,9 @@ export const en = {
   'error.CHZ_ERR_SERVER_SHUTDOWN': 'The server is shutting down; reconnect in a moment.',
   'error.CHZ_ERR_UNAVAILABLE': 'Matchmaking is temporarily unavailable; try again shortly.',
   'error.CHZ_ERR_SLOW_CONSUMER': 'You stopped reading from the connection; the server will not queue more for you.',
+  'error.CHZ_ERR_BANNED': "Several people reported you, so you can't meet strangers for a while.",
+  'error.CHZ_ERR_AGE_REQUIRED': "This server needs proof from its age checker that you are 18 or older.",
+  'error.CHZ_ERR_REPORT_RATE_LIMITED': "You reported many people quickly, so this report was not counted.",
   'error.unknown': 'Something went wrong ({code}).',
 
   // The offline page (offline.html)
@@ -215,4 +218,43 @@ export const en = {
   'offline.text': 'chatzyo needs a connection to meet strangers; reconnect and reload.',
   'offline.detail': 'This device is online, but the chatzyo server cannot be reached right now.',
   'offline.reload': 'Reload',
+
+  // Safety (issue 16): screening of the stranger's video, the 18+ gate, reports and bans
+  'remote.nothing': "The stranger's camera shows nothing",
+  'shield.checking': 'Checking the video on your device…',
+  'shield.flagged': 'This video may show nudity, so it is blurred.',
+  'shield.unsure': "Can't tell if this video is safe, so it stays blurred.",
+  'shield.failed': "Couldn't check this video on your device.",
+  'shield.show': 'Show anyway',
+  'screening.label': "Blur the stranger's video",
+  'screening.hint': 'Checked on your device. Nothing is sent anywhere.',
+  'screening.off': 'Never',
+  'screening.flagOnly': 'Only when nudity is seen',
+  'screening.blur': 'Until it looks safe',
+  'age.title': 'Are you 18 or older?',
+  'age.detail': 'chatzyo is for adults only. Strangers may be rude or show things you do not want to see.',
+  'age.hint': 'Nobody checks this: it is your own word. We ask once on this device.',
+  'age.confirm': "Yes, I'm 18 or older",
+  'age.leave': "No, I'm under 18",
+  'report.title': 'Why are you reporting?',
+  'report.nudity': 'Nudity or sexual acts',
+  'report.harassment': 'Abuse or harassment',
+  'report.minor': 'Looks under 18',
+  'report.spam': 'Spam or ads',
+  'report.other': 'Something else',
+  'report.hint': 'Only the reason is sent, never video or chat. Then you meet someone new.',
+  'report.cancel': 'Cancel',
+  'report.send': 'Send report',
+  'ban.minutes': {
+    one: "Several people reported you, so you can't meet strangers for {count} minute.",
+    other: "Several people reported you, so you can't meet strangers for {count} minutes.",
+  },
+  'ban.hours': {
+    one: "Several people reported you, so you can't meet strangers for {count} hour.",
+    other: "Several people reported you, so you can't meet strangers for {count} hours.",
+  },
+  'ban.days': {
+    one: "Several people reported you, so you can't meet strangers for {count} day.",
+    other: "Several people reported you, so you can't meet strangers for {count} days.",
+  },
 } as const;
