@@ -138,7 +138,7 @@ export class Bot {
   #stopping = false;
   #pendingCode: string | null = null;
   #awaitingCode = false;
-  #timers = { match: null as NodeJS.Timeout | null, connect: null as NodeJS.Timeout | null, next: null as NodeJS.Timeout | null, hold: null as NodeJS.Timeout | null };
+  #timers = { match: null as NodeJS.Timeout | null, connect: null as NodeJS.Timeout | null, next: null as NodeJS.Timeout | null, hold: null as NodeJS.Timeout | null, retry: null as NodeJS.Timeout | null };
   /** Totals of calls already closed. */
   readonly #recv: ReceiveTotals & { mediaMs: number } = { videoBytes: 0, audioBytes: 0, packets: 0, lost: 0, frames: 0, keyframes: 0, mediaMs: 0 };
   matches = 0;
@@ -249,6 +249,19 @@ export class Bot {
     }
   }
 
+  #retryJoinSoon(): void {
+    this.#clear('retry');
+    this.#timers.retry = setTimeout(() => {
+      this.#timers.retry = null;
+      const conn = this.#conn;
+      const t = this.plan.target;
+      const hub = this.#hub;
+      if (!conn?.open || this.#stopping || this.state !== 'queued' || t.kind !== 'hub' || !hub) return;
+      conn.send({ type: 'leave' });
+      conn.send({ type: 'join', hub, ...(t.interests?.length ? { interests: t.interests } : {}) });
+    }, 500);
+  }
+
   #armMatchTimer(): void {
     this.#clear('match');
     const ms = this.settings.matchTimeoutMs;
@@ -257,7 +270,7 @@ export class Bot {
     }
   }
 
-  #clear(name: 'match' | 'connect' | 'next' | 'hold'): void {
+  #clear(name: 'match' | 'connect' | 'next' | 'hold' | 'retry'): void {
     const t = this.#timers[name];
     if (t) clearTimeout(t);
     this.#timers[name] = null;
@@ -290,6 +303,13 @@ export class Bot {
         this.host.serverError(m.code);
         if (isCrossedSkip(m) && this.state === 'queued') {
           this.join(); // our Next crossed the partner's leave: the server left us in no queue
+          return;
+        }
+        if (m.code === 'CHZ_ERR_UNAVAILABLE' && this.state === 'queued' && this.#inAttempt && (m.ref === 'join' || m.ref === 'next')) {
+          // The server could not reach its store (Redis restarting or paused): it queued us
+          // nowhere. Leave whatever the server still holds and join again soon; the match timer
+          // still bounds the attempt.
+          this.#retryJoinSoon();
           return;
         }
         if (isFatalServerError(m.code) && this.#inAttempt && !this.#succeeded) {
@@ -440,7 +460,7 @@ export class Bot {
    */
   #fail(phase: Phase, code: BotErrorCode, message: string, serverReady: boolean, final = false): void {
     if (this.#stopping || !this.#inAttempt) return;
-    for (const k of ['match', 'connect', 'next', 'hold'] as const) this.#clear(k);
+    for (const k of ['match', 'connect', 'next', 'hold', 'retry'] as const) this.#clear(k);
     this.#inAttempt = false;
     this.failures++;
     this.host.attempt(this, { ok: false, phase, code, message });
@@ -457,7 +477,7 @@ export class Bot {
     if (this.#stopping) return;
     this.host.lost(this, { code: info.code, serverCode: info.serverCode });
     if (info.serverCode && !info.announced) this.host.serverError(info.serverCode);
-    for (const k of ['match', 'connect', 'next', 'hold'] as const) this.#clear(k);
+    for (const k of ['match', 'connect', 'next', 'hold', 'retry'] as const) this.#clear(k);
     const failing = this.#inAttempt && !this.#succeeded && ['queued', 'matched', 'connected'].includes(this.state);
     if (failing) {
       const phase: Phase = this.state === 'queued' ? 'match' : (this.#link?.pendingPhase() ?? 'match');
@@ -514,7 +534,7 @@ export class Bot {
     if (this.#stopping) return;
     if (opts.serverLost) this.#failOnStop();
     this.#stopping = true;
-    for (const k of ['match', 'connect', 'next', 'hold'] as const) this.#clear(k);
+    for (const k of ['match', 'connect', 'next', 'hold', 'retry'] as const) this.#clear(k);
     const link = this.#link;
     if (link) {
       this.#link = null;
