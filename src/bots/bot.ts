@@ -222,6 +222,7 @@ export class Bot {
     if (!conn?.open || this.#stopping) return;
     const t = this.plan.target;
     this.#joinAt = this.host.now();
+    this.#joinRetries = 0;
     this.#inAttempt = true;
     this.#succeeded = false;
     this.#armMatchTimer();
@@ -249,8 +250,13 @@ export class Bot {
     }
   }
 
+  /** Joins tried again in this attempt after CHZ_ERR_UNAVAILABLE (the wait doubles each time). */
+  #joinRetries = 0;
+
   #retryJoinSoon(): void {
     this.#clear('retry');
+    // 0.5, 1, 2, 4 s: a server whose Redis stays away counts every refused message as an error.
+    const wait = Math.min(4000, 500 * 2 ** this.#joinRetries++);
     this.#timers.retry = setTimeout(() => {
       this.#timers.retry = null;
       const conn = this.#conn;
@@ -259,7 +265,7 @@ export class Bot {
       if (!conn?.open || this.#stopping || this.state !== 'queued' || t.kind !== 'hub' || !hub) return;
       conn.send({ type: 'leave' });
       conn.send({ type: 'join', hub, ...(t.interests?.length ? { interests: t.interests } : {}) });
-    }, 500);
+    }, wait);
   }
 
   #armMatchTimer(): void {

@@ -30,10 +30,10 @@ export interface MatchNotice {
   /** The pair's estimated round trip from the landmarks (pairing.ts), ms; null when unknown. */
   estimatedRttMs?: number | null;
   /**
-   * The match's number in the order the store made matches (the Redis matchmaker): a notice
-   * that arrives after one with a higher number for the same client is stale.
+   * The match's number in the order the store made matches, [epoch, n] (the Redis matchmaker):
+   * a notice that arrives after one with a higher number for the same client is stale.
    */
-  seq?: number;
+  seq?: readonly [number, number];
 }
 
 /** Callbacks from the matchmaker to the clients it concerns. */

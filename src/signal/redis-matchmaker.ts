@@ -90,7 +90,7 @@ export class RedisMatchmaker implements Matchmaker {
    */
   #reapNotBefore = 0;
   /** Per local client: the number of the latest match it was told of (see MatchNotice.seq). */
-  readonly #latestMatch = new Map<string, number>();
+  readonly #latestMatch = new Map<string, readonly [number, number]>();
   /** Matches whose sender was already answered for an undeliverable signal (bounded). */
   readonly #bounced = new Set<string>();
 
@@ -120,6 +120,9 @@ export class RedisMatchmaker implements Matchmaker {
       this.#wasDown = false;
       this.#o.log?.info('redis is back');
       this.#reapNotBefore = Date.now() + this.#o.nodeTtlMs;
+      // Redis may have lost its data and numbers matches afresh: what clients heard before no
+      // longer orders what comes (a later epoch would, but a replica failover may not have one).
+      this.#latestMatch.clear();
       void this.#heartbeat();
       for (const h of this.#recoverHandlers) h();
     });
@@ -393,7 +396,7 @@ export class RedisMatchmaker implements Matchmaker {
         // lagging node sends one late): an older match than one this client has heard of is over.
         const seq = msg.notice.seq;
         const latest = this.#latestMatch.get(msg.to);
-        if (seq !== undefined && latest !== undefined && seq <= latest) {
+        if (seq !== undefined && latest !== undefined && notAfter(seq, latest)) {
           if (remote) m.dropped.inc({ reason: 'stale' });
           return;
         }
@@ -525,9 +528,14 @@ function arr(v: unknown): unknown[] {
 }
 
 /** A script's pair estimate: a number, or null when unknown (absent). */
-/** A script's match number, when it sent one. */
-function seqOf(v: unknown): number | undefined {
-  return typeof v === 'number' && Number.isSafeInteger(v) ? v : undefined;
+/** A script's match number [epoch, n], when it sent one. */
+function seqOf(v: unknown): readonly [number, number] | undefined {
+  return Array.isArray(v) && v.length === 2 && v.every((x) => Number.isSafeInteger(x)) ? [v[0] as number, v[1] as number] : undefined;
+}
+
+/** Is match number `a` older than or the same as `b`? */
+function notAfter(a: readonly [number, number], b: readonly [number, number]): boolean {
+  return a[0] < b[0] || (a[0] === b[0] && a[1] <= b[1]);
 }
 
 function estimate(v: unknown): number | null {

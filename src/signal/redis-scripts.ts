@@ -9,7 +9,7 @@
  *   P q:<hub>    list  waiting client ids, oldest first
  *   P nb:<hub>   zset  nearby pairing: waiting client -> when its wait next crosses a boundary (a tier, the interest wait)
  *   P m:<mid>    hash  match: a (offerer), b (answerer), hub ("" if private), code
- *   P mseq       counter  the number of the last match made (each match's notices carry its number)
+ *   P mseq       hash  n: the number of the last match made, epoch: when n started at 1 (notices carry both)
  *   P p:<code>   hash  private call: owner, since, exp, mid
  *   P pexp       zset  private codes by expiry
  *   P cd:<x|y>   string with PX: rematch cooldown of a pair
@@ -75,10 +75,13 @@ local function detach(id, cooldownMs)
   if c[1] then redis.call('HSET', ckey(id), 'st', '') redis.call('HDEL', ckey(id), 'rtt') end
   return nil
 end
--- Returns the match's number: matches are numbered in the order Redis made them (P mseq), so a
--- node can tell a late notice of an older match from the one its client is in now.
+-- Returns the match's number { epoch, n }: matches are numbered in the order Redis made them
+-- (P mseq), so a node can tell a late notice of an older match from the one its client is in
+-- now. A Redis that lost its data starts again at n = 1 under a later epoch (its clock, ms).
 local function newmatch(mid, a, b, hub, code)
-  local seq = redis.call('INCR', P .. 'mseq')
+  local n = redis.call('HINCRBY', P .. 'mseq', 'n', 1)
+  if n == 1 then redis.call('HSET', P .. 'mseq', 'epoch', redisnow()) end
+  local seq = { tonumber(redis.call('HGET', P .. 'mseq', 'epoch')) or 0, n }
   redis.call('HSET', P .. 'm:' .. mid, 'a', a, 'b', b, 'hub', hub, 'code', code)
   redis.call('HSET', ckey(a), 'st', 'm', 'mid', mid, 'partner', b)
   redis.call('HSET', ckey(b), 'st', 'm', 'mid', mid, 'partner', a)

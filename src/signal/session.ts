@@ -350,8 +350,9 @@ export class ClientSession {
     await this.#mm.endMatch(this.id, 'next');
     if (this.#state === 'closed') return;
     this.#to('ready');
-    // A private call has no hub to return to: Next there is the same as leave.
-    if (!wasPrivate && requeue) await this.#enqueue();
+    // A private call has no hub to return to: Next there is the same as leave. A client banned
+    // while in a call (an admin, or reports made meanwhile) meets nobody new either.
+    if (!wasPrivate && requeue && !(await this.#banned('next'))) await this.#enqueue();
   }
 
   async #leave(): Promise<void> {

@@ -106,13 +106,14 @@ async function childNode(nodeId: string, ttl: number): Promise<{ url: string; ws
 }
 
 /**
- * A TCP proxy in front of Redis that holds back every reply on a node's command connection by
- * `delayMs` (order kept), while its stream reader (named chatzyo:reader:*) is passed at once:
- * a node's replies then reach it after what other nodes sent it through its stream since, as on
- * a node whose event loop lags. Resolves with the proxy's redis:// URL.
+ * A TCP proxy in front of Redis that can hold back every reply on a node's command connection
+ * (order kept), while its stream reader (named chatzyo:reader:*) is passed at once: a node's
+ * replies then reach it after what other nodes sent it through its stream since, as on a node
+ * whose event loop lags. Replies pass at once until `hold(ms)` (so the node starts quickly).
  */
-async function slowRepliesProxy(delayMs: number): Promise<string> {
+async function slowRepliesProxy(): Promise<{ url: string; hold(ms: number): void }> {
   const target = new URL(redis.url);
+  let delayMs = 0;
   const server = net.createServer((inbound) => {
     const outbound = net.connect(Number(target.port), target.hostname);
     let reader: boolean | null = null;
@@ -120,8 +121,9 @@ async function slowRepliesProxy(delayMs: number): Promise<string> {
       if (reader === null) reader = d.toString('latin1').includes('chatzyo:reader:');
       outbound.write(d);
     });
+    // Only ever raised, so a reply never overtakes one held before it.
     outbound.on('data', (d) => {
-      if (reader) inbound.write(d);
+      if (reader || delayMs === 0) inbound.write(d);
       else setTimeout(() => { if (!inbound.destroyed) inbound.write(d); }, delayMs);
     });
     const end = () => { inbound.destroy(); outbound.destroy(); };
@@ -130,7 +132,7 @@ async function slowRepliesProxy(delayMs: number): Promise<string> {
   });
   proxies.push(server);
   await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
-  return `redis://127.0.0.1:${(server.address() as net.AddressInfo).port}`;
+  return { url: `redis://127.0.0.1:${(server.address() as net.AddressInfo).port}`, hold: (ms) => { delayMs = Math.max(delayMs, ms); } };
 }
 
 describe('cross-node delivery through per-node streams', () => {
@@ -138,8 +140,10 @@ describe('cross-node delivery through per-node streams', () => {
     // Seen in the soak on nodes stalled by garbage collection: the join's "queued" answer came
     // after the "matched" another node had sent through the stream, and the node took the new
     // match for one Redis had lost, ended it, and told the partner it left.
-    const a = await node('a', { redisUrl: await slowRepliesProxy(200) });
+    const proxy = await slowRepliesProxy();
+    const a = await node('a', { redisUrl: proxy.url });
     const b = await node('b');
+    proxy.hold(1500);
     const x = await client(a.wsUrl);
     const y = await client(b.wsUrl);
     x.send({ type: 'join', hub: 'tamil' });
@@ -164,7 +168,9 @@ describe('cross-node delivery through per-node streams', () => {
     const a = await node('a');
     const b = await node('b');
     // Node l answers late: its notice of the match it makes arrives after the client moved on.
-    const l = await node('l', { redisUrl: await slowRepliesProxy(600) });
+    const proxy = await slowRepliesProxy();
+    const l = await node('l', { redisUrl: proxy.url });
+    proxy.hold(1500);
     const y = await client(b.wsUrl);
     y.send({ type: 'join', hub: 'usa' });
     await y.next('queued');
@@ -193,6 +199,23 @@ describe('cross-node delivery through per-node streams', () => {
     await x.sync();
     expect(x.pending('matched').map((m) => m.matchId)).not.toContain(old);
     expect(x.pending('partner-left')).toEqual([]);
+  });
+
+  it('after Redis loses its data (matches numbered afresh), a client matched before still hears of its next match', async () => {
+    const a = await node('a');
+    const b = await node('b');
+    const { x, y, mid } = await crossPair(a.wsUrl, b.wsUrl);
+    await redis.flush();
+    // x moves on; the node still knows the partner and tells it (Redis forgot the match).
+    x.send({ type: 'next' });
+    expect(await y.next('partner-left')).toMatchObject({ matchId: mid });
+    await x.next('queued');
+    const z = await client(b.wsUrl);
+    z.send({ type: 'join', hub: 'tamil' });
+    const mz = await z.next('matched');
+    // The new match's number restarted at 1 under a later epoch: node a must not take it for stale.
+    expect((await x.next('matched')).matchId).toBe(mz.matchId);
+    expect(await metric(a.url, 'chatzyo_cross_node_dropped_total{reason="stale"}')).toBe(0);
   });
 
   it('the receiving node\'s reader connection is killed mid-stream (5 times): every signal arrives once, in order, and the catch-up is counted as replayed', async () => {

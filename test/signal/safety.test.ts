@@ -177,6 +177,22 @@ describe('reports and bans (one node)', () => {
     expect(second).toBeLessThanOrEqual(24 * HOUR);
   });
 
+  it('a client banned while in a call meets nobody new: Next ends the call and answers CHZ_ERR_BANNED', async () => {
+    const s = await serve();
+    const target = await from(s, '203.0.113.50');
+    const partner = await from(s, '203.0.113.51');
+    const matchId = await meet(target, partner);
+    const anonId = tokenOf(target).split('.')[1]!;
+    expect((await admin(s, 'ban', { method: 'POST', body: { anonId, durationMs: HOUR } })).status).toBe(200);
+    target.send({ type: 'next' });
+    const e = await target.error('CHZ_ERR_BANNED');
+    expect(e.ref).toBe('next');
+    expect(e.retryAfterMs).toBeGreaterThan(HOUR - 10_000);
+    expect(await partner.next('partner-left')).toMatchObject({ matchId });
+    await target.sync();
+    expect(target.pending('queued')).toEqual([]);
+  });
+
   it('one reporter reporting again and again bans nobody, and past its quota gets CHZ_ERR_REPORT_RATE_LIMITED', async () => {
     const s = await serve({ maxReports: 3 });
     const target = await from(s, '203.0.113.99');
