@@ -5,7 +5,7 @@
  * attempt with its phase and code, to its {@link BotHost}; it never prints.
  */
 import type { RTCCertificate, RTCPeerConnectionConfig } from 'werift';
-import { ChatzyoError, type IceServer, type ServerMessage, type ServerMessageOf } from '../protocol/index.js';
+import { ChatzyoError, type IceServer, type ServerMessage, type ServerMessageOf, type ClientMessageOf } from '../protocol/index.js';
 import { isCrossedSkip, isFatalServerError } from '../protocol/client/index.js';
 import { StateMachine, type TransitionTable } from '../protocol/state-machine.js';
 import type { IpFamily } from '../peer/index.js';
@@ -228,7 +228,7 @@ export class Bot {
     this.#armMatchTimer();
     if (t.kind === 'hub') {
       this.#hub = hub ?? t.hub;
-      conn.send({ type: 'join', hub: this.#hub, ...(t.interests?.length ? { interests: t.interests } : {}) });
+      conn.send(this.#joinMessage(this.#hub));
     } else if (t.kind === 'private-create') {
       conn.send({ type: 'private-create' });
     } else if (this.#pendingCode) {
@@ -260,12 +260,18 @@ export class Bot {
     this.#timers.retry = setTimeout(() => {
       this.#timers.retry = null;
       const conn = this.#conn;
-      const t = this.plan.target;
       const hub = this.#hub;
-      if (!conn?.open || this.#stopping || this.state !== 'queued' || t.kind !== 'hub' || !hub) return;
+      if (!conn?.open || this.#stopping || this.state !== 'queued' || this.plan.target.kind !== 'hub' || !hub) return;
       conn.send({ type: 'leave' });
-      conn.send({ type: 'join', hub, ...(t.interests?.length ? { interests: t.interests } : {}) });
+      conn.send(this.#joinMessage(hub));
     }, wait);
+  }
+
+  /** The `join` for `hub`, with the plan's interests. */
+  #joinMessage(hub: string): ClientMessageOf<'join'> {
+    const t = this.plan.target;
+    const interests = t.kind === 'hub' ? t.interests : undefined;
+    return { type: 'join', hub, ...(interests?.length ? { interests } : {}) };
   }
 
   #armMatchTimer(): void {
