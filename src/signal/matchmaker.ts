@@ -70,8 +70,14 @@ export interface Matchmaker {
   enqueue(entry: QueueEntry): Promise<Placement>;
   /** Removes a client from wherever it is (queue, private code, match) and notifies its partner. */
   remove(clientId: string, reason: PartnerLeftReason): Promise<void>;
-  /** Ends the client's current match (its partner is told `reason`); returns the ended match id. */
-  endMatch(clientId: string, reason: PartnerLeftReason): Promise<string | null>;
+  /**
+   * Ends the client's current match (its partner is told `reason`); returns the ended match id.
+   * `blockMs`: the two are never paired again for that long, not even as a last resort (a
+   * report: nobody meets the person they reported again).
+   */
+  endMatch(clientId: string, reason: PartnerLeftReason, opts?: { blockMs?: number }): Promise<string | null>;
+  /** Never pairs `a` and `b` for `ms` (a report of a match that already ended). */
+  block(a: string, b: string, ms: number): Promise<void>;
   /** Relays signaling data to the sender's partner in `matchId`. */
   relay(fromId: string, matchId: string, data: SignalData): Promise<RelayResult>;
   /** Creates a private call code owned by `clientId`. */

@@ -40,6 +40,8 @@ export class MemoryMatchmaker implements Matchmaker {
   readonly #privates = new Map<string, PrivateRecord>();
   /** Pair key -> time until which the two may not be matched again (while others wait). */
   readonly #cooldown = new Map<string, number>();
+  /** Pair key -> time until which the two are never matched (one reported the other). */
+  readonly #blocked = new Map<string, number>();
   readonly #timer: NodeJS.Timeout;
   /** When the last tick ran: a nearby tick examines clients whose wait crossed a boundary since. */
   #lastTick: number;
@@ -76,11 +78,19 @@ export class MemoryMatchmaker implements Matchmaker {
     this.#detach(clientId, reason);
   }
 
-  async endMatch(clientId: string, reason: PartnerLeftReason): Promise<string | null> {
+  async endMatch(clientId: string, reason: PartnerLeftReason, opts: { blockMs?: number } = {}): Promise<string | null> {
     const where = this.#where.get(clientId);
     if (where?.kind !== 'matched') return null;
+    if (opts.blockMs) {
+      const m = this.#matches.get(where.matchId)!;
+      this.#blocked.set(pairKey(m.offerer, m.answerer), this.#opts.now() + opts.blockMs);
+    }
     this.#end(where.matchId, clientId, reason);
     return where.matchId;
+  }
+
+  async block(a: string, b: string, ms: number): Promise<void> {
+    this.#blocked.set(pairKey(a, b), this.#opts.now() + ms);
   }
 
   async relay(fromId: string, matchId: string, data: SignalData): Promise<RelayResult> {
@@ -162,6 +172,7 @@ export class MemoryMatchmaker implements Matchmaker {
       this.#cooldown.delete(key);
       for (const id of key.split('|')) cooled.add(id);
     }
+    for (const [key, until] of this.#blocked) if (until <= now) this.#blocked.delete(key);
     if (this.#opts.pairing === 'nearby') this.#tickNearby(now, since, cooled);
     else this.#tickInOrder(now);
     for (const rec of this.#privates.values()) {
@@ -256,6 +267,7 @@ export class MemoryMatchmaker implements Matchmaker {
     const open = (w: Waiting) => w.interests.length === 0 || now - w.since >= fallback;
     const usable = (w: Waiting) => {
       if (w.clientId === me.clientId) return false;
+      if ((this.#blocked.get(pairKey(w.clientId, me.clientId)) ?? 0) > now) return false;
       const cooling = (this.#cooldown.get(pairKey(w.clientId, me.clientId)) ?? 0) > now;
       if (!cooling) return true;
       return allowCooldown && now - w.since >= fallback && now - me.since >= fallback;

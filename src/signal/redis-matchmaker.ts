@@ -19,7 +19,7 @@ import type {
 } from './matchmaker.js';
 import { normaliseInterests } from './matchmaker.js';
 import { DEFAULT_NEARBY_TIERS } from './pairing.js';
-import { CHECK, COUNTS, CREATE_PRIVATE, END_MATCH, ENQUEUE, JOIN_PRIVATE, REMOVE, TICK } from './redis-scripts.js';
+import { BLOCK_PAIR, CHECK, COUNTS, CREATE_PRIVATE, END_MATCH, ENQUEUE, JOIN_PRIVATE, REMOVE, TICK } from './redis-scripts.js';
 
 /** Settings of the Redis matchmaker. */
 export interface RedisMatchmakerOptions extends MatchmakerOptions {
@@ -129,6 +129,7 @@ export class RedisMatchmaker implements Matchmaker {
     this.#redis.defineCommand('czEnqueue', { numberOfKeys: 0, lua: ENQUEUE });
     this.#redis.defineCommand('czRemove', { numberOfKeys: 0, lua: REMOVE });
     this.#redis.defineCommand('czEnd', { numberOfKeys: 0, lua: END_MATCH });
+    this.#redis.defineCommand('czBlock', { numberOfKeys: 0, lua: BLOCK_PAIR });
     this.#redis.defineCommand('czCreatePrivate', { numberOfKeys: 0, lua: CREATE_PRIVATE });
     this.#redis.defineCommand('czJoinPrivate', { numberOfKeys: 0, lua: JOIN_PRIVATE });
     this.#redis.defineCommand('czTick', { numberOfKeys: 0, lua: TICK });
@@ -200,11 +201,15 @@ export class RedisMatchmaker implements Matchmaker {
     this.#afterEnded(clientId, res.ended, reason, before);
   }
 
-  async endMatch(clientId: string, reason: PartnerLeftReason): Promise<string | null> {
+  async endMatch(clientId: string, reason: PartnerLeftReason, opts: { blockMs?: number } = {}): Promise<string | null> {
     const before = this.#calls.get(clientId);
-    const res = JSON.parse(await this.#cmd('czEnd', clientId, this.#o.rematchCooldownMs));
+    const res = JSON.parse(await this.#cmd('czEnd', clientId, this.#o.rematchCooldownMs, opts.blockMs ?? 0));
     this.#afterEnded(clientId, res.ended, reason, before);
     return (res.ended as Ended)?.mid ?? null;
+  }
+
+  async block(a: string, b: string, ms: number): Promise<void> {
+    await this.#cmd('czBlock', a, b, ms);
   }
 
   async relay(fromId: string, matchId: string, data: SignalData): Promise<RelayResult> {

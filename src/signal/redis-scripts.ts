@@ -12,7 +12,7 @@
  *   P mseq       hash  n: the number of the last match made, epoch: when n started at 1 (notices carry both)
  *   P p:<code>   hash  private call: owner, since, exp, mid
  *   P pexp       zset  private codes by expiry
- *   P cd:<x|y>   string with PX: rematch cooldown of a pair
+ *   P cd:<x|y>   string with PX: rematch cooldown of a pair ('1'), or a block after a report ('b')
  *   P cdexp      zset  pair key -> when its cooldown ends (Redis clock): the tick re-examines both then
  *   P incall     hash  hub -> clients in a call
  *   P nc:<node>  set   client ids connected to a node
@@ -35,8 +35,10 @@ local function shared(a, b)
   for _, t in ipairs(a) do if set[t] then out[#out + 1] = t end end
   return out
 end
-local function cooling(x, y) return redis.call('EXISTS', P .. 'cd:' .. pairkey(x, y)) == 1 end
-local function endmatch(id, cooldownMs)
+-- A pair's cooldown key holds '1' (a rematch cooldown: a last resort) or 'b' (blocked: one
+-- reported the other; never paired while it lasts).
+local function cooling(x, y) return redis.call('GET', P .. 'cd:' .. pairkey(x, y)) end
+local function endmatch(id, cooldownMs, blockMs)
   local mid = redis.call('HGET', ckey(id), 'mid')
   redis.call('HSET', ckey(id), 'st', '', 'mid', '', 'partner', '')
   if not mid or mid == '' then return nil end
@@ -49,9 +51,10 @@ local function endmatch(id, cooldownMs)
   if m[3] and m[3] ~= '' then redis.call('HINCRBY', P .. 'incall', m[3], -2) end
   local pnode = redis.call('HGET', ckey(partner), 'node') or ''
   if redis.call('EXISTS', ckey(partner)) == 1 then redis.call('HSET', ckey(partner), 'st', '', 'mid', '', 'partner', '') end
-  local cd = tonumber(cooldownMs)
+  local cd, block, mark = tonumber(cooldownMs), tonumber(blockMs) or 0, '1'
+  if block > cd then cd = block mark = 'b' end
   if cd > 0 then
-    redis.call('SET', P .. 'cd:' .. pairkey(id, partner), '1', 'PX', cd)
+    redis.call('SET', P .. 'cd:' .. pairkey(id, partner), mark, 'PX', cd)
     redis.call('ZADD', P .. 'cdexp', redisnow() + cd, pairkey(id, partner))
   end
   return { mid = mid, partner = partner, node = pnode }
@@ -146,7 +149,9 @@ end
 local function findpartner(me, meInt, meSince, meRtt, ids, now, fallback, allowCooldown, skip, cache, T)
   local passedCooling = false
   local function usable(cid, cSince)
-    if not cooling(me, cid) then return true end
+    local cool = cooling(me, cid)
+    if not cool then return true end
+    if cool == 'b' then return false end
     if allowCooldown and now - cSince >= fallback and now - meSince >= fallback then return true end
     passedCooling = true
     return false
@@ -260,12 +265,20 @@ end
 return cjson.encode({ ended = ended })
 `;
 
-/** ARGV: P, id, cooldownMs */
+/** ARGV: P, a, b, blockMs: the two are never paired while it lasts. */
+export const BLOCK_PAIR = PRELUDE + `
+local k = pairkey(ARGV[2], ARGV[3])
+redis.call('SET', P .. 'cd:' .. k, 'b', 'PX', tonumber(ARGV[4]))
+redis.call('ZADD', P .. 'cdexp', redisnow() + tonumber(ARGV[4]), k)
+return 1
+`;
+
+/** ARGV: P, id, cooldownMs, blockMs (0: none) */
 export const END_MATCH = PRELUDE + `
 local id = ARGV[2]
 local st = redis.call('HGET', ckey(id), 'st')
 if st ~= 'm' then return cjson.encode({}) end
-return cjson.encode({ ended = endmatch(id, ARGV[3]) })
+return cjson.encode({ ended = endmatch(id, ARGV[3], ARGV[4]) })
 `;
 
 /** ARGV: P, id, node, code, now, exp, cooldownMs */

@@ -36,13 +36,16 @@ export function sessionStateMachine(owner: string, initial: SessionState = 'conn
 
 /** How long, and how many, signals ahead of their "matched" notice are held. */
 const EARLY_SIGNAL_MS = 5_000;
+/** How long after a match ended its stranger can still be reported (someone who flashes and leaves at once). */
+export const REPORT_GRACE_MS = 60_000;
 const EARLY_SIGNAL_MAX = 32;
 
 /** Which client messages each state accepts. */
 const ALLOWED: Record<SessionState, readonly ClientMessage['type'][]> = {
   connected: ['hello'],
-  ready: ['join', 'private-create', 'private-join', 'leave', 'ping'],
-  queued: ['leave', 'ping'],
+  // A report may name the match that just ended (REPORT_GRACE_MS), so also between calls.
+  ready: ['join', 'private-create', 'private-join', 'leave', 'report', 'ping'],
+  queued: ['leave', 'report', 'ping'],
   'private-waiting': ['leave', 'ping'],
   matched: ['signal', 'next', 'leave', 'report', 'ping'],
   closed: [],
@@ -56,6 +59,8 @@ export class ClientSession {
   #anonId: string | null = null;
   /** When the current match reached this client (a report counts only after reportMinCallMs). */
   #matchedAt = 0;
+  /** The match before the current one (or the last, between calls), reportable for REPORT_GRACE_MS after it ended. */
+  #lastMatch: { matchId: string; partnerId: string; matchedAt: number; endedAt: number; reported: boolean } | null = null;
   /** Reporters on every node can name this client (false while the safety store was unreachable). */
   #registered = false;
   readonly #machine: StateMachine<SessionState>;
@@ -124,7 +129,16 @@ export class ClientSession {
 
   #to(next: SessionState): void {
     this.#machine.to(next);
-    if (next !== 'matched') { this.#matchId = null; this.#partnerId = null; }
+    if (next !== 'matched') this.#endedMatch();
+  }
+
+  /** The current match (if any) is over: it stays reportable for REPORT_GRACE_MS. */
+  #endedMatch(): void {
+    if (this.#matchId !== null && this.#partnerId !== null) {
+      this.#lastMatch = { matchId: this.#matchId, partnerId: this.#partnerId, matchedAt: this.#matchedAt, endedAt: Date.now(), reported: false };
+    }
+    this.#matchId = null;
+    this.#partnerId = null;
   }
 
   /** Sends a server message if the socket is open (see {@link sendText}). */
@@ -344,10 +358,10 @@ export class ClientSession {
   }
 
   /** Ends the current match (counted), then joins the same hub again when `requeue`. */
-  async #endAndRequeue(requeue: boolean): Promise<void> {
+  async #endAndRequeue(requeue: boolean, opts: { blockMs?: number } = {}): Promise<void> {
     this.#ended.hit();
     const wasPrivate = this.#hub === null;
-    await this.#mm.endMatch(this.id, 'next');
+    await this.#mm.endMatch(this.id, 'next', opts);
     if (this.#state === 'closed') return;
     this.#to('ready');
     // A private call has no hub to return to: Next there is the same as leave. A client banned
@@ -392,26 +406,54 @@ export class ClientSession {
   }
 
   async #report(msg: ClientMessageOf<'report'>): Promise<void> {
-    if (msg.matchId !== this.#matchId) { this.error('CHZ_ERR_STALE_MATCH', undefined, 'report'); return; }
-    const judged = await this.#judgeReport(this.#partnerId!, msg.reason);
-    this.ctx.log.info({ session: this.id, reported: this.#partnerId, match: msg.matchId, reason: msg.reason, outcome: judged.outcome }, 'partner reported');
-    // A report always ends the match, even past the skip limit; only the re-queue may wait.
-    const mayRequeue = !this.#ended.wouldExceed();
-    await this.#endAndRequeue(mayRequeue);
-    if (this.#state === 'closed') return;
-    if (judged.outcome === 'rate-limited') {
-      const wait = judged.retryAfterMs ?? 0;
-      this.error('CHZ_ERR_REPORT_RATE_LIMITED', `You reported more than ${this.ctx.options.maxReports} people recently; this report was not counted. Reports count again in ${formatWait(wait)}.`, 'report', wait);
+    if (this.#state === 'matched' && msg.matchId === this.#matchId) { await this.#reportCurrent(msg); return; }
+    // The match that just ended: the stranger who showed something and left at once, or the
+    // one this client pressed Next on, can still be reported (once) for REPORT_GRACE_MS.
+    const last = this.#lastMatch;
+    if (!last || last.matchId !== msg.matchId || Date.now() - last.endedAt > REPORT_GRACE_MS) {
+      this.error('CHZ_ERR_STALE_MATCH', `Match ${msg.matchId} is not your current match, or it ended more than ${REPORT_GRACE_MS / 1000} s ago.`, 'report');
+      return;
     }
+    if (last.reported) { this.error('CHZ_ERR_STALE_MATCH', 'You already reported that stranger.', 'report'); return; }
+    last.reported = true;
+    const judged = await this.#judgeReport(last.partnerId, msg.reason, last.endedAt - last.matchedAt);
+    this.ctx.log.info({ session: this.id, reported: last.partnerId, match: msg.matchId, reason: msg.reason, outcome: judged.outcome, late: true }, 'partner reported');
+    try {
+      await this.#mm.block(this.id, last.partnerId, this.ctx.options.banWindowMs);
+    } catch (err) {
+      this.ctx.log.warn({ err, session: this.id }, 'could not keep the reported stranger away');
+    }
+    if (this.#state === 'closed') return;
+    this.#reportOutcome(judged);
+  }
+
+  /** A report of the stranger in the call: ends the call and keeps the two apart. */
+  async #reportCurrent(msg: ClientMessageOf<'report'>): Promise<void> {
+    const partnerId = this.#partnerId!;
+    const judged = await this.#judgeReport(partnerId, msg.reason, Date.now() - this.#matchedAt);
+    this.ctx.log.info({ session: this.id, reported: partnerId, match: msg.matchId, reason: msg.reason, outcome: judged.outcome }, 'partner reported');
+    // A report always ends the match, even past the skip limit; only the re-queue may wait.
+    // The two are never paired again (within the ban window): not by the re-queue, not later.
+    const mayRequeue = !this.#ended.wouldExceed();
+    await this.#endAndRequeue(mayRequeue, { blockMs: this.ctx.options.banWindowMs });
+    if (this.#lastMatch?.matchId === msg.matchId) this.#lastMatch.reported = true;
+    if (this.#state === 'closed') return;
+    this.#reportOutcome(judged);
     if (!mayRequeue) this.#skipLimited('report');
   }
 
+  #reportOutcome(judged: { outcome: string; retryAfterMs?: number }): void {
+    if (judged.outcome !== 'rate-limited') return;
+    const wait = judged.retryAfterMs ?? 0;
+    this.error('CHZ_ERR_REPORT_RATE_LIMITED', `You reported more than ${this.ctx.options.maxReports} people recently; this report was not counted. Reports count again in ${formatWait(wait)}.`, 'report', wait);
+  }
+
   /** Hands the report to the safety policy; a storage failure costs the report, never the skip. */
-  async #judgeReport(partnerId: string, reason: ClientMessageOf<'report'>['reason']): Promise<{ outcome: string; retryAfterMs?: number }> {
+  async #judgeReport(partnerId: string, reason: ClientMessageOf<'report'>['reason'], inCallMs: number): Promise<{ outcome: string; retryAfterMs?: number }> {
     try {
       return await this.ctx.safety.report({
         reporter: { anonId: this.#anonId!, addressHash: this.addressHash }, reporterSession: this.id, reportedClientId: partnerId, reason,
-        inCallMs: Date.now() - this.#matchedAt,
+        inCallMs,
       });
     } catch (err) {
       this.ctx.log.warn({ err, session: this.id }, 'report could not be recorded');
@@ -436,6 +478,8 @@ export class ClientSession {
   onMatched(notice: MatchNotice): void {
     if (this.#state === 'closed') return;
     this.#to('matched');
+    // A new match while in one (a cluster's late notice): the one before is over.
+    if (this.#matchId !== notice.matchId) this.#endedMatch();
     this.#matchId = notice.matchId;
     this.#partnerId = notice.partnerId;
     this.#matchedAt = Date.now();

@@ -16,7 +16,7 @@ import { distinctReporters, MemorySafetyStore, type ReportRecord } from '../../s
 import { AnonIdentity } from '../../src/signal/anon-identity.js';
 import { runConnect } from '../../src/cli/connect.js';
 import { readToken } from '../../src/cli/token-store.js';
-import { withTimeout } from '../helpers/deadline.js';
+import { until, withTimeout } from '../helpers/deadline.js';
 import { startRedis, type RedisServer } from '../helpers/redis.js';
 import { startServer } from '../helpers/server.js';
 import { TestClient } from '../helpers/ws-client.js';
@@ -196,10 +196,15 @@ describe('reports and bans (one node)', () => {
   it('one reporter reporting again and again bans nobody, and past its quota gets CHZ_ERR_REPORT_RATE_LIMITED', async () => {
     const s = await serve({ maxReports: 3 });
     const target = await from(s, '203.0.113.99');
-    const reporter = await from(s, '203.0.113.1');
-    for (let i = 0; i < 3; i++) await report(target, reporter, 'harassment');
+    // One person: the same token and address, on a new connection each time (a reporter never
+    // meets the one they reported again on the same connection).
+    const first = await from(s, '203.0.113.1');
+    const token = tokenOf(first);
+    await report(target, first, 'harassment');
+    for (let i = 0; i < 2; i++) await report(target, await from(s, '203.0.113.1', { token }), 'harassment');
     expect(await joinOutcome(target)).toBeNull();
     // The fourth: the match still ends and the reporter is re-queued, but the report is not counted.
+    const reporter = await from(s, '203.0.113.1', { token });
     const matchId = await meet(target, reporter);
     reporter.send({ type: 'report', matchId, reason: 'harassment' });
     await target.next('partner-left');
@@ -405,5 +410,75 @@ describe('bans over two Redis nodes', () => {
     // Report counts are cluster-wide in the export.
     const exported = (await (await admin(b, 'export')).json()) as { reasons: Record<string, number> };
     expect(exported.reasons.harassment).toBe(3);
+  });
+});
+
+describe.each(['memory', 'redis'] as const)('after a report (%s)', (store) => {
+  let redis: RedisServer | undefined;
+  beforeAll(async () => { if (store === 'redis') redis = await startRedis(); });
+  afterAll(async () => { await redis?.stop(); });
+  /** Two nodes over one Redis, or one node twice (the memory store has one node). */
+  async function nodes(): Promise<[SignalServer, SignalServer]> {
+    if (!redis) { const s = await serve(); return [s, s]; }
+    return [await serve({ redisUrl: redis.url, nodeTtlMs: 1500 }), await serve({ redisUrl: redis.url, nodeTtlMs: 1500 })];
+  }
+
+  it('the reporter never meets the reported stranger again, though nobody else waits', async () => {
+    const [a, b] = await nodes();
+    const target = await from(a, '203.0.113.99');
+    const reporter = await from(b, '203.0.113.1');
+    const matchId = await meet(target, reporter);
+    reporter.send({ type: 'report', matchId, reason: 'harassment' });
+    await target.next('partner-left');
+    await reporter.next('queued');
+    // Both wait in the same hub and no rematch cooldown is set: without the block they would
+    // be paired the moment the target joins again.
+    target.send({ type: 'join', hub: 'tamil' });
+    await target.next('queued');
+    await Promise.all([target.sync(), reporter.sync()]);
+    expect(target.pending('matched')).toEqual([]);
+    expect(reporter.pending('matched')).toEqual([]);
+    // Anyone else is still met at once.
+    const other = await from(a, '203.0.113.2');
+    other.send({ type: 'join', hub: 'tamil' });
+    await other.next('matched');
+  });
+
+  it('the stranger who disconnected at once can still be reported, once', async () => {
+    const [a, b] = await nodes();
+    const target = await from(a, '203.0.113.98');
+    const reporter = await from(b, '203.0.113.3');
+    const matchId = await meet(target, reporter);
+    // The stranger shows something and disconnects at once.
+    await target.close();
+    await reporter.next('partner-left');
+    reporter.send({ type: 'report', matchId, reason: 'nudity' });
+    await reporter.sync();
+    expect(reporter.pending('error')).toEqual([]);
+    await until(async () => (await metric(b, 'chatzyo_report_outcomes_total', 'outcome="counted"')) === 1, 5000, 'the late report is counted');
+    // Once per match; an unknown match is refused.
+    reporter.send({ type: 'report', matchId, reason: 'nudity' });
+    expect((await reporter.error('CHZ_ERR_STALE_MATCH')).message).toMatch(/already reported/);
+    reporter.send({ type: 'report', matchId: 'x'.repeat(16), reason: 'nudity' });
+    await reporter.error('CHZ_ERR_STALE_MATCH');
+    expect(await metric(b, 'chatzyo_reports_total', 'reason="nudity"')).toBe(1);
+  });
+
+  it('a late report keeps the two apart when both look for someone again', async () => {
+    const [a, b] = await nodes();
+    const target = await from(a, '203.0.113.97');
+    const reporter = await from(b, '203.0.113.4');
+    const matchId = await meet(target, reporter);
+    target.send({ type: 'leave' });
+    await reporter.next('partner-left');
+    reporter.send({ type: 'report', matchId, reason: 'spam' });
+    await reporter.sync();
+    expect(reporter.pending('error')).toEqual([]);
+    reporter.send({ type: 'join', hub: 'tamil' });
+    await reporter.next('queued');
+    target.send({ type: 'join', hub: 'tamil' });
+    await target.next('queued');
+    await Promise.all([target.sync(), reporter.sync()]);
+    expect(reporter.pending('matched')).toEqual([]);
   });
 });
