@@ -94,6 +94,13 @@ export interface SessionSnapshot {
    * blur-until-safe when it says none); null until the first welcome.
    */
   screening: 'off' | 'blur-until-safe' | 'flag-only' | null;
+  /** The match of the call that ended last on this connection (whoever ended it); null before one ended. */
+  lastMatchId: string | null;
+  /**
+   * Its stranger can still be reported: the call ended less than {@link REPORT_LAST_MS} ago and
+   * was not reported yet (one report per match).
+   */
+  canReportLast: boolean;
 }
 
 /** One line of the chat log: what people wrote, or a line of ours (in the page's language). */
@@ -122,6 +129,23 @@ export interface ReceivedSignal {
 }
 
 const MAX_RECORDED_SIGNALS = 2000;
+
+/**
+ * How long after a call ended its stranger can still be reported (someone who leaves at once
+ * can be reported too): the server accepts a `report` for the client's previous match this long
+ * after it ended, without ending or re-queueing anything.
+ */
+export const REPORT_LAST_MS = 60_000;
+/** An error about a `report` this soon after a report of the last match answers that report. */
+const REPORT_ANSWER_MS = 10_000;
+
+/** The call that ended last, for "Report the last stranger". */
+interface EndedMatch {
+  matchId: string;
+  /** `performance.now()` when it ended here. */
+  endedAt: number;
+  reported: boolean;
+}
 
 const LEFT_BECAUSE: Record<PartnerLeftReason, MessageKey> = {
   next: 'left.next',
@@ -196,6 +220,12 @@ export class BrowserSession extends TypedEmitter<SessionEvents> {
   /** Bumped by Stop so an in-flight camera request does not go on to join. */
   #prepareToken = 0;
   readonly #nextTimes: number[] = [];
+  /** The call that ended last on this connection (for "Report the last stranger"). */
+  #last: EndedMatch | null = null;
+  /** Redraws when the last call can no longer be reported. */
+  #lastTimer: ReturnType<typeof setTimeout> | null = null;
+  /** When a report of the last match was sent (an error about it soon after answers it). */
+  #lastReportAt = -Infinity;
   /** Signals received from partners, newest last (bounded). */
   readonly received: ReceivedSignal[] = [];
 
@@ -249,6 +279,8 @@ export class BrowserSession extends TypedEmitter<SessionEvents> {
       hasCamera: !!this.#media?.video,
       canSwitchCamera: !!this.#media?.video && this.#videoInputs > 1,
       screening: this.#welcome ? this.#welcome.screening ?? 'blur-until-safe' : null,
+      lastMatchId: this.#last?.matchId ?? null,
+      canReportLast: this.#lastReportable() !== null,
     };
   }
 
@@ -331,12 +363,21 @@ export class BrowserSession extends TypedEmitter<SessionEvents> {
     this.#to('idle');
   }
 
-  /** Report: flags the partner to the server (which counts it per reason) and skips to the next. */
-  report(reason: ReportReason): void {
-    this.#assert('report', ['in-call']);
+  /**
+   * Report: flags a stranger to the server, which counts it per reason. `matchId` (default: the
+   * current call's) names the call: the current one, which ends, and we skip to the next; or the
+   * call that ended last (within {@link REPORT_LAST_MS}, not reported yet), and nothing else
+   * changes. Each match is reported at most once.
+   */
+  report(reason: ReportReason, matchId: string | undefined = this.#match?.matchId): void {
+    if (this.state !== 'in-call' || !matchId || matchId !== this.#match?.matchId) {
+      this.#reportLast(reason, matchId);
+      return;
+    }
     const m = this.#match!;
     this.#send({ type: 'report', matchId: m.matchId, reason });
     this.#endCall();
+    if (this.#last?.matchId === m.matchId) this.#last.reported = true;
     if (m.private) {
       this.#message = { text: text('msg.reportedPrivate'), tone: 'info' };
       this.#to('idle');
@@ -344,6 +385,46 @@ export class BrowserSession extends TypedEmitter<SessionEvents> {
       this.#message = { text: text('msg.reported'), tone: 'info' };
       this.#to('searching');
     }
+  }
+
+  /** Reports the stranger of the call that ended last (see {@link report}). */
+  #reportLast(reason: ReportReason, matchId: string | undefined): void {
+    const last = this.#last;
+    if (!last || last.matchId !== matchId || last.reported || this.state === 'offline' || this.state === 'closed') {
+      throw new ChatzyoError('CHZ_ERR_CLIENT_STATE', `BrowserSession.report() has no call ${matchId ?? '(none)'} to report in state ${this.state}`);
+    }
+    if (this.#lastReportable() === null) {
+      // The dialog stayed open past the time the server accepts it: say so, send nothing.
+      last.reported = true;
+      this.#message = { text: text('msg.reportEnded'), tone: 'warn' };
+      this.#changed();
+      return;
+    }
+    if (!this.#send({ type: 'report', matchId, reason })) { this.#changed(); return; }
+    last.reported = true;
+    this.#lastReportAt = performance.now();
+    this.#message = { text: text('msg.reported'), tone: 'info' };
+    this.#changed();
+  }
+
+  /** The call that ended last, while its stranger can still be reported; else null. */
+  #lastReportable(): EndedMatch | null {
+    const last = this.#last;
+    return last && !last.reported && performance.now() - last.endedAt < REPORT_LAST_MS ? last : null;
+  }
+
+  /** Remembers the call that just ended (its stranger can be reported for {@link REPORT_LAST_MS}). */
+  #rememberEnded(matchId: string): void {
+    this.#last = { matchId, endedAt: performance.now(), reported: false };
+    if (this.#lastTimer) clearTimeout(this.#lastTimer);
+    this.#lastTimer = setTimeout(() => { this.#lastTimer = null; this.#changed(); }, REPORT_LAST_MS);
+  }
+
+  /** Forgets the last call (a new connection: the server no longer knows it). */
+  #forgetEnded(): void {
+    this.#last = null;
+    if (this.#lastTimer) clearTimeout(this.#lastTimer);
+    this.#lastTimer = null;
   }
 
   /** Creates a private call and waits for the one person who opens its link. */
@@ -459,6 +540,7 @@ export class BrowserSession extends TypedEmitter<SessionEvents> {
     if (this.state === 'closed') return;
     this.#prepareToken++;
     this.#endCall();
+    this.#forgetEnded();
     this.#releaseMedia();
     void this.#signal.close();
     globalThis.navigator?.mediaDevices?.removeEventListener?.('devicechange', this.#onDeviceChange);
@@ -627,6 +709,7 @@ export class BrowserSession extends TypedEmitter<SessionEvents> {
 
   #endCall(): void {
     const had = this.#call !== null;
+    if (this.#match) this.#rememberEnded(this.#match.matchId);
     this.#call?.close();
     this.#call = null;
     this.#match = null;
@@ -709,6 +792,8 @@ export class BrowserSession extends TypedEmitter<SessionEvents> {
     if (this.state === 'closed') return;
     this.#prepareToken++;
     this.#endCall();
+    // A new connection is a new session to the server: it knows no previous match to report.
+    this.#forgetEnded();
     this.#privateCode = null;
     this.#retryInSeconds = l.willReconnect ? Math.ceil(l.delayMs / 1000) : null;
     // A retry that finds nobody listening does not change why the connection was lost: keep
@@ -773,6 +858,14 @@ export class BrowserSession extends TypedEmitter<SessionEvents> {
 
   #onError(e: ServerMessageOf<'error'>): void {
     const message = e.code === 'CHZ_ERR_BANNED' ? banText(e.retryAfterMs) : errorText(e.code);
+    if (e.ref === 'report' && (e.code === 'CHZ_ERR_NOT_MATCHED' || e.code === 'CHZ_ERR_STALE_MATCH')
+      && performance.now() - this.#lastReportAt < REPORT_ANSWER_MS) {
+      // The server no longer takes a report of the last match (its time ran out there first).
+      this.#lastReportAt = -Infinity;
+      this.#message = { text: text('msg.reportEnded'), tone: 'warn' };
+      this.#changed();
+      return;
+    }
     if (isCrossedSkip(e)) {
       // The skip crossed the partner's: the server already ended the match, so it becomes a plain join.
       if (this.state === 'searching' && this.#hub) this.#join();

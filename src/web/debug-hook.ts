@@ -6,7 +6,7 @@
 import type { BrowserSession, ReceivedSignal, SessionState } from './browser-session.js';
 import type { CallQuality } from './peer-call.js';
 import type { ClassifierScores } from './screening-model.js';
-import type { Screener, ScreenerSnapshot, ScreenerTimings } from './screening.js';
+import type { Screener, ScreenerSnapshot, ScreenerTimings, SimulatedLoad } from './screening.js';
 
 /** The shape of `window.__chatzyo`. */
 interface DebugHook {
@@ -28,10 +28,12 @@ interface DebugHook {
    * The screening of the stranger's video: what the shield shows, the numbers (model load, ms
    * per frame, ms to clear), and `inject(scores)`, which gives the next sampled frame these
    * scores instead of the model's (the tests' way to exercise the flagged path without
-   * explicit images). All of it stays in this page.
+   * explicit images), and `simulateLoad('hang' | 'fail')`, which makes the model's load (before
+   * the first Start) never settle or fail (false once it started). All of it stays in this page.
    */
   readonly screening: ScreenerSnapshot & ScreenerTimings & {
     inject(scores: ClassifierScores): void;
+    simulateLoad(outcome: SimulatedLoad): boolean;
     classifyImage(url: string): ReturnType<Screener['classifyImage']>;
   };
 }
@@ -64,6 +66,7 @@ export function installDebugHook(session: BrowserSession, screener: Screener): v
       return {
         ...screener.snapshot(), ...t, inferenceMs: [...t.inferenceMs], clearMs: [...t.clearMs],
         inject: (scores: ClassifierScores) => screener.inject(scores),
+        simulateLoad: (outcome: SimulatedLoad) => screener.simulateLoad(outcome),
         classifyImage: (url: string) => screener.classifyImage(url),
       };
     },

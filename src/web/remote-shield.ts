@@ -2,7 +2,8 @@
  * The shield over the stranger's video and the "camera shows nothing" notice (issue 16): renders
  * a {@link Screener}'s snapshots. `data-testid="remote-shield"` carries `data-state`
  * (`screening` | `clear` | `flagged`) and `data-policy`; the remote box gets `data-blur` while the
- * video must not be seen. A flagged frame offers Next, Report and "Show anyway".
+ * video must not be seen. A flagged frame offers Next, Report and "Show anyway", and so does a
+ * blurred video whose screening could not start (the model failed or did not load in time).
  */
 import { t, type MessageKey } from './i18n/index.js';
 import type { Screener, ScreenerSnapshot } from './screening.js';
@@ -45,7 +46,7 @@ export class RemoteShield {
     this.#shield.toggleAttribute('data-blur', blur);
     const key: MessageKey | null = !on || s.override ? null
       : s.state === 'flagged' ? 'shield.flagged'
-        : s.state === 'screening' && s.failed ? 'shield.failed'
+        : s.state === 'screening' && s.failed ? (blur ? 'shield.failed' : 'shield.failedShown')
           : s.state === 'screening' && s.unsure && s.policy === 'blur-until-safe' ? 'shield.unsure'
             : s.state === 'screening' && s.policy === 'blur-until-safe' ? 'shield.checking' : null;
     const text = key ? t(key) : '';

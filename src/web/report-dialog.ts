@@ -1,9 +1,12 @@
 /**
  * "Why are you reporting?" (issue 16): Report opens a small dialog with the five reasons the
  * protocol knows (`data-testid="report-reason"`, radio buttons); Send is enabled once one is
- * picked. Nothing the person could type goes to the server: only the reason.
+ * picked. Nothing the person could type goes to the server: only the reason. The dialog is about
+ * one call: the current one ("Then you meet someone new"), or one that has ended (the stranger
+ * left while it was open, or "Report the last stranger"), which the hint then leaves out.
  */
 import { ReportReason } from '../protocol/index.js';
+import { t, type MessageKey } from './i18n/index.js';
 
 /** The report dialog of the page. */
 export class ReportDialog {
@@ -11,6 +14,7 @@ export class ReportDialog {
   readonly #send = document.getElementById('report-send') as HTMLButtonElement;
   readonly #cancel = document.getElementById('report-cancel') as HTMLButtonElement;
   readonly #radios = Array.from(document.querySelectorAll<HTMLInputElement>('#report-reason input[type="radio"]'));
+  readonly #hint = document.getElementById('report-hint') as HTMLElement;
   #answer: ((reason: ReportReason | null) => void) | null = null;
 
   constructor() {
@@ -21,11 +25,15 @@ export class ReportDialog {
     this.#dialog.addEventListener('close', () => this.#finish(null));
   }
 
-  /** Asks for a reason; null when the person cancelled. */
-  ask(): Promise<ReportReason | null> {
+  /** Whether the dialog is waiting for an answer. */
+  get open(): boolean { return this.#answer !== null; }
+
+  /** Asks for a reason (`ended`: about a call that is over); null when the person cancelled. */
+  ask(ended: boolean): Promise<ReportReason | null> {
     if (this.#answer) return Promise.resolve(null);
     for (const r of this.#radios) r.checked = false;
     this.#send.disabled = true;
+    this.setEnded(ended);
     return new Promise((resolve) => {
       this.#answer = resolve;
       this.#dialog.showModal();
@@ -33,7 +41,15 @@ export class ReportDialog {
     });
   }
 
-  /** Closes the dialog unanswered (the call it was about ended). */
+  /** The call the dialog asks about is over (or not): the hint no longer promises someone new. */
+  setEnded(ended: boolean): void {
+    const key: MessageKey = ended ? 'report.hintLast' : 'report.hint';
+    if (this.#hint.dataset.i18n === key) return;
+    this.#hint.dataset.i18n = key;
+    this.#hint.textContent = t(key);
+  }
+
+  /** Closes the dialog unanswered (the call it was about can no longer be reported). */
   cancel(): void {
     this.#finish(null);
   }

@@ -99,6 +99,12 @@ const BLACK_SAMPLES = 3;
 const FROZEN_SAMPLES = 8;
 /** Inference times kept for the debug hook (newest last). */
 const MAX_TIMINGS = 120;
+/**
+ * A model that has not loaded this long after its load started (a chunk that never arrives, a
+ * backend that never settles) counts as failed: the shield says screening could not start and
+ * offers "Show anyway" and Next. Should it load after all, screening starts then.
+ */
+export const LOAD_TIMEOUT_MS = 15_000;
 
 /** What the page shows about the stranger's video. */
 export interface ScreenerSnapshot {
@@ -110,7 +116,10 @@ export interface ScreenerSnapshot {
   override: boolean;
   /** The stranger's camera is black or frozen. */
   nothing: boolean;
-  /** The classifier could not be loaded (the page says so and offers "Show anyway"). */
+  /**
+   * The classifier could not be loaded: its load failed, or did not finish within
+   * {@link LOAD_TIMEOUT_MS} (the page says so and offers "Show anyway").
+   */
   failed: boolean;
   /** Still `screening` after {@link FAST_FRAMES} frames: no clear verdict on this video. */
   unsure: boolean;
@@ -134,9 +143,12 @@ type Loader = () => Promise<FrameClassifier>;
 /** The default loader: the model's own chunk, imported on first use. */
 const loadModel: Loader = () => import('./screening-model.js').then((m) => m.loadClassifier());
 
+/** How a test (the debug hook) makes the model's load go wrong: never settle, or fail. */
+export type SimulatedLoad = 'hang' | 'fail';
+
 /** Watches the remote video of each call and screens it by the policy in force. */
 export class Screener extends TypedEmitter<{ change: [ScreenerSnapshot] }> {
-  readonly #load: Loader;
+  #load: Loader;
   #classifier: Promise<FrameClassifier | null> | null = null;
   /** Until the deployment's default is known (the first welcome), the strictest. */
   #policy: ScreeningPolicy = 'blur-until-safe';
@@ -208,16 +220,39 @@ export class Screener extends TypedEmitter<{ change: [ScreenerSnapshot] }> {
     this.#startLoading();
   }
 
+  /**
+   * Starts the model's load (once). It settles as null, and screening counts as failed, when the
+   * load fails or has not finished after {@link LOAD_TIMEOUT_MS}; a load that finishes later
+   * still replaces it, and the frames are checked from then on.
+   */
   #startLoading(): void {
     if (!this.#policyKnown || this.#policy === 'off' || this.#classifier) return;
     const t0 = performance.now();
-    this.#classifier = this.#load().then((c) => {
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    const timedOut = new Promise<null>((resolve) => {
+      timer = setTimeout(() => {
+        log.warn(`the screening model did not load within ${LOAD_TIMEOUT_MS / 1000} s`);
+        resolve(null);
+      }, LOAD_TIMEOUT_MS);
+    });
+    const loaded = this.#load().then((c) => {
       this.timings.loadMs = Math.round(performance.now() - t0);
       this.timings.backend = c.backend;
       return c;
     }, (err: unknown) => {
       log.warn('the screening model could not be loaded:', err);
       return null;
+    }).finally(() => clearTimeout(timer));
+    const classifier = Promise.race([loaded, timedOut]);
+    this.#classifier = classifier;
+    // Loaded after the timeout: screening starts now (the person may still have chosen "Show anyway").
+    void loaded.then(async (c) => {
+      if (!c || (await classifier) || this.#classifier !== classifier) return;
+      this.#classifier = Promise.resolve(c);
+      if (this.#failed) {
+        this.#failed = false;
+        this.#changed();
+      }
     });
   }
 
@@ -267,6 +302,16 @@ export class Screener extends TypedEmitter<{ change: [ScreenerSnapshot] }> {
   /** Test hook: the next sampled frames get these scores instead of the model's. */
   inject(scores: ClassifierScores): void {
     this.#injected.push(scores);
+  }
+
+  /**
+   * Test hook: the model's load (not started yet: before the first Start) never settles
+   * (`hang`, as a chunk that never arrives) or fails (`fail`). False when it has started already.
+   */
+  simulateLoad(outcome: SimulatedLoad): boolean {
+    if (this.#classifier) return false;
+    this.#load = outcome === 'hang' ? () => new Promise<never>(() => {}) : () => Promise.reject(new Error('simulated load failure (debug hook)'));
+    return true;
   }
 
   close(): void {

@@ -115,6 +115,8 @@ export class View {
   #copyTimer: ReturnType<typeof setTimeout> | null = null;
   readonly #screeningSelect = byTestId<HTMLSelectElement>('screening-policy');
   readonly #reportDialog = new ReportDialog();
+  /** The match the open report dialog is about (null while it is closed). */
+  #reportingAbout: string | null = null;
   readonly #gate: AgeGate;
   readonly #screener: Screener;
   readonly #shield: RemoteShield;
@@ -227,12 +229,37 @@ export class View {
     await action();
   }
 
-  /** Report: asks why, then reports the stranger of the call the dialog was opened in. */
+  /**
+   * Report: asks why, then reports the stranger of the call the dialog was opened in: the current
+   * call, else (not in a call) the call that ended last, while its stranger can still be
+   * reported. That call may end while the dialog is open (the stranger leaves at once, or we
+   * press Next): the report still goes to its stranger.
+   */
   async #reportWithReason(session: BrowserSession): Promise<void> {
-    const matchId = session.matchId;
+    if (this.#reportDialog.open) return;
+    const s = session.snapshot();
+    const matchId = s.state === 'in-call' ? session.matchId : s.canReportLast ? s.lastMatchId : null;
     if (!matchId) return;
-    const reason = await this.#reportDialog.ask();
-    if (reason && session.state === 'in-call' && session.matchId === matchId) session.report(reason);
+    this.#reportingAbout = matchId;
+    try {
+      const reason = await this.#reportDialog.ask(matchId !== session.matchId);
+      if (reason) session.report(reason, matchId);
+    } finally {
+      this.#reportingAbout = null;
+    }
+  }
+
+  /** The Report button: "Report" in a call; "Report the last stranger" between calls, while it can. */
+  #renderReportButton(last: boolean): void {
+    const key: MessageKey = last ? 'button.reportLast' : 'button.report';
+    const label: MessageKey = last ? 'button.reportLastLabel' : 'button.reportLabel';
+    // The keys too, so a change of language (applyTranslations) keeps the right words.
+    this.#report.dataset.i18n = key;
+    this.#report.dataset.i18nAriaLabel = label;
+    const text = t(key);
+    if (this.#report.textContent !== text) this.#report.textContent = text;
+    const name = t(label);
+    if (this.#report.getAttribute('aria-label') !== name) this.#report.setAttribute('aria-label', name);
   }
 
   /** The screening choices allowed under the deployment's default (rebuilt when it or the language changes). */
@@ -328,7 +355,10 @@ export class View {
     this.#start.disabled = st !== 'idle' || s.hubs.length === 0;
     this.#next.disabled = !(inCall || (st === 'idle' && s.canRequeue && s.hubs.length > 0));
     this.#stop.disabled = !(['preparing', 'searching', 'private-waiting', 'joining-private', 'in-call'].includes(st) || (st === 'idle' && s.mediaOn));
-    this.#report.disabled = !inCall;
+    // Between calls, the stranger of the call that just ended (for a minute, once).
+    const reportLast = !inCall && s.canReportLast;
+    this.#report.disabled = !(inCall || reportLast);
+    this.#renderReportButton(reportLast);
     this.#privateCreate.disabled = st !== 'idle' && st !== 'searching';
     this.#hub.disabled = s.hubs.length === 0 || (st !== 'idle' && st !== 'offline');
     this.#interests.disabled = st !== 'idle' && st !== 'offline';
@@ -358,8 +388,14 @@ export class View {
     if (this.#safety.textContent !== safety) this.#safety.textContent = safety;
     this.#safety.dataset.check = check;
     this.#renderScreening(s);
-    // The call the report dialog asks about is over: nothing to report any more.
-    if (!inCall) this.#reportDialog.cancel();
+    // The call the report dialog asks about may end while it is open: its stranger is still
+    // reported. Only when that call is no longer known (the connection was lost) does it close.
+    const about = this.#reportingAbout;
+    if (about !== null) {
+      if (s.call?.matchId === about) this.#reportDialog.setEnded(false);
+      else if (s.lastMatchId === about) this.#reportDialog.setEnded(true);
+      else this.#reportDialog.cancel();
+    }
     this.#keepFocus(focused);
   }
 

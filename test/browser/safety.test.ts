@@ -7,15 +7,23 @@
  * ever committed) blurs again within 2 s and offers Next, Report and "Show anyway"; a stranger
  * whose camera goes black is called out with Next at hand; a report carries the reason picked
  * in its dialog, and the server counts it by reason; the page keeps its anonymous token and
- * explains a ban and its length.
+ * explains a ban and its length. A model that never loads (or fails to) does not leave the video
+ * blurred for good: after LOAD_TIMEOUT_MS the shield says screening could not start and offers
+ * "Show anyway" and Next. A stranger who leaves at once can still be reported: a dialog open when
+ * the call ends still reports that call, and between calls "Report the last stranger" reports
+ * the call that just ended (for REPORT_LAST_MS, once).
  */
 import { spawn } from 'node:child_process';
 import type { Browser, BrowserContext, Page } from 'playwright-core';
 import type { Browser as FirefoxBrowser } from 'puppeteer-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { SignalServer } from '../../src/signal/server.js';
+import { REPORT_LAST_MS } from '../../src/web/browser-session.js';
+import { CATALOGS, LANGUAGES, type Lang } from '../../src/web/i18n/index.js';
+import { LOAD_TIMEOUT_MS } from '../../src/web/screening.js';
 import { ADULT_CONFIRMED, buildWebClient, launchChromium, launchFirefox, openFirefoxPage, pollUntil, type ChatPage } from '../helpers/browsers.js';
 import { withTimeout } from '../helpers/deadline.js';
+import { overflowing, untranslated } from '../helpers/page-checks.js';
 import { startServer } from '../helpers/server.js';
 
 /** The server's --admin-token (the ban test bans a page's anonymous id through the admin API). */
@@ -34,6 +42,8 @@ const requested: string[] = [];
 const pageErrors: string[] = [];
 /** Numbers for the final reply and the README (printed at the end). */
 const seen: Record<string, unknown> = {};
+/** The text WebSocket frames each Chromium page sent (recorded from before its page loads). */
+const wsSent = new Map<Page, string[]>();
 
 beforeAll(async () => {
   web = await buildWebClient();
@@ -77,6 +87,9 @@ async function openPage(name: string, opts: { adult: boolean; path?: string }): 
   page.setDefaultTimeout(10_000);
   page.on('pageerror', (e) => pageErrors.push(`${name} pageerror: ${e.message}`));
   page.on('console', (m) => { if (m.type() === 'error') pageErrors.push(`${name} console: ${m.text()}`); });
+  const sent: string[] = [];
+  wsSent.set(page, sent);
+  page.on('websocket', (ws) => ws.on('framesent', (f) => { if (typeof f.payload === 'string') sent.push(f.payload); }));
   await page.goto(`${server!.url}${opts.path ?? ''}`, { waitUntil: 'load' });
   return page;
 }
@@ -122,6 +135,28 @@ async function ffmpegImage(source: string): Promise<string> {
   if (code !== 0) throw new Error(`ffmpeg ${source} exited ${code}`);
   return `data:image/png;base64,${Buffer.concat(chunks).toString('base64')}`;
 }
+
+/** The `report` messages a page sent, oldest first. */
+function reportsSent(page: Page): { type: string; matchId: string; reason: string }[] {
+  return (wsSent.get(page) ?? []).map((f) => JSON.parse(f) as { type: string; matchId: string; reason: string }).filter((m) => m.type === 'report');
+}
+
+/** The page's current match id (null between calls). */
+const matchIdOf = (page: Page): Promise<string | null> => page.evaluate(() => window.__chatzyo!.matchId);
+
+/** Waits for the page to be in a call, and returns its match id. */
+async function inCall(page: Page, what: string): Promise<string> {
+  await pollUntil(() => stateOf(page), (s) => s === 'in-call', 15_000, (s) => `${what} (state ${s})`);
+  return (await matchIdOf(page))!;
+}
+
+/** The Report button: its words, its accessible name, and whether it can be pressed. */
+const reportButton = (page: Page): Promise<{ text: string | null; label: string | null; disabled: boolean }> => page.evaluate(() => {
+  const r = document.querySelector<HTMLButtonElement>('[data-testid="report"]')!;
+  return { text: r.textContent, label: r.getAttribute('aria-label'), disabled: r.disabled };
+});
+
+const en = CATALOGS.en;
 
 let a: Page;
 let b: Page;
@@ -270,6 +305,137 @@ describe('safety in Chromium', () => {
     await pollUntil(() => c.locator(sel('status')).textContent(), (t) => /reported you.*2 hours/.test(t ?? ''), 10_000, (t) => `C is told about the ban (status ${JSON.stringify(t)})`);
     expect(await stateOf(c)).toBe('idle');
   }, 20_000);
+
+  it(`a model that never loads: after ${LOAD_TIMEOUT_MS / 1000} s the shield says screening could not start and offers "Show anyway" and Next`, async () => {
+    // H's model load never settles (a chunk that never arrives); F's fails at once.
+    const h = await openPage('H', { adult: true });
+    const f = await openPage('F', { adult: true });
+    expect(await h.evaluate(() => window.__chatzyo!.screening.simulateLoad('hang'))).toBe(true);
+    expect(await f.evaluate(() => window.__chatzyo!.screening.simulateLoad('fail'))).toBe(true);
+    const t0 = Date.now();
+    await startIn(h, 'malayalam');
+    await startIn(f, 'malayalam');
+    // A failed load: the choice is offered from the stranger's first frame, with a plain reason.
+    await waitShield(f, (s) => !s.hidden && s.blurred && s.buttons, 15_000, 'F offers the choice at once');
+    expect(await f.locator(sel('shield-text')).textContent()).toBe(en['shield.failed']);
+    // A hanging load: blurred and "checking" until the timeout, with no way out before it...
+    const early = await waitShield(h, (s) => !s.hidden, 15_000, 'H shows the shield once matched');
+    if (Date.now() - t0 < LOAD_TIMEOUT_MS - 3_000) {
+      expect(early).toMatchObject({ blurred: true, buttons: false, state: 'screening' });
+      expect(await h.locator(sel('shield-text')).textContent()).toBe(en['shield.checking']);
+    }
+    // ...then the same choice: never blurred for good.
+    const failed = await waitShield(h, (s) => s.buttons, LOAD_TIMEOUT_MS + 10_000, 'H offers the choice after the load timeout');
+    seen.loadTimeoutAfterMs = Date.now() - t0;
+    expect(Date.now() - t0).toBeGreaterThanOrEqual(LOAD_TIMEOUT_MS);
+    expect(failed).toMatchObject({ blurred: true, state: 'screening' });
+    expect(await h.evaluate(() => window.__chatzyo!.screening.failed)).toBe(true);
+    expect(await h.locator(sel('shield-text')).textContent()).toBe(en['shield.failed']);
+    for (const id of ['shield-next', 'shield-show']) expect(await h.locator(sel(id)).isVisible(), id).toBe(true);
+    // The person chooses: H shows the video; F presses Next.
+    await h.locator(sel('shield-show')).click();
+    await waitShield(h, (s) => !s.blurred && !s.buttons, 2_000, '"Show anyway" unblurs H');
+    await f.locator(sel('shield-next')).click();
+    await pollUntil(() => stateOf(f), (s) => s === 'searching', 5_000, (s) => `F's Next searches again (state ${s})`);
+    await Promise.all([h.context().close(), f.context().close()]);
+  }, LOAD_TIMEOUT_MS + 40_000);
+
+  it('reports a stranger who leaves at once: the open dialog still reports that call, and "Report the last stranger" the call that just ended', async () => {
+    // These pages skip the model (its load fails by the hook): reports do not need it, and the
+    // 2-core box is spared four loads.
+    const open = async (name: string) => {
+      const p = await openPage(name, { adult: true });
+      await p.evaluate(() => window.__chatzyo!.screening.simulateLoad('fail'));
+      return p;
+    };
+    const metricOf = (reason: string) => metric(`chatzyo_reports_total{reason="${reason}"}`);
+    const r = await open('R');
+    const s = await open('S');
+    expect(await reportButton(r)).toMatchObject({ text: en['button.report'], disabled: true });
+
+    // 1. S presses Next at once: R, back to idle, may report the last stranger.
+    await startIn(r, 'hindi');
+    await startIn(s, 'hindi');
+    const x = await inCall(r, 'R meets S');
+    await inCall(s, 'S meets R');
+    await s.locator(sel('next')).click();
+    await pollUntil(() => stateOf(r), (st) => st === 'idle', 10_000, (st) => `R hears that S left (state ${st})`);
+    expect(await reportButton(r)).toEqual({ text: en['button.reportLast'], label: en['button.reportLastLabel'], disabled: false });
+    await s.context().close();
+
+    // 2. In the next call Report is about the current stranger (T), not the last one. T leaves
+    // while R's dialog is open: the dialog stays, and the report names T's call.
+    const t = await open('T');
+    await startIn(t, 'hindi');
+    await pollUntil(() => stateOf(t), (st) => st === 'searching', 10_000, (st) => `T searches (state ${st})`);
+    await r.locator(sel('next')).click();
+    const y = await inCall(r, 'R meets T');
+    expect(y).not.toBe(x);
+    expect(await reportButton(r)).toEqual({ text: en['button.report'], label: en['button.reportLabel'], disabled: false });
+    const nudityBefore = await metricOf('nudity');
+    await r.locator(sel('report')).click();
+    await r.locator(sel('report-dialog')).waitFor({ state: 'visible' });
+    expect(await r.locator('#report-hint').textContent()).toBe(en['report.hint']);
+    await inCall(t, 'T meets R');
+    await t.locator(sel('stop')).click();
+    await pollUntil(() => stateOf(r), (st) => st === 'idle', 10_000, (st) => `R hears that T left (state ${st})`);
+    expect(await r.locator(sel('report-dialog')).isVisible()).toBe(true);
+    // No "then you meet someone new": that call is over.
+    expect(await r.locator('#report-hint').textContent()).toBe(en['report.hintLast']);
+    await r.locator(`${sel('report-reason')} input[value="nudity"]`).check();
+    await r.locator(sel('report-send')).click();
+    await pollUntil(async () => reportsSent(r), (m) => m.length === 1, 5_000, (m) => `R sends the report (${JSON.stringify(m)})`);
+    expect(reportsSent(r)).toEqual([{ type: 'report', matchId: y, reason: 'nudity' }]);
+    await pollUntil(() => metricOf('nudity'), (n) => n === nudityBefore + 1, 5_000, (n) => `the server counted the late nudity report (count ${n})`);
+    expect(await r.locator(sel('status')).textContent()).toBe(en['msg.reported']);
+    expect(await r.locator(sel('report-dialog')).isVisible()).toBe(false);
+    // One report per match: nothing left to report.
+    expect(await reportButton(r)).toMatchObject({ text: en['button.report'], disabled: true });
+    expect(await stateOf(r)).toBe('idle');
+    await t.context().close();
+
+    // 3. R presses Next on U and goes on searching: "Report the last stranger" reports U's call.
+    const u = await open('U');
+    await startIn(u, 'hindi');
+    await pollUntil(() => stateOf(u), (st) => st === 'searching', 10_000, (st) => `U searches (state ${st})`);
+    await r.locator(sel('next')).click();
+    const z = await inCall(r, 'R meets U');
+    await r.locator(sel('next')).click();
+    await pollUntil(() => stateOf(r), (st) => st === 'searching', 5_000, (st) => `R searches after its Next (state ${st})`);
+    const endedAt = Date.now();
+    expect(await reportButton(r)).toEqual({ text: en['button.reportLast'], label: en['button.reportLastLabel'], disabled: false });
+    // The longer label fits and is translated, in every language, on a phone and a laptop.
+    const problems: string[] = [];
+    const checked = Object.assign(r, { eval: <T>(e: string) => r.evaluate(e) as Promise<T> });
+    for (const lang of Object.keys(LANGUAGES) as Lang[]) {
+      await r.locator(sel('language')).selectOption(lang);
+      expect(await r.locator(sel('report')).textContent()).toBe(CATALOGS[lang]['button.reportLast']);
+      for (const viewport of [{ width: 390, height: 844 }, { width: 1280, height: 800 }]) {
+        await r.setViewportSize(viewport);
+        await r.evaluate(() => new Promise((done) => requestAnimationFrame(() => requestAnimationFrame(done))));
+        for (const o of await overflowing(checked)) problems.push(`${lang} ${viewport.width}: ${o}`);
+        for (const miss of await untranslated(checked, lang)) problems.push(`${lang} ${viewport.width}: not from the catalog: ${JSON.stringify(miss.text)} (${miss.where})`);
+      }
+    }
+    await r.locator(sel('language')).selectOption('en');
+    await r.setViewportSize({ width: 1100, height: 800 });
+    expect(problems).toEqual([]);
+    const spamBefore = await metricOf('spam');
+    await r.locator(sel('report')).click();
+    await r.locator(sel('report-dialog')).waitFor({ state: 'visible' });
+    expect(await r.locator('#report-hint').textContent()).toBe(en['report.hintLast']);
+    await r.locator(`${sel('report-reason')} input[value="spam"]`).check();
+    await r.locator(sel('report-send')).click();
+    expect(Date.now() - endedAt).toBeLessThan(REPORT_LAST_MS);
+    await pollUntil(async () => reportsSent(r), (m) => m.length === 2, 5_000, (m) => `R sends the second report (${JSON.stringify(m)})`);
+    expect(reportsSent(r)[1]).toEqual({ type: 'report', matchId: z, reason: 'spam' });
+    await pollUntil(() => metricOf('spam'), (n) => n === spamBefore + 1, 5_000, (n) => `the server counted the spam report of the last stranger (count ${n})`);
+    // Still searching, told it went, and the button is done with that stranger.
+    expect(await stateOf(r)).toBe('searching');
+    expect(await r.locator(sel('status')).textContent()).toContain(en['msg.reported']);
+    expect(await reportButton(r)).toMatchObject({ text: en['button.report'], disabled: true });
+    await Promise.all([r.context().close(), u.context().close()]);
+  }, 90_000);
 });
 
 describe('safety in Firefox', () => {
