@@ -7,7 +7,18 @@
  * handled by its bytes, never by its timing: every CR (or LF, or CRLF) in a chunk ends a line and
  * sends it.
  */
-import { MAX_CHAT_CHARS } from '../protocol/index.js';
+import { MAX_CHAT_CHARS, ReportReason } from '../protocol/index.js';
+
+/**
+ * A typed line that is a report command, `/report REASON`: the reason, or an error naming the
+ * reasons; null for any other line (chat text).
+ */
+export function parseReportCommand(line: string): { reason: ReportReason } | { error: string } | null {
+  const m = /^\/report(?:\s+(\S*))?\s*$/.exec(line.trim());
+  if (!m) return null;
+  const r = ReportReason.safeParse(m[1]);
+  return r.success ? { reason: r.data } : { error: `Say why: /report ${ReportReason.options.join('|')}` };
+}
 
 /** The line being typed. */
 export interface ChatLine {

@@ -54,10 +54,11 @@ export function addConnectCommand(program: Command, io: CliIO & { in?: NodeJS.Re
     .addOption(new Option('--json', 'print one JSON object per line (the default when stdout is not a TTY)').env('CHATZYO_JSON'))
     .addHelpText('after', `
 At a TTY: n next, q quit, type and press Enter to chat (Enter on an empty line first to start a
-message with n or q). With --json, stdin lines are chat messages; /next and /quit are commands.
+message with n or q); /report REASON (nudity, harassment, minor, spam, other) reports the
+stranger. With --json, stdin lines are chat messages; /next, /report REASON and /quit are commands.
 
 JSON events: welcome, queued, private-created, matched, connected, safety, safety-problem,
-chat-open, chat, chat-sent, stats (every second), partner-left, next, gave-up, ice-restart,
+chat-open, chat, chat-sent, stats (every second), partner-left, next, reported, gave-up, ice-restart,
 disconnected, warning, server-error, error, closed.
 
 Exit codes: 0 clean end, 1 other error, 2 usage, 3 server unreachable (or its TLS certificate

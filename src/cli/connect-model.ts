@@ -93,6 +93,8 @@ export function reduce(m: ConnectModel, e: ConnectEvent, serverUrl = ''): Connec
       return {
         ...m, status: 'partner left', notice: LEFT_WORDS[e.data.reason] ?? 'Your partner left.', stats: null, safetyNumber: null, safetyProblem: null, partnerMedia: null,
       };
+    case 'reported':
+      return { ...m, status: 'waiting', notice: `You reported the stranger (${e.data.reason}); you won't meet them again.`, stats: null, safetyNumber: null, safetyProblem: null, partnerMedia: null };
     case 'next':
       return { ...m, status: 'waiting', notice: 'You pressed Next.', stats: null, safetyNumber: null, safetyProblem: null, partnerMedia: null };
     case 'gave-up':

@@ -10,7 +10,7 @@ import { Box, Text, render, useInput } from 'ink';
 import type { PeerSession, PeerSessionEvents } from '../peer/index.js';
 import { displaySafe } from '../protocol/index.js';
 import { initialModel, reduce, type ConnectEvent, type ConnectModel } from './connect-model.js';
-import { applyChunk } from './chat-input.js';
+import { applyChunk, parseReportCommand } from './chat-input.js';
 
 /** Props of the pure view. */
 export interface ConnectViewProps {
@@ -95,7 +95,7 @@ export interface ConnectAppProps {
 }
 
 const EVENTS: (keyof PeerSessionEvents)[] = [
-  'welcome', 'queued', 'private-created', 'matched', 'connected', 'safety', 'safety-problem', 'chat', 'chat-sent', 'partner-media', 'partner-left', 'next',
+  'welcome', 'queued', 'private-created', 'matched', 'connected', 'safety', 'safety-problem', 'chat', 'chat-sent', 'partner-media', 'partner-left', 'next', 'reported',
   'gave-up', 'ice-restart', 'stats', 'disconnected', 'server-error', 'warning', 'ended',
 ];
 
@@ -131,6 +131,12 @@ export function ConnectApp({ session, where, serverUrl }: ConnectAppProps): Reac
       if (a.type === 'quit') { void session.close('closed'); return; }
       if (a.type === 'next') {
         try { session.next(); } catch { tell('No partner to skip right now.'); }
+        continue;
+      }
+      const report = parseReportCommand(a.text);
+      if (report) {
+        if ('error' in report) tell(report.error);
+        else try { session.report(report.reason); } catch { tell('No partner to report right now.'); }
         continue;
       }
       try {

@@ -10,6 +10,7 @@ import { ChatzyoError, exitCodeOf, HubName, PrivateCode, jsonForTerminal, limitH
 import {
   PeerSession, parseAudioSource, parseVideoSource, readCaFile, signalUrl, tlsTrustError, trustedCas, type PeerSessionEvents, type PeerSessionOptions, type PeerTarget,
 } from '../peer/index.js';
+import { parseReportCommand } from './chat-input.js';
 import { limitHintOf } from './errors.js';
 import { importLiveView } from './live-view.js';
 import { cacheDirFor, readToken, writeToken } from './token-store.js';
@@ -170,7 +171,7 @@ export async function runConnect(o: ConnectOptions, io: ConnectIO, deps: Connect
   if (json) {
     const names: (keyof PeerSessionEvents)[] = [
       'welcome', 'queued', 'private-created', 'matched', 'connected', 'safety', 'safety-problem', 'chat-open', 'chat', 'chat-sent', 'partner-left',
-      'next', 'gave-up', 'ice-restart', 'stats', 'disconnected', 'server-error', 'warning',
+      'next', 'reported', 'gave-up', 'ice-restart', 'stats', 'disconnected', 'server-error', 'warning',
     ];
     for (const n of names) {
       cleanups.push(session.on(n, ((data: never) => { const line = jsonLine(n, data, o.server); if (line) print(line); }) as never));
@@ -245,13 +246,19 @@ function whereLabel(o: ConnectOptions): string {
   return 'private call';
 }
 
-/** A line typed in JSON mode: `/next`, `/quit`, or chat text. */
+/** A line typed in JSON mode: `/next`, `/report REASON`, `/quit`, or chat text. */
 function handleLine(session: PeerSession, line: string, print: (o: Record<string, unknown>) => void): void {
   const text = line.trim();
   if (!text) return;
   try {
     if (text === '/quit') { void session.close('closed'); return; }
     if (text === '/next') { session.next(); return; }
+    const report = parseReportCommand(text);
+    if (report) {
+      if ('error' in report) print({ event: 'warning', message: report.error });
+      else session.report(report.reason);
+      return;
+    }
     if (!session.sendChat(text)) print({ event: 'warning', message: 'The chat is not open yet; message not sent.' });
   } catch (err) {
     print({ event: 'warning', message: (err as Error).message });

@@ -6,7 +6,7 @@
  */
 import path from 'node:path';
 import type { RTCPeerConnectionConfig } from 'werift';
-import { ChatzyoError, type IceServer, type Landmark, type LandmarkRtts, type PartnerLeftReason, type ServerMessage } from '../protocol/index.js';
+import { ChatzyoError, type IceServer, type Landmark, type LandmarkRtts, type PartnerLeftReason, type ReportReason, type ServerMessage } from '../protocol/index.js';
 import { measureLandmarks } from './landmarks.js';
 import { isCrossedSkip, isFatalServerError, TypedEmitter, type BackoffOptions, type SignalLoss } from '../protocol/client/index.js';
 import { StateMachine, type TransitionTable } from '../protocol/state-machine.js';
@@ -169,6 +169,8 @@ export type PeerSessionEvents = {
   'partner-left': [{ matchId: string; reason: PartnerLeftReason }];
   /** We pressed Next. */
   next: [{ matchId: string }];
+  /** This side reported the partner (the server counts it; the call ends and we look for another). */
+  reported: [{ matchId: string; reason: ReportReason }];
   /**
    * We gave up on a partner (ICE failed after one restart, no connection in time, or a
    * description we cannot answer). `code` when the reason has one (`CHZ_ERR_NOT_BUNDLED`).
@@ -511,6 +513,18 @@ export class PeerSession extends TypedEmitter<PeerSessionEvents> {
     const call = this.#call!;
     this.safeEmit('next', { matchId: call.matchId });
     this.#signal?.send({ type: 'next' });
+    void this.#afterCall('next');
+  }
+
+  /**
+   * Reports the partner for `reason` (the server counts it toward a ban, and the two are never
+   * matched again), ends the call and looks for another, like Next.
+   */
+  report(reason: ReportReason): void {
+    this.#assertState('report', ['negotiating', 'connected']);
+    const call = this.#call!;
+    this.#signal?.send({ type: 'report', matchId: call.matchId, reason });
+    this.safeEmit('reported', { matchId: call.matchId, reason });
     void this.#afterCall('next');
   }
 

@@ -8,7 +8,7 @@ import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { PassThrough } from 'node:stream';
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, afterEach, beforeAll, describe, expect, it, onTestFinished } from 'vitest';
 import { PROTOCOL_VERSION, parseClientFrame } from '../../src/protocol/index.js';
 import type { SignalServer } from '../../src/signal/server.js';
 import type { SignalServerOptions } from '../../src/signal/options.js';
@@ -375,6 +375,39 @@ describe('chatzyo connect keeps its token', () => {
     } finally {
       rmSync(dir, { recursive: true, force: true });
     }
+  });
+});
+
+describe('chatzyo connect reports', () => {
+  it('/report REASON reports the partner (the server counts it), and a bare /report says the reasons', async () => {
+    const s = await serve();
+    const partner = await from(s, '203.0.113.60');
+    partner.send({ type: 'join', hub: 'tamil' });
+    await partner.next('queued');
+    const stdin = new PassThrough();
+    const out = new PassThrough();
+    let printed = '';
+    out.on('data', (d: Buffer) => { printed += d.toString(); });
+    const cacheDir = mkdtempSync(path.join(tmpdir(), 'chatzyo-tokens-'));
+    onTestFinished(() => rmSync(cacheDir, { recursive: true, force: true }));
+    const run = runConnect(
+      { server: s.url, room: 'tamil', video: false, audio: false, codec: 'vp8', width: 320, height: 240, fps: 15, videoBitrate: 300, audioBitrate: 32, keyframeInterval: 1, json: true, cacheDir },
+      { in: stdin, out, err: new PassThrough(), tty: false },
+      {
+        signals: false, env: {}, onSession: (session) => {
+          session.on('matched', () => { stdin.write('/report\n/report spam\n'); });
+          session.on('reported', () => void session.close('closed'));
+        },
+      },
+    );
+    await partner.next('matched');
+    const left = await partner.next('partner-left');
+    expect(left.reason).toBe('next');
+    await withTimeout(run, 10_000, 'connect ends after its report');
+    const events = printed.trim().split('\n').map((l) => JSON.parse(l) as { event: string; message?: string; reason?: string });
+    expect(events.find((e) => e.event === 'warning')?.message).toMatch(/\/report nudity\|harassment\|minor\|spam\|other/);
+    expect(events.find((e) => e.event === 'reported')?.reason).toBe('spam');
+    await until(async () => (await metric(s, 'chatzyo_reports_total', 'reason="spam"')) === 1, 5000, 'the server counts the report');
   });
 });
 
