@@ -5,6 +5,7 @@
  * be turned back into a person or an address without the secret.
  */
 import { createHmac, randomBytes, timingSafeEqual } from 'node:crypto';
+import { isIP } from 'node:net';
 
 /** The random part of a token: 12 bytes, base64url. */
 const ID_BYTES = 12;
@@ -43,6 +44,15 @@ export class AnonIdentity {
     return createHmac('sha256', this.#addressKey).update(address).digest('hex').slice(0, 16);
   }
 
+  /**
+   * The keyed hash of the network a reporter counts by when reporters are told apart
+   * ({@link reporterNetKey}: an IPv4 address as is, an IPv6 address by its /48). For IPv4 it
+   * equals {@link hashAddress} of the same address. Bans still use {@link hashAddress}.
+   */
+  hashReporterNet(address: string): string {
+    return this.hashAddress(reporterNetKey(address));
+  }
+
   #mac(anonId: string): Buffer {
     return createHmac('sha256', this.#tokenKey).update(anonId).digest().subarray(0, MAC_BYTES);
   }
@@ -51,4 +61,24 @@ export class AnonIdentity {
 /** A random secret for a deployment that did not give one (32 bytes, base64url). */
 export function randomSecret(): string {
   return randomBytes(32).toString('base64url');
+}
+
+/**
+ * The network a reporter is counted by when telling reporters apart: an IPv4 address as is (an
+ * IPv4-mapped IPv6 address as its IPv4 form), an IPv6 address by its /48 (`2001:db8:7::/48`).
+ * One subscriber commonly gets a /56 or a /48 delegated (RFC 6177), so counting by /64, as the
+ * per-address limits do, would let one person be many "distinct" reporters. Takes a raw address
+ * or the server's address key (`2001:db8:7:1::/64`); anything else comes back unchanged.
+ */
+export function reporterNetKey(address: string): string {
+  const mapped = /^::ffff:(\d{1,3}(?:\.\d{1,3}){3})$/i.exec(address);
+  if (mapped) return mapped[1]!;
+  const bare = address.replace(/\/\d{1,3}$/, '').split('%')[0]!.toLowerCase();
+  if (isIP(bare) !== 6) return address;
+  const [head, tail] = bare.split('::') as [string, string | undefined];
+  const left = head ? head.split(':') : [];
+  // An embedded IPv4 tail (`64:ff9b::192.0.2.1`) takes the room of two groups.
+  const right = tail ? tail.split(':').flatMap((g) => (g.includes('.') ? ['0', '0'] : [g])) : [];
+  const groups = tail === undefined ? left : [...left, ...Array<string>(Math.max(0, 8 - left.length - right.length)).fill('0'), ...right];
+  return `${groups.slice(0, 3).map((g) => (parseInt(g || '0', 16) || 0).toString(16)).join(':')}::/48`;
 }

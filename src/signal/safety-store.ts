@@ -13,10 +13,25 @@ export interface Subject {
   id: string;
 }
 
+/**
+ * How long a disconnected client's identity (its token's id and address hash) stays known after
+ * it disconnects: someone who shows something and leaves at once can still be reported by the
+ * partner of that call.
+ */
+export const WHO_KEEP_AFTER_DISCONNECT_MS = 10 * 60_000;
+
+/** Most disconnected identities the memory store keeps for {@link WHO_KEEP_AFTER_DISCONNECT_MS} (the oldest go first). */
+const WHO_KEEP_MAX = 100_000;
+
 /** A connected client's anonymous identity. */
 export interface Identity {
   anonId: string;
   addressHash: string;
+  /**
+   * The keyed hash of the network reporters are told apart by (anon-identity.ts
+   * `hashReporterNet`: the IPv4 address, or the IPv6 /48). Absent: `addressHash` stands for it.
+   */
+  reporterNetHash?: string | undefined;
 }
 
 /** One counted report, kept under each subject of the reported person. */
@@ -24,6 +39,8 @@ export interface ReportRecord {
   at: number;
   reporterAnon: string;
   reporterAddr: string;
+  /** The reporter's {@link Identity.reporterNetHash}; absent (older records): `reporterAddr` counts instead. */
+  reporterNet?: string | undefined;
   reason: ReportReason;
 }
 
@@ -43,7 +60,9 @@ export interface SafetyStore {
   sharedSecret(candidate: string): Promise<string>;
   /** Records who a client on this node is, so a reporter on any node can name it. */
   register(clientId: string, who: Identity): Promise<void>;
+  /** The client disconnected: its identity stays known for {@link WHO_KEEP_AFTER_DISCONNECT_MS}, then goes. */
   forget(clientId: string): Promise<void>;
+  /** A connected client's identity, or a disconnected one's for {@link WHO_KEEP_AFTER_DISCONNECT_MS}; else null. */
   identityOf(clientId: string): Promise<Identity | null>;
   /**
    * Counts one report against each of the reporter's subjects (fixed window of `windowMs`);
@@ -90,18 +109,20 @@ export function subjectsOf(who: Identity): Subject[] {
 }
 
 /**
- * How many of `reports` come from reporters who are distinct in both token and address: a
- * reporter counts only when neither its token nor its address counted before (greedy, in
- * arrival order, so it never overcounts). One person with many tokens, or many people behind
- * one address, count once.
+ * How many of `reports` come from reporters who are distinct in both token and network: a
+ * reporter counts only when neither its token nor its network counted before (greedy, in
+ * arrival order, so it never overcounts). The network is the reporter's IPv4 address or IPv6
+ * /48 (`reporterNet`; the address hash for records without one). One person with many tokens,
+ * many people behind one address, or one subscriber's many IPv6 /64s, count once.
  */
 export function distinctReporters(reports: readonly ReportRecord[]): number {
   const anons = new Set<string>();
-  const addrs = new Set<string>();
+  const nets = new Set<string>();
   for (const r of [...reports].sort((a, b) => a.at - b.at)) {
-    if (anons.has(r.reporterAnon) || addrs.has(r.reporterAddr)) continue;
+    const net = r.reporterNet ?? r.reporterAddr;
+    if (anons.has(r.reporterAnon) || nets.has(net)) continue;
     anons.add(r.reporterAnon);
-    addrs.add(r.reporterAddr);
+    nets.add(net);
   }
   return anons.size;
 }
@@ -116,6 +137,8 @@ export class MemorySafetyStore implements SafetyStore {
   readonly #now: () => number;
   #secret: string | null = null;
   readonly #who = new Map<string, Identity>();
+  /** Disconnected clients still in {@link #who}, by when they left (insertion order is that order). */
+  readonly #gone = new Map<string, number>();
   readonly #quota = new Map<string, { count: number; resetAt: number }>();
   readonly #reports = new Map<string, ReportRecord[]>();
   readonly #bans = new Map<string, Ban>();
@@ -132,18 +155,37 @@ export class MemorySafetyStore implements SafetyStore {
   }
 
   register(clientId: string, who: Identity): Promise<void> {
+    this.#pruneGone(this.#now());
+    this.#gone.delete(clientId);
     this.#who.set(clientId, who);
     return Promise.resolve();
   }
 
   forget(clientId: string): Promise<void> {
-    this.#who.delete(clientId);
+    const now = this.#now();
+    this.#pruneGone(now);
+    if (this.#who.has(clientId) && !this.#gone.has(clientId)) {
+      this.#gone.set(clientId, now);
+      // Bounded: past the cap the identity that left first is forgotten first.
+      if (this.#gone.size > WHO_KEEP_MAX) {
+        const [oldest] = this.#gone.keys();
+        this.#gone.delete(oldest!);
+        this.#who.delete(oldest!);
+      }
+    }
     return Promise.resolve();
   }
 
   identityOf(clientId: string): Promise<Identity | null> {
+    const now = this.#now();
+    this.#pruneGone(now);
+    const left = this.#gone.get(clientId);
+    if (left !== undefined && now - left >= WHO_KEEP_AFTER_DISCONNECT_MS) return Promise.resolve(null);
     return Promise.resolve(this.#who.get(clientId) ?? null);
   }
+
+  /** How many identities the store holds, connected and recently disconnected (for tests). */
+  get identities(): number { return this.#who.size; }
 
   takeReportQuota(subjects: Subject[], limit: number, windowMs: number): Promise<number> {
     const now = this.#now();
@@ -180,8 +222,10 @@ export class MemorySafetyStore implements SafetyStore {
     const previous = Math.max(0, ...subjects.map((s) => this.#strikesOf(s, now)));
     const until = now + banDuration(durationsMs, previous);
     const bans = subjects.map((subject): Ban => ({ subject, until, level: previous + 1, by: 'reports' }));
+    this.#trimBans(now);
     for (const b of bans) {
       const key = subjectKey(b.subject);
+      this.#bans.delete(key);
       this.#bans.set(key, b);
       this.#strikes.set(key, { count: previous + 1, expiresAt: now + strikeTtlMs });
       this.#reports.delete(key);
@@ -190,7 +234,11 @@ export class MemorySafetyStore implements SafetyStore {
   }
 
   banByAdmin(subject: Subject, durationMs: number): Promise<Ban> {
-    const ban: Ban = { subject, until: this.#now() + durationMs, level: 0, by: 'admin' };
+    const now = this.#now();
+    this.#trimBans(now);
+    const ban: Ban = { subject, until: now + durationMs, level: 0, by: 'admin' };
+    // Delete and set: the map's order stays the order bans were made (see #trimBans).
+    this.#bans.delete(subjectKey(subject));
     this.#bans.set(subjectKey(subject), ban);
     return Promise.resolve(ban);
   }
@@ -239,6 +287,25 @@ export class MemorySafetyStore implements SafetyStore {
   #strikesOf(s: Subject, now: number): number {
     const st = this.#strikes.get(subjectKey(s));
     return st && st.expiresAt > now ? st.count : 0;
+  }
+
+  /** Drops disconnected identities kept past {@link WHO_KEEP_AFTER_DISCONNECT_MS} (oldest first; at most 256 a call). */
+  #pruneGone(now: number): void {
+    let n = 0;
+    for (const [id, left] of this.#gone) {
+      if (now - left < WHO_KEEP_AFTER_DISCONNECT_MS || ++n > 256) break;
+      this.#gone.delete(id);
+      this.#who.delete(id);
+    }
+  }
+
+  /** Drops ended bans from the oldest made, looking at no more than 64 (called whenever a ban is made). */
+  #trimBans(now: number): void {
+    let n = 0;
+    for (const [k, b] of this.#bans) {
+      if (++n > 64) break;
+      if (b.until <= now) this.#bans.delete(k);
+    }
   }
 
   /** Drops expired windows, reports and bans, so a long-running node does not keep them forever. */

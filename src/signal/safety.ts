@@ -2,9 +2,9 @@
  * Reports that lead somewhere, without identities: each client is known by an anonymous token
  * and a keyed hash of its address (anon-identity.ts). A report counts when the reporter was in
  * the call for a few seconds and is within its report quota; when people distinct in both token
- * and address (see {@link distinctReporters}) reported one person often enough within the ban
- * window, that person's token and address are banned, for longer each time. One reporter, or
- * many from one address, can never get anyone banned.
+ * and network (IPv4 address or IPv6 /48, see {@link distinctReporters}) reported one person
+ * often enough within the ban window, that person's token and address are banned, for longer
+ * each time. One reporter, or many from one address or one IPv6 /48, can never get anyone banned.
  */
 import type { Logger } from 'pino';
 import { ReportReason } from '../protocol/index.js';
@@ -30,7 +30,7 @@ export interface ReportedSummary {
   id: string;
   total: number;
   byReason: Record<string, number>;
-  /** Reporters distinct in token and address: the number compared with --ban-after-reports. */
+  /** Reporters distinct in token and network (IPv4 address, IPv6 /48): the number compared with --ban-after-reports. */
   distinctReporters: number;
   lastAt: number;
 }
@@ -82,7 +82,7 @@ export class Safety {
     await this.#store.register(clientId, who);
   }
 
-  /** The client disconnected. */
+  /** The client disconnected: its identity stays known to reporters for WHO_KEEP_AFTER_DISCONNECT_MS (safety-store.ts). */
   async forget(clientId: string): Promise<void> {
     await this.#store.forget(clientId);
   }
@@ -113,7 +113,12 @@ export class Safety {
     if (wait > 0) return { outcome: 'rate-limited', retryAfterMs: wait };
     const reported = await this.#store.identityOf(r.reportedClientId);
     if (!reported || reported.anonId === r.reporter.anonId) return { outcome: 'unknown-partner' };
-    const record: ReportRecord = { at: this.#now(), reporterAnon: r.reporter.anonId, reporterAddr: r.reporter.addressHash, reason: r.reason };
+    const record: ReportRecord = {
+      at: this.#now(), reporterAnon: r.reporter.anonId, reporterAddr: r.reporter.addressHash,
+      // Reporters are told apart by network (IPv6 /48), bans still hold per address (IPv6 /64).
+      ...(r.reporter.reporterNetHash !== undefined ? { reporterNet: r.reporter.reporterNetHash } : {}),
+      reason: r.reason,
+    };
     const subjects = subjectsOf(reported);
     const recent = await this.#store.addReport(subjects, record, o.banWindowMs);
     if (recent.some((reports) => distinctReporters(reports) >= o.banAfterReports)) {

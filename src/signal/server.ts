@@ -394,7 +394,7 @@ export class SignalServer {
   #onConnection(ws: WebSocket, req: http.IncomingMessage): void {
     const address = this.#clientAddress(req);
     const addressHash = this.hashAddress(address);
-    const session = new ClientSession(ws, randomId(16), addressHash, req.headers.host, this.#ctx);
+    const session = new ClientSession(ws, randomId(16), addressHash, req.headers.host, this.#ctx, this.#safety!.identity.hashReporterNet(address));
     ws.on('error', (err) => this.log.debug({ err: err.message, session: session.id }, 'socket error'));
     const count = (this.#perAddress.get(address) ?? 0) + 1;
     this.#perAddress.set(address, count);

@@ -14,6 +14,7 @@ import { normaliseInterests } from './matchmaker.js';
 import { SlidingWindow, TokenBucket } from './rate-limit.js';
 import type { ServerContext } from './context.js';
 import { verifyAge } from './age-verifier.js';
+import type { Identity } from './safety-store.js';
 
 /** Server-side session states. */
 export const SESSION_STATES = ['connected', 'ready', 'queued', 'private-waiting', 'matched', 'closed'] as const;
@@ -98,7 +99,11 @@ export class ClientSession {
   /** Set by the heartbeat when this client stopped answering pings (its partner hears "timeout"). */
   timedOut = false;
 
-  constructor(readonly ws: WebSocket, id: string, addressHash: string, readonly hostHeader: string | undefined, private readonly ctx: ServerContext) {
+  /**
+   * `reporterNetHash`: the keyed hash of the client's network as reporters are told apart (IPv4
+   * address, IPv6 /48; anon-identity.ts `hashReporterNet`); without it the address hash stands in.
+   */
+  constructor(readonly ws: WebSocket, id: string, addressHash: string, readonly hostHeader: string | undefined, private readonly ctx: ServerContext, readonly reporterNetHash?: string) {
     this.id = id;
     this.addressHash = addressHash;
     this.#machine = sessionStateMachine(`session ${id}`);
@@ -289,31 +294,45 @@ export class ClientSession {
   }
 
   /**
-   * Asks the age verifier about the hello's assertion; false (after the error and close 4007)
-   * when there is none or the verifier does not admit it.
+   * Asks the age verifier about the hello's assertion; false (after the error and the close) when
+   * there is none or the verifier refuses it (CHZ_ERR_AGE_REQUIRED, close 4007), or when the
+   * verifier could not be asked (CHZ_ERR_UNAVAILABLE, close 1013: retryable).
    */
   async #ageVerified(url: string, assertion: string | undefined): Promise<boolean> {
     const verdict = assertion === undefined ? 'missing' : await verifyAge(url, assertion);
     if (verdict === 'over18') return true;
+    if (verdict === 'unavailable') {
+      // An outage is no refusal: the retryable CHZ_ERR_UNAVAILABLE, then close 1013 (Try Again
+      // Later, RFC 6455 registry), which clients treat as a dropped connection: they reconnect
+      // with backoff and send the same assertion again.
+      this.ctx.log.warn({ session: this.id }, 'age verifier unavailable');
+      this.error('CHZ_ERR_UNAVAILABLE', 'The age verifier could not be reached to check your assertion; try again shortly.', 'hello');
+      this.ws.close(1013, 'CHZ_ERR_UNAVAILABLE');
+      return false;
+    }
     const why = verdict === 'missing' ? `This server needs an over-18 assertion from its age verifier (${url}) in hello.`
-      : verdict === 'refused' ? 'The age verifier did not accept that assertion; get a fresh one.'
-        : 'The age verifier could not be reached to check the assertion; try again later.';
+      : 'The age verifier did not accept that assertion; get a fresh one.';
     this.ctx.log.info({ session: this.id, verdict }, 'age assertion refused');
     this.fail('CHZ_ERR_AGE_REQUIRED', why, 'hello');
     return false;
   }
 
+  /** This client's anonymous identity (after hello). */
+  #who(): Identity {
+    return { anonId: this.#anonId!, addressHash: this.addressHash, reporterNetHash: this.reporterNetHash };
+  }
+
   /** Makes this client's identity known to reporters on every node (once). */
   async #register(): Promise<void> {
     if (this.#registered) return;
-    await this.ctx.safety.register(this.id, { anonId: this.#anonId!, addressHash: this.addressHash });
+    await this.ctx.safety.register(this.id, this.#who());
     this.#registered = true;
   }
 
   /** Refuses a banned client (join, private-create, private-join) with CHZ_ERR_BANNED and when to try again. */
   async #banned(ref: string): Promise<boolean> {
     await this.#register();
-    const wait = await this.ctx.safety.bannedFor({ anonId: this.#anonId!, addressHash: this.addressHash });
+    const wait = await this.ctx.safety.bannedFor(this.#who());
     if (wait === null || this.#state === 'closed') return false;
     this.error('CHZ_ERR_BANNED', `Several people reported you, so you cannot meet strangers for ${formatWait(wait)}.`, ref, wait);
     return true;
@@ -452,7 +471,7 @@ export class ClientSession {
   async #judgeReport(partnerId: string, reason: ClientMessageOf<'report'>['reason'], inCallMs: number): Promise<{ outcome: string; retryAfterMs?: number }> {
     try {
       return await this.ctx.safety.report({
-        reporter: { anonId: this.#anonId!, addressHash: this.addressHash }, reporterSession: this.id, reportedClientId: partnerId, reason,
+        reporter: this.#who(), reporterSession: this.id, reportedClientId: partnerId, reason,
         inCallMs,
       });
     } catch (err) {

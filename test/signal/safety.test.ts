@@ -344,13 +344,21 @@ describe('age verifier hook', () => {
     expect((JSON.parse(ok.raw[0]!) as { ageVerifier?: string }).ageVerifier).toBe(stubUrl);
   });
 
-  it('a verifier that cannot be reached admits nobody', async () => {
+  it('a verifier that cannot be reached admits nobody, with the retryable CHZ_ERR_UNAVAILABLE and close 1013, not CHZ_ERR_AGE_REQUIRED', async () => {
     const closed = http.createServer();
     await new Promise<void>((r) => closed.listen(0, '127.0.0.1', r));
     const url = `http://127.0.0.1:${(closed.address() as AddressInfo).port}/verify`;
     await new Promise<void>((r) => closed.close(() => r()));
     const s = await serve({ ageVerifier: url });
-    expect(await refused(s, { ageAssertion: 'good' })).toMatch(/could not be reached/);
+    const c = new TestClient(s.wsUrl);
+    clients.push(c);
+    await withTimeout(new Promise((r) => c.ws.once('open', r)), 5000, 'open');
+    c.send({ type: 'hello', version: PROTOCOL_VERSION, ageAssertion: 'good' });
+    const e = await c.error('CHZ_ERR_UNAVAILABLE');
+    expect(e.ref).toBe('hello');
+    expect(e.message).toMatch(/could not be reached/);
+    expect(await withTimeout(c.closed, 5000, 'close 1013')).toBe(1013);
+    expect(c.pending('error')).toEqual([]);
   });
 });
 
