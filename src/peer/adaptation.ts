@@ -62,6 +62,8 @@ export class VideoAdaptation {
   readonly #queue = new QueueDelayMeter();
   readonly #resends: RetransmissionCounts[] = [];
   #lastFeedbackAt: number | null = null;
+  /** The video is paused (the partner's page is hidden): the rung stays as it is. */
+  #paused = false;
 
   /**
    * Starts adapting `sink` (attached to `source` on the rung `controller.target`) from the
@@ -101,7 +103,19 @@ export class VideoAdaptation {
     return new RungController(source.rungs, opts).target;
   }
 
+  /**
+   * Paused (the partner's page is hidden, so no video goes out) or going on. While paused the
+   * rung is not reconsidered: feedback that stops then is no congestion. Resuming starts the
+   * stall clock afresh.
+   */
+  setPaused(paused: boolean): void {
+    if (paused === this.#paused) return;
+    this.#paused = paused;
+    if (!paused) this.#lastFeedbackAt = null;
+  }
+
   #tick(): void {
+    if (this.#paused) return;
     const e = this.estimator;
     const now = performance.now();
     const before = this.controller.target;
@@ -111,12 +125,16 @@ export class VideoAdaptation {
     const target = this.controller.update(now, {
       estimateKbps: e.estimateKbps,
       overuse: e.delayState === 'overuse' || stalled,
-      lossFraction: this.#queue.lossFraction(now),
+      // Only what was sent since the rung took effect: the loss a change already answered is old news.
+      lossFraction: this.#queue.lossFraction(now, this.controller.changedAt),
       queueMs: q,
       carrying: this.#sink.rung,
+      reportedUpTo: this.#queue.reportedUpTo(),
+      ...(e.ackedKbps !== undefined ? { ackedKbps: e.ackedKbps } : {}),
     });
     if (target !== before) {
-      this.#source.setRung(this.#sink, target);
+      const reason = this.controller.reason;
+      this.#source.setRung(this.#sink, target, { hold: target > before && (reason === 'congestion' || reason === 'loss') });
       this.#onChange?.(this.snapshot());
     }
   }

@@ -2,8 +2,8 @@
  * The data channels of one call: chat on the negotiated channel and on `chat` channels the
  * partner opens in-band (docs/protocol.md, "Between peers"), the safety-number exchange on
  * its own negotiated channel (docs/safety-number.md), and the call-state channel, where only the
- * partner's `media` messages are read (docs/protocol.md, "The state channel"; the headless peer
- * sends no state of its own). The call says when to start and close.
+ * partner's `media` messages are read, its `hidden` included (docs/protocol.md, "The state
+ * channel"; the headless peer sends no state of its own). The call says when to start and close.
  */
 import type { RTCDataChannel, RTCPeerConnection } from 'werift';
 import {
@@ -29,7 +29,7 @@ export interface CallChannelsOptions {
   onChat: (text: string) => void;
   /** How the safety exchange ended. */
   onSafety: (outcome: SafetyOutcome) => void;
-  /** The partner said what it sends (camera, microphone) on the state channel. */
+  /** The partner said what it sends (camera, microphone), and whether its page is hidden, on the state channel. */
   onPartnerMedia: (state: MediaState) => void;
 }
 
@@ -99,7 +99,7 @@ export class CallChannels {
   #onStateMessage(data: string | Buffer): void {
     if (this.#opts.closed()) return;
     const msg = this.#stateIn.receive(data);
-    if (msg?.t === 'media') this.#opts.onPartnerMedia({ camera: msg.camera, mic: msg.mic });
+    if (msg?.t === 'media') this.#opts.onPartnerMedia({ camera: msg.camera, mic: msg.mic, ...(msg.hidden ? { hidden: true } : {}) });
   }
 
   /**

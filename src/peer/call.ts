@@ -92,7 +92,7 @@ export type CallEvents = {
   safety: [string];
   /** The exchange ended without a number: `failed` (someone may be in the middle) or `unavailable`. */
   'safety-problem': [Exclude<SafetyOutcome, { state: 'verified' }>];
-  /** The partner said what it sends (state channel): camera and microphone on or off. */
+  /** The partner said what it sends (state channel): camera and microphone on or off, and `hidden` while its page is. */
   'partner-media': [MediaState];
   /** An ICE restart began (we sent or received a restart offer). */
   'ice-restart': [];

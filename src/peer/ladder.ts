@@ -32,6 +32,10 @@ const QUEUE_PROBE_LIMIT_MS = 40;
 const QUEUE_ROOMY_MS = 20;
 /** How long the queue a failed probe filled is given to drain, ms. */
 const PROBE_DRAIN_MS = 3000;
+/** How long what a full path carried is trusted for stepping back up without a probe, ms. */
+const CAPACITY_KEEP_MS = 30_000;
+/** No probe of a rung the path was just measured not to carry, for this long after, ms. */
+const CAPACITY_PROBE_WAIT_MS = 4000;
 
 /** Settings of {@link RungController}. */
 export interface LadderOptions {
@@ -73,6 +77,18 @@ export interface PathSignals {
    * calm hold before the next step up counts from when a change took effect.
    */
   carrying?: number;
+  /**
+   * What the receiver acknowledged getting of the video, kbit/s (the transport-wide feedback's
+   * delivery rate). While a queue stands at the bottleneck this is what the path carries (less
+   * the audio), which a down step can go straight to.
+   */
+  ackedKbps?: number;
+  /**
+   * The send time of the newest packet the feedback reported (same clock as `now`): the queue,
+   * the trend and the loss describe packets sent up to then. Congestion seen only in packets sent
+   * before the current rung took effect was already answered by that change.
+   */
+  reportedUpTo?: number | null;
 }
 
 /** Why the rung changed. */
@@ -117,6 +133,10 @@ export class RungController {
   /** Per rung: the earliest time to probe it again and the current back-off. */
   readonly #backoff = new Map<number, { until: number; ms: number }>();
   #lastChangeAt = -Infinity;
+  /** What the path carried (audio included) when a queue last stood at the bottleneck, kbit/s, and when. */
+  #capacity: { kbps: number; at: number } | null = null;
+  /** The queue a second or so ago (is it draining?). */
+  #queueBefore: { at: number; ms: number } | null = null;
   /** When the last failed probe went back down (null: none yet). */
   #backedOffAt: number | null = null;
   /** Rung changes so far. */
@@ -127,8 +147,8 @@ export class RungController {
     this.rungs = rungs;
     this.#o = {
       audioKbps: opts.audioKbps ?? 50,
-      upHoldMs: opts.upHoldMs ?? 700,
-      probeHoldMs: opts.probeHoldMs ?? 2000,
+      upHoldMs: opts.upHoldMs ?? 500,
+      probeHoldMs: opts.probeHoldMs ?? 1000,
       probeWindowMs: opts.probeWindowMs ?? 3000,
       minBackoffMs: opts.minBackoffMs ?? 2500,
       maxBackoffMs: opts.maxBackoffMs ?? 10_000,
@@ -142,6 +162,8 @@ export class RungController {
   get reason(): RungReason { return this.#reason; }
   /** Whether the last update saw congestion (the delay trend's overuse, or a long queue). */
   get congested(): boolean { return this.#overuseNow; }
+  /** When the rung last changed (or, after a change, when the track took it up), ms. */
+  get changedAt(): number { return this.#lastChangeAt; }
   /** What a rung needs on the wire, audio included, kbit/s. */
   needKbps(rung: number): number { return rungNeedKbps(this.rungs[this.#clamp(rung)]!) + this.#o.audioKbps; }
 
@@ -161,9 +183,22 @@ export class RungController {
     // a probe that fills the queue is wrong, and the sooner it goes back the less the viewer sees.
     const q = s.queueMs ?? null;
     const probing = this.#probe !== null && this.#probe.rung === cur;
-    const overuse = s.overuse || (q !== null && q > (probing ? QUEUE_PROBE_LIMIT_MS : QUEUE_LIMIT_MS));
+    // A long queue that shrinks, on a rung the path was measured to carry, is draining: the
+    // congestion it tells of was answered already.
+    const cap = this.#capacity !== null && now - this.#capacity.at < CAPACITY_KEEP_MS ? this.#capacity.kbps : 0;
+    const before = this.#queueBefore;
+    const draining = q !== null && before !== null && q < before.ms - 20 && this.needKbps(cur) <= cap;
+    if (q !== null && (before === null || now - before.at >= 1000)) this.#queueBefore = { at: now, ms: q };
+    const longQueue = !draining && q !== null && q > (probing ? QUEUE_PROBE_LIMIT_MS : QUEUE_LIMIT_MS);
+    // Congestion in packets sent before the current rung took effect was answered by that
+    // change: behind a queue of a second, the feedback still tells of the rung before it.
+    const stale = s.reportedUpTo !== undefined && s.reportedUpTo !== null && s.reportedUpTo <= this.#lastChangeAt
+      && this.#reason !== 'probe' && this.#reason !== 'fits' && this.#reason !== 'start';
+    const overuse = !stale && (s.overuse || longQueue);
     this.#overuseNow = overuse;
-    const calm = !overuse && s.lossFraction < 0.02 && (q === null || q < QUEUE_ROOMY_MS);
+    // Calm needs feedback that says so: a queue meter that has none yet (null; or feedback that
+    // stopped) knows nothing. (Signals without a queue meter at all judge by the rest.)
+    const calm = !overuse && s.lossFraction < 0.02 && (s.queueMs === undefined || (q !== null && q < QUEUE_ROOMY_MS));
     this.#calmSince = calm ? (this.#calmSince ?? now) : null;
     this.#shortSince = s.limitKbps !== undefined && s.limitKbps < this.needKbps(cur) * 0.9 ? (this.#shortSince ?? now) : null;
     if (this.#probe && now - this.#probe.at > this.#o.probeWindowMs) {
@@ -177,12 +212,22 @@ export class RungController {
     // Congestion or heavy loss the estimate does not show yet: one rung down, once a second.
     // After a failed probe the queue it filled takes a while to drain: the rung it came back to
     // carried the path before, so congestion does not take it off until the drain had its time.
-    if (down === 'congestion' && this.#backedOffAt !== null && now - this.#backedOffAt < PROBE_DRAIN_MS) return cur;
+    // (Unless what the receiver acknowledges shows that rung does not fit either: below.)
+    const overCapacity = down === 'congestion' && longQueue && s.ackedKbps !== undefined && this.needKbps(cur) > s.ackedKbps + this.#o.audioKbps;
+    if (down === 'congestion' && !overCapacity && this.#backedOffAt !== null && now - this.#backedOffAt < PROBE_DRAIN_MS) return cur;
     // Congestion and heavy loss take one rung at a time, a second apart: the estimate measured
     // while a queue fills undersells the path (it sent a 300 kbit/s link's sender to the 3 fps
     // keep-alive where 150 kbit/s fitted). A receiver's cap goes straight to what fits it.
-    const oneDown = now - this.#lastChangeAt >= 1000 ? Math.min(this.rungs.length - 1, cur + 1) : cur;
-    const to = down === 'limit' ? Math.max(fit, cur) : down ? oneDown : cur;
+    let oneDown = now - this.#lastChangeAt >= 1000 ? Math.min(this.rungs.length - 1, cur + 1) : cur;
+    // A standing queue means the bottleneck is full: what the receiver acknowledges is what the
+    // path carries, so go straight to the rung that fits it (with 10% to spare for the queue to
+    // drain), rather than a rung a second while the viewer's picture lags further behind.
+    if (overCapacity) {
+      const carried = s.ackedKbps! + this.#o.audioKbps;
+      this.#capacity = { kbps: carried, at: now };
+      oneDown = Math.max(cur + 1, this.fitting(0.9 * carried));
+    }
+    const to = down === 'limit' ? Math.max(fit, cur) : down ? Math.min(this.rungs.length - 1, oneDown) : cur;
     if (to > cur) {
       if (this.#probe && this.#probe.rung === cur) {
         // A probe that failed goes back to where it came from: that rung was carried until the
@@ -198,6 +243,10 @@ export class RungController {
     if (cur === 0 || this.#calmSince === null || now - this.#calmSince < this.#o.upHoldMs || now - this.#lastChangeAt < hold) return cur;
     const next = cur - 1;
     if (this.fitting(s.estimateKbps, 1.1) <= next) return this.#set(now, next, 'fits');
+    // Below what the path was measured to carry when it was full (a queue drained on a lower
+    // rung, or loss took it lower): back up without probing. Above it, no probe for a while.
+    if (this.needKbps(next) <= 0.9 * cap) return this.#set(now, next, 'fits');
+    if (cap > 0 && now - this.#capacity!.at < CAPACITY_PROBE_WAIT_MS) return cur;
     const back = this.#backoff.get(next);
     if (back && now < back.until) return cur;
     this.#probe = { rung: next, at: now };

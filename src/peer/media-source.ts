@@ -10,6 +10,9 @@
  * ({@link MediaSource.setRung}), it keeps the old rung until the new rung's next keyframe
  * starts, then carries on from there, with its RTP timestamps kept continuous (each rung has
  * its own random base) and its sequence numbers contiguous. No encoder restarts, no gap.
+ *
+ * A video sink can be paused (its partner's page is hidden, issue 14: nothing is forwarded)
+ * and resumed: it then starts again as a new partner does, with the cached keyframe at once.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import dgram from 'node:dgram';
@@ -54,13 +57,18 @@ export interface MediaSink {
   readonly targetRung: number;
   /** Rung changes so far. */
   switches: number;
+  /** Nothing is forwarded to it ({@link MediaSource.pause}). */
+  readonly paused: boolean;
 }
 
 interface SinkState extends MediaSink {
   seq: number;
   live: boolean;
+  paused: boolean;
   rung: number;
   targetRung: number;
+  /** Sends nothing of its current rung until it switches to `targetRung` (a step down for congestion). */
+  holding: boolean;
   /** Added to the rung's RTP timestamps (mod 2^32), so they continue the previous rung's. */
   tsOffset: number;
   /** The next packet starts a new segment (another rung, a replayed keyframe): place it anew. */
@@ -192,8 +200,8 @@ export class MediaSource extends TypedEmitter<MediaSourceEvents> {
   attach(track: MediaStreamTrack, rung = 0): MediaSink {
     const r = this.#clampRung(rung);
     const sink: SinkState = {
-      track, seq: Math.floor(Math.random() * 0x10000), live: this.kind === 'audio', packetsSent: 0, framesSent: 0, bytesSent: 0,
-      rung: r, targetRung: r, switches: 0, tsOffset: Math.floor(Math.random() * 0x1_0000_0000), rebase: true, lastTs: 0, lastTsAt: 0, pidOffset: 0, lastPid: -1,
+      track, seq: Math.floor(Math.random() * 0x10000), live: this.kind === 'audio', paused: false, packetsSent: 0, framesSent: 0, bytesSent: 0,
+      rung: r, targetRung: r, holding: false, switches: 0, tsOffset: Math.floor(Math.random() * 0x1_0000_0000), rebase: true, lastTs: 0, lastTsAt: 0, pidOffset: 0, lastPid: -1,
     };
     this.#sinks.add(sink);
     if (this.kind === 'video') this.#replayKeyframe(sink);
@@ -203,11 +211,15 @@ export class MediaSource extends TypedEmitter<MediaSourceEvents> {
   /**
    * Asks `sink` to carry rung `rung` (clamped to the ladder): it switches when that rung's next
    * keyframe starts, and keeps the current rung until then. Returns the rung it will carry.
+   * `hold` (a step down because the path is congested): send nothing of the current rung until
+   * the switch, rather than pile up to a second more of a rendition the path cannot carry
+   * behind the queue it already has (the viewer's picture lags behind that queue anyway).
    */
-  setRung(sink: MediaSink, rung: number): number {
+  setRung(sink: MediaSink, rung: number, opts: { hold?: boolean } = {}): number {
     const s = sink as SinkState;
     if (!this.#sinks.has(s)) return s.rung;
     s.targetRung = this.#clampRung(rung);
+    s.holding = opts.hold === true && s.targetRung > s.rung;
     return s.targetRung;
   }
 
@@ -221,12 +233,34 @@ export class MediaSource extends TypedEmitter<MediaSourceEvents> {
   }
 
   /**
+   * Pauses a video sink: nothing is forwarded to it until {@link resume} (the partner's page is
+   * hidden, so nobody watches; issue 14). The encoder runs on for the other sinks and the cache.
+   */
+  pause(sink: MediaSink): void {
+    const s = sink as SinkState;
+    if (this.kind !== 'video' || !this.#sinks.has(s)) return;
+    s.paused = true;
+  }
+
+  /**
+   * Forwards to a paused video sink again, as to a new partner: the cached keyframe at once (its
+   * timestamp placed now), then live packets from the encoder's next keyframe.
+   */
+  resume(sink: MediaSink): void {
+    const s = sink as SinkState;
+    if (this.kind !== 'video' || !this.#sinks.has(s) || !s.paused) return;
+    s.paused = false;
+    this.#replayKeyframe(s);
+  }
+
+  /**
    * A partner asked for a keyframe (RTCP PLI, RFC 4585 section 6.3.1): send it the cached one
-   * and hold deltas until the encoder's next keyframe. Ignored while already waiting for one.
+   * and hold deltas until the encoder's next keyframe. Ignored while already waiting for one,
+   * and while paused (resuming sends one).
    */
   requestKeyframe(sink: MediaSink): void {
     const s = sink as SinkState;
-    if (this.kind !== 'video' || !this.#sinks.has(s) || !s.live) return;
+    if (this.kind !== 'video' || !this.#sinks.has(s) || !s.live || s.paused) return;
     this.#replayKeyframe(s);
   }
 
@@ -267,14 +301,17 @@ export class MediaSource extends TypedEmitter<MediaSourceEvents> {
       }
     }
     for (const s of this.#sinks) {
+      if (s.paused) continue;
       if (startsKeyframe && s.targetRung === rung && s.rung !== rung) {
         // The rung it was asked for starts a keyframe: carry on from here.
         s.rung = rung;
         s.switches++;
         s.live = true;
         s.rebase = true;
+        s.holding = false;
       }
       if (s.rung !== rung) continue;
+      if (s.holding && s.targetRung !== s.rung) continue;
       if (!s.live && startsKeyframe) s.live = true;
       if (s.live) this.#send(s, msg, h);
     }

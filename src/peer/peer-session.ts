@@ -201,6 +201,8 @@ export class PeerSession extends TypedEmitter<PeerSessionEvents> {
   #sinks: MediaSink[] = [];
   #videoSink: MediaSink | null = null;
   #adaptation: VideoAdaptation | null = null;
+  /** The current partner says its page is hidden: our video to it is paused (issue 14). */
+  #partnerHidden = false;
   #partners = 0;
   #everConnected = false;
   #started = false;
@@ -389,6 +391,7 @@ export class PeerSession extends TypedEmitter<PeerSessionEvents> {
   #onMatched(m: Extract<ServerMessage, { type: 'matched' }>): void {
     if (this.#call) void this.#closeCall();
     this.#partners++;
+    this.#partnerHidden = false;
     const matchedAt = Date.now();
     const o = this.options;
     const welcome = this.#signal!.welcome!;
@@ -441,7 +444,10 @@ export class PeerSession extends TypedEmitter<PeerSessionEvents> {
     call.on('pli', () => { if (this.#call === call && this.#videoSink) this.#video?.requestKeyframe(this.#videoSink); });
     call.on('chat', (text) => this.safeEmit('chat', { matchId: m.matchId, text }));
     call.on('chat-open', () => this.safeEmit('chat-open', { matchId: m.matchId }));
-    call.on('partner-media', (s) => this.safeEmit('partner-media', { matchId: m.matchId, camera: s.camera, mic: s.mic }));
+    call.on('partner-media', (s) => {
+      if (this.#call === call) this.#setPartnerHidden(s.hidden === true);
+      this.safeEmit('partner-media', { matchId: m.matchId, camera: s.camera, mic: s.mic });
+    });
     call.on('safety', (n) => this.safeEmit('safety', { matchId: m.matchId, safetyNumber: n }));
     call.on('safety-problem', (p) => this.safeEmit('safety-problem', { matchId: m.matchId, state: p.state, reason: p.reason }));
     call.on('remote-media', (kind) => this.safeEmit('remote-media', { matchId: m.matchId, kind }));
@@ -474,14 +480,36 @@ export class PeerSession extends TypedEmitter<PeerSessionEvents> {
     this.#detachMedia();
     if (this.#video && call.videoTrack) {
       const ladder = this.#video.rungs.length > 1;
-      // Calls start on the best rung, as one fixed rendition did (a good path sees no ramp, the
-      // first frame is the full-size keyframe); a narrow path is found within a second or two.
-      const opts = { audioKbps: this.#audio ? audioWireKbps(this.options.audioBitrateKbps ?? 32) : 0, startRung: 0 };
+      // Calls start one rung below the best (480x360 at half the bitrate) and step up once the
+      // first feedback shows a calm path (a second or two on a good one): the full rendition sent
+      // blind into a narrow uplink filled its queue for the two seconds before feedback and a
+      // keyframe could take it down, and a Chromium viewer then lagged 1.5-2 s behind.
+      const opts = { audioKbps: this.#audio ? audioWireKbps(this.options.audioBitrateKbps ?? 32) : 0, startRung: Math.min(1, this.#video.rungs.length - 1) };
       this.#videoSink = this.#video.attach(call.videoTrack, ladder ? VideoAdaptation.startRung(this.#video, opts) : 0);
       this.#sinks.push(this.#videoSink);
       if (ladder) this.#adaptation = new VideoAdaptation(this.#video, this.#videoSink, call.senders, opts);
+      // A partner that said it is hidden before its media was attached (a reconnect) gets none yet.
+      if (this.#partnerHidden) this.#applyPartnerHidden();
     }
     if (this.#audio && call.audioTrack) this.#sinks.push(this.#audio.attach(call.audioTrack));
+  }
+
+  /**
+   * The partner's page is hidden (no video goes to it, audio goes on, the rung is held) or shown
+   * again (video resumes with the cached keyframe at once, as for a keyframe request).
+   */
+  #setPartnerHidden(hidden: boolean): void {
+    if (hidden === this.#partnerHidden) return;
+    this.#partnerHidden = hidden;
+    this.#applyPartnerHidden();
+  }
+
+  #applyPartnerHidden(): void {
+    const sink = this.#videoSink;
+    if (!sink || !this.#video) return;
+    if (this.#partnerHidden) this.#video.pause(sink);
+    else this.#video.resume(sink);
+    this.#adaptation?.setPaused(this.#partnerHidden);
   }
 
   /** What the video adaptation of the current call is doing (null without one). */

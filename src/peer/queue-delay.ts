@@ -29,8 +29,10 @@ export class QueueDelayMeter {
   /** Minimum one-way delay per second, for the base window. */
   #minima: { second: number; owd: number }[] = [];
   #lastAt = -Infinity;
+  /** The send time of the newest packet the feedback reported (arrived or lost). */
+  #reportedUpTo: number | null = null;
   /** Reported packets of the loss window: when, and whether lost. */
-  #reports: { at: number; lost: boolean }[] = [];
+  #reports: { at: number; sentAt: number; lost: boolean }[] = [];
 
   /** A packet left: its transport-wide number (16 bits) and send time. */
   onSent(seq: number, sentAtMs: number): void {
@@ -47,7 +49,8 @@ export class QueueDelayMeter {
     for (const r of results) {
       const sent = this.#sent.get(r.seq & 0xffff);
       if (sent === undefined) continue;
-      this.#reports.push({ at: nowMs, lost: r.arrivalMs === null });
+      if (this.#reportedUpTo === null || sent > this.#reportedUpTo) this.#reportedUpTo = sent;
+      this.#reports.push({ at: nowMs, sentAt: sent, lost: r.arrivalMs === null });
       if (r.arrivalMs === null) { this.#sent.delete(r.seq & 0xffff); continue; }
       this.#sent.delete(r.seq & 0xffff);
       const owd = r.arrivalMs - sent;
@@ -67,13 +70,21 @@ export class QueueDelayMeter {
   /**
    * The share of our packets reported lost over the last {@link LOSS_WINDOW_MS}, when that is
    * telling: at least {@link MIN_LOST} lost (one loss among the five packets a second of a
-   * keep-alive rung is 20%, and says nothing); 0 otherwise.
+   * keep-alive rung is 20%, and says nothing); 0 otherwise. `sentAfter`: count only packets sent
+   * after then (the losses of what the sender sent before a change it made are old news).
    */
-  lossFraction(nowMs: number): number {
-    const recent = this.#reports.filter((s) => nowMs - s.at <= LOSS_WINDOW_MS);
+  lossFraction(nowMs: number, sentAfter = -Infinity): number {
+    const recent = this.#reports.filter((s) => nowMs - s.at <= LOSS_WINDOW_MS && s.sentAt > sentAfter);
     const lost = recent.filter((s) => s.lost).length;
     return lost >= MIN_LOST ? lost / recent.length : 0;
   }
+
+  /**
+   * The send time (our clock, ms) of the newest packet the feedback has reported: what the queue
+   * and the loss say now is about packets sent up to then. Behind a long queue that is long ago,
+   * so a sender that already stepped down must not step down again for the queue it left.
+   */
+  reportedUpTo(): number | null { return this.#reportedUpTo; }
 
   /** The queueing delay now, ms; null before any feedback or when feedback stopped a second ago. */
   queueMs(nowMs: number): number | null {

@@ -41,10 +41,15 @@ export const STATE_RECEIVE_PER_SECOND = 5;
 /**
  * `media`: what the sender sends right now. `camera: false` when its video is off (camera
  * turned off, audio only, or no camera); `mic: false` when it is muted or has no microphone.
- * Sent on every change, and when the channel opens unless both are on (what a receiver assumes
- * until told otherwise).
+ * `hidden: true` (optional, issue 14) while the sender's page is hidden (another tab, a
+ * minimized window, a locked phone): nobody there sees the receiver's video, so the receiver
+ * may stop sending it (audio goes on) until a `media` message without it, or with `hidden:
+ * false`, says the page shows again. Absent means visible, so a partner that never sends it is
+ * always sent video, and one that does not know it drops the field (unknown fields are).
+ * Sent on every change, and when the channel opens unless both are on and the page is visible
+ * (what a receiver assumes until told otherwise).
  */
-const MediaStateMsg = z.object({ t: z.literal('media'), camera: z.boolean(), mic: z.boolean() });
+const MediaStateMsg = z.object({ t: z.literal('media'), camera: z.boolean(), mic: z.boolean(), hidden: z.boolean().optional() });
 /** `typing`: the sender is typing a chat message (at most one per {@link TYPING_SEND_INTERVAL_MS}). */
 const TypingMsg = z.object({ t: z.literal('typing') });
 
@@ -135,10 +140,14 @@ export class StateOutbox {
     return true;
   }
 
-  /** Says what we send now: at once, or at the end of the current interval (the latest state wins). */
+  /**
+   * Says what we send now (and whether our page is hidden): at once, or at the end of the current
+   * interval (the latest state wins). `hidden` goes out only when true: a visible page's messages
+   * stay what they always were.
+   */
   media(state: MediaState): void {
     if (this.#closed) return;
-    this.#pending = { camera: state.camera, mic: state.mic };
+    this.#pending = { camera: state.camera, mic: state.mic, ...(state.hidden ? { hidden: true } : {}) };
     if (this.#timer) return;
     const wait = this.#mediaAt + MEDIA_SEND_INTERVAL_MS - this.#now();
     if (wait <= 0) this.#flush();

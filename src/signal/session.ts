@@ -38,7 +38,7 @@ export function sessionStateMachine(owner: string, initial: SessionState = 'conn
 /** How long, and how many, signals ahead of their "matched" notice are held. */
 const EARLY_SIGNAL_MS = 5_000;
 /** How long after a match ended its stranger can still be reported (someone who flashes and leaves at once). */
-export const REPORT_GRACE_MS = 60_000;
+const REPORT_GRACE_MS = 60_000;
 const EARLY_SIGNAL_MAX = 32;
 
 /** Which client messages each state accepts. */

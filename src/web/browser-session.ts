@@ -55,6 +55,8 @@ interface CallSnapshot {
   /** What the partner says it sends (state channel); null until it says (or when it has no state channel). */
   partnerCamera: boolean | null;
   partnerMic: boolean | null;
+  /** The partner says its page is hidden (another tab, minimized, a locked phone): our video is paused until it shows. */
+  partnerHidden: boolean;
 }
 
 /** Everything the view renders. */
@@ -154,6 +156,11 @@ const LEFT_BECAUSE: Record<PartnerLeftReason, MessageKey> = {
   disconnect: 'left.disconnect',
 };
 
+/** The page is hidden (`document.visibilityState`): another tab, a minimized window, a locked phone. False outside a page. */
+function pageHidden(): boolean {
+  return globalThis.document?.visibilityState === 'hidden';
+}
+
 /** Parses the interests field: comma-separated tags, lower-cased, de-duplicated, at most 10. */
 export function parseInterests(text: string): string[] {
   const tags = text.split(',').map((t) => t.trim().toLowerCase().replace(/\s+/g, ' ')).filter((t) => t.length > 0 && t.length <= 32);
@@ -238,9 +245,12 @@ export class BrowserSession extends TypedEmitter<SessionEvents> {
     signal.on('disconnected', (l) => this.#onLost(l));
     // A camera plugged in or out shows or hides "Switch camera".
     globalThis.navigator?.mediaDevices?.addEventListener?.('devicechange', this.#onDeviceChange);
+    // A hidden page tells its partner, which stops sending it video until it shows (issue 14).
+    globalThis.document?.addEventListener?.('visibilitychange', this.#onVisibilityChange);
   }
 
   readonly #onDeviceChange = (): void => { void this.#countCameras(); };
+  readonly #onVisibilityChange = (): void => { this.#call?.setHidden(pageHidden()); };
 
   /** The current state. */
   get state(): SessionState { return this.#machine.state; }
@@ -267,7 +277,7 @@ export class BrowserSession extends TypedEmitter<SessionEvents> {
         matchId: m.matchId, role: m.role, private: m.private, hub: m.hub, commonInterests: m.commonInterests,
         state: call.state, everConnected: call.everConnected, path: this.#path, safetyNumber: call.safetyNumber,
         safetyCheck: call.safetyOutcome?.state ?? 'checking', chatOpen: call.chatOpen,
-        partnerCamera: call.partnerMedia?.camera ?? null, partnerMic: call.partnerMedia?.mic ?? null,
+        partnerCamera: call.partnerMedia?.camera ?? null, partnerMic: call.partnerMedia?.mic ?? null, partnerHidden: call.partnerHidden,
       } : null,
       message: this.#message,
       canRequeue: this.#hub !== null,
@@ -544,6 +554,7 @@ export class BrowserSession extends TypedEmitter<SessionEvents> {
     this.#releaseMedia();
     void this.#signal.close();
     globalThis.navigator?.mediaDevices?.removeEventListener?.('devicechange', this.#onDeviceChange);
+    globalThis.document?.removeEventListener?.('visibilitychange', this.#onVisibilityChange);
     this.#to('closed');
     this.removeAllListeners();
   }
@@ -751,6 +762,8 @@ export class BrowserSession extends TypedEmitter<SessionEvents> {
     call.on('partnermedia', () => this.#changed());
     call.on('partnertyping', () => this.safeEmit('partnertyping'));
     call.on('failure', (reason) => this.#onCallFailed(m, reason));
+    // A page already hidden when the match comes says so as soon as the state channel opens.
+    call.setHidden(pageHidden());
     this.#to('in-call');
     call.start();
   }

@@ -3,9 +3,10 @@
  * text chat (and a `chat` channel the partner opens in-band, read as well: docs/protocol.md,
  * "Between peers"), trickle ICE over the signaling server, an ICE gathering timeout, one ICE
  * restart when the connection fails, the safety-number exchange on its own data channel
- * (docs/safety-number.md), and the call-state channel: what we send (camera, microphone) and
- * "typing" go to the partner, the partner's come back as events (docs/protocol.md, "The state
- * channel").
+ * (docs/safety-number.md), and the call-state channel: what we send (camera, microphone),
+ * whether our page is hidden, and "typing" go to the partner, the partner's come back as events
+ * (docs/protocol.md, "The state channel"). While the partner says its page is hidden, our video
+ * encoding is off (issue 14: no upload nobody watches), as in audio only; audio goes on.
  *
  * Only the offerer ever makes offers (the first one and the ICE restart), so the two sides
  * never collide ("glare", RFC 8829 section 4.1.8.1) and no rollback is needed.
@@ -52,6 +53,12 @@ const MAX_PARTNER_CHAT_CHANNELS = 4;
 const QUALITY_EVERY_MS = 1500;
 /** "Audio only" is offered once every sample has been poor for this long, ms. */
 const AUDIO_ONLY_AFTER_MS = 8000;
+/**
+ * After video stops or starts again because a page was hidden or shown, the quality indicator
+ * does not judge that video for this long, ms: the gap reads as one long freeze once the first
+ * frame after it arrives, and the upload estimate needs a moment to ramp back up.
+ */
+const VIDEO_PAUSE_SETTLE_MS = 2 * QUALITY_EVERY_MS;
 
 /** The connection-quality indicator's state (src/web/quality-level.ts). */
 export interface CallQuality {
@@ -104,7 +111,7 @@ export type CallEvents = {
   chat: [string];
   /** The safety-number exchange ended: a verified number, or why there is none. */
   safety: [SafetyOutcome];
-  /** The partner said what it sends (state channel): camera and microphone on or off. */
+  /** The partner said what it sends (state channel): camera and microphone on or off, its page hidden or not. */
   partnermedia: [MediaState];
   /** The partner is typing a chat message (state channel; at most one every 2 s from a well-behaved partner). */
   partnertyping: [];
@@ -177,6 +184,14 @@ export class PeerCall extends TypedEmitter<CallEvents> {
   #connectedAt = 0;
   #audioOnly = false;
   #offerAudioOnly = false;
+  /** Our page is hidden (the partner is told, and stops sending us video). */
+  #hidden = false;
+  /** The partner said its page is hidden: our video encoding is off until it shows again. */
+  #partnerHidden = false;
+  /** When our video or the partner's last stopped or started for a hidden page (performance.now(); -Infinity: never). */
+  #pauseChangedAt = -Infinity;
+  /** Video sender changes, one at a time (each reads the wanted state when it runs). */
+  #senderChain: Promise<void> = Promise.resolve();
 
   constructor(options: PeerCallOptions) {
     super();
@@ -213,7 +228,7 @@ export class PeerCall extends TypedEmitter<CallEvents> {
     // src/peer/werift-seam.ts.)
     this.#stateDc.onopen = () => {
       const m = this.mediaState;
-      if (!m.camera || !m.mic) this.sendMediaState();
+      if (!m.camera || !m.mic || m.hidden) this.sendMediaState();
     };
     this.#stateDc.onmessage = (ev: MessageEvent) => this.#onStateMessage(ev.data);
     this.pc.onicecandidate = (ev) => this.#onCandidate(ev.candidate);
@@ -238,17 +253,33 @@ export class PeerCall extends TypedEmitter<CallEvents> {
   get chatOpen(): boolean { return chatSendChannel(this.#dc, this.#partnerChat) !== null; }
   /** What the partner last said it sends, or null when it has said nothing (yet, or no state channel). */
   get partnerMedia(): MediaState | null { return this.#partnerMedia; }
+  /** The partner said its page is hidden: we send it no video now. */
+  get partnerHidden(): boolean { return this.#partnerHidden; }
   /**
    * What we send, as the partner is told: the camera counts when there is a video track, it is
    * enabled (not "camera off") and video is not paused for audio only; the microphone when there
-   * is an enabled audio track.
+   * is an enabled audio track; `hidden` while our page is hidden. (Video paused because the
+   * partner is hidden is not "camera off": the partner gets it again as soon as it shows.)
    */
   get mediaState(): MediaState {
     const { audio, video } = this.#opts.media;
     return {
       camera: !!video && video.enabled && video.readyState === 'live' && !this.#audioOnly,
       mic: !!audio && audio.enabled && audio.readyState === 'live',
+      ...(this.#hidden ? { hidden: true } : {}),
     };
+  }
+
+  /**
+   * Our page was hidden (another tab, a minimized window, a locked phone) or shown again: the
+   * partner is told over the state channel, and stops sending us video while we are hidden
+   * (issue 14). Call it before {@link start} too, for a page that is hidden when the call begins.
+   */
+  setHidden(hidden: boolean): void {
+    if (this.#state === 'closed' || hidden === this.#hidden) return;
+    this.#hidden = hidden;
+    this.#pauseChangedAt = performance.now();
+    this.sendMediaState();
   }
 
   /** Starts negotiating: the offerer sends its offer, the answerer waits for it. */
@@ -321,6 +352,7 @@ export class PeerCall extends TypedEmitter<CallEvents> {
     this.#emitQuality();
     // The partner shows "camera off" rather than the last frame it got.
     this.sendMediaState();
+    // Audio only turned off while the partner's page is hidden leaves video off until it shows.
     await this.#applySenderSettings();
   }
 
@@ -391,7 +423,15 @@ export class PeerCall extends TypedEmitter<CallEvents> {
     const msg = this.#stateIn.receive(data);
     if (!msg) return;
     if (msg.t === 'media') {
-      this.#partnerMedia = { camera: msg.camera, mic: msg.mic };
+      const hidden = msg.hidden === true;
+      this.#partnerMedia = { camera: msg.camera, mic: msg.mic, ...(hidden ? { hidden } : {}) };
+      if (hidden !== this.#partnerHidden) {
+        // Hidden: our video encoding goes off (no upload nobody watches); shown again: on, unless
+        // audio only keeps it off. Chromium starts a reactivated encoding with a keyframe.
+        this.#partnerHidden = hidden;
+        this.#pauseChangedAt = performance.now();
+        void this.#applySenderSettings();
+      }
       this.emit('partnermedia', this.#partnerMedia);
     } else {
       this.emit('partnertyping');
@@ -592,16 +632,29 @@ export class PeerCall extends TypedEmitter<CallEvents> {
     return this.pc.getTransceivers().find((t) => t.receiver.track.kind === 'video' && t.sender.track?.kind === 'video')?.sender ?? null;
   }
 
-  /** The video sender's cap, degradation preference and on/off (sender-settings.ts); never throws. */
-  async #applySenderSettings(): Promise<void> {
-    const sender = this.#videoSender();
-    if (!sender || this.#state === 'closed') return;
-    try {
-      // What the sender reports afterwards is read by the tests through the debug hook.
-      await applyVideoSenderSettings(sender, !this.#audioOnly);
-    } catch (err) {
-      log.warn('video sender settings not applied', err);
-    }
+  /** Our video goes out: not audio only, and the partner's page is not hidden. */
+  #videoWanted(): boolean {
+    return !this.#audioOnly && !this.#partnerHidden;
+  }
+
+  /**
+   * The video sender's cap, degradation preference and on/off (sender-settings.ts); never
+   * throws. Changes run one at a time, each with the state wanted when it runs, so audio only
+   * and the partner's hidden page (which both turn the encoding off) cannot undo each other.
+   */
+  #applySenderSettings(): Promise<void> {
+    const step = async (): Promise<void> => {
+      const sender = this.#videoSender();
+      if (!sender || this.#state === 'closed') return;
+      try {
+        // What the sender reports afterwards is read by the tests through the debug hook.
+        await applyVideoSenderSettings(sender, this.#videoWanted());
+      } catch (err) {
+        log.warn('video sender settings not applied', err);
+      }
+    };
+    this.#senderChain = this.#senderChain.then(step, step);
+    return this.#senderChain;
   }
 
   /** One quality reading, then the next one scheduled (never two at once). */
@@ -620,7 +673,13 @@ export class PeerCall extends TypedEmitter<CallEvents> {
       // counters. While reconnecting the stats say nothing about the new path: start afresh.
       if (this.#state !== 'connected') this.#tracker.reset();
       else if (prev) {
-        const inputs = qualityInputs(prev, sample, { sendingVideo: !this.#audioOnly && this.#videoSender() !== null, callSeconds: (now - this.#connectedAt) / 1000 });
+        // A hidden page, ours or the partner's, stops one video: while it is stopped, and shortly
+        // after it starts again, that video is not judged (no freezes, no upload estimate).
+        const settling = now - this.#pauseChangedAt < VIDEO_PAUSE_SETTLE_MS;
+        const judgeRemote = !this.#hidden && !settling;
+        const inputs = qualityInputs(judgeRemote ? prev : { ...prev, video: null }, judgeRemote ? sample : { ...sample, video: null }, {
+          sendingVideo: this.#videoWanted() && !settling && this.#videoSender() !== null, callSeconds: (now - this.#connectedAt) / 1000,
+        });
         this.#tracker.push(classifyQuality(inputs), now);
         this.#emitQuality();
       }

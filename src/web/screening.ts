@@ -384,7 +384,10 @@ export class Screener extends TypedEmitter<{ change: [ScreenerSnapshot] }> {
     if (this.#firstFrameAt === null) this.#firstFrameAt = performance.now();
     // Once a second, whatever the sampling rate: "frozen" compares frames a second apart.
     const now = performance.now();
-    if (now - this.#lookedAt >= STEADY_SAMPLE_MS - 50) {
+    // While this page is hidden the partner sends it no video (issue 14): a still picture then
+    // is not a camera that shows nothing.
+    if (globalThis.document?.visibilityState === 'hidden') this.#frozenInRow = 0;
+    else if (now - this.#lookedAt >= STEADY_SAMPLE_MS - 50) {
       this.#lookedAt = now;
       this.#checkNothing(video);
     }

@@ -90,6 +90,7 @@ export class View {
   readonly #switchCamera = byTestId<HTMLButtonElement>('switch-camera');
   readonly #partnerCameraOff = byTestId<HTMLElement>('partner-camera-off');
   readonly #partnerMicOff = byTestId<HTMLElement>('partner-mic-off');
+  readonly #partnerAway = byTestId<HTMLElement>('partner-away');
   readonly #typing = byTestId<HTMLElement>('typing');
   #typingTimer: ReturnType<typeof setTimeout> | null = null;
   #localMedia: LocalMedia | null = null;
@@ -422,6 +423,7 @@ export class View {
     this.#partnerCameraOff.hidden = !partnerCameraOff;
     this.#remoteBox.toggleAttribute('data-camera-off', partnerCameraOff);
     this.#partnerMicOff.hidden = !(inCall && s.call?.partnerMic === false);
+    this.#partnerAway.hidden = !(inCall && s.call?.partnerHidden === true);
     if (!inCall) this.#showTyping(false);
     if (this.#cameraOffOn !== s.cameraOff) {
       this.#cameraOffOn = s.cameraOff;

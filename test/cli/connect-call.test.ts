@@ -72,10 +72,15 @@ describe('two chatzyo connect processes', () => {
     expect(await two.exitCode(15_000)).toBe(0);
     expect(await two.next('closed', 1000)).toMatchObject({ reason: 'max-partners', exitCode: 0 });
 
-    expect(webmVideoSizes(file)).toEqual([{ width: 320, height: 240 }]);
+    // The header has the size of the first keyframe recorded: the partner's, not ours (640x480,
+    // which it once said). Calls start a rung below the best (issue 14: 240x180 of two's 320x240)
+    // and step up, so that is 240x180, or 320x240 when the step up came before the recording began.
+    const sizes = webmVideoSizes(file);
+    expect(sizes).toHaveLength(1);
+    expect([[240, 180], [320, 240]]).toContainEqual([sizes[0]!.width, sizes[0]!.height]);
     const p = await probe(file);
     expect(p.codec).toBe('vp8');
-    expect([p.width, p.height]).toEqual([320, 240]);
+    expect([p.width, p.height]).toEqual([sizes[0]!.width, sizes[0]!.height]);
     expect(p.frames).toBeGreaterThanOrEqual(20);
   });
 

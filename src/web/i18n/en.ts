@@ -16,6 +16,7 @@ export const en = {
   'remote.placeholder': "Your partner's video appears here.",
   'remote.cameraOff': 'Stranger turned their camera off',
   'remote.micOff': "Stranger's microphone is off",
+  'remote.away': "Stranger's page is hidden: your video is paused until they return",
   'remote.unmute': 'Tap to hear your partner',
   'local.label': 'Your camera preview',
   'local.camera': 'Your camera',

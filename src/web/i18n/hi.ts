@@ -13,6 +13,7 @@ export const hi: Catalog = {
   'remote.placeholder': 'आपके पार्टनर का वीडियो यहाँ दिखेगा।',
   'remote.cameraOff': 'अजनबी ने अपना कैमरा बंद कर दिया',
   'remote.micOff': 'अजनबी का माइक बंद है',
+  'remote.away': 'अजनबी का पेज छिपा हुआ है: उनके लौटने तक आपका वीडियो रुका हुआ है',
   'remote.unmute': 'पार्टनर को सुनने के लिए टैप करें',
   'local.label': 'आपके कैमरे का प्रीव्यू',
   'local.camera': 'आपका कैमरा',
