@@ -12,6 +12,8 @@ import type { MediaSink, MediaSource } from './media-source.js';
 import { limitRetransmissions, type RetransmissionCounts } from './nack-limiter.js';
 import { QueueDelayMeter } from './queue-delay.js';
 
+/** With no transport-wide feedback at all for this long, the rung is judged without it, ms. */
+const NO_FEEDBACK_MS = 5000;
 /** How often the rung is reconsidered, ms. */
 const TICK_MS = 200;
 
@@ -62,6 +64,7 @@ export class VideoAdaptation {
   readonly #queue = new QueueDelayMeter();
   readonly #resends: RetransmissionCounts[] = [];
   #lastFeedbackAt: number | null = null;
+  readonly #startedAt = performance.now();
   /** The video is paused (the partner's page is hidden): the rung stays as it is. */
   #paused = false;
 
@@ -124,10 +127,13 @@ export class VideoAdaptation {
     const stalled = this.#lastFeedbackAt !== null && now - this.#lastFeedbackAt > 1000;
     const target = this.controller.update(now, {
       estimateKbps: e.estimateKbps,
-      overuse: e.delayState === 'overuse' || stalled,
+      overuse: e.delayState === 'overuse',
+      stalled,
       // Only what was sent since the rung took effect: the loss a change already answered is old news.
       lossFraction: this.#queue.lossFraction(now, this.controller.changedAt),
-      queueMs: q,
+      // A partner that never sends transport-wide feedback (a stack without it) would keep the
+      // rule from ever seeing calm: after NO_FEEDBACK_MS it judges by the rest, as without a meter.
+      ...(this.#lastFeedbackAt === null && now - this.#startedAt > NO_FEEDBACK_MS ? {} : { queueMs: q }),
       carrying: this.#sink.rung,
       reportedUpTo: this.#queue.reportedUpTo(),
       ...(e.ackedKbps !== undefined ? { ackedKbps: e.ackedKbps } : {}),

@@ -36,6 +36,8 @@ const PROBE_DRAIN_MS = 3000;
 const CAPACITY_KEEP_MS = 30_000;
 /** No probe of a rung the path was just measured not to carry, for this long after, ms. */
 const CAPACITY_PROBE_WAIT_MS = 4000;
+/** Feedback about packets sent before a change is ignored for at most this long after it, ms. */
+const STALE_MAX_MS = 3000;
 
 /** Settings of {@link RungController}. */
 export interface LadderOptions {
@@ -89,6 +91,8 @@ export interface PathSignals {
    * before the current rung took effect was already answered by that change.
    */
   reportedUpTo?: number | null;
+  /** Feedback stopped while we send: nothing gets through. Congestion that nothing masks. */
+  stalled?: boolean;
 }
 
 /** Why the rung changed. */
@@ -135,6 +139,8 @@ export class RungController {
   #lastChangeAt = -Infinity;
   /** What the path carried (audio included) when a queue last stood at the bottleneck, kbit/s, and when. */
   #capacity: { kbps: number; at: number } | null = null;
+  /** The rung last stepped up to because the remembered capacity carries it (null: none). */
+  #upByCapacity: number | null = null;
   /** The queue a second or so ago (is it draining?). */
   #queueBefore: { at: number; ms: number } | null = null;
   /** When the last failed probe went back down (null: none yet). */
@@ -192,9 +198,10 @@ export class RungController {
     const longQueue = !draining && q !== null && q > (probing ? QUEUE_PROBE_LIMIT_MS : QUEUE_LIMIT_MS);
     // Congestion in packets sent before the current rung took effect was answered by that
     // change: behind a queue of a second, the feedback still tells of the rung before it.
+    // (For at most STALE_MAX_MS: feedback that never reaches the new rung is a stall, below.)
     const stale = s.reportedUpTo !== undefined && s.reportedUpTo !== null && s.reportedUpTo <= this.#lastChangeAt
-      && this.#reason !== 'probe' && this.#reason !== 'fits' && this.#reason !== 'start';
-    const overuse = !stale && (s.overuse || longQueue);
+      && now - this.#lastChangeAt < STALE_MAX_MS && this.#reason !== 'probe' && this.#reason !== 'fits' && this.#reason !== 'start';
+    const overuse = (!stale && (s.overuse || longQueue)) || s.stalled === true;
     this.#overuseNow = overuse;
     // Calm needs feedback that says so: a queue meter that has none yet (null; or feedback that
     // stopped) knows nothing. (Signals without a queue meter at all judge by the rest.)
@@ -229,6 +236,9 @@ export class RungController {
     }
     const to = down === 'limit' ? Math.max(fit, cur) : down ? Math.min(this.rungs.length - 1, oneDown) : cur;
     if (to > cur) {
+      // Congestion on a rung the remembered capacity said fits: that capacity is out of date
+      // (cross traffic came): forget it rather than climb back to the same rung again and again.
+      if (down === 'congestion' && this.#upByCapacity === cur && !overCapacity) this.#capacity = null;
       if (this.#probe && this.#probe.rung === cur) {
         // A probe that failed goes back to where it came from: that rung was carried until the
         // probe, and the estimate of a queue the probe itself filled undersells the path.
@@ -245,7 +255,10 @@ export class RungController {
     if (this.fitting(s.estimateKbps, 1.1) <= next) return this.#set(now, next, 'fits');
     // Below what the path was measured to carry when it was full (a queue drained on a lower
     // rung, or loss took it lower): back up without probing. Above it, no probe for a while.
-    if (this.needKbps(next) <= 0.9 * cap) return this.#set(now, next, 'fits');
+    if (this.needKbps(next) <= 0.9 * cap) {
+      this.#upByCapacity = next;
+      return this.#set(now, next, 'fits');
+    }
     if (cap > 0 && now - this.#capacity!.at < CAPACITY_PROBE_WAIT_MS) return cur;
     const back = this.#backoff.get(next);
     if (back && now < back.until) return cur;

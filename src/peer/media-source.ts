@@ -256,11 +256,13 @@ export class MediaSource extends TypedEmitter<MediaSourceEvents> {
   /**
    * A partner asked for a keyframe (RTCP PLI, RFC 4585 section 6.3.1): send it the cached one
    * and hold deltas until the encoder's next keyframe. Ignored while already waiting for one,
-   * and while paused (resuming sends one).
+   * while paused (resuming sends one), and while holding for a step down (the new rung's
+   * keyframe comes within a second; the old rung's, the largest frame of what the path could not
+   * carry, would only deepen its queue).
    */
   requestKeyframe(sink: MediaSink): void {
     const s = sink as SinkState;
-    if (this.kind !== 'video' || !this.#sinks.has(s) || !s.live || s.paused) return;
+    if (this.kind !== 'video' || !this.#sinks.has(s) || !s.live || s.paused || s.holding) return;
     this.#replayKeyframe(s);
   }
 

@@ -88,6 +88,13 @@ export const ReportMsg = z.object({
   type: z.literal('report'),
   matchId: OpaqueId,
   reason: ReportReason,
+  /**
+   * true: the sender knows that call is over (a report of the last stranger). Without it a
+   * report that finds its match already over was sent for a call the sender thought current (the
+   * partner left at the same moment): it still counts, and is answered CHZ_ERR_NOT_MATCHED so the
+   * sender joins again, as after a crossed Next.
+   */
+  ended: z.literal(true).optional(),
 });
 /** Application-level ping, answered by `pong` with the same id (to measure signaling RTT). */
 export const PingMsg = z.object({ type: z.literal('ping'), id: z.number().int().min(0) });

@@ -6,7 +6,7 @@
  *   every node sets it again, NX, after each reconnect, so a Redis that lost its data gets back
  *   the secret the nodes hold);
  * - `{chz}:safety:who:CLIENT`: a client's anonymous id and address hash (for a reporter on
- *   another node): 24 h at most while connected, 10 minutes after it disconnects;
+ *   another node): 24 h at most while connected, 2 minutes after it disconnects;
  * - `{chz}:safety:quota:SUBJECT`: reports made in the current window (expires with it);
  * - `{chz}:safety:reports:SUBJECT`: sorted set of reports against a subject, by time (expires
  *   after the ban window); `{chz}:safety:reported`: the subjects, by their latest report;

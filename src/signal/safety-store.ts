@@ -18,7 +18,7 @@ export interface Subject {
  * it disconnects: someone who shows something and leaves at once can still be reported by the
  * partner of that call.
  */
-export const WHO_KEEP_AFTER_DISCONNECT_MS = 10 * 60_000;
+export const WHO_KEEP_AFTER_DISCONNECT_MS = 2 * 60_000;
 
 /** Most disconnected identities the memory store keeps for {@link WHO_KEEP_AFTER_DISCONNECT_MS} (the oldest go first). */
 const WHO_KEEP_MAX = 100_000;

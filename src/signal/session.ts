@@ -47,7 +47,7 @@ const ALLOWED: Record<SessionState, readonly ClientMessage['type'][]> = {
   // A report may name the match that just ended (REPORT_GRACE_MS), so also between calls.
   ready: ['join', 'private-create', 'private-join', 'leave', 'report', 'ping'],
   queued: ['leave', 'report', 'ping'],
-  'private-waiting': ['leave', 'ping'],
+  'private-waiting': ['leave', 'report', 'ping'],
   matched: ['signal', 'next', 'leave', 'report', 'ping'],
   closed: [],
 };
@@ -437,13 +437,21 @@ export class ClientSession {
     last.reported = true;
     const judged = await this.#judgeReport(last.partnerId, msg.reason, last.endedAt - last.matchedAt);
     this.ctx.log.info({ session: this.id, reported: last.partnerId, match: msg.matchId, reason: msg.reason, outcome: judged.outcome, late: true }, 'partner reported');
+    await this.#block(last.partnerId);
+    if (this.#state === 'closed') return;
+    this.#reportOutcome(judged);
+    // Sent for the call it thought current, which the partner ended meanwhile: the client expects
+    // to be queued again, as the server does after a report; it joins on this answer.
+    if (msg.ended !== true && this.#state === 'ready') this.error('CHZ_ERR_NOT_MATCHED', 'Your partner left as you reported them; the report counts.', 'report');
+  }
+
+  /** Never pairs this client with `partnerId` again within the ban window (a storage failure costs the block, not the report). */
+  async #block(partnerId: string): Promise<void> {
     try {
-      await this.#mm.block(this.id, last.partnerId, this.ctx.options.banWindowMs);
+      await this.#mm.block(this.id, partnerId, this.ctx.options.banWindowMs);
     } catch (err) {
       this.ctx.log.warn({ err, session: this.id }, 'could not keep the reported stranger away');
     }
-    if (this.#state === 'closed') return;
-    this.#reportOutcome(judged);
   }
 
   /** A report of the stranger in the call: ends the call and keeps the two apart. */
@@ -451,6 +459,9 @@ export class ClientSession {
     const partnerId = this.#partnerId!;
     const judged = await this.#judgeReport(partnerId, msg.reason, Date.now() - this.#matchedAt);
     this.ctx.log.info({ session: this.id, reported: partnerId, match: msg.matchId, reason: msg.reason, outcome: judged.outcome }, 'partner reported');
+    // Blocked first: the partner may end the match while the report was judged, and then the
+    // end below blocks nothing (and the re-queue must not meet them).
+    await this.#block(partnerId);
     // A report always ends the match, even past the skip limit; only the re-queue may wait.
     // The two are never paired again (within the ban window): not by the re-queue, not later.
     const mayRequeue = !this.#ended.wouldExceed();

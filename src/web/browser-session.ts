@@ -410,7 +410,7 @@ export class BrowserSession extends TypedEmitter<SessionEvents> {
       this.#changed();
       return;
     }
-    if (!this.#send({ type: 'report', matchId, reason })) { this.#changed(); return; }
+    if (!this.#send({ type: 'report', matchId, reason, ended: true })) { this.#changed(); return; }
     last.reported = true;
     this.#lastReportAt = performance.now();
     this.#message = { text: text('msg.reported'), tone: 'info' };

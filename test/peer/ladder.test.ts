@@ -9,6 +9,7 @@ import { DEFAULT_VIDEO, resolveFfmpeg } from '../../src/peer/ffmpeg.js';
 import { MediaSource } from '../../src/peer/media-source.js';
 import { parseRtp, payloadKind, readVp8PictureId, vp8PictureIdAt } from '../../src/peer/rtp-frames.js';
 import { RungController, defaultLadder } from '../../src/peer/ladder.js';
+import { QueueDelayMeter } from '../../src/peer/queue-delay.js';
 import { until } from '../helpers/deadline.js';
 
 const LADDER = defaultLadder(DEFAULT_VIDEO);
@@ -110,6 +111,64 @@ describe('RungController', () => {
     while (c.target !== 0 && t < freed + 10_000) { c.update(t, calm(c.needKbps(c.target) * 1.05)); t += 200; }
     expect(c.target).toBe(0);
     expect(t - freed).toBeLessThanOrEqual(5000);
+  });
+});
+
+describe('RungController against a standing queue (what a Chromium viewer behind low-upload showed)', () => {
+  // need(1) = 300*1.1+9+60 = 399, need(2) = 150*1.1+9+60 = 234 kbit/s (audio 60).
+  const full = (t: number, extra: Partial<Parameters<RungController['update']>[1]> = {}) => ({ ...calm(300), queueMs: 300, ackedKbps: 240, reportedUpTo: t - 300, ...extra });
+
+  it('jumps straight to the rung that the acknowledged rate carries, not one rung a second', () => {
+    const c = new RungController(LADDER, { startRung: 0, audioKbps: 60 });
+    // 240 kbit/s of video acknowledged plus the audio: the path carries 300; rung 2 fits its 90%.
+    expect(c.update(0, full(0))).toBe(2);
+    expect(c.reason).toBe('congestion');
+  });
+
+  it('ignores congestion in packets sent before the new rung took effect, but never a stall', () => {
+    const c = new RungController(LADDER, { startRung: 0, audioKbps: 60 });
+    expect(c.update(0, full(0))).toBe(2);
+    // The track switches at t = 1000; until then, and for feedback about packets sent before it,
+    // the queue it left behind is old news.
+    expect(run(c, 200, 800, (t) => full(t, { queueMs: 500, carrying: 0 }))).toBe(2);
+    expect(run(c, 1000, 2400, () => full(0, { queueMs: 600, carrying: 2, reportedUpTo: 700, ackedKbps: undefined }))).toBe(2);
+    // Feedback that stops altogether is congestion, whatever came before.
+    expect(c.update(2600, full(0, { queueMs: null, carrying: 2, reportedUpTo: 700, stalled: true }))).toBe(3);
+  });
+
+  it('takes no step up before any feedback, and steps up once feedback says the path is calm', () => {
+    const c = new RungController(LADDER, { startRung: 1, audioKbps: 60 });
+    expect(run(c, 0, 3000, () => ({ ...calm(2000), queueMs: null }))).toBe(1);
+    expect(run(c, 3200, 6000, () => ({ ...calm(2000), queueMs: 0 }))).toBe(0);
+  });
+
+  it('climbs back to the measured capacity without a probe, and forgets it when that rung meets congestion', () => {
+    const c = new RungController(LADDER, { startRung: 0, audioKbps: 60 });
+    expect(c.update(0, full(0))).toBe(2);
+    // Overuse of fresh packets (the trend, not the queue): one rung down.
+    expect(c.update(1200, { ...calm(150), overuse: true, queueMs: 10, reportedUpTo: 1100, carrying: 2 })).toBe(3);
+    // Calm: back up to rung 2, which the measured 300 kbit/s carries: no probe.
+    expect(run(c, 1400, 3000, (t) => ({ ...calm(150), queueMs: 0, reportedUpTo: t - 50, carrying: c.target }))).toBe(2);
+    expect(c.reason).toBe('fits');
+    // Cross traffic: rung 2 meets a long queue (no acknowledged rate to measure): down, and the
+    // capacity is forgotten, so the next step up is a probe.
+    expect(c.update(4200, { ...calm(150), queueMs: 120, reportedUpTo: 4100, carrying: 2 })).toBe(3);
+    let t = 4400;
+    for (; c.target === 3 && t < 10_000; t += 200) c.update(t, { ...calm(150), queueMs: 0, reportedUpTo: t - 50, carrying: c.target });
+    expect(c.target).toBe(2);
+    expect(c.reason).toBe('probe');
+  });
+});
+
+describe('QueueDelayMeter', () => {
+  it('counts loss only of packets sent after a given time, and says how far its feedback reaches', () => {
+    const m = new QueueDelayMeter();
+    for (let i = 0; i < 10; i++) m.onSent(i, i * 100);
+    // 0-4 lost (sent before 450), 5-9 arrived.
+    m.onFeedback(Array.from({ length: 10 }, (_, i) => ({ seq: i, arrivalMs: i < 5 ? null : 5000 + i * 100 })), 1000);
+    expect(m.lossFraction(1000)).toBe(0.5);
+    expect(m.lossFraction(1000, 450)).toBe(0);
+    expect(m.reportedUpTo()).toBe(900);
   });
 });
 

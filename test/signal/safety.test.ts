@@ -493,16 +493,37 @@ describe.each(['memory', 'redis'] as const)('after a report (%s)', (store) => {
     // The stranger shows something and disconnects at once.
     await target.close();
     await reporter.next('partner-left');
-    reporter.send({ type: 'report', matchId, reason: 'nudity' });
+    reporter.send({ type: 'report', matchId, reason: 'nudity', ended: true });
     await reporter.sync();
     expect(reporter.pending('error')).toEqual([]);
     await until(async () => (await metric(b, 'chatzyo_report_outcomes_total', 'outcome="counted"')) === 1, 5000, 'the late report is counted');
     // Once per match; an unknown match is refused.
-    reporter.send({ type: 'report', matchId, reason: 'nudity' });
+    reporter.send({ type: 'report', matchId, reason: 'nudity', ended: true });
     expect((await reporter.error('CHZ_ERR_STALE_MATCH')).message).toMatch(/already reported/);
-    reporter.send({ type: 'report', matchId: 'x'.repeat(16), reason: 'nudity' });
+    reporter.send({ type: 'report', matchId: 'x'.repeat(16), reason: 'nudity', ended: true });
     await reporter.error('CHZ_ERR_STALE_MATCH');
     expect(await metric(b, 'chatzyo_reports_total', 'reason="nudity"')).toBe(1);
+  });
+
+  it('a report that crosses the partner leaving counts, and is answered so the reporter joins again', async () => {
+    const [a, b] = await nodes();
+    const target = await from(a, '203.0.113.96');
+    const reporter = await from(b, '203.0.113.5');
+    const matchId = await meet(target, reporter);
+    // The partner's Next reaches the server first; the report was sent for the call the reporter
+    // thought current (no \`ended\`), and the reporter expects to be queued again.
+    target.send({ type: 'next' });
+    await target.next('queued');
+    await reporter.next('partner-left');
+    reporter.send({ type: 'report', matchId, reason: 'harassment' });
+    const e = await reporter.error('CHZ_ERR_NOT_MATCHED');
+    expect(e.ref).toBe('report');
+    await until(async () => (await metric(b, 'chatzyo_report_outcomes_total', 'outcome="counted"')) === 1, 5000, 'the crossed report is counted');
+    // As after a crossed Next, the client joins: it is queued, and not with the one it reported.
+    reporter.send({ type: 'join', hub: 'tamil' });
+    await reporter.next('queued');
+    await Promise.all([target.sync(), reporter.sync()]);
+    expect(reporter.pending('matched')).toEqual([]);
   });
 
   it('a late report keeps the two apart when both look for someone again', async () => {
@@ -512,7 +533,7 @@ describe.each(['memory', 'redis'] as const)('after a report (%s)', (store) => {
     const matchId = await meet(target, reporter);
     target.send({ type: 'leave' });
     await reporter.next('partner-left');
-    reporter.send({ type: 'report', matchId, reason: 'spam' });
+    reporter.send({ type: 'report', matchId, reason: 'spam', ended: true });
     await reporter.sync();
     expect(reporter.pending('error')).toEqual([]);
     reporter.send({ type: 'join', hub: 'tamil' });
