@@ -106,7 +106,7 @@ certificate not accepted.
 
 Examples:
   $ chatzyo bots --server http://localhost:8080 --count 200 --ramp 100
-  $ chatzyo bots --mode media --count 4 --rooms tamil,usa --duration 12 --next-every 5
+  $ chatzyo bots --mode media --count 4 --rooms tamil,usa --duration 8 --next-every 5
   $ chatzyo bots --server https://chat.example.com --ca ./chat-ca.pem --count 200 --json --max-p95-match-ms 2000   # a CI gate: exit 1 on a miss`)
     .action(async (raw, cmd) => {
       // Typed by the option definitions above (commander's extra-typings): no casts.

@@ -33,7 +33,7 @@ interface DebugHook {
    */
   readonly screening: ScreenerSnapshot & ScreenerTimings & {
     inject(scores: ClassifierScores): void;
-    simulateLoad(outcome: SimulatedLoad): boolean;
+    simulateLoad(outcome: SimulatedLoad, timeoutMs?: number): boolean;
     classifyImage(url: string): ReturnType<Screener['classifyImage']>;
   };
 }
@@ -66,7 +66,7 @@ export function installDebugHook(session: BrowserSession, screener: Screener): v
       return {
         ...screener.snapshot(), ...t, inferenceMs: [...t.inferenceMs], clearMs: [...t.clearMs],
         inject: (scores: ClassifierScores) => screener.inject(scores),
-        simulateLoad: (outcome: SimulatedLoad) => screener.simulateLoad(outcome),
+        simulateLoad: (outcome: SimulatedLoad, timeoutMs?: number) => screener.simulateLoad(outcome, timeoutMs),
         classifyImage: (url: string) => screener.classifyImage(url),
       };
     },

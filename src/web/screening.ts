@@ -149,6 +149,7 @@ export type SimulatedLoad = 'hang' | 'fail';
 /** Watches the remote video of each call and screens it by the policy in force. */
 export class Screener extends TypedEmitter<{ change: [ScreenerSnapshot] }> {
   #load: Loader;
+  #loadTimeoutMs = LOAD_TIMEOUT_MS;
   #classifier: Promise<FrameClassifier | null> | null = null;
   /** Until the deployment's default is known (the first welcome), the strictest. */
   #policy: ScreeningPolicy = 'blur-until-safe';
@@ -231,9 +232,9 @@ export class Screener extends TypedEmitter<{ change: [ScreenerSnapshot] }> {
     let timer: ReturnType<typeof setTimeout> | undefined;
     const timedOut = new Promise<null>((resolve) => {
       timer = setTimeout(() => {
-        log.warn(`the screening model did not load within ${LOAD_TIMEOUT_MS / 1000} s`);
+        log.warn(`the screening model did not load within ${this.#loadTimeoutMs / 1000} s`);
         resolve(null);
-      }, LOAD_TIMEOUT_MS);
+      }, this.#loadTimeoutMs);
     });
     const loaded = this.#load().then((c) => {
       this.timings.loadMs = Math.round(performance.now() - t0);
@@ -306,10 +307,12 @@ export class Screener extends TypedEmitter<{ change: [ScreenerSnapshot] }> {
 
   /**
    * Test hook: the model's load (not started yet: before the first Start) never settles
-   * (`hang`, as a chunk that never arrives) or fails (`fail`). False when it has started already.
+   * (`hang`, as a chunk that never arrives) or fails (`fail`), and the load times out after
+   * `timeoutMs` (a test need not wait the real 15 s). False when it has started already.
    */
-  simulateLoad(outcome: SimulatedLoad): boolean {
+  simulateLoad(outcome: SimulatedLoad, timeoutMs = LOAD_TIMEOUT_MS): boolean {
     if (this.#classifier) return false;
+    this.#loadTimeoutMs = timeoutMs;
     this.#load = outcome === 'hang' ? () => new Promise<never>(() => {}) : () => Promise.reject(new Error('simulated load failure (debug hook)'));
     return true;
   }

@@ -1,15 +1,15 @@
-// The 45-second version of `npm run soak` (issue 18): three `chatzyo serve` nodes and a real
+// The 30-second version of `npm run soak` (issue 18): three `chatzyo serve` nodes and a real
 // redis-server, churning signal bots and a media bot pair, every fault of the schedule once.
 // It runs in the serial (media) part of `npm test`: it needs the machine to itself.
 import { describe, expect, it } from 'vitest';
 import { runSoak } from '../../scripts/soak.js';
 import { withTimeout } from '../helpers/deadline.js';
 
-describe('soak with faults (45 s)', () => {
+describe('soak with faults (30 s)', () => {
   it('loses, duplicates and reorders no signal, matches nobody twice, leaves no ghost, and memory returns after a 2,000-client burst', async () => {
     const lines: string[] = [];
     // runSoak stops every process it started in its own finally, also when a check fails.
-    const report = await withTimeout(runSoak({ durationS: 45, bots: 150, burst: 2000, mediaPairs: 1, nodeTtlMs: 3000, log: (l) => lines.push(l) }),
+    const report = await withTimeout(runSoak({ durationS: 30, bots: 150, burst: 2000, mediaPairs: 1, nodeTtlMs: 3000, log: (l) => lines.push(l) }),
       240_000, 'the soak run');
     const summary = `${JSON.stringify(report.figures, null, 1)}\n${lines.join('\n')}`;
     expect(report.failures, summary).toEqual([]);

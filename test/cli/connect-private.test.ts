@@ -63,7 +63,8 @@ describe('chatzyo connect private calls and H.264', () => {
     expect([[240, 180], [320, 240]]).toContainEqual([sizes[0]!.width, sizes[0]!.height]);
     const p = await probe(file);
     expect(p.codec).toBe('h264');
-    expect([p.width, p.height]).toEqual([sizes[0]!.width, sizes[0]!.height]);
+    // ffprobe reads the size from the stream itself (H.264's SPS may be a later one's).
+    expect([[240, 180], [320, 240]]).toContainEqual([p.width, p.height]);
     expect(p.frames).toBeGreaterThanOrEqual(20);
   });
 

@@ -39,7 +39,7 @@ const EXPECT: Record<string, Expect> = {
   'chatzyo probe --server https://chat.example.com': { exit: 0, ms: 90_000 },
   'chatzyo probe --stun stun:stun.example.com:3478 --stun stun:stun2.example.com:3478 --json': { exit: 0, ms: 60_000 },
   'chatzyo bots --server http://localhost:8080 --count 200 --ramp 100': { exit: 0, ms: 60_000 },
-  'chatzyo bots --mode media --count 4 --rooms tamil,usa --duration 12 --next-every 5': { exit: 0, ms: 120_000 },
+  'chatzyo bots --mode media --count 4 --rooms tamil,usa --duration 8 --next-every 5': { exit: 0, ms: 120_000 },
   'chatzyo bots --server https://chat.example.com --ca ./chat-ca.pem --count 200 --json --max-p95-match-ms 2000': { exit: 0, ms: 60_000 },
 };
 

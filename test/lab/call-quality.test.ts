@@ -2,9 +2,10 @@
  * A real call measured as a viewer would see it, across the lab's profiles: a werift peer
  * sends stamped video (the CLI's default encode: VP8 640x480, 15 fps, 600 kbit/s, plus Opus)
  * from behind the impairment relay (relay-only ICE, TURN through the relay); a clean werift
- * peer decodes it and reads the stamps. The metrics must move the right way: more latency
- * under 3g than on a good link, a poorer picture when the uplink (300 kbit/s) is below what the
- * CLI sends with one fixed rendition (`adapt: false`, the baseline of test/lab/adaptation.test.ts), loss visible under lossy-5. On a good
+ * peer decodes it and reads the stamps, with one fixed rendition (`adapt: false`; behind
+ * low-upload it is the baseline test/lab/adaptation.test.ts measures beside the ladder). The
+ * metrics must move the right way: more latency under 3g than on a good link, loss visible under
+ * lossy-5. On a good
  * link the viewer's recording is close to the source (PSNR and SSIM). Under 3g and lossy-5 the
  * recorded frames scored no worse than on a good link in our runs (loss showed as frames missing
  * from the recording, not as damaged ones), so no direction is asserted there; the numbers are
@@ -73,13 +74,8 @@ describe('call quality across the lab (CLI sender, one fixed rendition)', () => 
     expect(r.viewer.latencyMs!.p50).toBeGreaterThan(good.viewer.latencyMs!.p50);
   }, 90_000);
 
-  it('low-upload: 600 kbit/s into a 300 kbit/s uplink renders far fewer frames or freezes (the baseline)', async () => {
-    const r = await measure('low-upload');
-    results.set('low-upload', r);
-    const good = results.get('good')!;
-    const worse = r.windowFps < 0.5 * good.windowFps || r.viewer.freezeRatio > good.viewer.freezeRatio + 0.2;
-    expect(worse, JSON.stringify({ lowUpload: r.viewer, lowUploadFps: r.windowFps, good: good.viewer, goodFps: good.windowFps })).toBe(true);
-  }, 90_000);
+  // low-upload's baseline (this fixed rendition starving a 300 kbit/s uplink) is measured beside
+  // the ladder in test/lab/adaptation.test.ts.
 
   it('lossy-5: the viewer\'s packets go missing and the MOS drops', async () => {
     const r = await measure('lossy-5');
