@@ -387,7 +387,7 @@ describe('safety in Chromium', () => {
     await r.locator(`${sel('report-reason')} input[value="nudity"]`).check();
     await r.locator(sel('report-send')).click();
     await pollUntil(async () => reportsSent(r), (m) => m.length === 1, 5_000, (m) => `R sends the report (${JSON.stringify(m)})`);
-    expect(reportsSent(r)).toEqual([{ type: 'report', matchId: y, reason: 'nudity' }]);
+    expect(reportsSent(r)).toEqual([{ type: 'report', matchId: y, reason: 'nudity', ended: true }]);
     await pollUntil(() => metricOf('nudity'), (n) => n === nudityBefore + 1, 5_000, (n) => `the server counted the late nudity report (count ${n})`);
     expect(await r.locator(sel('status')).textContent()).toBe(en['msg.reported']);
     expect(await r.locator(sel('report-dialog')).isVisible()).toBe(false);
@@ -430,7 +430,7 @@ describe('safety in Chromium', () => {
     await r.locator(sel('report-send')).click();
     expect(Date.now() - endedAt).toBeLessThan(REPORT_LAST_MS);
     await pollUntil(async () => reportsSent(r), (m) => m.length === 2, 5_000, (m) => `R sends the second report (${JSON.stringify(m)})`);
-    expect(reportsSent(r)[1]).toEqual({ type: 'report', matchId: z, reason: 'spam' });
+    expect(reportsSent(r)[1]).toEqual({ type: 'report', matchId: z, reason: 'spam', ended: true });
     await pollUntil(() => metricOf('spam'), (n) => n === spamBefore + 1, 5_000, (n) => `the server counted the spam report of the last stranger (count ${n})`);
     // Still searching, told it went, and the button is done with that stranger.
     expect(await stateOf(r)).toBe('searching');
