@@ -54,12 +54,13 @@ describe('two chatzyo connect processes', () => {
     expect(await two.next('chat', 10_000)).toMatchObject({ text: 'typed by one' });
 
     // Long enough that the recording (which starts on the first keyframe) holds 20+ frames.
-    const s1 = await one.next('stats', 20_000, (s) => Number(s.framesReceived) >= 75);
+    // Calls start a rung below the best and step up on a calm path: wait for the partner's full size.
+    const s1 = await one.next('stats', 20_000, (s) => Number(s.framesReceived) >= 75 && s.frameWidth === 320);
     expect(s1).toMatchObject({ bytesReceived: expect.any(Number), framesSent: expect.any(Number) });
     expect(s1.rttMs).toEqual(expect.any(Number));
     expect(Number(s1.framesSent)).toBeGreaterThan(0);
     expect(s1).toMatchObject({ codec: 'VP8', audioCodec: 'opus', frameWidth: 320, frameHeight: 240, pliSent: expect.any(Number) });
-    const s2 = await two.next('stats', 20_000, (s) => Number(s.framesReceived) >= 45);
+    const s2 = await two.next('stats', 20_000, (s) => Number(s.framesReceived) >= 45 && s.frameWidth === 640);
     expect(Number(s2.bytesReceived)).toBeGreaterThan(10_000);
     expect(s2).toMatchObject({ codec: 'VP8', audioCodec: 'opus', frameWidth: 640, frameHeight: 480 });
     const [n1, n2] = await Promise.all([one.next('safety', 1000), two.next('safety', 1000)]);

@@ -46,7 +46,7 @@ describe('chatzyo connect private calls and H.264', () => {
     expect(mg.matchId).toBe(mh.matchId);
     expect(await host.next('chat', 20_000)).toMatchObject({ text: 'knock knock' });
     // Long enough that the recording (which starts on the first keyframe) holds 20+ frames.
-    const s = await host.next('stats', 20_000, (x) => Number(x.framesReceived) >= 60);
+    const s = await host.next('stats', 20_000, (x) => Number(x.framesReceived) >= 60 && x.frameWidth === 320); // the guest's full size, once it stepped up
     expect(s).toMatchObject({ codec: 'H264', audioCodec: 'opus', frameWidth: 320, frameHeight: 240 });
 
     guest.say('/quit');
