@@ -5,31 +5,12 @@
 // typing in the chat input shows "Stranger is typing" on the other page until the message
 // comes (or ~3 s pass); Switch camera is hidden with one camera, and with three (Chromium's
 // `device-count=3` fake devices) it cycles the sent track through them without a new offer.
-import type { Browser } from 'playwright-core';
 import { describe, expect, it } from 'vitest';
 import {
-  useBrowserRig, CONNECTED, launchChromium, openChromiumPage, pollUntil, saveScreenshot, startIn, waitForStatus, waitForVideo,
+  useBrowserRig, CONNECTED, launchChromium, openRigPage, pairRigPages, pollUntil, saveScreenshot, startIn, waitForStatus, waitForVideo,
   type ChatPage,
 } from '../helpers/browsers.js';
 import { until } from '../helpers/deadline.js';
-
-type Rig = ReturnType<typeof useBrowserRig<Browser>>;
-
-async function open(rig: Rig, name: string): Promise<ChatPage> {
-  const p = await openChromiumPage(rig.browser, rig.server.url, name);
-  rig.pages.push(p);
-  return p;
-}
-
-/** A and B in a call in `hub` (A waits first, so A is the answerer). */
-async function pair(rig: Rig, hub: string): Promise<[ChatPage, ChatPage]> {
-  const [a, b] = await Promise.all([open(rig, 'A'), open(rig, 'B')]);
-  await startIn(a, hub);
-  await waitForStatus(a, /position 1/, 10_000, 'A queued');
-  await startIn(b, hub);
-  await Promise.all([waitForStatus(a, CONNECTED, 20_000, 'A connected'), waitForStatus(b, CONNECTED, 20_000, 'B connected')]);
-  return [a, b];
-}
 
 const pressed = (p: ChatPage, id: string) => p.eval<string | null>(`document.querySelector('[data-testid="${id}"]').getAttribute('aria-pressed')`);
 const disabled = (p: ChatPage, id: string) => p.eval<boolean>(`document.querySelector('[data-testid="${id}"]').disabled`);
@@ -51,7 +32,7 @@ describe('call controls, one camera', () => {
   const rig = useBrowserRig(launchChromium);
 
   it('mute and camera off: aria-pressed, disabled tracks, and the partner shows the camera-off placeholder until the camera is on again', async () => {
-    const [a, b] = await pair(rig, 'tamil');
+    const [a, b] = await pairRigPages(rig, 'tamil');
     expect(await disabled(a, 'mute')).toBe(false);
     expect(await disabled(a, 'camera-off')).toBe(false);
     expect([await pressed(a, 'mute'), await pressed(a, 'camera-off')]).toEqual(['false', 'false']);
@@ -85,7 +66,7 @@ describe('call controls, one camera', () => {
   });
 
   it('the buttons are usable only in a call, and mute stays on across Next', async () => {
-    const [a, b, c] = await Promise.all([open(rig, 'A'), open(rig, 'B'), open(rig, 'C')]);
+    const [a, b, c] = await Promise.all([openRigPage(rig, 'A'), openRigPage(rig, 'B'), openRigPage(rig, 'C')]);
     expect(await disabled(a, 'mute')).toBe(true);
     expect(await disabled(a, 'camera-off')).toBe(true);
     await startIn(a, 'usa');
@@ -109,7 +90,7 @@ describe('call controls, one camera', () => {
   });
 
   it('"Stranger is typing" shows while the partner types, and clears when the message comes or ~3 s later', async () => {
-    const [a, b] = await pair(rig, 'uk');
+    const [a, b] = await pairRigPages(rig, 'uk');
     await until(() => a.eval<boolean>(`!document.querySelector('[data-testid="chat-input"]').disabled`), 10_000, 'A chat opens');
     expect(await b.text('typing')).toBe('');
     await a.fill('chat-input', 'hel');
@@ -130,7 +111,7 @@ describe('call controls, one camera', () => {
   });
 
   it('switch camera is hidden with one camera', async () => {
-    const [a] = await pair(rig, 'hindi');
+    const [a] = await pairRigPages(rig, 'hindi');
     const cameras = await a.eval<number>(`navigator.mediaDevices.enumerateDevices().then((d) => d.filter((x) => x.kind === 'videoinput').length)`);
     expect(cameras).toBe(1);
     expect(await visible(a, 'switch-camera')).toBe(false);
@@ -144,7 +125,7 @@ describe('call controls, several cameras', () => {
   const rig = useBrowserRig(() => launchChromium(['--use-fake-device-for-media-stream=device-count=3']));
 
   it('switch camera cycles through the cameras with replaceTrack (no new offer), and keeps camera off', async () => {
-    const [a, b] = await pair(rig, 'malayalam');
+    const [a, b] = await pairRigPages(rig, 'malayalam');
     await waitVisible(a, 'switch-camera', true, 5000, 'A offers Switch camera');
     expect(await disabled(a, 'switch-camera')).toBe(false);
     expect(await a.eval<string | null>(`document.querySelector('[data-testid="switch-camera"]').getAttribute('aria-pressed')`)).toBeNull();

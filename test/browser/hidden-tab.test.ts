@@ -13,35 +13,15 @@
 // `document.visibilityState` and `document.hidden` in B's page and dispatches `visibilitychange`
 // there, the event a browser fires when the tab is hidden. The page's own listener (the session's)
 // then runs exactly as for a real hidden tab.
-import type { Browser } from 'playwright-core';
 import { afterEach, describe, expect, it } from 'vitest';
 import {
-  useBrowserRig, CONNECTED, launchChromium, openChromiumPage, pollUntil, saveScreenshot, startIn, waitForStatus, waitForVideo, type ChatPage,
+  useBrowserRig, CONNECTED, launchChromium, openRigPage, pairRigPages, pollUntil, saveScreenshot, startIn, waitForStatus, waitForVideo, type ChatPage,
 } from '../helpers/browsers.js';
 import { until, withTimeout } from '../helpers/deadline.js';
 import { Sessions } from '../peer/helpers.js';
 
-type Rig = ReturnType<typeof useBrowserRig<Browser>>;
-
 /** What the tests saw, printed at the end (the README's numbers). */
 const seen: Record<string, unknown> = {};
-
-async function open(rig: Rig, name: string): Promise<ChatPage> {
-  const p = await openChromiumPage(rig.browser, rig.server.url, name);
-  rig.pages.push(p);
-  return p;
-}
-
-/** A and B in a call in `hub` (A waits first, so A is the answerer), B decoding A's video. */
-async function pair(rig: Rig, hub: string): Promise<[ChatPage, ChatPage]> {
-  const [a, b] = await Promise.all([open(rig, 'A'), open(rig, 'B')]);
-  await startIn(a, hub);
-  await waitForStatus(a, /position 1/, 10_000, 'A queued');
-  await startIn(b, hub);
-  await Promise.all([waitForStatus(a, CONNECTED, 20_000, 'A connected'), waitForStatus(b, CONNECTED, 20_000, 'B connected')]);
-  await waitForVideo(b, 10, 20_000);
-  return [a, b];
-}
 
 /** Emulates B's tab being hidden or shown again (see the top of the file). */
 async function setPageHidden(p: ChatPage, hidden: boolean): Promise<void> {
@@ -125,7 +105,8 @@ describe('a hidden partner page gets no video', () => {
   afterEach(() => sessions.closeAll());
 
   it('A stops sending video (audio goes on) within ~2 s of B hiding, and B decodes new frames at once when it shows again', async () => {
-    const [a, b] = await pair(rig, 'global');
+    const [a, b] = await pairRigPages(rig, 'global');
+    await waitForVideo(b, 10, 20_000);
     expect(await encodingActive(a)).toBe(true);
     // Video flows before: A's bytes grow over half a second.
     const v0 = await counters(a);
@@ -188,7 +169,8 @@ describe('a hidden partner page gets no video', () => {
   });
 
   it('audio only and a hidden partner page do not fight: video goes out only when neither wants it off', async () => {
-    const [a, b] = await pair(rig, 'usa');
+    const [a, b] = await pairRigPages(rig, 'usa');
+    await waitForVideo(b, 10, 20_000);
     // The pill shows once the call has a quality reading; audio only needs one to show its state.
     await until(() => a.eval<boolean>(`!document.querySelector('[data-testid="quality"]').hidden`), 15_000, 'A shows the quality pill');
     /** Presses A's audio-only toggle (its button shows only after a poor stretch; the click is the same). */
@@ -224,7 +206,7 @@ describe('a hidden partner page gets no video', () => {
   });
 
   it('the headless peer forwards no video to a hidden page (audio goes on) and resumes with a keyframe at once', async () => {
-    const b = await open(rig, 'B');
+    const b = await openRigPage(rig, 'B');
     await startIn(b, 'uk');
     await waitForStatus(b, /position 1/, 10_000, 'B queued');
     const [peer, rec] = sessions.create({ server: rig.server.url, target: { kind: 'hub', hub: 'uk' } }, 'peer');

@@ -225,6 +225,26 @@ export async function openFirefoxPage(browser: PpBrowser, url: string, name: str
   return page;
 }
 
+/** What the rig helpers below need of {@link useBrowserRig}'s fixture. */
+interface ChromiumRig { readonly browser: PwBrowser; readonly server: SignalServer; readonly pages: ChatPage[] }
+
+/** A Chromium page on the rig's server, closed with the rig's pages. */
+export async function openRigPage(rig: ChromiumRig, name: string): Promise<ChatPage> {
+  const p = await openChromiumPage(rig.browser, rig.server.url, name);
+  rig.pages.push(p);
+  return p;
+}
+
+/** Pages A and B of the rig in a call in `hub` (A waits first, so A is the answerer). */
+export async function pairRigPages(rig: ChromiumRig, hub: string): Promise<[ChatPage, ChatPage]> {
+  const [a, b] = await Promise.all([openRigPage(rig, 'A'), openRigPage(rig, 'B')]);
+  await startIn(a, hub);
+  await waitForStatus(a, /position 1/, 10_000, 'A queued');
+  await startIn(b, hub);
+  await Promise.all([waitForStatus(a, CONNECTED, 20_000, 'A connected'), waitForStatus(b, CONNECTED, 20_000, 'B connected')]);
+  return [a, b];
+}
+
 // ------------------------------------------------------------ steps shared by the tests
 
 /**

@@ -25,23 +25,18 @@ import {
 } from '../../src/signal/safety-store.js';
 import type { SignalServer } from '../../src/signal/server.js';
 import { startRedis, type RedisServer } from '../helpers/redis.js';
-import { startServer } from '../helpers/server.js';
+import { joinOutcome, meet, report, SAFETY_ADMIN, tokenOf, useSafetyClients } from '../helpers/safety-clients.js';
 import { TestClient } from '../helpers/ws-client.js';
+import { until as untilHolds } from '../helpers/deadline.js';
 
-const ADMIN = 'test-admin-token-0123456789';
+const ADMIN = SAFETY_ADMIN;
 const HOUR = 3_600_000;
 const SECRET = 'safety-store-test-secret';
 
-let servers: SignalServer[] = [];
-let clients: TestClient[] = [];
 let stores: SafetyStore[] = [];
 
 afterEach(async () => {
-  await Promise.all(clients.map((c) => c.close().catch(() => undefined)));
-  await Promise.all(servers.map((s) => s.close()));
   await Promise.all(stores.map((s) => s.close()));
-  clients = [];
-  servers = [];
   stores = [];
 });
 
@@ -83,62 +78,10 @@ function recordingLogger(): { log: Logger; warns: string[]; infos: string[] } {
   return { log, warns, infos };
 }
 
-async function until(what: string, check: () => boolean | Promise<boolean>, ms = 5000): Promise<void> {
-  const deadline = Date.now() + ms;
-  while (!(await check())) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 25));
-  }
-}
+/** Polls `check` until it holds (the shared helper, with this file's argument order). */
+const until = (what: string, check: () => boolean | Promise<boolean>, ms = 5000): Promise<void> => untilHolds(check, ms, what);
 
-// ------------------------------------------------------------ protocol helpers (as safety.test.ts)
-
-async function serve(opts: Partial<SignalServerOptions> = {}, deps: Parameters<typeof startServer>[1] = {}): Promise<SignalServer> {
-  const s = await startServer({ trustProxy: 1, reportMinCallMs: 0, rematchCooldownMs: 0, pairing: 'random', adminToken: ADMIN, ...opts }, deps);
-  servers.push(s);
-  return s;
-}
-
-async function from(server: SignalServer, ip: string, hello: Record<string, unknown> = {}): Promise<TestClient> {
-  const c = await TestClient.connect(server.wsUrl, { headers: { 'x-forwarded-for': ip } }, hello);
-  clients.push(c);
-  return c;
-}
-
-function tokenOf(c: TestClient): string {
-  const w = c.raw.map((t) => JSON.parse(t) as { type: string; token?: string }).find((m) => m.type === 'welcome');
-  if (!w?.token) throw new Error('welcome carried no token');
-  return w.token;
-}
-
-async function meet(target: TestClient, reporter: TestClient, hub = 'tamil'): Promise<string> {
-  target.send({ type: 'join', hub });
-  await target.next('queued');
-  reporter.send({ type: 'join', hub });
-  const m = await reporter.next('matched');
-  await target.next('matched');
-  return m.matchId;
-}
-
-async function report(target: TestClient, reporter: TestClient, reason = 'harassment'): Promise<void> {
-  const matchId = await meet(target, reporter);
-  reporter.send({ type: 'report', matchId, reason });
-  await target.next('partner-left');
-  await reporter.next('queued');
-  reporter.send({ type: 'leave' });
-  await reporter.sync();
-}
-
-async function joinOutcome(target: TestClient, hub = 'tamil'): Promise<number | null> {
-  target.send({ type: 'join', hub });
-  await target.sync();
-  const e = target.pending('error').find((x) => x.code === 'CHZ_ERR_BANNED');
-  if (e) { target.received.splice(target.received.indexOf(e), 1); return e.retryAfterMs ?? -1; }
-  await target.next('queued', 1000);
-  target.send({ type: 'leave' });
-  await target.sync();
-  return null;
-}
+const { serve, from, keep } = useSafetyClients();
 
 function admin(server: SignalServer, route: string, body?: unknown): Promise<Response> {
   return fetch(`${server.url}/api/admin/${route}`, {
@@ -368,7 +311,7 @@ describe('age verifier outcomes', () => {
     try {
       const s = await serve({ ageVerifier: `http://127.0.0.1:${(flaky.address() as AddressInfo).port}/verify` });
       const raw = new TestClient(s.wsUrl);
-      clients.push(raw);
+      keep(raw);
       await new Promise((r) => raw.ws.once('open', r));
       raw.send({ type: 'hello', version: PROTOCOL_VERSION, ageAssertion: 'good' });
       expect((await raw.error('CHZ_ERR_UNAVAILABLE')).ref).toBe('hello');

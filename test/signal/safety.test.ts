@@ -8,7 +8,7 @@ import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { PassThrough } from 'node:stream';
-import { afterAll, afterEach, beforeAll, describe, expect, it, onTestFinished } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it, onTestFinished } from 'vitest';
 import { PROTOCOL_VERSION, parseClientFrame } from '../../src/protocol/index.js';
 import type { SignalServer } from '../../src/signal/server.js';
 import type { SignalServerOptions } from '../../src/signal/options.js';
@@ -19,72 +19,13 @@ import { readToken } from '../../src/cli/token-store.js';
 import { until, withTimeout } from '../helpers/deadline.js';
 import { startRedis, type RedisServer } from '../helpers/redis.js';
 import { startServer } from '../helpers/server.js';
+import { joinOutcome, meet, report, SAFETY_ADMIN, tokenOf, useSafetyClients } from '../helpers/safety-clients.js';
 import { TestClient } from '../helpers/ws-client.js';
 
-const ADMIN = 'test-admin-token-0123456789';
+const ADMIN = SAFETY_ADMIN;
 const HOUR = 3_600_000;
 
-let servers: SignalServer[] = [];
-let clients: TestClient[] = [];
-
-afterEach(async () => {
-  await Promise.all(clients.map((c) => c.close()));
-  await Promise.all(servers.map((s) => s.close()));
-  clients = [];
-  servers = [];
-});
-
-async function serve(opts: Partial<SignalServerOptions> = {}): Promise<SignalServer> {
-  const s = await startServer({ trustProxy: 1, reportMinCallMs: 0, rematchCooldownMs: 0, pairing: 'random', adminToken: ADMIN, ...opts });
-  servers.push(s);
-  return s;
-}
-
-/** A client connecting from `ip` (the trusted proxy's X-Forwarded-For), with extra hello fields. */
-async function from(server: SignalServer, ip: string, hello: Record<string, unknown> = {}): Promise<TestClient> {
-  const c = await TestClient.connect(server.wsUrl, { headers: { 'x-forwarded-for': ip } }, hello);
-  clients.push(c);
-  return c;
-}
-
-/** The token of the client's welcome (TestClient consumed the welcome: read it from the raw frames). */
-function tokenOf(c: TestClient): string {
-  const w = c.raw.map((t) => JSON.parse(t) as { type: string; token?: string }).find((m) => m.type === 'welcome');
-  if (!w?.token) throw new Error('welcome carried no token');
-  return w.token;
-}
-
-/** `target` waits in `hub`, `reporter` joins and they are matched; returns the reporter's match id. */
-async function meet(target: TestClient, reporter: TestClient, hub = 'tamil'): Promise<string> {
-  target.send({ type: 'join', hub });
-  await target.next('queued');
-  reporter.send({ type: 'join', hub });
-  const m = await reporter.next('matched');
-  await target.next('matched');
-  return m.matchId;
-}
-
-/** `reporter` meets `target` and reports it; the target is told its partner left, the reporter re-queued. */
-async function report(target: TestClient, reporter: TestClient, reason = 'harassment'): Promise<void> {
-  const matchId = await meet(target, reporter);
-  reporter.send({ type: 'report', matchId, reason });
-  await target.next('partner-left');
-  await reporter.next('queued');
-  reporter.send({ type: 'leave' });
-  await reporter.sync();
-}
-
-/** Asks `target` to join: resolves with the ban's retryAfterMs, or null when it was queued. */
-async function joinOutcome(target: TestClient, hub = 'tamil'): Promise<number | null> {
-  target.send({ type: 'join', hub });
-  await target.sync();
-  const e = target.pending('error').find((x) => x.code === 'CHZ_ERR_BANNED');
-  if (e) { target.received.splice(target.received.indexOf(e), 1); return e.retryAfterMs ?? -1; }
-  await target.next('queued', 1000);
-  target.send({ type: 'leave' });
-  await target.sync();
-  return null;
-}
+const { serve, from, keep } = useSafetyClients();
 
 async function metric(server: SignalServer, name: string, labels: string): Promise<number> {
   const text = await server.metrics.registry.metrics();
@@ -327,7 +268,7 @@ describe('age verifier hook', () => {
 
   async function refused(server: SignalServer, hello: Record<string, unknown>): Promise<string> {
     const c = new TestClient(server.wsUrl);
-    clients.push(c);
+    keep(c);
     await withTimeout(new Promise((r) => c.ws.once('open', r)), 5000, 'open');
     c.send({ type: 'hello', version: PROTOCOL_VERSION, ...hello });
     const e = await c.error('CHZ_ERR_AGE_REQUIRED');
@@ -351,7 +292,7 @@ describe('age verifier hook', () => {
     await new Promise<void>((r) => closed.close(() => r()));
     const s = await serve({ ageVerifier: url });
     const c = new TestClient(s.wsUrl);
-    clients.push(c);
+    keep(c);
     await withTimeout(new Promise((r) => c.ws.once('open', r)), 5000, 'open');
     c.send({ type: 'hello', version: PROTOCOL_VERSION, ageAssertion: 'good' });
     const e = await c.error('CHZ_ERR_UNAVAILABLE');
