@@ -18,7 +18,11 @@
  * pair's `good` as the baseline of the same run, a CLI-vs-Chromium ratio table, and the
  * machine's load while it ran.
  *
- *   npm run bench:quality -- [--profiles good,3g,...] [--window 8] [--pairs cli-werift,cli-chromium,chromium-chromium,cli-fixed-werift,cli-fixed-chromium]
+ *   npm run bench:quality -- [--profiles good,3g,...] [--window 8] [--pairs cli-werift,cli-chromium,chromium-chromium,cli-fixed-werift,cli-fixed-chromium] [--trace PREFIX]
+ *
+ * `--trace PREFIX` writes PREFIX-PROFILE-SENDER.jsonl per Chromium-viewer call: the CLI sender's
+ * rung, estimate, queue and NACK counts every 250 ms, every frame the viewer presented, and the
+ * viewer's inbound-rtp stats (test/helpers/browser-call-quality.ts).
  */
 import os from 'node:os';
 import { measureCall } from '../src/lab/call-quality.js';
@@ -66,7 +70,8 @@ async function measure(pair: Pair, profileName: string): Promise<Cell> {
     const v = m.viewer;
     return { fps: m.windowFps, freezeRatio: v.freezeRatio, p50: v.latencyMs?.p50 ?? null, p95: v.latencyMs?.p95 ?? null, psnr: m.fidelity?.psnrDb ?? null, ssim: m.fidelity?.ssim ?? null };
   }
-  const m = await measureBrowserCall({ ...common, sender: pair === 'chromium-chromium' ? 'chromium' : 'cli', browser: browser! });
+  const trace = arg('trace');
+  const m = await measureBrowserCall({ ...common, sender: pair === 'chromium-chromium' ? 'chromium' : 'cli', browser: browser!, ...(trace ? { trace } : {}) });
   return { fps: m.windowFps, freezeRatio: m.viewer.freezeRatio, p50: m.viewer.latencyMs?.p50 ?? null, p95: m.viewer.latencyMs?.p95 ?? null, psnr: m.psnrDb };
 }
 

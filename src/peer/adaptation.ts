@@ -44,6 +44,10 @@ export interface AdaptationSnapshot {
   /** Packets the partner asked to resend (NACK), and how many were resent within the budget. */
   nacked: number;
   resent: number;
+  /** Keyframes the partner asked for (PLI). */
+  keyframeRequests: number;
+  /** What the partner acknowledged receiving of our video lately, kbit/s (null: no feedback yet). */
+  ackedKbps: number | null;
 }
 
 /** Settings of {@link VideoAdaptation}. */
@@ -92,7 +96,7 @@ export class VideoAdaptation {
     this.#detach = senders.map((s) => attachEstimator(s, this.estimator));
     for (const s of senders) {
       if (s.track?.kind !== 'video') continue;
-      const limited = limitRetransmissions(s, () => this.estimator.estimateKbps);
+      const limited = limitRetransmissions(s, () => this.estimator.estimateKbps, undefined, (p) => this.estimator.onPacketSent(p));
       this.#resends.push(limited.counts);
       this.#detach.push(limited.stop);
     }
@@ -139,8 +143,7 @@ export class VideoAdaptation {
       ...(e.ackedKbps !== undefined ? { ackedKbps: e.ackedKbps } : {}),
     });
     if (target !== before) {
-      const reason = this.controller.reason;
-      this.#source.setRung(this.#sink, target, { hold: target > before && (reason === 'congestion' || reason === 'loss') });
+      this.#source.setRung(this.#sink, target, { hold: this.controller.hold });
       this.#onChange?.(this.snapshot());
     }
   }
@@ -161,6 +164,8 @@ export class VideoAdaptation {
       queueMs: this.#queue.queueMs(performance.now()),
       nacked: this.#resends.reduce((n, c) => n + c.requested, 0),
       resent: this.#resends.reduce((n, c) => n + c.allowed, 0),
+      keyframeRequests: this.#sink.keyframeRequests,
+      ackedKbps: this.estimator.ackedKbps === undefined ? null : Math.round(this.estimator.ackedKbps),
     };
   }
 

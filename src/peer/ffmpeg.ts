@@ -161,7 +161,11 @@ function encoderArgs(codec: VideoCodec, kbps: number, gop: number): string[] {
   const rate = `${kbps}k`;
   return codec === 'vp8'
     ? ['-c:v', 'libvpx', '-deadline', 'realtime', '-cpu-used', '8', '-lag-in-frames', '0', '-auto-alt-ref', '0',
-      '-error-resilient', '1', '-b:v', rate, '-maxrate', rate, '-bufsize', rate, '-g', String(gop), '-keyint_min', String(gop)]
+      '-error-resilient', '1', '-b:v', rate, '-maxrate', rate, '-bufsize', rate, '-g', String(gop), '-keyint_min', String(gop),
+      // A keyframe at most three frames' worth (libwebrtc caps it the same way): every rung sends
+      // one a second so the sender can switch, and uncapped they were 2-3 times that, a burst
+      // that queues at a narrow uplink and is more likely to lose a packet to wait for.
+      '-max-intra-rate', '300']
     // Constrained baseline (profile-level-id 42e01f), in-band SPS/PPS before every IDR,
     // FU-A fragmentation (packetization-mode 1), no B-frames.
     : ['-c:v', 'libx264', '-preset', 'ultrafast', '-tune', 'zerolatency', '-profile:v', 'baseline', '-level', '3.1',

@@ -38,6 +38,14 @@ const CAPACITY_KEEP_MS = 30_000;
 const CAPACITY_PROBE_WAIT_MS = 4000;
 /** Feedback about packets sent before a change is ignored for at most this long after it, ms. */
 const STALE_MAX_MS = 3000;
+/**
+ * A step down for a queue this long (or a path that carries less than the rung, or feedback that
+ * stopped) sends nothing more of the old rung until the new one starts, ms: every old frame
+ * would only wait behind the queue. A shorter queue (a probe that overshot a little) keeps the
+ * old rung going for the up-to-a-second until the new rung's keyframe: a frozen picture costs
+ * the viewer more than a queue of a hundred milliseconds.
+ */
+const HOLD_QUEUE_MS = 150;
 
 /** Settings of {@link RungController}. */
 export interface LadderOptions {
@@ -145,6 +153,12 @@ export class RungController {
   #queueBefore: { at: number; ms: number } | null = null;
   /** When the last failed probe went back down (null: none yet). */
   #backedOffAt: number | null = null;
+  /** When the last step down straight to what the acknowledged rate carries was taken (null: none yet). */
+  #jumpedAt: number | null = null;
+  /** The last step down asked to send nothing of the old rung until the new one starts. */
+  #hold = false;
+  /** What the current update says about holding, should it step down. */
+  #holdNow = false;
   /** Rung changes so far. */
   changes = 0;
 
@@ -168,6 +182,8 @@ export class RungController {
   get reason(): RungReason { return this.#reason; }
   /** Whether the last update saw congestion (the delay trend's overuse, or a long queue). */
   get congested(): boolean { return this.#overuseNow; }
+  /** The last change was a step down for a queue that old frames would only lengthen: send nothing more of the old rung. */
+  get hold(): boolean { return this.#hold; }
   /** When the rung last changed (or, after a change, when the track took it up), ms. */
   get changedAt(): number { return this.#lastChangeAt; }
   /** What a rung needs on the wire, audio included, kbit/s. */
@@ -205,7 +221,11 @@ export class RungController {
     this.#overuseNow = overuse;
     // Calm needs feedback that says so: a queue meter that has none yet (null; or feedback that
     // stopped) knows nothing. (Signals without a queue meter at all judge by the rest.)
-    const calm = !overuse && s.lossFraction < 0.02 && (s.queueMs === undefined || (q !== null && q < QUEUE_ROOMY_MS));
+    // Loss of a few percent with no queue at all is the path's, not ours (radio, a lossy hop):
+    // NACKs repair it, and a lower rung would lose as much, so it does not keep the rule from
+    // stepping up. Without a queue meter, calm means under 2% loss as GCC has it.
+    const roomy = q !== null && q < QUEUE_ROOMY_MS;
+    const calm = !overuse && (s.queueMs === undefined ? s.lossFraction < 0.02 : roomy && s.lossFraction < (q < 5 ? 0.1 : 0.02));
     this.#calmSince = calm ? (this.#calmSince ?? now) : null;
     this.#shortSince = s.limitKbps !== undefined && s.limitKbps < this.needKbps(cur) * 0.9 ? (this.#shortSince ?? now) : null;
     if (this.#probe && now - this.#probe.at > this.#o.probeWindowMs) {
@@ -221,7 +241,10 @@ export class RungController {
     // carried the path before, so congestion does not take it off until the drain had its time.
     // (Unless what the receiver acknowledges shows that rung does not fit either: below.)
     const overCapacity = down === 'congestion' && longQueue && s.ackedKbps !== undefined && this.needKbps(cur) > s.ackedKbps + this.#o.audioKbps;
-    if (down === 'congestion' && !overCapacity && this.#backedOffAt !== null && now - this.#backedOffAt < PROBE_DRAIN_MS) return cur;
+    this.#holdNow = down === 'congestion' && (overCapacity || s.stalled === true || (q !== null && q > HOLD_QUEUE_MS));
+    if (down === 'congestion' && !overCapacity && s.stalled !== true && this.#backedOffAt !== null && now - this.#backedOffAt < PROBE_DRAIN_MS) return cur;
+    const drainingBacklog = longQueue && !s.overuse && s.stalled !== true && !overCapacity;
+    if (down === 'congestion' && drainingBacklog && this.#jumpedAt !== null && now - this.#jumpedAt < PROBE_DRAIN_MS) return cur;
     // Congestion and heavy loss take one rung at a time, a second apart: the estimate measured
     // while a queue fills undersells the path (it sent a 300 kbit/s link's sender to the 3 fps
     // keep-alive where 150 kbit/s fitted). A receiver's cap goes straight to what fits it.
@@ -233,6 +256,11 @@ export class RungController {
       const carried = s.ackedKbps! + this.#o.audioKbps;
       this.#capacity = { kbps: carried, at: now };
       oneDown = Math.max(cur + 1, this.fitting(0.9 * carried));
+      // The queue the old rung left still drains for a while, and the new rung's first packets
+      // wait behind it: that is no sign the new rung does not fit (it sent a 300 kbit/s link's
+      // sender on from the rung that fitted to the keep-alive). As after a failed probe, only
+      // what the receiver acknowledges can take it lower before the drain had its time.
+      if (oneDown > cur) this.#jumpedAt = now;
     }
     const to = down === 'limit' ? Math.max(fit, cur) : down ? Math.min(this.rungs.length - 1, oneDown) : cur;
     if (to > cur) {
@@ -276,6 +304,7 @@ export class RungController {
 
   #set(now: number, rung: number, reason: RungReason): number {
     if (rung !== this.#target) {
+      this.#hold = rung > this.#target && this.#holdNow;
       this.#target = rung;
       this.#reason = reason;
       this.#lastChangeAt = now;

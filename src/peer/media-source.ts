@@ -57,6 +57,8 @@ export interface MediaSink {
   readonly targetRung: number;
   /** Rung changes so far. */
   switches: number;
+  /** Keyframes the partner asked for (PLI) so far, answered or not. */
+  keyframeRequests: number;
   /** Nothing is forwarded to it ({@link MediaSource.pause}). */
   readonly paused: boolean;
 }
@@ -201,7 +203,7 @@ export class MediaSource extends TypedEmitter<MediaSourceEvents> {
     const r = this.#clampRung(rung);
     const sink: SinkState = {
       track, seq: Math.floor(Math.random() * 0x10000), live: this.kind === 'audio', paused: false, packetsSent: 0, framesSent: 0, bytesSent: 0,
-      rung: r, targetRung: r, holding: false, switches: 0, tsOffset: Math.floor(Math.random() * 0x1_0000_0000), rebase: true, lastTs: 0, lastTsAt: 0, pidOffset: 0, lastPid: -1,
+      rung: r, targetRung: r, holding: false, switches: 0, keyframeRequests: 0, tsOffset: Math.floor(Math.random() * 0x1_0000_0000), rebase: true, lastTs: 0, lastTsAt: 0, pidOffset: 0, lastPid: -1,
     };
     this.#sinks.add(sink);
     if (this.kind === 'video') this.#replayKeyframe(sink);
@@ -262,7 +264,9 @@ export class MediaSource extends TypedEmitter<MediaSourceEvents> {
    */
   requestKeyframe(sink: MediaSink): void {
     const s = sink as SinkState;
-    if (this.kind !== 'video' || !this.#sinks.has(s) || !s.live || s.paused || s.holding) return;
+    if (this.kind !== 'video' || !this.#sinks.has(s)) return;
+    s.keyframeRequests++;
+    if (!s.live || s.paused || s.holding) return;
     this.#replayKeyframe(s);
   }
 

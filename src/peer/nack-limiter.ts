@@ -7,8 +7,15 @@
  * sees it: a packet is resent at most once per {@link MIN_RESEND_INTERVAL_MS}, and all resends
  * share a byte budget refilled at a share of the bandwidth estimate (libwebrtc caps them the
  * same way); what does not fit is left to the next keyframe.
+ *
+ * The resends are ours, not werift's: werift resends a packet with the header it was first sent
+ * with, transport-wide sequence number included, so the partner's transport-wide feedback reports
+ * the lost packet as arrived a round trip late (libwebrtc re-reports an older number it receives),
+ * and the sender's delay trend and queue meter read every repaired loss as a queue: under 5%
+ * random loss the ladder stepped down for congestion the path did not have. Each resend gets a
+ * number of its own here (as libwebrtc's pacer gives it), and the estimate is told it was sent.
  */
-import type { RTCRtpSender } from 'werift';
+import { RtpHeader, RTP_EXTENSION_URI, serializeTransportWideCC, type RTCRtpSender } from 'werift';
 
 /** A packet is not resent again sooner than this, ms (about a round trip on the paths we serve). */
 const MIN_RESEND_INTERVAL_MS = 150;
@@ -28,25 +35,36 @@ export interface RetransmissionCounts {
 }
 
 interface NackFeedback { lost: number[] }
+interface CachedPacket { header: RtpHeader; payload: Buffer }
 interface WeriftSenderInternals {
   handleRtcpPacket: (packet: unknown) => void;
-  rtpCache: ({ header: { sequenceNumber: number }; payload: Buffer } | undefined)[];
+  rtpCache: (CachedPacket | undefined)[];
+  headerExtensions?: { uri: string; id: number }[];
+  dtlsTransport?: { transportSequenceNumber: number; state?: string; sendRtp(payload: Buffer, header: RtpHeader): Promise<number> };
+  retransmittedPacketsSent?: number;
+  retransmittedBytesSent?: number;
 }
+
+/** A resend as it left: its new transport-wide number, size on the wire (less SRTP) and when. */
+export interface ResentPacket { seq: number; sizeBytes: number; sentAtMs: number }
 
 /**
  * Filters the NACKs `sender` answers, with resends budgeted at a share of `estimateKbps()`.
  * Returns the counters and a function that restores werift's own handling.
  */
-export function limitRetransmissions(sender: RTCRtpSender, estimateKbps: () => number, now: () => number = () => performance.now()): { counts: RetransmissionCounts; stop: () => void } {
+export function limitRetransmissions(
+  sender: RTCRtpSender, estimateKbps: () => number, now: () => number = () => performance.now(), onResent?: (p: ResentPacket) => void,
+): { counts: RetransmissionCounts; stop: () => void } {
   const s = sender as unknown as WeriftSenderInternals;
   const counts: RetransmissionCounts = { requested: 0, allowed: 0 };
   const lastResent = new Map<number, number>();
   let tokens = BURST_BYTES;
   let refilledAt = now();
   const original = s.handleRtcpPacket;
-  const size = (seq: number) => {
+  /** Bytes of packet `seq` in the send history (null: no longer there, nothing to resend). */
+  const size = (seq: number): number | null => {
     const cached = s.rtpCache[seq % WERIFT_HISTORY];
-    return cached && cached.header.sequenceNumber === seq ? cached.payload.length + 12 : 1200;
+    return cached && cached.header.sequenceNumber === seq ? cached.payload.length + 12 : null;
   };
   s.handleRtcpPacket = function (packet: unknown) {
     const fb = (packet as { feedback?: Partial<NackFeedback> & { constructor?: { name?: string } } }).feedback;
@@ -60,16 +78,40 @@ export function limitRetransmissions(sender: RTCRtpSender, estimateKbps: () => n
         const last = lastResent.get(seq);
         if (last !== undefined && t - last < MIN_RESEND_INTERVAL_MS) continue;
         const bytes = size(seq);
-        if (tokens < bytes) continue;
+        if (bytes === null || tokens < bytes) continue;
         tokens -= bytes;
         lastResent.set(seq, t);
         keep.push(seq);
       }
       counts.allowed += keep.length;
       if (lastResent.size > 1024) for (const [k, v] of lastResent) if (t - v > 2000) lastResent.delete(k);
-      fb.lost = keep;
+      for (const seq of keep) resend(seq);
+      // werift still counts the NACK (its stats) but resends nothing of it.
+      fb.lost = [];
     }
     return original.call(this, packet);
+  };
+  /** Sends the cached packet `seq` again under a transport-wide number of its own. */
+  const resend = (seq: number): void => {
+    const cached = s.rtpCache[seq % WERIFT_HISTORY];
+    const transport = s.dtlsTransport;
+    if (!cached || cached.header.sequenceNumber !== seq || !transport) return;
+    const twccId = s.headerExtensions?.find((e) => e.uri === RTP_EXTENSION_URI.transportWideCC)?.id;
+    let wideSeq: number | null = null;
+    const extensions = cached.header.extensions.map((e) => {
+      if (e.id !== twccId) return e;
+      transport.transportSequenceNumber = (transport.transportSequenceNumber + 1) & 0xffff;
+      wideSeq = transport.transportSequenceNumber;
+      return { id: e.id, payload: serializeTransportWideCC(wideSeq) };
+    });
+    const header = new RtpHeader({ ...cached.header, extensions });
+    s.retransmittedPacketsSent = (s.retransmittedPacketsSent ?? 0) + 1;
+    s.retransmittedBytesSent = (s.retransmittedBytesSent ?? 0) + cached.payload.length;
+    const sentAtMs = now();
+    transport.sendRtp(cached.payload, header).catch(() => {
+      // The transport closed under us: nothing to resend to.
+    });
+    if (wideSeq !== null) onResent?.({ seq: wideSeq, sizeBytes: header.serializeSize + cached.payload.length + 10, sentAtMs });
   };
   return {
     counts,

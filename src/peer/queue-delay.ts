@@ -20,6 +20,11 @@ const CURRENT_WINDOW_MS = 500;
 const LOSS_WINDOW_MS = 2000;
 /** Fewer losses than this in the window are not a loss rate. */
 const MIN_LOST = 4;
+/**
+ * Nor are fewer reported packets than this: just after a rung change only the packets sent since
+ * count, and 5 lost of 40 (12%) under 5% random loss is chance, not a path that loses more.
+ */
+const MIN_REPORTED = 60;
 
 /** Measures the queueing delay of our packets. */
 export class QueueDelayMeter {
@@ -70,13 +75,13 @@ export class QueueDelayMeter {
   /**
    * The share of our packets reported lost over the last {@link LOSS_WINDOW_MS}, when that is
    * telling: at least {@link MIN_LOST} lost (one loss among the five packets a second of a
-   * keep-alive rung is 20%, and says nothing); 0 otherwise. `sentAfter`: count only packets sent
+   * keep-alive rung is 20%, and says nothing) of at least {@link MIN_REPORTED} reported; 0 otherwise. `sentAfter`: count only packets sent
    * after then (the losses of what the sender sent before a change it made are old news).
    */
   lossFraction(nowMs: number, sentAfter = -Infinity): number {
     const recent = this.#reports.filter((s) => nowMs - s.at <= LOSS_WINDOW_MS && s.sentAt > sentAfter);
     const lost = recent.filter((s) => s.lost).length;
-    return lost >= MIN_LOST ? lost / recent.length : 0;
+    return lost >= MIN_LOST && recent.length >= MIN_REPORTED ? lost / recent.length : 0;
   }
 
   /**

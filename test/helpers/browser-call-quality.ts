@@ -9,7 +9,7 @@
  * The numbers cover only the measured window (after the warm-up): fps, freezes, freeze ratio,
  * glass-to-glass p50/p95, frames lost, decoded size and luma PSNR.
  */
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import type { Browser, Page } from 'playwright-core';
@@ -19,6 +19,7 @@ import type { NetworkProfile } from '../../src/lab/profiles.js';
 import { PeerSession } from '../../src/peer/index.js';
 import { parseServerFrame, WS_PATH } from '../../src/protocol/index.js';
 import { launchChromium } from './browsers.js';
+import { unwrapStampTime } from '../../src/quality/stamp.js';
 import { FrameCollector, framesSent, iceLog, openStampedPage, startStampReader, summarizeFrames, writeStampedY4m, STAMP_SOURCE, type BrowserViewerSummary, type StampedPage } from './browser-stamps.js';
 import { until, withTimeout } from './deadline.js';
 import { TestClient } from './ws-client.js';
@@ -50,6 +51,13 @@ export interface MeasureBrowserCallOptions {
   warmupMs?: number;
   /** Each step's deadline, ms (default 30000). */
   stepTimeoutMs?: number;
+  /**
+   * Writes `${trace}-${profile}-${sender}.jsonl` for a look at why a call measured what it did:
+   * the CLI sender's adaptation snapshot every 250 ms from the first frame on, then every frame
+   * the viewer presented (time, stamp number, glass-to-glass ms), the viewer's inbound-rtp
+   * stats, and the measured window.
+   */
+  trace?: string;
 }
 
 /** What {@link measureBrowserCall} measured (see {@link BrowserViewerSummary} for the fields). */
@@ -98,9 +106,14 @@ export async function waitForStatus(p: StampedPage, re: RegExp, ms: number, what
   }
 }
 
+/** getStats() of the page's current call, from the client's debug hook. */
+function clientStats(p: StampedPage): Promise<Record<string, unknown>[]> {
+  return p.page.evaluate(() => (window as unknown as { __chatzyo?: { stats(): Promise<Record<string, unknown>[]> } }).__chatzyo?.stats() ?? []);
+}
+
 /** Loss and RTT of the viewer's current call, from the client's debug hook. */
 async function viewerStats(p: StampedPage): Promise<{ lossPercent: number | null; rttMs: number | null }> {
-  const stats = await p.page.evaluate(() => (window as unknown as { __chatzyo?: { stats(): Promise<Record<string, unknown>[]> } }).__chatzyo?.stats() ?? []);
+  const stats = await clientStats(p);
   const v = stats.find((s) => s.type === 'inbound-rtp' && (s.kind === 'video' || s.mediaType === 'video'));
   const lost = Number(v?.packetsLost ?? NaN);
   const received = Number(v?.packetsReceived ?? NaN);
@@ -181,6 +194,9 @@ export async function measureBrowserCall(o: MeasureBrowserCallOptions): Promise<
     // The window opens once the viewer presents a frame, readable or not (as measureCall opens
     // it on the first packet): a link that never lets a picture through then measures zero.
     await until(() => c.frames.length > 0, step, `${where}: the viewer never presented a frame`, 50);
+    const trace = o.trace ? { file: `${o.trace}-${o.profile.name}-${o.sender}.jsonl`, lines: [] as string[] } : null;
+    const sender = cli;
+    const tracer = trace && sender ? setInterval(() => { trace.lines.push(JSON.stringify({ at: Date.now(), a: sender.adaptation })); }, 250) : null;
     const warmStart = Date.now();
     await until(() => Date.now() - warmStart >= warmupMs, warmupMs + step, 'warm-up', 50);
     const sentBefore = senderPage && o.sender === 'chromium' ? await framesSent(senderPage) : null;
@@ -189,6 +205,14 @@ export async function measureBrowserCall(o: MeasureBrowserCallOptions): Promise<
     const windowEnd = Date.now();
     const sentAfter = senderPage && o.sender === 'chromium' ? await framesSent(senderPage) : null;
     const frames = await c.stop();
+    if (tracer) clearInterval(tracer);
+    if (trace) {
+      for (const f of frames) trace.lines.push(JSON.stringify({ at: f.renderedAt, seq: f.seq, lat: f.timeLow === null ? null : f.renderedAt - unwrapStampTime(f.timeLow, f.renderedAt) }));
+      const st = await clientStats(viewer);
+      trace.lines.push(JSON.stringify({ inbound: st.filter((x) => x.type === 'inbound-rtp' || x.type === 'codec') }));
+      trace.lines.push(JSON.stringify({ windowStart, windowEnd }));
+      writeFileSync(trace.file, trace.lines.join('\n') + '\n');
+    }
     const { lossPercent, rttMs } = await withTimeout(viewerStats(viewer), step, `${where}: viewer stats`);
     const senderIceUrls = senderPage ? (await iceLog(senderPage)).flatMap((e) => e.used) : null;
     return {

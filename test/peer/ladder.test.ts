@@ -69,6 +69,29 @@ describe('RungController', () => {
     expect(a.reason).toBe('loss');
   });
 
+  it('a few percent of loss on a path with no queue does not keep it from stepping up; with a queue, or without a queue meter, it does', () => {
+    const lossy = (queueMs?: number) => ({ estimateKbps: 1000, overuse: false, lossFraction: 0.05, ...(queueMs === undefined ? {} : { queueMs }) });
+    const none = new RungController(LADDER, { startRung: 1, audioKbps: 60 });
+    expect(run(none, 0, 3000, () => lossy(2))).toBe(0);
+    const queued = new RungController(LADDER, { startRung: 1, audioKbps: 60 });
+    expect(run(queued, 0, 3000, () => lossy(12))).toBe(1);
+    const blind = new RungController(LADDER, { startRung: 1, audioKbps: 60 });
+    expect(run(blind, 0, 3000, () => lossy())).toBe(1);
+  });
+
+  it('holds the old rung back only when the queue is long: a probe that overshot a little keeps sending until the new rung starts', () => {
+    const probed = new RungController(LADDER, { startRung: 1, audioKbps: 60 });
+    run(probed, 0, 3000, () => ({ ...calm(probed.needKbps(1) * 1.05), queueMs: 0 }));
+    expect(probed.target).toBe(0);
+    expect(probed.reason).toBe('probe');
+    expect(probed.update(3200, { ...calm(500), queueMs: 50 })).toBe(1);
+    expect(probed.reason).toBe('congestion');
+    expect(probed.hold).toBe(false);
+    const queued = new RungController(LADDER, { startRung: 0, audioKbps: 60 });
+    expect(queued.update(0, { ...calm(500), queueMs: 200 })).toBe(1);
+    expect(queued.hold).toBe(true);
+  });
+
   it('a receiver cap (REMB) short of the rung for a second steps down; a moment short does not', () => {
     const c = new RungController(LADDER, { startRung: 0, audioKbps: 60 });
     const capped = { ...calm(1000), limitKbps: 400 };
@@ -136,6 +159,16 @@ describe('RungController against a standing queue (what a Chromium viewer behind
     expect(c.update(2600, full(0, { queueMs: null, carrying: 2, reportedUpTo: 700, stalled: true }))).toBe(3);
   });
 
+  it('after the jump, gives the queue the old rung left time to drain before stepping down again', () => {
+    const c = new RungController(LADDER, { startRung: 0, audioKbps: 60 });
+    expect(c.update(0, full(0))).toBe(2);
+    // Rung 2's first packets wait behind the backlog of rung 0: a long queue, but what arrives
+    // (240 kbit/s plus audio) carries rung 2, and the trend is not overuse.
+    expect(run(c, 1000, 2800, (t) => full(t, { queueMs: 250, carrying: 2, reportedUpTo: t - 250 }))).toBe(2);
+    // A queue that still stands after the drain had its time (3 s) is congestion again.
+    expect(c.update(3200, full(3200, { queueMs: 250, carrying: 2, reportedUpTo: 3000 }))).toBe(3);
+  });
+
   it('takes no step up before any feedback, and steps up once feedback says the path is calm', () => {
     const c = new RungController(LADDER, { startRung: 1, audioKbps: 60 });
     expect(run(c, 0, 3000, () => ({ ...calm(2000), queueMs: null }))).toBe(1);
@@ -163,12 +196,22 @@ describe('RungController against a standing queue (what a Chromium viewer behind
 describe('QueueDelayMeter', () => {
   it('counts loss only of packets sent after a given time, and says how far its feedback reaches', () => {
     const m = new QueueDelayMeter();
-    for (let i = 0; i < 10; i++) m.onSent(i, i * 100);
-    // 0-4 lost (sent before 450), 5-9 arrived.
-    m.onFeedback(Array.from({ length: 10 }, (_, i) => ({ seq: i, arrivalMs: i < 5 ? null : 5000 + i * 100 })), 1000);
+    for (let i = 0; i < 100; i++) m.onSent(i, i * 10);
+    // 0-49 lost (sent before 495), 50-99 arrived.
+    m.onFeedback(Array.from({ length: 100 }, (_, i) => ({ seq: i, arrivalMs: i < 50 ? null : 5000 + i * 10 })), 1000);
     expect(m.lossFraction(1000)).toBe(0.5);
-    expect(m.lossFraction(1000, 450)).toBe(0);
-    expect(m.reportedUpTo()).toBe(900);
+    expect(m.lossFraction(1000, 495)).toBe(0);
+    expect(m.reportedUpTo()).toBe(990);
+  });
+
+  it('a few packets are no loss rate: 5 lost of 40 reported (12%) under 5% random loss is chance', () => {
+    const m = new QueueDelayMeter();
+    for (let i = 0; i < 40; i++) m.onSent(i, i * 10);
+    m.onFeedback(Array.from({ length: 40 }, (_, i) => ({ seq: i, arrivalMs: i % 8 === 0 ? null : 5000 + i * 10 })), 500);
+    expect(m.lossFraction(500)).toBe(0);
+    for (let i = 40; i < 80; i++) m.onSent(i, i * 10);
+    m.onFeedback(Array.from({ length: 40 }, (_, i) => ({ seq: 40 + i, arrivalMs: i % 8 === 0 ? null : 6000 + i * 10 })), 1000);
+    expect(m.lossFraction(1000)).toBe(0.125);
   });
 });
 

@@ -17,7 +17,8 @@
  *   otherwise grows (8 %/s far from the last congestion point, about a packet per round trip
  *   near it), never above 1.5 x the acknowledged rate + 10 kbit/s;
  * - loss-based: above 10 % loss it multiplies by (1 - loss / 2), below 2 % it may grow, between
- *   it holds;
+ *   it holds (loss counted over the last 2 s of transport-wide feedback when it reports at least
+ *   50 packets, else the latest receiver report);
  * - REMB, when the receiver sent one in the last few seconds.
  */
 
@@ -87,8 +88,8 @@ const K_DOWN = 0.039;
 const BETA = 0.85;
 const ACKED_WINDOW_MS = 1000;
 const ACKED_MIN_SPAN_MS = 500;
-const LOSS_WINDOW_MS = 1000;
-const LOSS_MIN_PACKETS = 20;
+const LOSS_WINDOW_MS = 2000;
+const LOSS_MIN_PACKETS = 50;
 const HISTORY_MS = 10_000;
 const HISTORY_MAX = 20_000;
 
@@ -413,9 +414,11 @@ export class BandwidthEstimator {
     if (drop) this.#reported = this.#reported.slice(drop);
     let lost = 0;
     for (const r of this.#reported) if (r.state === 'lost') lost++;
-    const twcc = this.#reported.length >= LOSS_MIN_PACKETS ? lost / this.#reported.length : 0;
+    // Transport-wide feedback, when it speaks of enough packets, says what was lost: a receiver
+    // report's fraction covers fewer packets, and the larger of two noisy counts is biased
+    // upward (under 5% random loss it crossed 10% every few seconds and cut the estimate).
     const rr = this.#rrLoss && nowMs - this.#rrLoss.atMs <= 3000 ? this.#rrLoss.fraction : 0;
-    this.#lossFraction = Math.max(twcc, rr);
+    this.#lossFraction = this.#reported.length >= LOSS_MIN_PACKETS ? lost / this.#reported.length : rr;
   }
 
   /**

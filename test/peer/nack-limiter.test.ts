@@ -1,0 +1,74 @@
+/**
+ * The retransmission path of the werift sender (src/peer/nack-limiter.ts), against a stand-in
+ * for werift's sender internals: what a NACK makes it send, under which transport-wide number,
+ * and what the budget lets through.
+ */
+import { describe, expect, it } from 'vitest';
+import { GenericNack, RtcpTransportLayerFeedback, RtpHeader, RTP_EXTENSION_URI, serializeTransportWideCC, type RTCRtpSender } from 'werift';
+import { limitRetransmissions, type ResentPacket } from '../../src/peer/nack-limiter.js';
+
+const TWCC_ID = 3;
+
+/** A werift sender as the limiter sees it: a send history, the negotiated extensions, a transport that records what it sends. */
+function fakeSender(packets: number) {
+  const sent: { payload: Buffer; header: RtpHeader }[] = [];
+  const handled: number[][] = [];
+  const transport = {
+    transportSequenceNumber: 1000,
+    sendRtp: async (payload: Buffer, header: RtpHeader) => { sent.push({ payload, header }); return payload.length; },
+  };
+  const rtpCache: { header: RtpHeader; payload: Buffer }[] = [];
+  for (let seq = 0; seq < packets; seq++) {
+    const header = new RtpHeader({ sequenceNumber: seq, timestamp: 90 * seq, ssrc: 42, payloadType: 96, extension: true, extensions: [{ id: TWCC_ID, payload: serializeTransportWideCC(500 + seq) }] });
+    rtpCache[seq % 128] = { header, payload: Buffer.alloc(1000, seq) };
+  }
+  const sender = {
+    rtpCache,
+    headerExtensions: [{ uri: RTP_EXTENSION_URI.transportWideCC, id: TWCC_ID }],
+    dtlsTransport: transport,
+    handleRtcpPacket(packet: RtcpTransportLayerFeedback) { handled.push([...(packet.feedback as GenericNack).lost]); },
+  };
+  return { sender: sender as unknown as RTCRtpSender, sent, handled, transport };
+}
+
+const nack = (lost: number[]) => new RtcpTransportLayerFeedback({ feedback: new GenericNack({ senderSsrc: 1, mediaSourceSsrc: 42, lost }) });
+const wideSeq = (h: RtpHeader) => h.extensions.find((e) => e.id === TWCC_ID)!.payload.readUInt16BE(0);
+
+describe('limitRetransmissions', () => {
+  it('resends a NACKed packet under a new transport-wide number, and tells the estimate it was sent', async () => {
+    const { sender, sent, handled, transport } = fakeSender(10);
+    const resent: ResentPacket[] = [];
+    let t = 0;
+    limitRetransmissions(sender, () => 1000, () => t, (p) => resent.push(p));
+    (sender as unknown as { handleRtcpPacket(p: unknown): void }).handleRtcpPacket(nack([3, 5]));
+    await Promise.resolve();
+    expect(sent.map((s) => s.header.sequenceNumber)).toEqual([3, 5]);
+    expect(sent[0]!.payload.equals(Buffer.alloc(1000, 3))).toBe(true);
+    // Not the original's number (503): a number of its own, as if it were a new packet.
+    expect(sent.map((s) => wideSeq(s.header))).toEqual([1001, 1002]);
+    expect(transport.transportSequenceNumber).toBe(1002);
+    expect(resent.map((r) => r.seq)).toEqual([1001, 1002]);
+    expect(resent[0]!.sizeBytes).toBeGreaterThan(1000);
+    // The cached original keeps its number (a later NACK of it gets another new one).
+    expect(wideSeq((sender as unknown as { rtpCache: { header: RtpHeader }[] }).rtpCache[3]!.header)).toBe(503);
+    // werift still sees the NACK (its counters) but has nothing left to resend.
+    expect(handled).toEqual([[]]);
+    // The same packet again within 150 ms is not resent; after, it is.
+    t = 100;
+    (sender as unknown as { handleRtcpPacket(p: unknown): void }).handleRtcpPacket(nack([3]));
+    t = 200;
+    (sender as unknown as { handleRtcpPacket(p: unknown): void }).handleRtcpPacket(nack([3]));
+    expect(sent.map((s) => wideSeq(s.header))).toEqual([1001, 1002, 1003]);
+  });
+
+  it('resends within a budget of the estimate, and nothing no longer in the history', () => {
+    const { sender, sent } = fakeSender(200);
+    const t = 0;
+    const limited = limitRetransmissions(sender, () => 100, () => t);
+    // Packets 0-71 left the 128-packet history (72-199 are in it); the burst allowance is 12 KB.
+    (sender as unknown as { handleRtcpPacket(p: unknown): void }).handleRtcpPacket(nack([5, ...Array.from({ length: 30 }, (_, i) => 100 + i)]));
+    expect(limited.counts.requested).toBe(31);
+    expect(sent.every((s) => s.header.sequenceNumber >= 100)).toBe(true);
+    expect(sent.length).toBe(11); // 11 x 1012 bytes fit 12,000
+  });
+});
