@@ -7,7 +7,7 @@
 import type { RTCRtpSender } from 'werift';
 import { BandwidthEstimator } from './bandwidth/estimator.js';
 import { attachEstimator } from './bandwidth/werift-feedback.js';
-import { RungController, type LadderOptions, type RungReason } from './ladder.js';
+import { PAD_PROBE_TAIL_MS, RungController, type LadderOptions, type RungReason } from './ladder.js';
 import type { MediaSink, MediaSource } from './media-source.js';
 import { limitRetransmissions, type RetransmissionCounts } from './nack-limiter.js';
 import { QueueDelayMeter } from './queue-delay.js';
@@ -16,6 +16,8 @@ import { QueueDelayMeter } from './queue-delay.js';
 const NO_FEEDBACK_MS = 5000;
 /** How often the rung is reconsidered, ms. */
 const TICK_MS = 200;
+/** How often padding goes out while a padding probe is on, ms. */
+const PAD_TICK_MS = 20;
 
 /** What the adaptation is doing, for stats and the terminal view. */
 export interface AdaptationSnapshot {
@@ -46,6 +48,8 @@ export interface AdaptationSnapshot {
   resent: number;
   /** Keyframes the partner asked for (PLI). */
   keyframeRequests: number;
+  /** Padding sent to probe the path, bytes. */
+  paddingBytes: number;
   /** What the partner acknowledged receiving of our video lately, kbit/s (null: no feedback yet). */
   ackedKbps: number | null;
 }
@@ -71,6 +75,10 @@ export class VideoAdaptation {
   readonly #startedAt = performance.now();
   /** The video is paused (the partner's page is hidden): the rung stays as it is. */
   #paused = false;
+  /** The padding pacer while a padding probe sends, and what it sent and owed of the probe. */
+  #pad: { timer: NodeJS.Timeout; probe: { from: number; to: number }; lastAt: number; owedBytes: number; sentBytes: number; plannedBytes: number } | null = null;
+  /** What the last padding probe sent against what it planned (a probe that could send little proves nothing). */
+  #padDone: { probe: { from: number; to: number }; sentBytes: number; plannedBytes: number } | null = null;
 
   /**
    * Starts adapting `sink` (attached to `source` on the rung `controller.target`) from the
@@ -81,7 +89,7 @@ export class VideoAdaptation {
     this.#source = source;
     this.#sink = sink;
     this.#onChange = opts.onChange;
-    this.controller = new RungController(source.rungs, opts);
+    this.controller = new RungController(source.rungs, { paddingProbes: true, ...opts });
     this.estimator = new BandwidthEstimator({ startKbps: opts.startKbps ?? 300 });
     // The queue meter reads the same packets and feedback as the estimate.
     const e = this.estimator;
@@ -140,11 +148,59 @@ export class VideoAdaptation {
       ...(this.#lastFeedbackAt === null && now - this.#startedAt > NO_FEEDBACK_MS ? {} : { queueMs: q }),
       carrying: this.#sink.rung,
       reportedUpTo: this.#queue.reportedUpTo(),
+      probeQueueMs: this.#probeQueue(),
       ...(e.ackedKbps !== undefined ? { ackedKbps: e.ackedKbps } : {}),
     });
     if (target !== before) {
       this.#source.setRung(this.#sink, target, { hold: this.controller.hold });
       this.#onChange?.(this.snapshot());
+    }
+    const probe = this.controller.padProbe;
+    if (probe && !this.#pad && now < probe.to && this.#padDone?.probe !== probe) this.#startPadding(probe, now);
+  }
+
+  /**
+   * The queue the padding probe's last packets met, once the feedback reported all of it; null
+   * before, and when the probe could send less than half its padding (the sink was between
+   * keyframes, say): a probe that sent little proves nothing, and times out as failed.
+   */
+  #probeQueue(): number | null {
+    const probe = this.controller.padProbe;
+    const done = this.#padDone;
+    if (!probe || !done || done.probe !== probe || done.sentBytes < 0.5 * done.plannedBytes) return null;
+    const reported = this.#queue.reportedUpTo();
+    if (reported === null || reported < probe.to) return null;
+    // The tail of what it sent (at most its second half: before the probe nothing queued).
+    return this.#queue.queueOfSent(Math.max(probe.to - PAD_PROBE_TAIL_MS, (probe.from + probe.to) / 2), probe.to);
+  }
+
+  /** Paces the probe's padding out every {@link PAD_TICK_MS} until it ends. */
+  #startPadding(probe: { from: number; to: number }, now: number): void {
+    const kbps = this.controller.paddingKbps(now);
+    const pad = { timer: setInterval(() => this.#padTick(), PAD_TICK_MS), probe, lastAt: now, owedBytes: 0, sentBytes: 0, plannedBytes: (kbps * (probe.to - now)) / 8 };
+    pad.timer.unref();
+    this.#pad = pad;
+    this.#padTick();
+  }
+
+  #padTick(): void {
+    const pad = this.#pad;
+    if (!pad) return;
+    const now = performance.now();
+    const kbps = this.controller.padProbe === pad.probe ? this.controller.paddingKbps(now) : 0;
+    const end = Math.min(now, pad.probe.to);
+    pad.owedBytes += (kbps * Math.max(0, end - pad.lastAt)) / 8;
+    pad.lastAt = end;
+    if (pad.owedBytes >= 64) {
+      const sent = this.#source.sendPadding(this.#sink, Math.floor(pad.owedBytes));
+      pad.sentBytes += sent;
+      // Owed padding that could not go out (mid-frame) is sent at the next tick, not piled up.
+      pad.owedBytes = sent > 0 ? pad.owedBytes - sent : Math.min(pad.owedBytes, (kbps * 3 * PAD_TICK_MS) / 8);
+    }
+    if (now >= pad.probe.to || kbps === 0) {
+      clearInterval(pad.timer);
+      this.#pad = null;
+      this.#padDone = { probe: pad.probe, sentBytes: pad.sentBytes, plannedBytes: pad.plannedBytes };
     }
   }
 
@@ -165,6 +221,7 @@ export class VideoAdaptation {
       nacked: this.#resends.reduce((n, c) => n + c.requested, 0),
       resent: this.#resends.reduce((n, c) => n + c.allowed, 0),
       keyframeRequests: this.#sink.keyframeRequests,
+      paddingBytes: this.#sink.paddingBytes,
       ackedKbps: this.estimator.ackedKbps === undefined ? null : Math.round(this.estimator.ackedKbps),
     };
   }
@@ -172,6 +229,8 @@ export class VideoAdaptation {
   /** Stops the loop and the feedback taps. Idempotent. */
   stop(): void {
     clearInterval(this.#timer);
+    if (this.#pad) clearInterval(this.#pad.timer);
+    this.#pad = null;
     for (const d of this.#detach.splice(0)) d();
   }
 }

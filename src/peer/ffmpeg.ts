@@ -108,7 +108,7 @@ export interface VideoEncodeOptions {
 export const DEFAULT_VIDEO: VideoEncodeOptions = { codec: 'vp8', width: 640, height: 480, fps: 15, bitrateKbps: 600, keyframeIntervalS: 1 };
 
 /** Payload types ffmpeg stamps on its RTP; the peer rewrites them to the negotiated ones. */
-const FFMPEG_PAYLOAD_TYPE = { video: 96, audio: 111 } as const;
+export const FFMPEG_PAYLOAD_TYPE = { video: 96, audio: 111 } as const;
 
 const RTP_PACKET_SIZE = 1100;
 

@@ -36,6 +36,25 @@ const PROBE_DRAIN_MS = 3000;
 const CAPACITY_KEEP_MS = 30_000;
 /** No probe of a rung the path was just measured not to carry, for this long after, ms. */
 const CAPACITY_PROBE_WAIT_MS = 4000;
+/**
+ * How long a padding probe sends, ms: long enough that a path short of the probed rate by a
+ * tenth of its rate shows a queue past {@link QUEUE_PROBE_LIMIT_MS}, short enough that the queue
+ * it makes on a narrow path drains within a second.
+ */
+const PAD_PROBE_MS = 250;
+/**
+ * The first probe of a call goes straight for the best rung, for this long, ms: a call starts on
+ * the rung the start estimate fits (libwebrtc starts at 300 kbit/s and probes at several times
+ * that at once); on a wide path the best rung follows within a keyframe, and on a narrow one the
+ * short burst costs a queue of about a tenth of a second.
+ */
+const FIRST_PAD_PROBE_MS = 100;
+/** The probe's queue is read off the packets it sent in its last this long, ms. */
+export const PAD_PROBE_TAIL_MS = 150;
+/** After a padding probe that failed, its queue is given this long to drain, ms. */
+const PAD_PROBE_DRAIN_MS = 1500;
+/** A padding probe whose packets the feedback has not covered this long after it ended failed, ms. */
+const PAD_PROBE_TIMEOUT_MS = 2000;
 /** Feedback about packets sent before a change is ignored for at most this long after it, ms. */
 const STALE_MAX_MS = 3000;
 /**
@@ -64,6 +83,14 @@ export interface LadderOptions {
   startRung?: number;
   /** The estimate to start from, kbit/s. */
   startKbps?: number;
+  /**
+   * Probe with padding before stepping up (the sender can send padding-only packets, see
+   * {@link RungController.paddingKbps}): for {@link PAD_PROBE_MS} the sender adds what the next
+   * rung needs beyond this one, and steps up only if the feedback about those packets shows no
+   * queue. A probe that fails then costs a short queue, not a second of a rendition the path
+   * cannot carry (and a frozen viewer while it drains). Default false: probe by stepping up.
+   */
+  paddingProbes?: boolean;
 }
 
 /** What the bandwidth estimator says at one moment. */
@@ -101,6 +128,11 @@ export interface PathSignals {
   reportedUpTo?: number | null;
   /** Feedback stopped while we send: nothing gets through. Congestion that nothing masks. */
   stalled?: boolean;
+  /**
+   * The queue the last packets of the padding probe met ({@link RungController.padProbe}'s last
+   * {@link PAD_PROBE_TAIL_MS}), once the feedback reported them, ms (null or undefined: not yet).
+   */
+  probeQueueMs?: number | null;
 }
 
 /** Why the rung changed. */
@@ -133,6 +165,10 @@ export function defaultLadder(enc: Pick<VideoEncodeOptions, 'width' | 'height' |
 export class RungController {
   readonly rungs: readonly VideoRung[];
   readonly #o: Required<Omit<LadderOptions, 'startRung' | 'startKbps'>>;
+  /** No padding probe yet in this call: the first goes for the best rung. */
+  #firstPadProbe = true;
+  /** The padding probe on now: of which rung, sent from when to when (null: none). */
+  #padProbe: { rung: number; from: number; to: number } | null = null;
   #target: number;
   #reason: RungReason = 'start';
   #overuseNow = false;
@@ -151,8 +187,8 @@ export class RungController {
   #upByCapacity: number | null = null;
   /** The queue a second or so ago (is it draining?). */
   #queueBefore: { at: number; ms: number } | null = null;
-  /** When the last failed probe went back down (null: none yet). */
-  #backedOffAt: number | null = null;
+  /** Congestion that does not show the rung is over what the path carries waits until then: the queue a failed probe filled drains. */
+  #drainUntil = -Infinity;
   /** When the last step down straight to what the acknowledged rate carries was taken (null: none yet). */
   #jumpedAt: number | null = null;
   /** The last step down asked to send nothing of the old rung until the new one starts. */
@@ -172,6 +208,7 @@ export class RungController {
       probeWindowMs: opts.probeWindowMs ?? 3000,
       minBackoffMs: opts.minBackoffMs ?? 2500,
       maxBackoffMs: opts.maxBackoffMs ?? 10_000,
+      paddingProbes: opts.paddingProbes ?? false,
     };
     this.#target = opts.startRung !== undefined ? this.#clamp(opts.startRung) : this.fitting(opts.startKbps ?? 300);
   }
@@ -182,6 +219,17 @@ export class RungController {
   get reason(): RungReason { return this.#reason; }
   /** Whether the last update saw congestion (the delay trend's overuse, or a long queue). */
   get congested(): boolean { return this.#overuseNow; }
+  /** The padding probe on now, and when it sends (null: none). */
+  get padProbe(): { rung: number; from: number; to: number } | null { return this.#padProbe; }
+  /**
+   * Padding to add now, kbit/s: what the probed rung needs beyond the current one, while a padding
+   * probe is on (0 otherwise).
+   */
+  paddingKbps(now: number): number {
+    const p = this.#padProbe;
+    if (!p || now < p.from || now >= p.to) return 0;
+    return Math.max(0, this.needKbps(p.rung) - this.needKbps(this.#target));
+  }
   /** The last change was a step down for a queue that old frames would only lengthen: send nothing more of the old rung. */
   get hold(): boolean { return this.#hold; }
   /** When the rung last changed (or, after a change, when the track took it up), ms. */
@@ -233,6 +281,32 @@ export class RungController {
       this.#probe = null;
     }
 
+    // A padding probe: judged by the feedback about its own packets.
+    const pad = this.#padProbe;
+    if (pad) {
+      const reported = s.reportedUpTo ?? null;
+      const allIn = reported !== null && reported >= pad.to;
+      const pq = s.probeQueueMs ?? null;
+      const failed = pad.rung >= cur || now > pad.to + PAD_PROBE_TIMEOUT_MS || (s.stalled === true)
+        || (reported !== null && reported >= pad.from && (overuse || heavyLoss)) || (allIn && pq !== null && pq > QUEUE_PROBE_LIMIT_MS);
+      if (failed) {
+        // The path did not carry it (or the rung moved on): back that rung off, as a failed probe,
+        // and give the little queue the probe made its time to drain.
+        this.#padProbe = null;
+        if (pad.rung < cur) {
+          this.#failProbe(now, pad.rung, PAD_PROBE_DRAIN_MS);
+          if (s.stalled !== true) return cur;
+        }
+      } else if (allIn && pq !== null) {
+        // Every packet of the probe reported, and no queue: the path carries the next rung.
+        this.#padProbe = null;
+        this.#probe = { rung: pad.rung, at: now };
+        return this.#set(now, pad.rung, 'probe');
+      } else {
+        return cur;
+      }
+    }
+
     // Down: congestion, heavy loss, or an estimate that stays short of this rung.
     const fit = this.fitting(s.limitKbps !== undefined && this.#shortSince !== null ? Math.min(s.estimateKbps, s.limitKbps) : s.estimateKbps);
     const down: RungReason | null = overuse ? 'congestion' : heavyLoss ? 'loss' : this.#shortSince !== null && now - this.#shortSince >= 1000 ? 'limit' : null;
@@ -242,7 +316,7 @@ export class RungController {
     // (Unless what the receiver acknowledges shows that rung does not fit either: below.)
     const overCapacity = down === 'congestion' && longQueue && s.ackedKbps !== undefined && this.needKbps(cur) > s.ackedKbps + this.#o.audioKbps;
     this.#holdNow = down === 'congestion' && (overCapacity || s.stalled === true || (q !== null && q > HOLD_QUEUE_MS));
-    if (down === 'congestion' && !overCapacity && s.stalled !== true && this.#backedOffAt !== null && now - this.#backedOffAt < PROBE_DRAIN_MS) return cur;
+    if (down === 'congestion' && !overCapacity && s.stalled !== true && now < this.#drainUntil) return cur;
     const drainingBacklog = longQueue && !s.overuse && s.stalled !== true && !overCapacity;
     if (down === 'congestion' && drainingBacklog && this.#jumpedAt !== null && now - this.#jumpedAt < PROBE_DRAIN_MS) return cur;
     // Congestion and heavy loss take one rung at a time, a second apart: the estimate measured
@@ -290,16 +364,23 @@ export class RungController {
     if (cap > 0 && now - this.#capacity!.at < CAPACITY_PROBE_WAIT_MS) return cur;
     const back = this.#backoff.get(next);
     if (back && now < back.until) return cur;
+    if (this.#o.paddingProbes) {
+      const first = this.#firstPadProbe && next > 0;
+      this.#firstPadProbe = false;
+      this.#padProbe = first ? { rung: 0, from: now, to: now + FIRST_PAD_PROBE_MS } : { rung: next, from: now, to: now + PAD_PROBE_MS };
+      return cur;
+    }
     this.#probe = { rung: next, at: now };
     return this.#set(now, next, 'probe');
   }
 
-  #failProbe(now: number, rung: number): void {
+  /** A probe of `rung` failed: back it off, and give the queue it filled `drainMs` to drain. */
+  #failProbe(now: number, rung: number, drainMs = PROBE_DRAIN_MS): void {
     const prev = this.#backoff.get(rung);
     const ms = prev ? Math.min(this.#o.maxBackoffMs, prev.ms * 2) : this.#o.minBackoffMs;
     this.#backoff.set(rung, { until: now + ms, ms });
     this.#probe = null;
-    this.#backedOffAt = now;
+    this.#drainUntil = Math.max(this.#drainUntil, now + drainMs);
   }
 
   #set(now: number, rung: number, reason: RungReason): number {

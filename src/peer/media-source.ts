@@ -18,10 +18,10 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import dgram from 'node:dgram';
 import { existsSync } from 'node:fs';
 import { performance } from 'node:perf_hooks';
-import type { MediaStreamTrack } from 'werift';
+import { RtpHeader, RtpPacket, type MediaStreamTrack } from 'werift';
 import { TypedEmitter } from '../protocol/client/index.js';
 import { peerError } from './errors.js';
-import { audioArgs, ladderArgs, rtpOutputUrl, videoArgs, type AudioSourceSpec, type VideoEncodeOptions, type VideoRung, type VideoSourceSpec } from './ffmpeg.js';
+import { audioArgs, FFMPEG_PAYLOAD_TYPE, ladderArgs, rtpOutputUrl, videoArgs, type AudioSourceSpec, type VideoEncodeOptions, type VideoRung, type VideoSourceSpec } from './ffmpeg.js';
 import { parseRtp, payloadKind, readVp8PictureId, type RtpInfo, setRtpSequence, setRtpTimestamp, vp8PictureIdAt, writeVp8PictureId, type VideoCodec } from './rtp-frames.js';
 import { pumpStampedFrames } from './stamped-frames.js';
 
@@ -36,6 +36,11 @@ export interface MediaSourceOptions {
   /** How long to wait for ffmpeg's first RTP packet. */
   startTimeoutMs?: number;
 }
+
+/** Padding of one padding-only packet: at most 255 bytes (its last byte counts them, RFC 3550 section 5.1). */
+const PADDING_MAX_BYTES = 255;
+/** Less than this is not worth a packet's headers. */
+const PADDING_MIN_BYTES = 32;
 
 /** Events of a media source. */
 export type MediaSourceEvents = {
@@ -59,6 +64,8 @@ export interface MediaSink {
   switches: number;
   /** Keyframes the partner asked for (PLI) so far, answered or not. */
   keyframeRequests: number;
+  /** Bytes of padding-only packets sent to probe the path ({@link MediaSource.sendPadding}). */
+  paddingBytes: number;
   /** Nothing is forwarded to it ({@link MediaSource.pause}). */
   readonly paused: boolean;
 }
@@ -77,6 +84,8 @@ interface SinkState extends MediaSink {
   rebase: boolean;
   /** The last timestamp sent and when (performance.now(), ms; 0: nothing sent yet). */
   lastTs: number;
+  /** The last packet sent ended a frame (its marker bit): padding may follow it. */
+  betweenFrames: boolean;
   lastTsAt: number;
   /** VP8: added to the rung's picture ids (mod 2^15), and the last one sent (-1: none yet). */
   pidOffset: number;
@@ -203,7 +212,7 @@ export class MediaSource extends TypedEmitter<MediaSourceEvents> {
     const r = this.#clampRung(rung);
     const sink: SinkState = {
       track, seq: Math.floor(Math.random() * 0x10000), live: this.kind === 'audio', paused: false, packetsSent: 0, framesSent: 0, bytesSent: 0,
-      rung: r, targetRung: r, holding: false, switches: 0, keyframeRequests: 0, tsOffset: Math.floor(Math.random() * 0x1_0000_0000), rebase: true, lastTs: 0, lastTsAt: 0, pidOffset: 0, lastPid: -1,
+      rung: r, targetRung: r, holding: false, switches: 0, keyframeRequests: 0, paddingBytes: 0, betweenFrames: false, tsOffset: Math.floor(Math.random() * 0x1_0000_0000), rebase: true, lastTs: 0, lastTsAt: 0, pidOffset: 0, lastPid: -1,
     };
     this.#sinks.add(sink);
     if (this.kind === 'video') this.#replayKeyframe(sink);
@@ -223,6 +232,40 @@ export class MediaSource extends TypedEmitter<MediaSourceEvents> {
     s.targetRung = this.#clampRung(rung);
     s.holding = opts.hold === true && s.targetRung > s.rung;
     return s.targetRung;
+  }
+
+  /**
+   * Sends about `bytes` of padding-only RTP packets (RFC 3550 section 5.1: the P bit, no payload,
+   * at most 255 bytes of padding each) on a video sink, between two frames: the next sequence
+   * numbers, the last frame's timestamp. A receiver counts them for sequence continuity and
+   * transport-wide feedback and decodes nothing, so the sender can find out whether the path
+   * carries more without sending a rendition it may not carry (libwebrtc probes with padding the
+   * same way when it has no RTX). Sends nothing (returns 0) while the sink has nothing live, is
+   * paused or held, or is in the middle of a frame. Returns the bytes sent.
+   */
+  sendPadding(sink: MediaSink, bytes: number): number {
+    const s = sink as SinkState;
+    if (this.kind !== 'video' || !this.#sinks.has(s) || !s.live || s.paused || s.holding || !s.betweenFrames || s.lastTsAt === 0) return 0;
+    let sent = 0;
+    while (bytes - sent >= PADDING_MIN_BYTES) {
+      const n = Math.min(PADDING_MAX_BYTES, bytes - sent);
+      const payload = Buffer.alloc(n);
+      payload[n - 1] = n;
+      const header = new RtpHeader({
+        padding: true, paddingSize: n, marker: false, payloadType: FFMPEG_PAYLOAD_TYPE.video, sequenceNumber: s.seq, timestamp: s.lastTs, ssrc: 0,
+      });
+      s.seq = (s.seq + 1) & 0xffff;
+      sent += n;
+      try {
+        s.track.writeRtp(new RtpPacket(header, payload));
+      } catch {
+        return sent; // the track was stopped
+      }
+    }
+    s.packetsSent += Math.ceil(sent / PADDING_MAX_BYTES);
+    s.bytesSent += sent;
+    s.paddingBytes += sent;
+    return sent;
   }
 
   #clampRung(rung: number): number {
@@ -331,7 +374,8 @@ export class MediaSource extends TypedEmitter<MediaSourceEvents> {
     if (this.#ladder) this.#continueTimeline(sink, copy, h ?? parseRtp(copy));
     sink.packetsSent++;
     sink.bytesSent += copy.length;
-    if (copy[1]! & 0x80) sink.framesSent++;
+    sink.betweenFrames = (copy[1]! & 0x80) !== 0;
+    if (sink.betweenFrames) sink.framesSent++;
     try {
       sink.track.writeRtp(copy);
     } catch {

@@ -484,7 +484,9 @@ export class PeerSession extends TypedEmitter<PeerSessionEvents> {
       // first feedback shows a calm path (a second or two on a good one): the full rendition sent
       // blind into a narrow uplink filled its queue for the two seconds before feedback and a
       // keyframe could take it down, and a Chromium viewer then lagged 1.5-2 s behind.
-      const opts = { audioKbps: this.#audio ? audioWireKbps(this.options.audioBitrateKbps ?? 32) : 0, startRung: Math.min(1, this.#video.rungs.length - 1) };
+      // The first rung is the one the start estimate (300 kbit/s) fits, as a browser starts there;
+      // the first padding probe goes for the best rung at once (src/peer/ladder.ts).
+      const opts = { audioKbps: this.#audio ? audioWireKbps(this.options.audioBitrateKbps ?? 32) : 0 };
       this.#videoSink = this.#video.attach(call.videoTrack, ladder ? VideoAdaptation.startRung(this.#video, opts) : 0);
       this.#sinks.push(this.#videoSink);
       if (ladder) this.#adaptation = new VideoAdaptation(this.#video, this.#videoSink, call.senders, opts);

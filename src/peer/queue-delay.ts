@@ -16,6 +16,8 @@ const BASE_WINDOW_MS = 10_000;
  * only a standing queue delays every packet of the window.
  */
 const CURRENT_WINDOW_MS = 500;
+/** Samples are kept by send time for this long, ms ({@link QueueDelayMeter.queueOfSent}). */
+const SENT_WINDOW_MS = 5000;
 /** Loss is counted over this long, ms. */
 const LOSS_WINDOW_MS = 2000;
 /** Fewer losses than this in the window are not a loss rate. */
@@ -31,6 +33,8 @@ export class QueueDelayMeter {
   readonly #sent = new Map<number, number>();
   /** (time, one-way delay) samples of the current window. */
   #recent: { at: number; owd: number }[] = [];
+  /** (send time, one-way delay) of the packets reported over the last {@link SENT_WINDOW_MS}. */
+  #bySent: { sentAt: number; owd: number }[] = [];
   /** Minimum one-way delay per second, for the base window. */
   #minima: { second: number; owd: number }[] = [];
   #lastAt = -Infinity;
@@ -60,6 +64,7 @@ export class QueueDelayMeter {
       this.#sent.delete(r.seq & 0xffff);
       const owd = r.arrivalMs - sent;
       this.#recent.push({ at: nowMs, owd });
+      this.#bySent.push({ sentAt: sent, owd });
       const second = Math.floor(nowMs / 1000);
       const last = this.#minima[this.#minima.length - 1];
       if (last && last.second === second) last.owd = Math.min(last.owd, owd);
@@ -68,6 +73,7 @@ export class QueueDelayMeter {
     this.#lastAt = nowMs;
     this.#recent = this.#recent.filter((s) => nowMs - s.at <= CURRENT_WINDOW_MS);
     this.#reports = this.#reports.filter((s) => nowMs - s.at <= LOSS_WINDOW_MS);
+    if (this.#bySent.length > 2048) this.#bySent = this.#bySent.slice(-1024);
     const oldest = Math.floor((nowMs - BASE_WINDOW_MS) / 1000);
     while (this.#minima.length && this.#minima[0]!.second < oldest) this.#minima.shift();
   }
@@ -90,6 +96,21 @@ export class QueueDelayMeter {
    * so a sender that already stepped down must not step down again for the queue it left.
    */
   reportedUpTo(): number | null { return this.#reportedUpTo; }
+
+  /**
+   * The queue that packets sent in [`fromMs`, `toMs`] met, ms: the smallest of their one-way
+   * delays (jitter aside, a standing queue delays each of them) minus the base. For a probe, the
+   * last moments of what it sent: by then its excess has piled up. Null when none was reported.
+   */
+  queueOfSent(fromMs: number, toMs: number): number | null {
+    if (!this.#minima.length) return null;
+    const cutoff = (this.#bySent[this.#bySent.length - 1]?.sentAt ?? 0) - SENT_WINDOW_MS;
+    if (this.#bySent.length && this.#bySent[0]!.sentAt < cutoff) this.#bySent = this.#bySent.filter((x) => x.sentAt >= cutoff);
+    let min = Infinity;
+    for (const x of this.#bySent) if (x.sentAt >= fromMs && x.sentAt <= toMs && x.owd < min) min = x.owd;
+    if (min === Infinity) return null;
+    return Math.max(0, min - Math.min(...this.#minima.map((m) => m.owd)));
+  }
 
   /** The queueing delay now, ms; null before any feedback or when feedback stopped a second ago. */
   queueMs(nowMs: number): number | null {

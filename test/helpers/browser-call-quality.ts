@@ -11,6 +11,7 @@
  */
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
+import { monitorEventLoopDelay } from 'node:perf_hooks';
 import path from 'node:path';
 import type { Browser, Page } from 'playwright-core';
 import { iceServersThroughRelay } from '../../src/lab/ice.js';
@@ -196,7 +197,13 @@ export async function measureBrowserCall(o: MeasureBrowserCallOptions): Promise<
     await until(() => c.frames.length > 0, step, `${where}: the viewer never presented a frame`, 50);
     const trace = o.trace ? { file: `${o.trace}-${o.profile.name}-${o.sender}.jsonl`, lines: [] as string[] } : null;
     const sender = cli;
-    const tracer = trace && sender ? setInterval(() => { trace.lines.push(JSON.stringify({ at: Date.now(), a: sender.adaptation })); }, 250) : null;
+    // The sender's event loop shares this process with the relay: its stalls show in the trace.
+    const loop = trace ? monitorEventLoopDelay({ resolution: 5 }) : null;
+    loop?.enable();
+    const tracer = trace && sender ? setInterval(() => {
+      trace.lines.push(JSON.stringify({ at: Date.now(), a: sender.adaptation, loopMaxMs: (loop?.max ?? 0) / 1e6 }));
+      loop?.reset();
+    }, 250) : null;
     const warmStart = Date.now();
     await until(() => Date.now() - warmStart >= warmupMs, warmupMs + step, 'warm-up', 50);
     const sentBefore = senderPage && o.sender === 'chromium' ? await framesSent(senderPage) : null;
@@ -206,6 +213,7 @@ export async function measureBrowserCall(o: MeasureBrowserCallOptions): Promise<
     const sentAfter = senderPage && o.sender === 'chromium' ? await framesSent(senderPage) : null;
     const frames = await c.stop();
     if (tracer) clearInterval(tracer);
+    loop?.disable();
     if (trace) {
       for (const f of frames) trace.lines.push(JSON.stringify({ at: f.renderedAt, seq: f.seq, lat: f.timeLow === null ? null : f.renderedAt - unwrapStampTime(f.timeLow, f.renderedAt) }));
       const st = await clientStats(viewer);

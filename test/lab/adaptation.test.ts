@@ -51,12 +51,11 @@ describe('the CLI adapts its video to the uplink', () => {
     expect(fixed.adaptation).toBeNull();
     // The fixed rendition starves the viewer (600 kbit/s into 300: keyframes never get through whole).
     expect(fixed.windowFps).toBeLessThan(3);
-    // The ladder left the top rung (640x480 at 600 kbit/s cannot fit) and the viewer sees video:
-    // many more frames, within a usable delay. (Not yet the target of under 2% frozen
-    // and a p95 under 400 ms: a probe of the next rung fills this link's deep queue now and then;
-    // see the README's adaptation table.)
+    // The ladder is not on the top rung (640x480 at 600 kbit/s cannot fit; calls start on the rung
+    // the start estimate fits and probe upward with padding, which failed here) and the viewer sees
+    // video: many more frames, within a usable delay.
     expect(adapted.adaptation!.rung).toBeGreaterThanOrEqual(1);
-    expect(adapted.adaptation!.switches).toBeGreaterThanOrEqual(1);
+    expect(adapted.adaptation!.paddingBytes).toBeGreaterThan(0);
     // Measured 6.9-12.2 fps (fixed: 0).
     expect(adapted.windowFps).toBeGreaterThan(Math.max(4, fixed.windowFps * 2));
     expect(adapted.viewer.freezeRatio).toBeLessThan(0.6);

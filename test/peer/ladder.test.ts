@@ -92,6 +92,37 @@ describe('RungController', () => {
     expect(queued.hold).toBe(true);
   });
 
+  it('with padding probes, steps up only after the padding showed the path carries the next rung; a probe that queued costs no step', () => {
+    const ok = new RungController(LADDER, { startRung: 1, audioKbps: 60, paddingProbes: true });
+    const quiet = (t: number, extra = {}) => ({ ...calm(ok.needKbps(1)), queueMs: 0, reportedUpTo: t - 50, carrying: 1, ...extra });
+    let t = 0;
+    for (; !ok.padProbe && t < 3000; t += 200) expect(ok.update(t, quiet(t))).toBe(1);
+    const probe = ok.padProbe!;
+    expect(probe.rung).toBe(0);
+    // It pads by what rung 0 needs beyond rung 1, for the probe's span only.
+    expect(ok.paddingKbps(probe.from)).toBeCloseTo(ok.needKbps(0) - ok.needKbps(1));
+    expect(ok.paddingKbps(probe.to)).toBe(0);
+    // Feedback not yet about all of it: no step.
+    expect(ok.update(probe.to - 100, quiet(probe.to - 100, { reportedUpTo: probe.to - 200 }))).toBe(1);
+    // All of it reported, no queue: up.
+    expect(ok.update(probe.to + 200, quiet(probe.to + 200, { reportedUpTo: probe.to + 10, probeQueueMs: 4 }))).toBe(0);
+    expect(ok.reason).toBe('probe');
+
+    const narrow = new RungController(LADDER, { startRung: 1, audioKbps: 60, paddingProbes: true });
+    t = 0;
+    for (; !narrow.padProbe && t < 3000; t += 200) narrow.update(t, quiet(t));
+    const p2 = narrow.padProbe!;
+    // The probe's last packets met a 70 ms queue: the path does not carry rung 0.
+    expect(narrow.update(p2.to + 200, quiet(p2.to + 200, { reportedUpTo: p2.to + 10, probeQueueMs: 70 }))).toBe(1);
+    expect(narrow.padProbe).toBeNull();
+    // The queue it made (on the meter too) is no congestion to step down for while it drains...
+    expect(narrow.update(p2.to + 400, quiet(p2.to + 400, { queueMs: 90 }))).toBe(1);
+    // ...and rung 0 is not probed again at once (backed off 2.5 s).
+    for (t = p2.to + 600; t < p2.to + 2400; t += 200) narrow.update(t, quiet(t));
+    expect(narrow.padProbe).toBeNull();
+    expect(narrow.target).toBe(1);
+  });
+
   it('a receiver cap (REMB) short of the rung for a second steps down; a moment short does not', () => {
     const c = new RungController(LADDER, { startRung: 0, audioKbps: 60 });
     const capped = { ...calm(1000), limitKbps: 400 };
