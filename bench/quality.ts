@@ -18,7 +18,11 @@
  * pair's `good` as the baseline of the same run, a CLI-vs-Chromium ratio table, and the
  * machine's load while it ran.
  *
- *   npm run bench:quality -- [--profiles good,3g,...] [--window 8] [--pairs cli-werift,cli-chromium,chromium-chromium,cli-fixed-werift,cli-fixed-chromium] [--trace PREFIX]
+ *   npm run bench:quality -- [--profiles good,3g,...] [--window 8] [--pairs cli-werift,cli-chromium,chromium-chromium,cli-fixed-werift,cli-fixed-chromium] [--repeat N] [--trace PREFIX]
+ *
+ * `--repeat N` measures every cell N times (the profiles and pairs taken in turn each round, so
+ * the machine's load falls on all alike) and prints each metric's median: one 8 s window of a
+ * call moves by a freeze or a keyframe, and two runs of the same cell differed by 2x.
  *
  * `--trace PREFIX` writes PREFIX-PROFILE-SENDER.jsonl per Chromium-viewer call: the CLI sender's
  * rung, estimate, queue and NACK counts every 250 ms, every frame the viewer presented, and the
@@ -52,6 +56,8 @@ if (unknown.length) throw new Error(`--pairs: unknown ${unknown.join(', ')} (cho
 const pairs = asked as Pair[];
 const windowMs = Number(arg('window') ?? 8) * 1000;
 if (!Number.isFinite(windowMs) || windowMs <= 0) throw new Error('--window: a number of seconds above 0');
+const repeat = Number(arg('repeat') ?? 1);
+if (!Number.isInteger(repeat) || repeat < 1 || repeat > 20) throw new Error('--repeat: a whole number from 1 to 20');
 const ffmpeg = resolveFfmpeg().path;
 let web: Awaited<ReturnType<typeof buildWebClient>> | null = null;
 let turn: Awaited<ReturnType<typeof startCoturn>> | null = null;
@@ -75,23 +81,42 @@ async function measure(pair: Pair, profileName: string): Promise<Cell> {
   return { fps: m.windowFps, freezeRatio: m.viewer.freezeRatio, p50: m.viewer.latencyMs?.p50 ?? null, p95: m.viewer.latencyMs?.p95 ?? null, psnr: m.psnrDb };
 }
 
+/** The median of each metric over several runs of one cell. */
+function medianCell(list: readonly Cell[]): Cell {
+  const med = (xs: (number | null | undefined)[]): number | null => {
+    const v = xs.filter((x): x is number => x !== null && x !== undefined).sort((a, b) => a - b);
+    if (!v.length) return null;
+    const m = v.length >> 1;
+    return v.length % 2 ? v[m]! : (v[m - 1]! + v[m]!) / 2;
+  };
+  return {
+    fps: med(list.map((c) => c.fps)), freezeRatio: med(list.map((c) => c.freezeRatio)), p50: med(list.map((c) => c.p50)),
+    p95: med(list.map((c) => c.p95)), psnr: med(list.map((c) => c.psnr)), ssim: med(list.map((c) => c.ssim)),
+  };
+}
+
 try {
   web = await buildWebClient();
   turn = await startCoturn();
   server = await startServer({ webRoot: web.dir, turnUrls: [turn.url], turnSecret: turn.secret });
   if (pairs.some((p) => p.endsWith('chromium'))) browser = await launchChromium();
-  for (const name of profiles) {
-    for (const pair of pairs) {
-      process.stderr.write(`bench:quality: ${name} ${pair} ...\n`);
-      try {
-        cells.set(`${name}/${pair}`, await measure(pair, name));
-        loads.push(os.loadavg()[0]!);
-      } catch (err) {
-        cells.set(`${name}/${pair}`, { fps: null, freezeRatio: null, p50: null, p95: null, psnr: null, failed: 'failed' });
-        failures.push(`${name} ${pair}: ${(err as Error).message}`);
+  const runs = new Map<string, Cell[]>();
+  for (let round = 1; round <= repeat; round++) {
+    for (const name of profiles) {
+      for (const pair of pairs) {
+        process.stderr.write(`bench:quality: ${name} ${pair}${repeat > 1 ? ` (${round}/${repeat})` : ''} ...\n`);
+        const key = `${name}/${pair}`;
+        if (!runs.has(key)) runs.set(key, []);
+        try {
+          runs.get(key)!.push(await measure(pair, name));
+          loads.push(os.loadavg()[0]!);
+        } catch (err) {
+          failures.push(`${name} ${pair}: ${(err as Error).message}`);
+        }
       }
     }
   }
+  for (const [key, list] of runs) cells.set(key, list.length ? medianCell(list) : { fps: null, freezeRatio: null, p50: null, p95: null, psnr: null, failed: 'failed' });
 } finally {
   await browser?.close();
   await server?.close();
@@ -113,7 +138,7 @@ for (const pair of pairs) {
     ]);
   }
   const title = pair.replace('cli-fixed-', 'cli (fixed, --no-adapt) -> ').replace(/^cli-(?!fixed)/, 'cli -> ').replace('chromium-chromium', 'chromium -> chromium');
-  process.stdout.write(`\n${title} (sender behind the profile), ${windowMs / 1000} s window per profile\n${table(rows)}\n`);
+  process.stdout.write(`\n${title} (sender behind the profile), ${windowMs / 1000} s window per profile${repeat > 1 ? `, median of ${repeat} runs` : ''}\n${table(rows)}\n`);
 }
 // Issue 14's targets: the CLI against Chromium as senders to the same Chromium viewer.
 if (pairs.includes('cli-chromium') && pairs.includes('chromium-chromium')) {

@@ -123,6 +123,29 @@ describe('RungController', () => {
     expect(narrow.target).toBe(1);
   });
 
+  it('starts on the rung the start estimate fits; the first padding probe goes for the best rung at once, briefly', () => {
+    const c = new RungController(LADDER, { audioKbps: 60, paddingProbes: true });
+    expect(c.target).toBe(c.fitting(300));
+    expect(c.target).toBeGreaterThanOrEqual(2);
+    const start = c.target;
+    const quiet = (t: number, extra = {}) => ({ ...calm(300), queueMs: 0, reportedUpTo: t - 50, carrying: start, ...extra });
+    let t = 0;
+    for (; !c.padProbe && t < 3000; t += 200) c.update(t, quiet(t));
+    const first = c.padProbe!;
+    expect(first.rung).toBe(0);
+    expect(first.to - first.from).toBeLessThanOrEqual(100);
+    expect(c.paddingKbps(first.from)).toBeCloseTo(c.needKbps(0) - c.needKbps(start));
+    // It carried: the best rung next, skipping the rungs between.
+    expect(c.update(first.to + 100, quiet(first.to + 100, { reportedUpTo: first.to + 5, probeQueueMs: 3 }))).toBe(0);
+    // A narrow path: the first probe queues, and the next probes go one rung at a time.
+    const n = new RungController(LADDER, { audioKbps: 60, paddingProbes: true });
+    for (t = 0; !n.padProbe && t < 3000; t += 200) n.update(t, quiet(t));
+    const p1 = n.padProbe!;
+    expect(n.update(p1.to + 100, quiet(p1.to + 100, { reportedUpTo: p1.to + 5, probeQueueMs: 90 }))).toBe(start);
+    for (t = p1.to + 300; !n.padProbe && t < p1.to + 6000; t += 200) n.update(t, quiet(t));
+    expect(n.padProbe?.rung).toBe(start - 1);
+  });
+
   it('a receiver cap (REMB) short of the rung for a second steps down; a moment short does not', () => {
     const c = new RungController(LADDER, { startRung: 0, audioKbps: 60 });
     const capped = { ...calm(1000), limitKbps: 400 };
