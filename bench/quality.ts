@@ -13,12 +13,14 @@
  * - CLI (fixed) -> werift and CLI (fixed) -> Chromium: the same with `--no-adapt`, one fixed
  *   600 kbit/s rendition: the baseline the ladder and its bandwidth estimate are measured against
  *   (issue 14), in the same run.
+ * - CLI (no NACK) -> Chromium: the adapting CLI that answers no NACK (PeerSession `retransmit:
+ *   false`): what retransmission buys, under `lossy-5` say. Not in the default pairs.
  *
  * Prints fps, freeze ratio, glass-to-glass p50/p95 and PSNR per profile and pair, with each
  * pair's `good` as the baseline of the same run, a CLI-vs-Chromium ratio table, and the
  * machine's load while it ran.
  *
- *   npm run bench:quality -- [--profiles good,3g,...] [--window 8] [--pairs cli-werift,cli-chromium,chromium-chromium,cli-fixed-werift,cli-fixed-chromium] [--repeat N] [--trace PREFIX]
+ *   npm run bench:quality -- [--profiles good,3g,...] [--window 8] [--pairs cli-werift,cli-chromium,chromium-chromium,cli-fixed-werift,cli-fixed-chromium,cli-nonack-chromium] [--repeat N] [--trace PREFIX]
  *
  * `--repeat N` measures every cell N times (the profiles and pairs taken in turn each round, so
  * the machine's load falls on all alike) and prints each metric's median: one 8 s window of a
@@ -43,14 +45,14 @@ function arg(name: string): string | undefined {
   return i >= 0 ? process.argv[i + 1] : undefined;
 }
 
-type Pair = 'cli-werift' | 'cli-chromium' | 'chromium-chromium' | 'cli-fixed-werift' | 'cli-fixed-chromium';
-const PAIRS: readonly Pair[] = ['cli-werift', 'cli-chromium', 'chromium-chromium', 'cli-fixed-werift', 'cli-fixed-chromium'];
+type Pair = 'cli-werift' | 'cli-chromium' | 'chromium-chromium' | 'cli-fixed-werift' | 'cli-fixed-chromium' | 'cli-nonack-chromium';
+const PAIRS: readonly Pair[] = ['cli-werift', 'cli-chromium', 'chromium-chromium', 'cli-fixed-werift', 'cli-fixed-chromium', 'cli-nonack-chromium'];
 
 /** One pair's measurement in one profile, as printed. */
 interface Cell { fps: number | null; freezeRatio: number | null; p50: number | null; p95: number | null; psnr: number | null; ssim?: number | null; failed?: string }
 
 const profiles = (arg('profiles') ?? NETWORK_PROFILE_NAMES.join(',')).split(',').filter(Boolean);
-const asked = (arg('pairs') ?? PAIRS.join(',')).split(',').filter(Boolean);
+const asked = (arg('pairs') ?? PAIRS.filter((p) => p !== 'cli-nonack-chromium').join(',')).split(',').filter(Boolean);
 const unknown = asked.filter((p) => !(PAIRS as readonly string[]).includes(p));
 if (unknown.length) throw new Error(`--pairs: unknown ${unknown.join(', ')} (choose from ${PAIRS.join(', ')})`);
 const pairs = asked as Pair[];
@@ -77,7 +79,9 @@ async function measure(pair: Pair, profileName: string): Promise<Cell> {
     return { fps: m.windowFps, freezeRatio: v.freezeRatio, p50: v.latencyMs?.p50 ?? null, p95: v.latencyMs?.p95 ?? null, psnr: m.fidelity?.psnrDb ?? null, ssim: m.fidelity?.ssim ?? null };
   }
   const trace = arg('trace');
-  const m = await measureBrowserCall({ ...common, sender: pair === 'chromium-chromium' ? 'chromium' : 'cli', browser: browser!, ...(trace ? { trace } : {}) });
+  const m = await measureBrowserCall({
+    ...common, sender: pair === 'chromium-chromium' ? 'chromium' : 'cli', browser: browser!, retransmit: pair !== 'cli-nonack-chromium', ...(trace ? { trace } : {}),
+  });
   return { fps: m.windowFps, freezeRatio: m.viewer.freezeRatio, p50: m.viewer.latencyMs?.p50 ?? null, p95: m.viewer.latencyMs?.p95 ?? null, psnr: m.psnrDb };
 }
 
@@ -137,7 +141,7 @@ for (const pair of pairs) {
       good?.fps ? `${Math.round((100 * (c.fps ?? 0)) / good.fps)}%` : '-',
     ]);
   }
-  const title = pair.replace('cli-fixed-', 'cli (fixed, --no-adapt) -> ').replace(/^cli-(?!fixed)/, 'cli -> ').replace('chromium-chromium', 'chromium -> chromium');
+  const title = pair.replace('cli-fixed-', 'cli (fixed, --no-adapt) -> ').replace('cli-nonack-', 'cli (no NACK answered) -> ').replace(/^cli-(?!fixed)/, 'cli -> ').replace('chromium-chromium', 'chromium -> chromium');
   process.stdout.write(`\n${title} (sender behind the profile), ${windowMs / 1000} s window per profile${repeat > 1 ? `, median of ${repeat} runs` : ''}\n${table(rows)}\n`);
 }
 // Issue 14's targets: the CLI against Chromium as senders to the same Chromium viewer.

@@ -56,6 +56,8 @@ export interface AdaptationSnapshot {
 
 /** Settings of {@link VideoAdaptation}. */
 export interface AdaptationOptions extends LadderOptions {
+  /** Answer the partner's NACKs (default true); false: lost packets wait for the next keyframe. */
+  retransmit?: boolean;
   /** Called when the rung asked for changes. */
   onChange?: (s: AdaptationSnapshot) => void;
 }
@@ -104,7 +106,7 @@ export class VideoAdaptation {
     this.#detach = senders.map((s) => attachEstimator(s, this.estimator));
     for (const s of senders) {
       if (s.track?.kind !== 'video') continue;
-      const limited = limitRetransmissions(s, () => this.estimator.estimateKbps, undefined, (p) => this.estimator.onPacketSent(p));
+      const limited = limitRetransmissions(s, () => this.estimator.estimateKbps, undefined, (p) => this.estimator.onPacketSent(p), opts.retransmit !== false);
       this.#resends.push(limited.counts);
       this.#detach.push(limited.stop);
     }

@@ -49,11 +49,12 @@ interface WeriftSenderInternals {
 export interface ResentPacket { seq: number; sizeBytes: number; sentAtMs: number }
 
 /**
- * Filters the NACKs `sender` answers, with resends budgeted at a share of `estimateKbps()`.
+ * Filters the NACKs `sender` answers, with resends budgeted at a share of `estimateKbps()`
+ * (`answer` false: none answered, to measure what retransmission buys).
  * Returns the counters and a function that restores werift's own handling.
  */
 export function limitRetransmissions(
-  sender: RTCRtpSender, estimateKbps: () => number, now: () => number = () => performance.now(), onResent?: (p: ResentPacket) => void,
+  sender: RTCRtpSender, estimateKbps: () => number, now: () => number = () => performance.now(), onResent?: (p: ResentPacket) => void, answer = true,
 ): { counts: RetransmissionCounts; stop: () => void } {
   const s = sender as unknown as WeriftSenderInternals;
   const counts: RetransmissionCounts = { requested: 0, allowed: 0 };
@@ -78,7 +79,7 @@ export function limitRetransmissions(
         const last = lastResent.get(seq);
         if (last !== undefined && t - last < MIN_RESEND_INTERVAL_MS) continue;
         const bytes = size(seq);
-        if (bytes === null || tokens < bytes) continue;
+        if (!answer || bytes === null || tokens < bytes) continue;
         tokens -= bytes;
         lastResent.set(seq, t);
         keep.push(seq);

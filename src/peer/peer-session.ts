@@ -58,6 +58,12 @@ export interface PeerSessionOptions {
    */
   adapt?: boolean;
   /**
+   * Answer the partner's NACKs from the send history (default true). false leaves lost video
+   * packets to the next keyframe: what retransmission buys is measured against it (bench:quality's
+   * `cli-nonack-chromium` pair). Only with `adapt` (the ladder's sender does the resending).
+   */
+  retransmit?: boolean;
+  /**
    * Time the server's landmarks and send the round trips with `join`, so the server can pair
    * this peer with a stranger near it (default true; `connect --no-nearby` turns it off).
    */
@@ -480,13 +486,11 @@ export class PeerSession extends TypedEmitter<PeerSessionEvents> {
     this.#detachMedia();
     if (this.#video && call.videoTrack) {
       const ladder = this.#video.rungs.length > 1;
-      // Calls start one rung below the best (480x360 at half the bitrate) and step up once the
-      // first feedback shows a calm path (a second or two on a good one): the full rendition sent
-      // blind into a narrow uplink filled its queue for the two seconds before feedback and a
-      // keyframe could take it down, and a Chromium viewer then lagged 1.5-2 s behind.
-      // The first rung is the one the start estimate (300 kbit/s) fits, as a browser starts there;
-      // the first padding probe goes for the best rung at once (src/peer/ladder.ts).
-      const opts = { audioKbps: this.#audio ? audioWireKbps(this.options.audioBitrateKbps ?? 32) : 0 };
+      // Calls start on the rung the start estimate (300 kbit/s) fits, as a browser starts there,
+      // and the first padding probe goes for the best rung at once (src/peer/ladder.ts): the full
+      // rendition sent blind into a narrow uplink filled its queue for the two seconds before
+      // feedback and a keyframe could take it down, and a Chromium viewer then lagged 1.5-2 s behind.
+      const opts = { audioKbps: this.#audio ? audioWireKbps(this.options.audioBitrateKbps ?? 32) : 0, retransmit: this.options.retransmit !== false };
       this.#videoSink = this.#video.attach(call.videoTrack, ladder ? VideoAdaptation.startRung(this.#video, opts) : 0);
       this.#sinks.push(this.#videoSink);
       if (ladder) this.#adaptation = new VideoAdaptation(this.#video, this.#videoSink, call.senders, opts);

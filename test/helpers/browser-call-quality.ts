@@ -42,6 +42,8 @@ export interface MeasureBrowserCallOptions {
   ffmpegPath: string;
   /** The CLI sender adapts with its ladder (default true, as `connect`); false: one fixed rendition. */
   adapt?: boolean;
+  /** The CLI sender answers NACKs (default true); false: what retransmission buys is measured against it. */
+  retransmit?: boolean;
   /** A running Chromium (test/helpers/browsers.ts launchChromium); default: one launched and closed here. */
   browser?: Browser;
   /** Hub both join (default global). */
@@ -180,7 +182,7 @@ export async function measureBrowserCall(o: MeasureBrowserCallOptions): Promise<
     } else {
       const r = relay;
       cli = new PeerSession({
-        server: o.server, target: { kind: 'hub', hub }, video: { type: 'stamped' }, audio: { type: 'sine' }, adapt: o.adapt !== false,
+        server: o.server, target: { kind: 'hub', hub }, video: { type: 'stamped' }, audio: { type: 'sine' }, adapt: o.adapt !== false, retransmit: o.retransmit !== false,
         relayOnly: true, mapIceServers: (s) => iceServersThroughRelay(s, r), ffmpegPath: o.ffmpegPath,
       });
       await withTimeout(cli.start(), step, `${where}: CLI sender start`);

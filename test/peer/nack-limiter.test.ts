@@ -71,4 +71,13 @@ describe('limitRetransmissions', () => {
     expect(sent.every((s) => s.header.sequenceNumber >= 100)).toBe(true);
     expect(sent.length).toBe(11); // 11 x 1012 bytes fit 12,000
   });
+
+  it('answers nothing when told not to (what retransmission buys is measured against that)', () => {
+    const { sender, sent, handled } = fakeSender(10);
+    const limited = limitRetransmissions(sender, () => 1000, () => 0, undefined, false);
+    (sender as unknown as { handleRtcpPacket(p: unknown): void }).handleRtcpPacket(nack([3, 5]));
+    expect(sent).toEqual([]);
+    expect(handled).toEqual([[]]);
+    expect(limited.counts).toEqual({ requested: 2, allowed: 0 });
+  });
 });
