@@ -16,6 +16,15 @@ import { QueueDelayMeter } from './queue-delay.js';
 const NO_FEEDBACK_MS = 5000;
 /** How often the rung is reconsidered, ms. */
 const TICK_MS = 200;
+/**
+ * The video is paced at this many times what the rung it carries needs (src/peer/pacer.ts): on a
+ * path lately found narrow 1.5 (a keyframe spreads over about two frame times and the audio is
+ * not stuck behind it at the bottleneck), else 2.5, as libwebrtc paces (a keyframe on a wide path
+ * is not held back long).
+ */
+const PACE_NARROW = 1.5;
+const PACE_WIDE = 2.5;
+const PACE_FLOOR_KBPS = 300;
 /** How often padding goes out while a padding probe is on, ms. */
 const PAD_TICK_MS = 20;
 
@@ -75,6 +84,8 @@ export class VideoAdaptation {
   readonly #resends: RetransmissionCounts[] = [];
   #lastFeedbackAt: number | null = null;
   readonly #startedAt = performance.now();
+  /** (time, video bytes sent) over the last second, for the send rate. */
+  #sentSamples: { at: number; bytes: number }[] = [];
   /** The video is paused (the partner's page is hidden): the rung stays as it is. */
   #paused = false;
   /** The padding pacer while a padding probe sends, and what it sent and owed of the probe. */
@@ -111,6 +122,7 @@ export class VideoAdaptation {
       this.#detach.push(limited.stop);
     }
     source.setRung(sink, this.controller.target);
+    this.#pace(performance.now());
     this.#timer = setInterval(() => this.#tick(), TICK_MS);
     this.#timer.unref();
   }
@@ -139,6 +151,10 @@ export class VideoAdaptation {
     const q = this.#queue.queueMs(now);
     // Feedback that stops while we send means nothing gets through: as congested as it gets.
     const stalled = this.#lastFeedbackAt !== null && now - this.#lastFeedbackAt > 1000;
+    this.#sentSamples.push({ at: now, bytes: this.#sink.bytesSent });
+    while (this.#sentSamples.length > 2 && now - this.#sentSamples[1]!.at >= 1000) this.#sentSamples.shift();
+    const first = this.#sentSamples[0]!;
+    const sentKbps = now - first.at >= 500 ? ((this.#sink.bytesSent - first.bytes) * 8) / (now - first.at) : undefined;
     const target = this.controller.update(now, {
       estimateKbps: e.estimateKbps,
       overuse: e.delayState === 'overuse',
@@ -152,6 +168,7 @@ export class VideoAdaptation {
       reportedUpTo: this.#queue.reportedUpTo(),
       probeQueueMs: this.#probeQueue(),
       ...(e.ackedKbps !== undefined ? { ackedKbps: e.ackedKbps } : {}),
+      ...(sentKbps !== undefined ? { sentKbps } : {}),
     });
     if (target !== before) {
       this.#source.setRung(this.#sink, target, { hold: this.controller.hold });
@@ -159,6 +176,19 @@ export class VideoAdaptation {
     }
     const probe = this.controller.padProbe;
     if (probe && !this.#pad && now < probe.to && this.#padDone?.probe !== probe) this.#startPadding(probe, now);
+    this.#pace(now);
+  }
+
+  /** Sets the sink's pacing rate from the rungs it carries and goes to, and the probe's padding. */
+  #pace(now: number): void {
+    const c = this.controller;
+    const factor = c.pathLimited(now) ? PACE_NARROW : PACE_WIDE;
+    const video = Math.max(c.videoNeedKbps(this.#sink.rung), c.videoNeedKbps(this.#sink.targetRung));
+    const probe = c.padProbe;
+    const padding = probe ? Math.max(0, c.needKbps(probe.rung) - c.needKbps(c.target)) : 0;
+    // Never below PACE_FLOOR_KBPS: bursts at about a narrow uplink's own rate queue little there,
+    // and a keep-alive rung's keyframe paced at its own 70 kbit/s took a quarter second to leave.
+    this.#source.setPacing(this.#sink, Math.max(PACE_FLOOR_KBPS, factor * video) + padding);
   }
 
   /**
@@ -231,6 +261,7 @@ export class VideoAdaptation {
   /** Stops the loop and the feedback taps. Idempotent. */
   stop(): void {
     clearInterval(this.#timer);
+    this.#source.setPacing(this.#sink, 0);
     if (this.#pad) clearInterval(this.#pad.timer);
     this.#pad = null;
     for (const d of this.#detach.splice(0)) d();

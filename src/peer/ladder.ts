@@ -129,6 +129,12 @@ export interface PathSignals {
   /** Feedback stopped while we send: nothing gets through. Congestion that nothing masks. */
   stalled?: boolean;
   /**
+   * What we sent of the video over the last second, kbit/s (packets handed to the network, padding
+   * included). The path is over capacity when it acknowledges clearly less than this: an encoder
+   * that undershoots its rung's bitrate is not a path that cannot carry the rung.
+   */
+  sentKbps?: number;
+  /**
    * The queue the last packets of the padding probe met ({@link RungController.padProbe}'s last
    * {@link PAD_PROBE_TAIL_MS}), once the feedback reported them, ms (null or undefined: not yet).
    */
@@ -165,6 +171,8 @@ export function defaultLadder(enc: Pick<VideoEncodeOptions, 'width' | 'height' |
 export class RungController {
   readonly rungs: readonly VideoRung[];
   readonly #o: Required<Omit<LadderOptions, 'startRung' | 'startKbps'>>;
+  /** When a probe last failed (the path was found not to carry more). */
+  #lastFailAt = -Infinity;
   /** No padding probe yet in this call: the first goes for the best rung. */
   #firstPadProbe = true;
   /** The padding probe on now: of which rung, sent from when to when (null: none). */
@@ -219,6 +227,15 @@ export class RungController {
   get reason(): RungReason { return this.#reason; }
   /** Whether the last update saw congestion (the delay trend's overuse, or a long queue). */
   get congested(): boolean { return this.#overuseNow; }
+  /**
+   * The path was lately found narrow: a standing queue measured what it carries, or a probe of a
+   * higher rung failed, within the last {@link CAPACITY_KEEP_MS}.
+   */
+  pathLimited(now: number): boolean {
+    return (this.#capacity !== null && now - this.#capacity.at < CAPACITY_KEEP_MS) || now - this.#lastFailAt < CAPACITY_KEEP_MS;
+  }
+  /** What a rung's video needs on the wire, kbit/s (its need less the audio's budget). */
+  videoNeedKbps(rung: number): number { return this.needKbps(rung) - this.#o.audioKbps; }
   /** The padding probe on now, and when it sends (null: none). */
   get padProbe(): { rung: number; from: number; to: number } | null { return this.#padProbe; }
   /**
@@ -314,7 +331,8 @@ export class RungController {
     // After a failed probe the queue it filled takes a while to drain: the rung it came back to
     // carried the path before, so congestion does not take it off until the drain had its time.
     // (Unless what the receiver acknowledges shows that rung does not fit either: below.)
-    const overCapacity = down === 'congestion' && longQueue && s.ackedKbps !== undefined && this.needKbps(cur) > s.ackedKbps + this.#o.audioKbps;
+    const overCapacity = down === 'congestion' && longQueue && s.ackedKbps !== undefined && this.needKbps(cur) > s.ackedKbps + this.#o.audioKbps
+      && (s.sentKbps === undefined || s.ackedKbps < 0.9 * s.sentKbps);
     this.#holdNow = down === 'congestion' && (overCapacity || s.stalled === true || (q !== null && q > HOLD_QUEUE_MS));
     if (down === 'congestion' && !overCapacity && s.stalled !== true && now < this.#drainUntil) return cur;
     const drainingBacklog = longQueue && !s.overuse && s.stalled !== true && !overCapacity;
@@ -380,6 +398,7 @@ export class RungController {
     const ms = prev ? Math.min(this.#o.maxBackoffMs, prev.ms * 2) : this.#o.minBackoffMs;
     this.#backoff.set(rung, { until: now + ms, ms });
     this.#probe = null;
+    this.#lastFailAt = now;
     this.#drainUntil = Math.max(this.#drainUntil, now + drainMs);
   }
 

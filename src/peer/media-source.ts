@@ -21,6 +21,7 @@ import { performance } from 'node:perf_hooks';
 import { RtpHeader, RtpPacket, type MediaStreamTrack } from 'werift';
 import { TypedEmitter } from '../protocol/client/index.js';
 import { peerError } from './errors.js';
+import { Pacer } from './pacer.js';
 import { audioArgs, FFMPEG_PAYLOAD_TYPE, ladderArgs, rtpOutputUrl, videoArgs, type AudioSourceSpec, type VideoEncodeOptions, type VideoRung, type VideoSourceSpec } from './ffmpeg.js';
 import { parseRtp, payloadKind, readVp8PictureId, type RtpInfo, setRtpSequence, setRtpTimestamp, vp8PictureIdAt, writeVp8PictureId, type VideoCodec } from './rtp-frames.js';
 import { pumpStampedFrames } from './stamped-frames.js';
@@ -86,6 +87,8 @@ interface SinkState extends MediaSink {
   lastTs: number;
   /** The last packet sent ended a frame (its marker bit): padding may follow it. */
   betweenFrames: boolean;
+  /** Paces the video out ({@link MediaSource.setPacing}); null for audio. */
+  pacer: Pacer | null;
   lastTsAt: number;
   /** VP8: added to the rung's picture ids (mod 2^15), and the last one sent (-1: none yet). */
   pidOffset: number;
@@ -212,7 +215,7 @@ export class MediaSource extends TypedEmitter<MediaSourceEvents> {
     const r = this.#clampRung(rung);
     const sink: SinkState = {
       track, seq: Math.floor(Math.random() * 0x10000), live: this.kind === 'audio', paused: false, packetsSent: 0, framesSent: 0, bytesSent: 0,
-      rung: r, targetRung: r, holding: false, switches: 0, keyframeRequests: 0, paddingBytes: 0, betweenFrames: false, tsOffset: Math.floor(Math.random() * 0x1_0000_0000), rebase: true, lastTs: 0, lastTsAt: 0, pidOffset: 0, lastPid: -1,
+      rung: r, targetRung: r, holding: false, switches: 0, keyframeRequests: 0, paddingBytes: 0, betweenFrames: false, pacer: this.kind === 'video' ? new Pacer() : null, tsOffset: Math.floor(Math.random() * 0x1_0000_0000), rebase: true, lastTs: 0, lastTsAt: 0, pidOffset: 0, lastPid: -1,
     };
     this.#sinks.add(sink);
     if (this.kind === 'video') this.#replayKeyframe(sink);
@@ -256,11 +259,7 @@ export class MediaSource extends TypedEmitter<MediaSourceEvents> {
       });
       s.seq = (s.seq + 1) & 0xffff;
       sent += n;
-      try {
-        s.track.writeRtp(new RtpPacket(header, payload));
-      } catch {
-        return sent; // the track was stopped
-      }
+      this.#write(s, new RtpPacket(header, payload), n + 12);
     }
     s.packetsSent += Math.ceil(sent / PADDING_MAX_BYTES);
     s.bytesSent += sent;
@@ -274,7 +273,16 @@ export class MediaSource extends TypedEmitter<MediaSourceEvents> {
 
   /** Stops forwarding to a sink. */
   detach(sink: MediaSink): void {
+    (sink as SinkState).pacer?.stop();
     this.#sinks.delete(sink as SinkState);
+  }
+
+  /**
+   * Paces a video sink's packets at `kbps` (src/peer/pacer.ts), rather than in the bursts the
+   * encoder writes; 0 sends at once. The adaptation sets it from the rung it carries.
+   */
+  setPacing(sink: MediaSink, kbps: number): void {
+    (sink as SinkState).pacer?.setRate(kbps);
   }
 
   /**
@@ -376,11 +384,20 @@ export class MediaSource extends TypedEmitter<MediaSourceEvents> {
     sink.bytesSent += copy.length;
     sink.betweenFrames = (copy[1]! & 0x80) !== 0;
     if (sink.betweenFrames) sink.framesSent++;
-    try {
-      sink.track.writeRtp(copy);
-    } catch {
-      // The track was stopped between Next and detach: nothing to deliver to.
-    }
+    this.#write(sink, copy, copy.length);
+  }
+
+  /** Hands a packet to the sink's track, through its pacer when it has one. */
+  #write(sink: SinkState, packet: Buffer | RtpPacket, bytes: number): void {
+    const out = () => {
+      try {
+        sink.track.writeRtp(packet);
+      } catch {
+        // The track was stopped between Next and detach: nothing to deliver to.
+      }
+    };
+    if (sink.pacer) sink.pacer.push(bytes, out);
+    else out();
   }
 
   /**
@@ -434,6 +451,7 @@ export class MediaSource extends TypedEmitter<MediaSourceEvents> {
 
   async #close(): Promise<void> {
     this.#closed = true;
+    for (const s of this.#sinks) s.pacer?.stop();
     this.#sinks.clear();
     if (this.#proc.exitCode === null && this.#proc.signalCode === null && this.#proc.pid !== undefined) {
       this.#proc.kill('SIGTERM');

@@ -213,6 +213,15 @@ describe('RungController against a standing queue (what a Chromium viewer behind
     expect(c.update(2600, full(0, { queueMs: null, carrying: 2, reportedUpTo: 700, stalled: true }))).toBe(3);
   });
 
+  it('a long queue is no reason to jump when the path acknowledges what was sent (an encoder under its rung\'s bitrate)', () => {
+    const c = new RungController(LADDER, { startRung: 0, audioKbps: 60 });
+    // 240 kbit/s acknowledged of 250 sent: the path carries what it gets; the queue is one rung's matter.
+    expect(c.update(0, full(0, { sentKbps: 250 }))).toBe(1);
+    const j = new RungController(LADDER, { startRung: 0, audioKbps: 60 });
+    // 240 of 600 sent: over capacity, straight to what fits.
+    expect(j.update(0, full(0, { sentKbps: 600 }))).toBe(2);
+  });
+
   it('after the jump, gives the queue the old rung left time to drain before stepping down again', () => {
     const c = new RungController(LADDER, { startRung: 0, audioKbps: 60 });
     expect(c.update(0, full(0))).toBe(2);

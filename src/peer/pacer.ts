@@ -1,0 +1,112 @@
+/**
+ * Paces a video sink's packets out at a rate instead of in the bursts ffmpeg writes them (a
+ * keyframe is a dozen packets at once). At a narrow uplink a burst queues at the bottleneck, and
+ * the audio packets behind it wait: a Chromium viewer's audio jitter buffer grew to 260 ms behind
+ * a 300 kbit/s uplink (105 ms for a Chromium sender, which paces), and lip sync held the video
+ * back as far. Paced, the video waits in our queue instead and the audio, which is not paced,
+ * passes (libwebrtc's pacer does the same, at 2.5 times its target rate). Pure but for its timer:
+ * time comes from `now`.
+ */
+
+/** How often the queue is drained, ms. */
+const TICK_MS = 5;
+/** Bytes that may go out at once (about two packets), and what a fresh pacer starts with (a whole small keyframe: the first picture is not held back). */
+const BURST_BYTES = 2500;
+const START_BYTES = 16_000;
+/** Nothing waits longer than this: past it the queue goes out at once (a rate set too low must not pile up delay). */
+const MAX_QUEUE_MS = 400;
+
+/** One packet waiting: its size and how to send it. */
+interface Waiting { bytes: number; out: () => void; at: number }
+
+/** A token-bucket pacer for one stream. */
+export class Pacer {
+  #kbps = 0;
+  #queue: Waiting[] = [];
+  #tokens = START_BYTES;
+  #lastAt: number;
+  #timer: NodeJS.Timeout | null = null;
+  readonly #now: () => number;
+  /** Packets and bytes that waited, and the longest wait, ms. */
+  paced = 0;
+  maxWaitMs = 0;
+
+  constructor(now: () => number = () => performance.now()) {
+    this.#now = now;
+    this.#lastAt = now();
+  }
+
+  /** The pacing rate, kbit/s (0: no pacing, packets go at once). */
+  get kbps(): number { return this.#kbps; }
+
+  /** Sets the rate; 0 turns pacing off and sends what waits. */
+  setRate(kbps: number): void {
+    this.#refill();
+    this.#kbps = Math.max(0, kbps);
+    if (this.#kbps === 0) this.#flush();
+  }
+
+  /** How long what waits takes at the rate, ms. */
+  get queuedMs(): number {
+    if (!this.#kbps) return 0;
+    return (this.#queue.reduce((n, w) => n + w.bytes, 0) * 8) / this.#kbps;
+  }
+
+  /** Sends `out` (a packet of `bytes`) now if the rate allows, or when it does; in order. */
+  push(bytes: number, out: () => void): void {
+    if (this.#kbps === 0) { out(); return; }
+    this.#refill();
+    if (!this.#queue.length && this.#tokens >= bytes) {
+      this.#tokens -= bytes;
+      out();
+      return;
+    }
+    this.#queue.push({ bytes, out, at: this.#now() });
+    this.paced++;
+    this.#timer ??= setInterval(() => this.#drain(), TICK_MS);
+    this.#timer.unref?.();
+  }
+
+  /** Drops what waits and stops the timer. */
+  stop(): void {
+    this.#queue = [];
+    if (this.#timer) clearInterval(this.#timer);
+    this.#timer = null;
+  }
+
+  #refill(): void {
+    const now = this.#now();
+    const add = (this.#kbps * (now - this.#lastAt)) / 8;
+    this.#lastAt = now;
+    // What is saved up never grows past a burst (the start allowance is spent, not topped up).
+    if (this.#tokens < BURST_BYTES) this.#tokens = Math.min(BURST_BYTES, this.#tokens + add);
+  }
+
+  #drain(): void {
+    this.#refill();
+    const now = this.#now();
+    const oldest = this.#queue[0];
+    // Waited too long (the rate is too low for what comes): out with all of it.
+    if (oldest && now - oldest.at > MAX_QUEUE_MS) { this.#flush(); return; }
+    while (this.#queue.length && this.#tokens >= Math.min(this.#queue[0]!.bytes, BURST_BYTES)) {
+      const w = this.#queue.shift()!;
+      this.#tokens -= w.bytes;
+      this.maxWaitMs = Math.max(this.maxWaitMs, now - w.at);
+      w.out();
+    }
+    if (!this.#queue.length && this.#timer) {
+      clearInterval(this.#timer);
+      this.#timer = null;
+    }
+  }
+
+  #flush(): void {
+    const now = this.#now();
+    for (const w of this.#queue.splice(0)) {
+      this.maxWaitMs = Math.max(this.maxWaitMs, now - w.at);
+      w.out();
+    }
+    if (this.#timer) clearInterval(this.#timer);
+    this.#timer = null;
+  }
+}
