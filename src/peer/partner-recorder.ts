@@ -42,6 +42,10 @@ export class PartnerRecorder {
   #videoCodec: VideoCodec = 'vp8';
   /** Packets from the first packet of a keyframe on (null: not keeping any). */
   #kept: Kept[] | null = null;
+  /** Sequence numbers of the partner's padding-only video packets lately (probes), oldest first. */
+  #padding: number[] = [];
+  /** Padding packets long behind, still counted off every number. */
+  #paddingBehind = 0;
   #keptTimestamp: number | null = null;
   /** Counts what is kept for (then handed to) the recorder: it has a keyframe once this saw a whole one. */
   #fed: FrameCounter | null = null;
@@ -71,8 +75,41 @@ export class PartnerRecorder {
     this.#disposers.push(track.onReceiveRtcp.subscribe((rtcp: RtcpPacket) => this.#onRtcp(kind, rtcp)).unSubscribe);
   }
 
+  /**
+   * A partner that probes its path sends padding-only packets between frames (src/peer/media-source.ts
+   * sendPadding): nothing to record, and werift's recorder, handed one, took it for the start of
+   * a frame (a recording of 43 frames where 74 arrived). They are left out (null) and the numbers
+   * after them closed up, so the recorder sees no gap either (a renumbered copy: the track's other
+   * listeners see the packet as it came).
+   */
+  #closePaddingGap(rtp: RtpPacket): RtpPacket | null {
+    const seq = rtp.header.sequenceNumber;
+    const before = (a: number, b: number) => a !== b && ((b - a) & 0xffff) < 0x8000;
+    if (rtp.payload.length === 0) {
+      this.#padding.push(seq);
+      return null;
+    }
+    // Padding far behind is behind every packet still to come (a retransmission comes within a
+    // second): it moves into the count every number is lowered by.
+    while (this.#padding.length && (before(this.#padding[0]!, (seq - 0x4000) & 0xffff) || this.#padding.length > 4096)) {
+      this.#padding.shift();
+      this.#paddingBehind++;
+    }
+    let n = this.#paddingBehind;
+    for (const p of this.#padding) if (before(p, seq)) n++;
+    if (n === 0) return rtp;
+    const copy = rtp.clone();
+    copy.header.sequenceNumber = (seq - n) & 0xffff;
+    return copy;
+  }
+
   #onRtp(kind: Kind, rtp: RtpPacket): void {
     if (this.#state === 'stopped') return;
+    if (kind === 'video') {
+      const closed = this.#closePaddingGap(rtp);
+      if (!closed) return;
+      rtp = closed;
+    }
     this.#seen.add(kind);
     if (this.#state === 'recording') {
       this.#relay.get(kind)?.writeRtp(rtp);

@@ -49,7 +49,7 @@ describe('padding probes between two werift peers', () => {
     expect(later.fps).toBeGreaterThanOrEqual(10);
     await withTimeout(viewer.close(), 15_000, 'the viewer closes (the recorder flushes)');
     const p = await probe(file);
-    // The recording holds the frames: werift's recorder skips the padding, and is not cut short at it.
+    // The recording holds the frames: the padding is kept from werift's recorder, and the numbers after it closed up.
     expect(p.codec).toBe('vp8');
     expect(p.frames, `${padded} bytes of padding; ${later.framesReceived} frames received, ${p.frames} recorded`).toBeGreaterThanOrEqual(later.framesReceived - 20);
   });
