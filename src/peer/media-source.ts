@@ -250,6 +250,7 @@ export class MediaSource extends TypedEmitter<MediaSourceEvents> {
     const s = sink as SinkState;
     if (this.kind !== 'video' || !this.#sinks.has(s) || !s.live || s.paused || s.holding || !s.betweenFrames || s.lastTsAt === 0) return 0;
     let sent = 0;
+    let packets = 0;
     while (bytes - sent >= PADDING_MIN_BYTES) {
       const n = Math.min(PADDING_MAX_BYTES, bytes - sent);
       const payload = Buffer.alloc(n);
@@ -259,9 +260,10 @@ export class MediaSource extends TypedEmitter<MediaSourceEvents> {
       });
       s.seq = (s.seq + 1) & 0xffff;
       sent += n;
+      packets++;
       this.#write(s, new RtpPacket(header, payload), n + 12);
     }
-    s.packetsSent += Math.ceil(sent / PADDING_MAX_BYTES);
+    s.packetsSent += packets;
     s.bytesSent += sent;
     s.paddingBytes += sent;
     return sent;

@@ -27,29 +27,19 @@ export class Pacer {
   #lastAt: number;
   #timer: NodeJS.Timeout | null = null;
   readonly #now: () => number;
-  /** Packets and bytes that waited, and the longest wait, ms. */
+  /** Packets that had to wait. */
   paced = 0;
-  maxWaitMs = 0;
 
   constructor(now: () => number = () => performance.now()) {
     this.#now = now;
     this.#lastAt = now();
   }
 
-  /** The pacing rate, kbit/s (0: no pacing, packets go at once). */
-  get kbps(): number { return this.#kbps; }
-
   /** Sets the rate; 0 turns pacing off and sends what waits. */
   setRate(kbps: number): void {
     this.#refill();
     this.#kbps = Math.max(0, kbps);
     if (this.#kbps === 0) this.#flush();
-  }
-
-  /** How long what waits takes at the rate, ms. */
-  get queuedMs(): number {
-    if (!this.#kbps) return 0;
-    return (this.#queue.reduce((n, w) => n + w.bytes, 0) * 8) / this.#kbps;
   }
 
   /** Sends `out` (a packet of `bytes`) now if the rate allows, or when it does; in order. */
@@ -91,7 +81,6 @@ export class Pacer {
     while (this.#queue.length && this.#tokens >= Math.min(this.#queue[0]!.bytes, BURST_BYTES)) {
       const w = this.#queue.shift()!;
       this.#tokens -= w.bytes;
-      this.maxWaitMs = Math.max(this.maxWaitMs, now - w.at);
       w.out();
     }
     if (!this.#queue.length && this.#timer) {
@@ -101,11 +90,7 @@ export class Pacer {
   }
 
   #flush(): void {
-    const now = this.#now();
-    for (const w of this.#queue.splice(0)) {
-      this.maxWaitMs = Math.max(this.maxWaitMs, now - w.at);
-      w.out();
-    }
+    for (const w of this.#queue.splice(0)) w.out();
     if (this.#timer) clearInterval(this.#timer);
     this.#timer = null;
   }
