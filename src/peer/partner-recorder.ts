@@ -95,8 +95,11 @@ export class PartnerRecorder {
       this.#padding.shift();
       this.#paddingBehind++;
     }
+    // Per packet: almost every one comes after all padding so far (a retransmission may not).
+    const last = this.#padding[this.#padding.length - 1];
     let n = this.#paddingBehind;
-    for (const p of this.#padding) if (before(p, seq)) n++;
+    if (last === undefined || before(last, seq)) n += this.#padding.length;
+    else for (const p of this.#padding) if (before(p, seq)) n++;
     if (n === 0) return rtp;
     const copy = rtp.clone();
     copy.header.sequenceNumber = (seq - n) & 0xffff;
