@@ -80,7 +80,7 @@ async function measure(pair: Pair, profileName: string): Promise<Cell> {
   }
   const trace = arg('trace');
   const m = await measureBrowserCall({
-    ...common, sender: pair === 'chromium-chromium' ? 'chromium' : 'cli', browser: browser!, retransmit: pair !== 'cli-nonack-chromium', ...(trace ? { trace } : {}),
+    ...common, sender: pair === 'chromium-chromium' ? 'chromium' : 'cli', browser: browser!, threadedRelay: true, retransmit: pair !== 'cli-nonack-chromium', ...(trace ? { trace } : {}),
   });
   return { fps: m.windowFps, freezeRatio: m.viewer.freezeRatio, p50: m.viewer.latencyMs?.p50 ?? null, p95: m.viewer.latencyMs?.p95 ?? null, psnr: m.psnrDb };
 }

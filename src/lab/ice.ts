@@ -22,7 +22,7 @@ export function udpTurnTarget(url: string): { host: string; port: number } | nul
  * its URL rewritten to the relay, which is told to forward there. Throws `CHZ_ERR_LAB_RELAY`
  * when there is no UDP TURN server (the server must hand out TURN for `--network`).
  */
-export function iceServersThroughRelay(servers: readonly IceServer[], relay: ImpairmentRelay): IceServer[] {
+export function iceServersThroughRelay(servers: readonly IceServer[], relay: Pick<ImpairmentRelay, 'upstream' | 'setUpstream' | 'address'>): IceServer[] {
   for (const s of servers) {
     for (const url of Array.isArray(s.urls) ? s.urls : [s.urls]) {
       const target = udpTurnTarget(url);

@@ -3,6 +3,7 @@ export * from './errors.js';
 export * from './profiles.js';
 export * from './link.js';
 export * from './relay.js';
+export * from './threaded-relay.js';
 export * from './ice.js';
 export * from './measure.js';
 export * from './regions.js';

@@ -219,7 +219,7 @@ export function ladderArgs(src: VideoSourceSpec, enc: VideoEncodeOptions, rungs:
 /** The ffmpeg arguments that encode an audio source to Opus RTP at `rtpUrl`. */
 export function audioArgs(src: AudioSourceSpec, rtpUrl: string, bitrateKbps = 32): string[] {
   const input: string[] = [];
-  if (src.type === 'sine') input.push('-re', '-f', 'lavfi', '-i', 'sine=frequency=440:sample_rate=48000');
+  if (src.type === 'sine') input.push('-re', '-f', 'lavfi', '-i', 'sine=frequency=440:sample_rate=48000:samples_per_frame=960');
   else if (src.type === 'file') input.push('-re', '-stream_loop', '-1', '-i', src.path);
   else input.push('-f', src.api, '-i', src.device);
   return [

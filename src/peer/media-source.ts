@@ -24,6 +24,7 @@ import { peerError } from './errors.js';
 import { Pacer } from './pacer.js';
 import { audioArgs, FFMPEG_PAYLOAD_TYPE, ladderArgs, rtpOutputUrl, videoArgs, type AudioSourceSpec, type VideoEncodeOptions, type VideoRung, type VideoSourceSpec } from './ffmpeg.js';
 import { parseRtp, payloadKind, readVp8PictureId, type RtpInfo, setRtpSequence, setRtpTimestamp, vp8PictureIdAt, writeVp8PictureId, type VideoCodec } from './rtp-frames.js';
+import { SendClock } from './send-clock.js';
 import { pumpStampedFrames } from './stamped-frames.js';
 
 /** How a media source is made. */
@@ -83,8 +84,10 @@ interface SinkState extends MediaSink {
   tsOffset: number;
   /** The next packet starts a new segment (another rung, a replayed keyframe): place it anew. */
   rebase: boolean;
-  /** The last timestamp sent and when (performance.now(), ms; 0: nothing sent yet). */
+  /** The last timestamp sent, and when its frame came (performance.now(), ms; 0: nothing sent yet). */
   lastTs: number;
+  /** The encoder's timestamp of the last frame sent. */
+  lastInTs: number;
   /** The last packet sent ended a frame (its marker bit): padding may follow it. */
   betweenFrames: boolean;
   /** Paces the video out ({@link MediaSource.setPacing}); null for audio. */
@@ -121,7 +124,8 @@ export class MediaSource extends TypedEmitter<MediaSourceEvents> {
   readonly #rungState: RungState[];
   readonly #proc: ChildProcess;
   readonly #sinks = new Set<SinkState>();
-  readonly #ladder: boolean;
+  /** Audio: sends the packets at their timestamps' cadence (null for video). */
+  readonly #clock: SendClock | null;
   #stderr = '';
   #closed = false;
   #closing: Promise<void> | null = null;
@@ -131,7 +135,7 @@ export class MediaSource extends TypedEmitter<MediaSourceEvents> {
     super();
     this.kind = spec.kind;
     this.codec = spec.kind === 'video' ? spec.encode.codec : 'opus';
-    this.#ladder = spec.kind === 'video' && !!spec.ladder?.length;
+    this.#clock = spec.kind === 'audio' ? new SendClock(48_000) : null;
     this.rungs = spec.kind !== 'video' ? [] : spec.ladder?.length ? [...spec.ladder]
       : [{ width: spec.encode.width, height: spec.encode.height, fps: spec.encode.fps, kbps: spec.encode.bitrateKbps }];
     this.#rungState = sockets.map((socket) => ({ socket, keyframe: [], current: [], currentTs: -1, currentKey: false }));
@@ -215,7 +219,7 @@ export class MediaSource extends TypedEmitter<MediaSourceEvents> {
     const r = this.#clampRung(rung);
     const sink: SinkState = {
       track, seq: Math.floor(Math.random() * 0x10000), live: this.kind === 'audio', paused: false, packetsSent: 0, framesSent: 0, bytesSent: 0,
-      rung: r, targetRung: r, holding: false, switches: 0, keyframeRequests: 0, paddingBytes: 0, betweenFrames: false, pacer: this.kind === 'video' ? new Pacer() : null, tsOffset: Math.floor(Math.random() * 0x1_0000_0000), rebase: true, lastTs: 0, lastTsAt: 0, pidOffset: 0, lastPid: -1,
+      rung: r, targetRung: r, holding: false, switches: 0, keyframeRequests: 0, paddingBytes: 0, betweenFrames: false, pacer: this.kind === 'video' ? new Pacer() : null, tsOffset: Math.floor(Math.random() * 0x1_0000_0000), rebase: true, lastTs: 0, lastInTs: -1, lastTsAt: 0, pidOffset: 0, lastPid: -1,
     };
     this.#sinks.add(sink);
     if (this.kind === 'video') this.#replayKeyframe(sink);
@@ -337,9 +341,11 @@ export class MediaSource extends TypedEmitter<MediaSourceEvents> {
     const h = parseRtp(msg);
     if (!h) return;
     if (rung === 0) this.packetsIn++;
-    if (this.kind === 'audio') {
+    if (this.#clock) {
       this.framesIn++;
-      for (const s of this.#sinks) this.#send(s, msg);
+      this.#clock.push(h.timestamp, () => {
+        for (const s of this.#sinks) this.#send(s, msg);
+      });
       return;
     }
     const r = this.#rungState[rung]!;
@@ -381,7 +387,7 @@ export class MediaSource extends TypedEmitter<MediaSourceEvents> {
     const copy = Buffer.from(packet);
     setRtpSequence(copy, sink.seq);
     sink.seq = (sink.seq + 1) & 0xffff;
-    if (this.#ladder) this.#continueTimeline(sink, copy, h ?? parseRtp(copy));
+    if (this.kind === 'video') this.#continueTimeline(sink, copy, h ?? parseRtp(copy));
     sink.packetsSent++;
     sink.bytesSent += copy.length;
     sink.betweenFrames = (copy[1]! & 0x80) !== 0;
@@ -403,27 +409,31 @@ export class MediaSource extends TypedEmitter<MediaSourceEvents> {
   }
 
   /**
-   * Rewrites a ladder packet onto the sink's timeline: each rung's encoder has its own random
-   * RTP timestamp base and its own VP8 picture ids, and the partner must see one stream. The
-   * first packet after a rung change or a replayed keyframe sets the offsets so that its frame
-   * lands the elapsed wall-clock time after the last frame sent (at 90 kHz, at least one tick
-   * later) with the next picture id; the rest of the segment follows with those offsets.
+   * Rewrites a video packet onto the sink's timeline: each frame is stamped with the wall-clock
+   * time its first packet came from the encoder (at 90 kHz, at least one tick after the last
+   * frame), not with the encoder's own timestamp. The encoder's are the frames' nominal times,
+   * and ffmpeg hands frames over up to tens of milliseconds off them (a keyframe takes longer to
+   * encode, four rungs share one process): a viewer's jitter buffer grows by that jitter, where
+   * stamped on the way out it sees only the path's. The same placement continues the timeline
+   * across a rung change or a replayed keyframe (each rung's encoder has its own random
+   * timestamp base and its own VP8 picture ids, and the partner must see one stream).
    */
   #continueTimeline(sink: SinkState, packet: Buffer, h: RtpInfo | null): void {
     if (!h) return;
-    const now = performance.now();
     const pidAt = this.codec === 'vp8' ? vp8PictureIdAt(packet, h.payloadOffset) : null;
     const pidIn = pidAt ? readVp8PictureId(packet, pidAt) : -1;
-    if (sink.rebase) {
-      sink.rebase = false;
-      // The first packet ever keeps the random offset; later segments continue the timeline.
+    if (sink.rebase || h.timestamp !== sink.lastInTs) {
+      const now = performance.now();
+      // The first packet ever keeps the random offset.
       if (sink.lastTsAt) sink.tsOffset = ((sink.lastTs + Math.max(1, Math.round((now - sink.lastTsAt) * 90))) - h.timestamp) >>> 0;
-      if (pidAt && sink.lastPid >= 0) sink.pidOffset = (sink.lastPid + 1 - pidIn + 0x8000) & 0x7fff;
+      if (sink.rebase && pidAt && sink.lastPid >= 0) sink.pidOffset = (sink.lastPid + 1 - pidIn + 0x8000) & 0x7fff;
+      sink.rebase = false;
+      sink.lastInTs = h.timestamp;
+      sink.lastTsAt = now;
     }
     const out = (h.timestamp + sink.tsOffset) >>> 0;
     setRtpTimestamp(packet, out);
     sink.lastTs = out;
-    sink.lastTsAt = now;
     if (pidAt) {
       const mod = pidAt.bits === 15 ? 0x8000 : 0x80;
       const pid = (pidIn + sink.pidOffset) % mod;
@@ -453,6 +463,7 @@ export class MediaSource extends TypedEmitter<MediaSourceEvents> {
 
   async #close(): Promise<void> {
     this.#closed = true;
+    this.#clock?.stop();
     for (const s of this.#sinks) s.pacer?.stop();
     this.#sinks.clear();
     if (this.#proc.exitCode === null && this.#proc.signalCode === null && this.#proc.pid !== undefined) {

@@ -16,6 +16,7 @@ import path from 'node:path';
 import type { Browser, Page } from 'playwright-core';
 import { iceServersThroughRelay } from '../../src/lab/ice.js';
 import { ImpairmentRelay } from '../../src/lab/relay.js';
+import { ThreadedRelay } from '../../src/lab/threaded-relay.js';
 import type { NetworkProfile } from '../../src/lab/profiles.js';
 import { PeerSession } from '../../src/peer/index.js';
 import { parseServerFrame, WS_PATH } from '../../src/protocol/index.js';
@@ -61,6 +62,11 @@ export interface MeasureBrowserCallOptions {
    * stats, and the measured window.
    */
   trace?: string;
+  /**
+   * Run the relay on a thread of its own ({@link ThreadedRelay}; under tsx or the compiled
+   * code, as `bench:quality` runs): the werift sender's event loop then does not shape its link.
+   */
+  threadedRelay?: boolean;
 }
 
 /** What {@link measureBrowserCall} measured (see {@link BrowserViewerSummary} for the fields). */
@@ -131,7 +137,7 @@ async function viewerStats(p: StampedPage): Promise<{ lossPercent: number | null
 }
 
 /** The relay forwards to the server's UDP TURN (asked for as a relay-only client would be). */
-async function pointRelayAtTurn(server: string, relay: ImpairmentRelay, ms: number): Promise<void> {
+async function pointRelayAtTurn(server: string, relay: ImpairmentRelay | ThreadedRelay, ms: number): Promise<void> {
   const probe = await withTimeout(TestClient.connect(server.replace(/^http/, 'ws') + WS_PATH, {}, { relayOnly: true }), ms, 'welcome with TURN');
   try {
     // connect() consumed the parsed welcome; its raw text stays.
@@ -156,13 +162,13 @@ export async function measureBrowserCall(o: MeasureBrowserCallOptions): Promise<
   let browser: Browser | null = null;
   let y4mBrowser: Browser | null = null;
   let y4mDir: string | null = null;
-  let relay: ImpairmentRelay | null = null;
+  let relay: ImpairmentRelay | ThreadedRelay | null = null;
   let cli: PeerSession | null = null;
   let collector: FrameCollector | null = null;
   const pages: StampedPage[] = [];
   try {
     browser = o.browser ?? await launchChromium();
-    relay = await ImpairmentRelay.start({ profile: o.profile });
+    relay = o.threadedRelay ? await ThreadedRelay.start({ profile: o.profile }) : await ImpairmentRelay.start({ profile: o.profile });
     let senderPage: StampedPage | null = null;
     if (o.sender === 'chromium' || o.sender === 'chromium-y4m') {
       await pointRelayAtTurn(o.server, relay, step);

@@ -1,0 +1,27 @@
+/**
+ * The worker-thread side of {@link ThreadedRelay} (src/lab/threaded-relay.ts): runs an
+ * {@link ImpairmentRelay} on this thread's event loop and takes its orders by message.
+ */
+import { parentPort, workerData } from 'node:worker_threads';
+import type { NetworkProfile } from './profiles.js';
+import { ImpairmentRelay, type RelayOptions, type RelayUpstream } from './relay.js';
+
+/** What the host sends. */
+export type RelayOrder = { type: 'upstream'; upstream: RelayUpstream } | { type: 'profile'; profile: NetworkProfile } | { type: 'close' };
+/** What the worker answers. */
+export type RelayNews = { type: 'ready'; address: { host: string; port: number } } | { type: 'failed'; message: string } | { type: 'closed' };
+
+const port = parentPort!;
+const say = (m: RelayNews) => port.postMessage(m);
+try {
+  const relay = await ImpairmentRelay.start(workerData as RelayOptions);
+  port.on('message', (m: RelayOrder) => {
+    if (m.type === 'upstream') relay.setUpstream(m.upstream);
+    else if (m.type === 'profile') relay.setProfile(m.profile);
+    else void relay.close().then(() => { say({ type: 'closed' }); port.close(); });
+  });
+  say({ type: 'ready', address: relay.address });
+} catch (err) {
+  say({ type: 'failed', message: (err as Error).message });
+  port.close();
+}

@@ -1,0 +1,79 @@
+/**
+ * An {@link ImpairmentRelay} on a worker thread of its own. The relay's delay line runs on
+ * timers: on the event loop of a process that also encodes, encrypts and paces a werift
+ * sender's media, each stall of that loop (30-50 ms, a few times a second, on two busy cores)
+ * was a queue and a burst the profile does not have, on the CLI sender's path only.
+ * `bench:quality` shapes every sender with one of these, so the link is the profile's.
+ */
+import { Worker } from 'node:worker_threads';
+import { labError } from './errors.js';
+import type { NetworkProfile } from './profiles.js';
+import type { RelayOptions, RelayUpstream } from './relay.js';
+import type { RelayNews, RelayOrder } from './relay-worker.js';
+
+/**
+ * The worker on the compiled .js; from the .ts source (under tsx, whose loader a worker does not
+ * inherit), a bootstrap that registers tsx's loader first.
+ */
+function startWorker(opts: RelayOptions): Worker {
+  if (!import.meta.url.endsWith('.ts')) return new Worker(new URL('./relay-worker.js', import.meta.url), { workerData: opts });
+  const tsx = import.meta.resolve('tsx/esm/api');
+  const entry = new URL('./relay-worker.ts', import.meta.url).href;
+  return new Worker(`import(${JSON.stringify(tsx)}).then((m) => { m.register(); return import(${JSON.stringify(entry)}); });`, { eval: true, workerData: opts });
+}
+
+/** A relay on its own thread, with the members the lab's ICE rewrite uses. */
+export class ThreadedRelay {
+  readonly #worker: Worker;
+  readonly address: { host: string; port: number };
+  #upstream: RelayUpstream | null;
+  #closing: Promise<void> | null = null;
+
+  private constructor(worker: Worker, address: { host: string; port: number }, upstream: RelayUpstream | null) {
+    this.#worker = worker;
+    this.address = address;
+    this.#upstream = upstream;
+  }
+
+  /** Starts the thread and its relay. Throws `CHZ_ERR_LAB_RELAY` when it cannot. */
+  static async start(opts: RelayOptions): Promise<ThreadedRelay> {
+    const worker = startWorker(opts);
+    const news = await new Promise<RelayNews>((resolve) => {
+      worker.once('message', resolve);
+      worker.once('error', (err) => resolve({ type: 'failed', message: err.message }));
+      worker.once('exit', (code) => resolve({ type: 'failed', message: `the relay thread exited with ${code}` }));
+    });
+    if (news.type !== 'ready') {
+      await worker.terminate();
+      throw labError('CHZ_ERR_LAB_RELAY', `The impairment relay thread did not start: ${news.type === 'failed' ? news.message : news.type}.`);
+    }
+    worker.unref();
+    return new ThreadedRelay(worker, news.address, opts.upstream ?? null);
+  }
+
+  get upstream(): RelayUpstream | null { return this.#upstream; }
+
+  setUpstream(upstream: RelayUpstream): void {
+    this.#upstream = upstream;
+    this.#order({ type: 'upstream', upstream });
+  }
+
+  setProfile(profile: NetworkProfile): void {
+    this.#order({ type: 'profile', profile });
+  }
+
+  /** Closes the relay and ends the thread (terminated if it does not answer within 2 s). Idempotent. */
+  close(): Promise<void> {
+    this.#closing ??= new Promise<void>((resolve) => {
+      const done = () => { clearTimeout(t); resolve(); };
+      const t = setTimeout(() => { void this.#worker.terminate().then(done, done); }, 2000);
+      this.#worker.once('exit', done);
+      this.#order({ type: 'close' });
+    });
+    return this.#closing;
+  }
+
+  #order(m: RelayOrder): void {
+    this.#worker.postMessage(m);
+  }
+}
