@@ -23,7 +23,7 @@ const TICK_MS = 200;
  * is not held back long).
  */
 const PACE_NARROW = 1.5;
-const PACE_WIDE = 2.5;
+const PACE_WIDE = 4;
 const PACE_FLOOR_KBPS = 300;
 /** How often padding goes out while a padding probe is on, ms. */
 const PAD_TICK_MS = 20;
@@ -192,7 +192,8 @@ export class VideoAdaptation {
   }
 
   /**
-   * The queue the padding probe's last packets met, once the feedback reported all of it; null
+   * The queue the padding probe added (its last packets' less that of the packets just before
+   * it), once the feedback reported all of it; null
    * before, and when the probe could send less than half its padding (the sink was between
    * keyframes, say): a probe that sent little proves nothing, and times out as failed.
    */
@@ -202,8 +203,11 @@ export class VideoAdaptation {
     if (!probe || !done || done.probe !== probe || done.sentBytes < 0.5 * done.plannedBytes) return null;
     const reported = this.#queue.reportedUpTo();
     if (reported === null || reported < probe.to) return null;
-    // The tail of what it sent (at most its second half: before the probe nothing queued).
-    return this.#queue.queueOfSent(Math.max(probe.to - PAD_PROBE_TAIL_MS, (probe.from + probe.to) / 2), probe.to);
+    // The tail of what it sent (at most its second half), against what was sent just before it.
+    const tail = this.#queue.queueOfSent(Math.max(probe.to - PAD_PROBE_TAIL_MS, (probe.from + probe.to) / 2), probe.to);
+    if (tail === null) return null;
+    const before = this.#queue.queueOfSent(probe.from - PAD_PROBE_TAIL_MS, probe.from) ?? 0;
+    return Math.max(0, tail - before);
   }
 
   /** Paces the probe's padding out every {@link PAD_TICK_MS} until it ends. */

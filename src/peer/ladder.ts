@@ -38,17 +38,24 @@ const CAPACITY_KEEP_MS = 30_000;
 const CAPACITY_PROBE_WAIT_MS = 4000;
 /**
  * How long a padding probe sends, ms: long enough that a path short of the probed rate by a
- * tenth of its rate shows a queue past {@link QUEUE_PROBE_LIMIT_MS}, short enough that the queue
- * it makes on a narrow path drains within a second.
+ * tenth of its rate adds a queue past {@link PAD_PROBE_GROWTH_MS} by the probe's tail, short
+ * enough that the queue it makes on a narrow path drains within a second.
  */
 const PAD_PROBE_MS = 250;
+/**
+ * A padding probe that adds more queue than this failed, ms: a path that carries the probed rate
+ * adds none (jitter aside: each side is the least delay of its packets). Judged by the absolute
+ * queue past {@link QUEUE_PROBE_LIMIT_MS}, a probe of a rung 15% over a 300 kbit/s uplink passed
+ * with 37 ms, and the rung it proved filled the queue to 275 ms.
+ */
+const PAD_PROBE_GROWTH_MS = 10;
 /**
  * The first probe of a call goes straight for the best rung, for this long, ms: a call starts on
  * the rung the start estimate fits (libwebrtc starts at 300 kbit/s and probes at several times
  * that at once); on a wide path the best rung follows within a keyframe, and on a narrow one the
  * short burst costs a queue of about a tenth of a second.
  */
-const FIRST_PAD_PROBE_MS = 100;
+const FIRST_PAD_PROBE_MS = 50;
 /** The probe's queue is read off the packets it sent in its last this long, ms. */
 export const PAD_PROBE_TAIL_MS = 150;
 /** After a padding probe that failed, its queue is given this long to drain, ms. */
@@ -135,8 +142,9 @@ export interface PathSignals {
    */
   sentKbps?: number;
   /**
-   * The queue the last packets of the padding probe met ({@link RungController.padProbe}'s last
-   * {@link PAD_PROBE_TAIL_MS}), once the feedback reported them, ms (null or undefined: not yet).
+   * The queue the padding probe added: what its last packets met ({@link RungController.padProbe}'s
+   * last {@link PAD_PROBE_TAIL_MS}) less what the packets sent just before it met, once the
+   * feedback reported them, ms (null or undefined: not yet).
    */
   probeQueueMs?: number | null;
 }
@@ -305,7 +313,7 @@ export class RungController {
       const allIn = reported !== null && reported >= pad.to;
       const pq = s.probeQueueMs ?? null;
       const failed = pad.rung >= cur || now > pad.to + PAD_PROBE_TIMEOUT_MS || (s.stalled === true)
-        || (reported !== null && reported >= pad.from && (overuse || heavyLoss)) || (allIn && pq !== null && pq > QUEUE_PROBE_LIMIT_MS);
+        || (reported !== null && reported >= pad.from && (overuse || heavyLoss)) || (allIn && pq !== null && pq > PAD_PROBE_GROWTH_MS);
       if (failed) {
         // The path did not carry it (or the rung moved on): back that rung off, as a failed probe,
         // and give the little queue the probe made its time to drain.
@@ -354,6 +362,13 @@ export class RungController {
       // what the receiver acknowledges can take it lower before the drain had its time.
       if (oneDown > cur) this.#jumpedAt = now;
     }
+    // The keep-alive rung is a freeze by design (a frame every third of a second): congestion
+    // takes the sender there only when the path falls short of the rung above it (what the
+    // receiver acknowledges, a stall, a queue past HOLD_QUEUE_MS), not for a delay trend or a
+    // shorter queue. Behind a 300 kbit/s uplink, that rung's keyframe each second and a probe's
+    // padding queue a while; each step they caused froze the viewer's picture for the rest of the call.
+    if (down === 'congestion' && cur === this.rungs.length - 2 && !overCapacity && s.stalled !== true && !(q !== null && q > HOLD_QUEUE_MS)
+      && this.#probe?.rung !== cur) return cur;
     const to = down === 'limit' ? Math.max(fit, cur) : down ? Math.min(this.rungs.length - 1, oneDown) : cur;
     if (to > cur) {
       // Congestion on a rung the remembered capacity said fits: that capacity is out of date

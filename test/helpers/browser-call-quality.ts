@@ -212,6 +212,16 @@ export async function measureBrowserCall(o: MeasureBrowserCallOptions): Promise<
       trace.lines.push(JSON.stringify({ at: Date.now(), a: sender.adaptation, loopMaxMs: (loop?.max ?? 0) / 1e6 }));
       loop?.reset();
     }, 250) : null;
+    // The viewer's jitter buffers each second (the stats are sums since the call began).
+    let jbBusy = false;
+    const jbTracer = trace ? setInterval(() => {
+      if (jbBusy) return;
+      jbBusy = true;
+      void clientStats(viewer).then((st) => {
+        const jb = st.filter((x) => x.type === 'inbound-rtp').map((x) => ({ kind: x.kind, jitter: x.jitter, emitted: x.jitterBufferEmittedCount, delay: x.jitterBufferDelay, target: x.jitterBufferTargetDelay, min: x.jitterBufferMinimumDelay }));
+        trace.lines.push(JSON.stringify({ at: Date.now(), jb }));
+      }, () => {}).finally(() => { jbBusy = false; });
+    }, 1000) : null;
     const warmStart = Date.now();
     await until(() => Date.now() - warmStart >= warmupMs, warmupMs + step, 'warm-up', 50);
     const sentBefore = senderPage && o.sender === 'chromium' ? await framesSent(senderPage) : null;
@@ -221,6 +231,7 @@ export async function measureBrowserCall(o: MeasureBrowserCallOptions): Promise<
     const sentAfter = senderPage && o.sender === 'chromium' ? await framesSent(senderPage) : null;
     const frames = await c.stop();
     if (tracer) clearInterval(tracer);
+    if (jbTracer) clearInterval(jbTracer);
     loop?.disable();
     if (trace) {
       for (const f of frames) trace.lines.push(JSON.stringify({ at: f.renderedAt, seq: f.seq, lat: f.timeLow === null ? null : f.renderedAt - unwrapStampTime(f.timeLow, f.renderedAt) }));

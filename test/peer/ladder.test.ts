@@ -112,8 +112,9 @@ describe('RungController', () => {
     t = 0;
     for (; !narrow.padProbe && t < 3000; t += 200) narrow.update(t, quiet(t));
     const p2 = narrow.padProbe!;
-    // The probe's last packets met a 70 ms queue: the path does not carry rung 0.
-    expect(narrow.update(p2.to + 200, quiet(p2.to + 200, { reportedUpTo: p2.to + 10, probeQueueMs: 70 }))).toBe(1);
+    // The probe added 25 ms of queue by its last packets: the path falls short of rung 0 by a
+    // tenth or more (a rung 15% over a 300 kbit/s uplink added 37 ms and then queued 275 ms).
+    expect(narrow.update(p2.to + 200, quiet(p2.to + 200, { reportedUpTo: p2.to + 10, probeQueueMs: 25 }))).toBe(1);
     expect(narrow.padProbe).toBeNull();
     // The queue it made (on the meter too) is no congestion to step down for while it drains...
     expect(narrow.update(p2.to + 400, quiet(p2.to + 400, { queueMs: 90 }))).toBe(1);
@@ -241,15 +242,19 @@ describe('RungController against a standing queue (what a Chromium viewer behind
   it('climbs back to the measured capacity without a probe, and forgets it when that rung meets congestion', () => {
     const c = new RungController(LADDER, { startRung: 0, audioKbps: 60 });
     expect(c.update(0, full(0))).toBe(2);
-    // Overuse of fresh packets (the trend, not the queue): one rung down.
-    expect(c.update(1200, { ...calm(150), overuse: true, queueMs: 10, reportedUpTo: 1100, carrying: 2 })).toBe(3);
+    // The trend's overuse, or a short queue, on the rung above the keep-alive: it stays (the
+    // keep-alive is a freeze; a keyframe on a narrow uplink queues a moment).
+    expect(c.update(1200, { ...calm(150), overuse: true, queueMs: 10, reportedUpTo: 1100, carrying: 2 })).toBe(2);
+    expect(c.update(1400, { ...calm(150), overuse: true, queueMs: 120, reportedUpTo: 1300, carrying: 2 })).toBe(2);
+    // A queue past 150 ms of fresh packets: one rung down.
+    expect(c.update(1600, { ...calm(150), overuse: true, queueMs: 200, reportedUpTo: 1500, carrying: 2 })).toBe(3);
     // Calm: back up to rung 2, which the measured 300 kbit/s carries: no probe.
-    expect(run(c, 1400, 3000, (t) => ({ ...calm(150), queueMs: 0, reportedUpTo: t - 50, carrying: c.target }))).toBe(2);
+    expect(run(c, 1800, 3400, (t) => ({ ...calm(150), queueMs: 0, reportedUpTo: t - 50, carrying: c.target }))).toBe(2);
     expect(c.reason).toBe('fits');
     // Cross traffic: rung 2 meets a long queue (no acknowledged rate to measure): down, and the
     // capacity is forgotten, so the next step up is a probe.
-    expect(c.update(4200, { ...calm(150), queueMs: 120, reportedUpTo: 4100, carrying: 2 })).toBe(3);
-    let t = 4400;
+    expect(c.update(4600, { ...calm(150), queueMs: 200, reportedUpTo: 4500, carrying: 2 })).toBe(3);
+    let t = 4800;
     for (; c.target === 3 && t < 10_000; t += 200) c.update(t, { ...calm(150), queueMs: 0, reportedUpTo: t - 50, carrying: c.target });
     expect(c.target).toBe(2);
     expect(c.reason).toBe('probe');
