@@ -10,7 +10,7 @@
  * CPU per pair is the bots' process in the steady state (every bot streaming), encoders included.
  *
  *   npm run bench:bots -- [--steps 2,5,10,20,...,200] [--window 12] [--ramp 20]
- *                         [--baseline-pairs 2] [--max-minutes 15]
+ *                         [--baseline-pairs 2] [--max-minutes 15] [--no-adapt]
  */
 import { spawn } from 'node:child_process';
 import { readFileSync } from 'node:fs';
@@ -30,6 +30,8 @@ const WINDOW_S = Number(opt('window', '12'));
 const RAMP = Number(opt('ramp', '20'));
 const BASELINE_PAIRS = Number(opt('baseline-pairs', '2'));
 const MAX_MINUTES = Number(opt('max-minutes', '15'));
+/** `--no-adapt`: the bots replay the top rung without the estimate and the rule (what the adaptation costs). */
+const ADAPT = !args.includes('--no-adapt');
 const log = (s: string) => process.stderr.write(`[bench] ${s}\n`);
 
 /** The parts of the bots' JSON summary the bench reads. */
@@ -83,7 +85,7 @@ async function runStep(pairs: number, source: 'clip' | 'ffmpeg'): Promise<Step> 
   const t0 = Date.now();
   try {
     const bots = spawn(process.execPath, [BIN, 'bots', '--server', url, '--mode', 'media', '--count', String(count), '--ramp', String(RAMP),
-      '--duration', String(duration), '--source', source, '--json', '--max-fail-rate', '1'], { stdio: ['ignore', 'pipe', 'inherit'] });
+      '--duration', String(duration), '--source', source, '--json', '--max-fail-rate', '1', ...(ADAPT ? [] : ['--no-adapt'])], { stdio: ['ignore', 'pipe', 'inherit'] });
     let out = '';
     bots.stdout.on('data', (d) => (out += d));
     const code = await new Promise<number | null>((resolve) => {
