@@ -34,7 +34,6 @@ export function pumpStampedFrames(stdin: Writable, enc: Pick<VideoEncodeOptions,
     if (!waiting) {
       // Sequence numbers count frames handed to the encoder: a skipped one is not "lost".
       drawStampedFrame(y, width, height, seq++, now());
-      (globalThis as any).__writes?.push(performance.now());
       // A copy: the pipe may still hold the buffer when the next frame is drawn.
       if (!stdin.write(Buffer.from(frame))) {
         waiting = true;
