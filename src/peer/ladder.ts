@@ -55,7 +55,7 @@ const PAD_PROBE_GROWTH_MS = 10;
  * that at once); on a wide path the best rung follows within a keyframe, and on a narrow one the
  * short burst costs a queue of about a tenth of a second.
  */
-const FIRST_PAD_PROBE_MS = 50;
+const FIRST_PAD_PROBE_MS = 100;
 /** The probe's queue is read off the packets it sent in its last this long, ms. */
 export const PAD_PROBE_TAIL_MS = 150;
 /** After a padding probe that failed, its queue is given this long to drain, ms. */
