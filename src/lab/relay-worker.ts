@@ -9,7 +9,7 @@ import { ImpairmentRelay, type RelayOptions, type RelayUpstream } from './relay.
 /** What the host sends. */
 export type RelayOrder = { type: 'upstream'; upstream: RelayUpstream } | { type: 'profile'; profile: NetworkProfile } | { type: 'close' };
 /** What the worker answers. */
-export type RelayNews = { type: 'ready'; address: { host: string; port: number } } | { type: 'failed'; message: string } | { type: 'closed' };
+export type RelayNews = { type: 'ready'; address: { host: string; port: number } } | { type: 'failed'; message: string };
 
 const port = parentPort!;
 const say = (m: RelayNews) => port.postMessage(m);
@@ -18,7 +18,8 @@ try {
   port.on('message', (m: RelayOrder) => {
     if (m.type === 'upstream') relay.setUpstream(m.upstream);
     else if (m.type === 'profile') relay.setProfile(m.profile);
-    else void relay.close().then(() => { say({ type: 'closed' }); port.close(); });
+    // The host waits for the thread's exit, which closing the port lets happen.
+    else void relay.close().then(() => port.close());
   });
   say({ type: 'ready', address: relay.address });
 } catch (err) {

@@ -45,7 +45,7 @@ export class ThreadedRelay {
     });
     if (news.type !== 'ready') {
       await worker.terminate();
-      throw labError('CHZ_ERR_LAB_RELAY', `The impairment relay thread did not start: ${news.type === 'failed' ? news.message : news.type}.`);
+      throw labError('CHZ_ERR_LAB_RELAY', `The impairment relay thread did not start: ${news.message}.`);
     }
     worker.unref();
     return new ThreadedRelay(worker, news.address, opts.upstream ?? null);

@@ -166,6 +166,13 @@ export async function measureBrowserCall(o: MeasureBrowserCallOptions): Promise<
   let cli: PeerSession | null = null;
   let collector: FrameCollector | null = null;
   const pages: StampedPage[] = [];
+  // The trace's samplers: stopped once the window closes, or on the way out of a call that failed.
+  const tracers: NodeJS.Timeout[] = [];
+  let loop: ReturnType<typeof monitorEventLoopDelay> | null = null;
+  const stopTracing = () => {
+    for (const t of tracers.splice(0)) clearInterval(t);
+    loop?.disable();
+  };
   try {
     browser = o.browser ?? await launchChromium();
     relay = o.threadedRelay ? await ThreadedRelay.start({ profile: o.profile }) : await ImpairmentRelay.start({ profile: o.profile });
@@ -206,22 +213,25 @@ export async function measureBrowserCall(o: MeasureBrowserCallOptions): Promise<
     const trace = o.trace ? { file: `${o.trace}-${o.profile.name}-${o.sender}.jsonl`, lines: [] as string[] } : null;
     const sender = cli;
     // The sender's event loop shares this process with the relay: its stalls show in the trace.
-    const loop = trace ? monitorEventLoopDelay({ resolution: 5 }) : null;
+    loop = trace ? monitorEventLoopDelay({ resolution: 5 }) : null;
     loop?.enable();
-    const tracer = trace && sender ? setInterval(() => {
-      trace.lines.push(JSON.stringify({ at: Date.now(), a: sender.adaptation, loopMaxMs: (loop?.max ?? 0) / 1e6 }));
-      loop?.reset();
-    }, 250) : null;
+    const delays = loop;
+    if (trace && sender) {
+      tracers.push(setInterval(() => {
+        trace.lines.push(JSON.stringify({ at: Date.now(), a: sender.adaptation, loopMaxMs: (delays?.max ?? 0) / 1e6 }));
+        delays?.reset();
+      }, 250));
+    }
     // The viewer's jitter buffers each second (the stats are sums since the call began).
     let jbBusy = false;
-    const jbTracer = trace ? setInterval(() => {
+    if (trace) tracers.push(setInterval(() => {
       if (jbBusy) return;
       jbBusy = true;
       void clientStats(viewer).then((st) => {
         const jb = st.filter((x) => x.type === 'inbound-rtp').map((x) => ({ kind: x.kind, jitter: x.jitter, emitted: x.jitterBufferEmittedCount, delay: x.jitterBufferDelay, target: x.jitterBufferTargetDelay, min: x.jitterBufferMinimumDelay }));
         trace.lines.push(JSON.stringify({ at: Date.now(), jb }));
       }, () => {}).finally(() => { jbBusy = false; });
-    }, 1000) : null;
+    }, 1000));
     const warmStart = Date.now();
     await until(() => Date.now() - warmStart >= warmupMs, warmupMs + step, 'warm-up', 50);
     const sentBefore = senderPage && o.sender === 'chromium' ? await framesSent(senderPage) : null;
@@ -230,9 +240,7 @@ export async function measureBrowserCall(o: MeasureBrowserCallOptions): Promise<
     const windowEnd = Date.now();
     const sentAfter = senderPage && o.sender === 'chromium' ? await framesSent(senderPage) : null;
     const frames = await c.stop();
-    if (tracer) clearInterval(tracer);
-    if (jbTracer) clearInterval(jbTracer);
-    loop?.disable();
+    stopTracing();
     if (trace) {
       for (const f of frames) trace.lines.push(JSON.stringify({ at: f.renderedAt, seq: f.seq, lat: f.timeLow === null ? null : f.renderedAt - unwrapStampTime(f.timeLow, f.renderedAt) }));
       const st = await clientStats(viewer);
@@ -247,6 +255,7 @@ export async function measureBrowserCall(o: MeasureBrowserCallOptions): Promise<
       sentFrames: sentBefore !== null && sentAfter !== null ? sentAfter - sentBefore : null, lossPercent, rttMs, senderIceUrls,
     };
   } finally {
+    stopTracing();
     collector?.dispose();
     await Promise.all(pages.map((p) => withTimeout(p.close(), 10_000, `${p.name}: close`).catch(() => {})));
     // Each on its own: one that fails must not leave the others (or the y4m file) behind.
