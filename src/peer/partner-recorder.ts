@@ -27,7 +27,27 @@ type Kind = 'video' | 'audio';
 type Kept = { kind: Kind; rtp: RtpPacket } | { kind: Kind; rtcp: RtcpPacket };
 
 /** Where the recorder is: waiting for a keyframe, starting werift's recorder, recording, stopped. */
-type RecorderState = 'waiting' | 'starting' | 'recording' | 'stopped';
+export type RecorderState = 'waiting' | 'starting' | 'recording' | 'stopped';
+
+/**
+ * The kept packets in the order to hand them to werift's recorder: the audio packets that came
+ * while the first keyframe was still arriving go in after its last packet. werift's WebM writer
+ * takes the first frame it gets, of either track, as the file's time zero, and a video keyframe
+ * timed before that opens a cluster at a negative time, which ffprobe and players drop with
+ * every frame in it: an audio frame stamped a millisecond after the keyframe and handed over
+ * first cost a recording its first second or two of picture (43 frames of 73 received, about
+ * one call in 30 on loopback). Audio timed before the keyframe is then left out by werift (a
+ * few milliseconds of it), which a player does not miss.
+ */
+function keyframeBeforeAudio(kept: Kept[], keyframeTimestamp: number | null): Kept[] {
+  if (keyframeTimestamp === null) return kept;
+  const isAudioRtp = (k: Kept) => k.kind === 'audio' && 'rtp' in k;
+  let last = -1;
+  kept.forEach((k, i) => { if (k.kind === 'video' && 'rtp' in k && k.rtp.header.timestamp === keyframeTimestamp) last = i; });
+  if (last < 0) return kept;
+  const head = kept.slice(0, last + 1);
+  return [...head.filter((k) => !isAudioRtp(k)), ...head.filter(isAudioRtp), ...kept.slice(last + 1)];
+}
 
 /** Records what the partner sends; feed it the partner's tracks as they appear. */
 export class PartnerRecorder {
@@ -56,6 +76,9 @@ export class PartnerRecorder {
   constructor(opts: PartnerRecorderOptions) {
     this.#opts = opts;
   }
+
+  /** Where the recorder is: waiting for a keyframe, starting werift's recorder, recording, stopped. */
+  get state(): RecorderState { return this.#state; }
 
   /** True while video comes but the recorder has no whole keyframe yet (ask the partner for one). */
   get awaitingKeyframe(): boolean {
@@ -193,7 +216,7 @@ export class PartnerRecorder {
       }
       if (this.#state !== 'starting') return;
       this.#state = 'recording';
-      for (const k of this.#kept?.splice(0) ?? []) {
+      for (const k of keyframeBeforeAudio(this.#kept?.splice(0) ?? [], this.#keptTimestamp)) {
         const relay = this.#relay.get(k.kind);
         if (!relay) continue;
         if ('rtp' in k) relay.writeRtp(k.rtp);

@@ -52,6 +52,6 @@ describe('padding probes between two werift peers', () => {
     const p = await probe(file);
     // The recording holds the frames: the padding is kept from werift's recorder, and the numbers after it closed up.
     expect(p.codec).toBe('vp8');
-    expect(p.frames, `${padded} bytes of padding; ${later.framesReceived} frames received, ${p.frames} recorded`).toBeGreaterThanOrEqual(later.framesReceived - 20);
+    expect(p.frames, `${padded} bytes of padding; ${later.framesReceived} frames received, ${p.frames} recorded; receiver ${JSON.stringify(later)}`).toBeGreaterThanOrEqual(later.framesReceived - 20);
   });
 });
