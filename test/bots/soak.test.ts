@@ -11,7 +11,8 @@ describe('soak with faults (30 s)', () => {
     // runSoak stops every process it started in its own finally, also when a check fails.
     const report = await withTimeout(runSoak({ durationS: 30, bots: 150, burst: 2000, mediaPairs: 1, nodeTtlMs: 3000, log: (l) => lines.push(l) }),
       240_000, 'the soak run');
-    const summary = `${JSON.stringify(report.figures, null, 1)}\n${lines.join('\n')}`;
+    // The failures first: a CI log shows only the first lines of a failed test's message.
+    const summary = `${report.failures.join('\n')}\n${JSON.stringify(report.figures)}\n${lines.join('\n')}`;
     expect(report.failures, summary).toEqual([]);
     // It was a real run: matches, cross-node traffic, replays after the reader was cut, all faults.
     expect(report.figures.matchesSeen as number, summary).toBeGreaterThan(200);

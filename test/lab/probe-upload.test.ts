@@ -82,7 +82,9 @@ describe('probe: the uplink test across the lab', () => {
   it('3g itself (250 ms round trip): the test connects and measures', async () => {
     const r = await rampBehind('3g');
     expect(r.status, brief(r)).toBe('measured');
-    expect(r.rttMs!).toBeGreaterThan(250);
+    // The profile's 250 ms with 20 ms of jitter either way (CI measured 247.9 once): above 200
+    // shows the delay is there (without it, loopback's round trip is a millisecond).
+    expect(r.rttMs!, brief(r)).toBeGreaterThan(200);
     expect(r.upKbps!, brief(r)).toBeGreaterThanOrEqual(300);
     expect(r.upKbps!, brief(r)).toBeLessThanOrEqual(750 * 1.25);
   }, 60_000);
