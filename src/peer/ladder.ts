@@ -58,6 +58,21 @@ const PAD_PROBE_GROWTH_MS = 10;
 const FIRST_PAD_PROBE_MS = 100;
 /** The probe's queue is read off the packets it sent in its last this long, ms. */
 export const PAD_PROBE_TAIL_MS = 150;
+/**
+ * A padding probe that added at most this much queue found a path with room to spare, ms: the
+ * next probe goes for the best rung at once (briefly, {@link FIRST_PAD_PROBE_MS}) before the
+ * step, so a path that widened is climbed in one keyframe wait, not one per rung with a probe
+ * hold between (the lab's 300 kbit/s -> 5 Mbit/s recovery: 2 -> 1 -> 0 took 3.5 s of the 5.6).
+ */
+const CHAIN_PROBE_QUEUE_MS = 3;
+/**
+ * Loss within this long of a queue past {@link QUEUE_LIMIT_MS} is that queue's tail drops, ms:
+ * congestion, which the congestion rule answers; it is no reason to step down once more for
+ * loss (nor to keep a calm path from stepping up). Behind a link that narrowed, the drops of
+ * the backlog came in after the step down had emptied the queue, and took the sender on to the
+ * 3 fps keep-alive (2 s of the lab's recovery). The loss window is 2 s, reports come a round trip later.
+ */
+const TAIL_DROP_MS = 3000;
 /** After a padding probe that failed, its queue is given this long to drain, ms. */
 const PAD_PROBE_DRAIN_MS = 1500;
 /** A padding probe whose packets the feedback has not covered this long after it ended failed, ms. */
@@ -183,8 +198,13 @@ export class RungController {
   #lastFailAt = -Infinity;
   /** No padding probe yet in this call: the first goes for the best rung. */
   #firstPadProbe = true;
-  /** The padding probe on now: of which rung, sent from when to when (null: none). */
-  #padProbe: { rung: number; from: number; to: number } | null = null;
+  /**
+   * The padding probe on now: of which rung, sent from when to when, and the rung a probe just
+   * before it proved (chained probes: {@link CHAIN_PROBE_QUEUE_MS}) (null: none).
+   */
+  #padProbe: { rung: number; from: number; to: number; proven?: number } | null = null;
+  /** When the queue was last past {@link QUEUE_LIMIT_MS}. */
+  #longQueueAt = -Infinity;
   #target: number;
   #reason: RungReason = 'start';
   #overuseNow = false;
@@ -245,7 +265,7 @@ export class RungController {
   /** What a rung's video needs on the wire, kbit/s (its need less the audio's budget). */
   videoNeedKbps(rung: number): number { return this.needKbps(rung) - this.#o.audioKbps; }
   /** The padding probe on now, and when it sends (null: none). */
-  get padProbe(): { rung: number; from: number; to: number } | null { return this.#padProbe; }
+  get padProbe(): { rung: number; from: number; to: number; proven?: number } | null { return this.#padProbe; }
   /**
    * Padding to add now, kbit/s: what the probed rung needs beyond the current one, while a padding
    * probe is on (0 otherwise).
@@ -285,6 +305,8 @@ export class RungController {
     const draining = q !== null && before !== null && q < before.ms - 20 && this.needKbps(cur) <= cap;
     if (q !== null && (before === null || now - before.at >= 1000)) this.#queueBefore = { at: now, ms: q };
     const longQueue = !draining && q !== null && q > (probing ? QUEUE_PROBE_LIMIT_MS : QUEUE_LIMIT_MS);
+    if (q !== null && q > QUEUE_LIMIT_MS) this.#longQueueAt = now;
+    const tailDrops = now - this.#longQueueAt < TAIL_DROP_MS;
     // Congestion in packets sent before the current rung took effect was answered by that
     // change: behind a queue of a second, the feedback still tells of the rung before it.
     // (For at most STALE_MAX_MS: feedback that never reaches the new rung is a stall, below.)
@@ -298,7 +320,7 @@ export class RungController {
     // NACKs repair it, and a lower rung would lose as much, so it does not keep the rule from
     // stepping up. Without a queue meter, calm means under 2% loss as GCC has it.
     const roomy = q !== null && q < QUEUE_ROOMY_MS;
-    const calm = !overuse && (s.queueMs === undefined ? s.lossFraction < 0.02 : roomy && s.lossFraction < (q < 5 ? 0.1 : 0.02));
+    const calm = !overuse && (s.queueMs === undefined ? s.lossFraction < 0.02 : roomy && (s.lossFraction < (q < 5 ? 0.1 : 0.02) || (tailDrops && q < 5)));
     this.#calmSince = calm ? (this.#calmSince ?? now) : null;
     this.#shortSince = s.limitKbps !== undefined && s.limitKbps < this.needKbps(cur) * 0.9 ? (this.#shortSince ?? now) : null;
     if (this.#probe && now - this.#probe.at > this.#o.probeWindowMs) {
@@ -313,18 +335,29 @@ export class RungController {
       const allIn = reported !== null && reported >= pad.to;
       const pq = s.probeQueueMs ?? null;
       const failed = pad.rung >= cur || now > pad.to + PAD_PROBE_TIMEOUT_MS || (s.stalled === true)
-        || (reported !== null && reported >= pad.from && (overuse || heavyLoss)) || (allIn && pq !== null && pq > PAD_PROBE_GROWTH_MS);
+        || (reported !== null && reported >= pad.from && (overuse || (heavyLoss && !tailDrops))) || (allIn && pq !== null && pq > PAD_PROBE_GROWTH_MS);
       if (failed) {
         // The path did not carry it (or the rung moved on): back that rung off, as a failed probe,
         // and give the little queue the probe made its time to drain.
         this.#padProbe = null;
         if (pad.rung < cur) {
           this.#failProbe(now, pad.rung, PAD_PROBE_DRAIN_MS);
+          // A chained probe that queued (or proved nothing): the rung the probe before it proved
+          // still fits, unless the path now shows congestion, heavy loss or a stall.
+          if (pad.proven !== undefined && pad.proven < cur && s.stalled !== true && !overuse && !heavyLoss) {
+            this.#probe = { rung: pad.proven, at: now };
+            return this.#set(now, pad.proven, 'probe');
+          }
           if (s.stalled !== true) return cur;
         }
       } else if (allIn && pq !== null) {
         // Every packet of the probe reported, and no queue: the path carries the next rung.
         this.#padProbe = null;
+        if (pad.proven === undefined && pad.rung > 0 && pq <= CHAIN_PROBE_QUEUE_MS && !this.#backedOff(now, 0)) {
+          // Room to spare: try the best rung before stepping (it falls back to this one).
+          this.#padProbe = { rung: 0, from: now, to: now + FIRST_PAD_PROBE_MS, proven: pad.rung };
+          return cur;
+        }
         this.#probe = { rung: pad.rung, at: now };
         return this.#set(now, pad.rung, 'probe');
       } else {
@@ -334,7 +367,7 @@ export class RungController {
 
     // Down: congestion, heavy loss, or an estimate that stays short of this rung.
     const fit = this.fitting(s.limitKbps !== undefined && this.#shortSince !== null ? Math.min(s.estimateKbps, s.limitKbps) : s.estimateKbps);
-    const down: RungReason | null = overuse ? 'congestion' : heavyLoss ? 'loss' : this.#shortSince !== null && now - this.#shortSince >= 1000 ? 'limit' : null;
+    const down: RungReason | null = overuse ? 'congestion' : heavyLoss && !tailDrops ? 'loss' : this.#shortSince !== null && now - this.#shortSince >= 1000 ? 'limit' : null;
     // Congestion or heavy loss the estimate does not show yet: one rung down, once a second.
     // After a failed probe the queue it filled takes a while to drain: the rung it came back to
     // carried the path before, so congestion does not take it off until the drain had its time.
@@ -395,8 +428,7 @@ export class RungController {
       return this.#set(now, next, 'fits');
     }
     if (cap > 0 && now - this.#capacity!.at < CAPACITY_PROBE_WAIT_MS) return cur;
-    const back = this.#backoff.get(next);
-    if (back && now < back.until) return cur;
+    if (this.#backedOff(now, next)) return cur;
     if (this.#o.paddingProbes) {
       const first = this.#firstPadProbe && next > 0;
       this.#firstPadProbe = false;
@@ -405,6 +437,12 @@ export class RungController {
     }
     this.#probe = { rung: next, at: now };
     return this.#set(now, next, 'probe');
+  }
+
+  /** A probe of `rung` failed lately: no probe of it until its back-off ends. */
+  #backedOff(now: number, rung: number): boolean {
+    const back = this.#backoff.get(rung);
+    return back !== undefined && now < back.until;
   }
 
   /** A probe of `rung` failed: back it off, and give the queue it filled `drainMs` to drain. */

