@@ -145,12 +145,12 @@ export class PartnerRecorder {
       const k = payloadKind(this.#videoCodec, rtp.payload);
       // A keyframe begins (H.264 sends its SPS and PPS first, under the same timestamp): keep from here.
       if (k.keyframe && k.frameStart && rtp.header.timestamp !== this.#keptTimestamp) {
-        this.#kept = [...this.#srs()];
+        this.#kept = [];
         this.#keptTimestamp = rtp.header.timestamp;
         this.#fed = new FrameCounter(this.#videoCodec);
       }
     }
-    if (!this.#remote.has('video') && this.#kept === null) this.#kept = [...this.#srs()]; // audio only: from its first packet
+    if (!this.#remote.has('video') && this.#kept === null) this.#kept = []; // audio only: from its first packet
     if (this.#kept === null) return;
     this.#kept.push({ kind, rtp });
     if (kind === 'video') this.#fed?.pushParsed(rtp.header, rtp.payload, rtp.payload.length);
@@ -169,18 +169,27 @@ export class PartnerRecorder {
       return;
     }
     // Sender reports map RTP time to wall-clock time; the recorder holds media until it has one.
-    if (rtcp.type === RtcpSrPacket.type) this.#lastSr.set(kind, rtcp);
+    if (rtcp.type !== RtcpSrPacket.type) return;
+    this.#lastSr.set(kind, rtcp);
+    if (kind === 'video') this.#maybeStart();
   }
 
-  /** The last sender report of each kind, to go first into the recorder. */
+  /** The last sender report of each kind, to go first into the recorder (video's first). */
   *#srs(): Iterable<Kept> {
-    for (const [kind, rtcp] of this.#lastSr) yield { kind, rtcp };
+    for (const kind of ['video', 'audio'] as const) {
+      const rtcp = this.#lastSr.get(kind);
+      if (rtcp) yield { kind, rtcp };
+    }
   }
 
   #maybeStart(): void {
     if (this.#state !== 'waiting') return;
     if (this.#remote.has('video')) {
       if (!this.#fed || this.#fed.keyframes === 0) return;
+      // werift's recorder holds video until the video's sender report, and audio with one of its
+      // own would go first and open the file at its time (see keyframeBeforeAudio): wait for it
+      // (a partner's first report comes within a second or two; without one no video is written).
+      if (!this.#lastSr.has('video')) return;
       if (this.#remote.has('audio') && !this.#seen.has('audio')) {
         // A partner without a microphone still gets its video recorded.
         this.#audioTimer ??= setTimeout(() => this.#start(), this.#opts.audioWaitMs ?? 1000);
@@ -216,7 +225,10 @@ export class PartnerRecorder {
       }
       if (this.#state !== 'starting') return;
       this.#state = 'recording';
-      for (const k of keyframeBeforeAudio(this.#kept?.splice(0) ?? [], this.#keptTimestamp)) {
+      // The latest sender report of each kind first (also those that came while it waited), then
+      // the packets, the first keyframe before the audio that came while it arrived.
+      const packets = (this.#kept?.splice(0) ?? []).filter((k) => 'rtp' in k);
+      for (const k of [...this.#srs(), ...keyframeBeforeAudio(packets, this.#keptTimestamp)]) {
         const relay = this.#relay.get(k.kind);
         if (!relay) continue;
         if ('rtp' in k) relay.writeRtp(k.rtp);

@@ -37,40 +37,61 @@ function senderReport(ssrc: number): RtcpSrPacket {
   return new RtcpSrPacket({ ssrc, senderInfo: new RtcpSenderInfo({ ntpTimestamp: NTP_ZERO, rtpTimestamp: 0, packetCount: 0, octetCount: 0 }) });
 }
 
+/**
+ * Feeds a recorder the 30-frame VP8 fixture at 15 fps and 20 ms audio packets, the first
+ * keyframe in several packets with an audio packet 20 ms later than it before its last one;
+ * the video's sender report first, or (`videoReportAfter`) only after that many frames.
+ */
+async function record(file: string, videoReportAfter?: number) {
+  const frames = ivfFrames(readFileSync('fixtures/media/vp8-320x240-15fps-30f.ivf'));
+  const video = new MediaStreamTrack({ kind: 'video', codec: new RTCRtpCodecParameters({ mimeType: 'video/VP8', clockRate: 90_000, payloadType: 96 }) });
+  const audio = new MediaStreamTrack({ kind: 'audio', codec: new RTCRtpCodecParameters({ mimeType: 'audio/opus', clockRate: 48_000, channels: 2, payloadType: 111 }) });
+  const errors: Error[] = [];
+  const recorder = new PartnerRecorder({ path: file, onError: (e) => errors.push(e) });
+  recorder.addTrack(video);
+  recorder.addTrack(audio);
+  const states: string[] = [];
+
+  audio.onReceiveRtcp.execute(senderReport(AUDIO_SSRC));
+  if (videoReportAfter === undefined) video.onReceiveRtcp.execute(senderReport(VIDEO_SSRC));
+  // Frame i is at i/15 s, audio packet n at n/50 s, both on the same NTP clock.
+  let seq = 0;
+  let nextAudio = 1;
+  const sendAudioUntil = (ms: number) => { for (; nextAudio * 20 <= ms; nextAudio++) audio.onReceiveRtp.execute(audioPacket(nextAudio)); };
+  frames.forEach((frame, i) => {
+    if (i === videoReportAfter) {
+      states.push(recorder.state);
+      video.onReceiveRtcp.execute(senderReport(VIDEO_SSRC));
+    }
+    const payloads = vp8Payloads(frame, 300); // the keyframe in several packets
+    payloads.forEach((p, k) => {
+      const last = k === payloads.length - 1;
+      // The first keyframe's last packet comes after the audio packet 20 ms later than it.
+      if (i === 0 && last) sendAudioUntil(20);
+      video.onReceiveRtp.execute(RtpPacket.deSerialize(rtpPacket(seq++, i * 6000, last, p)));
+    });
+    sendAudioUntil(((i + 1) * 1000) / 15);
+  });
+  expect(vp8Payloads(frames[0]!, 300).length, 'the first keyframe spans packets').toBeGreaterThan(1);
+  await until(() => recorder.state === 'recording', 5000, 'the recorder starts');
+  await recorder.stop();
+  return { errors, frames: frames.length, states, probed: await probe(file) };
+}
+
 describe('PartnerRecorder', () => {
   it('records every frame when audio timed after the first keyframe comes before the keyframe is whole', async () => {
-    const frames = ivfFrames(readFileSync('fixtures/media/vp8-320x240-15fps-30f.ivf'));
-    const video = new MediaStreamTrack({ kind: 'video', codec: new RTCRtpCodecParameters({ mimeType: 'video/VP8', clockRate: 90_000, payloadType: 96 }) });
-    const audio = new MediaStreamTrack({ kind: 'audio', codec: new RTCRtpCodecParameters({ mimeType: 'audio/opus', clockRate: 48_000, channels: 2, payloadType: 111 }) });
-    const file = path.join(dir, 'partner.webm');
-    const errors: Error[] = [];
-    const recorder = new PartnerRecorder({ path: file, onError: (e) => errors.push(e) });
-    recorder.addTrack(video);
-    recorder.addTrack(audio);
-
-    video.onReceiveRtcp.execute(senderReport(VIDEO_SSRC));
-    audio.onReceiveRtcp.execute(senderReport(AUDIO_SSRC));
-    // Frame i is at i/15 s, audio packet n at n/50 s, both on the same NTP clock.
-    let seq = 0;
-    let nextAudio = 1;
-    const sendAudioUntil = (ms: number) => { for (; nextAudio * 20 <= ms; nextAudio++) audio.onReceiveRtp.execute(audioPacket(nextAudio)); };
-    frames.forEach((frame, i) => {
-      const payloads = vp8Payloads(frame, 300); // the keyframe in several packets
-      payloads.forEach((p, k) => {
-        const last = k === payloads.length - 1;
-        // The first keyframe's last packet comes after the audio packet 20 ms later than it.
-        if (i === 0 && last) sendAudioUntil(20);
-        video.onReceiveRtp.execute(RtpPacket.deSerialize(rtpPacket(seq++, i * 6000, last, p)));
-      });
-      sendAudioUntil(((i + 1) * 1000) / 15);
-    });
-    expect(vp8Payloads(frames[0]!, 300).length, 'the first keyframe spans packets').toBeGreaterThan(1);
-    await until(() => recorder.state === 'recording', 5000, 'the recorder starts');
-    await recorder.stop();
-    expect(errors).toEqual([]);
-    const p = await probe(file);
-    expect(p.width).toBe(320);
+    const r = await record(path.join(dir, 'audio-first.webm'));
+    expect(r.errors).toEqual([]);
+    expect(r.probed.width).toBe(320);
     // werift's jitter buffer keeps the last frame (nothing after it says it is complete).
-    expect(p.frames, `${p.frames} of ${frames.length} frames recorded`).toBeGreaterThanOrEqual(frames.length - 1);
+    expect(r.probed.frames, `${r.probed.frames} of ${r.frames} frames recorded`).toBeGreaterThanOrEqual(r.frames - 1);
+  });
+
+  it('waits for the video\'s sender report before it starts (the audio\'s alone would open the file), then records every frame', async () => {
+    const r = await record(path.join(dir, 'late-report.webm'), 5);
+    // Five whole frames, a keyframe among them, and audio: still waiting for the report.
+    expect(r.states).toEqual(['waiting']);
+    expect(r.errors).toEqual([]);
+    expect(r.probed.frames, `${r.probed.frames} of ${r.frames} frames recorded`).toBeGreaterThanOrEqual(r.frames - 1);
   });
 });
