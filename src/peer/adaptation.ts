@@ -169,6 +169,7 @@ export class VideoAdaptation {
       carrying: this.#sink.rung,
       reportedUpTo: this.#queue.reportedUpTo(),
       probeQueueMs: this.#probeQueue(),
+      probeSentLittle: this.#probeSentLittle(),
       ...(e.ackedKbps !== undefined ? { ackedKbps: e.ackedKbps } : {}),
       ...(sentKbps !== undefined ? { sentKbps } : {}),
     });
@@ -197,7 +198,8 @@ export class VideoAdaptation {
    * The queue the padding probe added (its last packets' less that of the packets just before
    * it), once the feedback reported all of it; null
    * before, and when the probe could send less than half its padding (the sink was between
-   * keyframes, say): a probe that sent little proves nothing, and times out as failed.
+   * keyframes, say): a probe that sent little proves nothing, and fails at once
+   * (#probeSentLittle).
    */
   #probeQueue(): number | null {
     const probe = this.controller.padProbe;
@@ -210,6 +212,13 @@ export class VideoAdaptation {
     if (tail === null) return null;
     const before = this.#queue.queueOfSent(probe.from - PAD_PROBE_TAIL_MS, probe.from) ?? 0;
     return Math.max(0, tail - before);
+  }
+
+  /** The padding probe on now ended having sent less than half its padding: it proved nothing. */
+  #probeSentLittle(): boolean {
+    const probe = this.controller.padProbe;
+    const done = this.#padDone;
+    return probe !== null && done !== null && done.probe === probe && done.sentBytes < 0.5 * done.plannedBytes;
   }
 
   /** Paces the probe's padding out every {@link PAD_TICK_MS} until it ends. */

@@ -162,6 +162,8 @@ export interface PathSignals {
    * feedback reported them, ms (null or undefined: not yet).
    */
   probeQueueMs?: number | null;
+  /** The padding probe ended having sent less than half its padding (between keyframes, say): it proved nothing. */
+  probeSentLittle?: boolean;
 }
 
 /** Why the rung changed. */
@@ -334,7 +336,7 @@ export class RungController {
       const reported = s.reportedUpTo ?? null;
       const allIn = reported !== null && reported >= pad.to;
       const pq = s.probeQueueMs ?? null;
-      const failed = pad.rung >= cur || now > pad.to + PAD_PROBE_TIMEOUT_MS || (s.stalled === true)
+      const failed = pad.rung >= cur || now > pad.to + PAD_PROBE_TIMEOUT_MS || (s.stalled === true) || s.probeSentLittle === true
         || (reported !== null && reported >= pad.from && (overuse || (heavyLoss && !tailDrops))) || (allIn && pq !== null && pq > PAD_PROBE_GROWTH_MS);
       if (failed) {
         // The path did not carry it (or the rung moved on): back that rung off, as a failed probe,
@@ -343,8 +345,11 @@ export class RungController {
         if (pad.rung < cur) {
           this.#failProbe(now, pad.rung, PAD_PROBE_DRAIN_MS);
           // A chained probe that queued (or proved nothing): the rung the probe before it proved
-          // still fits, unless the path now shows congestion, heavy loss or a stall.
-          if (pad.proven !== undefined && pad.proven < cur && s.stalled !== true && !overuse && !heavyLoss) {
+          // still fits, unless the path stalls or loses heavily. Congestion now is the queue the
+          // brief probe itself made (a 100 ms burst of the best rung's need on a path that
+          // carries the proven rung only may pass 80 ms); it drains on the proven rung, which
+          // #failProbe's drain time keeps from reading it as congestion for 1.5 s.
+          if (pad.proven !== undefined && pad.proven < cur && s.stalled !== true && !(heavyLoss && !tailDrops)) {
             this.#probe = { rung: pad.proven, at: now };
             return this.#set(now, pad.proven, 'probe');
           }

@@ -188,11 +188,26 @@ describe('RungController', () => {
     mid.c.update(q1.to + 100, quiet(mid.c, q1.to + 100, { reportedUpTo: q1.to + 5, probeQueueMs: 0 }));
     const q0 = mid.c.padProbe!;
     expect(q0.rung).toBe(0);
-    expect(mid.c.update(q0.to + 100, quiet(mid.c, q0.to + 100, { reportedUpTo: q0.to + 5, probeQueueMs: 20 }))).toBe(1);
+    // Its own burst made a queue past 80 ms (the delay trend says overuse): still rung 1.
+    expect(mid.c.update(q0.to + 100, quiet(mid.c, q0.to + 100, { reportedUpTo: q0.to + 5, probeQueueMs: 95, queueMs: 120, overuse: true }))).toBe(1);
     let t = q0.to + 300;
     for (; t < q0.to + 2300; t += 200) mid.c.update(t, quiet(mid.c, t, { carrying: 1 }));
     expect(mid.c.padProbe, 'rung 0 is not probed again at once').toBeNull();
     expect(mid.c.target).toBe(1);
+
+    // A brief probe that could send little of its padding proved nothing: rung 1 at once, not after a time-out.
+    const little = toRung2();
+    const { p: l1 } = probeOf(little.c, little.t);
+    little.c.update(l1.to + 100, quiet(little.c, l1.to + 100, { reportedUpTo: l1.to + 5, probeQueueMs: 0 }));
+    const l0 = little.c.padProbe!;
+    expect(little.c.update(l0.to + 20, quiet(little.c, l0.to + 20, { reportedUpTo: l0.to - 80, probeSentLittle: true }))).toBe(1);
+    // A stall while the brief probe is on: no step up (a stall is congestion: it steps down).
+    const stall = toRung2();
+    const { p: s1 } = probeOf(stall.c, stall.t);
+    stall.c.update(s1.to + 100, quiet(stall.c, s1.to + 100, { reportedUpTo: s1.to + 5, probeQueueMs: 0 }));
+    const s0 = stall.c.padProbe!;
+    expect(stall.c.update(s0.to + 100, quiet(stall.c, s0.to + 100, { reportedUpTo: s0.from - 300, stalled: true }))).toBeGreaterThanOrEqual(2);
+    expect(stall.c.reason).not.toBe('probe');
 
     // A probe that added a little queue (5 ms) proves its own rung only: the plain step.
     const some = toRung2();
