@@ -106,9 +106,10 @@ for (const d of groups.flatMap((g) => g.durations).sort((a, b) => b.ms - a.ms).s
 const MAX_RETRIED = 6;
 const budgetMs = (Number(process.env.CHATZYO_MEDIA_BUDGET_MIN) || 26) * 60_000;
 const ciStarted = Number(process.env.CHATZYO_CI_STARTED_MS);
+const underCi = Number.isFinite(ciStarted) && ciStarted > 0;
 const CI_DEADLINE_MS = 28 * 60_000;
-const deadline = Number.isFinite(ciStarted) && ciStarted > 0 ? ciStarted + CI_DEADLINE_MS : started + budgetMs;
-const budgetText = Number.isFinite(ciStarted) && ciStarted > 0 ? `CI's ${CI_DEADLINE_MS / 60_000}-minute` : `${budgetMs / 60_000}-minute`;
+const deadline = underCi ? ciStarted + CI_DEADLINE_MS : started + budgetMs;
+const budgetText = underCi ? `CI's ${CI_DEADLINE_MS / 60_000}-minute` : `${budgetMs / 60_000}-minute`;
 const failed = groups.filter((g) => !g.passed);
 const all = failed.flatMap((g) => g.failures ?? []);
 const fileMs = new Map(groups.flatMap((g) => g.durations).map((d) => [d.file, d.ms]));

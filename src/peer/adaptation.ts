@@ -204,7 +204,7 @@ export class VideoAdaptation {
   #probeQueue(): number | null {
     const probe = this.controller.padProbe;
     const done = this.#padDone;
-    if (!probe || !done || done.probe !== probe || done.sentBytes < 0.5 * done.plannedBytes) return null;
+    if (!probe || !done || done.probe !== probe || this.#probeSentLittle()) return null;
     const reported = this.#queue.reportedUpTo();
     if (reported === null || reported < probe.to) return null;
     // The tail of what it sent (at most its second half), against what was sent just before it.

@@ -166,6 +166,9 @@ export interface PathSignals {
   probeSentLittle?: boolean;
 }
 
+/** A padding probe: of which rung, sent from when to when (ms), and the rung a probe just before it proved (a chained probe). */
+export interface PadProbe { rung: number; from: number; to: number; proven?: number }
+
 /** Why the rung changed. */
 export type RungReason = 'start' | 'congestion' | 'loss' | 'limit' | 'fits' | 'probe';
 
@@ -204,7 +207,7 @@ export class RungController {
    * The padding probe on now: of which rung, sent from when to when, and the rung a probe just
    * before it proved (chained probes: {@link CHAIN_PROBE_QUEUE_MS}) (null: none).
    */
-  #padProbe: { rung: number; from: number; to: number; proven?: number } | null = null;
+  #padProbe: PadProbe | null = null;
   /** When the queue was last past {@link QUEUE_LIMIT_MS}. */
   #longQueueAt = -Infinity;
   #target: number;
@@ -267,7 +270,7 @@ export class RungController {
   /** What a rung's video needs on the wire, kbit/s (its need less the audio's budget). */
   videoNeedKbps(rung: number): number { return this.needKbps(rung) - this.#o.audioKbps; }
   /** The padding probe on now, and when it sends (null: none). */
-  get padProbe(): { rung: number; from: number; to: number; proven?: number } | null { return this.#padProbe; }
+  get padProbe(): PadProbe | null { return this.#padProbe; }
   /**
    * Padding to add now, kbit/s: what the probed rung needs beyond the current one, while a padding
    * probe is on (0 otherwise).

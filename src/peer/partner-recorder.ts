@@ -24,7 +24,8 @@ export interface PartnerRecorderOptions {
 const MAX_KEPT = 4000;
 
 type Kind = 'video' | 'audio';
-type Kept = { kind: Kind; rtp: RtpPacket } | { kind: Kind; rtcp: RtcpPacket };
+/** A packet kept until werift's recorder listens. */
+type Kept = { kind: Kind; rtp: RtpPacket };
 
 /** Where the recorder is: waiting for a keyframe, starting werift's recorder, recording, stopped. */
 export type RecorderState = 'waiting' | 'starting' | 'recording' | 'stopped';
@@ -41,12 +42,11 @@ export type RecorderState = 'waiting' | 'starting' | 'recording' | 'stopped';
  */
 function keyframeBeforeAudio(kept: Kept[], keyframeTimestamp: number | null): Kept[] {
   if (keyframeTimestamp === null) return kept;
-  const isAudioRtp = (k: Kept) => k.kind === 'audio' && 'rtp' in k;
   let last = -1;
-  kept.forEach((k, i) => { if (k.kind === 'video' && 'rtp' in k && k.rtp.header.timestamp === keyframeTimestamp) last = i; });
+  kept.forEach((k, i) => { if (k.kind === 'video' && k.rtp.header.timestamp === keyframeTimestamp) last = i; });
   if (last < 0) return kept;
   const head = kept.slice(0, last + 1);
-  return [...head.filter((k) => !isAudioRtp(k)), ...head.filter(isAudioRtp), ...kept.slice(last + 1)];
+  return [...head.filter((k) => k.kind === 'video'), ...head.filter((k) => k.kind === 'audio'), ...kept.slice(last + 1)];
 }
 
 /** Records what the partner sends; feed it the partner's tracks as they appear. */
@@ -175,7 +175,7 @@ export class PartnerRecorder {
   }
 
   /** The last sender report of each kind, to go first into the recorder (video's first). */
-  *#srs(): Iterable<Kept> {
+  *#srs(): Iterable<{ kind: Kind; rtcp: RtcpPacket }> {
     for (const kind of ['video', 'audio'] as const) {
       const rtcp = this.#lastSr.get(kind);
       if (rtcp) yield { kind, rtcp };
@@ -227,8 +227,7 @@ export class PartnerRecorder {
       this.#state = 'recording';
       // The latest sender report of each kind first (also those that came while it waited), then
       // the packets, the first keyframe before the audio that came while it arrived.
-      const packets = (this.#kept?.splice(0) ?? []).filter((k) => 'rtp' in k);
-      for (const k of [...this.#srs(), ...keyframeBeforeAudio(packets, this.#keptTimestamp)]) {
+      for (const k of [...this.#srs(), ...keyframeBeforeAudio(this.#kept?.splice(0) ?? [], this.#keptTimestamp)]) {
         const relay = this.#relay.get(k.kind);
         if (!relay) continue;
         if ('rtp' in k) relay.writeRtp(k.rtp);
