@@ -87,6 +87,8 @@ export class ClientSession {
   #renewTimer: NodeJS.Timeout | null = null;
   #dropTimer: NodeJS.Timeout | null = null;
   #rateStrikes = 0;
+  /** Past its rate-limit strikes: the close waits in the chain, later frames are dropped. */
+  #flooded = false;
   /**
    * Signals that arrived for a match this client has not been told about yet. With several
    * nodes, a match made by a third node's tick and the partner's first signal travel through
@@ -195,18 +197,24 @@ export class ClientSession {
   /** Entry point for every received frame. */
   receive(data: Buffer, isBinary: boolean): void {
     this.#alive = true;
-    if (this.#state === 'closed') return;
+    if (this.#state === 'closed' || this.#flooded) return;
+    // Every answer, a refusal too, waits its turn behind the messages before it: a client hears
+    // its answers in the order it sent, and one closed for flooding first hears what it sent in time.
     if (!this.#bucket.take() || !this.#bytes.take(data.length)) {
       this.#rateStrikes++;
       this.ctx.metrics.errors.inc({ code: 'CHZ_ERR_RATE_LIMITED' });
-      if (this.#rateStrikes > this.ctx.options.rateLimitStrikes) { this.fail('CHZ_ERR_RATE_LIMITED'); return; }
-      this.send(new ChatzyoError('CHZ_ERR_RATE_LIMITED').toWire());
+      if (this.#rateStrikes > this.ctx.options.rateLimitStrikes) {
+        this.#flooded = true;
+        this.#chain = this.#chain.then(() => this.fail('CHZ_ERR_RATE_LIMITED'));
+        return;
+      }
+      this.#chain = this.#chain.then(() => this.send(new ChatzyoError('CHZ_ERR_RATE_LIMITED').toWire()));
       return;
     }
     const parsed: ParseResult<ClientMessage> = isBinary
       ? { ok: false, code: 'CHZ_ERR_BAD_JSON', message: 'Binary frames are not part of the protocol; send JSON text.' }
       : parseClientFrame(data.toString('utf8'), data.length, this.ctx.options.maxFrameBytes);
-    if (!parsed.ok) { this.error(parsed.code, parsed.message, parsed.ref); return; }
+    if (!parsed.ok) { this.#chain = this.#chain.then(() => this.error(parsed.code, parsed.message, parsed.ref)); return; }
     const msg = parsed.value;
     // Messages run one at a time, in arrival order, and are checked against the state they
     // find when their turn comes (an earlier leave may have changed it).
