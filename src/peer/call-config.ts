@@ -22,13 +22,17 @@ import { withoutThirdPartyStun } from './werift-seam.js';
  */
 export function codecsFor(video: VideoCodec): NonNullable<RTCPeerConnectionConfig['codecs']> {
   const fb = [{ type: 'nack' }, { type: 'nack', parameter: 'pli' }, { type: 'goog-remb' }, { type: 'transport-cc' }];
+  const media = video === 'vp8'
+    ? new RTCRtpCodecParameters({ mimeType: 'video/VP8', clockRate: 90000, payloadType: 96, rtcpFeedback: fb })
+    : new RTCRtpCodecParameters({
+      mimeType: 'video/H264', clockRate: 90000, payloadType: 102, rtcpFeedback: fb,
+      parameters: 'level-asymmetry-allowed=1;packetization-mode=1;profile-level-id=42e01f',
+    });
   return {
-    video: [video === 'vp8'
-      ? new RTCRtpCodecParameters({ mimeType: 'video/VP8', clockRate: 90000, payloadType: 96, rtcpFeedback: fb })
-      : new RTCRtpCodecParameters({
-        mimeType: 'video/H264', clockRate: 90000, payloadType: 102, rtcpFeedback: fb,
-        parameters: 'level-asymmetry-allowed=1;packetization-mode=1;profile-level-id=42e01f',
-      })],
+    // RTX (RFC 4588): resends go on a stream of their own (src/peer/nack-limiter.ts), so the
+    // partner tells a repaired loss from a reordered packet. werift keeps a partner's RTX only
+    // for codecs it kept, and answers without it when the partner offers none.
+    video: [media, new RTCRtpCodecParameters({ mimeType: 'video/rtx', clockRate: 90000, payloadType: media.payloadType! + 1, parameters: `apt=${media.payloadType}` })],
     audio: [new RTCRtpCodecParameters({ mimeType: 'audio/opus', clockRate: 48000, channels: 2, payloadType: 111, parameters: 'minptime=10;useinbandfec=1' })],
   };
 }

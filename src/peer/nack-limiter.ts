@@ -15,7 +15,7 @@
  * random loss the ladder stepped down for congestion the path did not have. Each resend gets a
  * number of its own here (as libwebrtc's pacer gives it), and the estimate is told it was sent.
  */
-import { RtpHeader, RTP_EXTENSION_URI, serializeTransportWideCC, type RTCRtpSender } from 'werift';
+import { RtpHeader, RtpPacket, RTP_EXTENSION_URI, serializeTransportWideCC, wrapRtx, type RTCRtpSender } from 'werift';
 
 /** A packet is not resent again sooner than this, ms (about a round trip on the paths we serve). */
 const MIN_RESEND_INTERVAL_MS = 150;
@@ -43,6 +43,10 @@ interface WeriftSenderInternals {
   dtlsTransport?: { transportSequenceNumber: number; state?: string; sendRtp(payload: Buffer, header: RtpHeader): Promise<number> };
   retransmittedPacketsSent?: number;
   retransmittedBytesSent?: number;
+  /** Set by werift when the partner took RTX for the sent codec (RFC 4588). */
+  rtxPayloadType?: number;
+  rtxSsrc?: number;
+  rtxSequenceNumber?: number;
 }
 
 /** A resend as it left: its new transport-wide number, size on the wire (less SRTP) and when. */
@@ -65,7 +69,7 @@ export function limitRetransmissions(
   /** Bytes of packet `seq` in the send history (null: no longer there, nothing to resend). */
   const size = (seq: number): number | null => {
     const cached = s.rtpCache[seq % WERIFT_HISTORY];
-    return cached && cached.header.sequenceNumber === seq ? cached.payload.length + 12 : null;
+    return cached && cached.header.sequenceNumber === seq ? cached.payload.length + 12 + (s.rtxPayloadType !== undefined ? 2 : 0) : null;
   };
   s.handleRtcpPacket = function (packet: unknown) {
     const fb = (packet as { feedback?: Partial<NackFeedback> & { constructor?: { name?: string } } }).feedback;
@@ -105,14 +109,20 @@ export function limitRetransmissions(
       wideSeq = transport.transportSequenceNumber;
       return { id: e.id, payload: serializeTransportWideCC(wideSeq) };
     });
-    const header = new RtpHeader({ ...cached.header, extensions });
+    let packet = new RtpPacket(new RtpHeader({ ...cached.header, extensions }), cached.payload);
+    if (s.rtxPayloadType !== undefined && s.rtxSsrc !== undefined) {
+      // RFC 4588 section 4: the original sequence number first, on the RTX stream's own numbers.
+      const seqRtx = s.rtxSequenceNumber ?? 0;
+      packet = wrapRtx(packet, s.rtxPayloadType, seqRtx, s.rtxSsrc);
+      s.rtxSequenceNumber = (seqRtx + 1) & 0xffff;
+    }
     s.retransmittedPacketsSent = (s.retransmittedPacketsSent ?? 0) + 1;
-    s.retransmittedBytesSent = (s.retransmittedBytesSent ?? 0) + cached.payload.length;
+    s.retransmittedBytesSent = (s.retransmittedBytesSent ?? 0) + packet.payload.length;
     const sentAtMs = now();
-    transport.sendRtp(cached.payload, header).catch(() => {
+    transport.sendRtp(packet.payload, packet.header).catch(() => {
       // The transport closed under us: nothing to resend to.
     });
-    if (wideSeq !== null) onResent?.({ seq: wideSeq, sizeBytes: header.serializeSize + cached.payload.length + 10, sentAtMs });
+    if (wideSeq !== null) onResent?.({ seq: wideSeq, sizeBytes: packet.header.serializeSize + packet.payload.length + 10, sentAtMs });
   };
   return {
     counts,

@@ -77,6 +77,12 @@ export interface BrowserCallMeasurement extends BrowserViewerSummary {
   sentFrames: number | null;
   /** The viewer's inbound video from getStats() at the window's end (packets lost over received, percent; null without stats). */
   lossPercent: number | null;
+  /**
+   * Retransmitted packets the viewer's inbound video took from the RTX stream (RFC 4588;
+   * Chromium counts only those: resends on the media stream are not told apart), and the RTX
+   * payload type the viewer's description negotiated for the video (null: none).
+   */
+  rtx: { packetsReceived: number; payloadType: number | null };
   /** Round-trip time of the viewer's selected candidate pair, ms (null without one). */
   rttMs: number | null;
   /** ICE server URLs the Chromium sender's peer connections used, after the rewrite to the relay (null for the CLI sender). */
@@ -121,9 +127,15 @@ function clientStats(p: StampedPage): Promise<Record<string, unknown>[]> {
 }
 
 /** Loss and RTT of the viewer's current call, from the client's debug hook. */
-async function viewerStats(p: StampedPage): Promise<{ lossPercent: number | null; rttMs: number | null }> {
+async function viewerStats(p: StampedPage): Promise<{ lossPercent: number | null; rttMs: number | null; rtx: BrowserCallMeasurement['rtx'] }> {
   const stats = await clientStats(p);
   const v = stats.find((s) => s.type === 'inbound-rtp' && (s.kind === 'video' || s.mediaType === 'video'));
+  // The video receiver's negotiated codecs (an RTX entry only when both sides took it).
+  const rtxPt = await p.page.evaluate(() => {
+    const pc = (window as unknown as { __chatzyo?: { pc: RTCPeerConnection | null } }).__chatzyo?.pc;
+    const r = pc?.getTransceivers().find((t) => t.receiver.track.kind === 'video')?.receiver;
+    return r?.getParameters().codecs.find((c) => c.mimeType.toLowerCase() === 'video/rtx')?.payloadType ?? null;
+  });
   const lost = Number(v?.packetsLost ?? NaN);
   const received = Number(v?.packetsReceived ?? NaN);
   const transport = stats.find((s) => s.type === 'transport' && typeof s.selectedCandidatePairId === 'string');
@@ -133,6 +145,7 @@ async function viewerStats(p: StampedPage): Promise<{ lossPercent: number | null
   return {
     lossPercent: Number.isFinite(lost) && Number.isFinite(received) ? (100 * lost) / Math.max(1, lost + received) : null,
     rttMs: Number.isFinite(rtt) ? rtt * 1000 : null,
+    rtx: { packetsReceived: Number(v?.retransmittedPacketsReceived ?? 0), payloadType: rtxPt },
   };
 }
 
@@ -248,11 +261,11 @@ export async function measureBrowserCall(o: MeasureBrowserCallOptions): Promise<
       trace.lines.push(JSON.stringify({ windowStart, windowEnd }));
       writeFileSync(trace.file, trace.lines.join('\n') + '\n');
     }
-    const { lossPercent, rttMs } = await withTimeout(viewerStats(viewer), step, `${where}: viewer stats`);
+    const { lossPercent, rttMs, rtx } = await withTimeout(viewerStats(viewer), step, `${where}: viewer stats`);
     const senderIceUrls = senderPage ? (await iceLog(senderPage)).flatMap((e) => e.used) : null;
     return {
       ...summarizeFrames(frames, windowStart, windowEnd, o.sender === 'chromium-y4m' ? Y4M_FRAMES : undefined), sender: o.sender, profile: o.profile.name,
-      sentFrames: sentBefore !== null && sentAfter !== null ? sentAfter - sentBefore : null, lossPercent, rttMs, senderIceUrls,
+      sentFrames: sentBefore !== null && sentAfter !== null ? sentAfter - sentBefore : null, lossPercent, rtx, rttMs, senderIceUrls,
     };
   } finally {
     stopTracing();

@@ -41,7 +41,7 @@ afterAll(async () => {
   await server?.close();
   await turn?.stop();
   web?.remove();
-  console.log(Object.fromEntries([...results].map(([k, m]) => [k, { ...browserCallRow(m), frames: m.viewer.frames, unreadable: m.unreadable, lost: m.viewer.framesLost, size: `${m.width}x${m.height}`, loss: m.lossPercent, rtt: m.rttMs }])));
+  console.log(Object.fromEntries([...results].map(([k, m]) => [k, { ...browserCallRow(m), frames: m.viewer.frames, unreadable: m.unreadable, lost: m.viewer.framesLost, size: `${m.width}x${m.height}`, loss: m.lossPercent, rtx: m.rtx, rtt: m.rttMs }])));
 });
 
 /** One call: 3 s measured after 1 s of warm-up. */
@@ -123,6 +123,14 @@ describe.each<BrowserCallSender>(['chromium', 'cli'])('%s -> Chromium viewer acr
     expect(good, 'the good call ran first').toBeDefined();
     expect(m.viewer.frames, JSON.stringify(m)).toBeGreaterThan(0);
     expect(m.viewer.latencyMs!.p50).toBeGreaterThan(good!.viewer.latencyMs!.p50 + 100);
+  }, 120_000);
+
+  it('lossy-5: the viewer asks for what was lost and the resends come on the RTX stream (RFC 4588)', async () => {
+    const m = await measure(sender, 'lossy-5');
+    expect(m.viewer.frames, JSON.stringify(m)).toBeGreaterThan(0);
+    expect(m.rtx.payloadType, 'RTX negotiated for the video').not.toBeNull();
+    // Chromium counts a packet as retransmitted only when it came as RTX.
+    expect(m.rtx.packetsReceived, JSON.stringify(m.rtx)).toBeGreaterThan(0);
   }, 120_000);
 });
 

@@ -4,7 +4,7 @@ import {
   type ChatPage,
 } from '../helpers/browsers.js';
 import { until, withTimeout } from '../helpers/deadline.js';
-import { sameSizeAsSent, Sessions } from './helpers.js';
+import { rtxFor, sameSizeAsSent, Sessions } from './helpers.js';
 
 const rig = useBrowserRig(launchChromium);
 const { pages } = rig;
@@ -29,6 +29,8 @@ describe('headless peer and a Chromium page', () => {
       await withTimeout(peer.start(), 15_000, 'peer start');
       const c = await rec.next('connected', 20_000);
       expect(c.candidateType).toMatch(/^(host|srflx|prflx)$/);
+      // Resends go on the RTX stream (RFC 4588): the partner took it for the video codec.
+      expect(rtxFor(peer)).toEqual(true);
       await waitForStatus(page, CONNECTED, 20_000, 'page connected');
       const v = await waitForVideo(page, 60, 30_000);
       expect([v.frameWidth, v.frameHeight]).toEqual([320, 240]);

@@ -3,7 +3,7 @@ import {
   useBrowserRig, CONNECTED, launchFirefox, openFirefoxPage, saveScreenshot, startIn, waitForStatus, waitForVideo,
 } from '../helpers/browsers.js';
 import { until, withTimeout } from '../helpers/deadline.js';
-import { sameSizeAsSent, Sessions } from './helpers.js';
+import { rtxFor, sameSizeAsSent, Sessions } from './helpers.js';
 
 const rig = useBrowserRig(launchFirefox);
 const { pages } = rig;
@@ -21,6 +21,8 @@ describe('headless peer and a Firefox page', () => {
     const [peer, rec] = sessions.create({ server: rig.server.url }, 'peer');
     await withTimeout(peer.start(), 15_000, 'peer start');
     await rec.next('connected', 30_000);
+    // Resends go on the RTX stream (RFC 4588): the partner took it for the video codec.
+    expect(rtxFor(peer)).toEqual(true);
     await waitForStatus(page, CONNECTED, 30_000, 'page connected');
     const v = await waitForVideo(page, 60, 40_000);
     expect([v.frameWidth, v.frameHeight]).toEqual([320, 240]);

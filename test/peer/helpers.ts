@@ -109,6 +109,17 @@ export async function sameSizeAsSent(page: ChatPage, peer: PeerSession, ms = 10_
 }
 
 /**
+ * Whether the peer's current call sends its video's resends on an RTX stream: the negotiated
+ * codecs hold RTX for the sent codec and werift's sender took its payload type.
+ */
+export function rtxFor(peer: PeerSession): boolean {
+  const t = peer.call?.pc.getTransceivers().find((x) => x.kind === 'video');
+  const sent = t?.codecs.find((c) => c.name.toLowerCase() !== 'rtx');
+  const rtx = t?.codecs.find((c) => c.name.toLowerCase() === 'rtx' && /(?:^|;)\s*apt=(\d+)/.exec(c.parameters ?? '')?.[1] === String(sent?.payloadType));
+  return rtx !== undefined && (t!.sender as unknown as { rtxPayloadType?: number }).rtxPayloadType === rtx.payloadType;
+}
+
+/**
  * A per-test signaling server and peer sessions, both closed after each test: call
  * `rig.start(options)` in a test for the server, `rig.sessions.create(...)` for peers.
  */

@@ -10,7 +10,7 @@ import { limitRetransmissions, type ResentPacket } from '../../src/peer/nack-lim
 const TWCC_ID = 3;
 
 /** A werift sender as the limiter sees it: a send history, the negotiated extensions, a transport that records what it sends. */
-function fakeSender(packets: number) {
+function fakeSender(packets: number, rtx?: { rtxPayloadType: number; rtxSsrc: number; rtxSequenceNumber: number }) {
   const sent: { payload: Buffer; header: RtpHeader }[] = [];
   const handled: number[][] = [];
   const transport = {
@@ -27,6 +27,7 @@ function fakeSender(packets: number) {
     headerExtensions: [{ uri: RTP_EXTENSION_URI.transportWideCC, id: TWCC_ID }],
     dtlsTransport: transport,
     handleRtcpPacket(packet: RtcpTransportLayerFeedback) { handled.push([...(packet.feedback as GenericNack).lost]); },
+    ...rtx,
   };
   return { sender: sender as unknown as RTCRtpSender, sent, handled, transport };
 }
@@ -59,6 +60,22 @@ describe('limitRetransmissions', () => {
     t = 200;
     (sender as unknown as { handleRtcpPacket(p: unknown): void }).handleRtcpPacket(nack([3]));
     expect(sent.map((s) => wideSeq(s.header))).toEqual([1001, 1002, 1003]);
+  });
+
+  it('with RTX negotiated, resends on the RTX stream: its payload type, SSRC and numbers, the original number first (RFC 4588)', () => {
+    const { sender, sent } = fakeSender(10, { rtxPayloadType: 97, rtxSsrc: 4242, rtxSequenceNumber: 65535 });
+    const resent: ResentPacket[] = [];
+    limitRetransmissions(sender, () => 1000, () => 0, (p) => resent.push(p));
+    (sender as unknown as { handleRtcpPacket(p: unknown): void }).handleRtcpPacket(nack([3, 5]));
+    expect(sent.map((s) => [s.header.payloadType, s.header.ssrc, s.header.sequenceNumber])).toEqual([[97, 4242, 65535], [97, 4242, 0]]);
+    // The original sequence number, then the original payload; the media timestamp is kept.
+    expect(sent.map((s) => s.payload.readUInt16BE(0))).toEqual([3, 5]);
+    expect(sent[0]!.payload.subarray(2).equals(Buffer.alloc(1000, 3))).toBe(true);
+    expect(sent.map((s) => s.header.timestamp)).toEqual([270, 450]);
+    // Still a transport-wide number of its own, and the estimate counts the two bytes more.
+    expect(sent.map((s) => wideSeq(s.header))).toEqual([1001, 1002]);
+    expect(resent[0]!.sizeBytes).toBeGreaterThan(1002);
+    expect((sender as unknown as { rtxSequenceNumber: number }).rtxSequenceNumber).toBe(1);
   });
 
   it('resends within a budget of the estimate, and nothing no longer in the history', () => {
