@@ -115,6 +115,13 @@ export function limitRetransmissions(
       const seqRtx = s.rtxSequenceNumber ?? 0;
       packet = wrapRtx(packet, s.rtxPayloadType, seqRtx, s.rtxSsrc);
       s.rtxSequenceNumber = (seqRtx + 1) & 0xffff;
+      // A padding-only packet (a probe's, media-source.ts) keeps its P bit: its padding bytes
+      // follow the original number, and the partner strips them back to an empty packet (werift's
+      // wrap drops the bit, which made the padding look like media).
+      if (cached.header.padding) {
+        packet.header.padding = true;
+        packet.header.paddingSize = cached.header.paddingSize;
+      }
     }
     s.retransmittedPacketsSent = (s.retransmittedPacketsSent ?? 0) + 1;
     s.retransmittedBytesSent = (s.retransmittedBytesSent ?? 0) + packet.payload.length;

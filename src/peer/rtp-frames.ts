@@ -226,6 +226,8 @@ export interface FrameCounterOptions {
 
 /** A jump of more sequence numbers than this is not waited for: the picture is broken at once. */
 const MAX_WAITED_GAP = 1000;
+/** Sequence numbers a {@link FrameCounter} remembers to tell a copy from a new packet. */
+const SEEN_RING = 2048;
 
 interface PendingFrame { first: number; last: number; seqs: Set<number>; start: boolean; end: boolean; key: boolean }
 
@@ -250,6 +252,13 @@ export class FrameCounter implements ReceiveCounts {
   decodeBreaks = 0;
   #baseSeq: number | null = null;
   #maxExt = 0;
+  /**
+   * The last {@link SEEN_RING} extended sequence numbers received (slot `ext % SEEN_RING` holds
+   * `ext + 1`): a copy of one (a resend that crossed the original, or a stack that probes with
+   * copies of recent packets on its RTX stream, as libwebrtc does) counts once toward loss.
+   */
+  readonly #seen = new Float64Array(SEEN_RING);
+  #duplicates = 0;
   #pending = new Map<number, PendingFrame>();
   #done = new Set<number>();
   #doneOrder: number[] = [];
@@ -314,7 +323,7 @@ export class FrameCounter implements ReceiveCounts {
   /** Packets lost so far. */
   get lost(): number {
     if (this.#baseSeq === null) return 0;
-    return Math.max(0, this.#maxExt - this.#baseSeq + 1 - this.packets);
+    return Math.max(0, this.#maxExt - this.#baseSeq + 1 - (this.packets - this.#duplicates));
   }
 
   /** A plain snapshot. */
@@ -326,8 +335,11 @@ export class FrameCounter implements ReceiveCounts {
   }
 
   #trackSeq(seq: number): void {
-    if (this.#baseSeq === null) { this.#baseSeq = seq; this.#maxExt = seq; return; }
+    if (this.#baseSeq === null) { this.#baseSeq = seq; this.#maxExt = seq; this.#seen[seq % SEEN_RING] = seq + 1; return; }
     const ext = this.#extended(seq);
+    const slot = ((ext % SEEN_RING) + SEEN_RING) % SEEN_RING;
+    if (this.#seen[slot] === ext + 1) { this.#duplicates++; return; }
+    this.#seen[slot] = ext + 1;
     const video = this.codec !== 'audio';
     const now = video ? this.#now() : 0;
     if (ext > this.#maxExt) {

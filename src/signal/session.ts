@@ -40,6 +40,8 @@ const EARLY_SIGNAL_MS = 5_000;
 /** How long after a match ended its stranger can still be reported (someone who flashes and leaves at once). */
 const REPORT_GRACE_MS = 60_000;
 const EARLY_SIGNAL_MAX = 32;
+/** A client past a limit is closed at most this long after, even while a handler before it is slow, ms. */
+const CLOSE_IN_TURN_MS = 1000;
 
 /** Which client messages each state accepts. */
 const ALLOWED: Record<SessionState, readonly ClientMessage['type'][]> = {
@@ -87,8 +89,9 @@ export class ClientSession {
   #renewTimer: NodeJS.Timeout | null = null;
   #dropTimer: NodeJS.Timeout | null = null;
   #rateStrikes = 0;
-  /** Past its rate-limit strikes: the close waits in the chain, later frames are dropped. */
-  #flooded = false;
+  /** Past a limit (rate-limit strikes, too many errors): the close waits its turn, later frames are dropped. */
+  #closing = false;
+  #closeTimer: NodeJS.Timeout | null = null;
   /**
    * Signals that arrived for a match this client has not been told about yet. With several
    * nodes, a match made by a third node's tick and the partner's first signal travel through
@@ -194,27 +197,46 @@ export class ClientSession {
     this.ws.close(closeCodeFor(code) ?? 4000, code);
   }
 
+  /** Runs `f` when the messages received before it have been handled. */
+  #inTurn(f: () => void): void {
+    this.#chain = this.#chain.then(f).catch((err: unknown) => this.ctx.log.error({ err, session: this.id }, 'answer failed'));
+  }
+
+  /**
+   * Reads nothing more and closes with `code` once the messages before have been answered; at
+   * most {@link CLOSE_IN_TURN_MS} later if a handler is slow (a store that does not answer).
+   */
+  #closeInTurn(code: ErrorCode): void {
+    this.#closing = true;
+    this.#inTurn(() => this.fail(code));
+    this.#closeTimer = setTimeout(() => this.fail(code), CLOSE_IN_TURN_MS);
+    this.#closeTimer.unref();
+  }
+
   /** Entry point for every received frame. */
   receive(data: Buffer, isBinary: boolean): void {
+    if (this.#state === 'closed' || this.#closing) return;
     this.#alive = true;
-    if (this.#state === 'closed' || this.#flooded) return;
     // Every answer, a refusal too, waits its turn behind the messages before it: a client hears
-    // its answers in the order it sent, and one closed for flooding first hears what it sent in time.
+    // its answers in the order it sent, and one closed for flooding first hears what it sent in
+    // time. What counts toward a limit is counted as the frame arrives.
     if (!this.#bucket.take() || !this.#bytes.take(data.length)) {
       this.#rateStrikes++;
       this.ctx.metrics.errors.inc({ code: 'CHZ_ERR_RATE_LIMITED' });
-      if (this.#rateStrikes > this.ctx.options.rateLimitStrikes) {
-        this.#flooded = true;
-        this.#chain = this.#chain.then(() => this.fail('CHZ_ERR_RATE_LIMITED'));
-        return;
-      }
-      this.#chain = this.#chain.then(() => this.send(new ChatzyoError('CHZ_ERR_RATE_LIMITED').toWire()));
+      if (this.#rateStrikes > this.ctx.options.rateLimitStrikes) { this.#closeInTurn('CHZ_ERR_RATE_LIMITED'); return; }
+      this.#inTurn(() => this.send(new ChatzyoError('CHZ_ERR_RATE_LIMITED').toWire()));
       return;
     }
     const parsed: ParseResult<ClientMessage> = isBinary
       ? { ok: false, code: 'CHZ_ERR_BAD_JSON', message: 'Binary frames are not part of the protocol; send JSON text.' }
       : parseClientFrame(data.toString('utf8'), data.length, this.ctx.options.maxFrameBytes);
-    if (!parsed.ok) { this.#chain = this.#chain.then(() => this.error(parsed.code, parsed.message, parsed.ref)); return; }
+    if (!parsed.ok) {
+      this.ctx.metrics.errors.inc({ code: parsed.code });
+      const wire = new ChatzyoError(parsed.code, parsed.message).toWire(parsed.ref);
+      this.#inTurn(() => this.send(wire));
+      if (!this.#errors.hit()) this.#closeInTurn('CHZ_ERR_TOO_MANY_ERRORS');
+      return;
+    }
     const msg = parsed.value;
     // Messages run one at a time, in arrival order, and are checked against the state they
     // find when their turn comes (an earlier leave may have changed it).
@@ -591,6 +613,7 @@ export class ClientSession {
     clearTimeout(this.#helloTimer);
     if (this.#renewTimer) clearTimeout(this.#renewTimer);
     if (this.#dropTimer) clearTimeout(this.#dropTimer);
+    if (this.#closeTimer) clearTimeout(this.#closeTimer);
     // Disconnecting from a match ends it: counted with Next, and handed to whoever connects
     // next from this address (disconnect-and-return does not reset the limit).
     if (this.#state === 'matched') this.#ended.hit();

@@ -4,7 +4,7 @@
  * and what the budget lets through.
  */
 import { describe, expect, it } from 'vitest';
-import { GenericNack, RtcpTransportLayerFeedback, RtpHeader, RTP_EXTENSION_URI, serializeTransportWideCC, type RTCRtpSender } from 'werift';
+import { GenericNack, RtcpTransportLayerFeedback, RtpHeader, RtpPacket, RTP_EXTENSION_URI, serializeTransportWideCC, unwrapRtx, type RTCRtpSender } from 'werift';
 import { limitRetransmissions, type ResentPacket } from '../../src/peer/nack-limiter.js';
 
 const TWCC_ID = 3;
@@ -76,6 +76,27 @@ describe('limitRetransmissions', () => {
     expect(sent.map((s) => wideSeq(s.header))).toEqual([1001, 1002]);
     expect(resent[0]!.sizeBytes).toBeGreaterThan(1002);
     expect((sender as unknown as { rtxSequenceNumber: number }).rtxSequenceNumber).toBe(1);
+  });
+
+  it('with RTX, a resent padding-only packet stays padding: the partner unwraps it to an empty packet of the original number', () => {
+    const { sender, sent } = fakeSender(10, { rtxPayloadType: 97, rtxSsrc: 4242, rtxSequenceNumber: 7 });
+    // Packet 4 was a probe's padding (as media-source.ts sends it: the P bit, 200 bytes of padding).
+    const padding = Buffer.alloc(200);
+    padding[199] = 200;
+    const cache = (sender as unknown as { rtpCache: { header: RtpHeader; payload: Buffer }[] }).rtpCache;
+    cache[4] = { header: new RtpHeader({ ...cache[4]!.header, padding: true, paddingSize: 200 }), payload: padding };
+    limitRetransmissions(sender, () => 1000, () => 0);
+    (sender as unknown as { handleRtcpPacket(p: unknown): void }).handleRtcpPacket(nack([4]));
+    expect(sent).toHaveLength(1);
+    // On the wire (werift's SRTP writes the header, then the payload as given), then as the
+    // partner reads it: padding stripped, the original number, no media.
+    const h = sent[0]!.header;
+    const wire = Buffer.concat([h.serialize(h.serializeSize), sent[0]!.payload]);
+    const rtx = RtpPacket.deSerialize(wire);
+    expect([rtx.header.padding, rtx.header.ssrc, rtx.header.payloadType]).toEqual([true, 4242, 97]);
+    const media = unwrapRtx(rtx, 96, 42);
+    expect(media.header.sequenceNumber).toBe(4);
+    expect(media.payload.length).toBe(0);
   });
 
   it('resends within a budget of the estimate, and nothing no longer in the history', () => {

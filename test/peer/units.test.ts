@@ -67,6 +67,18 @@ describe('FrameCounter', () => {
     expect(c.snapshot()).toMatchObject({ frames: 2, keyframes: 0, lost: 1 });
   });
 
+  it('a copy of a packet does not hide a lost one (libwebrtc probes with copies of recent packets on RTX)', () => {
+    const c = new FrameCounter('vp8');
+    c.push(rtp(10, 1000, false, VP8_KEY_START));
+    c.push(rtp(11, 1000, true, VP8_CONTINUATION));
+    // 12 is lost; 11 comes again, unwrapped from an RTX probe, then 13 and 14.
+    c.push(rtp(11, 1000, true, VP8_CONTINUATION));
+    c.push(rtp(13, 4000, true, VP8_DELTA_START));
+    c.push(rtp(11, 1000, true, VP8_CONTINUATION));
+    c.push(rtp(14, 7000, true, VP8_DELTA_START));
+    expect(c.snapshot()).toMatchObject({ packets: 6, lost: 1 });
+  });
+
   it('audio: one frame per packet', () => {
     const c = new FrameCounter('audio');
     for (let i = 0; i < 5; i++) c.push(rtp(100 + i, i * 960, true, [0xfc, 0xff]));

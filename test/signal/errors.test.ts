@@ -5,6 +5,8 @@ import { ERROR_CODES, errorCodeForClose } from '../../src/protocol/index.js';
 import { withTimeout } from '../helpers/deadline.js';
 import { TestClient } from '../helpers/ws-client.js';
 import { Clients, pair, startServer } from '../helpers/server.js';
+import { MemoryMatchmaker } from '../../src/signal/memory-matchmaker.js';
+import type { Placement, QueueEntry } from '../../src/signal/matchmaker.js';
 
 let server: SignalServer;
 let clients: Clients;
@@ -142,6 +144,25 @@ describe('connection-ending errors use documented close codes', () => {
     const ids = a.pending('pong').map((p) => p.id);
     expect(ids.length).toBeGreaterThanOrEqual(19);
     expect(ids).toEqual(ids.map((_, i) => i));
+  });
+
+  it('a flood behind a handler that hangs (a store that does not answer) is still closed with 4002 within about a second', async () => {
+    let release!: () => void;
+    const hung = new Promise<void>((r) => { release = r; });
+    class HungMatchmaker extends MemoryMatchmaker {
+      override async enqueue(entry: QueueEntry): Promise<Placement> { await hung; return super.enqueue(entry); }
+    }
+    server = await startServer({ messagesPerSecond: 10, rateLimitStrikes: 5 }, { matchmaker: (o, l) => new HungMatchmaker(o, l) });
+    clients = new Clients(server);
+    try {
+      const a = await clients.connect();
+      a.send({ type: 'join', hub: 'tamil' });
+      for (let i = 0; i < 60; i++) a.send({ type: 'ping', id: i });
+      expect(await withTimeout(a.closed, 5000, 'flood close behind a hung join')).toBe(4002);
+      expect(a.pending('pong')).toEqual([]);
+    } finally {
+      release();
+    }
   });
 
   it('too many nexts in a minute get CHZ_ERR_NEXT_RATE_LIMITED', async () => {
