@@ -1,5 +1,5 @@
 import { networkInterfaces } from 'node:os';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import type { Browser } from 'playwright-core';
 import type { SignalData } from '../../src/protocol/index.js';
 import type { SignalServer } from '../../src/signal/server.js';
@@ -24,7 +24,15 @@ beforeAll(async () => {
   // UDP only: the helper picks a port free for UDP, and a TCP listener on the same number can
   // collide with a busy machine's ephemeral TCP ports (coturn then retries its bind forever).
   await Promise.all([launchChromium().then((b) => { browser = b; }), startCoturn({ extraArgs: ['--no-tcp'] }).then((c) => { coturn = c; })]);
-  server = await startServer({ webRoot: web.dir, turnUrls: [coturn.url], turnSecret: coturn.secret });
+  // Screening off, as useBrowserRig does: the model costs each page seconds of CPU to load.
+  server = await startServer({ webRoot: web.dir, turnUrls: [coturn.url], turnSecret: coturn.secret, screening: 'off' });
+});
+// Each test's calls end with it: a call left running (two pages' video, or a headless peer's four
+// encoders) took the CPU the next test's pages needed, and the renewal test's pages then took
+// 7-8 s to open and 10 s to connect.
+afterEach(async () => {
+  await sessions.closeAll();
+  await closeAll(pages);
 });
 afterAll(async () => {
   await sessions.closeAll();
@@ -111,7 +119,7 @@ describe('Hide my IP', () => {
   });
 
   it('takes renewed TURN credentials during a relayed call, and the call outlives the first ones', async () => {
-    const short = await startServer({ webRoot: web.dir, turnUrls: [coturn.url], turnSecret: coturn.secret, turnTtlSeconds: 8 });
+    const short = await startServer({ webRoot: web.dir, turnUrls: [coturn.url], turnSecret: coturn.secret, turnTtlSeconds: 8, screening: 'off' });
     try {
       const a = await openChromiumPage(browser, short.url, 'A-renew');
       const b = await openChromiumPage(browser, short.url, 'B-renew');
