@@ -21,7 +21,7 @@ beforeAll(async () => {
   await Promise.all([
     launchChromium().then((b) => { chromium = b; }),
     launchFirefox().then((b) => { firefox = b; }),
-    startServer({ webRoot: web.dir }).then((s) => { server = s; }),
+    startServer({ webRoot: web.dir, screening: 'off' }).then((s) => { server = s; }),
   ]);
 });
 afterAll(async () => {

@@ -30,7 +30,7 @@ const seen: Record<string, unknown> = {};
 beforeAll(async () => {
   web = await buildWebClient();
   turn = await startCoturn();
-  server = await startServer({ webRoot: web.dir, turnUrls: [turn.url], turnSecret: turn.secret });
+  server = await startServer({ webRoot: web.dir, turnUrls: [turn.url], turnSecret: turn.secret, screening: 'off' });
   browser = await launchChromium();
 }, 90_000);
 

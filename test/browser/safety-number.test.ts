@@ -50,13 +50,13 @@ beforeAll(async () => {
   // Each result is kept as soon as it exists, so afterAll cleans up even when another one fails.
   await Promise.all([
     launchChromium().then((b) => { browser = b; }),
-    startServer({ webRoot: web.dir, rematchCooldownMs: 0 }).then(async (s) => {
+    startServer({ webRoot: web.dir, rematchCooldownMs: 0, screening: 'off' }).then(async (s) => {
       honest = s;
       mitmOwn = await MitmServer.start(s, 'own');
       mitmRelay = await MitmServer.start(s, 'relay');
       mitmSilent = await MitmServer.start(s, 'silent');
     }),
-    startServer({ webRoot: web.dir }, { tamper: (data) => swapFingerprint(data) }).then((s) => { tampering = s; }),
+    startServer({ webRoot: web.dir, screening: 'off' }, { tamper: (data) => swapFingerprint(data) }).then((s) => { tampering = s; }),
   ]);
 });
 // Calls of one test must not load the machine during the next one.
