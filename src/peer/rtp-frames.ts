@@ -202,6 +202,7 @@ export function payloadFrameSize(codec: VideoCodec, payload: Uint8Array): FrameS
 
 /** What {@link FrameCounter} has counted. */
 export interface ReceiveCounts {
+  /** Packets received (a copy of one already counted, a resend or a probe's, counts once). */
   packets: number;
   bytes: number;
   frames: number;
@@ -254,11 +255,10 @@ export class FrameCounter implements ReceiveCounts {
   #maxExt = 0;
   /**
    * The last {@link SEEN_RING} extended sequence numbers received (slot `ext % SEEN_RING` holds
-   * `ext + 1`): a copy of one (a resend that crossed the original, or a stack that probes with
-   * copies of recent packets on its RTX stream, as libwebrtc does) counts once toward loss.
+   * `ext`; NaN: none yet): a copy of one (a resend that crossed the original, or a stack that
+   * probes with copies of recent packets on its RTX stream, as libwebrtc does) is counted once.
    */
-  readonly #seen = new Float64Array(SEEN_RING);
-  #duplicates = 0;
+  readonly #seen = new Float64Array(SEEN_RING).fill(NaN);
   #pending = new Map<number, PendingFrame>();
   #done = new Set<number>();
   #doneOrder: number[] = [];
@@ -287,9 +287,9 @@ export class FrameCounter implements ReceiveCounts {
 
   /** Counts one RTP packet already parsed (werift hands packets over parsed). */
   pushParsed(h: Pick<RtpInfo, 'marker' | 'sequenceNumber' | 'timestamp'>, payload: Uint8Array, size: number): void {
-    this.packets++;
     this.bytes += size;
-    this.#trackSeq(h.sequenceNumber);
+    if (!this.#trackSeq(h.sequenceNumber)) return; // a copy of a packet already counted
+    this.packets++;
     if (this.codec === 'audio') { this.frames++; return; }
     if (this.#done.has(h.timestamp)) return;
     const kind = payloadKind(this.codec, payload);
@@ -323,7 +323,7 @@ export class FrameCounter implements ReceiveCounts {
   /** Packets lost so far. */
   get lost(): number {
     if (this.#baseSeq === null) return 0;
-    return Math.max(0, this.#maxExt - this.#baseSeq + 1 - (this.packets - this.#duplicates));
+    return Math.max(0, this.#maxExt - this.#baseSeq + 1 - this.packets);
   }
 
   /** A plain snapshot. */
@@ -334,12 +334,16 @@ export class FrameCounter implements ReceiveCounts {
     };
   }
 
-  #trackSeq(seq: number): void {
-    if (this.#baseSeq === null) { this.#baseSeq = seq; this.#maxExt = seq; this.#seen[seq % SEEN_RING] = seq + 1; return; }
+  /** Tracks `seq` for loss and the picture's decodability; false for a copy of a packet already counted. */
+  #trackSeq(seq: number): boolean {
+    if (this.#baseSeq === null) { this.#baseSeq = seq; this.#maxExt = seq; this.#seen[seq % SEEN_RING] = seq; return true; }
     const ext = this.#extended(seq);
-    const slot = ((ext % SEEN_RING) + SEEN_RING) % SEEN_RING;
-    if (this.#seen[slot] === ext + 1) { this.#duplicates++; return; }
-    this.#seen[slot] = ext + 1;
+    // Only the last SEEN_RING numbers are remembered; an older one counts as new and leaves the ring alone.
+    if (this.#maxExt - ext < SEEN_RING) {
+      const slot = ((ext % SEEN_RING) + SEEN_RING) % SEEN_RING;
+      if (this.#seen[slot] === ext) return false;
+      this.#seen[slot] = ext;
+    }
     const video = this.codec !== 'audio';
     const now = video ? this.#now() : 0;
     if (ext > this.#maxExt) {
@@ -349,9 +353,10 @@ export class FrameCounter implements ReceiveCounts {
     } else if (video) {
       this.#missing.delete(ext);
     }
-    if (!video) return;
+    if (!video) return true;
     const oldest = this.#missing.values().next();
     if (!oldest.done && now - oldest.value >= this.#lossWaitMs) this.#pictureBroken();
+    return true;
   }
 
   /** A packet is lost for good: what follows will not decode until a keyframe. */

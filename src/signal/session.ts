@@ -208,7 +208,10 @@ export class ClientSession {
    */
   #closeInTurn(code: ErrorCode): void {
     this.#closing = true;
-    this.#inTurn(() => this.fail(code));
+    this.#inTurn(() => {
+      if (this.#closeTimer) clearTimeout(this.#closeTimer);
+      this.fail(code);
+    });
     this.#closeTimer = setTimeout(() => this.fail(code), CLOSE_IN_TURN_MS);
     this.#closeTimer.unref();
   }

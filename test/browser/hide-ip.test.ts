@@ -31,8 +31,11 @@ beforeAll(async () => {
 // encoders) took the CPU the next test's pages needed, and the renewal test's pages then took
 // 7-8 s to open and 10 s to connect.
 afterEach(async () => {
-  await sessions.closeAll();
-  await closeAll(pages);
+  try {
+    await sessions.closeAll();
+  } finally {
+    await closeAll(pages);
+  }
 });
 afterAll(async () => {
   await sessions.closeAll();
@@ -138,7 +141,7 @@ describe('Hide my IP', () => {
       await until(async () => { seen = await turnUser() ?? seen; return seen !== first; }, 15_000, 'a renewal reached the page');
       expect(Number(seen!.split(':')[0])).toBeGreaterThan(Number(first!.split(':')[0]));
       const firstExpiresAt = Number(first!.split(':')[0]) * 1000;
-      await until(() => Date.now() > firstExpiresAt + 500, 15_000, 'the first credentials expired');
+      await until(() => Date.now() > firstExpiresAt + 500, 15_000, 'the first credentials expired', 250);
       // The relayed call goes on with its expired credentials (coturn keeps an allocation's key).
       const state = await a.eval<string>('window.__chatzyo.pc?.connectionState');
       expect(state).toBe('connected');

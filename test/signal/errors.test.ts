@@ -146,7 +146,7 @@ describe('connection-ending errors use documented close codes', () => {
     expect(ids).toEqual(ids.map((_, i) => i));
   });
 
-  it('a flood behind a handler that hangs (a store that does not answer) is still closed with 4002 within about a second', async () => {
+  it('a flood behind a handler that hangs (a store that does not answer) is still closed with 4002, without waiting for the handler', async () => {
     let release!: () => void;
     const hung = new Promise<void>((r) => { release = r; });
     class HungMatchmaker extends MemoryMatchmaker {
