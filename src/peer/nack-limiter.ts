@@ -66,10 +66,12 @@ export function limitRetransmissions(
   let tokens = BURST_BYTES;
   let refilledAt = now();
   const original = s.handleRtcpPacket;
+  /** Resends go on the RTX stream: the partner took RTX and werift set up its stream. */
+  const rtx = (): boolean => s.rtxPayloadType !== undefined && s.rtxSsrc !== undefined;
   /** Bytes of packet `seq` in the send history (null: no longer there, nothing to resend). */
   const size = (seq: number): number | null => {
     const cached = s.rtpCache[seq % WERIFT_HISTORY];
-    return cached && cached.header.sequenceNumber === seq ? cached.payload.length + 12 + (s.rtxPayloadType !== undefined ? 2 : 0) : null;
+    return cached && cached.header.sequenceNumber === seq ? cached.payload.length + 12 + (rtx() ? 2 : 0) : null;
   };
   s.handleRtcpPacket = function (packet: unknown) {
     const fb = (packet as { feedback?: Partial<NackFeedback> & { constructor?: { name?: string } } }).feedback;
@@ -110,10 +112,10 @@ export function limitRetransmissions(
       return { id: e.id, payload: serializeTransportWideCC(wideSeq) };
     });
     let packet = new RtpPacket(new RtpHeader({ ...cached.header, extensions }), cached.payload);
-    if (s.rtxPayloadType !== undefined && s.rtxSsrc !== undefined) {
+    if (rtx()) {
       // RFC 4588 section 4: the original sequence number first, on the RTX stream's own numbers.
       const seqRtx = s.rtxSequenceNumber ?? 0;
-      packet = wrapRtx(packet, s.rtxPayloadType, seqRtx, s.rtxSsrc);
+      packet = wrapRtx(packet, s.rtxPayloadType!, seqRtx, s.rtxSsrc!);
       s.rtxSequenceNumber = (seqRtx + 1) & 0xffff;
       // A padding-only packet (a probe's, media-source.ts) keeps its P bit: its padding bytes
       // follow the original number, and the partner strips them back to an empty packet (werift's

@@ -336,7 +336,7 @@ export class FrameCounter implements ReceiveCounts {
 
   /** Tracks `seq` for loss and the picture's decodability; false for a copy of a packet already counted. */
   #trackSeq(seq: number): boolean {
-    if (this.#baseSeq === null) { this.#baseSeq = seq; this.#maxExt = seq; this.#seen[seq % SEEN_RING] = seq; return true; }
+    if (this.#baseSeq === null) { this.#baseSeq = seq; this.#maxExt = seq; }
     const ext = this.#extended(seq);
     // Only the last SEEN_RING numbers are remembered; an older one counts as new and leaves the ring alone.
     if (this.#maxExt - ext < SEEN_RING) {
