@@ -257,7 +257,7 @@ export async function measureBrowserCall(o: MeasureBrowserCallOptions): Promise<
     if (trace) {
       for (const f of frames) trace.lines.push(JSON.stringify({ at: f.renderedAt, seq: f.seq, lat: f.timeLow === null ? null : f.renderedAt - unwrapStampTime(f.timeLow, f.renderedAt) }));
       const st = await clientStats(viewer);
-      trace.lines.push(JSON.stringify({ inbound: st.filter((x) => x.type === 'inbound-rtp' || x.type === 'codec') }));
+      trace.lines.push(JSON.stringify({ inbound: st.filter((x) => x.type === 'inbound-rtp' || x.type === 'codec' || x.type === 'remote-inbound-rtp' || x.type === 'remote-outbound-rtp' || (x.type === 'candidate-pair' && x.nominated)) }));
       trace.lines.push(JSON.stringify({ windowStart, windowEnd }));
       writeFileSync(trace.file, trace.lines.join('\n') + '\n');
     }

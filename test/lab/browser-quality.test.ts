@@ -4,7 +4,7 @@
  * from behind a lab profile (impairment relay in front of a real coturn, relay-only ICE); a
  * clean Chromium page reads the stamps off its remote <video> (requestVideoFrameCallback ->
  * canvas -> luma). The numbers must move the right way: frames with readable stamps at a
- * near-source quality on a good link, and more glass-to-glass latency under 3g.
+ * near-source quality on a good link, and the 3g link's delay in the call's round trip and latency.
  */
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -117,12 +117,16 @@ describe.each<BrowserCallSender>(['chromium', 'cli'])('%s -> Chromium viewer acr
     }
   }, 120_000);
 
-  it('3g: glass-to-glass latency exceeds good\'s by at least 100 ms (the relay is really in the path)', async () => {
+  it('3g: the call\'s round trip carries the profile\'s 250 ms, and the median frame takes at least its one-way half (the relay is really in the path)', async () => {
     const m = await measure(sender, '3g');
     const good = results.get(`${sender} good`);
     expect(good, 'the good call ran first').toBeDefined();
     expect(m.viewer.frames, JSON.stringify(m)).toBeGreaterThan(0);
-    expect(m.viewer.latencyMs!.p50).toBeGreaterThan(good!.viewer.latencyMs!.p50 + 100);
+    // Measured on the path, not against the good call's latency: a good call's viewer once held
+    // 224 ms in its jitter buffer alone, more than this 3g call's whole latency less 100 ms.
+    const p = parseNetworkProfile('3g');
+    expect(m.rttMs! - good!.rttMs!, `round trip ${m.rttMs} ms under 3g, ${good!.rttMs} ms on good`).toBeGreaterThan(p.rttMs - 2 * p.jitterMs);
+    expect(m.viewer.latencyMs!.p50).toBeGreaterThan(p.rttMs / 2 - p.jitterMs);
   }, 120_000);
 
   it('lossy-5: the viewer asks for what was lost and the resends come on the RTX stream (RFC 4588)', async () => {
