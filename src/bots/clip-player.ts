@@ -17,8 +17,12 @@ import type { Clip, ClipRung } from './clip.js';
 
 /** Picks a player's rung; asked every {@link ADAPT_EVERY_MS} by the player's own tick. */
 export interface RungPicker {
-  /** The rung to carry from `now` (ms, the clock's time base) on. */
-  update(now: number): number;
+  /**
+   * The rung to carry from `now` (ms, the clock's time base) on; `carrying` is the rung the
+   * player sends now (a change takes effect at the new rung's next keyframe) and `videoBytesSent`
+   * what it sent of the video so far.
+   */
+  update(now: number, carrying: number, videoBytesSent: number): number;
 }
 
 /** How often a player asks its {@link RungPicker}, ms (the CLI peer's loop ticks at 200 ms too). */
@@ -53,6 +57,8 @@ function rand32(): number {
 export class ClipPlayer implements PlayerCounts {
   packetsSent = 0;
   bytesSent = 0;
+  /** Bytes of video sent (RTP header and payload). */
+  videoBytesSent = 0;
   framesSent = 0;
   keyframesSent = 0;
   audioPacketsSent = 0;
@@ -123,7 +129,7 @@ export class ClipPlayer implements PlayerCounts {
     if (this.#stopped) return;
     if (this.picker && now >= this.#nextPickAt) {
       this.#nextPickAt = now + ADAPT_EVERY_MS;
-      this.setRung(this.picker.update(now));
+      this.setRung(this.picker.update(now, this.#rung, this.videoBytesSent));
     }
     if (this.video) {
       if (now - this.#nextVideoAt > MAX_CATCH_UP_MS) this.#nextVideoAt = now;
@@ -191,6 +197,7 @@ export class ClipPlayer implements PlayerCounts {
       this.#write(this.video!, new RtpPacket(header, payload));
       this.packetsSent++;
       this.bytesSent += payload.length + 12;
+      this.videoBytesSent += payload.length + 12;
     }
     this.#videoTs = (this.#videoTs + this.#ticksPerFrame) >>> 0;
     this.framesSent++;
