@@ -77,9 +77,15 @@ afterAll(async () => {
 
 /** Runs `chatzyo ARGS` and returns its output (help goes to stdout, exit 0). */
 async function help(args: string): Promise<string> {
-  const r = await sh(`chatzyo ${args}`, { exit: 0, ms: 15_000 });
-  return r.out;
+  // Each help text is read once for the file: a CLI process takes about a second to start.
+  let text = helpTexts.get(args);
+  if (!text) {
+    text = sh(`chatzyo ${args}`, { exit: 0, ms: 15_000 }).then((r) => r.out);
+    helpTexts.set(args, text);
+  }
+  return text;
 }
+const helpTexts = new Map<string, Promise<string>>();
 
 /** The commands of the "Examples:" block at the end of a help text. */
 function examples(text: string): string[] {
