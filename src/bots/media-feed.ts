@@ -51,6 +51,8 @@ export interface MediaFeed {
 
 /** How long the delay trend must say overuse before a bot's rung steps down for it, ms. */
 const OVERUSE_HOLD_MS = 400;
+/** A queue the rule steps down for (src/peer/ladder.ts: congestion past 80 ms), ms. */
+const LONG_QUEUE_MS = 80;
 
 /**
  * One call's loop, as src/peer/adaptation.ts closes it for the CLI peer: the partner's feedback
@@ -98,9 +100,13 @@ class ClipAdaptation implements RungPicker {
     // As the trend's overuse: the queue counts once it lasted OVERUSE_HOLD_MS (its smallest over
     // that time), so a bots process near its CPU limit, whose late arrival stamps read as a queue
     // for a moment, does not take its calls down.
-    this.#queues.push({ at: now, ms: this.#queue.queueMs(now) });
-    while (this.#queues.length > 1 && now - this.#queues[0]!.at > OVERUSE_HOLD_MS) this.#queues.shift();
-    const lasting = this.#queues.at(-1)!.ms === null ? null : Math.min(...this.#queues.map((x) => x.ms ?? 0));
+    // (The newest sample at least OVERUSE_HOLD_MS old stays in the window.) Only a long queue
+    // waits for that: calm is judged by the queue now.
+    const queueNow = this.#queue.queueMs(now);
+    this.#queues.push({ at: now, ms: queueNow });
+    while (this.#queues.length > 1 && now - this.#queues[1]!.at >= OVERUSE_HOLD_MS) this.#queues.shift();
+    const lasting = Math.min(...this.#queues.map((x) => x.ms ?? 0));
+    const queueMs = queueNow === null ? null : queueNow > LONG_QUEUE_MS ? lasting : queueNow;
     while (this.#sent.length > 2 && now - this.#sent[1]!.at >= 1000) this.#sent.shift();
     const first = this.#sent[0]!;
     // The same signals as the CLI peer's (src/peer/adaptation.ts), but for padding probes: the
@@ -109,10 +115,10 @@ class ClipAdaptation implements RungPicker {
     // the rule goes straight to the rung that fits it and remembers it), and which packets the
     // feedback has reported (congestion from before a change was answered by it). Without them,
     // 4 bots behind 300 kbit/s over 25 s: glass-to-glass p50 789-870 ms and 2.7-4.1% loss; with
-    // them 363-444 ms and 0.8-1.1% (README, "The media bots").
+    // them 222-412 ms and 0.8-1.3% (README, "The media bots").
     return this.controller.update(now, {
       estimateKbps: e.estimateKbps, overuse: sustained, lossFraction: e.lossFraction,
-      queueMs: lasting, carrying, reportedUpTo: this.#queue.reportedUpTo(),
+      queueMs, carrying, reportedUpTo: this.#queue.reportedUpTo(),
       ...(e.ackedKbps !== undefined ? { ackedKbps: e.ackedKbps } : {}),
       ...(now - first.at >= 500 ? { sentKbps: ((videoBytesSent - first.bytes) * 8) / (now - first.at) } : {}),
     });

@@ -123,10 +123,14 @@ describe.each<BrowserCallSender>(['chromium', 'cli'])('%s -> Chromium viewer acr
     expect(good, 'the good call ran first').toBeDefined();
     expect(m.viewer.frames, JSON.stringify(m)).toBeGreaterThan(0);
     // Measured on the path, not against the good call's latency: a good call's viewer once held
-    // 224 ms in its jitter buffer alone, more than this 3g call's whole latency less 100 ms.
+    // 224 ms in its jitter buffer alone, more than this 3g call's whole latency less 100 ms. The
+    // viewer's ICE checks cross the relay both ways; its jitter is spread evenly over +-sqrt(3)
+    // times the profile's figure each way (src/lab/link.ts), so the round trip is at least
+    // 250 - 2 * 34.6 ms. A frame crosses it once.
     const p = parseNetworkProfile('3g');
-    expect(m.rttMs! - good!.rttMs!, `round trip ${m.rttMs} ms under 3g, ${good!.rttMs} ms on good`).toBeGreaterThan(p.rttMs - 2 * p.jitterMs);
-    expect(m.viewer.latencyMs!.p50).toBeGreaterThan(p.rttMs / 2 - p.jitterMs);
+    const spread = Math.sqrt(3) * p.jitterMs;
+    expect(m.rttMs, `round trip ${m.rttMs} ms under 3g, ${good!.rttMs} ms on good`).toBeGreaterThan(p.rttMs - 2 * spread);
+    expect(m.viewer.latencyMs!.p50).toBeGreaterThan(p.rttMs / 2 - spread);
   }, 120_000);
 
   it('lossy-5: the viewer asks for what was lost and the resends come on the RTX stream (RFC 4588)', async () => {
