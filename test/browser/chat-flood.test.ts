@@ -50,8 +50,10 @@ describe('chat log under a flood', () => {
     expect(s.lines).toBeLessThanOrEqual(CHAT_LOG_MAX_LINES);
     expect(s.partner).toBeGreaterThanOrEqual(PARTNER_BURST);
     expect(s.partner, 'the rate limit held').toBeLessThan(100);
+    // Hidden, counted in a line of their own. (Not necessarily the last line: on a loaded machine
+    // the flood's tail can arrive slowly enough for the rate to show its last message, as it did
+    // in a CI run here: "Strangerflood 999" after the hidden count.)
     expect(s.hiddenLines).toBeGreaterThanOrEqual(1);
-    expect(s.last).toMatch(/^[\d,]+ messages from your partner hidden/);
     // Markup is text: no element made from it, no script ran; controls and overrides are gone.
     expect(s.images).toBe(0);
     expect(await page.eval<unknown>('window.__pwned')).toBeUndefined();
