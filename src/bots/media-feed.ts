@@ -8,7 +8,7 @@ import { readFileSync } from 'node:fs';
 import type { MediaStreamTrack, RTCRtpSender } from 'werift';
 import { MediaSource, type MediaSink } from '../peer/index.js';
 import { BandwidthEstimator } from '../peer/bandwidth/estimator.js';
-import { QueueDelayMeter } from '../peer/queue-delay.js';
+import { QueueDelayMeter, SendRate, tapQueueMeter } from '../peer/queue-delay.js';
 import { attachEstimator } from '../peer/bandwidth/werift-feedback.js';
 import { RungController } from '../peer/ladder.js';
 import type { Clip } from './clip.js';
@@ -67,8 +67,8 @@ class ClipAdaptation implements RungPicker {
   #overuseSince: number | null = null;
   /** The path's queue, from the same packets and feedback as the estimate (src/peer/queue-delay.ts). */
   readonly #queue = new QueueDelayMeter();
-  /** (time, video bytes sent) over the last second, for the send rate. */
-  #sent: { at: number; bytes: number }[] = [];
+  /** What the video sent over the last second. */
+  readonly #sendRate = new SendRate();
   /** The queue at the last few asks, for the queue that lasted {@link OVERUSE_HOLD_MS}. */
   #queues: { at: number; ms: number | null }[] = [];
 
@@ -79,11 +79,7 @@ class ClipAdaptation implements RungPicker {
     // two, and a good path is never stepped down for want of a first estimate.
     this.controller = new RungController(rungs, { startRung: 0 });
     this.estimator = new BandwidthEstimator({ startKbps: Math.round(this.controller.needKbps(0) * 1.25) });
-    const e = this.estimator;
-    const sent = e.onPacketSent.bind(e);
-    const fed = e.onTransportFeedback.bind(e);
-    e.onPacketSent = (p) => { this.#queue.onSent(p.seq, p.sentAtMs); sent(p); };
-    e.onTransportFeedback = (results, nowMs, sameBase) => { this.#queue.onFeedback(results, nowMs); fed(results, nowMs, sameBase); };
+    tapQueueMeter(this.estimator, this.#queue);
     this.#detach = senders.map((s) => attachEstimator(s, this.estimator));
   }
 
@@ -96,7 +92,6 @@ class ClipAdaptation implements RungPicker {
     const overuse = e.delayState === 'overuse';
     this.#overuseSince = overuse ? (this.#overuseSince ?? now) : null;
     const sustained = this.#overuseSince !== null && now - this.#overuseSince >= OVERUSE_HOLD_MS;
-    this.#sent.push({ at: now, bytes: videoBytesSent });
     // As the trend's overuse: the queue counts once it lasted OVERUSE_HOLD_MS (its smallest over
     // that time), so a bots process near its CPU limit, whose late arrival stamps read as a queue
     // for a moment, does not take its calls down.
@@ -107,8 +102,7 @@ class ClipAdaptation implements RungPicker {
     while (this.#queues.length > 1 && now - this.#queues[1]!.at >= OVERUSE_HOLD_MS) this.#queues.shift();
     const lasting = Math.min(...this.#queues.map((x) => x.ms ?? 0));
     const queueMs = queueNow === null ? null : queueNow > LONG_QUEUE_MS ? lasting : queueNow;
-    while (this.#sent.length > 2 && now - this.#sent[1]!.at >= 1000) this.#sent.shift();
-    const first = this.#sent[0]!;
+    const sentKbps = this.#sendRate.update(now, videoBytesSent);
     // The same signals as the CLI peer's (src/peer/adaptation.ts), but for padding probes: the
     // path's queue (a step down once it passes 80 ms, before the estimate sees it), what the
     // receiver acknowledged against what was sent (a standing queue says what the path carries:
@@ -120,7 +114,7 @@ class ClipAdaptation implements RungPicker {
       estimateKbps: e.estimateKbps, overuse: sustained, lossFraction: e.lossFraction,
       queueMs, carrying, reportedUpTo: this.#queue.reportedUpTo(),
       ...(e.ackedKbps !== undefined ? { ackedKbps: e.ackedKbps } : {}),
-      ...(now - first.at >= 500 ? { sentKbps: ((videoBytesSent - first.bytes) * 8) / (now - first.at) } : {}),
+      ...(sentKbps !== undefined ? { sentKbps } : {}),
     });
   }
 

@@ -10,7 +10,7 @@ import { attachEstimator } from './bandwidth/werift-feedback.js';
 import { PAD_PROBE_TAIL_MS, RungController, type LadderOptions, type RungReason } from './ladder.js';
 import type { MediaSink, MediaSource } from './media-source.js';
 import { limitRetransmissions, type RetransmissionCounts } from './nack-limiter.js';
-import { QueueDelayMeter } from './queue-delay.js';
+import { QueueDelayMeter, SendRate, tapQueueMeter } from './queue-delay.js';
 
 /** With no transport-wide feedback at all for this long, the rung is judged without it, ms. */
 const NO_FEEDBACK_MS = 5000;
@@ -86,8 +86,8 @@ export class VideoAdaptation {
   readonly #resends: RetransmissionCounts[] = [];
   #lastFeedbackAt: number | null = null;
   readonly #startedAt = performance.now();
-  /** (time, video bytes sent) over the last second, for the send rate. */
-  #sentSamples: { at: number; bytes: number }[] = [];
+  /** What the video sent over the last second. */
+  readonly #sendRate = new SendRate();
   /** The video is paused (the partner's page is hidden): the rung stays as it is. */
   #paused = false;
   /** The padding pacer while a padding probe sends, and what it sent and owed of the probe. */
@@ -107,15 +107,7 @@ export class VideoAdaptation {
     this.controller = new RungController(source.rungs, { paddingProbes: true, ...opts });
     this.estimator = new BandwidthEstimator({ startKbps: opts.startKbps ?? 300 });
     // The queue meter reads the same packets and feedback as the estimate.
-    const e = this.estimator;
-    const sent = e.onPacketSent.bind(e);
-    const fed = e.onTransportFeedback.bind(e);
-    e.onPacketSent = (p) => { this.#queue.onSent(p.seq, p.sentAtMs); sent(p); };
-    e.onTransportFeedback = (results, nowMs, sameBase) => {
-      this.#queue.onFeedback(results, nowMs);
-      this.#lastFeedbackAt = nowMs;
-      fed(results, nowMs, sameBase);
-    };
+    tapQueueMeter(this.estimator, this.#queue, (nowMs) => { this.#lastFeedbackAt = nowMs; });
     this.#detach = senders.map((s) => attachEstimator(s, this.estimator));
     for (const s of senders) {
       if (s.track?.kind !== 'video') continue;
@@ -153,10 +145,7 @@ export class VideoAdaptation {
     const q = this.#queue.queueMs(now);
     // Feedback that stops while we send means nothing gets through: as congested as it gets.
     const stalled = this.#lastFeedbackAt !== null && now - this.#lastFeedbackAt > 1000;
-    this.#sentSamples.push({ at: now, bytes: this.#sink.bytesSent });
-    while (this.#sentSamples.length > 2 && now - this.#sentSamples[1]!.at >= 1000) this.#sentSamples.shift();
-    const first = this.#sentSamples[0]!;
-    const sentKbps = now - first.at >= 500 ? ((this.#sink.bytesSent - first.bytes) * 8) / (now - first.at) : undefined;
+    const sentKbps = this.#sendRate.update(now, this.#sink.bytesSent);
     const target = this.controller.update(now, {
       estimateKbps: e.estimateKbps,
       overuse: e.delayState === 'overuse',

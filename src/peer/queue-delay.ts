@@ -8,6 +8,8 @@
  * grows long. Pure: times in ms, passed in.
  */
 
+import type { BandwidthEstimator } from './bandwidth/estimator.js';
+
 /** The base (queue-free) delay is the minimum over this long, ms. */
 const BASE_WINDOW_MS = 10_000;
 /**
@@ -117,5 +119,34 @@ export class QueueDelayMeter {
     if (!this.#recent.length || !this.#minima.length || nowMs - this.#lastAt > 1000) return null;
     const base = Math.min(...this.#minima.map((m) => m.owd));
     return Math.max(0, Math.min(...this.#recent.map((s) => s.owd)) - base);
+  }
+}
+
+/**
+ * Feeds `meter` the packets and transport-wide feedback that reach `estimator` (the meter reads
+ * the same ones; src/peer/adaptation.ts and the media bots' src/bots/media-feed.ts). `onFeedback`
+ * hears when each message arrived.
+ */
+export function tapQueueMeter(estimator: BandwidthEstimator, meter: QueueDelayMeter, onFeedback?: (nowMs: number) => void): void {
+  const sent = estimator.onPacketSent.bind(estimator);
+  const fed = estimator.onTransportFeedback.bind(estimator);
+  estimator.onPacketSent = (p) => { meter.onSent(p.seq, p.sentAtMs); sent(p); };
+  estimator.onTransportFeedback = (results, nowMs, sameBase) => {
+    meter.onFeedback(results, nowMs);
+    onFeedback?.(nowMs);
+    fed(results, nowMs, sameBase);
+  };
+}
+
+/** What a stream sent over about the last second, kbit/s, from a running byte count read now and then. */
+export class SendRate {
+  #samples: { at: number; bytes: number }[] = [];
+
+  /** Adds the count `bytes` at `nowMs`; the rate since about a second ago, or undefined before half a second of samples. */
+  update(nowMs: number, bytes: number): number | undefined {
+    this.#samples.push({ at: nowMs, bytes });
+    while (this.#samples.length > 2 && nowMs - this.#samples[1]!.at >= 1000) this.#samples.shift();
+    const first = this.#samples[0]!;
+    return nowMs - first.at >= 500 ? ((bytes - first.bytes) * 8) / (nowMs - first.at) : undefined;
   }
 }
