@@ -33,9 +33,17 @@ function requireExecutable(file: string, pkg: string): void {
 /**
  * Bundles the current src/web into a fresh temporary directory (the same esbuild step as
  * `npm run build`), so the tests always drive the source under test, never a stale dist/.
- * Returns the directory and a function that removes it.
+ * Returns the directory and a function that removes it. Under `npm run test:media`, which
+ * bundles the source once before its files run and names that directory in
+ * CHATZYO_TEST_WEB_DIR, every file serves that one bundle (about 2.5 s a file on the 2-core CI
+ * box), and only test-media removes it.
  */
 export async function buildWebClient(): Promise<{ dir: string; remove(): void }> {
+  const shared = process.env.CHATZYO_TEST_WEB_DIR;
+  if (shared) {
+    requireBundle(shared);
+    return { dir: shared, remove: () => {} };
+  }
   const dir = mkdtempSync(path.join(tmpdir(), 'chatzyo-web-'));
   const child = spawn(process.execPath, [path.join(ROOT, 'scripts/build-web.js'), dir], { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'] });
   let out = '';
@@ -44,6 +52,15 @@ export async function buildWebClient(): Promise<{ dir: string; remove(): void }>
   const code = await withTimeout(new Promise<number | null>((resolve) => child.once('exit', resolve)), 60_000, 'bundling src/web with esbuild');
   if (code !== 0) throw new Error(`scripts/build-web.js failed (${code}):\n${out}`);
   return { dir, remove: () => rmSync(dir, { recursive: true, force: true }) };
+}
+
+/** Fails clearly when CHATZYO_TEST_WEB_DIR names no bundle (test-media removed it, or a typo). */
+function requireBundle(dir: string): void {
+  try {
+    accessSync(path.join(dir, 'app.js'), constants.R_OK);
+  } catch {
+    throw new Error(`CHATZYO_TEST_WEB_DIR=${dir} holds no bundled client (app.js): unset it, and each file bundles src/web itself`);
+  }
 }
 
 /** Chromium flags: headless, quiet, fake camera and microphone granted without a prompt. */
@@ -338,11 +355,15 @@ export function useBrowserRig<B extends { close(): Promise<void> }>(
   let server: SignalServer | undefined;
   const pages: ChatPage[] = [];
   beforeAll(async () => {
-    web = await buildWebClient();
     // Screening off (`--screening off`): the model costs each page seconds of CPU to load and a
     // share of a core to run, which tests of other features on a 2-core machine should not pay;
-    // test/browser/safety.test.ts screens.
-    await Promise.all([launch().then((b) => { browser = b; }), startServer({ webRoot: web.dir, screening: 'off' }).then((s) => { server = s; })]);
+    // test/browser/safety.test.ts screens. The browser starts while the client is bundled.
+    // Both settle before a failure is thrown, so afterAll closes whatever did start.
+    const started = await Promise.allSettled([
+      launch().then((b) => { browser = b; }),
+      buildWebClient().then((w) => { web = w; return startServer({ webRoot: w.dir, screening: 'off' }); }).then((s) => { server = s; }),
+    ]);
+    for (const r of started) if (r.status === 'rejected') throw r.reason;
   });
   if (closePages === 'each') afterEach(() => closeAll(pages));
   afterAll(async () => {
