@@ -11,6 +11,8 @@
  * timestamp the previous one plus the previous frame's duration at its rung's rate. The clip's
  * VP8 payload descriptors carry no picture id (RFC 7741 section 4.2, X=0), so there is none to
  * renumber. A PLI while a switch is pending is answered with the new rung's next keyframe.
+ * A step down asked by the player's {@link RungPicker} does not wait: the player goes on from the
+ * new rung's next keyframe in the next frame slot (the clip jumps ahead to it).
  */
 import { RtpHeader, RtpPacket, type MediaStreamTrack } from 'werift';
 import type { Clip, ClipRung } from './clip.js';
@@ -118,6 +120,7 @@ export class ClipPlayer implements PlayerCounts {
   /**
    * Asks for rung `rung` (clamped to the ladder): the player switches in the next frame slot
    * where that rung has a keyframe and keeps its rung until then. Returns the rung asked for.
+   * (A {@link RungPicker}'s step down does not wait: see {@link tick}.)
    */
   setRung(rung: number): number {
     this.#target = Math.max(0, Math.min(this.#rungs.length - 1, Math.round(rung)));
@@ -129,7 +132,14 @@ export class ClipPlayer implements PlayerCounts {
     if (this.#stopped) return;
     if (this.picker && now >= this.#nextPickAt) {
       this.#nextPickAt = now + ADAPT_EVERY_MS;
-      this.setRung(this.picker.update(now, this.#rung, this.videoBytesSent));
+      const asked = this.setRung(this.picker.update(now, this.#rung, this.videoBytesSent));
+      // A step down answers a path that carries less than is sent: every frame of the old rung
+      // until its keyframe (up to the clip's keyframe interval, 2 s) would only lengthen the
+      // queue. Behind a 300 kbit/s uplink, the wait for the keyframe left a backlog of about a
+      // second that the lower rung took 5 s to drain, and the rule stepped down again and again
+      // for it. Unlike a live encoder, the clip has the lower rung's next keyframe already: go
+      // there in the next frame slot (the picture jumps ahead a little; the stream goes on as one).
+      if (asked > this.#rung && this.video) this.#enterAtNextKeyframe(asked);
     }
     if (this.video) {
       if (now - this.#nextVideoAt > MAX_CATCH_UP_MS) this.#nextVideoAt = now;
@@ -155,10 +165,7 @@ export class ClipPlayer implements PlayerCounts {
     if (this.#stopped || !this.video || now - this.#lastKeyAt < PLI_HOLD_MS) return;
     if (this.#target !== this.#rung) {
       // A switch is pending: the new rung's next keyframe is what the partner gets anyway.
-      const from = this.#rungs[this.#rung]!;
-      const to = this.#rungs[this.#target]!;
-      const t = frameTime(from, this.#frame);
-      this.#enter(this.#target, to.keyframes.find((k) => frameTime(to, k) >= t) ?? to.keyframes[0]!);
+      this.#enterAtNextKeyframe(this.#target);
     } else {
       const ks = this.#rungs[this.#rung]!.keyframes;
       this.#frame = ks.find((k) => k >= this.#frame) ?? ks[0]!;
@@ -166,6 +173,13 @@ export class ClipPlayer implements PlayerCounts {
     this.plisAnswered++;
     this.#sendFrame(now);
     this.#nextVideoAt = now + this.#frameMs;
+  }
+
+  /** Carries on with rung `rung` from its first keyframe at or after the clip time of the next frame. */
+  #enterAtNextKeyframe(rung: number): void {
+    const t = frameTime(this.#rungs[this.#rung]!, this.#frame);
+    const to = this.#rungs[rung]!;
+    this.#enter(rung, to.keyframes.find((k) => frameTime(to, k) >= t) ?? to.keyframes[0]!);
   }
 
   /** Carries on with rung `rung` from its frame `frame` (a keyframe). */

@@ -57,7 +57,8 @@ const LONG_QUEUE_MS = 80;
 /**
  * One call's loop, as src/peer/adaptation.ts closes it for the CLI peer: the partner's feedback
  * feeds a {@link BandwidthEstimator}, a {@link RungController} on the clip's ladder picks the
- * rung, and the player switches at that rung's next keyframe. No timer of its own: the player
+ * rung, and the player switches at that rung's next keyframe (a step down at once, to the lower
+ * rung's next keyframe in the clip). No timer of its own: the player
  * asks it on the thread's {@link ClipClock} tick.
  */
 class ClipAdaptation implements RungPicker {
@@ -77,7 +78,9 @@ class ClipAdaptation implements RungPicker {
     // Start on the top rung, as the bots did before the ladder, with an estimate a little above
     // what it needs: a path that cannot carry it says so (delay trend, loss) within a second or
     // two, and a good path is never stepped down for want of a first estimate.
-    this.controller = new RungController(rungs, { startRung: 0 });
+    // A bot probes a rung by sending it (it has no padding): a probe that fails costs two switches
+    // and a queue, so a failed probe backs that rung off longer than the CLI's (5 s doubling to 30 s).
+    this.controller = new RungController(rungs, { startRung: 0, minBackoffMs: 5000, maxBackoffMs: 30_000 });
     this.estimator = new BandwidthEstimator({ startKbps: Math.round(this.controller.needKbps(0) * 1.25) });
     tapQueueMeter(this.estimator, this.#queue);
     this.#detach = senders.map((s) => attachEstimator(s, this.estimator));

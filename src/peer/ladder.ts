@@ -328,7 +328,12 @@ export class RungController {
     const calm = !overuse && (s.queueMs === undefined ? s.lossFraction < 0.02 : roomy && (s.lossFraction < (q < 5 ? 0.1 : 0.02) || (tailDrops && q < 5)));
     this.#calmSince = calm ? (this.#calmSince ?? now) : null;
     this.#shortSince = s.limitKbps !== undefined && s.limitKbps < this.needKbps(cur) * 0.9 ? (this.#shortSince ?? now) : null;
-    if (this.#probe && now - this.#probe.at > this.#o.probeWindowMs) {
+    // The probe's window opens when its rung took effect, not when it was asked for: the switch
+    // waits for that rung's keyframe (up to a second for the CLI, two for the bots' clip), and a
+    // rung the path cannot carry shows it only once it is sent. (Counted from the ask, a bot's
+    // probe failed past the window, lost its back-off, and was tried again 2.5 s later, all call.)
+    const probeFrom = this.#probe === null ? 0 : this.#probe.rung === cur ? Math.max(this.#probe.at, this.#lastChangeAt) : this.#probe.at;
+    if (this.#probe && now - probeFrom > this.#o.probeWindowMs) {
       this.#backoff.delete(this.#probe.rung); // it held: probing it later needs no back-off
       this.#probe = null;
     }
@@ -384,7 +389,12 @@ export class RungController {
       && (s.sentKbps === undefined || s.ackedKbps < 0.9 * s.sentKbps);
     this.#holdNow = down === 'congestion' && (overCapacity || s.stalled === true || (q !== null && q > HOLD_QUEUE_MS));
     if (down === 'congestion' && !overCapacity && s.stalled !== true && now < this.#drainUntil) return cur;
-    const drainingBacklog = longQueue && !s.overuse && s.stalled !== true && !overCapacity;
+    // The trend's overuse in those seconds is the backlog's own packets arriving later and later
+    // (the feedback tells of them last); what the receiver acknowledges meanwhile says whether the
+    // new rung fits: more than it needs, and the queue drains. (Media bots behind a 300 kbit/s
+    // uplink stepped on down for it a second after each jump, from the rung that fitted.)
+    const ackCarries = s.ackedKbps !== undefined && s.ackedKbps + this.#o.audioKbps >= 1.1 * this.needKbps(cur);
+    const drainingBacklog = longQueue && (!s.overuse || ackCarries) && s.stalled !== true && !overCapacity;
     if (down === 'congestion' && drainingBacklog && this.#jumpedAt !== null && now - this.#jumpedAt < PROBE_DRAIN_MS) return cur;
     // Congestion and heavy loss take one rung at a time, a second apart: the estimate measured
     // while a queue fills undersells the path (it sent a 300 kbit/s link's sender to the 3 fps

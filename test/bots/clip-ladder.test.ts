@@ -128,6 +128,39 @@ describe('clip ladder', () => {
     expect(last.length).toBeLessThanOrEqual(4);
   });
 
+  it('a picker\'s step down goes to the lower rung\'s next keyframe in the next frame slot; a step up waits for the keyframe', () => {
+    const v = capture();
+    const player = new ClipPlayer(clip, v.track, null, 0, 0);
+    const index = indexFrames(clip);
+    let asked = 0;
+    player.picker = { update: () => asked };
+    let t = run(player, 0, 400);
+    const sentBefore = v.frames().length;
+    asked = 2; // congestion: the clip's next keyframe is at 2 s, 1.6 s of the old rung away
+    t = run(player, t + 10, t + 250);
+    expect(player.rung).toBe(2);
+    const frames = v.frames();
+    const where = frames.map((f) => index.get(f.payload.toString('base64'))!);
+    // Rung 0 only until the player's next ask (every 200 ms: at most 4 frames at 15 fps), then
+    // rung 2's keyframe at 2 s of clip (a switch at the keyframe would have sent 24 more frames).
+    const first = where.findIndex((w) => w.rung === 2);
+    expect(first - sentBefore).toBeLessThanOrEqual(4);
+    expect(frames[first]!.key).toBe(true);
+    expect(Math.round((where[first]!.frame * 1000) / clip.ladder[2]!.fps)).toBe(2000);
+    // Still one stream: sequence numbers in order, the timestamp one frame on.
+    const seqs = frames.flatMap((f) => f.seqs);
+    for (let i = 1; i < seqs.length; i++) expect(seqs[i]).toBe((seqs[i - 1]! + 1) & 0xffff);
+    expect((frames[first]!.ts - frames[first - 1]!.ts) >>> 0).toBe(90_000 / clip.ladder[0]!.fps);
+    // A step up (calm path) waits for rung 1's keyframe: the loop at 4 s of clip, 1.75 s on.
+    asked = 1;
+    t = run(player, t + 10, t + 1000);
+    expect(player.rung).toBe(2);
+    expect(player.targetRung).toBe(1);
+    run(player, t + 10, t + 1500);
+    expect(player.rung).toBe(1);
+    expect(player.switches).toBe(2);
+  });
+
   it('answers a PLI during a pending switch with the new rung\'s keyframe at once', () => {
     const v = capture();
     const player = new ClipPlayer(clip, v.track, null, 0, 0);

@@ -269,6 +269,28 @@ describe('RungController', () => {
     expect(probes.length).toBeLessThanOrEqual(6);
   });
 
+  it('a probe\'s window opens when its rung takes effect: one that fails 2 s after a 2 s keyframe wait still backs off', () => {
+    const c = new RungController(LADDER, { startRung: 2, audioKbps: 60 });
+    // A path that carries rung 2 only; a probe of rung 1 is sent from 2 s after it was asked for
+    // (the keyframe wait) and meets congestion 2 s after that.
+    const probes: number[] = [];
+    let asked: number | null = null;
+    for (let t = 0; t <= 30_000; t += 200) {
+      const carrying = asked !== null && t - asked < 2000 ? 2 : c.target;
+      const over = carrying < 2 && asked !== null && t - asked >= 4000;
+      const before = c.target;
+      const next = c.update(t, { estimateKbps: over ? 255 : c.needKbps(c.target), overuse: over, lossFraction: 0, carrying });
+      if (next < before) { probes.push(t); asked = t; }
+      if (next > before) asked = null;
+    }
+    // Backed off 2.5 s, 5 s, then 10 s: over 30 s, 4 probes at most. (With the window counted
+    // from the ask, each failure lost its back-off: 7 probes in 30 s.)
+    expect(probes.length).toBeGreaterThanOrEqual(2);
+    expect(probes.length).toBeLessThanOrEqual(4);
+    const gaps = probes.slice(1).map((p, i) => p - probes[i]!);
+    for (let i = 1; i < gaps.length; i++) expect(gaps[i]!).toBeGreaterThan(gaps[i - 1]!);
+  });
+
   it('after congestion ends, is back on the best rung within 5 s', () => {
     const c = new RungController(LADDER, { startRung: 3, audioKbps: 60 });
     let t = 0;
@@ -319,6 +341,18 @@ describe('RungController against a standing queue (what a Chromium viewer behind
     expect(run(c, 1000, 2800, (t) => full(t, { queueMs: 250, carrying: 2, reportedUpTo: t - 250 }))).toBe(2);
     // A queue that still stands after the drain had its time (3 s) is congestion again.
     expect(c.update(3200, full(3200, { queueMs: 250, carrying: 2, reportedUpTo: 3000 }))).toBe(3);
+  });
+
+  it('after the jump, the trend\'s overuse does not take it lower while what is acknowledged carries the new rung', () => {
+    const c = new RungController(LADDER, { startRung: 0, audioKbps: 60 });
+    expect(c.update(0, full(0))).toBe(2);
+    // The backlog's packets arrive later and later: the trend says overuse, but 240 kbit/s plus
+    // the audio arrives, more than rung 2's 234 needs with 10% to spare... (264 > 257)
+    expect(run(c, 1000, 2800, (t) => full(t, { queueMs: 400, overuse: true, carrying: 2, reportedUpTo: t - 400 }))).toBe(2);
+    // ...and without an acknowledged rate to tell, the trend still takes it down.
+    const d = new RungController(LADDER, { startRung: 0, audioKbps: 60 });
+    expect(d.update(0, full(0))).toBe(2);
+    expect(run(d, 1000, 2800, (t) => full(t, { queueMs: 400, overuse: true, carrying: 2, reportedUpTo: t - 400, ackedKbps: undefined }))).toBe(3);
   });
 
   it('takes no step up before any feedback, and steps up once feedback says the path is calm', () => {
