@@ -91,15 +91,16 @@ function printFailure(f) {
 
 // The browser client, bundled once for every file (test/helpers/browsers.ts buildWebClient):
 // each file bundling its own cost about 2.5 s on the 2-core CI box, 27 files.
+const started = Date.now();
 const webDir = path.join(reports, 'web');
 const bundled = spawnSync(process.execPath, [path.join(root, 'scripts/build-web.js'), webDir], { stdio: 'inherit', cwd: root });
 if (bundled.status !== 0) {
   console.error(`test:media: scripts/build-web.js failed (exit ${bundled.status ?? bundled.signal})`);
+  rmSync(reports, { recursive: true, force: true });
   process.exit(1);
 }
 process.env.CHATZYO_TEST_WEB_DIR = webDir;
 
-const started = Date.now();
 const groups = [run('shared', SHARED, workers, aloneInShared, true), run('alone', ALONE, 1)];
 const minutes = (ms) => (ms / 60_000).toFixed(1);
 console.log(`\ntest:media: ${minutes(Date.now() - started)} min (${workers} shared file${workers > 1 ? 's' : ''} at a time on ${availableParallelism()} cores)`);

@@ -39,7 +39,8 @@ export const DEFAULT_CLIP: ClipSpec = { width: 320, height: 240, fps: 15, videoK
  * bots replayed before the ladder), three quarters of its size at half the bitrate, half its
  * size at a fifth, and a keep-alive of 3 frames a second at half the size, so a partner behind
  * a starved uplink still sees the bot move. Every rung has keyframes at the same clip times
- * (every `keyframeIntervalS`), which is what lets a player switch at a keyframe without a jump.
+ * (every `keyframeIntervalS`), which is what lets a player switch at a keyframe without a jump (a
+ * step down jumps ahead to the lower rung's next keyframe: src/bots/clip-player.ts).
  */
 export function clipLadder(spec: ClipSpec): ClipSpec[] {
   const even = (n: number) => Math.max(2, Math.round(n / 2) * 2);

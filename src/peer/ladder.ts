@@ -14,7 +14,7 @@
  *   {@link LadderOptions.upHoldMs} of calm; or, as a probe, to the next rung above when the
  *   path has been calm (no overuse, under 2% loss, a short queue) for the hold (longer after a
  *   probe, counted from when the new rung took effect). A probe that ends in congestion within
- *   {@link LadderOptions.probeWindowMs} goes back to the rung it came from and backs the probed
+ *   {@link LadderOptions.probeWindowMs} (from when its rung took effect) goes back to the rung it came from and backs the probed
  *   rung off: the next probe
  *   waits twice as long, up to {@link LadderOptions.maxBackoffMs}, so a link that cannot carry
  *   the rung is not hit again and again, and a link that recovers is found again within
@@ -96,7 +96,7 @@ export interface LadderOptions {
   upHoldMs?: number;
   /** Calm needed on a probed rung (counted from when it took effect) before probing the next, ms. */
   probeHoldMs?: number;
-  /** A step up that meets congestion within this is a failed probe, ms. */
+  /** A step up that meets congestion within this (counted from when the new rung took effect) is a failed probe, ms. */
   probeWindowMs?: number;
   /** First and longest wait before probing a rung that failed, ms. */
   minBackoffMs?: number;
@@ -332,7 +332,9 @@ export class RungController {
     // waits for that rung's keyframe (up to a second for the CLI, two for the bots' clip), and a
     // rung the path cannot carry shows it only once it is sent. (Counted from the ask, a bot's
     // probe failed past the window, lost its back-off, and was tried again 2.5 s later, all call.)
-    const probeFrom = this.#probe === null ? 0 : this.#probe.rung === cur ? Math.max(this.#probe.at, this.#lastChangeAt) : this.#probe.at;
+    // (At most STALE_MAX_MS later than the ask: a rung that never takes effect does not keep it open.)
+    const probeFrom = this.#probe === null ? 0
+      : this.#probe.rung === cur ? Math.max(this.#probe.at, Math.min(this.#lastChangeAt, this.#probe.at + STALE_MAX_MS)) : this.#probe.at;
     if (this.#probe && now - probeFrom > this.#o.probeWindowMs) {
       this.#backoff.delete(this.#probe.rung); // it held: probing it later needs no back-off
       this.#probe = null;

@@ -151,7 +151,7 @@ describe('clip ladder', () => {
     const seqs = frames.flatMap((f) => f.seqs);
     for (let i = 1; i < seqs.length; i++) expect(seqs[i]).toBe((seqs[i - 1]! + 1) & 0xffff);
     expect((frames[first]!.ts - frames[first - 1]!.ts) >>> 0).toBe(90_000 / clip.ladder[0]!.fps);
-    // A step up (calm path) waits for rung 1's keyframe: the loop at 4 s of clip, 1.75 s on.
+    // A step up (calm path) waits for rung 1's keyframe: the loop at 4 s of clip, about 1.9 s on.
     asked = 1;
     t = run(player, t + 10, t + 1000);
     expect(player.rung).toBe(2);

@@ -342,7 +342,8 @@ export async function closeAll(pages: ChatPage[]): Promise<void> {
 }
 
 /**
- * The fixture most browser test files share: a fresh build of the web client, a server serving
+ * The fixture most browser test files share: a fresh build of the web client (test:media's one
+ * bundle, {@link buildWebClient}), a server serving
  * it on port 0 and one browser, started in beforeAll (each kept as soon as it exists, so a
  * failure to start one still cleans up the other), plus the pages a test opens, closed after
  * each test (`closePages: 'each'`) or after the file. Registered with vitest's hooks.
