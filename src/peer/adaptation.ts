@@ -7,9 +7,10 @@
 import type { RTCRtpSender } from 'werift';
 import { BandwidthEstimator } from './bandwidth/estimator.js';
 import { attachEstimator } from './bandwidth/werift-feedback.js';
-import { PAD_PROBE_TAIL_MS, RungController, type LadderOptions, type RungReason } from './ladder.js';
+import { RungController, type LadderOptions, type RungReason } from './ladder.js';
 import type { MediaSink, MediaSource } from './media-source.js';
 import { limitRetransmissions, type RetransmissionCounts } from './nack-limiter.js';
+import { PaddingProbes } from './padding-probes.js';
 import { QueueDelayMeter, SendRate, tapQueueMeter } from './queue-delay.js';
 
 /** With no transport-wide feedback at all for this long, the rung is judged without it, ms. */
@@ -90,10 +91,9 @@ export class VideoAdaptation {
   readonly #sendRate = new SendRate();
   /** The video is paused (the partner's page is hidden): the rung stays as it is. */
   #paused = false;
-  /** The padding pacer while a padding probe sends, and what it sent and owed of the probe. */
-  #pad: { timer: NodeJS.Timeout; probe: { from: number; to: number }; lastAt: number; owedBytes: number; sentBytes: number; plannedBytes: number } | null = null;
-  /** What the last padding probe sent against what it planned (a probe that could send little proves nothing). */
-  #padDone: { probe: { from: number; to: number }; sentBytes: number; plannedBytes: number } | null = null;
+  /** The padding probes, and their timer while one sends. */
+  readonly #probes: PaddingProbes;
+  #padTimer: NodeJS.Timeout | null = null;
 
   /**
    * Starts adapting `sink` (attached to `source` on the rung `controller.target`) from the
@@ -108,6 +108,7 @@ export class VideoAdaptation {
     this.estimator = new BandwidthEstimator({ startKbps: opts.startKbps ?? 300 });
     // The queue meter reads the same packets and feedback as the estimate.
     tapQueueMeter(this.estimator, this.#queue, (nowMs) => { this.#lastFeedbackAt = nowMs; });
+    this.#probes = new PaddingProbes(this.controller, this.#queue, (bytes) => this.#source.sendPadding(this.#sink, bytes));
     this.#detach = senders.map((s) => attachEstimator(s, this.estimator));
     for (const s of senders) {
       if (s.track?.kind !== 'video') continue;
@@ -157,8 +158,8 @@ export class VideoAdaptation {
       ...(this.#lastFeedbackAt === null && now - this.#startedAt > NO_FEEDBACK_MS ? {} : { queueMs: q }),
       carrying: this.#sink.rung,
       reportedUpTo: this.#queue.reportedUpTo(),
-      probeQueueMs: this.#probeQueue(),
-      probeSentLittle: this.#probeSentLittle(),
+      probeQueueMs: this.#probes.queueMs(),
+      probeSentLittle: this.#probes.sentLittle(),
       ...(e.ackedKbps !== undefined ? { ackedKbps: e.ackedKbps } : {}),
       ...(sentKbps !== undefined ? { sentKbps } : {}),
     });
@@ -166,8 +167,14 @@ export class VideoAdaptation {
       this.#source.setRung(this.#sink, target, { hold: this.controller.hold });
       this.#onChange?.(this.snapshot());
     }
-    const probe = this.controller.padProbe;
-    if (probe && !this.#pad && now < probe.to && this.#padDone?.probe !== probe) this.#startPadding(probe, now);
+    if (this.#probes.start(now) && this.#probes.sending && !this.#padTimer) {
+      // The probe's padding goes out every PAD_TICK_MS until it ends.
+      this.#padTimer = setInterval(() => {
+        this.#probes.tick(performance.now());
+        if (!this.#probes.sending && this.#padTimer) { clearInterval(this.#padTimer); this.#padTimer = null; }
+      }, PAD_TICK_MS);
+      this.#padTimer.unref();
+    }
     this.#pace(now);
   }
 
@@ -181,63 +188,6 @@ export class VideoAdaptation {
     // Never below PACE_FLOOR_KBPS: bursts at about a narrow uplink's own rate queue little there,
     // and a keep-alive rung's keyframe paced at its own 70 kbit/s took a quarter second to leave.
     this.#source.setPacing(this.#sink, Math.max(PACE_FLOOR_KBPS, factor * video) + padding);
-  }
-
-  /**
-   * The queue the padding probe added (its last packets' less that of the packets just before
-   * it), once the feedback reported all of it; null
-   * before, and when the probe could send less than half its padding (the sink was between
-   * keyframes, say): a probe that sent little proves nothing, and fails at once
-   * (#probeSentLittle).
-   */
-  #probeQueue(): number | null {
-    const probe = this.controller.padProbe;
-    const done = this.#padDone;
-    if (!probe || !done || done.probe !== probe || this.#probeSentLittle()) return null;
-    const reported = this.#queue.reportedUpTo();
-    if (reported === null || reported < probe.to) return null;
-    // The tail of what it sent (at most its second half), against what was sent just before it.
-    const tail = this.#queue.queueOfSent(Math.max(probe.to - PAD_PROBE_TAIL_MS, (probe.from + probe.to) / 2), probe.to);
-    if (tail === null) return null;
-    const before = this.#queue.queueOfSent(probe.from - PAD_PROBE_TAIL_MS, probe.from) ?? 0;
-    return Math.max(0, tail - before);
-  }
-
-  /** The padding probe on now ended having sent less than half its padding: it proved nothing. */
-  #probeSentLittle(): boolean {
-    const probe = this.controller.padProbe;
-    const done = this.#padDone;
-    return probe !== null && done !== null && done.probe === probe && done.sentBytes < 0.5 * done.plannedBytes;
-  }
-
-  /** Paces the probe's padding out every {@link PAD_TICK_MS} until it ends. */
-  #startPadding(probe: { from: number; to: number }, now: number): void {
-    const kbps = this.controller.paddingKbps(now);
-    const pad = { timer: setInterval(() => this.#padTick(), PAD_TICK_MS), probe, lastAt: now, owedBytes: 0, sentBytes: 0, plannedBytes: (kbps * (probe.to - now)) / 8 };
-    pad.timer.unref();
-    this.#pad = pad;
-    this.#padTick();
-  }
-
-  #padTick(): void {
-    const pad = this.#pad;
-    if (!pad) return;
-    const now = performance.now();
-    const kbps = this.controller.padProbe === pad.probe ? this.controller.paddingKbps(now) : 0;
-    const end = Math.min(now, pad.probe.to);
-    pad.owedBytes += (kbps * Math.max(0, end - pad.lastAt)) / 8;
-    pad.lastAt = end;
-    if (pad.owedBytes >= 64) {
-      const sent = this.#source.sendPadding(this.#sink, Math.floor(pad.owedBytes));
-      pad.sentBytes += sent;
-      // Owed padding that could not go out (mid-frame) is sent at the next tick, not piled up.
-      pad.owedBytes = sent > 0 ? pad.owedBytes - sent : Math.min(pad.owedBytes, (kbps * 3 * PAD_TICK_MS) / 8);
-    }
-    if (now >= pad.probe.to || kbps === 0) {
-      clearInterval(pad.timer);
-      this.#pad = null;
-      this.#padDone = { probe: pad.probe, sentBytes: pad.sentBytes, plannedBytes: pad.plannedBytes };
-    }
   }
 
   /** What it is doing now. */
@@ -266,8 +216,9 @@ export class VideoAdaptation {
   stop(): void {
     clearInterval(this.#timer);
     this.#source.setPacing(this.#sink, 0);
-    if (this.#pad) clearInterval(this.#pad.timer);
-    this.#pad = null;
+    if (this.#padTimer) clearInterval(this.#padTimer);
+    this.#padTimer = null;
+    this.#probes.stop();
     for (const d of this.#detach.splice(0)) d();
   }
 }

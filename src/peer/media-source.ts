@@ -18,7 +18,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import dgram from 'node:dgram';
 import { existsSync } from 'node:fs';
 import { performance } from 'node:perf_hooks';
-import { RtpHeader, RtpPacket, type MediaStreamTrack } from 'werift';
+import { RtpPacket, type MediaStreamTrack } from 'werift';
 import { TypedEmitter } from '../protocol/client/index.js';
 import { peerError } from './errors.js';
 import { Pacer } from './pacer.js';
@@ -26,6 +26,7 @@ import { audioArgs, FFMPEG_PAYLOAD_TYPE, ladderArgs, rtpOutputUrl, videoArgs, ty
 import { parseRtp, payloadKind, readVp8PictureId, type RtpInfo, setRtpSequence, setRtpTimestamp, vp8PictureIdAt, writeVp8PictureId, type VideoCodec } from './rtp-frames.js';
 import { SendClock } from './send-clock.js';
 import { pumpStampedFrames } from './stamped-frames.js';
+import { paddingPackets } from './rtp-padding.js';
 
 /** How a media source is made. */
 export type MediaSourceSpec =
@@ -38,11 +39,6 @@ export interface MediaSourceOptions {
   /** How long to wait for ffmpeg's first RTP packet. */
   startTimeoutMs?: number;
 }
-
-/** Padding of one padding-only packet: at most 255 bytes (its last byte counts them, RFC 3550 section 5.1). */
-const PADDING_MAX_BYTES = 255;
-/** Less than this is not worth a packet's headers. */
-const PADDING_MIN_BYTES = 32;
 
 /** Events of a media source. */
 export type MediaSourceEvents = {
@@ -253,21 +249,14 @@ export class MediaSource extends TypedEmitter<MediaSourceEvents> {
   sendPadding(sink: MediaSink, bytes: number): number {
     const s = sink as SinkState;
     if (this.kind !== 'video' || !this.#sinks.has(s) || !s.live || s.paused || s.holding || !s.betweenFrames || s.lastTsAt === 0) return 0;
+    const packets = paddingPackets(bytes, s.seq, s.lastTs, FFMPEG_PAYLOAD_TYPE.video, 0);
     let sent = 0;
-    let packets = 0;
-    while (bytes - sent >= PADDING_MIN_BYTES) {
-      const n = Math.min(PADDING_MAX_BYTES, bytes - sent);
-      const payload = Buffer.alloc(n);
-      payload[n - 1] = n;
-      const header = new RtpHeader({
-        padding: true, paddingSize: n, marker: false, payloadType: FFMPEG_PAYLOAD_TYPE.video, sequenceNumber: s.seq, timestamp: s.lastTs, ssrc: 0,
-      });
+    for (const p of packets) {
       s.seq = (s.seq + 1) & 0xffff;
-      sent += n;
-      packets++;
-      this.#write(s, new RtpPacket(header, payload), n + 12);
+      sent += p.payload.length;
+      this.#write(s, p, p.payload.length + 12);
     }
-    s.packetsSent += packets;
+    s.packetsSent += packets.length;
     s.bytesSent += sent;
     s.paddingBytes += sent;
     return sent;
