@@ -15,6 +15,7 @@
  * new rung's next keyframe in the next frame slot (the clip jumps ahead to it).
  */
 import { RtpHeader, RtpPacket, type MediaStreamTrack } from 'werift';
+import { paddingPackets } from '../peer/rtp-padding.js';
 import type { Clip, ClipRung } from './clip.js';
 
 /** Picks a player's rung; asked every {@link ADAPT_EVERY_MS} by the player's own tick. */
@@ -25,6 +26,8 @@ export interface RungPicker {
    * what it sent of the video so far.
    */
   update(now: number, carrying: number, videoBytesSent: number): number;
+  /** Called at every tick of the player, after its frames (a padding probe sends then). */
+  tick?(now: number): void;
 }
 
 /** How often a player asks its {@link RungPicker}, ms (the CLI peer's loop ticks at 200 ms too). */
@@ -59,8 +62,10 @@ function rand32(): number {
 export class ClipPlayer implements PlayerCounts {
   packetsSent = 0;
   bytesSent = 0;
-  /** Bytes of video sent (RTP header and payload). */
+  /** Bytes of video sent (RTP header and payload), padding included. */
   videoBytesSent = 0;
+  /** Bytes of padding sent to probe the path ({@link sendPadding}). */
+  paddingBytes = 0;
   framesSent = 0;
   keyframesSent = 0;
   audioPacketsSent = 0;
@@ -73,6 +78,8 @@ export class ClipPlayer implements PlayerCounts {
   #videoSeq = Math.floor(Math.random() * 0x10000);
   #audioSeq = Math.floor(Math.random() * 0x10000);
   #videoTs = rand32();
+  /** The RTP timestamp of the last frame sent (padding carries it); null before the first. */
+  #lastVideoTs: number | null = null;
   #audioTs = rand32();
   /** Index of the next frame to send. */
   #frame: number;
@@ -148,6 +155,8 @@ export class ClipPlayer implements PlayerCounts {
         this.#nextVideoAt += this.#frameMs;
       }
     }
+    // Between frames: a padding probe's bytes go out now.
+    this.picker?.tick?.(now);
     if (this.audio && this.clip.audio.length) {
       if (now - this.#nextAudioAt > MAX_CATCH_UP_MS) this.#nextAudioAt = now;
       while (this.#nextAudioAt <= now) {
@@ -213,6 +222,7 @@ export class ClipPlayer implements PlayerCounts {
       this.bytesSent += payload.length + 12;
       this.videoBytesSent += payload.length + 12;
     }
+    this.#lastVideoTs = this.#videoTs;
     this.#videoTs = (this.#videoTs + this.#ticksPerFrame) >>> 0;
     this.framesSent++;
     if (f.key) {
@@ -242,6 +252,27 @@ export class ClipPlayer implements PlayerCounts {
     } catch {
       // the track was stopped between the end of the call and stop(): nothing to deliver to
     }
+  }
+
+  /**
+   * Sends up to `bytes` of padding-only packets after the last frame (src/peer/rtp-padding.ts),
+   * for a padding probe: the next sequence numbers, the last frame's timestamp. Nothing before the
+   * first frame or once stopped. Returns the bytes sent.
+   */
+  sendPadding(bytes: number): number {
+    if (this.#stopped || !this.video || this.#lastVideoTs === null) return 0;
+    const packets = paddingPackets(bytes, this.#videoSeq, this.#lastVideoTs, CLIP_PAYLOAD_TYPE.video, this.videoSsrc);
+    let sent = 0;
+    for (const p of packets) {
+      this.#videoSeq = (this.#videoSeq + 1) & 0xffff;
+      this.#write(this.video, p);
+      sent += p.payload.length;
+    }
+    this.packetsSent += packets.length;
+    this.bytesSent += sent + 12 * packets.length;
+    this.videoBytesSent += sent + 12 * packets.length;
+    this.paddingBytes += sent;
+    return sent;
   }
 
   /** Stops sending. Idempotent. */

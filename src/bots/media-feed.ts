@@ -11,6 +11,7 @@ import { BandwidthEstimator } from '../peer/bandwidth/estimator.js';
 import { QueueDelayMeter, SendRate, tapQueueMeter } from '../peer/queue-delay.js';
 import { attachEstimator } from '../peer/bandwidth/werift-feedback.js';
 import { RungController } from '../peer/ladder.js';
+import { PaddingProbes } from '../peer/padding-probes.js';
 import type { Clip } from './clip.js';
 import type { ClipClock, ClipPlayer, RungPicker } from './clip-player.js';
 
@@ -25,6 +26,8 @@ export interface FeedAdaptation {
   switches: number;
   /** The bandwidth estimate, kbit/s. */
   estimateKbps: number;
+  /** Padding sent to probe the path, bytes. */
+  paddingBytes: number;
 }
 
 /** Media flowing into one call's tracks. */
@@ -72,17 +75,25 @@ class ClipAdaptation implements RungPicker {
   readonly #sendRate = new SendRate();
   /** The queue at the last few asks, for the queue that lasted {@link OVERUSE_HOLD_MS}. */
   #queues: { at: number; ms: number | null }[] = [];
+  /** Padding probes of the next rung, sent by the player between its frames. */
+  readonly #probes: PaddingProbes;
 
-  constructor(clip: Clip, senders: readonly RTCRtpSender[]) {
+  constructor(clip: Clip, senders: readonly RTCRtpSender[], player: ClipPlayer) {
     const rungs = clip.ladder.map((r) => ({ width: r.width, height: r.height, fps: r.fps, kbps: r.spec.videoKbps }));
     // Start on the top rung, as the bots did before the ladder, with an estimate a little above
     // what it needs: a path that cannot carry it says so (delay trend, loss) within a second or
     // two, and a good path is never stepped down for want of a first estimate.
-    // A bot probes a rung by sending it (it has no padding): a probe that fails costs two switches
-    // and a queue, so a failed probe backs that rung off longer than the CLI's (5 s doubling to 30 s).
-    this.controller = new RungController(rungs, { startRung: 0, minBackoffMs: 5000, maxBackoffMs: 30_000 });
+    // Where the path was found narrow (a measured capacity or a failed probe in the last 30 s) a
+    // bot probes with padding, as the CLI peer does: behind 300 kbit/s, 19-25 switches for 4 bots
+    // in 25 s against 29-35 by stepping up. Elsewhere it probes by sending the rung: near the CPU
+    // limit a bots process reads its late arrival stamps as a queue, and padding probes judged by
+    // the queue failed where a step up held (50 pairs on \`good\`: p5 bitrate 171 kbit/s against
+    // 292). A probe by sending that fails costs two switches and a queue, so a failed probe backs
+    // that rung off longer than the CLI's (5 s doubling to 30 s).
+    this.controller = new RungController(rungs, { startRung: 0, minBackoffMs: 5000, maxBackoffMs: 30_000, paddingProbes: 'narrow' });
     this.estimator = new BandwidthEstimator({ startKbps: Math.round(this.controller.needKbps(0) * 1.25) });
     tapQueueMeter(this.estimator, this.#queue);
+    this.#probes = new PaddingProbes(this.controller, this.#queue, (bytes) => player.sendPadding(bytes));
     this.#detach = senders.map((s) => attachEstimator(s, this.estimator));
   }
 
@@ -113,15 +124,23 @@ class ClipAdaptation implements RungPicker {
     // feedback has reported (congestion from before a change was answered by it). Without them,
     // 4 bots behind 300 kbit/s over 25 s: glass-to-glass p50 789-870 ms and 2.7-4.1% loss; with
     // them 222-412 ms and 0.8-1.3% (README, "The media bots").
-    return this.controller.update(now, {
+    const rung = this.controller.update(now, {
       estimateKbps: e.estimateKbps, overuse: sustained, lossFraction: e.lossFraction,
       queueMs, carrying, reportedUpTo: this.#queue.reportedUpTo(),
+      probeQueueMs: this.#probes.queueMs(), probeSentLittle: this.#probes.sentLittle(),
       ...(e.ackedKbps !== undefined ? { ackedKbps: e.ackedKbps } : {}),
       ...(sentKbps !== undefined ? { sentKbps } : {}),
     });
+    this.#probes.start(now);
+    return rung;
+  }
+
+  tick(now: number): void {
+    this.#probes.tick(now);
   }
 
   stop(): void {
+    this.#probes.stop();
     for (const d of this.#detach.splice(0)) d();
   }
 }
@@ -136,13 +155,16 @@ export class ClipFeed implements MediaFeed {
 
   attach(video: MediaStreamTrack | null, audio: MediaStreamTrack | null, senders: readonly RTCRtpSender[] = []): MediaAttachment {
     const player: ClipPlayer = this.clock.play(this.clip, video, audio);
-    const adapt = video && senders.length && this.clip.ladder.length > 1 && this.clip.spec.adapt !== false ? new ClipAdaptation(this.clip, senders) : null;
+    const adapt = video && senders.length && this.clip.ladder.length > 1 && this.clip.spec.adapt !== false ? new ClipAdaptation(this.clip, senders, player) : null;
     player.picker = adapt;
     let last: FeedAdaptation | null = null;
     const snapshot = (): FeedAdaptation | null => {
       if (!adapt) return null;
       if (player.stopped && last) return last; // the numbers at the end of the call
-      last = { rung: player.rung, targetRung: player.targetRung, rungs: this.clip.ladder.length, switches: player.switches, estimateKbps: Math.round(adapt.estimator.estimateKbps) };
+      last = {
+        rung: player.rung, targetRung: player.targetRung, rungs: this.clip.ladder.length, switches: player.switches,
+        estimateKbps: Math.round(adapt.estimator.estimateKbps), paddingBytes: player.paddingBytes,
+      };
       return last;
     };
     return {

@@ -44,6 +44,8 @@ export interface BotQuality {
   rung: number | null;
   rungSwitches: number;
   estimateKbps: number | null;
+  /** Padding its calls sent to probe the path (padding-only RTP packets), bytes. */
+  paddingBytes?: number;
 }
 
 /** The quality part of the bots summary: percentiles over the bots that received video. */
@@ -63,9 +65,10 @@ export interface QualitySummary {
   /**
    * The senders' adaptation (null when no bot adapted, e.g. `--no-adapt`): how many bots ended
    * on each rung (`"0"` = the clip itself), rung changes over all bots and the most one bot
-   * made, and the median of the bots' last bandwidth estimate, kbit/s.
+   * made, the median of the bots' last bandwidth estimate, kbit/s, and the padding all of them
+   * sent to probe their paths, bytes.
    */
-  adaptation: { bots: number; endedOnRung: Record<string, number>; switches: number; maxSwitches: number; estimateKbpsP50: number | null } | null;
+  adaptation: { bots: number; endedOnRung: Record<string, number>; switches: number; maxSwitches: number; estimateKbpsP50: number | null; paddingBytes: number } | null;
 }
 
 /** Quality thresholds of a run. */
@@ -173,9 +176,10 @@ class BotAccumulator {
     const moss: number[] = [];
     let last: FeedAdaptation | null = null;
     let rungSwitches = 0;
+    let paddingBytes = 0;
     for (const w of this.watches) {
       const a = w.adaptation?.() ?? null;
-      if (a) { last = a; rungSwitches += a.switches; }
+      if (a) { last = a; rungSwitches += a.switches; paddingBytes += a.paddingBytes; }
       const v = w.viewer.summary();
       frames += v.frames;
       spanMs += v.spanMs;
@@ -205,6 +209,7 @@ class BotAccumulator {
       rttP50Ms: this.watches.some((w) => w.rtts.length) ? r(percentile(this.watches.flatMap((w) => w.rtts), 50)) : null,
       rung: last?.rung ?? null,
       rungSwitches,
+      paddingBytes,
       estimateKbps: last?.estimateKbps ?? null,
     };
   }
@@ -282,6 +287,7 @@ export function qualitySummary(qs: readonly (BotQuality | null | undefined)[], n
       switches: adapted.reduce((n, x) => n + (x.rungSwitches ?? 0), 0),
       maxSwitches: Math.max(...adapted.map((x) => x.rungSwitches ?? 0)),
       estimateKbpsP50: estimates.length ? Math.round(percentile(estimates, 50)) : null,
+      paddingBytes: adapted.reduce((n, x) => n + (x.paddingBytes ?? 0), 0),
     } : null,
   };
 }

@@ -111,8 +111,11 @@ export interface LadderOptions {
    * rung needs beyond this one, and steps up only if the feedback about those packets shows no
    * queue. A probe that fails then costs a short queue, not a second of a rendition the path
    * cannot carry (and a frozen viewer while it drains). Default false: probe by stepping up.
+   * `'narrow'`: with padding only on a path lately found narrow ({@link RungController.pathLimited}),
+   * by stepping up elsewhere (the media bots: near the CPU limit a bots process reads late arrival
+   * stamps as a queue, and a padding probe judged by the queue failed where a step up held).
    */
-  paddingProbes?: boolean;
+  paddingProbes?: boolean | 'narrow';
 }
 
 /** What the bandwidth estimator says at one moment. */
@@ -449,7 +452,7 @@ export class RungController {
     }
     if (cap > 0 && now - this.#capacity!.at < CAPACITY_PROBE_WAIT_MS) return cur;
     if (this.#backedOff(now, next)) return cur;
-    if (this.#o.paddingProbes) {
+    if (this.#o.paddingProbes === true || (this.#o.paddingProbes === 'narrow' && this.pathLimited(now))) {
       const first = this.#firstPadProbe && next > 0;
       this.#firstPadProbe = false;
       this.#padProbe = first ? { rung: 0, from: now, to: now + FIRST_PAD_PROBE_MS } : { rung: next, from: now, to: now + PAD_PROBE_MS };

@@ -8,6 +8,9 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { MediaStreamTrack, type RtpPacket } from 'werift';
 import { ClipPlayer, DEFAULT_CLIP, clipLadder, ensureClipFiles, readClip, type Clip, type ClipSpec } from '../../src/bots/index.js';
 import { vp8PayloadKind } from '../../src/peer/index.js';
+import { RungController } from '../../src/peer/ladder.js';
+import { PaddingProbes } from '../../src/peer/padding-probes.js';
+import { QueueDelayMeter } from '../../src/peer/queue-delay.js';
 import { withTimeout } from '../helpers/deadline.js';
 
 /** A tiny clip: 4 s at 15 fps, keyframes at 0 and 2 s, so a switch waits at most 2 s of clip. */
@@ -159,6 +162,45 @@ describe('clip ladder', () => {
     run(player, t + 10, t + 1500);
     expect(player.rung).toBe(1);
     expect(player.switches).toBe(2);
+  });
+
+  it('sends a padding probe between its frames: padding-only packets after the last frame, numbered on, as much as the probe plans', () => {
+    const v = capture();
+    const player = new ClipPlayer(clip, v.track, null, 0, 0);
+    expect(player.sendPadding(500)).toBe(0); // nothing to follow before the first frame
+    const rungs = clip.ladder.map((r) => ({ width: r.width, height: r.height, fps: r.fps, kbps: r.spec.videoKbps }));
+    const controller = new RungController(rungs, { startRung: 1, paddingProbes: true });
+    const probes = new PaddingProbes(controller, new QueueDelayMeter(), (bytes) => player.sendPadding(bytes));
+    // A calm path whose estimate does not carry rung 0: after the hold, the first padding probe
+    // (of the best rung, 100 ms), sent from the player's tick as the bots' loop sends it.
+    player.picker = {
+      update: (now, carrying) => {
+        const rung = controller.update(now, { estimateKbps: 150, overuse: false, lossFraction: 0, queueMs: 0, carrying });
+        probes.start(now);
+        return rung;
+      },
+      tick: (now) => probes.tick(now),
+    };
+    run(player, 0, 1500);
+    const probe = controller.padProbe;
+    expect(probe, 'a padding probe was asked for').not.toBeNull();
+    const planned = ((controller.needKbps(0) - controller.needKbps(1)) * (probe!.to - probe!.from)) / 8;
+    const padding = v.packets.filter((p) => p.header.padding);
+    const bytes = padding.reduce((n, p) => n + p.header.paddingSize, 0);
+    expect(player.paddingBytes).toBe(bytes);
+    expect(bytes).toBeGreaterThan(0.5 * planned);
+    expect(bytes).toBeLessThanOrEqual(planned);
+    // Each padding packet follows a frame's last packet or another padding packet, with that
+    // frame's timestamp; sequence numbers stay contiguous across frames and padding.
+    for (const p of padding) {
+      const i = v.packets.indexOf(p);
+      const prev = v.packets[i - 1]!;
+      expect(prev.header.marker || prev.header.padding).toBe(true);
+      expect(p.header.timestamp).toBe(prev.header.timestamp);
+      expect(p.header.marker).toBe(false);
+    }
+    const seqs = v.packets.map((p) => p.header.sequenceNumber);
+    for (let i = 1; i < seqs.length; i++) expect(seqs[i]).toBe((seqs[i - 1]! + 1) & 0xffff);
   });
 
   it('answers a PLI during a pending switch with the new rung\'s keyframe at once', () => {

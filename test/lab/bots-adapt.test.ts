@@ -61,8 +61,10 @@ describe('bots adapt to the network', () => {
     expect(s.quality!.adaptation!.estimateKbpsP50).toBeGreaterThan(0);
   }, 120_000);
 
-  it('low-upload (300 kbit/s up): the bots step down to a rung the link carries, below good\'s', async () => {
-    const s = await bots({ network: 'low-upload' });
+  it('low-upload (300 kbit/s up): the bots step down to a rung the link carries, below good\'s, and probe the rung above with padding', async () => {
+    // 16 s: a bot's first padding probe comes once the backlog of its start has drained and the
+    // path was calm for a while, about 10 s into the call.
+    const s = await bots({ network: 'low-upload', holdS: 16 });
     expect(s.connected).toBe(2);
     const low = endedOn(s);
     expect(low).toHaveLength(2);
@@ -70,6 +72,8 @@ describe('bots adapt to the network', () => {
     expect(Math.min(...low)).toBeGreaterThanOrEqual(1);
     expect(mean(low)).toBeGreaterThan(mean(good));
     expect(s.quality!.adaptation!.switches).toBeGreaterThanOrEqual(2);
+    // The bots probe by padding (padding-only packets), not by sending the rung above.
+    expect(s.quality!.adaptation!.paddingBytes).toBeGreaterThan(0);
   }, 120_000);
 
   it('--no-adapt: every call replays the top rung; the summary has no adaptation', async () => {

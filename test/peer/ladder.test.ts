@@ -357,6 +357,24 @@ describe('RungController against a standing queue (what a Chromium viewer behind
     }
   });
 
+  it('with padding probes only where the path was found narrow: a step up on a path with no limit found, padding after a jump', () => {
+    const wide = new RungController(LADDER, { startRung: 1, audioKbps: 60, paddingProbes: 'narrow' });
+    // A calm path, an estimate short of rung 0, nothing measured: the probe is the step up itself.
+    expect(run(wide, 0, 1000, (t) => ({ ...calm(300), queueMs: 0, reportedUpTo: t - 50, carrying: wide.target }))).toBe(0);
+    expect(wide.reason).toBe('probe');
+    expect(wide.padProbe).toBeNull();
+    // After a jump to what the path acknowledges, the next probe of the rung above pads.
+    const narrow = new RungController(LADDER, { startRung: 0, audioKbps: 60, paddingProbes: 'narrow' });
+    expect(narrow.update(0, full(0))).toBe(2);
+    let padded = false;
+    for (let t = 200; t <= 40_000 && !padded; t += 200) {
+      narrow.update(t, { ...calm(250), queueMs: 0, reportedUpTo: t - 50, carrying: narrow.target });
+      padded = narrow.padProbe !== null;
+    }
+    expect(padded).toBe(true);
+    expect(narrow.target).toBe(2);
+  });
+
   it('takes no step up before any feedback, and steps up once feedback says the path is calm', () => {
     const c = new RungController(LADDER, { startRung: 1, audioKbps: 60 });
     expect(run(c, 0, 3000, () => ({ ...calm(2000), queueMs: null }))).toBe(1);
