@@ -84,12 +84,13 @@ class ClipAdaptation implements RungPicker {
     // what it needs: a path that cannot carry it says so (delay trend, loss) within a second or
     // two, and a good path is never stepped down for want of a first estimate.
     // Where the path was found narrow (a measured capacity or a failed probe in the last 30 s) a
-    // bot probes with padding, as the CLI peer does: behind 300 kbit/s, 19-25 switches for 4 bots
+    // bot probes with padding, as the CLI peer does: behind 300 kbit/s, 21-25 switches for 4 bots
     // in 25 s against 29-35 by stepping up. Elsewhere it probes by sending the rung: near the CPU
     // limit a bots process reads its late arrival stamps as a queue, and padding probes judged by
     // the queue failed where a step up held (50 pairs on \`good\`: p5 bitrate 171 kbit/s against
     // 292). A probe by sending that fails costs two switches and a queue, so a failed probe backs
-    // that rung off longer than the CLI's (5 s doubling to 30 s).
+    // that rung off longer than the CLI's (5 s doubling to 30 s); a padding probe too, since a
+    // path found narrow is seldom wider a few seconds later and each probe queues a moment.
     this.controller = new RungController(rungs, { startRung: 0, minBackoffMs: 5000, maxBackoffMs: 30_000, paddingProbes: 'narrow' });
     this.estimator = new BandwidthEstimator({ startKbps: Math.round(this.controller.needKbps(0) * 1.25) });
     tapQueueMeter(this.estimator, this.#queue);

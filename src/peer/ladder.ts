@@ -453,7 +453,9 @@ export class RungController {
     if (cap > 0 && now - this.#capacity!.at < CAPACITY_PROBE_WAIT_MS) return cur;
     if (this.#backedOff(now, next)) return cur;
     if (this.#o.paddingProbes === true || (this.#o.paddingProbes === 'narrow' && this.pathLimited(now))) {
-      const first = this.#firstPadProbe && next > 0;
+      // (Only when every probe pads: with padding only on a narrow path, that path was just
+      // measured, and a burst for the best rung would only queue.)
+      const first = this.#firstPadProbe && next > 0 && this.#o.paddingProbes === true;
       this.#firstPadProbe = false;
       this.#padProbe = first ? { rung: 0, from: now, to: now + FIRST_PAD_PROBE_MS } : { rung: next, from: now, to: now + PAD_PROBE_MS };
       return cur;

@@ -363,7 +363,8 @@ describe('RungController against a standing queue (what a Chromium viewer behind
     expect(run(wide, 0, 1000, (t) => ({ ...calm(300), queueMs: 0, reportedUpTo: t - 50, carrying: wide.target }))).toBe(0);
     expect(wide.reason).toBe('probe');
     expect(wide.padProbe).toBeNull();
-    // After a jump to what the path acknowledges, the next probe of the rung above pads.
+    // After a jump to what the path acknowledges, the next probe pads, of the rung above (not the
+    // best rung, as a first probe on a path not yet measured does).
     const narrow = new RungController(LADDER, { startRung: 0, audioKbps: 60, paddingProbes: 'narrow' });
     expect(narrow.update(0, full(0))).toBe(2);
     let padded = false;
@@ -372,6 +373,7 @@ describe('RungController against a standing queue (what a Chromium viewer behind
       padded = narrow.padProbe !== null;
     }
     expect(padded).toBe(true);
+    expect(narrow.padProbe!.rung).toBe(1);
     expect(narrow.target).toBe(2);
   });
 
