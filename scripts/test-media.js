@@ -15,6 +15,7 @@ import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { availableParallelism, tmpdir } from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { buildWeb } from './build-web.js';
 
 const root = path.resolve(fileURLToPath(import.meta.url), '../..');
 const vitest = path.join(root, 'node_modules/vitest/vitest.mjs');
@@ -93,9 +94,10 @@ function printFailure(f) {
 // each file bundling its own cost about 2.5 s on the 2-core CI box, 27 files.
 const started = Date.now();
 const webDir = path.join(reports, 'web');
-const bundled = spawnSync(process.execPath, [path.join(root, 'scripts/build-web.js'), webDir], { stdio: 'inherit', cwd: root });
-if (bundled.status !== 0) {
-  console.error(`test:media: scripts/build-web.js failed (exit ${bundled.status ?? bundled.signal})`);
+try {
+  await buildWeb(webDir);
+} catch (err) {
+  console.error(`test:media: bundling the browser client failed: ${err instanceof Error ? err.message : String(err)}`);
   rmSync(reports, { recursive: true, force: true });
   process.exit(1);
 }

@@ -261,18 +261,15 @@ export class ClipPlayer implements PlayerCounts {
    */
   sendPadding(bytes: number): number {
     if (this.#stopped || !this.video || this.#lastVideoTs === null) return 0;
-    const packets = paddingPackets(bytes, this.#videoSeq, this.#lastVideoTs, CLIP_PAYLOAD_TYPE.video, this.videoSsrc);
-    let sent = 0;
-    for (const p of packets) {
-      this.#videoSeq = (this.#videoSeq + 1) & 0xffff;
-      this.#write(this.video, p);
-      sent += p.payload.length;
-    }
-    this.packetsSent += packets.length;
-    this.bytesSent += sent + 12 * packets.length;
-    this.videoBytesSent += sent + 12 * packets.length;
-    this.paddingBytes += sent;
-    return sent;
+    const pad = paddingPackets(bytes, this.#videoSeq, this.#lastVideoTs, CLIP_PAYLOAD_TYPE.video, this.videoSsrc);
+    this.#videoSeq = pad.nextSeq;
+    for (const p of pad.packets) this.#write(this.video, p);
+    const wire = pad.bytes + 12 * pad.packets.length;
+    this.packetsSent += pad.packets.length;
+    this.bytesSent += wire;
+    this.videoBytesSent += wire;
+    this.paddingBytes += pad.bytes;
+    return pad.bytes;
   }
 
   /** Stops sending. Idempotent. */

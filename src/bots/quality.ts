@@ -45,7 +45,7 @@ export interface BotQuality {
   rungSwitches: number;
   estimateKbps: number | null;
   /** Padding its calls sent to probe the path (padding-only RTP packets), bytes. */
-  paddingBytes?: number;
+  paddingBytes: number;
 }
 
 /** The quality part of the bots summary: percentiles over the bots that received video. */

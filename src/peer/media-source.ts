@@ -249,17 +249,13 @@ export class MediaSource extends TypedEmitter<MediaSourceEvents> {
   sendPadding(sink: MediaSink, bytes: number): number {
     const s = sink as SinkState;
     if (this.kind !== 'video' || !this.#sinks.has(s) || !s.live || s.paused || s.holding || !s.betweenFrames || s.lastTsAt === 0) return 0;
-    const packets = paddingPackets(bytes, s.seq, s.lastTs, FFMPEG_PAYLOAD_TYPE.video, 0);
-    let sent = 0;
-    for (const p of packets) {
-      s.seq = (s.seq + 1) & 0xffff;
-      sent += p.payload.length;
-      this.#write(s, p, p.payload.length + 12);
-    }
-    s.packetsSent += packets.length;
-    s.bytesSent += sent;
-    s.paddingBytes += sent;
-    return sent;
+    const pad = paddingPackets(bytes, s.seq, s.lastTs, FFMPEG_PAYLOAD_TYPE.video, 0);
+    s.seq = pad.nextSeq;
+    for (const p of pad.packets) this.#write(s, p, p.payload.length + 12);
+    s.packetsSent += pad.packets.length;
+    s.bytesSent += pad.bytes;
+    s.paddingBytes += pad.bytes;
+    return pad.bytes;
   }
 
   #clampRung(rung: number): number {

@@ -14,10 +14,11 @@ const PADDING_MAX_BYTES = 255;
 const PADDING_MIN_BYTES = 32;
 
 /**
- * Padding-only packets of `bytes` in all (what is left under 32 bytes is not sent), numbered from
- * `firstSeq`, with the timestamp of the frame they follow. Their sizes sum to what they carry.
+ * Padding-only packets of up to `bytes` in all (what is left under 32 bytes is not sent), numbered
+ * from `firstSeq`, with the timestamp of the frame they follow; `bytes` is the padding they carry
+ * (their payloads, without the 12-byte headers) and `nextSeq` the sequence number after them.
  */
-export function paddingPackets(bytes: number, firstSeq: number, timestamp: number, payloadType: number, ssrc: number): RtpPacket[] {
+export function paddingPackets(bytes: number, firstSeq: number, timestamp: number, payloadType: number, ssrc: number): { packets: RtpPacket[]; bytes: number; nextSeq: number } {
   const packets: RtpPacket[] = [];
   let left = Math.floor(bytes);
   let seq = firstSeq;
@@ -29,5 +30,5 @@ export function paddingPackets(bytes: number, firstSeq: number, timestamp: numbe
     seq = (seq + 1) & 0xffff;
     left -= n;
   }
-  return packets;
+  return { packets, bytes: Math.floor(bytes) - left, nextSeq: seq };
 }
