@@ -20,7 +20,7 @@ import { peerConnectionConfig } from './call-config.js';
 import { CallChannels } from './call-channels.js';
 import { NO_TRANSPORT_STATS, selectedPair, transportStats, type CallStats, type CandidateType } from './call-stats.js';
 import { ReceivedMedia } from './received-media.js';
-import { answerAsDtlsServer, holdEarlyDtls, lengthenIceChecks, onMediaReady, RemoteTrackWatch, subscribe, watchPartnerPli, type Disposer } from './werift-seam.js';
+import { answerAsDtlsServer, holdEarlyDtls, lengthenIceChecks, onMediaReady, RemoteTrackWatch, stampSenderReports, subscribe, watchPartnerPli, type CaptureClock, type Disposer, type SenderReportStamp } from './werift-seam.js';
 
 // Kept importable from here: peer-session, the probe and test helpers import them from call.ts.
 export { codecsFor, generateCertificate } from './call-config.js';
@@ -144,6 +144,8 @@ export class Call extends TypedEmitter<CallEvents> {
   #closing: Promise<void> | null = null;
   readonly #opts: CallOptions;
   readonly #disposers: Disposer[] = [];
+  /** Our sending streams' Sender Report stamping, by kind (werift-seam.ts). */
+  readonly #reportStamps = new Map<'video' | 'audio', SenderReportStamp>();
 
   constructor(opts: CallOptions) {
     super();
@@ -220,6 +222,13 @@ export class Call extends TypedEmitter<CallEvents> {
   get senders(): RTCRtpSender[] {
     return this.pc.getTransceivers().filter((t) => t.sender.track).map((t) => t.sender);
   }
+  /**
+   * Says when each timestamp we send of `kind` was captured, for the partner's lip sync (our
+   * Sender Reports carry it); null: when it was sent.
+   */
+  setCaptureClock(kind: 'video' | 'audio', clock: CaptureClock | null): void {
+    this.#reportStamps.get(kind)?.setCaptureClock(clock);
+  }
   /** The video transceiver (for its sender's PLI events and its receiver's PLI requests). */
   get videoTransceiver(): RTCRtpTransceiver | undefined { return this.pc.getTransceivers().find((t) => t.kind === 'video'); }
 
@@ -230,7 +239,10 @@ export class Call extends TypedEmitter<CallEvents> {
   #addTransceiver(kind: 'video' | 'audio', track: MediaStreamTrack | null, stream: MediaStream): void {
     if (track) {
       stream.addTrack(track);
-      this.pc.addTransceiver(track, { direction: 'sendrecv', streams: [stream] });
+      const t = this.pc.addTransceiver(track, { direction: 'sendrecv', streams: [stream] });
+      const stamp = stampSenderReports(t.sender);
+      this.#reportStamps.set(kind, stamp);
+      this.#disposers.push(stamp.dispose);
     } else {
       this.pc.addTransceiver(kind, { direction: 'recvonly' });
     }

@@ -27,6 +27,7 @@ import { parseRtp, payloadKind, readVp8PictureId, type RtpInfo, setRtpSequence, 
 import { SendClock } from './send-clock.js';
 import { pumpStampedFrames } from './stamped-frames.js';
 import { paddingPackets } from './rtp-padding.js';
+import type { CaptureClock } from './werift-seam.js';
 
 /** How a media source is made. */
 export type MediaSourceSpec =
@@ -378,6 +379,20 @@ export class MediaSource extends TypedEmitter<MediaSourceEvents> {
     sink.betweenFrames = (copy[1]! & 0x80) !== 0;
     if (sink.betweenFrames) sink.framesSent++;
     this.#write(sink, copy, copy.length);
+  }
+
+  /**
+   * When each video timestamp sent to `sink` was captured, as near as we know: when its frame
+   * came from the encoder, which is what {@link #continueTimeline} stamps it with (at 90 kHz), so
+   * a timestamp maps back linearly from the last one placed. Our Sender Reports carry it
+   * (werift-seam.ts stampSenderReports): a partner's lip sync then sees the time our pacer and
+   * the path's queue held the video, not a frame captured when it was sent. Null for audio, whose
+   * packets go out on their cadence ({@link SendClock}), within a frame of when they came.
+   */
+  captureClock(sink: MediaSink): CaptureClock | null {
+    if (this.kind !== 'video' || !this.#sinks.has(sink as SinkState)) return null;
+    const s = sink as SinkState;
+    return (timestamp) => s.lastTsAt + ((timestamp - s.lastTs) | 0) / 90;
   }
 
   /** Hands a packet to the sink's track, through its pacer when it has one. */

@@ -493,6 +493,7 @@ export class PeerSession extends TypedEmitter<PeerSessionEvents> {
       const opts = { audioKbps: this.#audio ? audioWireKbps(this.options.audioBitrateKbps ?? 32) : 0, retransmit: this.options.retransmit !== false };
       this.#videoSink = this.#video.attach(call.videoTrack, ladder ? VideoAdaptation.startRung(this.#video, opts) : 0);
       this.#sinks.push(this.#videoSink);
+      call.setCaptureClock('video', this.#video.captureClock(this.#videoSink));
       if (ladder) this.#adaptation = new VideoAdaptation(this.#video, this.#videoSink, call.senders, opts);
       // A partner that said it is hidden before its media was attached (a reconnect) gets none yet.
       if (this.#partnerHidden) this.#applyPartnerHidden();

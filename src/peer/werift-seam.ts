@@ -19,13 +19,15 @@
  * - {@link answerAsDtlsServer}: werift's DTLS client waits 100 ms before its ClientHello.
  * - {@link onMediaReady}: werift's "connected" waits for SCTP as well as DTLS.
  * - {@link subscribe}: werift's events are not EventEmitters; this keeps their disposers.
+ * - {@link stampSenderReports}: werift's Sender Reports carry a broken NTP time, and a browser's
+ *   lip sync holds our video back by it (test/peer/sender-reports.test.ts).
  *
  * Not here because each has a file of its own: the one-transport shape of a partner's
  * description (sdp-bundle.ts) and the per-family gathering switches (ip-family.ts).
  */
 import {
   DtlsClient, DtlsServer, PictureLossIndication, StunOverTurnProtocol, StunProtocol, RtcpPayloadSpecificFeedback,
-  type MediaStreamTrack, type RTCPeerConnection, type RtcpPacket,
+  type MediaStreamTrack, type RTCPeerConnection, type RTCRtpSender, type RtcpPacket,
 } from 'werift';
 import type { IceServer } from '../protocol/index.js';
 
@@ -349,4 +351,67 @@ export function answerAsDtlsServer(sdp: string): string {
  */
 export function onMediaReady(pc: RTCPeerConnection, f: () => void): Disposer[] {
   return pc.getTransceivers().map((t) => subscribe(t.sender.onReady, f));
+}
+
+/** Seconds from the NTP epoch (1900) to the Unix epoch (1970). */
+const NTP_UNIX_OFFSET_S = 2_208_988_800;
+
+/** A Unix time in ms as a 64-bit NTP timestamp (RFC 3550 section 4: seconds, then a binary fraction). */
+export function ntpTimestamp(epochMs: number): bigint {
+  const seconds = Math.floor(epochMs / 1000);
+  const fraction = Math.floor(((epochMs - seconds * 1000) / 1000) * 2 ** 32);
+  return (BigInt(seconds + NTP_UNIX_OFFSET_S) << 32n) | BigInt(Math.min(fraction, 2 ** 32 - 1));
+}
+
+/**
+ * The wall-clock time (performance.now(), ms) a stream's RTP timestamp stands for: when the
+ * frame was captured, as near as the sender knows. A partner's lip sync lines audio and video up
+ * by these times.
+ */
+export type CaptureClock = (rtpTimestamp: number) => number;
+
+/** What {@link stampSenderReports} returns: set the stream's capture clock, or undo the stamping. */
+export interface SenderReportStamp {
+  /** From now on each Sender Report maps the timestamp it carries through `clock` (null: the send time). */
+  setCaptureClock(clock: CaptureClock | null): void;
+  dispose: Disposer;
+}
+
+/**
+ * werift's Sender Reports carry a broken NTP time: it writes the decimal digits of the
+ * fractional second into the 32-bit binary fraction (".25" becomes 25/2^32 s), so each report
+ * says a time up to a second before the one it means, a different error each time. A Chromium
+ * partner lines our audio and video up through those times (its lip sync maps each stream's
+ * RTP timestamps to NTP by the reports) and, misled, held our video back: its jitter buffer's
+ * target grew to 250 ms behind a 300 kbit/s uplink where its own estimate of the jitter asked
+ * 80-140 (bench:quality's trace: `jitterBufferTargetDelay` far above `jitterBufferMinimumDelay`,
+ * the W3C stat without lip sync; behind a Chromium sender the two were equal).
+ *
+ * werift builds each report from two fields its `sendRtp` sets, synchronously, for every
+ * packet: the packet's RTP timestamp and an NTP time. We rewrite the NTP time after each packet
+ * to the true time its timestamp stands for: the capture clock's, else the send time (what
+ * werift meant). The LSR that receiver reports echo is taken from the same field, so RTT
+ * matching is unchanged. (werift's abs-send-time extension has the same fault; chatzyo does not
+ * negotiate it.)
+ */
+export function stampSenderReports(sender: RTCRtpSender): SenderReportStamp {
+  const fields = sender as unknown as { ntpTimestamp: bigint; rtpTimestamp: number; timestampOffset: number; sendRtp: RTCRtpSender['sendRtp'] };
+  let clock: CaptureClock | null = null;
+  const original = fields.sendRtp;
+  const wrapped: RTCRtpSender['sendRtp'] = (rtp) => {
+    const before = fields.rtpTimestamp;
+    const beforeNtp = fields.ntpTimestamp;
+    const result = original.call(sender, rtp);
+    // werift set both fields only when it sent the packet (connected, codec known).
+    if (fields.ntpTimestamp !== beforeNtp || fields.rtpTimestamp !== before) {
+      const ours = (fields.rtpTimestamp - (fields.timestampOffset ?? 0)) >>> 0;
+      fields.ntpTimestamp = ntpTimestamp(performance.timeOrigin + (clock ? clock(ours) : performance.now()));
+    }
+    return result;
+  };
+  fields.sendRtp = wrapped;
+  return {
+    setCaptureClock: (c) => { clock = c; },
+    dispose: () => { if (fields.sendRtp === wrapped) fields.sendRtp = original; },
+  };
 }

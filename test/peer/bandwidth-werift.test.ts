@@ -5,13 +5,14 @@
  */
 import { afterEach, describe, expect, it } from 'vitest';
 import {
-  MediaStreamTrack, RecvDelta, RtcpPacketConverter, RtcpTransportLayerFeedback, RTCPeerConnection, RTCRtpCodecParameters,
-  StatusVectorChunk, RunLengthChunk, TransportWideCC, useSdesMid, useTransportWideCC, type RtcpPacket,
+  MediaStreamTrack, RecvDelta, RtcpPacketConverter, RtcpTransportLayerFeedback, RTCRtpCodecParameters,
+  StatusVectorChunk, RunLengthChunk, TransportWideCC, useSdesMid, useTransportWideCC, type RtcpPacket, type RTCRtpTransceiver,
 } from 'werift';
 import { BandwidthEstimator } from '../../src/peer/bandwidth/estimator.js';
 import { attachEstimator, padTransportFeedback, transportFeedbackResults, TwccArrivalClock } from '../../src/peer/bandwidth/werift-feedback.js';
 import { withoutThirdPartyStun } from '../../src/peer/werift-seam.js';
-import { until, withTimeout } from '../helpers/deadline.js';
+import { withTimeout } from '../helpers/deadline.js';
+import { connectWeriftPair } from '../helpers/werift-pair.js';
 import { rtpPacket, vp8Payloads } from '../helpers/rtp-packetize.js';
 
 describe('transportFeedbackResults', () => {
@@ -63,36 +64,14 @@ describe('attachEstimator on a werift call', () => {
       iceServers: withoutThirdPartyStun([]).map((s) => ({ urls: s.urls })),
       bundlePolicy: 'max-bundle' as const,
     };
-    const a = new RTCPeerConnection(config);
-    const b = new RTCPeerConnection(config);
-    closers.push(() => a.close(), () => b.close());
+    let transceiver!: RTCRtpTransceiver;
     const track = new MediaStreamTrack({ kind: 'video' });
-    const transceiver = a.addTransceiver(track, { direction: 'sendonly' });
-    b.addTransceiver('video', { direction: 'recvonly' });
-
-    // Trickle: a complete description would wait for the placeholder STUN server to time out.
-    // Candidates are queued until the other side has the description they belong to.
-    const trickle = (from: RTCPeerConnection, to: RTCPeerConnection, ready: Promise<void>): void => {
-      from.onIceCandidate.subscribe((c) => {
-        if (c) void ready.then(() => to.addIceCandidate(c)).catch(() => undefined);
-      });
-    };
-    let bHasOffer!: () => void;
-    let aHasAnswer!: () => void;
-    trickle(a, b, new Promise<void>((r) => { bHasOffer = r; }));
-    trickle(b, a, new Promise<void>((r) => { aHasAnswer = r; }));
-    const offer = await a.createOffer();
-    const aLocal = a.setLocalDescription(offer).catch(() => undefined);
-    await b.setRemoteDescription(offer);
-    bHasOffer();
-    const answer = await b.createAnswer();
-    const bLocal = b.setLocalDescription(answer).catch(() => undefined);
-    await a.setRemoteDescription(answer);
-    aHasAnswer();
-    closers.push(async () => { await Promise.all([aLocal, bLocal]); });
-    expect(answer.sdp, 'transport-cc was not negotiated').toContain('transport-cc');
+    const { b, close } = await connectWeriftPair(config, (a, b) => {
+      transceiver = a.addTransceiver(track, { direction: 'sendonly' });
+      b.addTransceiver('video', { direction: 'recvonly' });
+    }, (answer) => expect(answer, 'transport-cc was not negotiated').toContain('transport-cc'));
+    closers.push(close);
     closers.push(padTransportFeedback(b));
-    await until(() => a.connectionState === 'connected' && b.connectionState === 'connected', 10_000, 'the werift pair never connected');
 
     const estimator = new BandwidthEstimator({ startKbps: 300 });
     closers.push(attachEstimator(transceiver.sender, estimator, { arrivalClock: 'auto' }));
