@@ -22,6 +22,9 @@
  *
  *   npm run bench:quality -- [--profiles good,3g,...] [--window 8] [--pairs cli-werift,cli-chromium,chromium-chromium,cli-fixed-werift,cli-fixed-chromium,cli-nonack-chromium] [--repeat N] [--trace PREFIX]
  *
+ * `--profiles` takes names separated by commas, or, when a custom profile
+ * (`custom:rtt=60ms,loss=0%,up=300kbit`) is among them, by semicolons.
+ *
  * `--repeat N` measures every cell N times (the profiles and pairs taken in turn each round, so
  * the machine's load falls on all alike) and prints each metric's median: one 8 s window of a
  * call moves by a freeze or a keyframe, and two runs of the same cell differed by 2x.
@@ -51,7 +54,9 @@ const PAIRS: readonly Pair[] = ['cli-werift', 'cli-chromium', 'chromium-chromium
 /** One pair's measurement in one profile, as printed. */
 interface Cell { fps: number | null; freezeRatio: number | null; p50: number | null; p95: number | null; psnr: number | null; ssim?: number | null; failed?: string }
 
-const profiles = (arg('profiles') ?? NETWORK_PROFILE_NAMES.join(',')).split(',').filter(Boolean);
+// Names are split at commas; a custom profile has commas of its own, so a list with one is split at semicolons.
+const profilesArg = arg('profiles') ?? NETWORK_PROFILE_NAMES.join(',');
+const profiles = profilesArg.split(profilesArg.includes(';') || profilesArg.startsWith('custom:') ? ';' : ',').filter(Boolean);
 const asked = (arg('pairs') ?? PAIRS.filter((p) => p !== 'cli-nonack-chromium').join(',')).split(',').filter(Boolean);
 const unknown = asked.filter((p) => !(PAIRS as readonly string[]).includes(p));
 if (unknown.length) throw new Error(`--pairs: unknown ${unknown.join(', ')} (choose from ${PAIRS.join(', ')})`);

@@ -131,7 +131,7 @@ function cacheDir(env: NodeJS.ProcessEnv = process.env): string {
 
 /** File names of a clip in the cache (they change with the spec, so an old clip is never reused). */
 function clipFiles(spec: ClipSpec, dir: string): { video: string; audio: string } {
-  const base = `bot-clip-v1-${spec.width}x${spec.height}-${spec.fps}fps-${spec.videoKbps}k-${spec.audioKbps}k-${spec.seconds}s-k${spec.keyframeIntervalS}`;
+  const base = `bot-clip-v2-${spec.width}x${spec.height}-${spec.fps}fps-${spec.videoKbps}k-${spec.audioKbps}k-${spec.seconds}s-k${spec.keyframeIntervalS}`;
   return { video: path.join(dir, `${base}.ivf`), audio: path.join(dir, `${base}.ogg`) };
 }
 
@@ -169,7 +169,8 @@ function clipAudioArgs(spec: ClipSpec, out: string): string[] {
   return [
     '-hide_banner', '-nostdin', '-loglevel', 'error', '-y',
     '-f', 'lavfi', '-i', 'sine=frequency=440:sample_rate=48000', '-t', String(spec.seconds),
-    '-ac', '2', '-c:a', 'libopus', '-application', 'voip', '-frame_duration', '20', '-b:a', `${spec.audioKbps}k`,
+    // Constrained VBR, as the CLI's (src/peer/ffmpeg.ts): unconstrained, the tone took 1.6 times its target.
+    '-ac', '2', '-c:a', 'libopus', '-application', 'voip', '-frame_duration', '20', '-b:a', `${spec.audioKbps}k`, '-vbr', 'constrained',
     '-f', 'ogg', out,
   ];
 }
