@@ -71,6 +71,8 @@ export class ClipPlayer implements PlayerCounts {
   audioPacketsSent = 0;
   plisAnswered = 0;
   switches = 0;
+  /** Frames sent on each rung (index into the ladder; one entry without a ladder). */
+  readonly framesByRung: number[];
   /** Asked for the rung every {@link ADAPT_EVERY_MS}; null: the player stays where it is put. */
   picker: RungPicker | null = null;
   readonly videoSsrc = rand32();
@@ -113,6 +115,7 @@ export class ClipPlayer implements PlayerCounts {
     this.#frameMs = 1000 / clip.fps;
     this.#ticksPerFrame = Math.round(90_000 / clip.fps);
     this.#keyAt = this.#rungs.map((r) => new Map(r.keyframes.map((k) => [frameTime(r, k), k])));
+    this.framesByRung = this.#rungs.map(() => 0);
     this.#nextVideoAt = now;
     this.#nextAudioAt = now;
   }
@@ -123,6 +126,8 @@ export class ClipPlayer implements PlayerCounts {
   get rung(): number { return this.#rung; }
   /** The rung asked for; differs from {@link rung} until that rung's next keyframe. */
   get targetRung(): number { return this.#target; }
+  /** Seconds of video sent on each rung (its frames over its frame rate). */
+  get rungSeconds(): number[] { return this.framesByRung.map((n, i) => n / this.#rungs[i]!.fps); }
 
   /**
    * Asks for rung `rung` (clamped to the ladder): the player switches in the next frame slot
@@ -225,6 +230,7 @@ export class ClipPlayer implements PlayerCounts {
     this.#lastVideoTs = this.#videoTs;
     this.#videoTs = (this.#videoTs + this.#ticksPerFrame) >>> 0;
     this.framesSent++;
+    this.framesByRung[this.#rung]!++;
     if (f.key) {
       this.keyframesSent++;
       this.#lastKeyAt = now;

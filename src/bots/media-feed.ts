@@ -24,6 +24,8 @@ export interface FeedAdaptation {
   rungs: number;
   /** Rung changes so far. */
   switches: number;
+  /** Seconds of video sent on each rung so far (index = rung). */
+  rungSeconds: number[];
   /** The bandwidth estimate, kbit/s. */
   estimateKbps: number;
   /** Padding sent to probe the path, bytes. */
@@ -163,7 +165,7 @@ export class ClipFeed implements MediaFeed {
       if (!adapt) return null;
       if (player.stopped && last) return last; // the numbers at the end of the call
       last = {
-        rung: player.rung, targetRung: player.targetRung, rungs: this.clip.ladder.length, switches: player.switches,
+        rung: player.rung, targetRung: player.targetRung, rungs: this.clip.ladder.length, switches: player.switches, rungSeconds: player.rungSeconds,
         estimateKbps: Math.round(adapt.estimator.estimateKbps), paddingBytes: player.paddingBytes,
       };
       return last;

@@ -43,6 +43,8 @@ export interface BotQuality {
    */
   rung: number | null;
   rungSwitches: number;
+  /** Seconds of video its calls sent on each rung (index = rung; empty when it does not adapt). */
+  rungSeconds: number[];
   estimateKbps: number | null;
   /** Padding its calls sent to probe the path (padding-only RTP packets), bytes. */
   paddingBytes: number;
@@ -64,11 +66,12 @@ export interface QualitySummary {
   rttMs?: { p50: number; p95: number } | null;
   /**
    * The senders' adaptation (null when no bot adapted, e.g. `--no-adapt`): how many bots ended
-   * on each rung (`"0"` = the clip itself), rung changes over all bots and the most one bot
-   * made, the median of the bots' last bandwidth estimate, kbit/s, and the padding all of them
-   * sent to probe their paths, bytes.
+   * on each rung (`"0"` = the clip itself), the seconds of video all of them sent on each rung
+   * over all their calls, rung changes over all bots and the most one bot made, the median of
+   * the bots' last bandwidth estimate, kbit/s, and the padding all of them sent to probe their
+   * paths, bytes.
    */
-  adaptation: { bots: number; endedOnRung: Record<string, number>; switches: number; maxSwitches: number; estimateKbpsP50: number | null; paddingBytes: number } | null;
+  adaptation: { bots: number; endedOnRung: Record<string, number>; rungSeconds: Record<string, number>; switches: number; maxSwitches: number; estimateKbpsP50: number | null; paddingBytes: number } | null;
 }
 
 /** Quality thresholds of a run. */
@@ -177,9 +180,15 @@ class BotAccumulator {
     let last: FeedAdaptation | null = null;
     let rungSwitches = 0;
     let paddingBytes = 0;
+    const rungSeconds: number[] = [];
     for (const w of this.watches) {
       const a = w.adaptation?.() ?? null;
-      if (a) { last = a; rungSwitches += a.switches; paddingBytes += a.paddingBytes; }
+      if (a) {
+        last = a;
+        rungSwitches += a.switches;
+        paddingBytes += a.paddingBytes;
+        a.rungSeconds.forEach((s, i) => { rungSeconds[i] = (rungSeconds[i] ?? 0) + s; });
+      }
       const v = w.viewer.summary();
       frames += v.frames;
       spanMs += v.spanMs;
@@ -209,6 +218,7 @@ class BotAccumulator {
       rttP50Ms: this.watches.some((w) => w.rtts.length) ? r(percentile(this.watches.flatMap((w) => w.rtts), 50)) : null,
       rung: last?.rung ?? null,
       rungSwitches,
+      rungSeconds: Array.from(rungSeconds, (s) => r(s ?? 0)),
       paddingBytes,
       estimateKbps: last?.estimateKbps ?? null,
     };
@@ -271,7 +281,11 @@ export function qualitySummary(qs: readonly (BotQuality | null | undefined)[], n
   const freeze = q.map((x) => x.freezeRatio);
   const adapted = q.filter((x) => x.rung !== null && x.rung !== undefined);
   const endedOnRung: Record<string, number> = {};
-  for (const x of adapted) endedOnRung[String(x.rung)] = (endedOnRung[String(x.rung)] ?? 0) + 1;
+  const rungSeconds: Record<string, number> = {};
+  for (const x of adapted) {
+    endedOnRung[String(x.rung)] = (endedOnRung[String(x.rung)] ?? 0) + 1;
+    (x.rungSeconds ?? []).forEach((s, i) => { rungSeconds[String(i)] = Math.round(((rungSeconds[String(i)] ?? 0) + s) * 10) / 10; });
+  }
   const estimates = adapted.map((x) => x.estimateKbps).filter((x): x is number => x !== null && x !== undefined);
   return {
     bots: q.length,
@@ -284,6 +298,7 @@ export function qualitySummary(qs: readonly (BotQuality | null | undefined)[], n
     adaptation: adapted.length ? {
       bots: adapted.length,
       endedOnRung,
+      rungSeconds,
       switches: adapted.reduce((n, x) => n + (x.rungSwitches ?? 0), 0),
       maxSwitches: Math.max(...adapted.map((x) => x.rungSwitches ?? 0)),
       estimateKbpsP50: estimates.length ? Math.round(percentile(estimates, 50)) : null,
