@@ -104,6 +104,10 @@ describe('clip ladder', () => {
     const rungs = where.map((w) => w!.rung);
     // The rungs in order, each switch on a keyframe of the new rung at the same clip time.
     expect([...new Set(rungs)]).toEqual([0, 2, 3]);
+    // The seconds sent on each rung are its frames over its frame rate.
+    const seconds = clip.ladder.map((r, i) => rungs.filter((x) => x === i).length / r.fps);
+    expect(player.rungSeconds).toEqual(seconds);
+    expect(seconds[0]! + seconds[2]! + seconds[3]!).toBeGreaterThan(4);
     for (const to of [2, 3]) {
       const i = rungs.indexOf(to);
       const w = where[i]!;
