@@ -12,6 +12,7 @@ import { QueueDelayMeter, SendRate, tapQueueMeter } from '../peer/queue-delay.js
 import { attachEstimator } from '../peer/bandwidth/werift-feedback.js';
 import { RungController } from '../peer/ladder.js';
 import { PaddingProbes } from '../peer/padding-probes.js';
+import { OVERUSE_HOLD_MS, OveruseFilter } from '../peer/overuse-filter.js';
 import type { Clip } from './clip.js';
 import type { ClipClock, ClipPlayer, RungPicker } from './clip-player.js';
 
@@ -54,8 +55,6 @@ export interface MediaFeed {
   close(): Promise<void>;
 }
 
-/** How long the delay trend must say overuse before a bot's rung steps down for it, ms. */
-const OVERUSE_HOLD_MS = 400;
 /** A queue the rule steps down for (src/peer/ladder.ts: congestion past 80 ms), ms. */
 const LONG_QUEUE_MS = 80;
 
@@ -70,7 +69,8 @@ class ClipAdaptation implements RungPicker {
   readonly estimator: BandwidthEstimator;
   readonly controller: RungController;
   readonly #detach: (() => void)[];
-  #overuseSince: number | null = null;
+  /** Overuse counts once it lasted OVERUSE_HOLD_MS, whatever the queue (below). */
+  readonly #overuse = new OveruseFilter(OVERUSE_HOLD_MS, Infinity);
   /** The path's queue, from the same packets and feedback as the estimate (src/peer/queue-delay.ts). */
   readonly #queue = new QueueDelayMeter();
   /** What the video sent over the last second. */
@@ -106,9 +106,7 @@ class ClipAdaptation implements RungPicker {
     // delays its receivers' arrival stamps for a moment, which the delay trend reads as a queue
     // (measured: 50 pairs on a clean loopback flapped 66 times in 20 s); a real bottleneck's
     // queue keeps growing for seconds, and its estimate cut still takes the rung down.
-    const overuse = e.delayState === 'overuse';
-    this.#overuseSince = overuse ? (this.#overuseSince ?? now) : null;
-    const sustained = this.#overuseSince !== null && now - this.#overuseSince >= OVERUSE_HOLD_MS;
+    const sustained = this.#overuse.update(now, e.delayState === 'overuse', null);
     // As the trend's overuse: the queue counts once it lasted OVERUSE_HOLD_MS (its smallest over
     // that time), so a bots process near its CPU limit, whose late arrival stamps read as a queue
     // for a moment, does not take its calls down.

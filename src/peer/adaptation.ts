@@ -10,6 +10,7 @@ import { attachEstimator } from './bandwidth/werift-feedback.js';
 import { RungController, type LadderOptions, type RungReason } from './ladder.js';
 import type { MediaSink, MediaSource } from './media-source.js';
 import { limitRetransmissions, type RetransmissionCounts } from './nack-limiter.js';
+import { OveruseFilter } from './overuse-filter.js';
 import { PaddingProbes } from './padding-probes.js';
 import { QueueDelayMeter, SendRate, tapQueueMeter } from './queue-delay.js';
 
@@ -84,6 +85,8 @@ export class VideoAdaptation {
   readonly #timer: NodeJS.Timeout;
   readonly #onChange: ((s: AdaptationSnapshot) => void) | undefined;
   readonly #queue = new QueueDelayMeter();
+  /** The trend's overuse counts at once with a queue behind it, after 400 ms without (src/peer/overuse-filter.ts). */
+  readonly #overuse = new OveruseFilter();
   readonly #resends: RetransmissionCounts[] = [];
   #lastFeedbackAt: number | null = null;
   readonly #startedAt = performance.now();
@@ -149,7 +152,7 @@ export class VideoAdaptation {
     const sentKbps = this.#sendRate.update(now, this.#sink.bytesSent);
     const target = this.controller.update(now, {
       estimateKbps: e.estimateKbps,
-      overuse: e.delayState === 'overuse',
+      overuse: this.#overuse.update(now, e.delayState === 'overuse', q),
       stalled,
       // Only what was sent since the rung took effect: the loss a change already answered is old news.
       lossFraction: this.#queue.lossFraction(now, this.controller.changedAt),
