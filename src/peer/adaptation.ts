@@ -150,12 +150,14 @@ export class VideoAdaptation {
     // Feedback that stops while we send means nothing gets through: as congested as it gets.
     const stalled = this.#lastFeedbackAt !== null && now - this.#lastFeedbackAt > 1000;
     const sentKbps = this.#sendRate.update(now, this.#sink.bytesSent);
+    const loss = this.#queue.lossSample(now, this.controller.changedAt);
     const target = this.controller.update(now, {
       estimateKbps: e.estimateKbps,
       overuse: this.#overuse.update(now, e.delayState === 'overuse', q),
       stalled,
       // Only what was sent since the rung took effect: the loss a change already answered is old news.
-      lossFraction: this.#queue.lossFraction(now, this.controller.changedAt),
+      lossFraction: loss.fraction,
+      lossPackets: loss.packets,
       // A partner that never sends transport-wide feedback (a stack without it) would keep the
       // rule from ever seeing calm: after NO_FEEDBACK_MS it judges by the rest, as without a meter.
       ...(this.#lastFeedbackAt === null && now - this.#startedAt > NO_FEEDBACK_MS ? {} : { queueMs: q }),

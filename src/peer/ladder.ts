@@ -118,6 +118,22 @@ export interface LadderOptions {
   paddingProbes?: boolean | 'narrow';
 }
 
+/** Loss above this is the path refusing what is sent (GCC's loss-based back-off starts there). */
+const HEAVY_LOSS = 0.1;
+
+/**
+ * Whether `fraction` of `packets` reported packets is heavy loss: above {@link HEAVY_LOSS}, by two
+ * binomial standard deviations of such a sample when its size is known. Just after a rung change
+ * the sample is the 60-100 packets sent since, and under 5% random loss (the lab's \`lossy-5\`)
+ * 7 lost of 60 (11.7%) is chance: the CLI stepped down for it in one call of two and came back
+ * with a probe 3 s later, a keyframe wait each way. The margin is 7.7 points at 60 packets,
+ * 3.5 at 300; true loss of 20% passes it at once.
+ */
+function isHeavyLoss(fraction: number, packets?: number): boolean {
+  const margin = packets ? 2 * Math.sqrt((HEAVY_LOSS * (1 - HEAVY_LOSS)) / packets) : 0;
+  return fraction > HEAVY_LOSS + margin;
+}
+
 /** What the bandwidth estimator says at one moment. */
 export interface PathSignals {
   /** The estimated rate the path carries for our media (audio and video), kbit/s. */
@@ -126,6 +142,11 @@ export interface PathSignals {
   overuse: boolean;
   /** Recent fraction of our packets lost, 0..1. */
   lossFraction: number;
+  /**
+   * How many reported packets `lossFraction` was counted over, when known: heavy loss must then
+   * stand above 10% by two standard deviations of a sample that size ({@link heavyLoss}).
+   */
+  lossPackets?: number;
   /**
    * A hard cap the receiver announced (REMB), kbit/s, when it has one. The estimate itself
    * caps nothing on its own: it ramps up slowly from what is sent (at most 1.5 times what the
@@ -301,7 +322,7 @@ export class RungController {
     const cur = this.#target;
     // Until the change takes effect, the hold has not started.
     if (s.carrying !== undefined && s.carrying !== cur) this.#lastChangeAt = now;
-    const heavyLoss = s.lossFraction > 0.1;
+    const heavyLoss = isHeavyLoss(s.lossFraction, s.lossPackets);
     // A queue is congestion past 80 ms (LEDBAT's target is 100), past 40 ms while a probe is on:
     // a probe that fills the queue is wrong, and the sooner it goes back the less the viewer sees.
     const q = s.queueMs ?? null;

@@ -87,9 +87,14 @@ export class QueueDelayMeter {
    * after then (the losses of what the sender sent before a change it made are old news).
    */
   lossFraction(nowMs: number, sentAfter = -Infinity): number {
+    return this.lossSample(nowMs, sentAfter).fraction;
+  }
+
+  /** {@link lossFraction}, and how many reported packets it counts (0 when it is not telling). */
+  lossSample(nowMs: number, sentAfter = -Infinity): { fraction: number; packets: number } {
     const recent = this.#reports.filter((s) => nowMs - s.at <= LOSS_WINDOW_MS && s.sentAt > sentAfter);
     const lost = recent.filter((s) => s.lost).length;
-    return lost >= MIN_LOST && recent.length >= MIN_REPORTED ? lost / recent.length : 0;
+    return lost >= MIN_LOST && recent.length >= MIN_REPORTED ? { fraction: lost / recent.length, packets: recent.length } : { fraction: 0, packets: 0 };
   }
 
   /**

@@ -69,6 +69,21 @@ describe('RungController', () => {
     expect(a.reason).toBe('loss');
   });
 
+  it('heavy loss counted over a known number of packets must stand above 10% by two standard deviations of that sample', () => {
+    // 7 lost of 60 (11.7%) is chance under 5% random loss: no step.
+    const c = new RungController(LADDER, { startRung: 0, audioKbps: 60 });
+    expect(run(c, 0, 3000, () => ({ estimateKbps: 1000, overuse: false, lossFraction: 7 / 60, lossPackets: 60 }))).toBe(0);
+    // 15 of 60 (25%) is not.
+    expect(c.update(3200, { estimateKbps: 1000, overuse: false, lossFraction: 15 / 60, lossPackets: 60 })).toBe(1);
+    expect(c.reason).toBe('loss');
+    // A bigger sample needs less margin: 15% of 600 packets is heavy.
+    const d = new RungController(LADDER, { startRung: 0, audioKbps: 60 });
+    expect(d.update(0, { estimateKbps: 1000, overuse: false, lossFraction: 0.15, lossPackets: 600 })).toBe(1);
+    // The same fraction of 60 packets is not.
+    const e = new RungController(LADDER, { startRung: 0, audioKbps: 60 });
+    expect(e.update(0, { estimateKbps: 1000, overuse: false, lossFraction: 0.15, lossPackets: 60 })).toBe(0);
+  });
+
   it('a few percent of loss on a path with no queue does not keep it from stepping up; with a queue, or without a queue meter, it does', () => {
     const lossy = (queueMs?: number) => ({ estimateKbps: 1000, overuse: false, lossFraction: 0.05, ...(queueMs === undefined ? {} : { queueMs }) });
     const none = new RungController(LADDER, { startRung: 1, audioKbps: 60 });
