@@ -228,7 +228,7 @@ export function audioArgs(src: AudioSourceSpec, rtpUrl: string, bitrateKbps = 32
     '-vn', '-ac', '2', '-ar', '48000',
     // Constrained VBR: libopus's default VBR spent 51 kbit/s on the test tone at a 32 kbit/s target
     // (a fifth of a 300 kbit/s uplink), where the rung choice budgets the audio at its target.
-    '-c:a', 'libopus', '-application', 'voip', '-frame_duration', '20', '-b:a', `${bitrateKbps}k`, '-vbr', 'constrained', '-vbr', 'constrained',
+    '-c:a', 'libopus', '-application', 'voip', '-frame_duration', '20', '-b:a', `${bitrateKbps}k`, '-vbr', 'constrained',
     '-f', 'rtp', '-payload_type', String(FFMPEG_PAYLOAD_TYPE.audio), rtpUrl,
   ];
 }
