@@ -166,6 +166,11 @@ class CallWatch {
   }
 }
 
+/** Adds `xs` into `into` element by element (index = rung). */
+function addByRung(into: number[], xs: readonly number[]): void {
+  xs.forEach((s, i) => { into[i] = (into[i] ?? 0) + s; });
+}
+
 /** Everything one bot's calls measured. */
 class BotAccumulator {
   readonly watches: CallWatch[] = [];
@@ -187,7 +192,7 @@ class BotAccumulator {
         last = a;
         rungSwitches += a.switches;
         paddingBytes += a.paddingBytes;
-        a.rungSeconds.forEach((s, i) => { rungSeconds[i] = (rungSeconds[i] ?? 0) + s; });
+        addByRung(rungSeconds, a.rungSeconds);
       }
       const v = w.viewer.summary();
       frames += v.frames;
@@ -281,11 +286,12 @@ export function qualitySummary(qs: readonly (BotQuality | null | undefined)[], n
   const freeze = q.map((x) => x.freezeRatio);
   const adapted = q.filter((x) => x.rung !== null && x.rung !== undefined);
   const endedOnRung: Record<string, number> = {};
-  const rungSeconds: Record<string, number> = {};
+  const seconds: number[] = [];
   for (const x of adapted) {
     endedOnRung[String(x.rung)] = (endedOnRung[String(x.rung)] ?? 0) + 1;
-    (x.rungSeconds ?? []).forEach((s, i) => { rungSeconds[String(i)] = Math.round(((rungSeconds[String(i)] ?? 0) + s) * 10) / 10; });
+    addByRung(seconds, x.rungSeconds ?? []);
   }
+  const rungSeconds = Object.fromEntries(Array.from(seconds, (s, i) => [String(i), Math.round((s ?? 0) * 10) / 10]));
   const estimates = adapted.map((x) => x.estimateKbps).filter((x): x is number => x !== null && x !== undefined);
   return {
     bots: q.length,

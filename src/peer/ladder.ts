@@ -144,7 +144,7 @@ export interface PathSignals {
   lossFraction: number;
   /**
    * How many reported packets `lossFraction` was counted over, when known: heavy loss must then
-   * stand above 10% by two standard deviations of a sample that size ({@link heavyLoss}).
+   * stand above 10% by two standard deviations of a sample that size ({@link isHeavyLoss}).
    */
   lossPackets?: number;
   /**

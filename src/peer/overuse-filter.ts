@@ -35,8 +35,8 @@ export class OveruseFilter {
   update(now: number, overuse: boolean, queueMs: number | null): boolean {
     this.#since = overuse ? (this.#since ?? now) : null;
     if (!overuse) return false;
-    if (queueMs !== null && queueMs >= this.quietQueueMs) return true;
-    if (queueMs === null && Number.isFinite(this.quietQueueMs)) return true;
+    // A queue (or no meter to say otherwise) backs it, unless nothing ever does (Infinity).
+    if (Number.isFinite(this.quietQueueMs) && (queueMs === null || queueMs >= this.quietQueueMs)) return true;
     return now - this.#since! >= this.holdMs;
   }
 }

@@ -48,7 +48,6 @@ function endedOn(s: BotsSummary): number[] {
   return Object.entries(a!.endedOnRung).flatMap(([rung, n]) => Array<number>(n).fill(Number(rung)));
 }
 
-
 /** The mean rung the bots' video was sent on, weighted by seconds, and the top rung's share of those seconds. */
 function timeOnRungs(s: BotsSummary): { meanRung: number; topShare: number } {
   const secs = Object.entries(s.quality!.adaptation!.rungSeconds).map(([rung, t]) => ({ rung: Number(rung), t }));
