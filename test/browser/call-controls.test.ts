@@ -122,7 +122,7 @@ describe('call controls, several cameras', () => {
   // Chromium's fake capture with three devices. fake_device_1 is a Y16 (depth) camera, which
   // plays in a <video> but which Chromium's encoder takes no frames from; fake_device_2 (MJPEG)
   // is encoded like fake_device_0. So the cycle is checked on all three, the video on the third.
-  const rig = useBrowserRig(() => launchChromium(['--use-fake-device-for-media-stream=device-count=3']));
+  const rig = useBrowserRig(() => launchChromium(['--use-fake-device-for-media-stream=fps=15,device-count=3']));
 
   it('switch camera cycles through the cameras with replaceTrack (no new offer), and keeps camera off', async () => {
     const [a, b] = await pairRigPages(rig, 'malayalam');

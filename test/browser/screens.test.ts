@@ -2,19 +2,25 @@
 // a call, a private link, an error) at 1280x800, 1366x768 and 390x844 (a phone), in English,
 // Tamil, Hindi and Malayalam: the controls the state needs are on the screen without scrolling,
 // no text spills out of its box, every visible word is from the language's catalog, and the
-// Indic scripts are drawn with real fonts. Screenshots land in test-results/screens/.
+// Indic scripts are drawn with real fonts. A screenshot of each combination that has a problem
+// lands in test-results/screens/ (of every combination with CHATZYO_SCREENSHOTS=1: the 60
+// screenshots cost about 10 s of the test).
 import { mkdirSync } from 'node:fs';
 import path from 'node:path';
 import type { Page } from 'playwright-core';
 import { describe, expect, it } from 'vitest';
 import { CATALOGS, LANGUAGES, translate, type Lang } from '../../src/web/i18n/index.js';
 import { launchChromium, openRawChromiumPage, pollUntil, useBrowserRig } from '../helpers/browsers.js';
+import { withTimeout } from '../helpers/deadline.js';
 import { offScreen, overflowing, untranslated, type Evaluates } from '../helpers/page-checks.js';
 
 const rig = useBrowserRig(() => launchChromium(), 'all');
 const SHOTS = path.resolve('test-results/screens');
 const SIZES = { desktop: { width: 1280, height: 800 }, laptop: { width: 1366, height: 768 }, phone: { width: 390, height: 844 } } as const;
 const LANGS = Object.keys(LANGUAGES) as Lang[];
+const ALL_SHOTS = process.env.CHATZYO_SCREENSHOTS === '1';
+/** Each check of one combination (state, size, language) takes well under a second: a hung page fails here, not at the test's timeout. */
+const STEP_MS = 20_000;
 
 /** A page of its own context (camera grant, storage, language of the browser). */
 const open = (locale = 'en-US', hash = '') => openRawChromiumPage(rig, `${rig.server.url}/${hash}`, { locale, viewport: SIZES.desktop });
@@ -48,13 +54,16 @@ async function checkEverywhere(p: Page & Evaluates, name: string, mustSee: reado
   for (const lang of LANGS) {
     await setLanguage(p, lang);
     for (const [size, viewport] of Object.entries(SIZES)) {
-      await p.setViewportSize(viewport);
-      await p.evaluate(() => new Promise((r) => requestAnimationFrame(() => requestAnimationFrame(r))));
+      await withTimeout(p.setViewportSize(viewport), STEP_MS, `${name}: resize to ${size}`);
+      await withTimeout(p.evaluate(() => new Promise((r) => requestAnimationFrame(() => requestAnimationFrame(r)))), STEP_MS, `${name}: two frames at ${size}`);
       const at = `${name} ${size} ${lang}`;
-      for (const id of await offScreen(p, mustSee)) problems.push(`${at}: ${id} is not on the screen`);
-      for (const o of await overflowing(p)) problems.push(`${at}: ${o}`);
-      for (const u of await untranslated(p, lang)) problems.push(`${at}: not from the ${lang} catalog: ${JSON.stringify(u.text)} (${u.where})`);
-      await p.screenshot({ path: path.join(SHOTS, `${name}-${size}-${lang}.png`) });
+      const found = await withTimeout((async () => [
+        ...(await offScreen(p, mustSee)).map((id) => `${at}: ${id} is not on the screen`),
+        ...(await overflowing(p)).map((o) => `${at}: ${o}`),
+        ...(await untranslated(p, lang)).map((u) => `${at}: not from the ${lang} catalog: ${JSON.stringify(u.text)} (${u.where})`),
+      ])(), STEP_MS, `checking ${at}`);
+      problems.push(...found);
+      if (found.length || ALL_SHOTS) await withTimeout(p.screenshot({ path: path.join(SHOTS, `${name}-${size}-${lang}.png`) }), STEP_MS, `screenshot of ${at}`);
     }
   }
   await setLanguage(p, 'en');

@@ -66,7 +66,9 @@ function requireBundle(dir: string): void {
 /** Chromium flags: headless, quiet, fake camera and microphone granted without a prompt. */
 const CHROMIUM_ARGS = [
   '--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update', '--disable-sync',
-  '--use-fake-ui-for-media-stream', '--use-fake-device-for-media-stream',
+  // The fake camera at 15 fps, not 30: each page encodes and decodes half the frames, and the
+  // browser files of test:media took 12% less time on the 2-core box (168 s -> 148 s, 4 files).
+  '--use-fake-ui-for-media-stream', '--use-fake-device-for-media-stream=fps=15',
   // Pages in the background must not have their timers throttled: both ends of a call are "background" to each other.
   '--disable-background-timer-throttling', '--disable-renderer-backgrounding', '--disable-backgrounding-occluded-windows',
 ];
