@@ -53,6 +53,11 @@ export interface MeasureBrowserCallOptions {
   measureMs?: number;
   /** From the first frame the viewer presents to the window's start, ms (default 2000). */
   warmupMs?: number;
+  /**
+   * The warm-up also lasts until the viewer has presented this many frames (default 0): a
+   * window that must see the picture flow does not open on a sender still starting up.
+   */
+  warmupFrames?: number;
   /** Each step's deadline, ms (default 30000). */
   stepTimeoutMs?: number;
   /**
@@ -247,6 +252,8 @@ export async function measureBrowserCall(o: MeasureBrowserCallOptions): Promise<
     }, 1000));
     const warmStart = Date.now();
     await until(() => Date.now() - warmStart >= warmupMs, warmupMs + step, 'warm-up', 50);
+    const warmupFrames = o.warmupFrames ?? 0;
+    await until(() => c.frames.length >= warmupFrames, step, `${where}: the viewer presented ${c.frames.length} of the warm-up's ${warmupFrames} frames`, 50);
     const sentBefore = senderPage && o.sender === 'chromium' ? await framesSent(senderPage) : null;
     const windowStart = Date.now();
     await until(() => Date.now() - windowStart >= measureMs, measureMs + step, 'measuring', 50);

@@ -44,10 +44,10 @@ afterAll(async () => {
   console.log(Object.fromEntries([...results].map(([k, m]) => [k, { ...browserCallRow(m), frames: m.viewer.frames, unreadable: m.unreadable, lost: m.viewer.framesLost, size: `${m.width}x${m.height}`, loss: m.lossPercent, rtx: m.rtx, rtt: m.rttMs }])));
 });
 
-/** One call: 3 s measured after 1 s of warm-up. */
-async function measure(sender: BrowserCallSender, profileName: string): Promise<BrowserCallMeasurement> {
+/** One call: 3 s measured after 1 s of warm-up (and `warmupFrames` frames). */
+async function measure(sender: BrowserCallSender, profileName: string, warmupFrames = 0): Promise<BrowserCallMeasurement> {
   const m = await withTimeout(measureBrowserCall({
-    server: server!.url, browser: browser!, sender, profile: parseNetworkProfile(profileName), ffmpegPath: ffmpeg, measureMs: 3000, warmupMs: 1000, stepTimeoutMs: 30_000,
+    server: server!.url, browser: browser!, sender, profile: parseNetworkProfile(profileName), ffmpegPath: ffmpeg, measureMs: 3000, warmupMs: 1000, warmupFrames, stepTimeoutMs: 30_000,
   }), 100_000, `${sender} -> chromium across ${profileName}`);
   results.set(`${sender} ${profileName}`, m);
   return m;
@@ -95,7 +95,7 @@ describe('writeStampedY4m', () => {
   });
 });
 
-describe.each<BrowserCallSender>(['chromium', 'cli'])('%s -> Chromium viewer across the lab', (sender) => {
+describe.each<BrowserCallSender>(['chromium', 'cli'])('%s -> Chromium viewer on a good link', (sender) => {
   it('good: stamps read at the source size, frames flow, latency is low', async () => {
     const m = await measure(sender, 'good');
     expect(m.viewer.frames, JSON.stringify(m)).toBeGreaterThan(5);
@@ -116,7 +116,13 @@ describe.each<BrowserCallSender>(['chromium', 'cli'])('%s -> Chromium viewer acr
       expect(m.senderIceUrls!.some((u) => u.includes(`:${turn!.port}?`))).toBe(false);
     }
   }, 120_000);
+});
 
+// The relay's delay and loss, seen by the viewer, with the CLI sender: its path through the lab
+// is the one bench:quality measures against Chromium's (whose own good call above shows that the
+// Chromium sender takes the relay too).
+describe('the CLI -> Chromium viewer across the lab', () => {
+  const sender: BrowserCallSender = 'cli';
   it('3g: the call\'s round trip carries the profile\'s 250 ms, and the median frame takes at least its one-way half (the relay is really in the path)', async () => {
     const m = await measure(sender, '3g');
     const good = results.get(`${sender} good`);
@@ -144,7 +150,9 @@ describe.each<BrowserCallSender>(['chromium', 'cli'])('%s -> Chromium viewer acr
 
 describe('Chromium with a y4m fake camera -> Chromium viewer', () => {
   it('good: Chromium\'s own capture path delivers the stamped file (fps and PSNR, no latency)', async () => {
-    const m = await measure('chromium-y4m', 'good');
+    // The window opens once 10 frames came: a Chromium just launched on a busy machine once
+    // showed one frame in its first 4 s (the y4m file read and the encoder starting).
+    const m = await measure('chromium-y4m', 'good', 10);
     expect(m.viewer.frames, JSON.stringify(m)).toBeGreaterThan(5);
     expect(m.windowFps).toBeGreaterThan(1.5);
     expect(m.viewer.latencyMs).toBeNull();
