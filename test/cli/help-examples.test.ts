@@ -103,7 +103,11 @@ function local(cmd: string): string {
     .replaceAll('https://chat.example.com', cmd.includes('--ca ') ? tlsServer.url : server.url)
     .replaceAll('http://localhost:8080', server.url)
     .replace(/stun:stun2?\.example\.com:3478/g, stun)
-    .replace('--port 8080', '--port 0');
+    .replace('--port 8080', '--port 0')
+    // Load scaled down as the README's examples are (test/deploy/readme-examples.test.ts): the
+    // example's form is what is tested.
+    .replace(/--duration (\d+)/g, (_m, n: string) => `--duration ${Math.min(Number(n), 4)}`)
+    .replace(/--next-every (\d+)/g, (_m, n: string) => `--next-every ${Math.min(Number(n), 2)}`);
 }
 
 /** Runs one shell command line in `dir` with `chatzyo` on PATH, checked as `e` says. */

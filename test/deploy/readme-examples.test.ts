@@ -15,8 +15,8 @@
 // 8081, 8082, 6379, 3478) by free ones; example hosts by local servers (chat.example.com, a
 // and b.example.com, turn.chatzyo.example, 2001:db8::1, PUBLIC_IP); /etc/ and /opt/chatzyo by
 // temporary folders (docs/deploy copied there with the same ports); `npm install` by nothing
-// (the test runs inside the installed tree); and load sizes scaled down (--count at most 6,
-// --duration at most 8 s, --next-every at most 3 s: the examples' form is what is tested, load
+// (the test runs inside the installed tree); and load sizes scaled down (--count at most 4,
+// --duration at most 4 s, --next-every at most 2 s: the examples' form is what is tested, load
 // is the benchmarks' job). Servers started without a port get a free one through CHATZYO_PORT,
 // and clients without --server go to the block's latest server (or a shared one).
 //
@@ -152,9 +152,9 @@ function local(command: string, server: string): string {
     .replaceAll('/opt/chatzyo', work)
     .replace(/(^|[\s'"=>])\/etc\//g, `$1${tmp}/etc/`);
   c = substitutePorts(c)
-    .replace(/--count (\d+)/g, (_m, n: string) => `--count ${Math.min(Number(n), 6)}`)
-    .replace(/--duration (\d+)/g, (_m, n: string) => `--duration ${Math.min(Number(n), 8)}`)
-    .replace(/--next-every (\d+)/g, (_m, n: string) => `--next-every ${Math.min(Number(n), 3)}`);
+    .replace(/--count (\d+)/g, (_m, n: string) => `--count ${Math.min(Number(n), 4)}`)
+    .replace(/--duration (\d+)/g, (_m, n: string) => `--duration ${Math.min(Number(n), 4)}`)
+    .replace(/--next-every (\d+)/g, (_m, n: string) => `--next-every ${Math.min(Number(n), 2)}`);
   if (/(^|[\s'"=>])\/etc\b/.test(c)) throw new Error(`"${command}" would still touch /etc after substitution: ${c}`);
   return c;
 }
