@@ -13,8 +13,8 @@
 //   side by side: the host-network files (test/probe, test/deploy: namespaces of their own,
 //   deadlines, no measured rates) one at a time beside the lab's files that check bounds a busy
 //   moment only makes easier to meet (latency above a floor, frames that flow, RTX seen). Then
-//   the files that measure closely (rates, jitter, the sender's adaptation) and the soak run
-//   last with the machine to themselves (QUIET).
+//   the files that measure closely (rates, jitter, the sender's adaptation) run last with the
+//   machine to themselves (QUIET).
 // Every group runs even when one before fails; the exit code is non-zero if any failed.
 import { spawn, spawnSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
@@ -38,9 +38,13 @@ const SIDE = ['test/probe', 'test/deploy'];
  * ALONE files that measure closely (a link's rate and jitter, the probe's upload figure, the
  * ladder's and the bots' adaptation) or load the machine on purpose: last, with nothing beside them.
  */
-const QUIET = ['test/lab/lab-link.test.ts', 'test/lab/probe-upload.test.ts', 'test/lab/adaptation.test.ts', 'test/lab/bots-adapt.test.ts', 'test/bots/soak.test.ts'];
-/** The ALONE folders that are neither SIDE nor in SHARED: their files not in QUIET run beside SIDE. */
-const LAB = ALONE.filter((f) => !SIDE.includes(f) && !aloneInShared.includes(f));
+const QUIET = ['test/lab/lab-link.test.ts', 'test/lab/probe-upload.test.ts', 'test/lab/adaptation.test.ts', 'test/lab/bots-adapt.test.ts'];
+/**
+ * The ALONE files that are not SIDE: those not in QUIET run beside SIDE. The soak among them: it
+ * loads the machine on purpose and checks delivery, order and memory, not time (it passed on a
+ * 2-core box at a load average of 6).
+ */
+const LAB = ALONE.filter((f) => !SIDE.includes(f));
 
 // test:fast leaves out exactly these files (its --exclude list): a folder added to one list and
 // not the other would run twice or never.
@@ -147,13 +151,15 @@ for (const d of groups.flatMap((g) => g.durations).sort((a, b) => b.ms - a.ms).s
 // fails the run; one that passes the second time is named in the log as FLAKY, so it is seen and
 // fixed rather than hidden. Not retried: a group whose vitest died (no report), more than
 // MAX_RETRIED failed tests (that is not bad luck), or a retry that would take the run past the
-// budget: under .ci/run (which sets CHATZYO_CI_STARTED_MS) 28 minutes into the whole CI run,
+// budget: under .ci/run (which sets CHATZYO_CI_STARTED_MS) 29.5 minutes into the whole CI run,
 // whose limit is 30; elsewhere CHATZYO_MEDIA_BUDGET_MIN (default 26) minutes of test:media.
 const MAX_RETRIED = 6;
 const budgetMs = (Number(process.env.CHATZYO_MEDIA_BUDGET_MIN) || 26) * 60_000;
 const ciStarted = Number(process.env.CHATZYO_CI_STARTED_MS);
 const underCi = Number.isFinite(ciStarted) && ciStarted > 0;
-const CI_DEADLINE_MS = 28 * 60_000;
+// 29.5, not 30: the estimate is already a file's first run plus 30%. Without the retry a flaky
+// failure fails CI for certain; with it, CI passes if the retry passes in time.
+const CI_DEADLINE_MS = 29.5 * 60_000;
 const deadline = underCi ? ciStarted + CI_DEADLINE_MS : started + budgetMs;
 const budgetText = underCi ? `CI's ${CI_DEADLINE_MS / 60_000}-minute` : `${budgetMs / 60_000}-minute`;
 const failed = groups.filter((g) => !g.passed);
