@@ -13,8 +13,8 @@
 //   side by side: the host-network files (test/probe, test/deploy: namespaces of their own,
 //   deadlines, no measured rates) one at a time beside the lab's files that check bounds a busy
 //   moment only makes easier to meet (latency above a floor, frames that flow, RTX seen). Then
-//   the files that measure closely (rates, jitter, the sender's adaptation) run last with the
-//   machine to themselves (QUIET).
+//   the files that measure closely (rates, jitter, the sender's adaptation) and the deploy
+//   test's two browsers run last with the machine to themselves (QUIET).
 // Every group runs even when one before fails; the exit code is non-zero if any failed.
 import { spawn, spawnSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
@@ -36,9 +36,11 @@ const aloneInShared = ALONE.filter((f) => SHARED.some((d) => f.startsWith(`${d}/
 const SIDE = ['test/probe', 'test/deploy'];
 /**
  * ALONE files that measure closely (a link's rate and jitter, the probe's upload figure, the
- * ladder's and the bots' adaptation) or load the machine on purpose: last, with nothing beside them.
+ * ladder's and the bots' adaptation), and the deploy test's Chromium and Firefox behind nginx
+ * (beside the lab's browser calls, the two took twice their time and a CLI call through the
+ * lab's TURN relay did not connect in 30 s): last, with nothing beside them.
  */
-const QUIET = ['test/lab/lab-link.test.ts', 'test/lab/probe-upload.test.ts', 'test/lab/adaptation.test.ts', 'test/lab/bots-adapt.test.ts'];
+const QUIET = ['test/lab/lab-link.test.ts', 'test/lab/probe-upload.test.ts', 'test/lab/adaptation.test.ts', 'test/lab/bots-adapt.test.ts', 'test/deploy/nginx-two-nodes.test.ts'];
 /**
  * The ALONE files that are not SIDE: those not in QUIET run beside SIDE. The soak among them: it
  * loads the machine on purpose and checks delivery, order and memory, not time (it passed on a
@@ -139,7 +141,7 @@ try {
 process.env.CHATZYO_TEST_WEB_DIR = webDir;
 
 const groups = [await run('shared', SHARED, workers, aloneInShared, true)];
-groups.push(...await Promise.all([run('lab', LAB, 1, QUIET, false, true), run('side', SIDE, 1, [], false, true)]));
+groups.push(...await Promise.all([run('lab', LAB, 1, QUIET, false, true), run('side', SIDE, 1, QUIET, false, true)]));
 groups.push(await run('quiet', QUIET, 1));
 const minutes = (ms) => (ms / 60_000).toFixed(1);
 console.log(`\ntest:media: ${minutes(Date.now() - started)} min (${workers} shared file${workers > 1 ? 's' : ''} at a time on ${availableParallelism()} cores)`);
