@@ -1,6 +1,6 @@
 #!/usr/bin/env node
 // `npm run test:media`: the tests that drive browsers, werift peers, ffmpeg, coturn and network
-// namespaces, in two groups.
+// namespaces, in two parts.
 // - Files that only compete for the CPU (each starts its own server on port 0 and its own
 //   browsers and peers) run two at a time when the machine has the cores for it: 4 or more, so
 //   each file still has the two cores it gets on the 2-core CI box. On 2 cores they run one at a
@@ -8,13 +8,14 @@
 //   7.5 one at a time, and five tests missed their deadlines. CHATZYO_MEDIA_WORKERS=N overrides.
 // - Files that measure time (the lab's shaped links, the probe's deadlines), load the machine
 //   on purpose (the soak) or change the host's network (namespaces, iptables; nginx with the
-//   deploy recipe) never share a vitest run with other files. They mostly wait (the 2-core box
-//   was 65% idle under lab-link, simulated-networks and readme-examples), so two such runs go
-//   side by side: the host-network files (test/probe, test/deploy: namespaces of their own,
-//   deadlines, no measured rates) one at a time beside the lab's files that check bounds a busy
-//   moment only makes easier to meet (latency above a floor, frames that flow, RTX seen). Then
-//   the files that measure closely (rates, jitter, the sender's adaptation) and the deploy
-//   test's two browsers run last with the machine to themselves (QUIET).
+//   deploy recipe) never share a vitest run with other files (the "alone" files). They mostly
+//   wait (the 2-core box was 65% idle under lab-link, simulated-networks and readme-examples),
+//   so two such runs go side by side, each one file at a time: the host-network files
+//   (test/probe, test/deploy: namespaces of their own, deadlines, no measured rates) beside the
+//   lab's files whose bounds are loose (latency above a floor, frames that flow, RTX seen, a
+//   freeze ratio under 0.2) and the soak. Then the files that measure closely (rates, jitter,
+//   round trips to a few ms, the sender's adaptation) and the deploy test's two browsers run
+//   last with the machine to themselves (QUIET).
 // Every group runs even when one before fails; the exit code is non-zero if any failed.
 import { spawn, spawnSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
@@ -28,19 +29,20 @@ const vitest = path.join(root, 'node_modules/vitest/vitest.mjs');
 
 /** Files that compete only for the CPU. */
 const SHARED = ['test/browser', 'test/peer', 'test/bots', 'test/cli/connect-', 'test/cli/help-examples'];
-/** Files that time things, load the machine or touch host-wide network state: one at a time, always. */
+/** Files that time things, load the machine or touch host-wide network state: never in the shared run, one at a time in their lane. */
 const ALONE = ['test/probe', 'test/lab', 'test/deploy', 'test/bots/soak.test.ts'];
 /** The ALONE files that sit in a SHARED folder: the shared run leaves them out. */
 const aloneInShared = ALONE.filter((f) => SHARED.some((d) => f.startsWith(`${d}/`)));
 /** ALONE folders whose files touch the host's network but measure no rate or jitter: they run beside the lab's tolerant files. */
 const SIDE = ['test/probe', 'test/deploy'];
 /**
- * ALONE files that measure closely (a link's rate and jitter, the probe's upload figure, the
- * ladder's and the bots' adaptation), and the deploy test's Chromium and Firefox behind nginx
- * (beside the lab's browser calls, the two took twice their time and a CLI call through the
- * lab's TURN relay did not connect in 30 s): last, with nothing beside them.
+ * ALONE files that measure closely (a link's rate and jitter, round trips to within a few ms, the
+ * probe's upload figure, the ladder's and the bots' adaptation), and the deploy test's Chromium
+ * and Firefox behind nginx (beside the lab's browser calls, the two took twice their time and a
+ * CLI call through the lab's TURN relay did not connect in 30 s): last, with nothing beside them.
  */
-const QUIET = ['test/lab/lab-link.test.ts', 'test/lab/probe-upload.test.ts', 'test/lab/adaptation.test.ts', 'test/lab/bots-adapt.test.ts', 'test/deploy/nginx-two-nodes.test.ts'];
+const QUIET = ['test/lab/lab-link.test.ts', 'test/lab/probe-upload.test.ts', 'test/lab/adaptation.test.ts', 'test/lab/bots-adapt.test.ts',
+  'test/lab/stun-burst.test.ts', 'test/lab/probe-quality.test.ts', 'test/deploy/nginx-two-nodes.test.ts'];
 /**
  * The ALONE files that are not SIDE: those not in QUIET run beside SIDE. The soak among them: it
  * loads the machine on purpose and checks delivery, order and memory, not time (it passed on a
@@ -63,14 +65,14 @@ const workers = Number.isInteger(asked) && asked > 0 ? asked : availableParallel
 
 // Each group also writes vitest's JSON report, so the failures can be repeated at the very end:
 // a CI log is often read from its tail, and the shared group's failures scroll away under the
-// alone group's output.
+// alone files' output.
 const reports = mkdtempSync(path.join(tmpdir(), 'chatzyo-test-media-'));
 
 /**
  * Runs vitest on `files` (without `except`) with `n` files at a time; `shareProcess`: the files
  * run in one worker process each (vitest's --no-isolate), not a fresh one per file: measured on
  * the shared group, 729 s against 824 (74 files; a fresh process and its imports cost about 1.3 s
- * a file). Each file still closes what it opened. Not for the alone group, whose files measure time.
+ * a file). Each file still closes what it opened. Not for the alone files, which measure time.
  */
 function run(name, files, n, except = [], shareProcess = false, beside = false) {
   const parallel = n > 1 ? ['--max-workers', String(n)] : ['--no-file-parallelism'];
@@ -95,7 +97,17 @@ function run(name, files, n, except = [], shareProcess = false, beside = false) 
         from.on('end', () => { if (rest) to.write(`${tag} ${rest}\n`); });
       }
     }
-    child.on('close', (status, signal) => resolve({ name, passed: status === 0, status, signal, ...failuresIn(report) }));
+    // On exit, not close: a child that a test left behind could hold the pipes open for ever.
+    // What vitest wrote is in the pipes by then; a moment is left for it to be read.
+    child.on('exit', (status, signal) => {
+      const done = () => resolve({ name, passed: status === 0, status, signal, ...failuresIn(report) });
+      if (!beside) { done(); return; }
+      const grace = setTimeout(() => { child.stdout.destroy(); child.stderr.destroy(); done(); }, 2000);
+      const pipes = [child.stdout, child.stderr].filter((p) => !p.closed);
+      let open = pipes.length;
+      if (!open) { clearTimeout(grace); done(); return; }
+      for (const p of pipes) p.once('close', () => { if (--open === 0) { clearTimeout(grace); done(); } });
+    });
   });
 }
 
@@ -159,7 +171,7 @@ const MAX_RETRIED = 6;
 const budgetMs = (Number(process.env.CHATZYO_MEDIA_BUDGET_MIN) || 26) * 60_000;
 const ciStarted = Number(process.env.CHATZYO_CI_STARTED_MS);
 const underCi = Number.isFinite(ciStarted) && ciStarted > 0;
-// 29.5, not 30: the estimate is already a file's first run plus 30%. Without the retry a flaky
+// 29.5, not 30: the estimate (retryMs) has a margin of its own. Without the retry a flaky
 // failure fails CI for certain; with it, CI passes if the retry passes in time.
 const CI_DEADLINE_MS = 29.5 * 60_000;
 const deadline = underCi ? ciStarted + CI_DEADLINE_MS : started + budgetMs;
@@ -167,9 +179,20 @@ const budgetText = underCi ? `CI's ${CI_DEADLINE_MS / 60_000}-minute` : `${budge
 const failed = groups.filter((g) => !g.passed);
 const all = failed.flatMap((g) => g.failures ?? []);
 const fileMs = new Map(groups.flatMap((g) => g.durations).map((d) => [d.file, d.ms]));
-const estimateMs = [...new Set(all.map((f) => f.file))].reduce((sum, file) => sum + Math.max(fileMs.get(file) ?? 0, 20_000), 0) * 1.3;
+/**
+ * A retry's time: the file's first run plus 10% and vitest's start (the first run was often
+ * slower, beside another lane: browser-quality took 95 s there and 77 s alone).
+ */
+const retryMs = (file) => Math.max(fileMs.get(file) ?? 0, 20_000) * 1.1 + 10_000;
+const estimateMs = [...new Set(all.map((f) => f.file))].reduce((sum, file) => sum + retryMs(file), 0);
 const retryable = failed.length > 0 && failed.every((g) => g.failures?.length) && all.length <= MAX_RETRIED
   && Date.now() + estimateMs < deadline;
+// The first run's failures are printed before any retry: a retry that CI cuts off leaves them in the log.
+for (const g of failed) {
+  console.log(`\ntest:media: the ${g.name} group failed its first run (exit ${g.status ?? g.signal})`);
+  for (const f of g.failures ?? []) printFailure(f);
+  if (g.failures && !g.failures.length) console.log('  (no test failed: vitest itself failed; see its output above)');
+}
 let retried = null;
 if (retryable) {
   console.log(`\ntest:media: running the files of the ${all.length} failed test${all.length > 1 ? 's' : ''} again, alone, once`);
@@ -177,6 +200,12 @@ if (retryable) {
   const byFile = new Map();
   for (const f of all) byFile.set(f.file, [...(byFile.get(f.file) ?? []), f]);
   for (const [file, fs] of byFile) {
+    // Each file's retry must still fit: the ones before it may have run long.
+    if (Date.now() + retryMs(file) >= deadline) {
+      console.log(`\ntest:media: ${file} not run again: past the ${budgetText} budget`);
+      retried.push({ file, first: fs, passed: false, again: null });
+      continue;
+    }
     // The whole file: a test may need the ones before it (bots-network's 3g case compares with its good case).
     const report = path.join(reports, `retry-${retried.length}.json`);
     const r = spawnSync(process.execPath, [vitest, 'run', file, '--no-file-parallelism',
@@ -189,11 +218,6 @@ if (retryable) {
 }
 rmSync(reports, { recursive: true, force: true });
 
-for (const g of failed) {
-  console.log(`\ntest:media: the ${g.name} group failed its first run (exit ${g.status ?? g.signal})`);
-  for (const f of g.failures ?? []) printFailure(f);
-  if (g.failures && !g.failures.length) console.log('  (no test failed: vitest itself failed; see its output above)');
-}
 if (failed.length && !retried) console.log(`\ntest:media: not run again (${all.length} failed; more than ${MAX_RETRIED}, no report, or past the ${budgetText} budget)`);
 const flaky = retried?.filter((r) => r.passed) ?? [];
 const broken = retried?.filter((r) => !r.passed) ?? [];

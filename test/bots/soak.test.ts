@@ -1,6 +1,7 @@
 // The 20-second version of `npm run soak` (issue 18; 30 s until the CI run had to be shorter: a 20 s run still sees ~1,200 matches and ~6,400 signals): three `chatzyo serve` nodes and a real
 // redis-server, churning signal bots and a media bot pair, every fault of the schedule once.
-// It runs in the serial (media) part of `npm test`: it needs the machine to itself.
+// It runs in test:media's lab lane (scripts/test-media.js): one at a time, beside the
+// host-network files; it checks delivery, order and memory, not time.
 import { describe, expect, it } from 'vitest';
 import { runSoak } from '../../scripts/soak.js';
 import { withTimeout } from '../helpers/deadline.js';

@@ -253,7 +253,7 @@ export async function measureBrowserCall(o: MeasureBrowserCallOptions): Promise<
     const warmStart = Date.now();
     await until(() => Date.now() - warmStart >= warmupMs, warmupMs + step, 'warm-up', 50);
     const warmupFrames = o.warmupFrames ?? 0;
-    await until(() => c.frames.length >= warmupFrames, step, `${where}: the viewer presented ${c.frames.length} of the warm-up's ${warmupFrames} frames`, 50);
+    await until(() => c.frames.length >= warmupFrames, step, () => `${where}: the viewer presented ${c.frames.length} of the warm-up's ${warmupFrames} frames`, 50);
     const sentBefore = senderPage && o.sender === 'chromium' ? await framesSent(senderPage) : null;
     const windowStart = Date.now();
     await until(() => Date.now() - windowStart >= measureMs, measureMs + step, 'measuring', 50);

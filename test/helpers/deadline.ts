@@ -13,16 +13,20 @@ export function withTimeout<T>(p: Promise<T>, ms: number, message: string): Prom
  * Polls `check` (no fixed sleeps: it resolves as soon as the condition holds). A check that
  * never returns (a hung page's evaluate) fails at the deadline too, a second late at most.
  */
-export async function until(check: () => boolean | Promise<boolean>, ms: number, message: string, everyMs = 20): Promise<void> {
+export async function until(check: () => boolean | Promise<boolean>, ms: number, message: string | (() => string), everyMs = 20): Promise<void> {
   const end = Date.now() + ms;
+  const say = () => (typeof message === 'function' ? message() : message);
+  const hung = Symbol('hung');
   for (;;) {
     const left = Math.max(0, end - Date.now()) + 1000;
-    const ok = await withTimeout(Promise.resolve().then(check), left, message).catch((err: unknown) => {
-      if (err instanceof Error && err.message === `timeout after ${left} ms: ${message}`) throw new Error(`timeout after ${ms} ms: ${message} (the last check never returned)`);
-      throw err;
-    });
+    let timer: NodeJS.Timeout | undefined;
+    const ok = await Promise.race([
+      Promise.resolve().then(check).finally(() => clearTimeout(timer)),
+      new Promise<typeof hung>((resolve) => { timer = setTimeout(() => resolve(hung), left); }),
+    ]);
+    if (ok === hung) throw new Error(`timeout after ${ms} ms: ${say()} (the last check had not returned a second past the deadline)`);
     if (ok) return;
-    if (Date.now() > end) throw new Error(`timeout after ${ms} ms: ${message}`);
+    if (Date.now() > end) throw new Error(`timeout after ${ms} ms: ${say()}`);
     await new Promise((r) => setTimeout(r, everyMs));
   }
 }
