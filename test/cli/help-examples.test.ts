@@ -10,6 +10,7 @@ import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { SignalServer } from '../../src/signal/server.js';
 import { withTimeout } from '../helpers/deadline.js';
+import { scaleExampleLoad } from '../helpers/example-load.js';
 import { startServer } from '../helpers/server.js';
 import { certDir, type CertDir } from '../helpers/tls-certs.js';
 
@@ -96,18 +97,15 @@ function examples(text: string): string[] {
   return lines.map((l) => l.replace(/^ {2}\$ /, '').replace(/\s+#.*$/, '').trim());
 }
 
-/** The example with the example hosts and fixed ports replaced by the local server. */
+/** The example with the example hosts and fixed ports replaced by the local server, its load scaled down as the README's are. */
 function local(cmd: string): string {
   const stun = `stun:127.0.0.1:${server.stunPort}`;
-  return cmd
+  const c = cmd
     .replaceAll('https://chat.example.com', cmd.includes('--ca ') ? tlsServer.url : server.url)
     .replaceAll('http://localhost:8080', server.url)
     .replace(/stun:stun2?\.example\.com:3478/g, stun)
-    .replace('--port 8080', '--port 0')
-    // Load scaled down as the README's examples are (test/deploy/readme-examples.test.ts): the
-    // example's form is what is tested.
-    .replace(/--duration (\d+)/g, (_m, n: string) => `--duration ${Math.min(Number(n), 4)}`)
-    .replace(/--next-every (\d+)/g, (_m, n: string) => `--next-every ${Math.min(Number(n), 2)}`);
+    .replace('--port 8080', '--port 0');
+  return scaleExampleLoad(c);
 }
 
 /** Runs one shell command line in `dir` with `chatzyo` on PATH, checked as `e` says. */

@@ -30,6 +30,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { SignalServer } from '../../src/signal/server.js';
 import { freeUdpTcpPort, startCoturn, type Coturn } from '../helpers/coturn.js';
 import { withTimeout } from '../helpers/deadline.js';
+import { scaleExampleLoad } from '../helpers/example-load.js';
 import { freeTcpPort } from '../helpers/redis.js';
 import { startServer } from '../helpers/server.js';
 import { ROOT } from './recipe.js';
@@ -151,10 +152,7 @@ function local(command: string, server: string): string {
     .replaceAll('PUBLIC_IP', '127.0.0.1')
     .replaceAll('/opt/chatzyo', work)
     .replace(/(^|[\s'"=>])\/etc\//g, `$1${tmp}/etc/`);
-  c = substitutePorts(c)
-    .replace(/--count (\d+)/g, (_m, n: string) => `--count ${Math.min(Number(n), 4)}`)
-    .replace(/--duration (\d+)/g, (_m, n: string) => `--duration ${Math.min(Number(n), 4)}`)
-    .replace(/--next-every (\d+)/g, (_m, n: string) => `--next-every ${Math.min(Number(n), 2)}`);
+  c = scaleExampleLoad(substitutePorts(c), 4);
   if (/(^|[\s'"=>])\/etc\b/.test(c)) throw new Error(`"${command}" would still touch /etc after substitution: ${c}`);
   return c;
 }
