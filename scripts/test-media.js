@@ -111,7 +111,10 @@ function run(name, files, n, except = [], shareProcess = false, beside = false) 
   });
 }
 
-/** The failed tests (and files that failed outside any test) in a vitest JSON report, and each file's duration. */
+/**
+ * The failed tests (and files that failed outside any test) in a vitest JSON report, each file's
+ * duration, and the time its tests took (the rest is its imports, beforeAll and afterAll).
+ */
 function failuresIn(file) {
   let report;
   try {
@@ -124,9 +127,10 @@ function failuresIn(file) {
   let passedTests = 0;
   for (const f of report.testResults ?? []) {
     const rel = path.relative(root, f.name);
-    durations.push({ file: rel, ms: (f.endTime ?? 0) - (f.startTime ?? 0) });
-    const failed = (f.assertionResults ?? []).filter((t) => t.status === 'failed');
-    passedTests += (f.assertionResults ?? []).filter((t) => t.status === 'passed').length;
+    const tests = f.assertionResults ?? [];
+    durations.push({ file: rel, ms: (f.endTime ?? 0) - (f.startTime ?? 0), testsMs: tests.reduce((sum, t) => sum + (t.duration ?? 0), 0) });
+    const failed = tests.filter((t) => t.status === 'failed');
+    passedTests += tests.filter((t) => t.status === 'passed').length;
     for (const t of failed) failures.push({ file: rel, name: t.fullName ?? t.title, ms: t.duration ?? 0, where: `${rel} > ${t.fullName ?? t.title}`, message: (t.failureMessages ?? []).join('\n') });
     if (!failed.length && f.status === 'failed') failures.push({ file: rel, name: null, ms: durations.at(-1).ms, where: rel, message: f.message ?? '' });
   }
@@ -161,7 +165,8 @@ console.log('test:media: the slowest files:');
 for (const d of groups.flatMap((g) => g.durations).sort((a, b) => b.ms - a.ms).slice(0, 8)) console.log(`  ${(d.ms / 1000).toFixed(0).padStart(4)} s  ${d.file}`);
 
 // These tests measure real media on real networks on a shared 2-core machine: a test whose
-// deadline a busy moment made it miss once is run again, alone, once. A test that fails twice
+// deadline a busy moment made it miss once is run again, alone, once (the failed tests alone;
+// the whole file only if they fail again and it fits). A test that fails twice
 // fails the run; one that passes the second time is named in the log as FLAKY, so it is seen and
 // fixed rather than hidden. Not retried: a group whose vitest died (no report), more than
 // MAX_RETRIED failed tests (that is not bad luck), or a retry that would take the run past the
@@ -178,13 +183,26 @@ const deadline = underCi ? ciStarted + CI_DEADLINE_MS : started + budgetMs;
 const budgetText = underCi ? `CI's ${CI_DEADLINE_MS / 60_000}-minute` : `${budgetMs / 60_000}-minute`;
 const failed = groups.filter((g) => !g.passed);
 const all = failed.flatMap((g) => g.failures ?? []);
-const fileMs = new Map(groups.flatMap((g) => g.durations).map((d) => [d.file, d.ms]));
+const fileRuns = new Map(groups.flatMap((g) => g.durations).map((d) => [d.file, d]));
 /**
- * A retry's time: the file's first run plus 10% and vitest's start (the first run was often
- * slower, beside another lane: browser-quality took 95 s there and 77 s alone).
+ * A retry's time: its first run plus 10% and vitest's start (the first run was often slower,
+ * beside another lane: browser-quality took 95 s there and 77 s alone). For the failed tests
+ * alone, the file's own part (imports, beforeAll, afterAll) and those tests; for the whole file,
+ * all of it.
  */
-const retryMs = (file) => Math.max(fileMs.get(file) ?? 0, 20_000) * 1.1 + 10_000;
-const estimateMs = [...new Set(all.map((f) => f.file))].reduce((sum, file) => sum + retryMs(file), 0);
+const wholeMs = (file) => Math.max(fileRuns.get(file)?.ms ?? 0, 20_000) * 1.1 + 10_000;
+const onlyMs = (file, fs) => {
+  const run = fileRuns.get(file);
+  if (!run) return wholeMs(file);
+  const own = Math.max(0, run.ms - run.testsMs);
+  return (own + fs.reduce((sum, f) => sum + f.ms, 0)) * 1.1 + 10_000;
+};
+const byFile = new Map();
+for (const f of all) byFile.set(f.file, [...(byFile.get(f.file) ?? []), f]);
+/** The failed tests alone, when every failure in the file was a test's (not its beforeAll's, say). */
+const testsOnly = (fs) => fs.every((f) => f.name !== null);
+const firstTryMs = (file, fs) => (testsOnly(fs) ? onlyMs(file, fs) : wholeMs(file));
+const estimateMs = [...byFile].reduce((sum, [file, fs]) => sum + firstTryMs(file, fs), 0);
 const retryable = failed.length > 0 && failed.every((g) => g.failures?.length) && all.length <= MAX_RETRIED
   && Date.now() + estimateMs < deadline;
 // The first run's failures are printed before any retry: a retry that CI cuts off leaves them in the log.
@@ -193,27 +211,40 @@ for (const g of failed) {
   for (const f of g.failures ?? []) printFailure(f);
   if (g.failures && !g.failures.length) console.log('  (no test failed: vitest itself failed; see its output above)');
 }
+
+/** Runs `file` again, alone; `names`: only the tests of these full names (vitest's -t). */
+function runAgain(file, names) {
+  const report = path.join(reports, `retry-${retryRuns++}.json`);
+  // vitest matches -t against the file's name, the describe blocks and the test's, space-separated.
+  const only = names ? ['-t', `(^| )(${names.map((n) => n.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')).join('|')})$`] : [];
+  console.log(`\ntest:media: ${file}${names ? `, ${names.length} test${names.length > 1 ? 's' : ''}: ${names.join('; ')}` : ', the whole file'}`);
+  const r = spawnSync(process.execPath, [vitest, 'run', file, ...only, '--no-file-parallelism',
+    '--reporter', 'default', '--reporter', 'json', '--outputFile.json', report], { stdio: 'inherit', cwd: root });
+  const again = failuresIn(report);
+  // Passed means the tests ran and passed (a file whose tests were all skipped also exits 0).
+  const ran = again.passedTests >= Math.max(1, names?.length ?? 1);
+  return { passed: r.status === 0 && ran, again: again.failures?.length ? again.failures : null };
+}
+
+let retryRuns = 0;
 let retried = null;
 if (retryable) {
-  console.log(`\ntest:media: running the files of the ${all.length} failed test${all.length > 1 ? 's' : ''} again, alone, once`);
+  console.log(`\ntest:media: running the ${all.length} failed test${all.length > 1 ? 's' : ''} again, alone, once`);
   retried = [];
-  const byFile = new Map();
-  for (const f of all) byFile.set(f.file, [...(byFile.get(f.file) ?? []), f]);
   for (const [file, fs] of byFile) {
     // Each file's retry must still fit: the ones before it may have run long.
-    if (Date.now() + retryMs(file) >= deadline) {
+    if (Date.now() + firstTryMs(file, fs) >= deadline) {
       console.log(`\ntest:media: ${file} not run again: past the ${budgetText} budget`);
       retried.push({ file, first: fs, passed: false, again: null });
       continue;
     }
-    // The whole file: a test may need the ones before it (bots-network's 3g case compares with its good case).
-    const report = path.join(reports, `retry-${retried.length}.json`);
-    const r = spawnSync(process.execPath, [vitest, 'run', file, '--no-file-parallelism',
-      '--reporter', 'default', '--reporter', 'json', '--outputFile.json', report], { stdio: 'inherit', cwd: root });
-    const again = failuresIn(report);
-    // Passed means the tests ran and passed (a file whose tests were all skipped also exits 0).
-    const ran = again.passedTests >= Math.max(1, fs.filter((f) => f.name !== null).length);
-    retried.push({ file, first: fs, passed: r.status === 0 && ran, again: again.failures?.length ? again.failures : null });
+    // The failed tests alone first: a few seconds where the whole file can take two minutes,
+    // which is what lets a retry fit in CI's time at all.
+    let r = runAgain(file, testsOnly(fs) ? fs.map((f) => f.name) : null);
+    // Failed again: the whole file, when it fits, since a test may need the ones before it
+    // (bots-network's 3g case compares with its good case).
+    if (!r.passed && testsOnly(fs) && Date.now() + wholeMs(file) < deadline) r = runAgain(file, null);
+    retried.push({ file, first: fs, ...r });
   }
 }
 rmSync(reports, { recursive: true, force: true });

@@ -54,8 +54,9 @@ export interface MeasureBrowserCallOptions {
   /** From the first frame the viewer presents to the window's start, ms (default 2000). */
   warmupMs?: number;
   /**
-   * The warm-up also lasts until the viewer has presented this many frames (default 0): a
-   * window that must see the picture flow does not open on a sender still starting up.
+   * The warm-up also lasts until the viewer has presented this many readable frames at the
+   * source's size in a row (default 0): a window that must see the full picture flow does not
+   * open on a sender still starting up, nor on a CLI sender still probing up to its best rung.
    */
   warmupFrames?: number;
   /** Each step's deadline, ms (default 30000). */
@@ -253,7 +254,19 @@ export async function measureBrowserCall(o: MeasureBrowserCallOptions): Promise<
     const warmStart = Date.now();
     await until(() => Date.now() - warmStart >= warmupMs, warmupMs + step, 'warm-up', 50);
     const warmupFrames = o.warmupFrames ?? 0;
-    await until(() => c.frames.length >= warmupFrames, step, () => `${where}: the viewer presented ${c.frames.length} of the warm-up's ${warmupFrames} frames`, 50);
+    const inARow = (): number => {
+      let n = 0;
+      for (let i = c.frames.length - 1; i >= 0; i--) {
+        const f = c.frames[i]!;
+        if (f.seq === null || f.width !== STAMP_SOURCE.width || f.height !== STAMP_SOURCE.height) break;
+        n++;
+      }
+      return n;
+    };
+    await until(() => inARow() >= warmupFrames, step, () => {
+      const last = c.frames.at(-1);
+      return `${where}: ${inARow()} of the warm-up's ${warmupFrames} readable ${STAMP_SOURCE.width}x${STAMP_SOURCE.height} frames in a row (${c.frames.length} presented, the last ${last ? `${last.width}x${last.height}` : 'none'})`;
+    }, 50);
     const sentBefore = senderPage && o.sender === 'chromium' ? await framesSent(senderPage) : null;
     const windowStart = Date.now();
     await until(() => Date.now() - windowStart >= measureMs, measureMs + step, 'measuring', 50);

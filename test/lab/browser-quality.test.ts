@@ -44,8 +44,17 @@ afterAll(async () => {
   console.log(Object.fromEntries([...results].map(([k, m]) => [k, { ...browserCallRow(m), frames: m.viewer.frames, unreadable: m.unreadable, lost: m.viewer.framesLost, size: `${m.width}x${m.height}`, loss: m.lossPercent, rtx: m.rtx, rtt: m.rttMs }])));
 });
 
-/** One call: 3 s measured after 1 s of warm-up (and `warmupFrames` frames). */
-async function measure(sender: BrowserCallSender, profileName: string, warmupFrames = 0): Promise<BrowserCallMeasurement> {
+/**
+ * One call: 3 s measured after 1 s of warm-up. On a good link the warm-up also lasts until the
+ * viewer presented 10 readable frames at the source's size in a row: in the busy lab lane a
+ * just-launched Chromium once showed one frame in its first 4 s (the y4m file read, and once a
+ * camera call that needed 8 retransmissions on a clean link), and the CLI sender, which starts on
+ * the rung its first estimate fits and probes up, was once still at 480x360 when a 3 s window
+ * closed. The window then measures the picture flowing at full size; how soon the CLI reaches its
+ * best rung is test/lab/adaptation.test.ts's to check, on a quiet machine.
+ */
+async function measure(sender: BrowserCallSender, profileName: string): Promise<BrowserCallMeasurement> {
+  const warmupFrames = profileName === 'good' ? 10 : 0;
   const m = await withTimeout(measureBrowserCall({
     server: server!.url, browser: browser!, sender, profile: parseNetworkProfile(profileName), ffmpegPath: ffmpeg, measureMs: 3000, warmupMs: 1000, warmupFrames, stepTimeoutMs: 30_000,
   }), 100_000, `${sender} -> chromium across ${profileName}`);
@@ -132,8 +141,8 @@ describe('the CLI -> Chromium viewer across 3g', () => {
   const sender: BrowserCallSender = 'cli';
   it('3g: the call\'s round trip carries the profile\'s 250 ms, and the median frame takes at least its one-way half (the relay is really in the path)', async () => {
     const m = await measure(sender, '3g');
+    // The good call's round trip, when it ran, only for the message: a retry may run this test alone.
     const good = results.get(`${sender} good`);
-    expect(good, 'the good call ran first').toBeDefined();
     expect(m.viewer.frames, JSON.stringify(m)).toBeGreaterThan(0);
     // Measured on the path, not against the good call's latency: a good call's viewer once held
     // 224 ms in its jitter buffer alone, more than this 3g call's whole latency less 100 ms. The
@@ -142,16 +151,14 @@ describe('the CLI -> Chromium viewer across 3g', () => {
     // 250 - 2 * 34.6 ms. A frame crosses it once.
     const p = parseNetworkProfile('3g');
     const spread = Math.sqrt(3) * p.jitterMs;
-    expect(m.rttMs, `round trip ${m.rttMs} ms under 3g, ${good!.rttMs} ms on good`).toBeGreaterThan(p.rttMs - 2 * spread);
+    expect(m.rttMs, `round trip ${m.rttMs} ms under 3g, ${good?.rttMs ?? '-'} ms on good`).toBeGreaterThan(p.rttMs - 2 * spread);
     expect(m.viewer.latencyMs!.p50).toBeGreaterThan(p.rttMs / 2 - spread);
   }, 120_000);
 });
 
 describe('Chromium with a y4m fake camera -> Chromium viewer', () => {
   it('good: Chromium\'s own capture path delivers the stamped file (fps and PSNR, no latency)', async () => {
-    // The window opens once 10 frames came: a Chromium just launched on a busy machine once
-    // showed one frame in its first 4 s (the y4m file read and the encoder starting).
-    const m = await measure('chromium-y4m', 'good', 10);
+    const m = await measure('chromium-y4m', 'good');
     expect(m.viewer.frames, JSON.stringify(m)).toBeGreaterThan(5);
     expect(m.windowFps).toBeGreaterThan(1.5);
     expect(m.viewer.latencyMs).toBeNull();
