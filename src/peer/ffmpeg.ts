@@ -160,7 +160,12 @@ function videoInput(src: VideoSourceSpec, enc: VideoEncodeOptions): { input: str
 function encoderArgs(codec: VideoCodec, kbps: number, gop: number): string[] {
   const rate = `${kbps}k`;
   return codec === 'vp8'
-    ? ['-c:v', 'libvpx', '-deadline', 'realtime', '-cpu-used', '8', '-lag-in-frames', '0', '-auto-alt-ref', '0',
+    // One thread per encoder: libvpx's worker threads, one per core by default, spin while they
+    // wait for a frame paced in real time. The four rungs' encoders cost 4.1 s of CPU for 10 s
+    // of video on an idle 2-core machine against 1.5 with one thread each, the same bitstream
+    // (npm run bench:encoder); on a loaded one a whole core, and they fell behind real time
+    // (12.1 s for 10 s). One thread encodes a 640x480 frame in about 3 ms.
+    ? ['-c:v', 'libvpx', '-threads', '1', '-deadline', 'realtime', '-cpu-used', '8', '-lag-in-frames', '0', '-auto-alt-ref', '0',
       '-error-resilient', '1', '-b:v', rate, '-maxrate', rate, '-bufsize', rate, '-g', String(gop), '-keyint_min', String(gop),
       // A keyframe at most three frames' worth (libwebrtc caps it the same way): every rung sends
       // one a second so the sender can switch, and uncapped they were 2-3 times that, a burst

@@ -3,6 +3,8 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { backoffDelay } from '../../src/protocol/client/index.js';
+import { ladderArgs } from '../../src/peer/ffmpeg.js';
+import { defaultLadder } from '../../src/peer/ladder.js';
 import {
   FrameCounter, h264PayloadKind, parseAudioSource, parseRtp, parseVideoSource, resolveFfmpeg, rtpOutputUrl,
   signalUrl, videoArgs, vp8PayloadKind, PEER_ERROR_CODES,
@@ -138,6 +140,22 @@ describe('options', () => {
     expect(parseAudioSource('sine')).toEqual({ type: 'sine' });
     expect(parseAudioSource('mic')).toEqual({ type: 'mic', device: 'default', api: 'pulse' });
     expect(parseAudioSource('alsa:hw:1')).toEqual({ type: 'mic', device: 'hw:1', api: 'alsa' });
+  });
+
+  it('runs every VP8 encoder of a ladder on one thread (libvpx\'s default workers spin between real-time frames: npm run bench:encoder)', () => {
+    const enc = { codec: 'vp8', width: 640, height: 480, fps: 15, bitrateKbps: 600, keyframeIntervalS: 1 } as const;
+    const rungs = defaultLadder(enc);
+    const args = ladderArgs({ type: 'testsrc' }, enc, rungs, rungs.map((_, i) => rtpOutputUrl(5004 + 2 * i)));
+    const encoders = args.map((a, i) => (a === '-c:v' ? i : -1)).filter((i) => i >= 0);
+    expect(encoders).toHaveLength(rungs.length);
+    for (const at of encoders) {
+      // Each encoder's own options run to the next output's -map.
+      const next = args.indexOf('-map', at);
+      const own = args.slice(at, next < 0 ? args.length : next);
+      expect(own.slice(0, 2)).toEqual(['-c:v', 'libvpx']);
+      expect(own[own.indexOf('-threads') + 1], own.join(' ')).toBe('1');
+    }
+    expect(videoArgs({ type: 'testsrc' }, enc, rtpOutputUrl(5004)).join(' ')).toMatch(/-c:v libvpx -threads 1 /);
   });
 
   it('encodes H.264 as constrained baseline with in-band parameter sets and no B-frames, to a connected RTP socket', () => {
