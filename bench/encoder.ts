@@ -1,6 +1,6 @@
 /**
  * bench:encoder — the CPU the CLI's video ladder costs: the real ffmpeg arguments of
- * `chatzyo connect`'s default ladder (src/peer/ffmpeg.ts ladderArgs: four VP8 rungs from one
+ * `chatzyo connect`'s default ladder (src/peer/ffmpeg.ts ladderArgs: four VP8 rungs, ten encoders, from one
  * test pattern, paced in real time, RTP to loopback sockets that discard it), against the same
  * arguments with libvpx left at its default thread count (the baseline: one worker per core,
  * which spin while they wait for the next real-time frame). Runs alternate, so the machine's
@@ -13,7 +13,7 @@ import dgram from 'node:dgram';
 import { readFileSync } from 'node:fs';
 import os from 'node:os';
 import { defaultLadder } from '../src/peer/ladder.js';
-import { DEFAULT_VIDEO, ladderArgs, rtpOutputUrl } from '../src/peer/ffmpeg.js';
+import { DEFAULT_VIDEO, ladderArgs, ladderStreams, rtpOutputUrl } from '../src/peer/ffmpeg.js';
 import { resolveFfmpeg } from '../src/peer/index.js';
 import { table } from './lib.js';
 
@@ -38,13 +38,15 @@ function cpuSeconds(pid: number): number {
 
 /** One run of the ladder for `seconds` of video: CPU seconds and wall seconds. */
 async function run(threads: 'one' | 'default'): Promise<{ cpu: number; wall: number }> {
-  const sockets = await Promise.all(defaultLadder(DEFAULT_VIDEO).map(() => new Promise<dgram.Socket>((resolve) => {
+  const rungs = defaultLadder(DEFAULT_VIDEO);
+  const streams = ladderStreams(rungs);
+  const sockets = await Promise.all(streams.map(() => new Promise<dgram.Socket>((resolve) => {
     const s = dgram.createSocket('udp4');
     s.on('message', () => { /* discarded */ });
     s.bind(0, '127.0.0.1', () => resolve(s));
   })));
   try {
-    let args = ladderArgs({ type: 'testsrc' }, DEFAULT_VIDEO, defaultLadder(DEFAULT_VIDEO), sockets.map((s) => rtpOutputUrl(s.address().port)));
+    let args = ladderArgs({ type: 'testsrc' }, DEFAULT_VIDEO, rungs, sockets.map((s) => rtpOutputUrl(s.address().port)), streams);
     if (threads === 'default') args = args.filter((a, i) => !(a === '-threads' || args[i - 1] === '-threads'));
     const at = args.indexOf('-i');
     args.splice(at, 0, '-t', String(seconds));
@@ -76,7 +78,7 @@ const row = (name: string, rs: { cpu: number; wall: number }[]) => {
 };
 const base = row('libvpx default threads (baseline)', results.default);
 const now = row('libvpx -threads 1 (connect)', results.one);
-console.log(`CLI video ladder (${defaultLadder(DEFAULT_VIDEO).map((r) => `${r.width}x${r.height}@${r.fps}`).join(', ')}), ${seconds} s of video in real time, median of ${repeat}`);
+console.log(`CLI video ladder (${defaultLadder(DEFAULT_VIDEO).map((r) => `${r.width}x${r.height}@${r.fps}`).join(', ')}; ${ladderStreams(defaultLadder(DEFAULT_VIDEO)).length} encoders), ${seconds} s of video in real time, median of ${repeat}`);
 console.log(table([
   ['encoder', 'CPU s', 'wall s', 'cores busy', 'CPU vs baseline'],
   ...[base, now].map((r) => [r.name, r.cpu.toFixed(2), r.wall.toFixed(2), r.cores.toFixed(2), `${(r.cpu / base.cpu).toFixed(2)}x`]),

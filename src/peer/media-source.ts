@@ -9,7 +9,10 @@
  * its own socket, and each attached track follows one rung at a time: asked to change
  * ({@link MediaSource.setRung}), it keeps the old rung until the new rung's next keyframe
  * starts, then carries on from there, with its RTP timestamps kept continuous (each rung has
- * its own random base) and its sequence numbers contiguous. No encoder restarts, no gap.
+ * its own random base) and its sequence numbers contiguous. No encoder restarts, no gap. A
+ * rung below the best has several encoders whose keyframes come a second apart (src/peer/
+ * ffmpeg.ts KEYFRAME_PHASES): a track keeps to one of them while it keeps the rung (fewer
+ * keyframes), and takes whichever has the next keyframe when it changes rung or needs one.
  *
  * A video sink can be paused (its partner's page is hidden, issue 14: nothing is forwarded)
  * and resumed: it then starts again as a new partner does, with the cached keyframe at once.
@@ -22,7 +25,7 @@ import { RtpPacket, type MediaStreamTrack } from 'werift';
 import { TypedEmitter } from '../protocol/client/index.js';
 import { peerError } from './errors.js';
 import { Pacer } from './pacer.js';
-import { audioArgs, FFMPEG_PAYLOAD_TYPE, ladderArgs, rtpOutputUrl, videoArgs, type AudioSourceSpec, type VideoEncodeOptions, type VideoRung, type VideoSourceSpec } from './ffmpeg.js';
+import { audioArgs, FFMPEG_PAYLOAD_TYPE, ladderArgs, ladderStreams, rtpOutputUrl, videoArgs, type AudioSourceSpec, type LadderStream, type VideoEncodeOptions, type VideoRung, type VideoSourceSpec } from './ffmpeg.js';
 import { parseRtp, payloadKind, readVp8PictureId, type RtpInfo, setRtpSequence, setRtpTimestamp, vp8PictureIdAt, writeVp8PictureId, type VideoCodec } from './rtp-frames.js';
 import { SendClock } from './send-clock.js';
 import { pumpStampedFrames } from './stamped-frames.js';
@@ -75,6 +78,8 @@ interface SinkState extends MediaSink {
   paused: boolean;
   rung: number;
   targetRung: number;
+  /** The encoder of its rung it follows (index into the source's encoders). */
+  stream: number;
   /** Sends nothing of its current rung until it switches to `targetRung` (a step down for congestion). */
   holding: boolean;
   /** Added to the rung's RTP timestamps (mod 2^32), so they continue the previous rung's. */
@@ -95,11 +100,13 @@ interface SinkState extends MediaSink {
   lastPid: number;
 }
 
-/** What arrives from one rung's encoder (one output of the ffmpeg). */
-interface RungState {
+/** What arrives from one encoder (one output of the ffmpeg). */
+interface StreamState extends LadderStream {
   socket: dgram.Socket;
   /** Packets of the last complete keyframe. */
   keyframe: Buffer[];
+  /** When it came (performance.now(), ms; -Infinity: none yet). */
+  keyframeAt: number;
   /** Packets of the frame being received. */
   current: Buffer[];
   currentTs: number;
@@ -118,7 +125,8 @@ export class MediaSource extends TypedEmitter<MediaSourceEvents> {
   framesIn = 0;
   /** The renditions, best first (one, the encode settings, without a ladder). */
   readonly rungs: readonly VideoRung[];
-  readonly #rungState: RungState[];
+  /** Per encoder: one per rung without a ladder's phases (src/peer/ffmpeg.ts ladderStreams). */
+  readonly #streams: StreamState[];
   readonly #proc: ChildProcess;
   readonly #sinks = new Set<SinkState>();
   /** Audio: sends the packets at their timestamps' cadence (null for video). */
@@ -128,19 +136,19 @@ export class MediaSource extends TypedEmitter<MediaSourceEvents> {
   #closing: Promise<void> | null = null;
   readonly #exited: Promise<void>;
 
-  private constructor(spec: MediaSourceSpec, sockets: dgram.Socket[], proc: ChildProcess) {
+  private constructor(spec: MediaSourceSpec, sockets: dgram.Socket[], streams: readonly LadderStream[], proc: ChildProcess) {
     super();
     this.kind = spec.kind;
     this.codec = spec.kind === 'video' ? spec.encode.codec : 'opus';
     this.#clock = spec.kind === 'audio' ? new SendClock(48_000) : null;
     this.rungs = spec.kind !== 'video' ? [] : spec.ladder?.length ? [...spec.ladder]
       : [{ width: spec.encode.width, height: spec.encode.height, fps: spec.encode.fps, kbps: spec.encode.bitrateKbps }];
-    this.#rungState = sockets.map((socket) => ({ socket, keyframe: [], current: [], currentTs: -1, currentKey: false }));
+    this.#streams = sockets.map((socket, i) => ({ ...streams[i]!, socket, keyframe: [], keyframeAt: -Infinity, current: [], currentTs: -1, currentKey: false }));
     this.#proc = proc;
     this.#exited = new Promise((resolve) => proc.once('exit', () => resolve()));
     proc.on('error', () => { /* spawn failures are reported by start() */ });
     proc.stderr?.on('data', (d: Buffer) => { this.#stderr = (this.#stderr + d.toString()).slice(-4000); });
-    this.#rungState.forEach((r, i) => {
+    this.#streams.forEach((r, i) => {
       r.socket.on('message', (msg) => this.#onPacket(i, msg));
       r.socket.on('error', (err) => this.emit('error', err));
     });
@@ -159,16 +167,17 @@ export class MediaSource extends TypedEmitter<MediaSourceEvents> {
       throw peerError('CHZ_ERR_DEVICE_MISSING', `The ${spec.kind} file ${spec.source.path} does not exist.`);
     }
     const ladder = spec.kind === 'video' && spec.ladder?.length ? spec.ladder : null;
+    const streams = ladder ? ladderStreams(ladder) : [{ rung: 0, phase: 0, phases: 1 }];
     const sockets: dgram.Socket[] = [];
     try {
-      for (let i = 0; i < (ladder?.length ?? 1); i++) sockets.push(await loopbackSocket());
+      for (let i = 0; i < streams.length; i++) sockets.push(await loopbackSocket());
     } catch (err) {
       for (const s of sockets) s.close();
       throw err;
     }
     const urls = sockets.map((s) => rtpOutputUrl(s.address().port));
     const args = spec.kind === 'audio' ? audioArgs(spec.source, urls[0]!, spec.bitrateKbps)
-      : ladder ? ladderArgs(spec.source, spec.encode, ladder, urls) : videoArgs(spec.source, spec.encode, urls[0]!);
+      : ladder ? ladderArgs(spec.source, spec.encode, ladder, urls, streams) : videoArgs(spec.source, spec.encode, urls[0]!);
     let proc: ChildProcess;
     try {
       const stamped = spec.kind === 'video' && spec.source.type === 'stamped';
@@ -178,7 +187,7 @@ export class MediaSource extends TypedEmitter<MediaSourceEvents> {
       for (const s of sockets) s.close();
       throw peerError('CHZ_ERR_FFMPEG_MISSING', `ffmpeg could not be started from ${opts.ffmpegPath}: ${(err as Error).message}`, err);
     }
-    const source = new MediaSource(spec, sockets, proc);
+    const source = new MediaSource(spec, sockets, streams, proc);
     const started = new Promise<void>((resolve, reject) => {
       const timer = setTimeout(() => reject(source.#ffmpegError(`ffmpeg (${spec.kind}) sent no RTP within ${opts.startTimeoutMs ?? 10_000} ms`)), opts.startTimeoutMs ?? 10_000);
       // RTP or RTCP on every output: ffmpeg is encoding each rung.
@@ -216,7 +225,7 @@ export class MediaSource extends TypedEmitter<MediaSourceEvents> {
     const r = this.#clampRung(rung);
     const sink: SinkState = {
       track, seq: Math.floor(Math.random() * 0x10000), live: this.kind === 'audio', paused: false, packetsSent: 0, framesSent: 0, bytesSent: 0,
-      rung: r, targetRung: r, holding: false, switches: 0, keyframeRequests: 0, paddingBytes: 0, betweenFrames: false, pacer: this.kind === 'video' ? new Pacer() : null, tsOffset: Math.floor(Math.random() * 0x1_0000_0000), rebase: true, lastTs: 0, lastInTs: -1, lastTsAt: 0, pidOffset: 0, lastPid: -1,
+      rung: r, targetRung: r, stream: this.#latestKeyframe(r), holding: false, switches: 0, keyframeRequests: 0, paddingBytes: 0, betweenFrames: false, pacer: this.kind === 'video' ? new Pacer() : null, tsOffset: Math.floor(Math.random() * 0x1_0000_0000), rebase: true, lastTs: 0, lastInTs: -1, lastTsAt: 0, pidOffset: 0, lastPid: -1,
     };
     this.#sinks.add(sink);
     if (this.kind === 'video') this.#replayKeyframe(sink);
@@ -313,20 +322,33 @@ export class MediaSource extends TypedEmitter<MediaSourceEvents> {
     this.#replayKeyframe(s);
   }
 
-  #replayKeyframe(sink: SinkState): void {
-    sink.live = false;
-    // The replayed keyframe is older than what follows it: its timestamp is placed now.
-    sink.rebase = true;
-    for (const p of this.#rungState[sink.rung]?.keyframe ?? []) this.#send(sink, p);
+  /** The encoder of `rung` with the newest keyframe (its first without one yet). */
+  #latestKeyframe(rung: number): number {
+    let best = -1;
+    this.#streams.forEach((st, i) => {
+      if (st.rung === rung && (best < 0 || st.keyframeAt > this.#streams[best]!.keyframeAt)) best = i;
+    });
+    return Math.max(0, best);
   }
 
-  #onPacket(rung: number, msg: Buffer): void {
+  /**
+   * Sends the rung's newest keyframe again (its timestamp placed now: it is older than what
+   * follows), then nothing until the next keyframe of any of the rung's encoders.
+   */
+  #replayKeyframe(sink: SinkState): void {
+    sink.live = false;
+    sink.rebase = true;
+    sink.stream = this.#latestKeyframe(sink.rung);
+    for (const p of this.#streams[sink.stream]?.keyframe ?? []) this.#send(sink, p);
+  }
+
+  #onPacket(stream: number, msg: Buffer): void {
     if (this.#closed) return;
     // RTCP sender reports share the port (payload types 200-204 sit at 72-76 after the marker bit).
     if (msg.length >= 2 && msg[1]! >= 192 && msg[1]! <= 223) return;
     const h = parseRtp(msg);
     if (!h) return;
-    if (rung === 0) this.packetsIn++;
+    if (stream === 0) this.packetsIn++;
     if (this.#clock) {
       this.framesIn++;
       this.#clock.push(h.timestamp, () => {
@@ -334,7 +356,8 @@ export class MediaSource extends TypedEmitter<MediaSourceEvents> {
       });
       return;
     }
-    const r = this.#rungState[rung]!;
+    const r = this.#streams[stream]!;
+    const rung = r.rung;
     const kind = payloadKind(this.codec as VideoCodec, msg.subarray(h.payloadOffset, h.payloadOffset + h.payloadLength));
     if (h.timestamp !== r.currentTs) {
       r.current = [];
@@ -345,10 +368,11 @@ export class MediaSource extends TypedEmitter<MediaSourceEvents> {
     r.current.push(msg);
     if (kind.keyframe) r.currentKey = true;
     if (h.marker) {
-      if (rung === 0) this.framesIn++;
+      if (stream === 0) this.framesIn++;
       if (r.currentKey) {
-        if (rung === 0) this.keyframesIn++;
+        if (stream === 0) this.keyframesIn++;
         r.keyframe = r.current;
+        r.keyframeAt = performance.now();
       }
     }
     for (const s of this.#sinks) {
@@ -356,12 +380,17 @@ export class MediaSource extends TypedEmitter<MediaSourceEvents> {
       if (startsKeyframe && s.targetRung === rung && s.rung !== rung) {
         // The rung it was asked for starts a keyframe: carry on from here.
         s.rung = rung;
+        s.stream = stream;
         s.switches++;
         s.live = true;
         s.rebase = true;
         s.holding = false;
+      } else if (startsKeyframe && !s.live && s.rung === rung && s.stream !== stream) {
+        // Waiting for a keyframe (a new partner, a PLI): the first of any of the rung's encoders.
+        s.stream = stream;
+        s.rebase = true;
       }
-      if (s.rung !== rung) continue;
+      if (s.stream !== stream) continue;
       if (s.holding && s.targetRung !== s.rung) continue;
       if (!s.live && startsKeyframe) s.live = true;
       if (s.live) this.#send(s, msg, h);
@@ -472,7 +501,7 @@ export class MediaSource extends TypedEmitter<MediaSourceEvents> {
       await this.#exited;
       clearTimeout(t);
     }
-    await Promise.all(this.#rungState.map((r) => new Promise<void>((resolve) => {
+    await Promise.all(this.#streams.map((r) => new Promise<void>((resolve) => {
       try { r.socket.close(() => resolve()); } catch { resolve(); }
     })));
   }

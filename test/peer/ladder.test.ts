@@ -493,6 +493,37 @@ describe('MediaSource with a ladder (real ffmpeg)', () => {
     expect(keyWidths[keyWidths.length - 1]!.w).toBe(320);
   }, 30_000);
 
+  it('on a rung below the best, keeps to one of its encoders (a keyframe every 3 s), and answers a PLI with the next keyframe of any of them (within about a second)', async () => {
+    const ffmpegPath = resolveFfmpeg().path;
+    source = await MediaSource.start({ kind: 'video', source: { type: 'testsrc' }, encode: DEFAULT_VIDEO, ladder: LADDER }, { ffmpegPath });
+    const keyframesAt: number[] = [];
+    const track = {
+      writeRtp: (b: Buffer) => {
+        const h = parseRtp(b)!;
+        const k = payloadKind('vp8', b.subarray(h.payloadOffset));
+        if (k.keyframe && k.frameStart) keyframesAt.push(performance.now());
+      },
+    } as unknown as MediaStreamTrack;
+    const sink = source.attach(track, 2);
+    // The attach replays the newest keyframe, then goes live at the next one of any encoder.
+    await until(() => keyframesAt.length >= 2, 5000, 'the first live keyframe on rung 2');
+    const liveFrom = keyframesAt[1]!;
+    // 7 s on the rung: two more keyframes, 3 s apart (with one encoder a second, there were 7).
+    await until(() => performance.now() - liveFrom >= 7000, 9000, 'seven seconds on rung 2', 100);
+    const live = keyframesAt.slice(1);
+    expect(live.length, `keyframes at ${live.map((t) => Math.round(t - liveFrom)).join(', ')} ms`).toBeLessThanOrEqual(3);
+    for (let i = 1; i < live.length; i++) expect(live[i]! - live[i - 1]!).toBeGreaterThan(2500);
+    expect(sink.rung).toBe(2);
+    // A PLI: the newest keyframe again at once, then the next live one within about a second.
+    const before = keyframesAt.length;
+    const asked = performance.now();
+    source.requestKeyframe(sink);
+    expect(keyframesAt.length).toBe(before + 1);
+    await until(() => keyframesAt.length >= before + 2, 3000, 'a live keyframe after the PLI');
+    expect(keyframesAt[before + 1]! - asked).toBeLessThan(1400);
+    expect(sink.keyframeRequests).toBe(1);
+  }, 30_000);
+
   it('stamps each frame with the time it came from the encoder, not with the encoder\'s nominal clock', async () => {
     // ffmpeg hands frames over tens of milliseconds off their nominal times (a keyframe takes
     // longer, four rungs share one process); a viewer's jitter buffer would grow by that.

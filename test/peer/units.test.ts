@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { backoffDelay } from '../../src/protocol/client/index.js';
-import { ladderArgs } from '../../src/peer/ffmpeg.js';
+import { KEYFRAME_PHASES, ladderArgs, ladderStreams } from '../../src/peer/ffmpeg.js';
 import { defaultLadder } from '../../src/peer/ladder.js';
 import {
   FrameCounter, h264PayloadKind, parseAudioSource, parseRtp, parseVideoSource, resolveFfmpeg, rtpOutputUrl,
@@ -145,9 +145,13 @@ describe('options', () => {
   it('runs every VP8 encoder of a ladder on one thread (libvpx\'s default workers spin between real-time frames: npm run bench:encoder)', () => {
     const enc = { codec: 'vp8', width: 640, height: 480, fps: 15, bitrateKbps: 600, keyframeIntervalS: 1 } as const;
     const rungs = defaultLadder(enc);
-    const args = ladderArgs({ type: 'testsrc' }, enc, rungs, rungs.map((_, i) => rtpOutputUrl(5004 + 2 * i)));
+    const streams = ladderStreams(rungs);
+    // The best rung has one encoder; each other rung KEYFRAME_PHASES, their keyframes a second apart.
+    expect(streams.map((st) => `${st.rung}.${st.phase}`)).toEqual(['0.0', ...[1, 2, 3].flatMap((r) => Array.from({ length: KEYFRAME_PHASES }, (_, p) => `${r}.${p}`))]);
+    const args = ladderArgs({ type: 'testsrc' }, enc, rungs, streams.map((_, i) => rtpOutputUrl(5004 + 2 * i)), streams);
+    expect(args.join(' ')).toContain(`-force_key_frames expr:gte(n,n_forced*${15 * KEYFRAME_PHASES}+15)`);
     const encoders = args.map((a, i) => (a === '-c:v' ? i : -1)).filter((i) => i >= 0);
-    expect(encoders).toHaveLength(rungs.length);
+    expect(encoders).toHaveLength(streams.length);
     for (const at of encoders) {
       // Each encoder's own options run to the next output's -map.
       const next = args.indexOf('-map', at);
