@@ -54,7 +54,10 @@ async function run(threads: 'one' | 'default'): Promise<{ cpu: number; wall: num
     const proc = spawn(ffmpeg, args, { stdio: ['ignore', 'ignore', 'pipe'] });
     let cpu = 0;
     const timer = setInterval(() => { try { cpu = cpuSeconds(proc.pid!); } catch { /* exited */ } }, 200);
-    const code = await new Promise<number | null>((resolve) => proc.once('exit', resolve));
+    const code = await new Promise<number | null>((resolve, reject) => {
+      proc.once('error', reject);
+      proc.once('exit', resolve);
+    });
     clearInterval(timer);
     if (code !== 0) throw new Error(`ffmpeg exited with ${code}`);
     return { cpu, wall: (performance.now() - started) / 1000 };
@@ -65,7 +68,8 @@ async function run(threads: 'one' | 'default'): Promise<{ cpu: number; wall: num
 
 const results: Record<'one' | 'default', { cpu: number; wall: number }[]> = { one: [], default: [] };
 for (let i = 0; i < repeat; i++) {
-  for (const t of ['default', 'one'] as const) {
+  // Each round starts with the other one.
+  for (const t of i % 2 ? (['one', 'default'] as const) : (['default', 'one'] as const)) {
     console.error(`bench:encoder: ${t} thread${t === 'one' ? '' : 's'} (${i + 1}/${repeat}) ...`);
     results[t].push(await run(t));
   }

@@ -113,7 +113,8 @@ function run(name, files, n, except = [], shareProcess = false, beside = false) 
 
 /**
  * The failed tests (and files that failed outside any test) in a vitest JSON report, each file's
- * duration, and the time its tests took (the rest is its imports, beforeAll and afterAll).
+ * duration (from its first test's start to its last one's end), the time its tests took, and
+ * how many it skipped.
  */
 function failuresIn(file) {
   let report;
@@ -128,7 +129,11 @@ function failuresIn(file) {
   for (const f of report.testResults ?? []) {
     const rel = path.relative(root, f.name);
     const tests = f.assertionResults ?? [];
-    durations.push({ file: rel, ms: (f.endTime ?? 0) - (f.startTime ?? 0), testsMs: tests.reduce((sum, t) => sum + (t.duration ?? 0), 0) });
+    durations.push({
+      file: rel, ms: (f.endTime ?? 0) - (f.startTime ?? 0), testsMs: tests.reduce((sum, t) => sum + (t.duration ?? 0), 0),
+      // Tests that neither passed nor failed: a describe block whose beforeAll threw skips its tests (we skip none on purpose).
+      skipped: tests.filter((t) => t.status !== 'passed' && t.status !== 'failed').length,
+    });
     const failed = tests.filter((t) => t.status === 'failed');
     passedTests += tests.filter((t) => t.status === 'passed').length;
     for (const t of failed) failures.push({ file: rel, name: t.fullName ?? t.title, ms: t.duration ?? 0, where: `${rel} > ${t.fullName ?? t.title}`, message: (t.failureMessages ?? []).join('\n') });
@@ -176,7 +181,7 @@ const MAX_RETRIED = 6;
 const budgetMs = (Number(process.env.CHATZYO_MEDIA_BUDGET_MIN) || 26) * 60_000;
 const ciStarted = Number(process.env.CHATZYO_CI_STARTED_MS);
 const underCi = Number.isFinite(ciStarted) && ciStarted > 0;
-// 29.5, not 30: the estimate (retryMs) has a margin of its own. Without the retry a flaky
+// 29.5, not 30: the estimates (wholeMs, onlyMs) have a margin of their own. Without the retry a flaky
 // failure fails CI for certain; with it, CI passes if the retry passes in time.
 const CI_DEADLINE_MS = 29.5 * 60_000;
 const deadline = underCi ? ciStarted + CI_DEADLINE_MS : started + budgetMs;
@@ -187,21 +192,24 @@ const fileRuns = new Map(groups.flatMap((g) => g.durations).map((d) => [d.file, 
 /**
  * A retry's time: its first run plus 10% and vitest's start (the first run was often slower,
  * beside another lane: browser-quality took 95 s there and 77 s alone). For the failed tests
- * alone, the file's own part (imports, beforeAll, afterAll) and those tests; for the whole file,
- * all of it.
+ * alone, those tests and OWN_MS for the file's imports, beforeAll and afterAll (vitest's report
+ * times a file from its first test to its last: a Chromium, coturn and a server took 5-8 s of
+ * browser-quality's beforeAll); for the whole file, all of it.
  */
-const wholeMs = (file) => Math.max(fileRuns.get(file)?.ms ?? 0, 20_000) * 1.1 + 10_000;
-const onlyMs = (file, fs) => {
-  const run = fileRuns.get(file);
-  if (!run) return wholeMs(file);
-  const own = Math.max(0, run.ms - run.testsMs);
-  return (own + fs.reduce((sum, f) => sum + f.ms, 0)) * 1.1 + 10_000;
-};
+const OWN_MS = 20_000;
+const wholeMs = (file) => Math.max(fileRuns.get(file)?.ms ?? 0, 20_000) * 1.1 + 10_000 + OWN_MS;
+const onlyMs = (fs) => (OWN_MS + fs.reduce((sum, f) => sum + f.ms, 0)) * 1.1 + 10_000;
+/** Files whose later tests compare with an earlier one's result (the good case): retried whole. */
+const BUILD_ON_EARLIER = ['test/lab/call-quality.test.ts', 'test/lab/stun-burst.test.ts', 'test/lab/bots-network.test.ts'];
 const byFile = new Map();
 for (const f of all) byFile.set(f.file, [...(byFile.get(f.file) ?? []), f]);
-/** The failed tests alone, when every failure in the file was a test's (not its beforeAll's, say). */
-const testsOnly = (fs) => fs.every((f) => f.name !== null);
-const firstTryMs = (file, fs) => (testsOnly(fs) ? onlyMs(file, fs) : wholeMs(file));
+/**
+ * The failed tests alone, when every failure in the file was a test's, none of its tests was
+ * skipped (a describe block whose beforeAll threw: run alone, the failed test would pass without
+ * it), and its tests stand alone.
+ */
+const testsOnly = (file, fs) => fs.every((f) => f.name !== null) && !fileRuns.get(file)?.skipped && !BUILD_ON_EARLIER.includes(file);
+const firstTryMs = (file, fs) => (testsOnly(file, fs) ? onlyMs(fs) : wholeMs(file));
 const estimateMs = [...byFile].reduce((sum, [file, fs]) => sum + firstTryMs(file, fs), 0);
 const retryable = failed.length > 0 && failed.every((g) => g.failures?.length) && all.length <= MAX_RETRIED
   && Date.now() + estimateMs < deadline;
@@ -223,6 +231,7 @@ function runAgain(file, names) {
   const again = failuresIn(report);
   // Passed means the tests ran and passed (a file whose tests were all skipped also exits 0).
   const ran = again.passedTests >= Math.max(1, names?.length ?? 1);
+  if (!ran && !again.failures?.length) console.log(`\ntest:media: ${file}: the retry ran ${again.passedTests} of the ${names?.length ?? 'file\'s'} tests (none failed)`);
   return { passed: r.status === 0 && ran, again: again.failures?.length ? again.failures : null };
 }
 
@@ -235,16 +244,19 @@ if (retryable) {
     // Each file's retry must still fit: the ones before it may have run long.
     if (Date.now() + firstTryMs(file, fs) >= deadline) {
       console.log(`\ntest:media: ${file} not run again: past the ${budgetText} budget`);
-      retried.push({ file, first: fs, passed: false, again: null });
+      retried.push({ file, first: fs, passed: false, again: null, whole: true });
       continue;
     }
     // The failed tests alone first: a few seconds where the whole file can take two minutes,
     // which is what lets a retry fit in CI's time at all.
-    let r = runAgain(file, testsOnly(fs) ? fs.map((f) => f.name) : null);
-    // Failed again: the whole file, when it fits, since a test may need the ones before it
-    // (bots-network's 3g case compares with its good case).
-    if (!r.passed && testsOnly(fs) && Date.now() + wholeMs(file) < deadline) r = runAgain(file, null);
-    retried.push({ file, first: fs, ...r });
+    const only = testsOnly(file, fs);
+    retried.push({ file, first: fs, ...runAgain(file, only ? fs.map((f) => f.name) : null), whole: !only });
+  }
+  // The failed tests that failed again alone: their whole files, when all of them still fit (the
+  // run fails unless every one passes), since a test may need what ran before it.
+  const again = retried.filter((r) => !r.passed && !r.whole);
+  if (again.length && Date.now() + again.reduce((sum, r) => sum + wholeMs(r.file), 0) < deadline) {
+    for (const r of again) Object.assign(r, runAgain(r.file, null), { whole: true });
   }
 }
 rmSync(reports, { recursive: true, force: true });

@@ -1,5 +1,5 @@
 /**
- * One encoder per media source: an ffmpeg child writes RTP to a loopback UDP socket, and a
+ * One ffmpeg per media source: it writes RTP to a loopback UDP socket per encoder, and a
  * fan-out forwards each packet to the tracks attached now (the current partner's). Next
  * swaps the attached track without restarting the encoder. A newly attached video track
  * first gets the last keyframe again, then live packets from the next keyframe on, so the
@@ -117,11 +117,11 @@ interface StreamState extends LadderStream {
 export class MediaSource extends TypedEmitter<MediaSourceEvents> {
   readonly kind: 'video' | 'audio';
   readonly codec: VideoCodec | 'opus';
-  /** Packets received from ffmpeg. */
+  /** Packets received from ffmpeg (with a ladder, from the best rung's encoder). */
   packetsIn = 0;
-  /** Keyframes received from ffmpeg. */
+  /** Keyframes received from ffmpeg (with a ladder, from the best rung's encoder). */
   keyframesIn = 0;
-  /** Frames received from ffmpeg (packets with the marker bit; audio: packets). */
+  /** Frames received from ffmpeg (packets with the marker bit; audio: packets; with a ladder, the best rung's). */
   framesIn = 0;
   /** The renditions, best first (one, the encode settings, without a ladder). */
   readonly rungs: readonly VideoRung[];

@@ -504,11 +504,14 @@ describe('MediaSource with a ladder (real ffmpeg)', () => {
         if (k.keyframe && k.frameStart) keyframesAt.push(performance.now());
       },
     } as unknown as MediaStreamTrack;
+    // Frame 0 is a keyframe for every encoder, so the phases settle a second or two in (a
+    // call attaches after ICE and DTLS); by frame 40 each encoder of rung 2 is 3 s apart.
+    await until(() => source!.framesIn >= 40, 10_000, 'the encoders 40 frames in');
     const sink = source.attach(track, 2);
     // The attach replays the newest keyframe, then goes live at the next one of any encoder.
     await until(() => keyframesAt.length >= 2, 5000, 'the first live keyframe on rung 2');
     const liveFrom = keyframesAt[1]!;
-    // 7 s on the rung: two more keyframes, 3 s apart (with one encoder a second, there were 7).
+    // 7 s on the rung: two more keyframes, 3 s apart (with one encoder a rung: 8 in 7 s).
     await until(() => performance.now() - liveFrom >= 7000, 9000, 'seven seconds on rung 2', 100);
     const live = keyframesAt.slice(1);
     expect(live.length, `keyframes at ${live.map((t) => Math.round(t - liveFrom)).join(', ')} ms`).toBeLessThanOrEqual(3);
