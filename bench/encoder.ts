@@ -9,13 +9,14 @@
  *   npm run bench:encoder -- [--seconds 10] [--repeat 3]
  */
 import { spawn } from 'node:child_process';
-import dgram from 'node:dgram';
+import type dgram from 'node:dgram';
 import { readFileSync } from 'node:fs';
 import os from 'node:os';
 import { defaultLadder } from '../src/peer/ladder.js';
 import { DEFAULT_VIDEO, ladderArgs, ladderStreams, rtpOutputUrl } from '../src/peer/ffmpeg.js';
 import { resolveFfmpeg } from '../src/peer/index.js';
-import { table } from './lib.js';
+import { loopbackSocket } from '../src/peer/media-source.js';
+import { quantile, table } from './lib.js';
 
 function arg(name: string, fallback: number): number {
   const i = process.argv.indexOf(`--${name}`);
@@ -28,6 +29,8 @@ const seconds = arg('seconds', 10);
 const repeat = Math.round(arg('repeat', 3));
 const ffmpeg = resolveFfmpeg().path;
 const TICKS = 100; // USER_HZ on Linux
+const RUNGS = defaultLadder(DEFAULT_VIDEO);
+const STREAMS = ladderStreams(RUNGS);
 
 /** ffmpeg's user + system CPU seconds so far, from /proc. */
 function cpuSeconds(pid: number): number {
@@ -38,30 +41,26 @@ function cpuSeconds(pid: number): number {
 
 /** One run of the ladder for `seconds` of video: CPU seconds and wall seconds. */
 async function run(threads: 'one' | 'default'): Promise<{ cpu: number; wall: number }> {
-  const rungs = defaultLadder(DEFAULT_VIDEO);
-  const streams = ladderStreams(rungs);
-  const sockets = await Promise.all(streams.map(() => new Promise<dgram.Socket>((resolve) => {
-    const s = dgram.createSocket('udp4');
-    s.on('message', () => { /* discarded */ });
-    s.bind(0, '127.0.0.1', () => resolve(s));
-  })));
+  const sockets: dgram.Socket[] = [];
+  let timer: NodeJS.Timeout | undefined;
   try {
-    let args = ladderArgs({ type: 'testsrc' }, DEFAULT_VIDEO, rungs, sockets.map((s) => rtpOutputUrl(s.address().port)), streams);
+    // Loopback sockets as the CLI's own (src/peer/media-source.ts), read by nobody: what arrives is dropped.
+    for (let i = 0; i < STREAMS.length; i++) sockets.push(await loopbackSocket());
+    let args = ladderArgs({ type: 'testsrc' }, DEFAULT_VIDEO, RUNGS, sockets.map((s) => rtpOutputUrl(s.address().port)), STREAMS);
     if (threads === 'default') args = args.filter((a, i) => !(a === '-threads' || args[i - 1] === '-threads'));
-    const at = args.indexOf('-i');
-    args.splice(at, 0, '-t', String(seconds));
+    args.splice(args.indexOf('-i'), 0, '-t', String(seconds));
     const started = performance.now();
     const proc = spawn(ffmpeg, args, { stdio: ['ignore', 'ignore', 'pipe'] });
     let cpu = 0;
-    const timer = setInterval(() => { try { cpu = cpuSeconds(proc.pid!); } catch { /* exited */ } }, 200);
+    timer = setInterval(() => { try { cpu = cpuSeconds(proc.pid!); } catch { /* exited */ } }, 200);
     const code = await new Promise<number | null>((resolve, reject) => {
       proc.once('error', reject);
       proc.once('exit', resolve);
     });
-    clearInterval(timer);
     if (code !== 0) throw new Error(`ffmpeg exited with ${code}`);
     return { cpu, wall: (performance.now() - started) / 1000 };
   } finally {
+    clearInterval(timer);
     for (const s of sockets) s.close();
   }
 }
@@ -74,15 +73,14 @@ for (let i = 0; i < repeat; i++) {
     results[t].push(await run(t));
   }
 }
-const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
 const row = (name: string, rs: { cpu: number; wall: number }[]) => {
-  const cpu = median(rs.map((r) => r.cpu));
-  const wall = median(rs.map((r) => r.wall));
+  const cpu = quantile(rs.map((r) => r.cpu), 0.5);
+  const wall = quantile(rs.map((r) => r.wall), 0.5);
   return { name, cpu, wall, cores: cpu / wall };
 };
 const base = row('libvpx default threads (baseline)', results.default);
 const now = row('libvpx -threads 1 (connect)', results.one);
-console.log(`CLI video ladder (${defaultLadder(DEFAULT_VIDEO).map((r) => `${r.width}x${r.height}@${r.fps}`).join(', ')}; ${ladderStreams(defaultLadder(DEFAULT_VIDEO)).length} encoders), ${seconds} s of video in real time, median of ${repeat}`);
+console.log(`CLI video ladder (${RUNGS.map((r) => `${r.width}x${r.height}@${r.fps}`).join(', ')}; ${STREAMS.length} encoders), ${seconds} s of video in real time, median of ${repeat}`);
 console.log(table([
   ['encoder', 'CPU s', 'wall s', 'cores busy', 'CPU vs baseline'],
   ...[base, now].map((r) => [r.name, r.cpu.toFixed(2), r.wall.toFixed(2), r.cores.toFixed(2), `${(r.cpu / base.cpu).toFixed(2)}x`]),

@@ -243,8 +243,7 @@ export function ladderArgs(src: VideoSourceSpec, enc: VideoEncodeOptions, rungs:
     const chain: string[] = [];
     if (r.width !== enc.width || r.height !== enc.height) chain.push(`scale=${r.width}:${r.height}`);
     if (r.fps !== enc.fps) chain.push(`fps=${r.fps}`);
-    const mine = streams.map((st, k) => ({ st, k })).filter(({ st }) => st.rung === i);
-    const outs = mine.map(({ k }) => `o${k}`);
+    const outs = streams.flatMap((st, k) => (st.rung === i ? [`o${k}`] : []));
     if (outs.length > 1) chain.push(`split=${outs.length}`);
     graph.push(`[${labels[i]}]${chain.length ? chain.join(',') : 'null'}${outs.map((o) => `[${o}]`).join('')}`);
   });

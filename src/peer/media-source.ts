@@ -508,7 +508,7 @@ export class MediaSource extends TypedEmitter<MediaSourceEvents> {
 }
 
 /** A UDP socket on loopback for one ffmpeg RTP output. */
-async function loopbackSocket(): Promise<dgram.Socket> {
+export async function loopbackSocket(): Promise<dgram.Socket> {
   const socket = dgram.createSocket('udp4');
   socket.on('error', () => { /* reported through the instance once it exists */ });
   await new Promise<void>((resolve, reject) => {
