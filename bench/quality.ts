@@ -8,7 +8,10 @@
  *   SSIM of the viewer's recording against the regenerated source (src/peer/fidelity.ts).
  * - CLI -> Chromium and Chromium -> Chromium: a Chromium viewer page reading stamps off a canvas
  *   (test/helpers/browser-call-quality.ts); the Chromium sender's camera is a stamped canvas
- *   injected in the page. PSNR is the page's luma PSNR at the source size.
+ *   injected in the page. PSNR is the page's luma PSNR at the source size. The CLI sender runs
+ *   on a thread of its own (src/lab/threaded-sender.ts), as `connect` has a process of its own:
+ *   on this process's event loop its audio left in bursts after each stall, and the viewer's
+ *   audio jitter buffer (which lip sync holds the video to) grew by 60-80 ms.
  *
  * - CLI (fixed) -> werift and CLI (fixed) -> Chromium: the same with `--no-adapt`, one fixed
  *   600 kbit/s rendition: the baseline the ladder and its bandwidth estimate are measured against
@@ -85,7 +88,7 @@ async function measure(pair: Pair, profileName: string): Promise<Cell> {
   }
   const trace = arg('trace');
   const m = await measureBrowserCall({
-    ...common, sender: pair === 'chromium-chromium' ? 'chromium' : 'cli', browser: browser!, threadedRelay: true, retransmit: pair !== 'cli-nonack-chromium', ...(trace ? { trace } : {}),
+    ...common, sender: pair === 'chromium-chromium' ? 'chromium' : 'cli', browser: browser!, threadedRelay: true, threadedSender: true, retransmit: pair !== 'cli-nonack-chromium', ...(trace ? { trace } : {}),
   });
   return { fps: m.windowFps, freezeRatio: m.viewer.freezeRatio, p50: m.viewer.latencyMs?.p50 ?? null, p95: m.viewer.latencyMs?.p95 ?? null, psnr: m.psnrDb };
 }

@@ -5,22 +5,12 @@
  * was a queue and a burst the profile does not have, on the CLI sender's path only.
  * `bench:quality` shapes every sender with one of these, so the link is the profile's.
  */
-import { Worker } from 'node:worker_threads';
+import type { Worker } from 'node:worker_threads';
 import { labError } from './errors.js';
+import { startLabWorker } from './lab-worker.js';
 import type { NetworkProfile } from './profiles.js';
 import type { RelayOptions, RelayUpstream } from './relay.js';
 import type { RelayNews, RelayOrder } from './relay-worker.js';
-
-/**
- * The worker on the compiled .js; from the .ts source (under tsx, whose loader a worker does not
- * inherit), a bootstrap that registers tsx's loader first.
- */
-function startWorker(opts: RelayOptions): Worker {
-  if (!import.meta.url.endsWith('.ts')) return new Worker(new URL('./relay-worker.js', import.meta.url), { workerData: opts });
-  const tsx = import.meta.resolve('tsx/esm/api');
-  const entry = new URL('./relay-worker.ts', import.meta.url).href;
-  return new Worker(`import(${JSON.stringify(tsx)}).then((m) => { m.register(); return import(${JSON.stringify(entry)}); });`, { eval: true, workerData: opts });
-}
 
 /** A relay on its own thread, with the members the lab's ICE rewrite uses. */
 export class ThreadedRelay {
@@ -37,7 +27,7 @@ export class ThreadedRelay {
 
   /** Starts the thread and its relay. Throws `CHZ_ERR_LAB_RELAY` when it cannot. */
   static async start(opts: RelayOptions): Promise<ThreadedRelay> {
-    const worker = startWorker(opts);
+    const worker = startLabWorker('relay-worker', opts);
     const news = await new Promise<RelayNews>((resolve) => {
       worker.once('message', resolve);
       worker.once('error', (err) => resolve({ type: 'failed', message: err.message }));

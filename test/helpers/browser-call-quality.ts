@@ -17,6 +17,7 @@ import type { Browser, Page } from 'playwright-core';
 import { iceServersThroughRelay } from '../../src/lab/ice.js';
 import { ImpairmentRelay } from '../../src/lab/relay.js';
 import { ThreadedRelay } from '../../src/lab/threaded-relay.js';
+import { ThreadedSender } from '../../src/lab/threaded-sender.js';
 import type { NetworkProfile } from '../../src/lab/profiles.js';
 import { PeerSession } from '../../src/peer/index.js';
 import { parseServerFrame, WS_PATH } from '../../src/protocol/index.js';
@@ -73,6 +74,12 @@ export interface MeasureBrowserCallOptions {
    * code, as `bench:quality` runs): the werift sender's event loop then does not shape its link.
    */
   threadedRelay?: boolean;
+  /**
+   * Run the CLI sender on a thread of its own ({@link ThreadedSender}), as a real `connect` has
+   * a process of its own: this process's stalls (the server, the browser driver) then do not
+   * time its media.
+   */
+  threadedSender?: boolean;
 }
 
 /** What {@link measureBrowserCall} measured (see {@link BrowserViewerSummary} for the fields). */
@@ -182,7 +189,7 @@ export async function measureBrowserCall(o: MeasureBrowserCallOptions): Promise<
   let y4mBrowser: Browser | null = null;
   let y4mDir: string | null = null;
   let relay: ImpairmentRelay | ThreadedRelay | null = null;
-  let cli: PeerSession | null = null;
+  let cli: PeerSession | ThreadedSender | null = null;
   let collector: FrameCollector | null = null;
   const pages: StampedPage[] = [];
   // The trace's samplers: stopped once the window closes, or on the way out of a call that failed.
@@ -213,11 +220,18 @@ export async function measureBrowserCall(o: MeasureBrowserCallOptions): Promise<
       await waitForStatus(senderPage, /position 1/, step, 'the sender waits in the queue');
     } else {
       const r = relay;
-      cli = new PeerSession({
-        server: o.server, target: { kind: 'hub', hub }, video: { type: 'stamped' }, audio: { type: 'sine' }, adapt: o.adapt !== false, retransmit: o.retransmit !== false,
-        relayOnly: true, mapIceServers: (s) => iceServersThroughRelay(s, r), ffmpegPath: o.ffmpegPath,
-      });
-      await withTimeout(cli.start(), step, `${where}: CLI sender start`);
+      if (o.threadedSender) {
+        await pointRelayAtTurn(o.server, relay, step);
+        cli = await ThreadedSender.start({
+          server: o.server, hub, adapt: o.adapt !== false, retransmit: o.retransmit !== false, ffmpegPath: o.ffmpegPath, relay: relay.address,
+        }, step);
+      } else {
+        cli = new PeerSession({
+          server: o.server, target: { kind: 'hub', hub }, video: { type: 'stamped' }, audio: { type: 'sine' }, adapt: o.adapt !== false, retransmit: o.retransmit !== false,
+          relayOnly: true, mapIceServers: (s) => iceServersThroughRelay(s, r), ffmpegPath: o.ffmpegPath,
+        });
+        await withTimeout(cli.start(), step, `${where}: CLI sender start`);
+      }
     }
     const viewer = await withTimeout(openStampedPage(browser, o.server, { name: `chromium viewer (${where})` }), step, `${where}: open the viewer page`);
     pages.push(viewer);
