@@ -4,7 +4,8 @@
  * reports, and stops them (asking first, terminating a thread that does not finish). What the
  * numbers mean is tally.ts's business; when the run ends is the controller's.
  */
-import { Worker } from 'node:worker_threads';
+import type { Worker } from 'node:worker_threads';
+import { startWorker, workerEntry } from '../peer/worker-thread.js';
 import type { BotReport } from './stats.js';
 import { addBotCounts, noBotCounts, type BotCounts } from './tally.js';
 import type { ControllerMessage, WorkerMessage, WorkerPlan, WorkerTick } from './worker-host.js';
@@ -14,26 +15,12 @@ const READY_TIMEOUT_MS = 30_000;
 /** How long a worker has to stop its bots and report, ms. */
 const STOP_TIMEOUT_MS = 15_000;
 
-/** Where tsx's ESM loader API is (only needed when running from TypeScript source). */
-function tsxApi(): string {
-  try {
-    return import.meta.resolve('tsx/esm/api');
-  } catch {
-    return 'tsx/esm/api';
-  }
-}
-
 /**
  * Starts a bots worker thread. Under tsx (tests, development) it registers tsx's loader and
  * imports the TypeScript entry; from dist/ it runs the compiled JavaScript.
  */
 export function spawnBotWorker(plan: WorkerPlan): Worker {
-  const here = import.meta.url;
-  const worker = here.endsWith('.ts')
-    ? new Worker(`import(${JSON.stringify(tsxApi())}).then((m) => { m.register(); return import(${JSON.stringify(new URL('./worker.ts', here).href)}); })`, {
-      eval: true, workerData: plan, stdout: true, stderr: true,
-    })
-    : new Worker(new URL('./worker.js', here), { workerData: plan, stdout: true, stderr: true });
+  const worker = startWorker(workerEntry(import.meta.url, 'worker'), { workerData: plan, stdout: true, stderr: true });
   worker.stdout.resume();
   worker.stderr.resume();
   return worker;

@@ -8,6 +8,7 @@
 import { mkdtempSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
+import { labSenderOptions } from './lab-sender.js';
 import { iceServersThroughRelay } from './ice.js';
 import { ImpairmentRelay } from './relay.js';
 import type { NetworkProfile } from './profiles.js';
@@ -125,10 +126,7 @@ async function measureOnce(o: MeasureCallOptions, attempts: number): Promise<Cal
   let watch: ReturnType<typeof watchCallVideo> | null = null;
   let last: PeerStats | null = null;
   try {
-    sender = new PeerSession({
-      server: o.server, target: { kind: 'hub', hub }, video: { type: 'stamped' }, audio: { type: 'sine' }, ...(o.encode ? { encode: o.encode } : {}), adapt: o.adapt !== false,
-      relayOnly: true, mapIceServers: (s) => iceServersThroughRelay(s, relay), ffmpegPath: o.ffmpegPath,
-    });
+    sender = new PeerSession(labSenderOptions({ server: o.server, hub, ...(o.encode ? { encode: o.encode } : {}), adapt: o.adapt !== false, ffmpegPath: o.ffmpegPath }, (s) => iceServersThroughRelay(s, relay)));
     const v = new PeerSession({ server: o.server, target: { kind: 'hub', hub }, video: null, audio: null, relayOnly: true, ffmpegPath: o.ffmpegPath, statsIntervalMs: 1000, recordPath });
     viewer = v;
     v.on('stats', (s) => { last = s; });

@@ -7,7 +7,7 @@
  */
 import type { Worker } from 'node:worker_threads';
 import { labError } from './errors.js';
-import { startLabWorker } from './lab-worker.js';
+import { startWorker, workerEntry } from '../peer/worker-thread.js';
 import type { NetworkProfile } from './profiles.js';
 import type { RelayOptions, RelayUpstream } from './relay.js';
 import type { RelayNews, RelayOrder } from './relay-worker.js';
@@ -27,7 +27,7 @@ export class ThreadedRelay {
 
   /** Starts the thread and its relay. Throws `CHZ_ERR_LAB_RELAY` when it cannot. */
   static async start(opts: RelayOptions): Promise<ThreadedRelay> {
-    const worker = startLabWorker('relay-worker', opts);
+    const worker = startWorker(workerEntry(import.meta.url, 'relay-worker'), { workerData: opts });
     const news = await new Promise<RelayNews>((resolve) => {
       worker.once('message', resolve);
       worker.once('error', (err) => resolve({ type: 'failed', message: err.message }));

@@ -6,7 +6,9 @@
  * the compiled JavaScript. The end-to-end calls (ice-check.ts) and the uplink test
  * (upload-ramp.ts) both run this way.
  */
-import { Worker } from 'node:worker_threads';
+import type { Worker } from 'node:worker_threads';
+import { startWorker } from '../peer/worker-thread.js';
+export { workerEntry } from '../peer/worker-thread.js';
 
 /** Options of {@link WorkerJob}. */
 export interface WorkerJobOptions {
@@ -27,13 +29,7 @@ export class WorkerJob<Req, Res> {
 
   constructor(o: WorkerJobOptions) {
     this.#name = o.name;
-    const fromSource = o.entry.href.endsWith('.ts');
-    this.#worker = fromSource
-      // Running from source: register tsx's loader in the worker before importing the TypeScript entry.
-      ? new Worker(`import(${JSON.stringify(tsxApi())}).then((m) => { m.register(); return import(${JSON.stringify(o.entry.href)}); })`, {
-        eval: true, stdout: true, stderr: true, workerData: o.workerData,
-      })
-      : new Worker(o.entry, { stdout: true, stderr: true, workerData: o.workerData });
+    this.#worker = startWorker(o.entry, { stdout: true, stderr: true, workerData: o.workerData });
     this.#worker.stdout.resume();
     this.#worker.stderr.resume();
     this.#worker.on('message', (r: Res) => this.#result?.(r));
@@ -73,19 +69,3 @@ export class WorkerJob<Req, Res> {
   }
 }
 
-/**
- * The URL of a worker entry next to `base` (an `import.meta.url`): `name.ts` when running from
- * source, `name.js` from dist/.
- */
-export function workerEntry(base: string, name: string): URL {
-  return new URL(`./${name}${base.endsWith('.ts') ? '.ts' : '.js'}`, base);
-}
-
-/** Where tsx's ESM loader API is (only needed when running from TypeScript source). */
-function tsxApi(): string {
-  try {
-    return import.meta.resolve('tsx/esm/api');
-  } catch {
-    return 'tsx/esm/api'; // resolved from the working directory
-  }
-}

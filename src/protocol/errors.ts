@@ -136,7 +136,7 @@ export const ERRORS = {
   // The network lab (src/lab): always a usage or setup problem.
   CHZ_ERR_LAB_PROFILE: { scope: 'lab', exit: X.usage, message: 'The network profile is unknown or a part of a custom profile does not parse (see "Network lab" in the README).' },
   CHZ_ERR_LAB_RELAY: { scope: 'lab', exit: X.usage, message: 'The impairment relay could not start (no loopback UDP port) or was used after it closed.' },
-  CHZ_ERR_LAB_SENDER: { scope: 'lab', exit: X.usage, message: "The lab's sender thread could not start its session (the message says why)." },
+  CHZ_ERR_LAB_SENDER: { scope: 'lab', exit: X.usage, message: "The lab's sender thread died, or its session did not start in time (a session that failed with a code of its own throws that)." },
 } as const satisfies Record<`CHZ_ERR_${string}`, ErrorSpec>;
 
 type Table = typeof ERRORS;

@@ -18,6 +18,7 @@ import { iceServersThroughRelay } from '../../src/lab/ice.js';
 import { ImpairmentRelay } from '../../src/lab/relay.js';
 import { ThreadedRelay } from '../../src/lab/threaded-relay.js';
 import { ThreadedSender } from '../../src/lab/threaded-sender.js';
+import { labSenderOptions } from '../../src/lab/lab-sender.js';
 import type { NetworkProfile } from '../../src/lab/profiles.js';
 import { PeerSession } from '../../src/peer/index.js';
 import { parseServerFrame, WS_PATH } from '../../src/protocol/index.js';
@@ -220,16 +221,12 @@ export async function measureBrowserCall(o: MeasureBrowserCallOptions): Promise<
       await waitForStatus(senderPage, /position 1/, step, 'the sender waits in the queue');
     } else {
       const r = relay;
+      const spec = { server: o.server, hub, adapt: o.adapt !== false, retransmit: o.retransmit !== false, ffmpegPath: o.ffmpegPath };
       if (o.threadedSender) {
         await pointRelayAtTurn(o.server, relay, step);
-        cli = await ThreadedSender.start({
-          server: o.server, hub, adapt: o.adapt !== false, retransmit: o.retransmit !== false, ffmpegPath: o.ffmpegPath, relay: relay.address,
-        }, step);
+        cli = await ThreadedSender.start({ ...spec, relay: relay.address }, relay, step);
       } else {
-        cli = new PeerSession({
-          server: o.server, target: { kind: 'hub', hub }, video: { type: 'stamped' }, audio: { type: 'sine' }, adapt: o.adapt !== false, retransmit: o.retransmit !== false,
-          relayOnly: true, mapIceServers: (s) => iceServersThroughRelay(s, r), ffmpegPath: o.ffmpegPath,
-        });
+        cli = new PeerSession(labSenderOptions(spec, (s) => iceServersThroughRelay(s, r)));
         await withTimeout(cli.start(), step, `${where}: CLI sender start`);
       }
     }
@@ -245,13 +242,14 @@ export async function measureBrowserCall(o: MeasureBrowserCallOptions): Promise<
     await until(() => c.frames.length > 0, step, `${where}: the viewer never presented a frame`, 50);
     const trace = o.trace ? { file: `${o.trace}-${o.profile.name}-${o.sender}.jsonl`, lines: [] as string[] } : null;
     const sender = cli;
-    // The sender's event loop shares this process with the relay: its stalls show in the trace.
-    loop = trace ? monitorEventLoopDelay({ resolution: 5 }) : null;
+    // The longest stall of the sender's event loop in each 250 ms: a threaded sender measures its
+    // own thread's; an in-process one shares this process's loop, measured here.
+    loop = trace && !(cli instanceof ThreadedSender) ? monitorEventLoopDelay({ resolution: 5 }) : null;
     loop?.enable();
     const delays = loop;
     if (trace && sender) {
       tracers.push(setInterval(() => {
-        trace.lines.push(JSON.stringify({ at: Date.now(), a: sender.adaptation, loopMaxMs: (delays?.max ?? 0) / 1e6 }));
+        trace.lines.push(JSON.stringify({ at: Date.now(), a: sender.adaptation, loopMaxMs: sender instanceof ThreadedSender ? sender.loopMaxMs : (delays?.max ?? 0) / 1e6 }));
         delays?.reset();
       }, 250));
     }
@@ -287,6 +285,8 @@ export async function measureBrowserCall(o: MeasureBrowserCallOptions): Promise<
     const windowEnd = Date.now();
     const sentAfter = senderPage && o.sender === 'chromium' ? await framesSent(senderPage) : null;
     const frames = await c.stop();
+    // A sender thread whose session ended mid-call (ffmpeg failed, say) measured nothing worth keeping.
+    if (cli instanceof ThreadedSender && cli.ended) throw new Error(`${where}: the CLI sender ended mid-call: ${cli.ended.reason}${cli.ended.message ? ` (${cli.ended.message})` : ''}`);
     stopTracing();
     if (trace) {
       for (const f of frames) trace.lines.push(JSON.stringify({ at: f.renderedAt, seq: f.seq, lat: f.timeLow === null ? null : f.renderedAt - unwrapStampTime(f.timeLow, f.renderedAt) }));

@@ -1,9 +1,10 @@
 /**
  * The CLI sender on a worker thread of its own (src/lab/threaded-sender.ts), as bench:quality
- * measures it: behind a lab relay it is matched with a werift viewer, whose video arrives through
- * the relay (the sender is relay-only, its one TURN URL the relay's); its adaptation reaches the
- * host; its close ends the session and the thread by itself; a session that cannot start is a
- * typed error and leaves no thread behind.
+ * measures it: behind a lab relay (which the thread has the host point at the server's TURN) it
+ * is matched with a werift viewer, whose video arrives through the relay (the round trip is the
+ * relay's 200 ms, not loopback's); its adaptation and its thread's loop stalls reach the host;
+ * its close ends the session and the thread by itself; a session that cannot start throws its
+ * own error code.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parseNetworkProfile, ThreadedRelay, ThreadedSender, udpTurnTarget } from '../../src/lab/index.js';
@@ -29,21 +30,25 @@ afterAll(async () => {
 
 describe('ThreadedSender', () => {
   it('sends the stamped video through the relay to its partner, reports its adaptation, and ends its thread on close', async () => {
-    const relay = await ThreadedRelay.start({ profile: parseNetworkProfile('good') });
+    const relay = await ThreadedRelay.start({ profile: parseNetworkProfile('custom:rtt=200ms') });
     let sender: ThreadedSender | null = null;
     const viewer = new PeerSession({ server: server!.url, target: { kind: 'hub', hub: 'global' }, video: null, audio: null, relayOnly: true, ffmpegPath, statsIntervalMs: 250 });
     try {
-      relay.setUpstream(udpTurnTarget(turn!.url)!);
-      sender = await ThreadedSender.start({ server: server!.url, hub: 'global', ffmpegPath, relay: relay.address }, 20_000);
+      sender = await ThreadedSender.start({ server: server!.url, hub: 'global', ffmpegPath, relay: relay.address }, relay, 20_000);
       const frames = new Promise<PeerStats>((resolve) => viewer.on('stats', (st) => { if (st.framesReceived >= 30) resolve(st); }));
       await viewer.start();
       const st = await withTimeout(frames, 30_000, 'the viewer receives 30 frames');
       expect(st.framesReceived).toBeGreaterThanOrEqual(30);
+      // Through the relay: the thread asked the host to point it at the server's TURN.
+      expect(relay.upstream).toEqual(udpTurnTarget(turn!.url));
+      expect(st.rttMs).toBeGreaterThanOrEqual(150);
       // The thread posts its adaptation: the ladder runs there and reads the viewer's feedback.
       await withTimeout(new Promise<void>((resolve) => {
         const t = setInterval(() => { if ((sender!.adaptation?.feedback ?? 0) > 0) { clearInterval(t); resolve(); } }, 50);
       }), 10_000, 'transport-wide feedback reaches the sender thread');
       expect(sender.adaptation!.width).toBeGreaterThan(0);
+      expect(sender.loopMaxMs).toBeGreaterThan(0);
+      expect(sender.ended).toBeNull();
       const left = new Promise<void>((resolve) => viewer.once('partner-left', () => resolve()));
       // 0: the session closed and the thread ended by itself (1 would be a terminated thread).
       expect(await sender.close()).toBe(0);
@@ -55,12 +60,15 @@ describe('ThreadedSender', () => {
     }
   }, 90_000);
 
-  it('fails with CHZ_ERR_LAB_SENDER when its session cannot start, and ends the thread', async () => {
+  it("throws its session's own error when the session cannot start, and CHZ_ERR_LAB_SENDER when it does not start in time", async () => {
     const relay = await ThreadedRelay.start({ profile: parseNetworkProfile('good') });
     try {
-      // A port nothing listens on: the session never joins.
-      const err = await ThreadedSender.start({ server: 'http://127.0.0.1:9', hub: 'global', ffmpegPath, relay: relay.address }, 3000).then(() => null, (e: unknown) => e);
-      expect(err).toMatchObject({ code: 'CHZ_ERR_LAB_SENDER' });
+      // A port nothing listens on: the session's own code comes across the thread.
+      const err = await ThreadedSender.start({ server: 'http://127.0.0.1:9', hub: 'global', ffmpegPath, relay: relay.address }, relay, 15_000).then(() => null, (e: unknown) => e);
+      expect(err).toMatchObject({ code: 'CHZ_ERR_SERVER_UNREACHABLE' });
+      // A session still starting when the time is up (0 ms: before the thread has even loaded it).
+      const late = await ThreadedSender.start({ server: server!.url, hub: 'global', ffmpegPath, relay: relay.address }, relay, 0).then(() => null, (e: unknown) => e);
+      expect(late).toMatchObject({ code: 'CHZ_ERR_LAB_SENDER' });
     } finally {
       await relay.close();
     }

@@ -18,7 +18,9 @@ describe('pumpStampedFrames', () => {
     const width = 160;
     const height = 120;
     const writes: { chunk: Buffer; seq: number | null; done: () => void }[] = [];
+    // A high-water mark above a frame: write() says "more welcome", so only the pending callback holds the next frame back.
     const pipe = new Writable({
+      highWaterMark: 1 << 20,
       write(chunk: Buffer, _enc, done) { writes.push({ chunk, seq: readStamp(chunk, width, height)?.seq ?? null, done }); },
     });
     const stop = pumpStampedFrames(pipe, { width, height, fps: 50 });
@@ -29,7 +31,7 @@ describe('pumpStampedFrames', () => {
       vi.advanceTimersByTime(100);
       expect(writes).toHaveLength(1);
       writes[0]!.done();
-      // A stream runs its write callbacks on the next tick (not faked); then the next frame time hands frame 1 over.
+      // The stream may run the pump's callback on the next tick (not faked): let it, then the next frame time hands frame 1 over.
       await new Promise<void>((resolve) => process.nextTick(resolve));
       vi.advanceTimersByTime(20);
       expect(writes).toHaveLength(2);
@@ -40,5 +42,24 @@ describe('pumpStampedFrames', () => {
     } finally {
       stop();
     }
+  });
+
+  it('stops drawing when the pipe fails, and leaves no timer behind', async () => {
+    vi.useFakeTimers({ toFake: ['setTimeout', 'clearTimeout', 'performance'] });
+    const tick = () => new Promise<void>((resolve) => process.nextTick(resolve));
+    let writes = 0;
+    const pipe = new Writable({ write(_chunk, _enc, done) { writes++; done(); } });
+    pipe.on('error', () => { /* the pump listens too */ });
+    pumpStampedFrames(pipe, { width: 160, height: 120, fps: 50 });
+    await tick();
+    vi.advanceTimersByTime(20);
+    expect(writes).toBe(2);
+    pipe.destroy(new Error('EPIPE'));
+    // 'error' and 'close' come on the next ticks.
+    await tick();
+    await tick();
+    vi.advanceTimersByTime(200);
+    expect(writes).toBe(2);
+    expect(vi.getTimerCount()).toBe(0);
   });
 });
