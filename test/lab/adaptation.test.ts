@@ -14,23 +14,21 @@ import { measureCall, type CallMeasurement } from '../../src/lab/call-quality.js
 import { PeerSession, resolveFfmpeg } from '../../src/peer/index.js';
 import { watchCallVideo } from '../../src/peer/stamp-reader.js';
 import type { SignalServer } from '../../src/signal/server.js';
-import { startCoturn, type Coturn } from '../helpers/coturn.js';
 import { until, withTimeout } from '../helpers/deadline.js';
-import { startServer } from '../helpers/server.js';
+import { startServerWithTurn, type ServerWithTurn } from '../helpers/server.js';
 
-let turn: Coturn;
+let lab: ServerWithTurn | undefined;
 let server: SignalServer;
 const ffmpeg = resolveFfmpeg().path;
 const printed: Record<string, unknown> = {};
 
 beforeAll(async () => {
-  turn = await startCoturn();
-  server = await startServer({ turnUrls: [turn.url], turnSecret: turn.secret });
+  lab = await startServerWithTurn();
+  server = lab.server;
 }, 30_000);
 
 afterAll(async () => {
-  await server?.close();
-  await turn?.stop();
+  await lab?.stop();
   console.log(JSON.stringify(printed, null, 1));
 });
 

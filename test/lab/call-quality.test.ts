@@ -17,23 +17,21 @@ import { measureCall, type CallMeasurement } from '../../src/lab/call-quality.js
 import { resolveFfmpeg } from '../../src/peer/index.js';
 import { estimateMos } from '../../src/quality/index.js';
 import type { SignalServer } from '../../src/signal/server.js';
-import { startCoturn, type Coturn } from '../helpers/coturn.js';
 import { withTimeout } from '../helpers/deadline.js';
-import { startServer } from '../helpers/server.js';
+import { startServerWithTurn, type ServerWithTurn } from '../helpers/server.js';
 
-let turn: Coturn;
+let lab: ServerWithTurn | undefined;
 let server: SignalServer;
 const ffmpeg = resolveFfmpeg().path;
 const results = new Map<string, CallMeasurement>();
 
 beforeAll(async () => {
-  turn = await startCoturn();
-  server = await startServer({ turnUrls: [turn.url], turnSecret: turn.secret });
+  lab = await startServerWithTurn();
+  server = lab.server;
 }, 30_000);
 
 afterAll(async () => {
-  await server?.close();
-  await turn?.stop();
+  await lab?.stop();
   console.log(JSON.stringify(Object.fromEntries(results), null, 1));
 });
 

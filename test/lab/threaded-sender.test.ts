@@ -9,38 +9,28 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parseNetworkProfile, ThreadedRelay, ThreadedSender, udpTurnTarget } from '../../src/lab/index.js';
 import { PeerSession, resolveFfmpeg, type PeerStats } from '../../src/peer/index.js';
-import type { SignalServer } from '../../src/signal/server.js';
-import { startCoturn, type Coturn } from '../helpers/coturn.js';
 import { withTimeout } from '../helpers/deadline.js';
-import { startServer } from '../helpers/server.js';
+import { startServerWithTurn, type ServerWithTurn } from '../helpers/server.js';
 
-let turn: Coturn | undefined;
-let server: SignalServer | undefined;
+let lab: ServerWithTurn | undefined;
 const ffmpegPath = resolveFfmpeg().path;
 
-beforeAll(async () => {
-  turn = await startCoturn();
-  server = await startServer({ turnUrls: [turn.url], turnSecret: turn.secret });
-}, 30_000);
-
-afterAll(async () => {
-  await server?.close();
-  await turn?.stop();
-});
+beforeAll(async () => { lab = await startServerWithTurn(); }, 30_000);
+afterAll(async () => { await lab?.stop(); });
 
 describe('ThreadedSender', () => {
   it('sends the stamped video through the relay to its partner, reports its adaptation, and ends its thread on close', async () => {
     const relay = await ThreadedRelay.start({ profile: parseNetworkProfile('custom:rtt=200ms') });
     let sender: ThreadedSender | null = null;
-    const viewer = new PeerSession({ server: server!.url, target: { kind: 'hub', hub: 'global' }, video: null, audio: null, relayOnly: true, ffmpegPath, statsIntervalMs: 250 });
+    const viewer = new PeerSession({ server: lab!.server.url, target: { kind: 'hub', hub: 'global' }, video: null, audio: null, relayOnly: true, ffmpegPath, statsIntervalMs: 250 });
     try {
-      sender = await ThreadedSender.start({ server: server!.url, hub: 'global', ffmpegPath, relay: relay.address }, relay, 20_000);
+      sender = await ThreadedSender.start({ server: lab!.server.url, hub: 'global', ffmpegPath, relay: relay.address }, relay, 20_000);
       const frames = new Promise<PeerStats>((resolve) => viewer.on('stats', (st) => { if (st.framesReceived >= 30) resolve(st); }));
       await viewer.start();
       const st = await withTimeout(frames, 30_000, 'the viewer receives 30 frames');
       expect(st.framesReceived).toBeGreaterThanOrEqual(30);
       // Through the relay: the thread asked the host to point it at the server's TURN.
-      expect(relay.upstream).toEqual(udpTurnTarget(turn!.url));
+      expect(relay.upstream).toEqual(udpTurnTarget(lab!.turn.url));
       expect(st.rttMs).toBeGreaterThanOrEqual(150);
       // The thread posts its adaptation: the ladder runs there and reads the viewer's feedback.
       await withTimeout(new Promise<void>((resolve) => {
@@ -67,7 +57,7 @@ describe('ThreadedSender', () => {
       const err = await ThreadedSender.start({ server: 'http://127.0.0.1:9', hub: 'global', ffmpegPath, relay: relay.address }, relay, 15_000).then(() => null, (e: unknown) => e);
       expect(err).toMatchObject({ code: 'CHZ_ERR_SERVER_UNREACHABLE' });
       // A session still starting when the time is up (0 ms: before the thread has even loaded it).
-      const late = await ThreadedSender.start({ server: server!.url, hub: 'global', ffmpegPath, relay: relay.address }, relay, 0).then(() => null, (e: unknown) => e);
+      const late = await ThreadedSender.start({ server: lab!.server.url, hub: 'global', ffmpegPath, relay: relay.address }, relay, 0).then(() => null, (e: unknown) => e);
       expect(late).toMatchObject({ code: 'CHZ_ERR_LAB_SENDER' });
     } finally {
       await relay.close();
