@@ -49,12 +49,15 @@ const snapshots = setInterval(() => {
   loop.reset();
 }, o.snapshotMs ?? 250);
 let closing = false;
-// Once the session has closed, the thread ends (process.exit in a worker ends the thread alone):
-// werift leaves a TURN refresh timer behind that would keep it alive for minutes.
-const end = () => {
+const stopReporting = () => {
   closing = true;
   clearInterval(snapshots);
   loop.disable();
+};
+// Once the session has closed, the thread ends (process.exit in a worker ends the thread alone):
+// werift leaves a TURN refresh timer behind that would keep it alive for minutes.
+const end = () => {
+  stopReporting();
   void session.close().finally(() => {
     port.close();
     process.exit(0);
@@ -77,8 +80,7 @@ try {
 } catch (err) {
   // The host ends the thread once it has read this (an exit now could overtake the message).
   const e = err as Error & { code?: unknown };
-  closing = true;
-  clearInterval(snapshots);
+  stopReporting();
   say({ type: 'failed', message: e.message, ...(typeof e.code === 'string' ? { code: e.code } : {}) });
   void session.close();
 }

@@ -74,7 +74,7 @@ export class ThreadedSender {
       await worker.terminate();
       const message = news.type === 'failed' ? news.message : news.type;
       const code = news.type === 'failed' ? news.code : undefined;
-      if (code && code !== 'CHZ_ERR_LAB_SENDER' && isErrorCode(code)) throw new ChatzyoError(code, `The lab's sender could not start: ${message}`);
+      if (code && isErrorCode(code)) throw new ChatzyoError(code, `The lab's sender could not start: ${message}`);
       throw labError('CHZ_ERR_LAB_SENDER', `The lab's sender thread did not start: ${message}.`);
     }
     worker.unref();

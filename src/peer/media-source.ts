@@ -78,7 +78,7 @@ interface SinkState extends MediaSink {
   paused: boolean;
   rung: number;
   targetRung: number;
-  /** The encoder of its rung it follows (index into the source's encoders). */
+  /** The encoder of its rung it follows (index into the source's encoders; video: set by each keyframe replay, audio has one). */
   stream: number;
   /** Sends nothing of its current rung until it switches to `targetRung` (a step down for congestion). */
   holding: boolean;
@@ -225,7 +225,7 @@ export class MediaSource extends TypedEmitter<MediaSourceEvents> {
     const r = this.#clampRung(rung);
     const sink: SinkState = {
       track, seq: Math.floor(Math.random() * 0x10000), live: this.kind === 'audio', paused: false, packetsSent: 0, framesSent: 0, bytesSent: 0,
-      rung: r, targetRung: r, stream: this.#latestKeyframe(r), holding: false, switches: 0, keyframeRequests: 0, paddingBytes: 0, betweenFrames: false, pacer: this.kind === 'video' ? new Pacer() : null, tsOffset: Math.floor(Math.random() * 0x1_0000_0000), rebase: true, lastTs: 0, lastInTs: -1, lastTsAt: 0, pidOffset: 0, lastPid: -1,
+      rung: r, targetRung: r, stream: 0, holding: false, switches: 0, keyframeRequests: 0, paddingBytes: 0, betweenFrames: false, pacer: this.kind === 'video' ? new Pacer() : null, tsOffset: Math.floor(Math.random() * 0x1_0000_0000), rebase: true, lastTs: 0, lastInTs: -1, lastTsAt: 0, pidOffset: 0, lastPid: -1,
     };
     this.#sinks.add(sink);
     if (this.kind === 'video') this.#replayKeyframe(sink);

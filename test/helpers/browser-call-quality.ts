@@ -223,7 +223,7 @@ export async function measureBrowserCall(o: MeasureBrowserCallOptions): Promise<
       const r = relay;
       const spec = { server: o.server, hub, adapt: o.adapt !== false, retransmit: o.retransmit !== false, ffmpegPath: o.ffmpegPath };
       if (o.threadedSender) {
-        await pointRelayAtTurn(o.server, relay, step);
+        // The thread has the relay pointed at the TURN server its welcome names.
         cli = await ThreadedSender.start({ ...spec, relay: relay.address }, relay, step);
       } else {
         cli = new PeerSession(labSenderOptions(spec, (s) => iceServersThroughRelay(s, r)));
