@@ -105,8 +105,12 @@ describe('calls on IPv6-only networks (2001:db8::/32)', () => {
       const a = peer('dual', ['--server', BY_NAME, '--room', room, flag]);
       const b = peer('dual', ['--server', BY_NAME, '--room', room, flag]);
       const [ca, cb] = await Promise.all([connected(a), connected(b)]);
-      expect(ca, flag).toMatchObject({ ipFamily: family, candidateType: 'host' });
-      expect(cb, flag).toMatchObject({ ipFamily: family, candidateType: 'host' });
+      // Direct, ours a host candidate; the partner's peer-reflexive when its first check came
+      // before its signaled candidate (as above: CI run 56 saw it under -4). Never a relay.
+      for (const c of [ca, cb]) {
+        expect(c, flag).toMatchObject({ ipFamily: family, localCandidateType: 'host' });
+        expect(['host', 'prflx'], flag).toContain(c.candidateType);
+      }
       await Promise.all([a.kill(), b.kill()]);
     }
   });
