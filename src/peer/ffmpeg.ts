@@ -266,6 +266,45 @@ export function ladderArgs(src: VideoSourceSpec, enc: VideoEncodeOptions, rungs:
   ];
 }
 
+/**
+ * The ffmpeg arguments that turn a video source into raw yuv420p frames of `enc`'s size and
+ * frame rate on stdout, for the encoders of an on-demand ladder (src/peer/rung-encoders.ts),
+ * which Node hands each frame to. Not for the stamped pattern: Node draws that itself.
+ */
+export function rawVideoArgs(src: Exclude<VideoSourceSpec, { type: 'stamped' }>, enc: VideoEncodeOptions): string[] {
+  const { input, filter } = videoInput(src, enc);
+  return ['-hide_banner', '-nostdin', '-loglevel', 'error', ...input, '-an', '-vf', filter, '-f', 'rawvideo', '-pix_fmt', 'yuv420p', 'pipe:1'];
+}
+
+/**
+ * An encoder of an on-demand ladder never sends a keyframe of its own (one every 100,000
+ * frames, nearly two hours at 15 fps): the sender asks for one by starting a fresh encoder
+ * (src/peer/rung-encoders.ts), as libwebrtc's single encoder sends one per call and one per
+ * keyframe request.
+ */
+const ON_DEMAND_GOP = 100_000;
+
+/**
+ * The ffmpeg arguments of one encoder of an on-demand ladder: raw yuv420p frames of `input`'s
+ * size on stdin at `rung.fps` (Node hands it every frame, or a rung's share of them), scaled to
+ * the rung, encoded at its bitrate, RTP to `rtpUrl`. The first `preroll` frames warm the encoder
+ * up (their output is dropped); frame `preroll` is a keyframe, and no other is.
+ *
+ * No `-fflags nobuffer` on the input: with it ffmpeg 5.1 held each frame until the next had come,
+ * a frame interval (66 ms at 15 fps) on every frame of an encoder with `-vf` (measured: a frame
+ * out 75 ms after it was written, 10 ms without).
+ */
+export function rungEncoderArgs(input: Pick<VideoEncodeOptions, 'codec' | 'width' | 'height'>, rung: VideoRung, rtpUrl: string, preroll: number): string[] {
+  const scale = rung.width !== input.width || rung.height !== input.height ? `scale=${rung.width}:${rung.height}` : 'null';
+  return [
+    '-hide_banner', '-nostdin', '-loglevel', 'error',
+    '-probesize', '32', '-analyzeduration', '0', '-f', 'rawvideo', '-pix_fmt', 'yuv420p', '-video_size', `${input.width}x${input.height}`, '-framerate', String(rung.fps), '-i', 'pipe:0',
+    '-an', '-vf', scale,
+    ...encoderArgs(input.codec, rung.kbps, ON_DEMAND_GOP, `expr:eq(n,${preroll})`),
+    ...RTP_OUT(rtpUrl),
+  ];
+}
+
 /** The ffmpeg arguments that encode an audio source to Opus RTP at `rtpUrl`. */
 export function audioArgs(src: AudioSourceSpec, rtpUrl: string, bitrateKbps = 32): string[] {
   const input: string[] = [];

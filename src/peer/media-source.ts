@@ -5,17 +5,23 @@
  * first gets the last keyframe again, then live packets from the next keyframe on, so the
  * partner's decoder starts on a keyframe at once (no waiting out a whole GOP).
  *
- * With a ladder, the one ffmpeg encodes several renditions (rungs) of the same input, each to
- * its own socket, and each attached track follows one rung at a time: asked to change
- * ({@link MediaSource.setRung}), it keeps the old rung until the new rung's next keyframe
- * starts, then carries on from there, with its RTP timestamps kept continuous (each rung has
- * its own random base) and its sequence numbers contiguous. No encoder restarts, no gap. A
- * rung below the best has several encoders whose keyframes come a second apart (src/peer/
- * ffmpeg.ts KEYFRAME_PHASES): a track keeps to one of them while it keeps the rung (fewer
- * keyframes), and takes whichever has the next keyframe when it changes rung or needs one.
+ * With a ladder, several renditions (rungs) of the same input are encoded, and each attached
+ * track follows one rung at a time: asked to change ({@link MediaSource.setRung}), it keeps the
+ * old rung until the new rung's first keyframe, then carries on from there, with its RTP
+ * timestamps kept continuous (each encoder has its own random base) and its sequence numbers
+ * and VP8 picture ids contiguous. No gap.
  *
  * A video sink can be paused (its partner's page is hidden, issue 14: nothing is forwarded)
  * and resumed: it then starts again as a new partner does, with the cached keyframe at once.
+ *
+ * A ladder is encoded on demand (src/peer/rung-encoders.ts): the raw frames are made once (the
+ * stamped pattern by Node, any other source by a decoding ffmpeg), and each rung that a track
+ * follows or is asked to follow has one encoder process fed with them, which sends no keyframe
+ * after its first. Each rung also has a spare encoder, started and warmed up but idle. A track
+ * that needs a keyframe (it changes rung, its partner sent a PLI, it is new or resumed) gets the
+ * spare fed: its first frame, a keyframe, comes within a frame interval and some 17 ms, the
+ * rung's tracks carry on from it, the old encoder is stopped, and a new spare starts. A rung
+ * nobody follows has no encoder running, only its spare.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import dgram from 'node:dgram';
@@ -25,10 +31,11 @@ import { RtpPacket, type MediaStreamTrack } from 'werift';
 import { TypedEmitter } from '../protocol/client/index.js';
 import { peerError } from './errors.js';
 import { Pacer } from './pacer.js';
-import { audioArgs, FFMPEG_PAYLOAD_TYPE, ladderArgs, ladderStreams, rtpOutputUrl, videoArgs, type AudioSourceSpec, type LadderStream, type VideoEncodeOptions, type VideoRung, type VideoSourceSpec } from './ffmpeg.js';
+import { audioArgs, FFMPEG_PAYLOAD_TYPE, rawVideoArgs, rtpOutputUrl, videoArgs, type AudioSourceSpec, type LadderStream, type VideoEncodeOptions, type VideoRung, type VideoSourceSpec } from './ffmpeg.js';
 import { parseRtp, payloadKind, readVp8PictureId, type RtpInfo, setRtpSequence, setRtpTimestamp, vp8PictureIdAt, writeVp8PictureId, type VideoCodec } from './rtp-frames.js';
 import { SendClock } from './send-clock.js';
 import { pumpStampedFrames } from './stamped-frames.js';
+import { FrameFanout, pipeRawFrames, rawFrameBytes, RungEncoder } from './rung-encoders.js';
 import { paddingPackets } from './rtp-padding.js';
 import type { CaptureClock } from './werift-seam.js';
 
@@ -100,9 +107,11 @@ interface SinkState extends MediaSink {
   lastPid: number;
 }
 
-/** What arrives from one encoder (one output of the ffmpeg). */
+/** What arrives from one encoder (one output of the ffmpeg, or one encoder of an on-demand ladder). */
 interface StreamState extends LadderStream {
   socket: dgram.Socket;
+  /** On demand: its encoder process (null once stopped). */
+  encoder: RungEncoder | null;
   /** Packets of the last complete keyframe. */
   keyframe: Buffer[];
   /** When it came (performance.now(), ms; -Infinity: none yet). */
@@ -111,6 +120,18 @@ interface StreamState extends LadderStream {
   current: Buffer[];
   currentTs: number;
   currentKey: boolean;
+}
+
+/** An on-demand ladder's rung: its encoders (indices into the source's streams). */
+interface RungSlot {
+  /** The encoder its tracks follow (null: nobody follows the rung). */
+  active: number | null;
+  /** A fresh encoder fed for a keyframe, until that keyframe comes. */
+  pending: number | null;
+  /** Warmed up and idle; null while none is (a new one is starting). */
+  spare: RungEncoder | null;
+  /** A keyframe was asked for while no spare was ready: feed the next one when it is. */
+  wanted: boolean;
 }
 
 /** A running ffmpeg encoder and its fan-out. */
@@ -127,8 +148,14 @@ export class MediaSource extends TypedEmitter<MediaSourceEvents> {
   readonly rungs: readonly VideoRung[];
   /** Per encoder: one per rung without a ladder's phases (src/peer/ffmpeg.ts ladderStreams). */
   readonly #streams: StreamState[];
-  readonly #proc: ChildProcess;
+  /** The encoding ffmpeg; with an on-demand ladder the decoding one (null for the stamped pattern, drawn by Node). */
+  readonly #proc: ChildProcess | null;
   readonly #sinks = new Set<SinkState>();
+  /** On demand: what feeds the raw frames to the encoders, the rungs, how encoders start. */
+  #fanout: FrameFanout | null = null;
+  #slots: RungSlot[] = [];
+  #stopPump: (() => void) | null = null;
+  #spawnEncoder: ((rung: number) => Promise<RungEncoder>) | null = null;
   /** Audio: sends the packets at their timestamps' cadence (null for video). */
   readonly #clock: SendClock | null;
   #stderr = '';
@@ -136,16 +163,17 @@ export class MediaSource extends TypedEmitter<MediaSourceEvents> {
   #closing: Promise<void> | null = null;
   readonly #exited: Promise<void>;
 
-  private constructor(spec: MediaSourceSpec, sockets: dgram.Socket[], streams: readonly LadderStream[], proc: ChildProcess) {
+  private constructor(spec: MediaSourceSpec, sockets: dgram.Socket[], streams: readonly LadderStream[], proc: ChildProcess | null) {
     super();
     this.kind = spec.kind;
     this.codec = spec.kind === 'video' ? spec.encode.codec : 'opus';
     this.#clock = spec.kind === 'audio' ? new SendClock(48_000) : null;
     this.rungs = spec.kind !== 'video' ? [] : spec.ladder?.length ? [...spec.ladder]
       : [{ width: spec.encode.width, height: spec.encode.height, fps: spec.encode.fps, kbps: spec.encode.bitrateKbps }];
-    this.#streams = sockets.map((socket, i) => ({ ...streams[i]!, socket, keyframe: [], keyframeAt: -Infinity, current: [], currentTs: -1, currentKey: false }));
+    this.#streams = sockets.map((socket, i) => ({ ...streams[i]!, socket, encoder: null, keyframe: [], keyframeAt: -Infinity, current: [], currentTs: -1, currentKey: false }));
     this.#proc = proc;
-    this.#exited = new Promise((resolve) => proc.once('exit', () => resolve()));
+    this.#exited = proc ? new Promise((resolve) => proc.once('exit', () => resolve())) : Promise.resolve();
+    if (!proc) return;
     proc.on('error', () => { /* spawn failures are reported by start() */ });
     proc.stderr?.on('data', (d: Buffer) => { this.#stderr = (this.#stderr + d.toString()).slice(-4000); });
     this.#streams.forEach((r, i) => {
@@ -166,8 +194,8 @@ export class MediaSource extends TypedEmitter<MediaSourceEvents> {
     if (spec.source.type === 'file' && !existsSync(spec.source.path)) {
       throw peerError('CHZ_ERR_DEVICE_MISSING', `The ${spec.kind} file ${spec.source.path} does not exist.`);
     }
-    const ladder = spec.kind === 'video' && spec.ladder?.length ? spec.ladder : null;
-    const streams = ladder ? ladderStreams(ladder) : [{ rung: 0, phase: 0, phases: 1 }];
+    if (spec.kind === 'video' && spec.ladder?.length) return MediaSource.#startOnDemand(spec, opts);
+    const streams = [{ rung: 0, phase: 0, phases: 1 }];
     const sockets: dgram.Socket[] = [];
     try {
       for (let i = 0; i < streams.length; i++) sockets.push(await loopbackSocket());
@@ -177,7 +205,7 @@ export class MediaSource extends TypedEmitter<MediaSourceEvents> {
     }
     const urls = sockets.map((s) => rtpOutputUrl(s.address().port));
     const args = spec.kind === 'audio' ? audioArgs(spec.source, urls[0]!, spec.bitrateKbps)
-      : ladder ? ladderArgs(spec.source, spec.encode, ladder, urls, streams) : videoArgs(spec.source, spec.encode, urls[0]!);
+      : videoArgs(spec.source, spec.encode, urls[0]!);
     let proc: ChildProcess;
     try {
       const stamped = spec.kind === 'video' && spec.source.type === 'stamped';
@@ -211,11 +239,131 @@ export class MediaSource extends TypedEmitter<MediaSourceEvents> {
     return source;
   }
 
-  /** The ffmpeg process id (for tests and diagnostics). */
-  get pid(): number | undefined { return this.#proc.pid; }
+  /**
+   * A ladder on demand: raw frames from the stamped pump or a decoding ffmpeg into a fan-out, a
+   * warmed-up spare encoder per rung; resolves once every spare is ready and the first frame made.
+   */
+  static async #startOnDemand(spec: Extract<MediaSourceSpec, { kind: 'video' }>, opts: MediaSourceOptions): Promise<MediaSource> {
+    const enc = spec.encode;
+    let proc: ChildProcess | null = null;
+    if (spec.source.type !== 'stamped') {
+      try {
+        proc = spawn(opts.ffmpegPath, rawVideoArgs(spec.source, enc), { stdio: ['ignore', 'pipe', 'pipe'] });
+      } catch (err) {
+        throw peerError('CHZ_ERR_FFMPEG_MISSING', `ffmpeg could not be started from ${opts.ffmpegPath}: ${(err as Error).message}`, err);
+      }
+    }
+    const source = new MediaSource(spec, [], [], proc);
+    const fanout = new FrameFanout();
+    source.#fanout = fanout;
+    source.#slots = source.rungs.map(() => ({ active: null, pending: null, spare: null, wanted: false }));
+    source.#spawnEncoder = async (rung) => new RungEncoder(opts.ffmpegPath, enc, source.rungs[rung]!, rung, await loopbackSocket());
+    const timeoutMs = opts.startTimeoutMs ?? 10_000;
+    let timer: NodeJS.Timeout | undefined;
+    try {
+      const firstFrame = new Promise<void>((resolve, reject) => {
+        fanout.once('frame', () => resolve());
+        if (!proc) return;
+        proc.once('error', (err) => reject(peerError('CHZ_ERR_FFMPEG_MISSING', `ffmpeg could not be started from ${opts.ffmpegPath}: ${err.message}`, err)));
+        // 'close' (not 'exit'): stderr is fully read by then, so the message carries ffmpeg's words.
+        proc.once('close', (code, signal) => reject(source.#ffmpegError(`ffmpeg (video) exited with ${signal ?? code} before sending media`)));
+      });
+      if (proc) pipeRawFrames(proc.stdout!, rawFrameBytes(enc.width, enc.height), fanout);
+      else source.#stopPump = pumpStampedFrames(fanout, enc);
+      const spares = Promise.all(source.rungs.map(async (_, r) => {
+        const spare = await source.#startSpare(r);
+        await spare.ready;
+      }));
+      await Promise.race([
+        Promise.all([firstFrame, spares]),
+        new Promise((_, reject) => { timer = setTimeout(() => reject(source.#ffmpegError(`ffmpeg (video) sent no RTP within ${timeoutMs} ms`)), timeoutMs); }),
+      ]);
+    } catch (err) {
+      await source.close();
+      if ((err as { code?: string }).code?.startsWith('CHZ_ERR_')) throw err;
+      throw peerError('CHZ_ERR_FFMPEG_FAILED', (err as Error).message, err);
+    } finally {
+      clearTimeout(timer);
+    }
+    return source;
+  }
 
-  /** True once ffmpeg has exited. */
-  get exited(): boolean { return this.#proc.exitCode !== null || this.#proc.signalCode !== null; }
+  /** Starts rung `r`'s next spare encoder; a spare that fails or exits before it is fed kills the source. */
+  async #startSpare(r: number): Promise<RungEncoder> {
+    const slot = this.#slots[r]!;
+    const encoder = await this.#spawnEncoder!(r);
+    if (this.#closed) { void encoder.close(); return encoder; }
+    slot.spare = encoder;
+    encoder.proc.once('exit', (code, signal) => {
+      if (this.#closed || encoder.state === 'closed') return;
+      if (slot.spare === encoder) slot.spare = null;
+      this.emit('error', peerError('CHZ_ERR_FFMPEG_FAILED', `ffmpeg (rung ${r} encoder) exited with ${signal ?? code}${encoder.stderrTail ? `:\n${encoder.stderrTail}` : ''}`));
+    });
+    encoder.ready.then(() => {
+      if (slot.wanted && slot.spare === encoder && !this.#closed) { slot.wanted = false; this.#refresh(r); }
+    }, () => { /* its exit reports it */ });
+    return encoder;
+  }
+
+  /**
+   * On demand: a keyframe of rung `r` is wanted. Its spare is fed (its first frame is one) unless
+   * one is already on its way; a new spare starts.
+   */
+  #refresh(r: number): void {
+    const slot = this.#slots[r];
+    if (!slot || slot.pending !== null || this.#closed) return;
+    const encoder = slot.spare;
+    if (!encoder || encoder.state !== 'spare') { slot.wanted = true; return; }
+    slot.spare = null;
+    const index = this.#streams.length;
+    this.#streams.push({ rung: r, phase: 0, phases: 1, socket: encoder.socket, encoder, keyframe: [], keyframeAt: -Infinity, current: [], currentTs: -1, currentKey: false });
+    slot.pending = index;
+    encoder.onPacket = (msg) => this.#onPacket(index, msg);
+    encoder.feed();
+    this.#fanout!.add(encoder.proc.stdin!, this.rungs[r]!.fps / this.rungs[0]!.fps);
+    this.#startSpare(r).catch((err: Error) => { if (!this.#closed) this.emit('error', peerError('CHZ_ERR_FFMPEG_FAILED', err.message, err)); });
+  }
+
+  /** On demand: stops a stream's encoder (replaced, or its rung no longer followed). */
+  #retire(stream: number | null): void {
+    const st = stream === null ? null : this.#streams[stream];
+    if (!st?.encoder) return;
+    this.#fanout?.remove(st.encoder.proc.stdin!);
+    void st.encoder.close();
+    st.encoder = null;
+    st.keyframe = [];
+    st.current = [];
+  }
+
+  /** On demand: stops the encoders of every rung no track follows or is asked to follow. */
+  #prune(): void {
+    this.#slots.forEach((slot, r) => {
+      if ([...this.#sinks].some((s) => s.rung === r || s.targetRung === r)) return;
+      this.#retire(slot.active);
+      this.#retire(slot.pending);
+      slot.active = null;
+      slot.pending = null;
+      slot.wanted = false;
+    });
+  }
+
+  /** The ffmpeg process id: the encoder's, or with a ladder the decoder's (undefined for the stamped pattern, which Node draws). */
+  get pid(): number | undefined { return this.#proc?.pid; }
+
+  /** The processes of its encoders and of its decoder, running or not. */
+  get #procs(): ChildProcess[] {
+    const encoders = [...this.#streams.map((st) => st.encoder), ...this.#slots.map((sl) => sl.spare)].filter((e): e is RungEncoder => e !== null);
+    return [...(this.#proc ? [this.#proc] : []), ...encoders.map((e) => e.proc)];
+  }
+
+  /** The process ids of its ffmpegs now (for tests and diagnostics). */
+  get pids(): number[] { return this.#procs.map((p) => p.pid).filter((p): p is number => p !== undefined); }
+
+  /** True once every ffmpeg of it has exited (and with a ladder on demand, after close). */
+  get exited(): boolean {
+    const gone = (p: ChildProcess) => p.exitCode !== null || p.signalCode !== null;
+    return this.#fanout ? this.#closed && this.#procs.every(gone) : gone(this.#proc!);
+  }
 
   /**
    * Starts forwarding to `track`. Video: the cached keyframe goes out first, then live packets
@@ -228,7 +376,8 @@ export class MediaSource extends TypedEmitter<MediaSourceEvents> {
       rung: r, targetRung: r, stream: 0, holding: false, switches: 0, keyframeRequests: 0, paddingBytes: 0, betweenFrames: false, pacer: this.kind === 'video' ? new Pacer() : null, tsOffset: Math.floor(Math.random() * 0x1_0000_0000), rebase: true, lastTs: 0, lastInTs: -1, lastTsAt: 0, pidOffset: 0, lastPid: -1,
     };
     this.#sinks.add(sink);
-    if (this.kind === 'video') this.#replayKeyframe(sink);
+    if (this.#fanout) this.#awaitKeyframe(sink);
+    else if (this.kind === 'video') this.#replayKeyframe(sink);
     return sink;
   }
 
@@ -244,6 +393,7 @@ export class MediaSource extends TypedEmitter<MediaSourceEvents> {
     if (!this.#sinks.has(s)) return s.rung;
     s.targetRung = this.#clampRung(rung);
     s.holding = opts.hold === true && s.targetRung > s.rung;
+    if (this.#fanout && s.targetRung !== s.rung) this.#refresh(s.targetRung);
     return s.targetRung;
   }
 
@@ -276,6 +426,7 @@ export class MediaSource extends TypedEmitter<MediaSourceEvents> {
   detach(sink: MediaSink): void {
     (sink as SinkState).pacer?.stop();
     this.#sinks.delete(sink as SinkState);
+    if (this.#fanout) this.#prune();
   }
 
   /**
@@ -304,7 +455,8 @@ export class MediaSource extends TypedEmitter<MediaSourceEvents> {
     const s = sink as SinkState;
     if (this.kind !== 'video' || !this.#sinks.has(s) || !s.paused) return;
     s.paused = false;
-    this.#replayKeyframe(s);
+    if (this.#fanout) this.#awaitKeyframe(s);
+    else this.#replayKeyframe(s);
   }
 
   /**
@@ -319,7 +471,19 @@ export class MediaSource extends TypedEmitter<MediaSourceEvents> {
     if (this.kind !== 'video' || !this.#sinks.has(s)) return;
     s.keyframeRequests++;
     if (!s.live || s.paused || s.holding) return;
-    this.#replayKeyframe(s);
+    if (this.#fanout) this.#awaitKeyframe(s);
+    else this.#replayKeyframe(s);
+  }
+
+  /**
+   * On demand: the sink sends nothing until its rung's next keyframe, which a fresh encoder
+   * makes within a frame interval or so ({@link #refresh}).
+   */
+  #awaitKeyframe(sink: SinkState): void {
+    sink.live = false;
+    sink.rebase = true;
+    sink.stream = -1;
+    this.#refresh(sink.rung);
   }
 
   /** The encoder of `rung` with the newest keyframe (its first without one yet). */
@@ -348,7 +512,8 @@ export class MediaSource extends TypedEmitter<MediaSourceEvents> {
     if (msg.length >= 2 && msg[1]! >= 192 && msg[1]! <= 223) return;
     const h = parseRtp(msg);
     if (!h) return;
-    if (stream === 0) this.packetsIn++;
+    const counted = stream === 0 || this.#fanout !== null;
+    if (counted) this.packetsIn++;
     if (this.#clock) {
       this.framesIn++;
       this.#clock.push(h.timestamp, () => {
@@ -365,19 +530,33 @@ export class MediaSource extends TypedEmitter<MediaSourceEvents> {
       r.currentKey = false;
     }
     const startsKeyframe = kind.keyframe && r.current.length === 0;
+    // On demand: a fresh encoder's first keyframe takes over its rung from the encoder before it.
+    let replaced: number | null = null;
+    const slot = this.#slots[rung];
+    if (startsKeyframe && slot?.pending === stream) {
+      replaced = slot.active;
+      slot.active = stream;
+      slot.pending = null;
+    }
     r.current.push(msg);
     if (kind.keyframe) r.currentKey = true;
     if (h.marker) {
-      if (stream === 0) this.framesIn++;
+      if (counted) this.framesIn++;
       if (r.currentKey) {
-        if (stream === 0) this.keyframesIn++;
+        if (counted) this.keyframesIn++;
         r.keyframe = r.current;
         r.keyframeAt = performance.now();
       }
     }
+    let switched = false;
     for (const s of this.#sinks) {
+      if (replaced !== null && s.stream === replaced) {
+        s.stream = stream;
+        s.rebase = true;
+      }
       if (s.paused) continue;
       if (startsKeyframe && s.targetRung === rung && s.rung !== rung) {
+        switched = true;
         // The rung it was asked for starts a keyframe: carry on from here.
         s.rung = rung;
         s.stream = stream;
@@ -395,6 +574,8 @@ export class MediaSource extends TypedEmitter<MediaSourceEvents> {
       if (!s.live && startsKeyframe) s.live = true;
       if (s.live) this.#send(s, msg, h);
     }
+    if (replaced !== null) this.#retire(replaced);
+    if (switched && this.#fanout) this.#prune();
   }
 
   /** Forwards a copy of `packet` to `sink`; `h` is its parsed header when the caller has it. */
@@ -480,7 +661,7 @@ export class MediaSource extends TypedEmitter<MediaSourceEvents> {
   }
 
   #isDeviceSource(): boolean {
-    const args = this.#proc.spawnargs.join(' ');
+    const args = this.#proc?.spawnargs.join(' ') ?? '';
     return / -f (v4l2|pulse|alsa) /.test(args);
   }
 
@@ -493,15 +674,22 @@ export class MediaSource extends TypedEmitter<MediaSourceEvents> {
   async #close(): Promise<void> {
     this.#closed = true;
     this.#clock?.stop();
+    this.#stopPump?.();
     for (const s of this.#sinks) s.pacer?.stop();
     this.#sinks.clear();
-    if (this.#proc.exitCode === null && this.#proc.signalCode === null && this.#proc.pid !== undefined) {
-      this.#proc.kill('SIGTERM');
-      const t = setTimeout(() => this.#proc.kill('SIGKILL'), 2000);
+    this.#fanout?.destroy();
+    const encoders = [...this.#streams.map((st) => st.encoder), ...this.#slots.map((sl) => sl.spare)].filter((e): e is RungEncoder => e !== null);
+    await Promise.all(encoders.map((e) => e.close()));
+    if (this.#fanout) this.#proc?.stdout?.destroy();
+    if (this.#proc && this.#proc.exitCode === null && this.#proc.signalCode === null && this.#proc.pid !== undefined) {
+      const proc = this.#proc;
+      proc.kill('SIGTERM');
+      const t = setTimeout(() => proc.kill('SIGKILL'), 2000);
       await this.#exited;
       clearTimeout(t);
     }
-    await Promise.all(this.#streams.map((r) => new Promise<void>((resolve) => {
+    // An on-demand ladder's sockets are its encoders' (closed with them).
+    await Promise.all(this.#streams.filter((r) => !this.#fanout).map((r) => new Promise<void>((resolve) => {
       try { r.socket.close(() => resolve()); } catch { resolve(); }
     })));
   }

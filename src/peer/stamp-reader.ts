@@ -149,6 +149,21 @@ export function watchCallVideo(call: Call, ffmpegPath: string, onFrame?: StampRe
   let closed = false;
   const early: Buffer[] = [];
   const subs: (() => void)[] = [];
+  // Its decoder starts mid-stream, after the call's first keyframe went by (a CLI sender makes
+  // keyframes only on request): ask for one, as a browser's decoder does, until a frame decodes,
+  // 250 ms, then twice as long each time up to 4 s.
+  let decoded = false;
+  let pliTimer: NodeJS.Timeout | null = null;
+  const askForKeyframe = (waitMs: number) => {
+    pliTimer = null;
+    if (closed || decoded) return;
+    call.requestKeyframe();
+    pliTimer = setTimeout(() => askForKeyframe(Math.min(4000, waitMs * 2)), waitMs);
+  };
+  const seeFrame: NonNullable<StampReaderOptions['onFrame']> = (f) => {
+    decoded = true;
+    onFrame?.(f);
+  };
   const attach = (track: MediaStreamTrack) => {
     const transceiver = call.pc.getTransceivers().find((t) => t.receiver.tracks.includes(track));
     subs.push(track.onReceiveRtp.subscribe((rtp: RtpPacket) => {
@@ -158,11 +173,12 @@ export function watchCallVideo(call: Call, ffmpegPath: string, onFrame?: StampRe
       if (early.length < 500) early.push(bytes);
       if (starting) return;
       const name = transceiver?.codecs.find((c) => c.payloadType === rtp.header.payloadType)?.name.toLowerCase() ?? 'vp8';
-      starting = StampReader.start({ ffmpegPath, codec: name === 'h264' ? 'h264' : 'vp8', payloadType: rtp.header.payloadType, ...(onFrame ? { onFrame } : {}) });
+      starting = StampReader.start({ ffmpegPath, codec: name === 'h264' ? 'h264' : 'vp8', payloadType: rtp.header.payloadType, onFrame: seeFrame });
       void starting.then((r) => {
         if (closed) { void r.close(); return; }
         reader = r;
         for (const b of early.splice(0)) r.push(b);
+        askForKeyframe(250);
       });
     }).unSubscribe);
   };
@@ -179,6 +195,7 @@ export function watchCallVideo(call: Call, ffmpegPath: string, onFrame?: StampRe
     reader: () => reader,
     close: async () => {
       closed = true;
+      if (pliTimer) clearTimeout(pliTimer);
       for (const s of subs.splice(0)) s();
       const r = reader ?? (starting ? await starting.catch(() => null) : null);
       await r?.close();

@@ -1,0 +1,202 @@
+/**
+ * The parts of an on-demand ladder (src/peer/media-source.ts): raw frames made once and handed
+ * to one encoder process per rung, each of which can be replaced by a fresh one whose first
+ * frame is a keyframe. That is how the headless peer sends a keyframe when it needs one (a
+ * rung change, a partner's PLI, a new partner) and never otherwise: ffmpeg 5.1 cannot be asked
+ * for a keyframe while it runs, and a ladder that sends them on a timer so a sender can switch
+ * puts a burst into a narrow uplink every few seconds (the lab's `low-upload`: each froze the
+ * picture 150-270 ms). A browser's one encoder sends a keyframe per call and one per request.
+ *
+ * - {@link FrameFanout}: a Writable that takes one raw frame at a time and writes it to every
+ *   encoder fed now (a 3 fps rung gets its share of the frames); its callback comes when all
+ *   have taken it, so the frame's buffer can be drawn on again (src/peer/stamped-frames.ts).
+ * - {@link RungEncoder}: one ffmpeg that encodes a rung to RTP on a loopback socket. It starts as
+ *   a spare: one grey frame warms it up (its output dropped; ffmpeg starts its encoder at the
+ *   first frame and reads two frames before it sends one), then it waits, idle, for frames.
+ *   Fed, its first frame out is a keyframe, about 17 ms after it went in.
+ * - {@link pipeRawFrames}: cuts a decoder's raw stdout into frames for the fan-out.
+ */
+import { spawn, type ChildProcess } from 'node:child_process';
+import type dgram from 'node:dgram';
+import { Writable, type Readable } from 'node:stream';
+import { rtpOutputUrl, rungEncoderArgs, type VideoEncodeOptions, type VideoRung } from './ffmpeg.js';
+import { parseRtp } from './rtp-frames.js';
+
+/** Frames a spare is warmed up with; its output is dropped. */
+export const PREROLL_FRAMES = 1;
+
+/** Bytes of one yuv420p frame. */
+export function rawFrameBytes(width: number, height: number): number {
+  return width * height + 2 * ((width >> 1) * (height >> 1));
+}
+
+/** An encoder the fan-out feeds: its stdin, and the share of frames it takes (1: every one). */
+interface FanoutTarget {
+  stdin: Writable;
+  share: number;
+  /** Its share accumulates frame by frame; a frame goes to it when this reaches 1. */
+  credit: number;
+}
+
+/**
+ * Hands each raw frame written to it to every encoder fed now. An encoder whose pipe still holds
+ * its last frame skips this one (the stamped pump skips a frame the same way); the write's
+ * callback comes when every encoder that took the frame has read it.
+ */
+export class FrameFanout extends Writable {
+  readonly #targets = new Map<Writable, FanoutTarget>();
+  /** Frames written to it so far. */
+  frames = 0;
+
+  constructor() {
+    super({ highWaterMark: 1, decodeStrings: false });
+  }
+
+  /** Feeds `stdin` from the next frame on, `share` of the frames (a 3 fps rung of 15: 0.2). */
+  add(stdin: Writable, share = 1): void {
+    // The first frame goes to it at once, whatever its share.
+    this.#targets.set(stdin, { stdin, share: Math.min(1, Math.max(0, share)), credit: 1 });
+  }
+
+  remove(stdin: Writable): void {
+    this.#targets.delete(stdin);
+  }
+
+  get targets(): number { return this.#targets.size; }
+
+  override _write(frame: Buffer, _enc: BufferEncoding, done: (err?: Error | null) => void): void {
+    this.frames++;
+    this.emit('frame');
+    let pending = 1;
+    const settle = () => { if (--pending === 0) done(); };
+    for (const t of this.#targets.values()) {
+      // (With a margin: five shares of 0.2 add up to a hair under 1 in floating point.)
+      if (t.credit < 1 - 1e-9) { t.credit += t.share; continue; }
+      if (t.stdin.destroyed || !t.stdin.writable || t.stdin.writableNeedDrain) continue;
+      t.credit -= 1;
+      t.credit += t.share;
+      pending++;
+      // An encoder that died mid-write: its process reports that; the frame is done with.
+      t.stdin.write(frame, settle);
+    }
+    settle();
+  }
+}
+
+/**
+ * Cuts a raw video stream (a decoder's stdout) into frames of `frameBytes` and writes each to
+ * `out`, one at a time: a frame that completes while the last is still being written is
+ * dropped. Two buffers, reused, so no frame-sized allocation per frame.
+ */
+export function pipeRawFrames(from: Readable, frameBytes: number, out: Writable): void {
+  const bufs = [Buffer.alloc(frameBytes), Buffer.alloc(frameBytes)];
+  let filling = 0;
+  let filled = 0;
+  let writing = false;
+  from.on('data', (chunk: Buffer) => {
+    let at = 0;
+    while (at < chunk.length) {
+      const n = Math.min(frameBytes - filled, chunk.length - at);
+      chunk.copy(bufs[filling]!, filled, at, at + n);
+      filled += n;
+      at += n;
+      if (filled < frameBytes) break;
+      filled = 0;
+      if (writing || out.destroyed) continue;
+      writing = true;
+      out.write(bufs[filling]!, () => { writing = false; });
+      filling ^= 1;
+    }
+  });
+}
+
+/** What a {@link RungEncoder} is now. */
+export type RungEncoderState = 'warming' | 'spare' | 'fed' | 'closed';
+
+/**
+ * One encoder process of a rung. Its RTP comes to `socket` (bound by the caller), frame by frame
+ * to `onPacket`, from its first fed frame on (a keyframe); what it makes of its warm-up frames is
+ * dropped.
+ */
+export class RungEncoder {
+  readonly rung: number;
+  readonly proc: ChildProcess;
+  readonly socket: dgram.Socket;
+  /** The encoder's frame interval in RTP ticks (90 kHz). */
+  readonly #tick: number;
+  #state: RungEncoderState = 'warming';
+  #firstTs: number | null = null;
+  #stderr = '';
+  /** Resolves when the warm-up frame came out (the encoder is ready); rejects if ffmpeg exits or fails first. */
+  readonly ready: Promise<void>;
+  readonly exited: Promise<void>;
+  onPacket: (msg: Buffer) => void = () => {};
+
+  constructor(ffmpegPath: string, input: Pick<VideoEncodeOptions, 'codec' | 'width' | 'height'>, rung: VideoRung, index: number, socket: dgram.Socket) {
+    this.rung = index;
+    this.socket = socket;
+    this.#tick = 90_000 / rung.fps;
+    const args = rungEncoderArgs(input, rung, rtpOutputUrl(socket.address().port), PREROLL_FRAMES);
+    this.proc = spawn(ffmpegPath, args, { stdio: ['pipe', 'ignore', 'pipe'] });
+    this.proc.stderr?.on('data', (d: Buffer) => { this.#stderr = (this.#stderr + d.toString()).slice(-2000); });
+    // EPIPE when ffmpeg is gone: its exit is what reports it.
+    this.proc.stdin?.on('error', () => {});
+    this.exited = new Promise((resolve) => this.proc.once('exit', () => resolve()));
+    this.ready = new Promise<void>((resolve, reject) => {
+      this.proc.once('error', reject);
+      this.proc.once('close', (code, signal) => reject(new Error(`ffmpeg (rung ${index} encoder) exited with ${signal ?? code}${this.stderrTail ? `:\n${this.stderrTail}` : ''}`)));
+      this.#onReady = resolve;
+    });
+    this.ready.catch(() => {});
+    socket.on('message', (msg) => this.#onMessage(msg));
+    const grey = Buffer.alloc(rawFrameBytes(input.width, input.height), 128);
+    for (let i = 0; i < PREROLL_FRAMES; i++) this.proc.stdin?.write(grey);
+  }
+
+  #onReady: () => void = () => {};
+
+  get state(): RungEncoderState { return this.#state; }
+  get stderrTail(): string { return this.#stderr.trim().split('\n').slice(-6).join('\n'); }
+
+  /** From now on its frames go to `onPacket` (call when the fan-out starts feeding it). */
+  feed(): void {
+    if (this.#state === 'spare' || this.#state === 'warming') this.#state = 'fed';
+  }
+
+  #onMessage(msg: Buffer): void {
+    if (this.#state === 'closed') return;
+    // RTCP sender reports share the port.
+    if (msg.length >= 2 && msg[1]! >= 192 && msg[1]! <= 223) return;
+    const h = parseRtp(msg);
+    if (!h) return;
+    this.#firstTs ??= h.timestamp;
+    // Frame n carries the first frame's timestamp plus n frame intervals (ffmpeg numbers the raw
+    // frames it reads one by one): the warm-up frames are the first PREROLL_FRAMES.
+    const n = Math.round(((h.timestamp - this.#firstTs) >>> 0) / this.#tick);
+    if (n < PREROLL_FRAMES) {
+      if (this.#state === 'warming') { this.#state = 'spare'; this.#onReady(); }
+      return;
+    }
+    if (this.#state === 'fed') this.onPacket(msg);
+  }
+
+  #closing: Promise<void> | null = null;
+
+  /** Kills ffmpeg (SIGTERM, then SIGKILL after 2 s) and closes the socket. Idempotent. */
+  close(): Promise<void> {
+    this.#closing ??= this.#close();
+    return this.#closing;
+  }
+
+  async #close(): Promise<void> {
+    this.#state = 'closed';
+    this.proc.stdin?.destroy();
+    if (this.proc.exitCode === null && this.proc.signalCode === null && this.proc.pid !== undefined) {
+      this.proc.kill('SIGTERM');
+      const t = setTimeout(() => this.proc.kill('SIGKILL'), 2000);
+      await this.exited;
+      clearTimeout(t);
+    }
+    await new Promise<void>((resolve) => { try { this.socket.close(() => resolve()); } catch { resolve(); } });
+  }
+}

@@ -1,0 +1,125 @@
+/**
+ * The on-demand ladder's parts (src/peer/rung-encoders.ts) without ffmpeg: the fan-out hands a
+ * frame to every encoder fed now (a slower rung its share), skips one whose pipe is still full,
+ * and calls back only when all have taken it (the frame's buffer is then drawn on again);
+ * pipeRawFrames cuts a byte stream into frames; the encoder's arguments. The real encoders are
+ * tested in ladder.test.ts (MediaSource with a ladder).
+ */
+import { PassThrough, Writable } from 'node:stream';
+import { describe, expect, it } from 'vitest';
+import { rungEncoderArgs } from '../../src/peer/ffmpeg.js';
+import { FrameFanout, pipeRawFrames, PREROLL_FRAMES, rawFrameBytes } from '../../src/peer/rung-encoders.js';
+
+/** A pipe that keeps what it is given and calls back only when told. */
+function heldPipe(highWaterMark = 1 << 20) {
+  const got: { chunk: Buffer; done: () => void }[] = [];
+  const pipe = new Writable({ highWaterMark, write(chunk: Buffer, _enc, done) { got.push({ chunk, done: () => done() }); } });
+  return { pipe, got };
+}
+
+const tick = () => new Promise<void>((resolve) => setImmediate(resolve));
+
+describe('FrameFanout', () => {
+  it('writes each frame to every encoder fed now, a 3 fps rung one frame in five, and calls back once all have taken it', async () => {
+    const fanout = new FrameFanout();
+    const full = heldPipe();
+    const slow = heldPipe();
+    fanout.add(full.pipe, 1);
+    fanout.add(slow.pipe, 3 / 15);
+    const frame = Buffer.alloc(16, 7);
+    const done: number[] = [];
+    for (let i = 0; i < 10; i++) {
+      fanout.write(frame, () => done.push(i));
+      await tick();
+      // Not done until every pipe that took the frame has read it.
+      expect(done).not.toContain(i);
+      full.got.at(-1)!.done();
+      if (slow.got.length && slow.got.at(-1)!.chunk === frame && i % 5 === 0) slow.got.at(-1)!.done();
+      await tick();
+      expect(done).toContain(i);
+    }
+    expect(full.got).toHaveLength(10);
+    // The first frame at once, then one in five: frames 0 and 5.
+    expect(slow.got).toHaveLength(2);
+    // The same buffer, no copies.
+    expect(full.got.every((g) => g.chunk === frame)).toBe(true);
+    expect(fanout.frames).toBe(10);
+  });
+
+  it('skips an encoder whose pipe is still full, and one removed; with none fed it calls back at once', async () => {
+    const fanout = new FrameFanout();
+    // A high-water mark below a frame: after one write the pipe says "wait for drain".
+    const stuck = heldPipe(4);
+    const fine = heldPipe();
+    fanout.add(stuck.pipe);
+    fanout.add(fine.pipe);
+    const frame = Buffer.alloc(16, 1);
+    let calls = 0;
+    fanout.write(frame, () => calls++);
+    await tick();
+    fine.got[0]!.done();
+    stuck.got[0]!.done();
+    await tick();
+    expect(calls).toBe(1);
+    // Its first write still counts against it until the stream drains; the next frame then goes on.
+    fanout.remove(stuck.pipe);
+    fanout.write(frame, () => calls++);
+    await tick();
+    fine.got[1]!.done();
+    await tick();
+    expect(calls).toBe(2);
+    expect(stuck.got).toHaveLength(1);
+    fanout.remove(fine.pipe);
+    fanout.write(frame, () => calls++);
+    await tick();
+    expect(calls).toBe(3);
+    expect(fine.got).toHaveLength(2);
+  });
+});
+
+describe('pipeRawFrames', () => {
+  it('cuts a byte stream into whole frames, however it is chunked, and drops a frame that completes while the last is still being written', async () => {
+    const bytes = rawFrameBytes(4, 2); // 8 + 2 + 2
+    expect(bytes).toBe(12);
+    const from = new PassThrough();
+    const out = heldPipe();
+    pipeRawFrames(from, bytes, out.pipe);
+    const frameOf = (v: number) => Buffer.alloc(bytes, v);
+    // Frame 1 in two chunks, then frame 2 and half of frame 3 in one.
+    from.write(frameOf(1).subarray(0, 5));
+    from.write(frameOf(1).subarray(5));
+    await tick();
+    expect(out.got).toHaveLength(1);
+    expect([...out.got[0]!.chunk]).toEqual([...frameOf(1)]);
+    // Frame 1 is still being written: frame 2 is dropped.
+    from.write(Buffer.concat([frameOf(2), frameOf(3).subarray(0, 6)]));
+    await tick();
+    expect(out.got).toHaveLength(1);
+    out.got[0]!.done();
+    await tick();
+    from.write(frameOf(3).subarray(6));
+    await tick();
+    expect(out.got).toHaveLength(2);
+    expect([...out.got[1]!.chunk]).toEqual([...frameOf(3)]);
+  });
+});
+
+describe('rungEncoderArgs', () => {
+  it('reads raw frames from stdin at the rung\'s rate, scales to the rung, forces a keyframe only after the warm-up, and never buffers a frame back', () => {
+    const args = rungEncoderArgs({ codec: 'vp8', width: 640, height: 480 }, { width: 320, height: 240, fps: 3, kbps: 42 }, 'rtp://127.0.0.1:5004', PREROLL_FRAMES);
+    const at = (k: string) => args[args.indexOf(k) + 1];
+    expect(at('-video_size')).toBe('640x480');
+    expect(at('-framerate')).toBe('3');
+    expect(at('-i')).toBe('pipe:0');
+    expect(at('-vf')).toBe('scale=320:240');
+    expect(at('-force_key_frames')).toBe(`expr:eq(n,${PREROLL_FRAMES})`);
+    expect(Number(at('-g'))).toBeGreaterThanOrEqual(100_000);
+    expect(at('-b:v')).toBe('42k');
+    expect(at('-threads')).toBe('1');
+    // -fflags nobuffer made ffmpeg 5.1 hold each frame until the next came.
+    expect(args).not.toContain('nobuffer');
+    const same = rungEncoderArgs({ codec: 'h264', width: 640, height: 480 }, { width: 640, height: 480, fps: 15, kbps: 600 }, 'rtp://127.0.0.1:5004', 1);
+    expect(same[same.indexOf('-vf') + 1]).toBe('null');
+    expect(same).toContain('libx264');
+  });
+});
