@@ -1,10 +1,15 @@
 /**
- * bench:encoder — the CPU the CLI's video ladder costs: the real ffmpeg arguments of
- * `chatzyo connect`'s default ladder (src/peer/ffmpeg.ts ladderArgs: four VP8 rungs, ten encoders, from one
- * test pattern, paced in real time, RTP to loopback sockets that discard it), against the same
- * arguments with libvpx left at its default thread count (the baseline: one worker per core,
- * which spin while they wait for the next real-time frame). Runs alternate, so the machine's
- * load falls on both alike; each reads ffmpeg's own CPU time from /proc/PID/stat.
+ * bench:encoder — the CPU the CLI's video ladder costs, `chatzyo connect`'s default ladder (four
+ * VP8 rungs from the test pattern, in real time, RTP to loopback) three ways:
+ * - on demand, as `connect` runs it now (src/peer/media-source.ts): the decoding ffmpeg, the
+ *   encoder of the rung a track follows (the best, as on a wide path) and a warmed-up idle spare
+ *   per rung, a MediaSource with one sink that discards what it gets;
+ * - phased (the baseline): the one ffmpeg with ten encoders it ran before (src/peer/ffmpeg.ts
+ *   ladderArgs), each on one thread;
+ * - phased with libvpx's default threads (one worker per core, which spin while they wait for
+ *   the next real-time frame).
+ * Runs alternate, so the machine's load falls on all alike; CPU is each ffmpeg's own, from
+ * /proc/PID/stat.
  *
  *   npm run bench:encoder -- [--seconds 10] [--repeat 3]
  */
@@ -13,9 +18,10 @@ import type dgram from 'node:dgram';
 import { readFileSync } from 'node:fs';
 import os from 'node:os';
 import { defaultLadder } from '../src/peer/ladder.js';
+import type { MediaStreamTrack } from 'werift';
 import { DEFAULT_VIDEO, ladderArgs, ladderStreams, rtpOutputUrl } from '../src/peer/ffmpeg.js';
 import { resolveFfmpeg } from '../src/peer/index.js';
-import { loopbackSocket } from '../src/peer/media-source.js';
+import { loopbackSocket, MediaSource } from '../src/peer/media-source.js';
 import { quantile, table } from './lib.js';
 
 function arg(name: string, fallback: number): number {
@@ -39,8 +45,10 @@ function cpuSeconds(pid: number): number {
   return (Number(fields[11]) + Number(fields[12])) / TICKS; // utime, stime (fields 14 and 15)
 }
 
-/** One run of the ladder for `seconds` of video: CPU seconds and wall seconds. */
-async function run(threads: 'one' | 'default'): Promise<{ cpu: number; wall: number }> {
+type Way = 'on-demand' | 'phased' | 'phased-default-threads';
+
+/** One run of the phased ladder for `seconds` of video: CPU seconds and wall seconds. */
+async function runPhased(threads: 'one' | 'default'): Promise<{ cpu: number; wall: number }> {
   const sockets: dgram.Socket[] = [];
   let timer: NodeJS.Timeout | undefined;
   try {
@@ -65,12 +73,53 @@ async function run(threads: 'one' | 'default'): Promise<{ cpu: number; wall: num
   }
 }
 
-const results: Record<'one' | 'default', { cpu: number; wall: number }[]> = { one: [], default: [] };
+/**
+ * One run of the on-demand ladder: started (spares warmed up), then a sink on the best rung for
+ * `seconds`; the CPU of every ffmpeg it ran in that time (each one's last reading).
+ */
+async function runOnDemand(): Promise<{ cpu: number; wall: number }> {
+  const source = await MediaSource.start({ kind: 'video', source: { type: 'testsrc' }, encode: DEFAULT_VIDEO, ladder: RUNGS }, { ffmpegPath: ffmpeg });
+  const cpuAt = new Map<number, { start: number; last: number }>();
+  const sample = () => {
+    for (const pid of source.pids) {
+      try {
+        const c = cpuSeconds(pid);
+        const seen = cpuAt.get(pid);
+        if (seen) seen.last = c;
+        else cpuAt.set(pid, { start: c, last: c });
+      } catch { /* exited */ }
+    }
+  };
+  let timer: NodeJS.Timeout | undefined;
+  try {
+    sample();
+    const started = performance.now();
+    // Counted from here: what starting cost is not the ladder's running cost.
+    for (const v of cpuAt.values()) v.start = v.last;
+    const track = { writeRtp: () => {} } as unknown as MediaStreamTrack;
+    source.attach(track, 0);
+    timer = setInterval(sample, 200);
+    await new Promise((resolve) => setTimeout(resolve, seconds * 1000));
+    sample();
+    let cpu = 0;
+    for (const v of cpuAt.values()) cpu += v.last - v.start;
+    return { cpu, wall: (performance.now() - started) / 1000 };
+  } finally {
+    clearInterval(timer);
+    await source.close();
+  }
+}
+
+const run = (way: Way) => (way === 'on-demand' ? runOnDemand() : runPhased(way === 'phased' ? 'one' : 'default'));
+
+const WAYS: Way[] = ['phased', 'on-demand', 'phased-default-threads'];
+const results: Record<Way, { cpu: number; wall: number }[]> = { 'on-demand': [], phased: [], 'phased-default-threads': [] };
 for (let i = 0; i < repeat; i++) {
-  // Each round starts with the other one.
-  for (const t of i % 2 ? (['one', 'default'] as const) : (['default', 'one'] as const)) {
-    console.error(`bench:encoder: ${t} thread${t === 'one' ? '' : 's'} (${i + 1}/${repeat}) ...`);
-    results[t].push(await run(t));
+  // Each round starts with another one.
+  for (let k = 0; k < WAYS.length; k++) {
+    const way = WAYS[(i + k) % WAYS.length]!;
+    console.error(`bench:encoder: ${way} (${i + 1}/${repeat}) ...`);
+    results[way].push(await run(way));
   }
 }
 const row = (name: string, rs: { cpu: number; wall: number }[]) => {
@@ -78,11 +127,15 @@ const row = (name: string, rs: { cpu: number; wall: number }[]) => {
   const wall = quantile(rs.map((r) => r.wall), 0.5);
   return { name, cpu, wall, cores: cpu / wall };
 };
-const base = row('libvpx default threads (baseline)', results.default);
-const now = row('libvpx -threads 1 (connect)', results.one);
-console.log(`CLI video ladder (${RUNGS.map((r) => `${r.width}x${r.height}@${r.fps}`).join(', ')}; ${STREAMS.length} encoders), ${seconds} s of video in real time, median of ${repeat}`);
+const base = row(`phased: one ffmpeg, ${STREAMS.length} encoders, -threads 1 (baseline)`, results.phased);
+const rows = [
+  base,
+  row('on demand: decoder, best rung\'s encoder, 4 idle spares (connect)', results['on-demand']),
+  row(`phased, libvpx default threads`, results['phased-default-threads']),
+];
+console.log(`CLI video ladder (${RUNGS.map((r) => `${r.width}x${r.height}@${r.fps}`).join(', ')}), ${seconds} s of video in real time, median of ${repeat}`);
 console.log(table([
-  ['encoder', 'CPU s', 'wall s', 'cores busy', 'CPU vs baseline'],
-  ...[base, now].map((r) => [r.name, r.cpu.toFixed(2), r.wall.toFixed(2), r.cores.toFixed(2), `${(r.cpu / base.cpu).toFixed(2)}x`]),
+  ['ladder', 'CPU s', 'wall s', 'cores busy', 'CPU vs baseline'],
+  ...rows.map((r) => [r.name, r.cpu.toFixed(2), r.wall.toFixed(2), r.cores.toFixed(2), `${(r.cpu / base.cpu).toFixed(2)}x`]),
 ]));
 console.log(`load average (1 min) at the end: ${os.loadavg()[0]!.toFixed(1)} on ${os.availableParallelism()} cores`);

@@ -199,16 +199,12 @@ export function videoArgs(src: VideoSourceSpec, enc: VideoEncodeOptions, rtpUrl:
 }
 
 /**
- * How many encoders each rung below the best one runs, their keyframes a second apart: each
- * encoder sends a keyframe every this many seconds, and one of the rung's encoders has one every
- * second. A sender stays with one encoder while it keeps its rung (a keyframe every 3 s), and
- * changes rung or answers a keyframe request (PLI) with whichever encoder's keyframe comes
- * first (within a second), as with one encoder and a keyframe every second. Measured behind a
- * 300 kbit/s uplink with one fixed 320x240 rendition to a Chromium viewer (bench:quality
- * low-upload, median of 2): a keyframe every second, glass-to-glass p50/p95 193/303 ms; every
- * 4 s, 162/205 ms (each keyframe queues the frames behind it at the bottleneck). The best rung
- * keeps one encoder and a keyframe a second: on a path that carries it, keyframes queue little.
- * Encoding is cheap next to that (one thread encodes a 320x240 frame in about 1.5 ms).
+ * How many encoders each rung below the best one ran in the phased ladder ({@link ladderArgs}),
+ * their keyframes a second apart: one of them had a keyframe every second for a sender to switch
+ * to. Measured behind a 300 kbit/s uplink with one fixed 320x240 rendition to a Chromium viewer
+ * (bench:quality low-upload, median of 2): a keyframe every second, glass-to-glass p50/p95
+ * 193/303 ms; every 4 s, 162/205 ms (each keyframe queues the frames behind it). The CLI now
+ * makes keyframes on demand instead (src/peer/rung-encoders.ts).
  */
 export const KEYFRAME_PHASES = 3;
 
@@ -224,6 +220,9 @@ export function ladderStreams(rungs: readonly VideoRung[], phases = KEYFRAME_PHA
 }
 
 /**
+ * The phased ladder that `chatzyo connect` ran before its keyframes came on demand, kept as
+ * bench:encoder's baseline (src/peer/media-source.ts no longer uses it).
+ *
  * The ffmpeg arguments that encode every rung of a ladder from one input, encoder `i` of
  * `streams` ({@link ladderStreams}) to `rtpUrls[i]`: one decode, one `split`, a scale (and
  * frame-rate cut) per rung, then a `split` into the rung's encoders. A rung's keyframes come

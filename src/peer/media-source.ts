@@ -12,7 +12,7 @@
  * and VP8 picture ids contiguous. No gap.
  *
  * A video sink can be paused (its partner's page is hidden, issue 14: nothing is forwarded)
- * and resumed: it then starts again as a new partner does, with the cached keyframe at once.
+ * and resumed: it then starts again as a new partner does, with a keyframe at once.
  *
  * A ladder is encoded on demand (src/peer/rung-encoders.ts): the raw frames are made once (the
  * stamped pattern by Node, any other source by a decoding ffmpeg), and each rung that a track
@@ -31,7 +31,7 @@ import { RtpPacket, type MediaStreamTrack } from 'werift';
 import { TypedEmitter } from '../protocol/client/index.js';
 import { peerError } from './errors.js';
 import { Pacer } from './pacer.js';
-import { audioArgs, FFMPEG_PAYLOAD_TYPE, rawVideoArgs, rtpOutputUrl, videoArgs, type AudioSourceSpec, type LadderStream, type VideoEncodeOptions, type VideoRung, type VideoSourceSpec } from './ffmpeg.js';
+import { audioArgs, FFMPEG_PAYLOAD_TYPE, rawVideoArgs, rtpOutputUrl, videoArgs, type AudioSourceSpec, type VideoEncodeOptions, type VideoRung, type VideoSourceSpec } from './ffmpeg.js';
 import { parseRtp, payloadKind, readVp8PictureId, type RtpInfo, setRtpSequence, setRtpTimestamp, vp8PictureIdAt, writeVp8PictureId, type VideoCodec } from './rtp-frames.js';
 import { SendClock } from './send-clock.js';
 import { pumpStampedFrames } from './stamped-frames.js';
@@ -108,7 +108,9 @@ interface SinkState extends MediaSink {
 }
 
 /** What arrives from one encoder (one output of the ffmpeg, or one encoder of an on-demand ladder). */
-interface StreamState extends LadderStream {
+interface StreamState {
+  /** The rung it encodes. */
+  rung: number;
   socket: dgram.Socket;
   /** On demand: its encoder process (null once stopped). */
   encoder: RungEncoder | null;
@@ -146,7 +148,7 @@ export class MediaSource extends TypedEmitter<MediaSourceEvents> {
   framesIn = 0;
   /** The renditions, best first (one, the encode settings, without a ladder). */
   readonly rungs: readonly VideoRung[];
-  /** Per encoder: one per rung without a ladder's phases (src/peer/ffmpeg.ts ladderStreams). */
+  /** Per encoder: the one, or each an on-demand ladder started (some stopped since). */
   readonly #streams: StreamState[];
   /** The encoding ffmpeg; with an on-demand ladder the decoding one (null for the stamped pattern, drawn by Node). */
   readonly #proc: ChildProcess | null;
@@ -163,7 +165,7 @@ export class MediaSource extends TypedEmitter<MediaSourceEvents> {
   #closing: Promise<void> | null = null;
   readonly #exited: Promise<void>;
 
-  private constructor(spec: MediaSourceSpec, sockets: dgram.Socket[], streams: readonly LadderStream[], proc: ChildProcess | null) {
+  private constructor(spec: MediaSourceSpec, sockets: dgram.Socket[], streams: readonly { rung: number }[], proc: ChildProcess | null) {
     super();
     this.kind = spec.kind;
     this.codec = spec.kind === 'video' ? spec.encode.codec : 'opus';
@@ -195,7 +197,7 @@ export class MediaSource extends TypedEmitter<MediaSourceEvents> {
       throw peerError('CHZ_ERR_DEVICE_MISSING', `The ${spec.kind} file ${spec.source.path} does not exist.`);
     }
     if (spec.kind === 'video' && spec.ladder?.length) return MediaSource.#startOnDemand(spec, opts);
-    const streams = [{ rung: 0, phase: 0, phases: 1 }];
+    const streams = [{ rung: 0 }];
     const sockets: dgram.Socket[] = [];
     try {
       for (let i = 0; i < streams.length; i++) sockets.push(await loopbackSocket());
@@ -316,7 +318,7 @@ export class MediaSource extends TypedEmitter<MediaSourceEvents> {
     if (!encoder || encoder.state !== 'spare') { slot.wanted = true; return; }
     slot.spare = null;
     const index = this.#streams.length;
-    this.#streams.push({ rung: r, phase: 0, phases: 1, socket: encoder.socket, encoder, keyframe: [], keyframeAt: -Infinity, current: [], currentTs: -1, currentKey: false });
+    this.#streams.push({ rung: r, socket: encoder.socket, encoder, keyframe: [], keyframeAt: -Infinity, current: [], currentTs: -1, currentKey: false });
     slot.pending = index;
     encoder.onPacket = (msg) => this.#onPacket(index, msg);
     encoder.feed();
@@ -366,8 +368,9 @@ export class MediaSource extends TypedEmitter<MediaSourceEvents> {
   }
 
   /**
-   * Starts forwarding to `track`. Video: the cached keyframe goes out first, then live packets
-   * from the next keyframe. Sequence numbers are rewritten per track so they stay contiguous.
+   * Starts forwarding to `track`. Video with a ladder: from a fresh encoder's keyframe of `rung`;
+   * without: the cached keyframe first, then live packets from the next keyframe. Sequence
+   * numbers are rewritten per track so they stay contiguous.
    */
   attach(track: MediaStreamTrack, rung = 0): MediaSink {
     const r = this.#clampRung(rung);
@@ -448,8 +451,9 @@ export class MediaSource extends TypedEmitter<MediaSourceEvents> {
   }
 
   /**
-   * Forwards to a paused video sink again, as to a new partner: the cached keyframe at once (its
-   * timestamp placed now), then live packets from the encoder's next keyframe.
+   * Forwards to a paused video sink again, as to a new partner: with a ladder, from a fresh
+   * encoder's keyframe; without, the cached keyframe at once (its timestamp placed now), then live
+   * packets from the encoder's next keyframe.
    */
   resume(sink: MediaSink): void {
     const s = sink as SinkState;
@@ -460,10 +464,11 @@ export class MediaSource extends TypedEmitter<MediaSourceEvents> {
   }
 
   /**
-   * A partner asked for a keyframe (RTCP PLI, RFC 4585 section 6.3.1): send it the cached one
-   * and hold deltas until the encoder's next keyframe. Ignored while already waiting for one,
+   * A partner asked for a keyframe (RTCP PLI, RFC 4585 section 6.3.1). With a ladder: nothing
+   * more until a fresh encoder's keyframe, within a frame interval or so. Without: the cached one
+   * and no deltas until the encoder's next keyframe. Ignored while already waiting for one,
    * while paused (resuming sends one), and while holding for a step down (the new rung's
-   * keyframe comes within a second; the old rung's, the largest frame of what the path could not
+   * keyframe is on its way; the old rung's, the largest frame of what the path could not
    * carry, would only deepen its queue).
    */
   requestKeyframe(sink: MediaSink): void {
@@ -689,7 +694,7 @@ export class MediaSource extends TypedEmitter<MediaSourceEvents> {
       clearTimeout(t);
     }
     // An on-demand ladder's sockets are its encoders' (closed with them).
-    await Promise.all(this.#streams.filter((r) => !this.#fanout).map((r) => new Promise<void>((resolve) => {
+    await Promise.all((this.#fanout ? [] : this.#streams).map((r) => new Promise<void>((resolve) => {
       try { r.socket.close(() => resolve()); } catch { resolve(); }
     })));
   }
