@@ -37,7 +37,7 @@ export function addConnectCommand(program: Command, io: CliIO & { in?: NodeJS.Re
     .addOption(new Option('--audio-bitrate <kbps>', 'Opus bitrate, kbit/s').default(32).argParser(intArg('--audio-bitrate', 1, 510)))
     .addOption(new Option('--no-nearby', 'do not time the server\'s landmarks: be paired without regard to distance (default: send coarse round trips to them with join)'))
     .addOption(new Option('--no-adapt', 'send one rendition at --video-bitrate whatever the network (default: encode a ladder of 4 and follow the bandwidth estimate)'))
-    .addOption(new Option('--keyframe-interval <seconds>', 'seconds between keyframes (with the ladder at most 1; a lower rung keeps one encoder of three, each with a keyframe 3 times as far apart)').default(1).argParser(positiveArg('--keyframe-interval')))
+    .addOption(new Option('--keyframe-interval <seconds>', 'seconds between keyframes with --no-adapt (the ladder sends one when it starts, changes rendition or is asked: none on a timer)').default(1).argParser(positiveArg('--keyframe-interval')))
     .addOption(new Option('--record <file.webm>', 'record what the partner sends (partner 2 goes to FILE-2.webm, ...)'))
     .addOption(new Option('--say <text>', 'send this chat message to each partner once connected'))
     .addOption(new Option('--next-after <seconds>', 'press Next this long after each connection').argParser(positiveArg('--next-after')))

@@ -122,8 +122,9 @@ export function rtpOutputUrl(port: number): string {
 }
 
 /**
- * One rendition of a video ladder: ffmpeg encodes every rung at once from the one input, each
- * to its own RTP output, and the sender picks one per partner (src/peer/ladder.ts).
+ * One rendition of a video ladder: each rung a call follows has an encoder of its own, fed the
+ * one input's frames (src/peer/rung-encoders.ts), and the sender picks one per partner
+ * (src/peer/ladder.ts).
  */
 export interface VideoRung {
   width: number;
@@ -173,9 +174,9 @@ function encoderArgs(codec: VideoCodec, kbps: number, gop: number, forced?: stri
     // (12.1 s for 10 s). One thread encodes a 640x480 frame in about 3 ms.
     ? ['-c:v', 'libvpx', '-threads', '1', '-deadline', 'realtime', '-cpu-used', '8', '-lag-in-frames', '0', '-auto-alt-ref', '0',
       '-error-resilient', '1', '-b:v', rate, '-maxrate', rate, '-bufsize', rate, '-g', String(gop), ...(forced ? force : ['-keyint_min', String(gop)]),
-      // A keyframe at most three frames' worth (libwebrtc caps it the same way): each rung has
-      // one every second so the sender can switch, and uncapped they were 2-3 times that, a burst
-      // that queues at a narrow uplink and is more likely to lose a packet to wait for.
+      // A keyframe at most three frames' worth (libwebrtc caps it the same way): uncapped they
+      // were 2-3 times that, a burst that queues at a narrow uplink and is more likely to lose a
+      // packet to wait for.
       '-max-intra-rate', '300']
     // Constrained baseline (profile-level-id 42e01f), in-band SPS/PPS before every IDR,
     // FU-A fragmentation (packetization-mode 1), no B-frames.

@@ -1,8 +1,10 @@
 /**
  * The video ladder of the headless peer and the rule that picks a rung from the bandwidth
- * estimate. ffmpeg encodes every rung at once from one input (src/peer/ffmpeg.ts ladderArgs);
- * the sender changes rungs at keyframes (src/peer/media-source.ts setRung), so a change costs no
- * encoder restart. Pure: time comes in as numbers, so the rule is tested without timers.
+ * estimate. Each rung is encoded from the one input, a fresh keyframe on request
+ * (src/peer/rung-encoders.ts); the sender changes rungs at the new rung's keyframe
+ * (src/peer/media-source.ts setRung), within a frame interval or so for the CLI, at the clip's
+ * next keyframe for the bots. Pure: time comes in as numbers, so the rule is tested without
+ * timers.
  *
  * The rule, in the spirit of what browsers do with one encoder (libwebrtc lowers the target on
  * delay-based overuse or heavy loss and raises it slowly, probing above what it sends):
@@ -353,7 +355,7 @@ export class RungController {
     this.#calmSince = calm ? (this.#calmSince ?? now) : null;
     this.#shortSince = s.limitKbps !== undefined && s.limitKbps < this.needKbps(cur) * 0.9 ? (this.#shortSince ?? now) : null;
     // The probe's window opens when its rung took effect, not when it was asked for: the switch
-    // waits for that rung's keyframe (up to a second for the CLI, two for the bots' clip), and a
+    // waits for that rung's keyframe (a frame interval or so for the CLI, up to two seconds for the bots' clip), and a
     // rung the path cannot carry shows it only once it is sent. (Counted from the ask, a bot's
     // probe failed past the window, lost its back-off, and was tried again 2.5 s later, all call.)
     // (At most STALE_MAX_MS later than the ask: a rung that never takes effect does not keep it open.)

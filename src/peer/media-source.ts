@@ -1,9 +1,9 @@
 /**
- * One ffmpeg per media source: it writes RTP to a loopback UDP socket per encoder, and a
- * fan-out forwards each packet to the tracks attached now (the current partner's). Next
- * swaps the attached track without restarting the encoder. A newly attached video track
- * first gets the last keyframe again, then live packets from the next keyframe on, so the
- * partner's decoder starts on a keyframe at once (no waiting out a whole GOP).
+ * A media source: ffmpeg writes RTP to a loopback UDP socket per encoder, and a fan-out forwards
+ * each packet to the tracks attached now (the current partner's). Next swaps the attached track
+ * without restarting the source. A newly attached video track starts on a keyframe at once (no
+ * waiting out a whole GOP): with a ladder a fresh one (below), without one the last keyframe
+ * again, then live packets from the next keyframe on.
  *
  * With a ladder, several renditions (rungs) of the same input are encoded, and each attached
  * track follows one rung at a time: asked to change ({@link MediaSource.setRung}), it keeps the
@@ -85,7 +85,7 @@ interface SinkState extends MediaSink {
   paused: boolean;
   rung: number;
   targetRung: number;
-  /** The encoder of its rung it follows (index into the source's encoders; video: set by each keyframe replay, audio has one). */
+  /** The encoder of its rung it follows (a key of the source's streams; video: set at each keyframe it starts from, audio has one). */
   stream: number;
   /** Sends nothing of its current rung until it switches to `targetRung` (a step down for congestion). */
   holding: boolean;
@@ -134,22 +134,35 @@ interface RungSlot {
   spare: RungEncoder | null;
   /** A keyframe was asked for while no spare was ready: feed the next one when it is. */
   wanted: boolean;
+  /** When a spare was last fed (performance.now(), ms). */
+  lastRefreshAt: number;
+  /** Stops the pending encoder that sent no keyframe in time. */
+  pendingTimer: NodeJS.Timeout | null;
 }
+
+/** A fresh encoder that sent no keyframe within this long is replaced, ms. */
+const PENDING_TIMEOUT_MS = 1500;
+/**
+ * A PLI within this long of a rung's last keyframe is answered by it, ms: each keyframe is a
+ * burst into the path (under loss it may cost the packet behind the next PLI) and starts an
+ * ffmpeg, and a receiver asks again while it still has no picture.
+ */
+const MIN_PLI_KEYFRAME_MS = 300;
 
 /** A running ffmpeg encoder and its fan-out. */
 export class MediaSource extends TypedEmitter<MediaSourceEvents> {
   readonly kind: 'video' | 'audio';
   readonly codec: VideoCodec | 'opus';
-  /** Packets received from ffmpeg (with a ladder, from the best rung's encoder). */
+  /** Packets received from ffmpeg (with a ladder, from all its encoders). */
   packetsIn = 0;
-  /** Keyframes received from ffmpeg (with a ladder, from the best rung's encoder). */
+  /** Keyframes received from ffmpeg (with a ladder, from all its encoders). */
   keyframesIn = 0;
-  /** Frames received from ffmpeg (packets with the marker bit; audio: packets; with a ladder, the best rung's). */
+  /** Frames received from ffmpeg (packets with the marker bit; audio: packets; with a ladder, all its encoders'). */
   framesIn = 0;
   /** The renditions, best first (one, the encode settings, without a ladder). */
   readonly rungs: readonly VideoRung[];
   /** Per encoder: the one, or each an on-demand ladder started (some stopped since). */
-  readonly #streams: StreamState[];
+  readonly #streams = new Map<number, StreamState>();
   /** The encoding ffmpeg; with an on-demand ladder the decoding one (null for the stamped pattern, drawn by Node). */
   readonly #proc: ChildProcess | null;
   readonly #sinks = new Set<SinkState>();
@@ -158,6 +171,11 @@ export class MediaSource extends TypedEmitter<MediaSourceEvents> {
   #slots: RungSlot[] = [];
   #stopPump: (() => void) | null = null;
   #spawnEncoder: ((rung: number) => Promise<RungEncoder>) | null = null;
+  /** On demand: encoders stopped and not yet exited. */
+  readonly #stopping = new Set<RungEncoder>();
+  #nextStream = 0;
+  #inputFps = 0;
+  #startTimeoutMs = 10_000;
   /** Audio: sends the packets at their timestamps' cadence (null for video). */
   readonly #clock: SendClock | null;
   #stderr = '';
@@ -172,7 +190,8 @@ export class MediaSource extends TypedEmitter<MediaSourceEvents> {
     this.#clock = spec.kind === 'audio' ? new SendClock(48_000) : null;
     this.rungs = spec.kind !== 'video' ? [] : spec.ladder?.length ? [...spec.ladder]
       : [{ width: spec.encode.width, height: spec.encode.height, fps: spec.encode.fps, kbps: spec.encode.bitrateKbps }];
-    this.#streams = sockets.map((socket, i) => ({ ...streams[i]!, socket, encoder: null, keyframe: [], keyframeAt: -Infinity, current: [], currentTs: -1, currentKey: false }));
+    sockets.forEach((socket, i) => this.#streams.set(i, { ...streams[i]!, socket, encoder: null, keyframe: [], keyframeAt: -Infinity, current: [], currentTs: -1, currentKey: false }));
+    this.#nextStream = sockets.length;
     this.#proc = proc;
     this.#exited = proc ? new Promise((resolve) => proc.once('exit', () => resolve())) : Promise.resolve();
     if (!proc) return;
@@ -258,7 +277,9 @@ export class MediaSource extends TypedEmitter<MediaSourceEvents> {
     const source = new MediaSource(spec, [], [], proc);
     const fanout = new FrameFanout();
     source.#fanout = fanout;
-    source.#slots = source.rungs.map(() => ({ active: null, pending: null, spare: null, wanted: false }));
+    source.#slots = source.rungs.map(() => ({ active: null, pending: null, spare: null, wanted: false, lastRefreshAt: -Infinity, pendingTimer: null }));
+    source.#inputFps = enc.fps;
+    source.#startTimeoutMs = opts.startTimeoutMs ?? 10_000;
     source.#spawnEncoder = async (rung) => new RungEncoder(opts.ffmpegPath, enc, source.rungs[rung]!, rung, await loopbackSocket());
     const timeoutMs = opts.startTimeoutMs ?? 10_000;
     let timer: NodeJS.Timeout | undefined;
@@ -282,7 +303,10 @@ export class MediaSource extends TypedEmitter<MediaSourceEvents> {
       ]);
     } catch (err) {
       await source.close();
-      if ((err as { code?: string }).code?.startsWith('CHZ_ERR_')) throw err;
+      const code = (err as { code?: string }).code ?? '';
+      if (code.startsWith('CHZ_ERR_')) throw err;
+      // An encoder that could not be spawned (the stamped pattern starts no decoder first).
+      if (code === 'ENOENT' || code === 'EACCES') throw peerError('CHZ_ERR_FFMPEG_MISSING', `ffmpeg could not be started from ${opts.ffmpegPath}: ${(err as Error).message}`, err);
       throw peerError('CHZ_ERR_FFMPEG_FAILED', (err as Error).message, err);
     } finally {
       clearTimeout(timer);
@@ -290,26 +314,37 @@ export class MediaSource extends TypedEmitter<MediaSourceEvents> {
     return source;
   }
 
-  /** Starts rung `r`'s next spare encoder; a spare that fails or exits before it is fed kills the source. */
+  /**
+   * Starts rung `r`'s next spare encoder. A spare that fails to start, exits, or is not warmed up
+   * within the start timeout kills the source (an `error` event): no keyframe could be made.
+   */
   async #startSpare(r: number): Promise<RungEncoder> {
     const slot = this.#slots[r]!;
     const encoder = await this.#spawnEncoder!(r);
-    if (this.#closed) { void encoder.close(); return encoder; }
+    if (this.#closed) { this.#closeEncoder(encoder); return encoder; }
     slot.spare = encoder;
-    encoder.proc.once('exit', (code, signal) => {
+    const fail = (why: string) => {
       if (this.#closed || encoder.state === 'closed') return;
       if (slot.spare === encoder) slot.spare = null;
-      this.emit('error', peerError('CHZ_ERR_FFMPEG_FAILED', `ffmpeg (rung ${r} encoder) exited with ${signal ?? code}${encoder.stderrTail ? `:\n${encoder.stderrTail}` : ''}`));
-    });
+      this.#closeEncoder(encoder);
+      this.emit('error', peerError('CHZ_ERR_FFMPEG_FAILED', `ffmpeg (rung ${r} encoder) ${why}${encoder.stderrTail ? `:\n${encoder.stderrTail}` : ''}`));
+    };
+    // 'close' (not 'exit'): stderr is read by then, and a process that never started has no 'exit'.
+    encoder.proc.once('close', (code, signal) => fail(`exited with ${signal ?? code}`));
+    encoder.proc.on('error', (err) => fail(`could not be started: ${err.message}`));
+    const timer = setTimeout(() => fail(`was not ready within ${this.#startTimeoutMs} ms`), this.#startTimeoutMs);
     encoder.ready.then(() => {
+      clearTimeout(timer);
       if (slot.wanted && slot.spare === encoder && !this.#closed) { slot.wanted = false; this.#refresh(r); }
-    }, () => { /* its exit reports it */ });
+    }, () => clearTimeout(timer));
     return encoder;
   }
 
   /**
    * On demand: a keyframe of rung `r` is wanted. Its spare is fed (its first frame is one) unless
-   * one is already on its way; a new spare starts.
+   * one is already on its way; a new spare starts. A fresh encoder whose keyframe has not come
+   * within {@link PENDING_TIMEOUT_MS} (its first packet lost on loopback, say) is stopped and the
+   * next spare fed.
    */
   #refresh(r: number): void {
     const slot = this.#slots[r];
@@ -317,34 +352,65 @@ export class MediaSource extends TypedEmitter<MediaSourceEvents> {
     const encoder = slot.spare;
     if (!encoder || encoder.state !== 'spare') { slot.wanted = true; return; }
     slot.spare = null;
-    const index = this.#streams.length;
-    this.#streams.push({ rung: r, socket: encoder.socket, encoder, keyframe: [], keyframeAt: -Infinity, current: [], currentTs: -1, currentKey: false });
+    slot.wanted = false;
+    slot.lastRefreshAt = performance.now();
+    const index = this.#nextStream++;
+    this.#streams.set(index, { rung: r, socket: encoder.socket, encoder, keyframe: [], keyframeAt: -Infinity, current: [], currentTs: -1, currentKey: false });
     slot.pending = index;
     encoder.onPacket = (msg) => this.#onPacket(index, msg);
     encoder.feed();
-    this.#fanout!.add(encoder.proc.stdin!, this.rungs[r]!.fps / this.rungs[0]!.fps);
+    this.#fanout!.add(encoder.proc.stdin!, this.rungs[r]!.fps / this.#inputFps);
+    slot.pendingTimer = setTimeout(() => {
+      slot.pendingTimer = null;
+      if (slot.pending !== index) return;
+      this.#retire(index);
+      slot.pending = null;
+      this.#refresh(r);
+    }, PENDING_TIMEOUT_MS);
     this.#startSpare(r).catch((err: Error) => { if (!this.#closed) this.emit('error', peerError('CHZ_ERR_FFMPEG_FAILED', err.message, err)); });
   }
 
-  /** On demand: stops a stream's encoder (replaced, or its rung no longer followed). */
-  #retire(stream: number | null): void {
-    const st = stream === null ? null : this.#streams[stream];
-    if (!st?.encoder) return;
-    this.#fanout?.remove(st.encoder.proc.stdin!);
-    void st.encoder.close();
-    st.encoder = null;
-    st.keyframe = [];
-    st.current = [];
+  /**
+   * On demand: a keyframe of rung `r` for a partner's PLI, unless one is on its way or went out
+   * less than {@link MIN_PLI_KEYFRAME_MS} ago (a PLI sent before that keyframe arrived; a
+   * receiver still without a picture asks again).
+   */
+  #refreshForPli(r: number): void {
+    const slot = this.#slots[r];
+    if (!slot || slot.pending !== null || performance.now() - slot.lastRefreshAt < MIN_PLI_KEYFRAME_MS) return;
+    this.#refresh(r);
   }
 
-  /** On demand: stops the encoders of every rung no track follows or is asked to follow. */
+  /** On demand: stops a stream's encoder (replaced, or its rung no longer followed) and forgets the stream. */
+  #retire(stream: number | null): void {
+    const st = stream === null ? undefined : this.#streams.get(stream);
+    if (!st) return;
+    this.#streams.delete(stream!);
+    if (!st.encoder) return;
+    this.#fanout?.remove(st.encoder.proc.stdin!);
+    this.#closeEncoder(st.encoder);
+    st.encoder = null;
+  }
+
+  /** Stops an encoder; {@link close} waits for every one stopped so. */
+  #closeEncoder(encoder: RungEncoder): void {
+    this.#stopping.add(encoder);
+    void encoder.close().then(() => this.#stopping.delete(encoder));
+  }
+
+  /**
+   * On demand: stops the encoders of every rung no track follows or is asked to follow (a paused
+   * track counts for none: resuming asks for a fresh keyframe anyway).
+   */
   #prune(): void {
     this.#slots.forEach((slot, r) => {
-      if ([...this.#sinks].some((s) => s.rung === r || s.targetRung === r)) return;
+      if ([...this.#sinks].some((s) => !s.paused && (s.rung === r || s.targetRung === r))) return;
       this.#retire(slot.active);
       this.#retire(slot.pending);
+      if (slot.pendingTimer) clearTimeout(slot.pendingTimer);
       slot.active = null;
       slot.pending = null;
+      slot.pendingTimer = null;
       slot.wanted = false;
     });
   }
@@ -352,10 +418,15 @@ export class MediaSource extends TypedEmitter<MediaSourceEvents> {
   /** The ffmpeg process id: the encoder's, or with a ladder the decoder's (undefined for the stamped pattern, which Node draws). */
   get pid(): number | undefined { return this.#proc?.pid; }
 
-  /** The processes of its encoders and of its decoder, running or not. */
+  /** Its encoders: fed, spare, and stopping. */
+  get #encoders(): RungEncoder[] {
+    const all = [...[...this.#streams.values()].map((st) => st.encoder), ...this.#slots.map((sl) => sl.spare), ...this.#stopping];
+    return [...new Set(all.filter((e): e is RungEncoder => e !== null))];
+  }
+
+  /** The processes of its encoders (those stopping too) and of its decoder. */
   get #procs(): ChildProcess[] {
-    const encoders = [...this.#streams.map((st) => st.encoder), ...this.#slots.map((sl) => sl.spare)].filter((e): e is RungEncoder => e !== null);
-    return [...(this.#proc ? [this.#proc] : []), ...encoders.map((e) => e.proc)];
+    return [...(this.#proc ? [this.#proc] : []), ...this.#encoders.map((e) => e.proc)];
   }
 
   /** The process ids of its ffmpegs now (for tests and diagnostics). */
@@ -394,9 +465,15 @@ export class MediaSource extends TypedEmitter<MediaSourceEvents> {
   setRung(sink: MediaSink, rung: number, opts: { hold?: boolean } = {}): number {
     const s = sink as SinkState;
     if (!this.#sinks.has(s)) return s.rung;
+    const wasHolding = s.holding;
     s.targetRung = this.#clampRung(rung);
     s.holding = opts.hold === true && s.targetRung > s.rung;
-    if (this.#fanout && s.targetRung !== s.rung) this.#refresh(s.targetRung);
+    if (this.#fanout) {
+      // Back to its own rung after holding it back: it skipped frames, so it needs a keyframe.
+      if (wasHolding && s.targetRung === s.rung && s.live && !s.paused) this.#awaitKeyframe(s);
+      else if (s.targetRung !== s.rung && !s.paused) this.#refresh(s.targetRung);
+      this.#prune();
+    }
     return s.targetRung;
   }
 
@@ -448,6 +525,7 @@ export class MediaSource extends TypedEmitter<MediaSourceEvents> {
     const s = sink as SinkState;
     if (this.kind !== 'video' || !this.#sinks.has(s)) return;
     s.paused = true;
+    if (this.#fanout) this.#prune();
   }
 
   /**
@@ -476,26 +554,28 @@ export class MediaSource extends TypedEmitter<MediaSourceEvents> {
     if (this.kind !== 'video' || !this.#sinks.has(s)) return;
     s.keyframeRequests++;
     if (!s.live || s.paused || s.holding) return;
-    if (this.#fanout) this.#awaitKeyframe(s);
+    // On demand the deltas go on until the fresh keyframe, which the rung's tracks carry on from.
+    if (this.#fanout) this.#refreshForPli(s.rung);
     else this.#replayKeyframe(s);
   }
 
   /**
    * On demand: the sink sends nothing until its rung's next keyframe, which a fresh encoder
-   * makes within a frame interval or so ({@link #refresh}).
+   * makes within a frame interval or so ({@link #refresh}); the rung it was asked to change to,
+   * when that is another (the change's keyframe may have gone by while it was paused).
    */
   #awaitKeyframe(sink: SinkState): void {
     sink.live = false;
     sink.rebase = true;
     sink.stream = -1;
-    this.#refresh(sink.rung);
+    this.#refresh(sink.targetRung);
   }
 
   /** The encoder of `rung` with the newest keyframe (its first without one yet). */
   #latestKeyframe(rung: number): number {
     let best = -1;
     this.#streams.forEach((st, i) => {
-      if (st.rung === rung && (best < 0 || st.keyframeAt > this.#streams[best]!.keyframeAt)) best = i;
+      if (st.rung === rung && (best < 0 || st.keyframeAt > this.#streams.get(best)!.keyframeAt)) best = i;
     });
     return Math.max(0, best);
   }
@@ -508,7 +588,7 @@ export class MediaSource extends TypedEmitter<MediaSourceEvents> {
     sink.live = false;
     sink.rebase = true;
     sink.stream = this.#latestKeyframe(sink.rung);
-    for (const p of this.#streams[sink.stream]?.keyframe ?? []) this.#send(sink, p);
+    for (const p of this.#streams.get(sink.stream)?.keyframe ?? []) this.#send(sink, p);
   }
 
   #onPacket(stream: number, msg: Buffer): void {
@@ -526,7 +606,8 @@ export class MediaSource extends TypedEmitter<MediaSourceEvents> {
       });
       return;
     }
-    const r = this.#streams[stream]!;
+    const r = this.#streams.get(stream);
+    if (!r) return;
     const rung = r.rung;
     const kind = payloadKind(this.codec as VideoCodec, msg.subarray(h.payloadOffset, h.payloadOffset + h.payloadLength));
     if (h.timestamp !== r.currentTs) {
@@ -542,6 +623,7 @@ export class MediaSource extends TypedEmitter<MediaSourceEvents> {
       replaced = slot.active;
       slot.active = stream;
       slot.pending = null;
+      if (slot.pendingTimer) { clearTimeout(slot.pendingTimer); slot.pendingTimer = null; }
     }
     r.current.push(msg);
     if (kind.keyframe) r.currentKey = true;
@@ -580,7 +662,7 @@ export class MediaSource extends TypedEmitter<MediaSourceEvents> {
       if (s.live) this.#send(s, msg, h);
     }
     if (replaced !== null) this.#retire(replaced);
-    if (switched && this.#fanout) this.#prune();
+    if ((switched || replaced !== null) && this.#fanout) this.#prune();
   }
 
   /** Forwards a copy of `packet` to `sink`; `h` is its parsed header when the caller has it. */
@@ -628,7 +710,7 @@ export class MediaSource extends TypedEmitter<MediaSourceEvents> {
    * time its first packet came from the encoder (at 90 kHz, at least one tick after the last
    * frame), not with the encoder's own timestamp. The encoder's are the frames' nominal times,
    * and ffmpeg hands frames over up to tens of milliseconds off them (a keyframe takes longer to
-   * encode, four rungs share one process): a viewer's jitter buffer grows by that jitter, where
+   * encode, a loaded machine delays a process): a viewer's jitter buffer grows by that jitter, where
    * stamped on the way out it sees only the path's. The same placement continues the timeline
    * across a rung change or a replayed keyframe (each rung's encoder has its own random
    * timestamp base and its own VP8 picture ids, and the partner must see one stream).
@@ -683,8 +765,10 @@ export class MediaSource extends TypedEmitter<MediaSourceEvents> {
     for (const s of this.#sinks) s.pacer?.stop();
     this.#sinks.clear();
     this.#fanout?.destroy();
-    const encoders = [...this.#streams.map((st) => st.encoder), ...this.#slots.map((sl) => sl.spare)].filter((e): e is RungEncoder => e !== null);
-    await Promise.all(encoders.map((e) => e.close()));
+    for (const slot of this.#slots) {
+      if (slot.pendingTimer) clearTimeout(slot.pendingTimer);
+    }
+    await Promise.all(this.#encoders.map((e) => e.close()));
     if (this.#fanout) this.#proc?.stdout?.destroy();
     if (this.#proc && this.#proc.exitCode === null && this.#proc.signalCode === null && this.#proc.pid !== undefined) {
       const proc = this.#proc;
@@ -694,7 +778,7 @@ export class MediaSource extends TypedEmitter<MediaSourceEvents> {
       clearTimeout(t);
     }
     // An on-demand ladder's sockets are its encoders' (closed with them).
-    await Promise.all((this.#fanout ? [] : this.#streams).map((r) => new Promise<void>((resolve) => {
+    await Promise.all((this.#fanout ? [] : [...this.#streams.values()]).map((r) => new Promise<void>((resolve) => {
       try { r.socket.close(() => resolve()); } catch { resolve(); }
     })));
   }

@@ -503,7 +503,7 @@ export class PeerSession extends TypedEmitter<PeerSessionEvents> {
 
   /**
    * The partner's page is hidden (no video goes to it, audio goes on, the rung is held) or shown
-   * again (video resumes with the cached keyframe at once, as for a keyframe request).
+   * again (video resumes from a keyframe at once, as for a new partner).
    */
   #setPartnerHidden(hidden: boolean): void {
     if (hidden === this.#partnerHidden) return;

@@ -10,10 +10,13 @@
  * - {@link FrameFanout}: a Writable that takes one raw frame at a time and writes it to every
  *   encoder fed now (a 3 fps rung gets its share of the frames); its callback comes when all
  *   have taken it, so the frame's buffer can be drawn on again (src/peer/stamped-frames.ts).
+ *   The slowest encoder so paces them all: one thread encodes a 640x480 frame in about 3 ms, and
+ *   the source skips a frame that comes while the last is still being taken.
  * - {@link RungEncoder}: one ffmpeg that encodes a rung to RTP on a loopback socket. It starts as
- *   a spare: one grey frame warms it up (its output dropped; ffmpeg starts its encoder at the
- *   first frame and reads two frames before it sends one), then it waits, idle, for frames.
- *   Fed, its first frame out is a keyframe, about 17 ms after it went in.
+ *   a spare: one grey frame warms it up (ffmpeg starts its encoder at the first frame, about
+ *   35 ms of libvpx set-up; that frame's output is dropped), then it waits, idle, for frames.
+ *   Fed, its first frame out is a keyframe, about 17 ms after it went in (measured; unwarmed, the
+ *   first frame came out 150-220 ms after it went in).
  * - {@link pipeRawFrames}: cuts a decoder's raw stdout into frames for the fan-out.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
@@ -39,9 +42,9 @@ interface FanoutTarget {
 }
 
 /**
- * Hands each raw frame written to it to every encoder fed now. An encoder whose pipe still holds
- * its last frame skips this one (the stamped pump skips a frame the same way); the write's
- * callback comes when every encoder that took the frame has read it.
+ * Hands each raw frame written to it to every encoder fed now; the write's callback comes when
+ * every encoder that took the frame has read it (a pipe that fails calls back too). An encoder
+ * whose stdin has closed is passed over.
  */
 export class FrameFanout extends Writable {
   readonly #targets = new Map<Writable, FanoutTarget>();
@@ -72,7 +75,7 @@ export class FrameFanout extends Writable {
     for (const t of this.#targets.values()) {
       // (With a margin: five shares of 0.2 add up to a hair under 1 in floating point.)
       if (t.credit < 1 - 1e-9) { t.credit += t.share; continue; }
-      if (t.stdin.destroyed || !t.stdin.writable || t.stdin.writableNeedDrain) continue;
+      if (t.stdin.destroyed || !t.stdin.writable) continue;
       t.credit -= 1;
       t.credit += t.share;
       pending++;
@@ -143,7 +146,7 @@ export class RungEncoder {
     this.proc.stdin?.on('error', () => {});
     this.exited = new Promise((resolve) => this.proc.once('exit', () => resolve()));
     this.ready = new Promise<void>((resolve, reject) => {
-      this.proc.once('error', reject);
+      this.proc.on('error', reject);
       this.proc.once('close', (code, signal) => reject(new Error(`ffmpeg (rung ${index} encoder) exited with ${signal ?? code}${this.stderrTail ? `:\n${this.stderrTail}` : ''}`)));
       this.#onReady = resolve;
     });

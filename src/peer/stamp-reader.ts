@@ -149,9 +149,11 @@ export function watchCallVideo(call: Call, ffmpegPath: string, onFrame?: StampRe
   let closed = false;
   const early: Buffer[] = [];
   const subs: (() => void)[] = [];
-  // Its decoder starts mid-stream, after the call's first keyframe went by (a CLI sender makes
-  // keyframes only on request): ask for one, as a browser's decoder does, until a frame decodes,
-  // 250 ms, then twice as long each time up to 4 s.
+  // Its decoder may start mid-stream, after the call's first keyframe went by (a CLI sender makes
+  // keyframes only on request): when no frame has decoded 500 ms after it started, ask for one,
+  // as a browser's decoder does, and again until a frame decodes, twice as long apart each time
+  // up to 4 s. (Not at once: the early packets it was handed usually start with the keyframe,
+  // and an extra keyframe at the start of every lab call would be part of what is measured.)
   let decoded = false;
   let pliTimer: NodeJS.Timeout | null = null;
   const askForKeyframe = (waitMs: number) => {
@@ -178,8 +180,8 @@ export function watchCallVideo(call: Call, ffmpegPath: string, onFrame?: StampRe
         if (closed) { void r.close(); return; }
         reader = r;
         for (const b of early.splice(0)) r.push(b);
-        askForKeyframe(250);
-      });
+        pliTimer = setTimeout(() => askForKeyframe(500), 500);
+      }, () => { /* no frames: the watcher's numbers say so */ });
     }).unSubscribe);
   };
   const seen = new Set<MediaStreamTrack>();

@@ -498,6 +498,10 @@ describe('MediaSource with a ladder (real ffmpeg)', () => {
     source = await MediaSource.start({ kind: 'video', source: { type: 'testsrc' }, encode: DEFAULT_VIDEO, ladder: LADDER }, { ffmpegPath });
     // The decoder and a warmed-up spare per rung; no rung is encoded while nobody follows it.
     expect(source.pids).toHaveLength(1 + LADDER.length);
+    const everSeen = new Set<number>();
+    const note = () => { for (const p of source!.pids) everSeen.add(p); };
+    const gone = (p: number) => { try { process.kill(p, 0); return false; } catch { return true; } };
+    note();
     const keyframesAt: number[] = [];
     let frames = 0;
     const track = {
@@ -515,6 +519,7 @@ describe('MediaSource with a ladder (real ffmpeg)', () => {
     expect(keyframesAt[0]! - attached).toBeLessThan(1000);
     // One rung encoded now, and its spare replaced.
     await until(() => source!.pids.length === 2 + LADDER.length, 5000, 'the rung\'s encoder and a new spare');
+    note();
     // 75 frames (5 s) on the rung: no keyframe after the first.
     await until(() => frames >= 75, 15_000, '75 frames on rung 2', 100);
     expect(keyframesAt).toHaveLength(1);
@@ -525,6 +530,7 @@ describe('MediaSource with a ladder (real ffmpeg)', () => {
     source.requestKeyframe(sink);
     await until(() => keyframesAt.length >= 2, 3000, 'a keyframe after the PLI');
     expect(keyframesAt[1]! - asked).toBeLessThan(1000);
+    note();
     // Asked twice before it came: one keyframe.
     await until(() => frames >= 100, 10_000, '25 more frames', 100);
     expect(keyframesAt).toHaveLength(2);
@@ -534,12 +540,50 @@ describe('MediaSource with a ladder (real ffmpeg)', () => {
     await until(() => sink.rung === 3, 5000, 'the switch to rung 3');
     expect(keyframesAt).toHaveLength(3);
     await until(() => source!.pids.length === 2 + LADDER.length, 5000, 'one rung encoded after the switch');
+    note();
+    // The encoders replaced (the PLI's, the switch's) have exited, not only been forgotten.
+    const running = new Set(source.pids);
+    await until(() => [...everSeen].filter((p) => !running.has(p)).every(gone), 5000, 'the replaced encoders gone');
     source.detach(sink);
     await until(() => source!.pids.length === 1 + LADDER.length, 5000, 'no rung encoded without a track');
-    const pids = source.pids;
     await source.close();
-    for (const p of pids) expect(() => process.kill(p, 0)).toThrow(/ESRCH/);
+    note();
+    for (const p of everSeen) expect(gone(p), `ffmpeg ${p} still runs`).toBe(true);
   }, 40_000);
+
+  it('a track paused while its step down waits for the new rung\'s keyframe switches when it resumes; paused, no rung is encoded for it', async () => {
+    const ffmpegPath = resolveFfmpeg().path;
+    source = await MediaSource.start({ kind: 'video', source: { type: 'stamped' }, encode: DEFAULT_VIDEO, ladder: LADDER }, { ffmpegPath });
+    const keyWidths: number[] = [];
+    let frames = 0;
+    const track = {
+      writeRtp: (b: Buffer) => {
+        const h = parseRtp(b)!;
+        const k = payloadKind('vp8', b.subarray(h.payloadOffset));
+        if (k.frameStart) frames++;
+        if (k.keyframe && k.frameStart) keyWidths.push(frameSize(b, h.payloadOffset)!);
+      },
+    } as unknown as MediaStreamTrack;
+    const sink = source.attach(track, 0);
+    await until(() => frames >= 10, 5000, '10 frames on rung 0');
+    // A step down that holds the old rung back, and the partner's page hidden before the new
+    // rung's keyframe could come: the keyframe goes by unseen.
+    source.setRung(sink, 2, { hold: true });
+    source.pause(sink);
+    await until(() => source!.pids.length === 1 + LADDER.length, 5000, 'no rung encoded while paused');
+    expect(sink.rung).toBe(0);
+    const before = frames;
+    source.resume(sink);
+    await until(() => sink.rung === 2, 5000, 'the switch to rung 2 after the resume');
+    await until(() => frames >= before + 10, 5000, '10 frames on rung 2');
+    expect(keyWidths).toEqual([640, 320]);
+    // Held back to its own rung again: it skipped frames, so it starts again from a keyframe.
+    source.setRung(sink, 3, { hold: true });
+    source.setRung(sink, 2);
+    await until(() => keyWidths.length === 3, 5000, 'a keyframe after the hold ended on its own rung');
+    expect(keyWidths[2]).toBe(320);
+    expect(sink.rung).toBe(2);
+  }, 30_000);
 
   it('stamps each frame with the time it came from the encoder, not with the encoder\'s nominal clock', async () => {
     // ffmpeg hands frames over tens of milliseconds off their nominal times (a keyframe takes
