@@ -19,9 +19,12 @@ import { withoutThirdPartyStun } from './werift-seam.js';
  * not carry it: werift's receiver keeps one feedback generator per receiver, and with audio in
  * the same transport-wide sequence the video receiver sees gaps it cannot report (no feedback
  * came at all); the estimate budgets the audio at its known rate instead (src/peer/ladder.ts).
+ * Video also says `rrtr`: a Chromium receiver then sends RTCP XR receiver reference time reports,
+ * which we answer (werift-seam.ts answerReferenceTimeReports), so it knows the round trip of a
+ * stream it only receives and its jitter buffer can make room for retransmissions.
  */
 export function codecsFor(video: VideoCodec): NonNullable<RTCPeerConnectionConfig['codecs']> {
-  const fb = [{ type: 'nack' }, { type: 'nack', parameter: 'pli' }, { type: 'goog-remb' }, { type: 'transport-cc' }];
+  const fb = [{ type: 'nack' }, { type: 'nack', parameter: 'pli' }, { type: 'goog-remb' }, { type: 'transport-cc' }, { type: 'rrtr' }];
   const media = video === 'vp8'
     ? new RTCRtpCodecParameters({ mimeType: 'video/VP8', clockRate: 90000, payloadType: 96, rtcpFeedback: fb })
     : new RTCRtpCodecParameters({

@@ -20,7 +20,7 @@ import { peerConnectionConfig } from './call-config.js';
 import { CallChannels } from './call-channels.js';
 import { NO_TRANSPORT_STATS, selectedPair, transportStats, type CallStats, type CandidateType } from './call-stats.js';
 import { ReceivedMedia } from './received-media.js';
-import { answerAsDtlsServer, holdEarlyDtls, lengthenIceChecks, onMediaReady, RemoteTrackWatch, stampSenderReports, subscribe, watchPartnerPli, type CaptureClock, type Disposer, type SenderReportStamp } from './werift-seam.js';
+import { answerAsDtlsServer, answerReferenceTimeReports, holdEarlyDtls, lengthenIceChecks, onMediaReady, RemoteTrackWatch, stampSenderReports, subscribe, watchPartnerPli, type CaptureClock, type Disposer, type SenderReportStamp } from './werift-seam.js';
 
 // Kept importable from here: peer-session, the probe and test helpers import them from call.ts.
 export { codecsFor, generateCertificate } from './call-config.js';
@@ -134,6 +134,7 @@ export class Call extends TypedEmitter<CallEvents> {
   #restarted = false;
   #mediaReady = false;
   readonly #dtlsHeld = new WeakSet<object>();
+  readonly #xrAnswered = new WeakSet<object>();
   /** Both descriptions of the ICE restart are applied: the new generation is checking. */
   #restartApplied = false;
   #restartTimer: NodeJS.Timeout | null = null;
@@ -313,6 +314,7 @@ export class Call extends TypedEmitter<CallEvents> {
         this.#remoteSdp = remote.sdp;
         await this.pc.setRemoteDescription({ type: 'offer', sdp: remote.sdp });
         this.#disposers.push(...holdEarlyDtls(this.pc, this.#dtlsHeld, () => this.#state === 'closed'));
+        this.#disposers.push(...answerReferenceTimeReports(this.pc, this.#xrAnswered, () => this.videoTransceiver?.sender.ssrc ?? this.pc.getTransceivers()[0]?.sender.ssrc));
         this.#tracks.scan();
         const created = await this.pc.createAnswer();
         const passive = answerAsDtlsServer(created.sdp);
@@ -332,6 +334,7 @@ export class Call extends TypedEmitter<CallEvents> {
         this.#remoteSdp = remote.sdp;
         await this.pc.setRemoteDescription({ type: 'answer', sdp: remote.sdp });
         this.#disposers.push(...holdEarlyDtls(this.pc, this.#dtlsHeld, () => this.#state === 'closed'));
+        this.#disposers.push(...answerReferenceTimeReports(this.pc, this.#xrAnswered, () => this.videoTransceiver?.sender.ssrc ?? this.pc.getTransceivers()[0]?.sender.ssrc));
         this.#tracks.scan();
         if (this.#restarted) this.#markRestartApplied();
       });

@@ -55,6 +55,21 @@ describe('headless peer and a Chromium page', () => {
     });
   }
 
+  it('the page measures the round trip of the video it only receives when the peer offered: it sends RTCP XR reference time reports (the codec says rrtr) and the peer answers each', async () => {
+    // The peer waits first, so it offers, with rrtr in its video codec's feedback.
+    const [peer, rec] = sessions.create({ server: rig.server.url, encode: { codec: 'vp8', width: 320, height: 240, fps: 15, bitrateKbps: 300 } }, 'peer');
+    await withTimeout(peer.start(), 15_000, 'peer start');
+    await rec.next('queued', 10_000);
+    const page = await open('chromium (rrtr)');
+    await startIn(page, 'tamil');
+    await rec.next('connected', 20_000);
+    await waitForStatus(page, CONNECTED, 20_000, 'page connected');
+    await waitForVideo(page, 15, 30_000);
+    const measured = () => page.eval<number>(`window.__chatzyo.stats().then((all) => all.filter((x) => x.type === 'remote-outbound-rtp' && x.kind === 'video').reduce((n, x) => n + (x.roundTripTimeMeasurements ?? 0), 0))`);
+    await until(async () => (await measured()) > 0, 15_000, 'the page measured the video\'s round trip');
+    expect(page.errors).toEqual([]);
+  });
+
   it('Next both ways: the page sees the peer leave, the peer sees the page press Next and waits again', async () => {
     const page = await open('chromium (next)');
     await startIn(page, 'tamil');
