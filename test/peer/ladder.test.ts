@@ -448,6 +448,19 @@ function recordingTrack(): MediaStreamTrack & { packets: Buffer[] } {
   return { packets, writeRtp: (b: Buffer) => { packets.push(Buffer.from(b)); } } as unknown as MediaStreamTrack & { packets: Buffer[] };
 }
 
+/** A stand-in for a werift track that calls `onFrame` at each VP8 frame's first packet and `onKey` (with the packet and its payload offset) at a keyframe's. */
+function frameTrack(onFrame: () => void, onKey: (packet: Buffer, payloadOffset: number) => void): MediaStreamTrack {
+  return {
+    writeRtp: (b: Buffer) => {
+      const h = parseRtp(b)!;
+      const k = payloadKind('vp8', b.subarray(h.payloadOffset));
+      if (!k.frameStart) return;
+      onFrame();
+      if (k.keyframe) onKey(b, h.payloadOffset);
+    },
+  } as unknown as MediaStreamTrack;
+}
+
 describe('MediaSource with a ladder (real ffmpeg)', () => {
   let source: MediaSource | null = null;
   afterEach(async () => { await source?.close(); source = null; });
@@ -504,14 +517,7 @@ describe('MediaSource with a ladder (real ffmpeg)', () => {
     note();
     const keyframesAt: number[] = [];
     let frames = 0;
-    const track = {
-      writeRtp: (b: Buffer) => {
-        const h = parseRtp(b)!;
-        const k = payloadKind('vp8', b.subarray(h.payloadOffset));
-        if (k.frameStart) frames++;
-        if (k.keyframe && k.frameStart) keyframesAt.push(performance.now());
-      },
-    } as unknown as MediaStreamTrack;
+    const track = frameTrack(() => { frames++; }, () => { keyframesAt.push(performance.now()); });
     const attached = performance.now();
     const sink = source.attach(track, 2);
     await until(() => keyframesAt.length >= 1, 5000, 'the first keyframe on rung 2');
@@ -556,14 +562,7 @@ describe('MediaSource with a ladder (real ffmpeg)', () => {
     source = await MediaSource.start({ kind: 'video', source: { type: 'stamped' }, encode: DEFAULT_VIDEO, ladder: LADDER }, { ffmpegPath });
     const keyWidths: number[] = [];
     let frames = 0;
-    const track = {
-      writeRtp: (b: Buffer) => {
-        const h = parseRtp(b)!;
-        const k = payloadKind('vp8', b.subarray(h.payloadOffset));
-        if (k.frameStart) frames++;
-        if (k.keyframe && k.frameStart) keyWidths.push(frameSize(b, h.payloadOffset)!);
-      },
-    } as unknown as MediaStreamTrack;
+    const track = frameTrack(() => { frames++; }, (b, at) => { keyWidths.push(frameSize(b, at)!); });
     const sink = source.attach(track, 0);
     await until(() => frames >= 10, 5000, '10 frames on rung 0');
     // A step down that holds the old rung back, and the partner's page hidden before the new
