@@ -313,9 +313,7 @@ export class Call extends TypedEmitter<CallEvents> {
         if (!remote) return;
         this.#remoteSdp = remote.sdp;
         await this.pc.setRemoteDescription({ type: 'offer', sdp: remote.sdp });
-        this.#disposers.push(...holdEarlyDtls(this.pc, this.#dtlsHeld, () => this.#state === 'closed'));
-        this.#disposers.push(...answerReferenceTimeReports(this.pc, this.#xrAnswered, () => this.videoTransceiver?.sender.ssrc ?? this.pc.getTransceivers()[0]?.sender.ssrc));
-        this.#tracks.scan();
+        this.#afterRemoteDescription();
         const created = await this.pc.createAnswer();
         const passive = answerAsDtlsServer(created.sdp);
         const answer = { type: 'answer' as const, sdp: remote.bundled ? passive : withoutBundleGroup(passive) };
@@ -333,12 +331,21 @@ export class Call extends TypedEmitter<CallEvents> {
         if (!remote) return;
         this.#remoteSdp = remote.sdp;
         await this.pc.setRemoteDescription({ type: 'answer', sdp: remote.sdp });
-        this.#disposers.push(...holdEarlyDtls(this.pc, this.#dtlsHeld, () => this.#state === 'closed'));
-        this.#disposers.push(...answerReferenceTimeReports(this.pc, this.#xrAnswered, () => this.videoTransceiver?.sender.ssrc ?? this.pc.getTransceivers()[0]?.sender.ssrc));
-        this.#tracks.scan();
+        this.#afterRemoteDescription();
         if (this.#restarted) this.#markRestartApplied();
       });
     }
+  }
+
+  /**
+   * What follows every remote description, offer or answer: werift may have made a new DTLS
+   * transport for it, so hold its early handshake records and answer the partner's RTCP XR
+   * reference time reports on it (each hook once per transport), then look for new tracks.
+   */
+  #afterRemoteDescription(): void {
+    this.#disposers.push(...holdEarlyDtls(this.pc, this.#dtlsHeld, () => this.#state === 'closed'));
+    this.#disposers.push(...answerReferenceTimeReports(this.pc, this.#xrAnswered, () => this.videoTransceiver?.sender.ssrc ?? this.pc.getTransceivers()[0]?.sender.ssrc));
+    this.#tracks.scan();
   }
 
   /**
