@@ -49,6 +49,36 @@ interface WeriftSenderInternals {
   rtxSequenceNumber?: number;
 }
 
+/**
+ * The sequence numbers a Generic NACK (RFC 4585 section 6.2.1) really asks for, from werift's
+ * reading of it: `lost` as werift lists it (each FCI's PID, then PID + i + 1 for each bit i of
+ * its BLP, not wrapped at 65536) and `length`, the packet's RTCP length field (32-bit words less
+ * one: the two SSRCs, then one word per FCI).
+ *
+ * werift reads FCIs to the end of the compound packet, not of the NACK, so whatever follows the
+ * NACK in it (Chromium sends receiver reports and transport-wide feedback in the same compound)
+ * came out as 20-30 more made-up numbers per NACK: the counters said the partner asked for 30
+ * times what it lost, and a made-up number that happened to be in the send history was resent.
+ * Only the first `length - 2` FCIs count. (A PID of a made-up FCI within 16 after the last real
+ * one would read as part of it; Chromium starts a new FCI only past that distance.) Without a
+ * length (a NACK built in code, never on the wire) every number counts.
+ */
+export function nackedSequenceNumbers(lost: readonly number[], length: number | undefined): number[] {
+  const fcis = length !== undefined && length >= 3 ? length - 2 : Infinity;
+  const out: number[] = [];
+  let groups = 0;
+  let pid = -1;
+  for (const n of lost) {
+    if (!(pid >= 0 && n > pid && n <= pid + 16)) {
+      if (groups === fcis) break;
+      groups++;
+      pid = n;
+    }
+    out.push(n & 0xffff);
+  }
+  return out;
+}
+
 /** A resend as it left: its new transport-wide number, size on the wire (less SRTP) and when. */
 export interface ResentPacket { seq: number; sizeBytes: number; sentAtMs: number }
 
@@ -80,7 +110,7 @@ export function limitRetransmissions(
       tokens = Math.min(BURST_BYTES, tokens + ((t - refilledAt) * estimateKbps() * RESEND_SHARE) / 8);
       refilledAt = t;
       const keep: number[] = [];
-      for (const seq of fb.lost) {
+      for (const seq of nackedSequenceNumbers(fb.lost, (packet as { header?: { length?: number } }).header?.length)) {
         counts.requested++;
         const last = lastResent.get(seq);
         if (last !== undefined && t - last < MIN_RESEND_INTERVAL_MS) continue;

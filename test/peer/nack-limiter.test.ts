@@ -4,8 +4,8 @@
  * and what the budget lets through.
  */
 import { describe, expect, it } from 'vitest';
-import { GenericNack, RtcpTransportLayerFeedback, RtpHeader, RtpPacket, RTP_EXTENSION_URI, serializeTransportWideCC, unwrapRtx, type RTCRtpSender } from 'werift';
-import { limitRetransmissions, type ResentPacket } from '../../src/peer/nack-limiter.js';
+import { GenericNack, RtcpPacketConverter, RtcpReceiverInfo, RtcpRrPacket, RtcpTransportLayerFeedback, RtpHeader, RtpPacket, RTP_EXTENSION_URI, serializeTransportWideCC, unwrapRtx, type RTCRtpSender } from 'werift';
+import { limitRetransmissions, nackedSequenceNumbers, type ResentPacket } from '../../src/peer/nack-limiter.js';
 
 const TWCC_ID = 3;
 
@@ -108,6 +108,32 @@ describe('limitRetransmissions', () => {
     expect(limited.counts.requested).toBe(31);
     expect(sent.every((s) => s.header.sequenceNumber >= 100)).toBe(true);
     expect(sent.length).toBe(11); // 11 x 1012 bytes fit 12,000
+  });
+
+  it("takes only the NACK's own numbers from a compound packet, where werift reads on into what follows it", () => {
+    const { sender, sent } = fakeSender(10);
+    const limited = limitRetransmissions(sender, () => 1000, () => 0);
+    // A NACK of 3 and 5 (one FCI), then a receiver report from an SSRC whose upper half reads as
+    // PID 7: werift's reading of the NACK goes on into the report and lists 7 too.
+    const nackWire = new GenericNack({ senderSsrc: 1, mediaSourceSsrc: 42, lost: [3, 5] }).serialize();
+    const rrWire = new RtcpRrPacket({ ssrc: 7 << 16, reports: [new RtcpReceiverInfo({ ssrc: 8 << 16, fractionLost: 0, packetsLost: 0, highestSequence: 9, jitter: 0, lsr: 0, dlsr: 0 })] }).serialize();
+    const [packet] = RtcpPacketConverter.deSerialize(Buffer.concat([nackWire, rrWire]));
+    const werift = (packet as RtcpTransportLayerFeedback).feedback as GenericNack;
+    expect(werift.lost.slice(0, 2)).toEqual([3, 5]);
+    expect(werift.lost).toContain(7); // werift's own reading: made-up numbers after the FCI
+    (sender as unknown as { handleRtcpPacket(p: unknown): void }).handleRtcpPacket(packet);
+    expect(limited.counts.requested).toBe(2);
+    expect(sent.map((x) => x.header.sequenceNumber)).toEqual([3, 5]);
+  });
+
+  it("reads a NACK's FCIs as RFC 4585 packs them: each PID with the 16 after it, wrapped at 65536", () => {
+    // Two FCIs (length 4): 65535 with the next two, then 40; what follows is not the NACK's.
+    expect(nackedSequenceNumbers([65535, 65536, 65537, 40, 900, 901], 4)).toEqual([65535, 0, 1, 40]);
+    // A PID more than 16 after the last starts an FCI of its own.
+    expect(nackedSequenceNumbers([10, 27, 28], 3)).toEqual([10]);
+    expect(nackedSequenceNumbers([10, 26, 28], 3)).toEqual([10, 26]);
+    // No length (built in code, not read off the wire): every number.
+    expect(nackedSequenceNumbers([10, 27, 28], undefined)).toEqual([10, 27, 28]);
   });
 
   it('answers nothing when told not to (what retransmission buys is measured against that)', () => {
