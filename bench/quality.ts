@@ -18,12 +18,14 @@
  *   (issue 14), in the same run.
  * - CLI (no NACK) -> Chromium: the adapting CLI that answers no NACK (PeerSession `retransmit:
  *   false`): what retransmission buys, under `lossy-5` say. Not in the default pairs.
+ * - CLI (no FEC) -> Chromium: the adapting CLI without FEC (PeerSession `fec: 'off'`): what FEC
+ *   buys on a long lossy path (`3g`). Not in the default pairs.
  *
  * Prints fps, freeze ratio, glass-to-glass p50/p95 and PSNR per profile and pair, with each
  * pair's `good` as the baseline of the same run, a CLI-vs-Chromium ratio table, and the
  * machine's load while it ran.
  *
- *   npm run bench:quality -- [--profiles good,3g,...] [--window 8] [--pairs cli-werift,cli-chromium,chromium-chromium,cli-fixed-werift,cli-fixed-chromium,cli-nonack-chromium] [--repeat N] [--trace PREFIX]
+ *   npm run bench:quality -- [--profiles good,3g,...] [--window 8] [--pairs cli-werift,cli-chromium,chromium-chromium,cli-fixed-werift,cli-fixed-chromium,cli-nonack-chromium,cli-nofec-chromium] [--repeat N] [--trace PREFIX]
  *
  * `--profiles` takes names separated by commas, or, when a custom profile
  * (`custom:rtt=60ms,loss=0%,up=300kbit`) is among them, by semicolons.
@@ -51,8 +53,8 @@ function arg(name: string): string | undefined {
   return i >= 0 ? process.argv[i + 1] : undefined;
 }
 
-type Pair = 'cli-werift' | 'cli-chromium' | 'chromium-chromium' | 'cli-fixed-werift' | 'cli-fixed-chromium' | 'cli-nonack-chromium';
-const PAIRS: readonly Pair[] = ['cli-werift', 'cli-chromium', 'chromium-chromium', 'cli-fixed-werift', 'cli-fixed-chromium', 'cli-nonack-chromium'];
+type Pair = 'cli-werift' | 'cli-chromium' | 'chromium-chromium' | 'cli-fixed-werift' | 'cli-fixed-chromium' | 'cli-nonack-chromium' | 'cli-nofec-chromium';
+const PAIRS: readonly Pair[] = ['cli-werift', 'cli-chromium', 'chromium-chromium', 'cli-fixed-werift', 'cli-fixed-chromium', 'cli-nonack-chromium', 'cli-nofec-chromium'];
 
 /** One pair's measurement in one profile, as printed. */
 interface Cell { fps: number | null; freezeRatio: number | null; p50: number | null; p95: number | null; psnr: number | null; ssim?: number | null; failed?: string }
@@ -60,7 +62,7 @@ interface Cell { fps: number | null; freezeRatio: number | null; p50: number | n
 // Names are split at commas; a custom profile has commas of its own, so a list with one is split at semicolons.
 const profilesArg = arg('profiles') ?? NETWORK_PROFILE_NAMES.join(',');
 const profiles = profilesArg.split(profilesArg.includes(';') || profilesArg.startsWith('custom:') ? ';' : ',').filter(Boolean);
-const asked = (arg('pairs') ?? PAIRS.filter((p) => p !== 'cli-nonack-chromium').join(',')).split(',').filter(Boolean);
+const asked = (arg('pairs') ?? PAIRS.filter((p) => p !== 'cli-nonack-chromium' && p !== 'cli-nofec-chromium').join(',')).split(',').filter(Boolean);
 const unknown = asked.filter((p) => !(PAIRS as readonly string[]).includes(p));
 if (unknown.length) throw new Error(`--pairs: unknown ${unknown.join(', ')} (choose from ${PAIRS.join(', ')})`);
 const pairs = asked as Pair[];
@@ -88,7 +90,7 @@ async function measure(pair: Pair, profileName: string): Promise<Cell> {
   }
   const trace = arg('trace');
   const m = await measureBrowserCall({
-    ...common, sender: pair === 'chromium-chromium' ? 'chromium' : 'cli', browser: browser!, threadedRelay: true, threadedSender: true, retransmit: pair !== 'cli-nonack-chromium', ...(trace ? { trace } : {}),
+    ...common, sender: pair === 'chromium-chromium' ? 'chromium' : 'cli', browser: browser!, threadedRelay: true, threadedSender: true, retransmit: pair !== 'cli-nonack-chromium', ...(pair === 'cli-nofec-chromium' ? { fec: 'off' as const } : {}), ...(trace ? { trace } : {}),
   });
   return { fps: m.windowFps, freezeRatio: m.viewer.freezeRatio, p50: m.viewer.latencyMs?.p50 ?? null, p95: m.viewer.latencyMs?.p95 ?? null, psnr: m.psnrDb };
 }
@@ -149,7 +151,7 @@ for (const pair of pairs) {
       good?.fps ? `${Math.round((100 * (c.fps ?? 0)) / good.fps)}%` : '-',
     ]);
   }
-  const title = pair.replace('cli-fixed-', 'cli (fixed, --no-adapt) -> ').replace('cli-nonack-', 'cli (no NACK answered) -> ').replace(/^cli-(?!fixed)/, 'cli -> ').replace('chromium-chromium', 'chromium -> chromium');
+  const title = pair.replace('cli-fixed-', 'cli (fixed, --no-adapt) -> ').replace('cli-nonack-', 'cli (no NACK answered) -> ').replace('cli-nofec-', 'cli (no FEC) -> ').replace(/^cli-(?!fixed)/, 'cli -> ').replace('chromium-chromium', 'chromium -> chromium');
   process.stdout.write(`\n${title} (sender behind the profile), ${windowMs / 1000} s window per profile${repeat > 1 ? `, median of ${repeat} runs` : ''}\n${table(rows)}\n`);
 }
 // Issue 14's targets: the CLI against Chromium as senders to the same Chromium viewer.

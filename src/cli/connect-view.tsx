@@ -65,7 +65,7 @@ export function ConnectView({ model: m, input, composing }: ConnectViewProps): R
       <Text>
         RTT {fmt(s?.rttMs, ' ms', 1)}  send {fmt(s?.sendKbps, ' kbit/s')}  recv {fmt(s?.recvKbps, ' kbit/s')}  {fmt(s?.fps, ' fps', 1)}  loss {fmt(s?.lossPercent, '%', 1)}  frames in {s?.framesReceived ?? '-'} / out {s?.framesSent ?? '-'}
       </Text>
-      {s?.rungSize ? <Text>Sending {s.rungSize} at {s.targetKbps} kbit/s (rung {(s.rung ?? 0) + 1}), estimate {fmt(s.estimateKbps, ' kbit/s')}</Text> : null}
+      {s?.rungSize ? <Text>Sending {s.rungSize} at {s.targetKbps} kbit/s (rung {(s.rung ?? 0) + 1}), estimate {fmt(s.estimateKbps, ' kbit/s')}{s.fec ? ', with FEC' : ''}</Text> : null}
       {media ? <Text>Receiving {media}</Text> : null}
       {partnerOff ? <Text color="yellow">{partnerOff}</Text> : null}
       <Text>Safety number: {m.safetyNumber ? <Text bold color="green">{m.safetyNumber}</Text>

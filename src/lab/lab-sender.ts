@@ -15,6 +15,8 @@ export interface LabSenderSpec {
   adapt?: boolean;
   /** Answer NACKs (default true). */
   retransmit?: boolean;
+  /** FEC for the video (PeerSession `fec`, default auto). */
+  fec?: 'auto' | 'on' | 'off';
   encode?: Partial<VideoEncodeOptions>;
   ffmpegPath?: string;
 }
@@ -23,6 +25,6 @@ export interface LabSenderSpec {
 export function labSenderOptions(o: LabSenderSpec, mapIceServers: (servers: IceServer[]) => IceServer[]): PeerSessionOptions {
   return {
     server: o.server, target: { kind: 'hub', hub: o.hub }, video: { type: 'stamped' }, audio: { type: 'sine' }, ...(o.encode ? { encode: o.encode } : {}),
-    adapt: o.adapt !== false, retransmit: o.retransmit !== false, relayOnly: true, mapIceServers, ...(o.ffmpegPath ? { ffmpegPath: o.ffmpegPath } : {}),
+    adapt: o.adapt !== false, retransmit: o.retransmit !== false, ...(o.fec ? { fec: o.fec } : {}), relayOnly: true, mapIceServers, ...(o.ffmpegPath ? { ffmpegPath: o.ffmpegPath } : {}),
   };
 }

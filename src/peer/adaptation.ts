@@ -7,6 +7,7 @@
 import type { RTCRtpSender } from 'werift';
 import { BandwidthEstimator } from './bandwidth/estimator.js';
 import { attachEstimator } from './bandwidth/werift-feedback.js';
+import { protectVideo, type FecPayloadTypes } from './fec.js';
 import { RungController, type LadderOptions, type RungReason } from './ladder.js';
 import type { MediaSink, MediaSource } from './media-source.js';
 import { limitRetransmissions, type RetransmissionCounts } from './nack-limiter.js';
@@ -31,6 +32,17 @@ const PACE_WIDE = 4;
 const PACE_FLOOR_KBPS = 300;
 /** How often padding goes out while a padding probe is on, ms. */
 const PAD_TICK_MS = 20;
+/**
+ * FEC goes on (`fec: 'auto'`) on a path whose round trip is at least this, ms, once the partner
+ * has lost a packet (a NACK) in the last {@link FEC_LOSS_KEEP_MS}: a resend then comes too late
+ * to keep the picture moving (a freeze at 15 fps is a gap of about 220 ms), where an FEC packet
+ * after every frame or two rebuilds a lost packet within a frame interval. On a short path the
+ * resend is fast enough and FEC would only cost bandwidth.
+ */
+const FEC_MIN_RTT_MS = 150;
+const FEC_LOSS_KEEP_MS = 30_000;
+/** What FEC adds to a rung's video, as a share (one packet per six or so, the longest of them). */
+const FEC_SHARE = 0.25;
 
 /** What the adaptation is doing, for stats and the terminal view. */
 export interface AdaptationSnapshot {
@@ -65,6 +77,9 @@ export interface AdaptationSnapshot {
   paddingBytes: number;
   /** What the partner acknowledged receiving of our video lately, kbit/s (null: no feedback yet). */
   ackedKbps: number | null;
+  /** The video goes out protected by FEC (src/peer/fec.ts), and the FEC packets sent so far. */
+  fec: boolean;
+  fecPackets: number;
 }
 
 /** Settings of {@link VideoAdaptation}. */
@@ -73,6 +88,13 @@ export interface AdaptationOptions extends LadderOptions {
   retransmit?: boolean;
   /** Called when the rung asked for changes. */
   onChange?: (s: AdaptationSnapshot) => void;
+  /**
+   * FEC for the video (src/peer/fec.ts), when the partner negotiated RED and ULPFEC: `auto`
+   * (default) on a long path that loses packets, `on` always, `off` never.
+   */
+  fec?: 'auto' | 'on' | 'off';
+  /** The negotiated FEC payload types (Call.fecPayloadTypes); null or absent: no FEC. */
+  fecTypes?: () => FecPayloadTypes | null;
 }
 
 /** The per-call loop: estimate, choose, switch. */
@@ -97,6 +119,14 @@ export class VideoAdaptation {
   /** The padding probes, and their timer while one sends. */
   readonly #probes: PaddingProbes;
   #padTimer: NodeJS.Timeout | null = null;
+  readonly #fecMode: 'auto' | 'on' | 'off';
+  readonly #fecTypes: (() => FecPayloadTypes | null) | undefined;
+  readonly #videoSender: RTCRtpSender | undefined;
+  /** The FEC hook once the partner's description allowed one, and whether it is on. */
+  #fec: ReturnType<typeof protectVideo> | null = null;
+  #fecOn = false;
+  #nackedBefore = 0;
+  #lossAt = -Infinity;
 
   /**
    * Starts adapting `sink` (attached to `source` on the rung `controller.target`) from the
@@ -113,6 +143,9 @@ export class VideoAdaptation {
     tapQueueMeter(this.estimator, this.#queue, (nowMs) => { this.#lastFeedbackAt = nowMs; });
     this.#probes = new PaddingProbes(this.controller, this.#queue, (bytes) => this.#source.sendPadding(this.#sink, bytes));
     this.#detach = senders.map((s) => attachEstimator(s, this.estimator));
+    this.#fecMode = opts.fec ?? 'auto';
+    this.#fecTypes = opts.fecTypes;
+    this.#videoSender = senders.find((s) => s.track?.kind === 'video');
     for (const s of senders) {
       if (s.track?.kind !== 'video') continue;
       const limited = limitRetransmissions(s, () => this.estimator.estimateKbps, undefined, (p) => this.estimator.onPacketSent(p), opts.retransmit !== false);
@@ -145,6 +178,7 @@ export class VideoAdaptation {
     if (this.#paused) return;
     const e = this.estimator;
     const now = performance.now();
+    this.#updateFec(now);
     const before = this.controller.target;
     const q = this.#queue.queueMs(now);
     // Feedback that stops while we send means nothing gets through: as congested as it gets.
@@ -183,6 +217,28 @@ export class VideoAdaptation {
     this.#pace(now);
   }
 
+  /** FEC on or off: on a long path that lost a packet lately (`auto`), or as told. */
+  #updateFec(now: number): void {
+    if (this.#fecMode === 'off' || !this.#videoSender) return;
+    if (!this.#fec) {
+      const types = this.#fecTypes?.();
+      if (!types) return;
+      this.#fec = protectVideo(this.#videoSender, types);
+      this.#detach.push(this.#fec.stop);
+    }
+    const nacked = this.#resends.reduce((n, c) => n + c.requested, 0);
+    if (nacked > this.#nackedBefore) this.#lossAt = now;
+    this.#nackedBefore = nacked;
+    const rtt = this.estimator.rttMs;
+    const want = this.#fecMode === 'on' || (rtt !== undefined && rtt >= FEC_MIN_RTT_MS && now - this.#lossAt < FEC_LOSS_KEEP_MS);
+    if (want === this.#fecOn) return;
+    this.#fecOn = want;
+    this.#fec.setOn(want);
+    this.#source.setFec(this.#sink, want);
+    this.controller.setVideoOverhead(want ? FEC_SHARE : 0);
+    this.#onChange?.(this.snapshot());
+  }
+
   /** Sets the sink's pacing rate from the rungs it carries and goes to, and the probe's padding. */
   #pace(now: number): void {
     const c = this.controller;
@@ -214,6 +270,8 @@ export class VideoAdaptation {
       keyframeRequests: this.#sink.keyframeRequests,
       paddingBytes: this.#sink.paddingBytes,
       ackedKbps: this.estimator.ackedKbps === undefined ? null : Math.round(this.estimator.ackedKbps),
+      fec: this.#fecOn,
+      fecPackets: this.#fec?.counts.fecPackets ?? 0,
     };
   }
 

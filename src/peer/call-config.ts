@@ -35,7 +35,17 @@ export function codecsFor(video: VideoCodec): NonNullable<RTCPeerConnectionConfi
     // RTX (RFC 4588): resends go on a stream of their own (src/peer/nack-limiter.ts), so the
     // partner tells a repaired loss from a reordered packet. werift keeps a partner's RTX only
     // for codecs it kept, and answers without it when the partner offers none.
-    video: [media, new RTCRtpCodecParameters({ mimeType: 'video/rtx', clockRate: 90000, payloadType: media.payloadType! + 1, parameters: `apt=${media.payloadType}` })],
+    // RED and ULPFEC (src/peer/fec.ts): on a long, lossy path the CLI protects each frame with
+    // an FEC packet, so a lost packet is rebuilt without waiting a round trip for its resend. A
+    // partner that takes them sends its own video in RED, which the CLI unwraps. RED's resends
+    // have an RTX type of their own (a browser resends nothing of a type without one).
+    video: [
+      media,
+      new RTCRtpCodecParameters({ mimeType: 'video/rtx', clockRate: 90000, payloadType: media.payloadType! + 1, parameters: `apt=${media.payloadType}` }),
+      new RTCRtpCodecParameters({ mimeType: 'video/red', clockRate: 90000, payloadType: media.payloadType! + 2 }),
+      new RTCRtpCodecParameters({ mimeType: 'video/rtx', clockRate: 90000, payloadType: media.payloadType! + 3, parameters: `apt=${media.payloadType! + 2}` }),
+      new RTCRtpCodecParameters({ mimeType: 'video/ulpfec', clockRate: 90000, payloadType: media.payloadType! + 4 }),
+    ],
     audio: [new RTCRtpCodecParameters({ mimeType: 'audio/opus', clockRate: 48000, channels: 2, payloadType: 111, parameters: 'minptime=10;useinbandfec=1' })],
   };
 }

@@ -20,6 +20,7 @@ import { peerConnectionConfig } from './call-config.js';
 import { CallChannels } from './call-channels.js';
 import { NO_TRANSPORT_STATS, selectedPair, transportStats, type CallStats, type CandidateType } from './call-stats.js';
 import { ReceivedMedia } from './received-media.js';
+import { acceptVideoRed, negotiatedFec, type FecPayloadTypes } from './fec.js';
 import { answerAsDtlsServer, answerReferenceTimeReports, holdEarlyDtls, lengthenIceChecks, onMediaReady, RemoteTrackWatch, stampSenderReports, subscribe, watchPartnerPli, type CaptureClock, type Disposer, type SenderReportStamp } from './werift-seam.js';
 
 // Kept importable from here: peer-session, the probe and test helpers import them from call.ts.
@@ -135,6 +136,7 @@ export class Call extends TypedEmitter<CallEvents> {
   #mediaReady = false;
   readonly #dtlsHeld = new WeakSet<object>();
   readonly #xrAnswered = new WeakSet<object>();
+  readonly #redAccepted = new WeakSet<object>();
   /** Both descriptions of the ICE restart are applied: the new generation is checking. */
   #restartApplied = false;
   #restartTimer: NodeJS.Timeout | null = null;
@@ -219,6 +221,12 @@ export class Call extends TypedEmitter<CallEvents> {
   get chatOpen(): boolean { return this.#channels.chatOpen; }
   /** Counts of the partner's audio. */
   get audio(): FrameCounter { return this.#received.audio; }
+  /** RED and ULPFEC as negotiated for our video (null: the partner took them not, or nothing is negotiated yet). */
+  fecPayloadTypes(): FecPayloadTypes | null {
+    const t = this.videoTransceiver;
+    const media = t?.sender.codec?.payloadType;
+    return t && media !== undefined ? negotiatedFec(t.codecs, media) : null;
+  }
   /** Our senders (video, audio) that carry a track: the partner's congestion feedback arrives on them. */
   get senders(): RTCRtpSender[] {
     return this.pc.getTransceivers().filter((t) => t.sender.track).map((t) => t.sender);
@@ -340,11 +348,13 @@ export class Call extends TypedEmitter<CallEvents> {
   /**
    * What follows every remote description, offer or answer: werift may have made a new DTLS
    * transport for it, so hold its early handshake records and answer the partner's RTCP XR
-   * reference time reports on it (each hook once per transport), then look for new tracks.
+   * reference time reports on it (each hook once per transport), take the partner's video in
+   * RED (fec.ts), then look for new tracks.
    */
   #afterRemoteDescription(): void {
     this.#disposers.push(...holdEarlyDtls(this.pc, this.#dtlsHeld, () => this.#state === 'closed'));
     this.#disposers.push(...answerReferenceTimeReports(this.pc, this.#xrAnswered, () => this.videoTransceiver?.sender.ssrc ?? this.pc.getTransceivers()[0]?.sender.ssrc));
+    this.#disposers.push(...acceptVideoRed(this.pc, this.#redAccepted));
     this.#tracks.scan();
   }
 

@@ -226,6 +226,7 @@ export class RungController {
   readonly rungs: readonly VideoRung[];
   readonly #o: Required<Omit<LadderOptions, 'startRung' | 'startKbps'>>;
   /** When a probe last failed (the path was found not to carry more). */
+  #videoOverhead = 0;
   #lastFailAt = -Infinity;
   /** No padding probe yet in this call: the first goes for the best rung. */
   #firstPadProbe = true;
@@ -310,8 +311,10 @@ export class RungController {
   get hold(): boolean { return this.#hold; }
   /** When the rung last changed (or, after a change, when the track took it up), ms. */
   get changedAt(): number { return this.#lastChangeAt; }
-  /** What a rung needs on the wire, audio included, kbit/s. */
-  needKbps(rung: number): number { return rungNeedKbps(this.rungs[this.#clamp(rung)]!) + this.#o.audioKbps; }
+  /** What a rung needs on the wire, audio included, kbit/s (with the FEC's share of the video when it is on). */
+  needKbps(rung: number): number { return rungNeedKbps(this.rungs[this.#clamp(rung)]!) * (1 + this.#videoOverhead) + this.#o.audioKbps; }
+  /** Video sent beside each rung's own, as a share of it (FEC: src/peer/fec.ts); 0 by default. */
+  setVideoOverhead(share: number): void { this.#videoOverhead = Math.max(0, share); }
 
   /** The best rung whose need fits `kbps` (the last, the keep-alive, when none does). */
   fitting(kbps: number, margin = 1): number {

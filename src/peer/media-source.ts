@@ -37,6 +37,7 @@ import { SendClock } from './send-clock.js';
 import { pumpStampedFrames } from './stamped-frames.js';
 import { FrameFanout, pipeRawFrames, rawFrameBytes, RungEncoder } from './rung-encoders.js';
 import { paddingPackets } from './rtp-padding.js';
+import { fecSlots } from './fec.js';
 import type { CaptureClock } from './werift-seam.js';
 
 /** How a media source is made. */
@@ -105,6 +106,12 @@ interface SinkState extends MediaSink {
   /** VP8: added to the rung's picture ids (mod 2^15), and the last one sent (-1: none yet). */
   pidOffset: number;
   lastPid: number;
+  /** A placeholder for an FEC packet follows each frame ({@link MediaSource.setFec}). */
+  fec: boolean;
+  /** Since the last placeholder: the longest packet (bytes, what the FEC packet will take), packets, frames. */
+  fecMaxBytes: number;
+  fecPackets: number;
+  fecFrames: number;
 }
 
 /** What arrives from one encoder (one output of the ffmpeg, or one encoder of an on-demand ladder). */
@@ -142,6 +149,13 @@ interface RungSlot {
 
 /** A fresh encoder that sent no keyframe within this long is replaced, ms. */
 const PENDING_TIMEOUT_MS = 1500;
+/**
+ * With FEC on, an FEC packet follows every {@link FEC_GROUP_FRAMES} frames, or the frame that
+ * makes {@link FEC_GROUP_PACKETS} packets since the last: a lost packet is rebuilt within about a
+ * frame interval of its own, for about one packet in six more (one in three at one per frame).
+ */
+const FEC_GROUP_FRAMES = 2;
+const FEC_GROUP_PACKETS = 6;
 /**
  * A PLI within this long of a rung's last keyframe is answered by it, ms: each keyframe is a
  * burst into the path (under loss it may cost the packet behind the next PLI) and starts an
@@ -447,7 +461,7 @@ export class MediaSource extends TypedEmitter<MediaSourceEvents> {
     const r = this.#clampRung(rung);
     const sink: SinkState = {
       track, seq: Math.floor(Math.random() * 0x10000), live: this.kind === 'audio', paused: false, packetsSent: 0, framesSent: 0, bytesSent: 0,
-      rung: r, targetRung: r, stream: 0, holding: false, switches: 0, keyframeRequests: 0, paddingBytes: 0, betweenFrames: false, pacer: this.kind === 'video' ? new Pacer() : null, tsOffset: Math.floor(Math.random() * 0x1_0000_0000), rebase: true, lastTs: 0, lastInTs: -1, lastTsAt: 0, pidOffset: 0, lastPid: -1,
+      rung: r, targetRung: r, stream: 0, holding: false, switches: 0, keyframeRequests: 0, paddingBytes: 0, betweenFrames: false, pacer: this.kind === 'video' ? new Pacer() : null, tsOffset: Math.floor(Math.random() * 0x1_0000_0000), rebase: true, lastTs: 0, lastInTs: -1, lastTsAt: 0, pidOffset: 0, lastPid: -1, fec: false, fecMaxBytes: 0, fecPackets: 0, fecFrames: 0,
     };
     this.#sinks.add(sink);
     if (this.#fanout) this.#awaitKeyframe(sink);
@@ -676,6 +690,41 @@ export class MediaSource extends TypedEmitter<MediaSourceEvents> {
     sink.betweenFrames = (copy[1]! & 0x80) !== 0;
     if (sink.betweenFrames) sink.framesSent++;
     this.#write(sink, copy, copy.length);
+    if (this.kind !== 'video' || !sink.fec) return;
+    sink.fecMaxBytes = Math.max(sink.fecMaxBytes, copy.length);
+    sink.fecPackets++;
+    if (sink.betweenFrames && (++sink.fecFrames >= FEC_GROUP_FRAMES || sink.fecPackets >= FEC_GROUP_PACKETS)) this.#writeFecSlot(sink);
+  }
+
+  /**
+   * Protects the video sent to `sink` with FEC or stops: while on, every second frame (or the
+   * frame that makes six packets since the last) is followed by a placeholder (a padding packet with the next sequence number, registered in fec.ts
+   * `fecSlots`) that the call's FEC hook replaces with the frame's ULPFEC packet.
+   */
+  setFec(sink: MediaSink, on: boolean): void {
+    if (this.kind !== 'video' || !this.#sinks.has(sink as SinkState)) return;
+    const s = sink as SinkState;
+    s.fec = on;
+    s.fecMaxBytes = 0;
+    s.fecPackets = 0;
+    s.fecFrames = 0;
+  }
+
+  #writeFecSlot(sink: SinkState): void {
+    const pad = paddingPackets(32, sink.seq, sink.lastTs, FFMPEG_PAYLOAD_TYPE.video, 0);
+    const slot = pad.packets[0];
+    if (!slot) return;
+    sink.seq = pad.nextSeq;
+    fecSlots.add(slot.header);
+    // What the FEC packet will take: the longest packet's bytes after its fixed header, the
+    // FEC and level headers (14), the RED header (1), and its own RTP header.
+    const bytes = sink.fecMaxBytes + 15;
+    sink.fecMaxBytes = 0;
+    sink.fecPackets = 0;
+    sink.fecFrames = 0;
+    sink.packetsSent++;
+    sink.bytesSent += bytes;
+    this.#write(sink, slot, bytes);
   }
 
   /**

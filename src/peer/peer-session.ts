@@ -64,6 +64,12 @@ export interface PeerSessionOptions {
    */
   retransmit?: boolean;
   /**
+   * FEC for the video when the partner negotiated RED and ULPFEC (src/peer/fec.ts): `auto`
+   * (default) on a path with a round trip of 150 ms or more that lost a packet lately, `on`
+   * always, `off` never. Only with `adapt`.
+   */
+  fec?: 'auto' | 'on' | 'off';
+  /**
    * Time the server's landmarks and send the round trips with `join`, so the server can pair
    * this peer with a stranger near it (default true; `connect --no-nearby` turns it off).
    */
@@ -146,6 +152,8 @@ export interface PeerStats {
   targetKbps?: number | null;
   /** The bandwidth estimate toward the partner, kbit/s (null without adaptation). */
   estimateKbps?: number | null;
+  /** The video goes out with FEC (src/peer/fec.ts; null without adaptation). */
+  fec?: boolean | null;
 }
 
 /** Why a session ended. */
@@ -490,7 +498,7 @@ export class PeerSession extends TypedEmitter<PeerSessionEvents> {
       // and the first padding probe goes for the best rung at once (src/peer/ladder.ts): the full
       // rendition sent blind into a narrow uplink filled its queue for the two seconds before
       // feedback and a keyframe could take it down, and a Chromium viewer then lagged 1.5-2 s behind.
-      const opts = { audioKbps: this.#audio ? audioWireKbps(this.options.audioBitrateKbps ?? 32) : 0, retransmit: this.options.retransmit !== false };
+      const opts = { audioKbps: this.#audio ? audioWireKbps(this.options.audioBitrateKbps ?? 32) : 0, retransmit: this.options.retransmit !== false, fec: this.options.fec ?? 'auto', fecTypes: () => call.fecPayloadTypes() };
       this.#videoSink = this.#video.attach(call.videoTrack, ladder ? VideoAdaptation.startRung(this.#video, opts) : 0);
       this.#sinks.push(this.#videoSink);
       call.setCaptureClock('video', this.#video.captureClock(this.#videoSink));
@@ -654,9 +662,10 @@ export class PeerSession extends TypedEmitter<PeerSessionEvents> {
       rungSize: null,
       targetKbps: null,
       estimateKbps: null,
+      fec: null,
     };
     const a = this.#adaptation?.snapshot();
-    if (a) Object.assign(stats, { rung: a.rung, rungSize: `${a.width}x${a.height}@${a.fps}`, targetKbps: a.targetKbps, estimateKbps: a.estimateKbps });
+    if (a) Object.assign(stats, { rung: a.rung, rungSize: `${a.width}x${a.height}@${a.fps}`, targetKbps: a.targetKbps, estimateKbps: a.estimateKbps, fec: a.fec });
     if (stats.rttMs !== null) stats.mos = estimateMos({ rttMs: stats.rttMs, jitterMs: stats.jitterMs ?? 0, lossPercent: stats.lossPercent });
     stats.recvKbps = Math.round(((stats.bytesReceived - this.#last.bytesReceived) * 8) / dt / 1000);
     this.#last = { at: now, framesReceived: s.video.frames, bytesReceived: stats.bytesReceived, bytesSent, packetsReceived, packetsLost };

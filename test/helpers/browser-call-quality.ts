@@ -47,6 +47,8 @@ export interface MeasureBrowserCallOptions {
   adapt?: boolean;
   /** The CLI sender answers NACKs (default true); false: what retransmission buys is measured against it. */
   retransmit?: boolean;
+  /** The CLI sender's FEC (PeerSession `fec`, default auto). */
+  fec?: 'auto' | 'on' | 'off';
   /** A running Chromium (test/helpers/browsers.ts launchChromium); default: one launched and closed here. */
   browser?: Browser;
   /** Hub both join (default global). */
@@ -221,7 +223,7 @@ export async function measureBrowserCall(o: MeasureBrowserCallOptions): Promise<
       await waitForStatus(senderPage, /position 1/, step, 'the sender waits in the queue');
     } else {
       const r = relay;
-      const spec = { server: o.server, hub, adapt: o.adapt !== false, retransmit: o.retransmit !== false, ffmpegPath: o.ffmpegPath };
+      const spec = { server: o.server, hub, adapt: o.adapt !== false, retransmit: o.retransmit !== false, ...(o.fec ? { fec: o.fec } : {}), ffmpegPath: o.ffmpegPath };
       if (o.threadedSender) {
         // The thread has the relay pointed at the TURN server its welcome names.
         cli = await ThreadedSender.start({ ...spec, relay: relay.address }, relay, step);

@@ -33,6 +33,7 @@ import {
   RtcpSrPacket, RtcpTransportLayerFeedback, RtpPacket, RunLengthChunk, StatusVectorChunk, TransportWideCC,
   type RTCPeerConnection, type RTCRtpSender, type RtcpPacket,
 } from 'werift';
+import { wireSizes } from '../fec.js';
 import { subscribe, type Disposer } from '../werift-seam.js';
 import type { BandwidthEstimator, PacketFeedback } from './estimator.js';
 
@@ -215,7 +216,7 @@ export function attachEstimator(sender: RTCRtpSender, estimator: BandwidthEstima
     const result = original.call(sender, packet);
     const after = transport?.transportSequenceNumber;
     if (after !== undefined && after !== before) {
-      estimator.onPacketSent({ seq: after, sizeBytes: packet.header.serializeSize + packet.payload.length + SRTP_TAG_BYTES, sentAtMs });
+      estimator.onPacketSent({ seq: after, sizeBytes: (wireSizes.get(packet.header) ?? packet.header.serializeSize + packet.payload.length) + SRTP_TAG_BYTES, sentAtMs });
     }
     return result;
   };
