@@ -80,6 +80,8 @@ export interface AdaptationSnapshot {
   /** The video goes out protected by FEC (src/peer/fec.ts), and the FEC packets sent so far. */
   fec: boolean;
   fecPackets: number;
+  /** The round trip to the partner from its reception reports, ms (null: none yet). */
+  rttMs: number | null;
 }
 
 /** Settings of {@link VideoAdaptation}. */
@@ -272,6 +274,7 @@ export class VideoAdaptation {
       ackedKbps: this.estimator.ackedKbps === undefined ? null : Math.round(this.estimator.ackedKbps),
       fec: this.#fecOn,
       fecPackets: this.#fec?.counts.fecPackets ?? 0,
+      rttMs: this.estimator.rttMs === undefined ? null : Math.round(this.estimator.rttMs),
     };
   }
 

@@ -37,6 +37,8 @@ import { wireSizes } from '../fec.js';
 import { subscribe, type Disposer } from '../werift-seam.js';
 import type { BandwidthEstimator, PacketFeedback } from './estimator.js';
 
+/** Sender Reports whose send time is kept to match a reception report's LSR against. */
+const SENT_REPORTS_KEPT = 8;
 /** Bytes SRTP adds to an RTP packet (the AES_CM_128_HMAC_SHA1_80 authentication tag, RFC 3711). */
 const SRTP_TAG_BYTES = 10;
 
@@ -214,6 +216,7 @@ export function attachEstimator(sender: RTCRtpSender, estimator: BandwidthEstima
     const before = transport?.transportSequenceNumber;
     const sentAtMs = now();
     const result = original.call(sender, packet);
+    noteReport();
     const after = transport?.transportSequenceNumber;
     if (after !== undefined && after !== before) {
       estimator.onPacketSent({ seq: after, sizeBytes: (wireSizes.get(packet.header) ?? packet.header.serializeSize + packet.payload.length) + SRTP_TAG_BYTES, sentAtMs });
@@ -224,10 +227,22 @@ export function attachEstimator(sender: RTCRtpSender, estimator: BandwidthEstima
 
   // werift's NTP timestamps put decimal digits in the fraction field, so LSR cannot be compared
   // with the clock; like werift, match LSR against the last Sender Report and use its send time.
+  // werift keeps only the last one, and a report that answers the one before (we sent another
+  // while it was on its way: about one in three on a 300 ms round trip) gave no round trip at
+  // all, so a few are kept here, noted as they change (read on each packet sent).
   const internals = sender as unknown as { rtt?: number; lastSRtimestamp?: number; lastSentSRTimestamp?: number };
+  const sentReports = new Map<number, number>();
+  const noteReport = (): void => {
+    const lsr = internals.lastSRtimestamp;
+    if (lsr === undefined || internals.lastSentSRTimestamp === undefined || sentReports.has(lsr)) return;
+    sentReports.set(lsr, internals.lastSentSRTimestamp);
+    if (sentReports.size > SENT_REPORTS_KEPT) sentReports.delete(sentReports.keys().next().value!);
+  };
   const rttOf = (lsr: number, dlsr: number): number | undefined => {
-    if (lsr && lsr === internals.lastSRtimestamp && internals.lastSentSRTimestamp !== undefined) {
-      const s = Date.now() / 1000 - internals.lastSentSRTimestamp - dlsr / 65536;
+    noteReport();
+    const sentAt = lsr ? sentReports.get(lsr) : undefined;
+    if (sentAt !== undefined) {
+      const s = Date.now() / 1000 - sentAt - dlsr / 65536;
       if (s >= 0 && s < 60) return s * 1000;
     }
     return internals.rtt !== undefined ? internals.rtt * 1000 : undefined;
