@@ -41,6 +41,13 @@ const PAD_TICK_MS = 20;
  */
 const FEC_MIN_RTT_MS = 150;
 const FEC_LOSS_KEEP_MS = 30_000;
+/**
+ * FEC goes on at any round trip where this share of our packets is lost with no queue behind it
+ * (a lossy hop, not a full bottleneck, whose drops FEC would only add to): under the lab's
+ * `lossy-5` a resend comes within 60 ms, but a frame waits for it, and at 5% two or three a second.
+ */
+const FEC_MIN_LOSS = 0.03;
+const FEC_CALM_QUEUE_MS = 30;
 /** What FEC adds to a rung's video, as a share (one packet per six or so, the longest of them). */
 const FEC_SHARE = 0.25;
 
@@ -129,6 +136,7 @@ export class VideoAdaptation {
   #fecOn = false;
   #nackedBefore = 0;
   #lossAt = -Infinity;
+  #heavyLossAt = -Infinity;
 
   /**
    * Starts adapting `sink` (attached to `source` on the rung `controller.target`) from the
@@ -231,8 +239,11 @@ export class VideoAdaptation {
     const nacked = this.#resends.reduce((n, c) => n + c.requested, 0);
     if (nacked > this.#nackedBefore) this.#lossAt = now;
     this.#nackedBefore = nacked;
+    const q = this.#queue.queueMs(now);
+    if (this.#queue.lossFraction(now) >= FEC_MIN_LOSS && q !== null && q < FEC_CALM_QUEUE_MS) this.#heavyLossAt = now;
     const rtt = this.estimator.rttMs;
-    const want = this.#fecMode === 'on' || (rtt !== undefined && rtt >= FEC_MIN_RTT_MS && now - this.#lossAt < FEC_LOSS_KEEP_MS);
+    const want = this.#fecMode === 'on' || now - this.#heavyLossAt < FEC_LOSS_KEEP_MS
+      || (rtt !== undefined && rtt >= FEC_MIN_RTT_MS && now - this.#lossAt < FEC_LOSS_KEEP_MS);
     if (want === this.#fecOn) return;
     this.#fecOn = want;
     this.#fec.setOn(want);
