@@ -34,7 +34,8 @@
  * the machine's load falls on all alike) and prints each metric's median: one 8 s window of a
  * call moves by a freeze or a keyframe, and two runs of the same cell differed by 2x.
  *
- * `--trace PREFIX` writes PREFIX-PROFILE-SENDER.jsonl per Chromium-viewer call: the CLI sender's
+ * `--trace PREFIX` writes PREFIX-PROFILE-SENDER.jsonl per Chromium-viewer call (PREFIX-PAIR-PROFILE-SENDER.jsonl
+ * for the other CLI pairs, which would overwrite cli-chromium's): the CLI sender's
  * rung, estimate, queue and NACK counts every 250 ms, every frame the viewer presented, and the
  * viewer's inbound-rtp stats (test/helpers/browser-call-quality.ts).
  */
@@ -90,7 +91,7 @@ async function measure(pair: Pair, profileName: string): Promise<Cell> {
   }
   const trace = arg('trace');
   const m = await measureBrowserCall({
-    ...common, sender: pair === 'chromium-chromium' ? 'chromium' : 'cli', browser: browser!, threadedRelay: true, threadedSender: true, retransmit: pair !== 'cli-nonack-chromium', ...(pair === 'cli-nofec-chromium' ? { fec: 'off' as const } : {}), ...(trace ? { trace } : {}),
+    ...common, sender: pair === 'chromium-chromium' ? 'chromium' : 'cli', browser: browser!, threadedRelay: true, threadedSender: true, retransmit: pair !== 'cli-nonack-chromium', ...(pair === 'cli-nofec-chromium' ? { fec: 'off' as const } : {}), ...(trace ? { trace: pair === 'cli-chromium' || pair === 'chromium-chromium' ? trace : `${trace}-${pair}` } : {}),
   });
   return { fps: m.windowFps, freezeRatio: m.viewer.freezeRatio, p50: m.viewer.latencyMs?.p50 ?? null, p95: m.viewer.latencyMs?.p95 ?? null, psnr: m.psnrDb };
 }
