@@ -296,6 +296,7 @@ export class VideoAdaptation {
     if (this.#padTimer) clearInterval(this.#padTimer);
     this.#padTimer = null;
     this.#probes.stop();
+    if (this.#fecOn) this.#source.setFec(this.#sink, false);
     for (const d of this.#detach.splice(0)) d();
   }
 }

@@ -225,8 +225,9 @@ export function defaultLadder(enc: Pick<VideoEncodeOptions, 'width' | 'height' |
 export class RungController {
   readonly rungs: readonly VideoRung[];
   readonly #o: Required<Omit<LadderOptions, 'startRung' | 'startKbps'>>;
-  /** When a probe last failed (the path was found not to carry more). */
+  /** Video sent beside each rung's own, as a share of it (FEC), counted in its need. */
   #videoOverhead = 0;
+  /** When a probe last failed (the path was found not to carry more). */
   #lastFailAt = -Infinity;
   /** No padding probe yet in this call: the first goes for the best rung. */
   #firstPadProbe = true;

@@ -106,7 +106,7 @@ interface SinkState extends MediaSink {
   /** VP8: added to the rung's picture ids (mod 2^15), and the last one sent (-1: none yet). */
   pidOffset: number;
   lastPid: number;
-  /** A placeholder for an FEC packet follows each frame ({@link MediaSource.setFec}). */
+  /** Placeholders for FEC packets follow its frames ({@link MediaSource.setFec}). */
   fec: boolean;
   /** Since the last placeholder: the longest packet (bytes, what the FEC packet will take), packets, frames. */
   fecMaxBytes: number;
@@ -698,8 +698,9 @@ export class MediaSource extends TypedEmitter<MediaSourceEvents> {
 
   /**
    * Protects the video sent to `sink` with FEC or stops: while on, every second frame (or the
-   * frame that makes six packets since the last) is followed by a placeholder (a padding packet with the next sequence number, registered in fec.ts
-   * `fecSlots`) that the call's FEC hook replaces with the frame's ULPFEC packet.
+   * frame that makes six packets since the last) is followed by a placeholder, a padding packet
+   * with the next sequence number registered in fec.ts `fecSlots`, which the call's FEC hook
+   * replaces with the ULPFEC packet of the packets since the last.
    */
   setFec(sink: MediaSink, on: boolean): void {
     if (this.kind !== 'video' || !this.#sinks.has(sink as SinkState)) return;

@@ -498,7 +498,7 @@ export class PeerSession extends TypedEmitter<PeerSessionEvents> {
       // and the first padding probe goes for the best rung at once (src/peer/ladder.ts): the full
       // rendition sent blind into a narrow uplink filled its queue for the two seconds before
       // feedback and a keyframe could take it down, and a Chromium viewer then lagged 1.5-2 s behind.
-      const opts = { audioKbps: this.#audio ? audioWireKbps(this.options.audioBitrateKbps ?? 32) : 0, retransmit: this.options.retransmit !== false, fec: this.options.fec ?? 'auto', fecTypes: () => call.fecPayloadTypes() };
+      const opts = { audioKbps: this.#audio ? audioWireKbps(this.options.audioBitrateKbps ?? 32) : 0, retransmit: this.options.retransmit !== false, ...(this.options.fec ? { fec: this.options.fec } : {}), fecTypes: () => call.fecPayloadTypes() };
       this.#videoSink = this.#video.attach(call.videoTrack, ladder ? VideoAdaptation.startRung(this.#video, opts) : 0);
       this.#sinks.push(this.#videoSink);
       call.setCaptureClock('video', this.#video.captureClock(this.#videoSink));

@@ -5,8 +5,8 @@
  *
  * Why: on a long path a lost packet repaired by retransmission reaches the partner a round trip
  * later (250 ms under the lab's `3g`), and its frame, with every frame after it, waits that long:
- * a freeze. One FEC packet per frame, the XOR of the frame's packets, lets the partner rebuild any
- * one lost packet of the frame as soon as the rest has come.
+ * a freeze. An FEC packet after every frame or two, the XOR of their packets, lets the partner
+ * rebuild any one lost packet of them as soon as the rest has come.
  */
 
 /** Bytes of the FEC header (RFC 5109 section 7.3). */

@@ -232,9 +232,11 @@ export function attachEstimator(sender: RTCRtpSender, estimator: BandwidthEstima
   // all, so a few are kept here, noted as they change (read on each packet sent).
   const internals = sender as unknown as { rtt?: number; lastSRtimestamp?: number; lastSentSRTimestamp?: number };
   const sentReports = new Map<number, number>();
+  let noted: number | undefined;
   const noteReport = (): void => {
     const lsr = internals.lastSRtimestamp;
-    if (lsr === undefined || internals.lastSentSRTimestamp === undefined || sentReports.has(lsr)) return;
+    if (lsr === noted || lsr === undefined || internals.lastSentSRTimestamp === undefined) return;
+    noted = lsr;
     sentReports.set(lsr, internals.lastSentSRTimestamp);
     if (sentReports.size > SENT_REPORTS_KEPT) sentReports.delete(sentReports.keys().next().value!);
   };
