@@ -8,6 +8,7 @@ import type { RTCRtpSender } from 'werift';
 import { BandwidthEstimator } from './bandwidth/estimator.js';
 import { attachEstimator } from './bandwidth/werift-feedback.js';
 import { protectVideo, type FecPayloadTypes } from './fec.js';
+import { FecRule, FEC_SHARE } from './fec-rule.js';
 import { RungController, type LadderOptions, type RungReason } from './ladder.js';
 import type { MediaSink, MediaSource } from './media-source.js';
 import { limitRetransmissions, type RetransmissionCounts } from './nack-limiter.js';
@@ -32,24 +33,6 @@ const PACE_WIDE = 4;
 const PACE_FLOOR_KBPS = 300;
 /** How often padding goes out while a padding probe is on, ms. */
 const PAD_TICK_MS = 20;
-/**
- * FEC goes on (`fec: 'auto'`) on a path whose round trip is at least this, ms, once the partner
- * has lost a packet (a NACK) in the last {@link FEC_LOSS_KEEP_MS}: a resend then comes too late
- * to keep the picture moving (a freeze at 15 fps is a gap of about 220 ms), where an FEC packet
- * after every frame or two rebuilds a lost packet within a frame interval. On a short path the
- * resend is fast enough and FEC would only cost bandwidth.
- */
-const FEC_MIN_RTT_MS = 150;
-const FEC_LOSS_KEEP_MS = 30_000;
-/**
- * FEC goes on at any round trip where this share of our packets is lost with no queue behind it
- * (a lossy hop, not a full bottleneck, whose drops FEC would only add to): under the lab's
- * `lossy-5` a resend comes within 60 ms, but a frame waits for it, and at 5% two or three a second.
- */
-const FEC_MIN_LOSS = 0.03;
-const FEC_CALM_QUEUE_MS = 30;
-/** What FEC adds to a rung's video, as a share (one packet per six or so, the longest of them). */
-const FEC_SHARE = 0.25;
 
 /** What the adaptation is doing, for stats and the terminal view. */
 export interface AdaptationSnapshot {
@@ -134,9 +117,7 @@ export class VideoAdaptation {
   /** The FEC hook once the partner's description allowed one, and whether it is on. */
   #fec: ReturnType<typeof protectVideo> | null = null;
   #fecOn = false;
-  #nackedBefore = 0;
-  #lossAt = -Infinity;
-  #heavyLossAt = -Infinity;
+  readonly #fecRule: FecRule;
 
   /**
    * Starts adapting `sink` (attached to `source` on the rung `controller.target`) from the
@@ -154,6 +135,7 @@ export class VideoAdaptation {
     this.#probes = new PaddingProbes(this.controller, this.#queue, (bytes) => this.#source.sendPadding(this.#sink, bytes));
     this.#detach = senders.map((s) => attachEstimator(s, this.estimator));
     this.#fecMode = opts.fec ?? 'auto';
+    this.#fecRule = new FecRule(this.#fecMode);
     this.#fecTypes = opts.fecTypes;
     this.#videoSender = senders.find((s) => s.track?.kind === 'video');
     for (const s of senders) {
@@ -227,7 +209,7 @@ export class VideoAdaptation {
     this.#pace(now);
   }
 
-  /** FEC on or off: on a long path that lost a packet lately (`auto`), or as told. */
+  /** FEC on or off as src/peer/fec-rule.ts says (`auto`), or as told. */
   #updateFec(now: number): void {
     if (this.#fecMode === 'off' || !this.#videoSender) return;
     if (!this.#fec) {
@@ -236,14 +218,12 @@ export class VideoAdaptation {
       this.#fec = protectVideo(this.#videoSender, types);
       this.#detach.push(this.#fec.stop);
     }
-    const nacked = this.#resends.reduce((n, c) => n + c.requested, 0);
-    if (nacked > this.#nackedBefore) this.#lossAt = now;
-    this.#nackedBefore = nacked;
-    const q = this.#queue.queueMs(now);
-    if (this.#queue.lossFraction(now) >= FEC_MIN_LOSS && q !== null && q < FEC_CALM_QUEUE_MS) this.#heavyLossAt = now;
-    const rtt = this.estimator.rttMs;
-    const want = this.#fecMode === 'on' || now - this.#heavyLossAt < FEC_LOSS_KEEP_MS
-      || (rtt !== undefined && rtt >= FEC_MIN_RTT_MS && now - this.#lossAt < FEC_LOSS_KEEP_MS);
+    const want = this.#fecRule.update(now, {
+      nacked: this.#resends.reduce((n, c) => n + c.requested, 0),
+      lossFraction: this.#queue.lossFraction(now),
+      queueMs: this.#queue.queueMs(now),
+      baseRttMs: this.estimator.baseRttMs,
+    });
     if (want === this.#fecOn) return;
     this.#fecOn = want;
     this.#fec.setOn(want);

@@ -91,6 +91,8 @@ const ACKED_MIN_SPAN_MS = 500;
 const LOSS_WINDOW_MS = 2000;
 const LOSS_MIN_PACKETS = 50;
 const HISTORY_MS = 10_000;
+/** How far back {@link BandwidthEstimator.baseRttMs} looks, ms. */
+const BASE_RTT_WINDOW_MS = 30_000;
 const HISTORY_MAX = 20_000;
 
 /** A bandwidth estimator for one sending transport; see the file comment for the method. */
@@ -145,6 +147,8 @@ export class BandwidthEstimator {
   // REMB, RTT, result
   #remb: { kbps: number; atMs: number } | undefined;
   #rttMs: number | undefined;
+  /** Round trips of the last {@link BASE_RTT_WINDOW_MS}, oldest first, for {@link baseRttMs}. */
+  #rtts: { rttMs: number; atMs: number }[] = [];
   #estimateKbps: number;
   #feedbackCount = 0;
 
@@ -172,6 +176,17 @@ export class BandwidthEstimator {
   get delayState(): DelayState { return this.#delayState; }
   /** The latest round-trip time from a receiver report, ms; undefined until one arrived. */
   get rttMs(): number | undefined { return this.#rttMs; }
+  /**
+   * The path's own round trip, ms: the least of the last {@link BASE_RTT_WINDOW_MS}'s reports
+   * (undefined until one arrived). A queue our own video fills adds to {@link rttMs}; the least
+   * lately is about what the path takes with no queue, as BBR's min_rtt (a round trip that only
+   * congestion made long is no reason to add FEC, which fills the queue further).
+   */
+  get baseRttMs(): number | undefined {
+    let min: number | undefined;
+    for (const r of this.#rtts) if (min === undefined || r.rttMs < min) min = r.rttMs;
+    return min;
+  }
   /** How many transport-wide feedback messages were processed. */
   get feedbackCount(): number { return this.#feedbackCount; }
   /** The delay-based estimate alone, kbit/s (for stats and tests). */
@@ -245,7 +260,11 @@ export class BandwidthEstimator {
     if (Number.isFinite(report.fractionLost)) {
       this.#rrLoss = { fraction: Math.min(1, Math.max(0, report.fractionLost)), atMs: nowMs };
     }
-    if (report.rttMs !== undefined && Number.isFinite(report.rttMs) && report.rttMs >= 0) this.#rttMs = report.rttMs;
+    if (report.rttMs !== undefined && Number.isFinite(report.rttMs) && report.rttMs >= 0) {
+      this.#rttMs = report.rttMs;
+      this.#rtts.push({ rttMs: report.rttMs, atMs: nowMs });
+      while (this.#rtts.length > 1 && nowMs - this.#rtts[0]!.atMs > BASE_RTT_WINDOW_MS) this.#rtts.shift();
+    }
     this.#updateLoss(nowMs);
     this.#updateLossBased(nowMs);
     this.#combine(nowMs);

@@ -1,0 +1,38 @@
+import { describe, expect, it } from 'vitest';
+import { FecRule, FEC_LOSS_KEEP_MS } from '../../src/peer/fec-rule.js';
+
+const calm = { nacked: 0, lossFraction: 0, queueMs: 5, baseRttMs: 300 };
+
+describe('FecRule', () => {
+  it('turns FEC on for a long path once the partner lost a packet, and off 30 s after the last loss', () => {
+    const rule = new FecRule('auto');
+    expect(rule.update(0, calm)).toBe(false); // long, but nothing lost yet
+    expect(rule.update(1000, { ...calm, nacked: 1 })).toBe(true);
+    expect(rule.update(1000 + FEC_LOSS_KEEP_MS - 1, { ...calm, nacked: 1 })).toBe(true);
+    expect(rule.update(1000 + FEC_LOSS_KEEP_MS, { ...calm, nacked: 1 })).toBe(false);
+  });
+
+  it('leaves FEC off where only our own queue made the round trip long (low-upload: 80 ms path, 206 ms with the queue)', () => {
+    const rule = new FecRule('auto');
+    // baseRttMs is what the estimator keeps: the path's 80 ms, whatever the latest report says.
+    for (let t = 0, n = 1; t < 10_000; t += 250, n++) expect(rule.update(t, { nacked: n, lossFraction: 0.01, queueMs: 120, baseRttMs: 80 })).toBe(false);
+    expect(rule.update(10_250, { nacked: 50, lossFraction: 0.01, queueMs: 120, baseRttMs: 206 })).toBe(true);
+  });
+
+  it('turns FEC on for a lossy hop at any round trip, but not for the drops of a full queue, even once it drained', () => {
+    const lossy = new FecRule('auto');
+    expect(lossy.update(0, { nacked: 3, lossFraction: 0, queueMs: 4, baseRttMs: 40 })).toBe(false);
+    expect(lossy.update(2000, { nacked: 3, lossFraction: 0.05, queueMs: 4, baseRttMs: 40 })).toBe(false); // not calm long enough to tell
+    expect(lossy.update(2500, { nacked: 3, lossFraction: 0.05, queueMs: 4, baseRttMs: 40 })).toBe(true);
+    const full = new FecRule('auto');
+    expect(full.update(0, { nacked: 3, lossFraction: 0.05, queueMs: 180, baseRttMs: 40 })).toBe(false);
+    expect(full.update(250, { nacked: 3, lossFraction: 0.05, queueMs: null, baseRttMs: 40 })).toBe(false);
+    // The ladder stepped down and the queue drained while its drops are still counted.
+    for (let t = 500; t < 2750; t += 250) expect(full.update(t, { nacked: 3, lossFraction: 0.05, queueMs: 3, baseRttMs: 40 })).toBe(false);
+  });
+
+  it("says what it was told under 'on' and 'off'", () => {
+    expect(new FecRule('on').update(0, { ...calm, baseRttMs: undefined })).toBe(true);
+    expect(new FecRule('off').update(0, { ...calm, nacked: 9, lossFraction: 0.2, queueMs: 0 })).toBe(false);
+  });
+});
