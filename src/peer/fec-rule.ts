@@ -10,7 +10,9 @@
  *   cost bandwidth. The round trip is the path's own (the least lately,
  *   `BandwidthEstimator.baseRttMs`), not the latest: under `low-upload` (80 ms) a queue of our own
  *   video made it 206 ms, FEC went on, added its quarter to a full uplink, and the ladder fell to
- *   its keep-alive rung for the rest of the call.
+ *   its keep-alive rung for the rest of the call. A call starts as if a packet had just been lost:
+ *   a long path is protected until 30 s without a loss show it need not be (under `3g`, a freeze
+ *   of 358 ms at the call's first loss, before FEC was on).
  * - **A lossy hop.** At any round trip, {@link FEC_MIN_LOSS} of our packets lost with no queue
  *   behind it (a lossy hop, not a full bottleneck, whose drops FEC would only add to): under the
  *   lab's `lossy-5` a resend comes within 60 ms, but a frame waits for it, two or three a second.
@@ -46,7 +48,8 @@ export interface FecInputs {
 export class FecRule {
   readonly #mode: 'auto' | 'on' | 'off';
   #nackedBefore = 0;
-  #lossAt = -Infinity;
+  /** The last NACK; a call starts as if it had just had one. */
+  #lossAt: number | null = null;
   #heavyLossAt = -Infinity;
   /** The last tick the queue was long or not known (the first tick's, as nothing was known before). */
   #queuedAt: number | null = null;
@@ -55,7 +58,7 @@ export class FecRule {
 
   /** Whether FEC is wanted at `now` (ms) given `inputs`. */
   update(now: number, inputs: FecInputs): boolean {
-    if (inputs.nacked > this.#nackedBefore) this.#lossAt = now;
+    if (this.#lossAt === null || inputs.nacked > this.#nackedBefore) this.#lossAt = now;
     this.#nackedBefore = inputs.nacked;
     if (this.#queuedAt === null || inputs.queueMs === null || inputs.queueMs >= FEC_CALM_QUEUE_MS) this.#queuedAt = now;
     if (inputs.lossFraction >= FEC_MIN_LOSS && now - this.#queuedAt >= FEC_CALM_FOR_MS) this.#heavyLossAt = now;

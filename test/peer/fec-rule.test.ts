@@ -4,12 +4,15 @@ import { FecRule, FEC_LOSS_KEEP_MS } from '../../src/peer/fec-rule.js';
 const calm = { nacked: 0, lossFraction: 0, queueMs: 5, baseRttMs: 300 };
 
 describe('FecRule', () => {
-  it('turns FEC on for a long path once the partner lost a packet, and off 30 s after the last loss', () => {
+  it('protects a long path from the call\'s start, and lets go 30 s after the last loss', () => {
     const rule = new FecRule('auto');
-    expect(rule.update(0, calm)).toBe(false); // long, but nothing lost yet
-    expect(rule.update(1000, { ...calm, nacked: 1 })).toBe(true);
-    expect(rule.update(1000 + FEC_LOSS_KEEP_MS - 1, { ...calm, nacked: 1 })).toBe(true);
-    expect(rule.update(1000 + FEC_LOSS_KEEP_MS, { ...calm, nacked: 1 })).toBe(false);
+    expect(rule.update(0, { ...calm, baseRttMs: undefined })).toBe(false); // no round trip known yet
+    expect(rule.update(1000, calm)).toBe(true); // long: presumed lossy from the start
+    expect(rule.update(FEC_LOSS_KEEP_MS - 1, calm)).toBe(true);
+    expect(rule.update(FEC_LOSS_KEEP_MS, calm)).toBe(false); // 30 s and nothing lost
+    expect(rule.update(40_000, { ...calm, nacked: 1 })).toBe(true);
+    expect(rule.update(40_000 + FEC_LOSS_KEEP_MS - 1, { ...calm, nacked: 1 })).toBe(true);
+    expect(rule.update(40_000 + FEC_LOSS_KEEP_MS, { ...calm, nacked: 1 })).toBe(false);
   });
 
   it('leaves FEC off where only our own queue made the round trip long (low-upload: 80 ms path, 206 ms with the queue)', () => {
