@@ -170,9 +170,9 @@ export class VideoAdaptation {
     if (this.#paused) return;
     const e = this.estimator;
     const now = performance.now();
-    this.#updateFec(now);
-    const before = this.controller.target;
     const q = this.#queue.queueMs(now);
+    this.#updateFec(now, q);
+    const before = this.controller.target;
     // Feedback that stops while we send means nothing gets through: as congested as it gets.
     const stalled = this.#lastFeedbackAt !== null && now - this.#lastFeedbackAt > 1000;
     const sentKbps = this.#sendRate.update(now, this.#sink.bytesSent);
@@ -209,8 +209,8 @@ export class VideoAdaptation {
     this.#pace(now);
   }
 
-  /** FEC on or off as src/peer/fec-rule.ts says (`auto`), or as told. */
-  #updateFec(now: number): void {
+  /** FEC on or off as src/peer/fec-rule.ts says (`auto`), or as told; `queueMs` is the meter's reading this tick. */
+  #updateFec(now: number, queueMs: number | null): void {
     if (this.#fecMode === 'off' || !this.#videoSender) return;
     if (!this.#fec) {
       const types = this.#fecTypes?.();
@@ -221,7 +221,7 @@ export class VideoAdaptation {
     const want = this.#fecRule.update(now, {
       nacked: this.#resends.reduce((n, c) => n + c.requested, 0),
       lossFraction: this.#queue.lossFraction(now),
-      queueMs: this.#queue.queueMs(now),
+      queueMs,
       baseRttMs: this.estimator.baseRttMs,
     });
     if (want === this.#fecOn) return;

@@ -147,7 +147,10 @@ export class BandwidthEstimator {
   // REMB, RTT, result
   #remb: { kbps: number; atMs: number } | undefined;
   #rttMs: number | undefined;
-  /** Round trips of the last {@link BASE_RTT_WINDOW_MS}, oldest first, for {@link baseRttMs}. */
+  /**
+   * For {@link baseRttMs}: the round trips of the last {@link BASE_RTT_WINDOW_MS} that no later
+   * one undercuts, oldest (and least) first, so the least is always the first.
+   */
   #rtts: { rttMs: number; atMs: number }[] = [];
   #estimateKbps: number;
   #feedbackCount = 0;
@@ -182,11 +185,7 @@ export class BandwidthEstimator {
    * lately is about what the path takes with no queue, as BBR's min_rtt (a round trip that only
    * congestion made long is no reason to add FEC, which fills the queue further).
    */
-  get baseRttMs(): number | undefined {
-    let min: number | undefined;
-    for (const r of this.#rtts) if (min === undefined || r.rttMs < min) min = r.rttMs;
-    return min;
-  }
+  get baseRttMs(): number | undefined { return this.#rtts[0]?.rttMs; }
   /** How many transport-wide feedback messages were processed. */
   get feedbackCount(): number { return this.#feedbackCount; }
   /** The delay-based estimate alone, kbit/s (for stats and tests). */
@@ -262,8 +261,9 @@ export class BandwidthEstimator {
     }
     if (report.rttMs !== undefined && Number.isFinite(report.rttMs) && report.rttMs >= 0) {
       this.#rttMs = report.rttMs;
+      while (this.#rtts.length && this.#rtts[this.#rtts.length - 1]!.rttMs >= report.rttMs) this.#rtts.pop();
       this.#rtts.push({ rttMs: report.rttMs, atMs: nowMs });
-      while (this.#rtts.length > 1 && nowMs - this.#rtts[0]!.atMs > BASE_RTT_WINDOW_MS) this.#rtts.shift();
+      while (nowMs - this.#rtts[0]!.atMs > BASE_RTT_WINDOW_MS) this.#rtts.shift();
     }
     this.#updateLoss(nowMs);
     this.#updateLossBased(nowMs);
