@@ -258,6 +258,11 @@ export class RungController {
   #queueBefore: { at: number; ms: number } | null = null;
   /** Congestion that does not show the rung is over what the path carries waits until then: the queue a failed probe filled drains. */
   #drainUntil = -Infinity;
+  /**
+   * Until then, the queue is a failed padding probe's, and nothing but a stall steps down for
+   * congestion: the rung it probed from was carried, calm, until the padding went out.
+   */
+  #padDrainUntil = -Infinity;
   /** When the last step down straight to what the acknowledged rate carries was taken (null: none yet). */
   #jumpedAt: number | null = null;
   /** The last step down asked to send nothing of the old rung until the new one starts. */
@@ -384,6 +389,7 @@ export class RungController {
         this.#padProbe = null;
         if (pad.rung < cur) {
           this.#failProbe(now, pad.rung, PAD_PROBE_DRAIN_MS);
+          this.#padDrainUntil = now + PAD_PROBE_DRAIN_MS;
           // A chained probe that queued (or proved nothing): the rung the probe before it proved
           // still fits, unless the path stalls or loses heavily. Congestion now is the queue the
           // brief probe itself made (a 100 ms burst of the best rung's need on a path that
@@ -421,6 +427,11 @@ export class RungController {
       && (s.sentKbps === undefined || s.ackedKbps < 0.9 * s.sentKbps);
     this.#holdNow = down === 'congestion' && (overCapacity || s.stalled === true || (q !== null && q > HOLD_QUEUE_MS));
     if (down === 'congestion' && !overCapacity && s.stalled !== true && now < this.#drainUntil) return cur;
+    // What the receiver acknowledges does not measure the path while a failed padding probe's
+    // queue drains: the padding took its share of the link, and the media sent into that queue is
+    // acknowledged later than sent. (Behind a 300 kbit/s uplink, the 150 kbit/s rung read as over
+    // capacity there, 160 acknowledged of 180 sent, and the sender went to the 3 fps keep-alive.)
+    if (down === 'congestion' && s.stalled !== true && now < this.#padDrainUntil) return cur;
     // The trend's overuse in those seconds is the backlog's own packets arriving later and later
     // (the feedback tells of them last); what the receiver acknowledges meanwhile says whether the
     // new rung fits: more than it needs, and the queue drains. (Media bots behind a 300 kbit/s

@@ -139,6 +139,24 @@ describe('RungController', () => {
     expect(narrow.target).toBe(1);
   });
 
+  it('while a failed padding probe\'s queue drains, what the receiver acknowledges takes no step down; after it, a rung the path does not carry goes', () => {
+    const c = new RungController(LADDER, { startRung: 2, audioKbps: 60, paddingProbes: true });
+    const quiet = (t: number, extra = {}) => ({ ...calm(c.needKbps(2)), queueMs: 0, reportedUpTo: t - 50, carrying: 2, ...extra });
+    let t = 0;
+    for (; !c.padProbe && t < 3000; t += 200) c.update(t, quiet(t));
+    const p = c.padProbe!;
+    expect(p.rung).toBeLessThan(2);
+    // The probe's own packets come back late: it failed.
+    expect(c.update(p.to + 200, quiet(p.to + 200, { overuse: true }))).toBe(2);
+    expect(c.padProbe).toBeNull();
+    // Its queue (84 ms), with the padding's share of the link: the receiver acknowledges less than
+    // the rung's need and less than 90% of what was sent. That is the probe's queue, not the rung's.
+    const backlog = (at: number) => quiet(at, { overuse: true, queueMs: 84, ackedKbps: 160, sentKbps: 180 });
+    for (t = p.to + 450; t < p.to + 200 + 1500; t += 250) expect(c.update(t, backlog(t)), `at ${t - p.to} ms after the probe`).toBe(2);
+    // Past the drain, the same signals are a rung the path does not carry.
+    expect(c.update(p.to + 200 + 1600, backlog(p.to + 1800))).toBe(3);
+  });
+
   it('starts on the rung the start estimate fits; the first padding probe goes for the best rung at once, briefly', () => {
     const c = new RungController(LADDER, { audioKbps: 60, paddingProbes: true });
     expect(c.target).toBe(c.fitting(300));
@@ -504,6 +522,27 @@ describe('MediaSource with a ladder (real ffmpeg)', () => {
     const keyWidths = parsed.filter(({ p, h }) => payloadKind('vp8', p.subarray(h.payloadOffset)).keyframe).map(({ p, h }) => ({ w: frameSize(p, h.payloadOffset) }));
     expect(keyWidths[0]!.w).toBe(640);
     expect(keyWidths[keyWidths.length - 1]!.w).toBe(320);
+  }, 30_000);
+
+  it('places each frame, for our Sender Reports, at when it was handed to its encoder, not when it came out', async () => {
+    const ffmpegPath = resolveFfmpeg().path;
+    source = await MediaSource.start({ kind: 'video', source: { type: 'testsrc' }, encode: DEFAULT_VIDEO, ladder: LADDER }, { ffmpegPath });
+    const frames: { ts: number; outAt: number }[] = [];
+    const track = {
+      writeRtp: (b: Buffer) => {
+        const h = parseRtp(b)!;
+        if (payloadKind('vp8', b.subarray(h.payloadOffset)).frameStart) frames.push({ ts: h.timestamp, outAt: performance.now() });
+      },
+    } as unknown as MediaStreamTrack;
+    const sink = source.attach(track, 0);
+    await until(() => sink.framesSent >= 30, 10_000, 'frames on rung 0');
+    const clock = source.captureClock(sink)!;
+    // No pacer on this sink: a frame reaches the track as it comes from the encoder. Its capture
+    // is earlier by the encoder's delay (a few ms for a 640x480 VP8 frame on one thread).
+    const early = frames.slice(5).map((f) => f.outAt - clock(f.ts)).sort((a, b) => a - b);
+    const median = early[early.length >> 1]!;
+    expect(median).toBeGreaterThan(1);
+    expect(median).toBeLessThan(150);
   }, 30_000);
 
   it('sends a keyframe only when one is needed: one at the start, none while a track keeps its rung, a fresh one within a few frames of a PLI; a rung nobody follows runs no encoder', async () => {
