@@ -182,6 +182,11 @@ export class MediaSource extends TypedEmitter<MediaSourceEvents> {
   readonly #sinks = new Set<SinkState>();
   /** On demand: what feeds the raw frames to the encoders, the rungs, how encoders start. */
   #fanout: FrameFanout | null = null;
+  /**
+   * How long a frame takes from being handed to its encoder to its first packet out, ms, averaged
+   * over the last sixteen or so (null: not measured; a one-process source has no fan-out to tell).
+   */
+  #encodeDelayMs: number | null = null;
   #slots: RungSlot[] = [];
   #stopPump: (() => void) | null = null;
   #spawnEncoder: ((rung: number) => Promise<RungEncoder>) | null = null;
@@ -372,8 +377,9 @@ export class MediaSource extends TypedEmitter<MediaSourceEvents> {
     this.#streams.set(index, { rung: r, socket: encoder.socket, encoder, keyframe: [], keyframeAt: -Infinity, current: [], currentTs: -1, currentKey: false });
     slot.pending = index;
     encoder.onPacket = (msg) => this.#onPacket(index, msg);
+    encoder.onDelay = (ms) => { this.#encodeDelayMs = this.#encodeDelayMs === null ? ms : this.#encodeDelayMs + (ms - this.#encodeDelayMs) / 16; };
     encoder.feed();
-    this.#fanout!.add(encoder.proc.stdin!, this.rungs[r]!.fps / this.#inputFps);
+    this.#fanout!.add(encoder.proc.stdin!, this.rungs[r]!.fps / this.#inputFps, () => encoder.noteFed());
     slot.pendingTimer = setTimeout(() => {
       slot.pendingTimer = null;
       if (slot.pending !== index) return;
@@ -729,17 +735,20 @@ export class MediaSource extends TypedEmitter<MediaSourceEvents> {
   }
 
   /**
-   * When each video timestamp sent to `sink` was captured, as near as we know: when its frame
-   * came from the encoder, which is what {@link #continueTimeline} stamps it with (at 90 kHz), so
-   * a timestamp maps back linearly from the last one placed. Our Sender Reports carry it
-   * (werift-seam.ts stampSenderReports): a partner's lip sync then sees the time our pacer and
-   * the path's queue held the video, not a frame captured when it was sent. Null for audio, whose
-   * packets go out on their cadence ({@link SendClock}), within a frame of when they came.
+   * When each video timestamp sent to `sink` was captured, as near as we know: when its frame was
+   * handed to the encoder. {@link #continueTimeline} stamps each frame with when it came from the
+   * encoder (at 90 kHz), so a timestamp maps back linearly from the last one placed, less the
+   * encoder's measured delay. Our Sender Reports carry it (werift-seam.ts stampSenderReports): a
+   * partner's lip sync then sees the time the encoder, our pacer and the path's queue held the
+   * video, as a browser's reports place a frame at its capture. Placed at the encoder's output
+   * instead, our video looked that much younger to a Chromium viewer, which held it back to
+   * match the audio. Null for audio, whose packets go out on their cadence ({@link SendClock}),
+   * within a frame of when they came.
    */
   captureClock(sink: MediaSink): CaptureClock | null {
     if (this.kind !== 'video' || !this.#sinks.has(sink as SinkState)) return null;
     const s = sink as SinkState;
-    return (timestamp) => s.lastTsAt + ((timestamp - s.lastTs) | 0) / 90;
+    return (timestamp) => s.lastTsAt + ((timestamp - s.lastTs) | 0) / 90 - (this.#encodeDelayMs ?? 0);
   }
 
   /** Hands a packet to the sink's track, through its pacer when it has one. */

@@ -25,6 +25,9 @@ import { Writable, type Readable } from 'node:stream';
 import { rtpOutputUrl, rungEncoderArgs, type VideoEncodeOptions, type VideoRung } from './ffmpeg.js';
 import { parseRtp } from './rtp-frames.js';
 
+/** How many fed frames' hand-over times an encoder keeps (a frame is out within a few). */
+const FED_RING = 32;
+
 /** Frames a spare is warmed up with; its output is dropped. */
 export const PREROLL_FRAMES = 1;
 
@@ -39,6 +42,8 @@ interface FanoutTarget {
   share: number;
   /** Its share accumulates frame by frame; a frame goes to it when this reaches 1. */
   credit: number;
+  /** Hears each frame handed to it, as it is handed over. */
+  onFed: (() => void) | undefined;
 }
 
 /**
@@ -55,10 +60,10 @@ export class FrameFanout extends Writable {
     super({ highWaterMark: 1, decodeStrings: false });
   }
 
-  /** Feeds `stdin` from the next frame on, `share` of the frames (a 3 fps rung of 15: 0.2). */
-  add(stdin: Writable, share = 1): void {
+  /** Feeds `stdin` from the next frame on, `share` of the frames (a 3 fps rung of 15: 0.2); `onFed` hears each one handed to it. */
+  add(stdin: Writable, share = 1, onFed?: () => void): void {
     // The first frame goes to it at once, whatever its share.
-    this.#targets.set(stdin, { stdin, share: Math.min(1, Math.max(0, share)), credit: 1 });
+    this.#targets.set(stdin, { stdin, share: Math.min(1, Math.max(0, share)), credit: 1, onFed });
   }
 
   remove(stdin: Writable): void {
@@ -79,6 +84,7 @@ export class FrameFanout extends Writable {
       t.credit -= 1;
       t.credit += t.share;
       pending++;
+      t.onFed?.();
       // An encoder that died mid-write: its process reports that; the frame is done with.
       t.stdin.write(frame, settle);
     }
@@ -129,11 +135,18 @@ export class RungEncoder {
   readonly #tick: number;
   #state: RungEncoderState = 'warming';
   #firstTs: number | null = null;
+  /** When each of the last {@link FED_RING} fed frames was handed over (performance.now(), ms), by its number among them. */
+  readonly #fedAt: { k: number; at: number }[] = [];
+  #fed = 0;
+  /** The fed frame whose first packet came last. */
+  #lastOut = -1;
   #stderr = '';
   /** Resolves when the warm-up frame came out (the encoder is ready); rejects if ffmpeg exits or fails first. */
   readonly ready: Promise<void>;
   readonly exited: Promise<void>;
   onPacket: (msg: Buffer) => void = () => {};
+  /** Hears, for each fed frame, how long it took from being handed over to its first packet out, ms. */
+  onDelay: (ms: number) => void = () => {};
 
   constructor(ffmpegPath: string, input: Pick<VideoEncodeOptions, 'codec' | 'width' | 'height'>, rung: VideoRung, index: number, socket: dgram.Socket) {
     this.rung = index;
@@ -161,6 +174,12 @@ export class RungEncoder {
   get state(): RungEncoderState { return this.#state; }
   get stderrTail(): string { return this.#stderr.trim().split('\n').slice(-6).join('\n'); }
 
+  /** A frame was handed to its stdin now (the fan-out's `onFed`). */
+  noteFed(): void {
+    this.#fedAt[this.#fed % FED_RING] = { k: this.#fed, at: performance.now() };
+    this.#fed++;
+  }
+
   /** From now on its frames go to `onPacket` (call when the fan-out starts feeding it). */
   feed(): void {
     if (this.#state === 'spare' || this.#state === 'warming') this.#state = 'fed';
@@ -180,7 +199,15 @@ export class RungEncoder {
       if (this.#state === 'warming') { this.#state = 'spare'; this.#onReady(); }
       return;
     }
-    if (this.#state === 'fed') this.onPacket(msg);
+    if (this.#state !== 'fed') return;
+    // Fed frame k is ffmpeg's frame PREROLL_FRAMES + k: nothing else is written to its stdin.
+    const k = n - PREROLL_FRAMES;
+    if (k !== this.#lastOut) {
+      this.#lastOut = k;
+      const fed = this.#fedAt[k % FED_RING];
+      if (fed?.k === k) this.onDelay(performance.now() - fed.at);
+    }
+    this.onPacket(msg);
   }
 
   #closing: Promise<void> | null = null;
