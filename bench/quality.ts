@@ -35,7 +35,8 @@
  * call moves by a freeze or a keyframe, and two runs of the same cell differed by 2x.
  *
  * `--trace PREFIX` writes PREFIX-PROFILE-SENDER.jsonl per Chromium-viewer call (PREFIX-PAIR-PROFILE-SENDER.jsonl
- * for the other CLI pairs, which would overwrite cli-chromium's): the CLI sender's
+ * for the other CLI pairs, which would overwrite cli-chromium's; with `--repeat`, PREFIX-rN-... for
+ * round N, so the call behind an outlier can be read): the CLI sender's
  * rung, estimate, queue and NACK counts every 250 ms, every frame the viewer presented, and the
  * viewer's inbound-rtp stats (test/helpers/browser-call-quality.ts).
  */
@@ -80,7 +81,7 @@ const cells = new Map<string, Cell>();
 const loads: number[] = [];
 const failures: string[] = [];
 
-async function measure(pair: Pair, profileName: string): Promise<Cell> {
+async function measure(pair: Pair, profileName: string, round: number): Promise<Cell> {
   const profile = parseNetworkProfile(profileName);
   // 60 s a step: behind 500-600 ms of RTT a werift call takes about 30 s to connect.
   const common = { server: server!.url, ffmpegPath: ffmpeg, profile, measureMs: windowMs, stepTimeoutMs: 60_000, adapt: !pair.startsWith('cli-fixed') };
@@ -89,7 +90,8 @@ async function measure(pair: Pair, profileName: string): Promise<Cell> {
     const v = m.viewer;
     return { fps: m.windowFps, freezeRatio: v.freezeRatio, p50: v.latencyMs?.p50 ?? null, p95: v.latencyMs?.p95 ?? null, psnr: m.fidelity?.psnrDb ?? null, ssim: m.fidelity?.ssim ?? null };
   }
-  const trace = arg('trace');
+  const tracePrefix = arg('trace');
+  const trace = tracePrefix && repeat > 1 ? `${tracePrefix}-r${round}` : tracePrefix;
   const m = await measureBrowserCall({
     ...common, sender: pair === 'chromium-chromium' ? 'chromium' : 'cli', browser: browser!, threadedRelay: true, threadedSender: true, retransmit: pair !== 'cli-nonack-chromium', ...(pair === 'cli-nofec-chromium' ? { fec: 'off' as const } : {}), ...(trace ? { trace: pair === 'cli-chromium' || pair === 'chromium-chromium' ? trace : `${trace}-${pair}` } : {}),
   });
@@ -123,7 +125,9 @@ try {
         const key = `${name}/${pair}`;
         if (!runs.has(key)) runs.set(key, []);
         try {
-          runs.get(key)!.push(await measure(pair, name));
+          const cell = await measure(pair, name, round);
+          runs.get(key)!.push(cell);
+          process.stderr.write(`  fps ${cell.fps?.toFixed(1)}, freeze ${cell.freezeRatio?.toFixed(2)}, p50 ${cell.p50?.toFixed(0)} ms, p95 ${cell.p95?.toFixed(0)} ms\n`);
           loads.push(os.loadavg()[0]!);
         } catch (err) {
           failures.push(`${name} ${pair}: ${(err as Error).message}`);
