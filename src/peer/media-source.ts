@@ -137,8 +137,10 @@ interface RungSlot {
   active: number | null;
   /** A fresh encoder fed for a keyframe, until that keyframe comes. */
   pending: number | null;
-  /** Warmed up and idle; null while none is (a new one is starting). */
+  /** Warmed up and idle; null while none is (a new one is starting, or waits for {@link replaceSpare}). */
   spare: RungEncoder | null;
+  /** Starts the spare that replaces the one last fed, once its keyframe is out (null: started already). */
+  replaceSpare: (() => void) | null;
   /** A keyframe was asked for while no spare was ready: feed the next one when it is. */
   wanted: boolean;
   /** When a spare was last fed (performance.now(), ms). */
@@ -296,7 +298,7 @@ export class MediaSource extends TypedEmitter<MediaSourceEvents> {
     const source = new MediaSource(spec, [], [], proc);
     const fanout = new FrameFanout();
     source.#fanout = fanout;
-    source.#slots = source.rungs.map(() => ({ active: null, pending: null, spare: null, wanted: false, lastRefreshAt: -Infinity, pendingTimer: null }));
+    source.#slots = source.rungs.map(() => ({ active: null, pending: null, spare: null, wanted: false, lastRefreshAt: -Infinity, pendingTimer: null, replaceSpare: null }));
     source.#inputFps = enc.fps;
     source.#startTimeoutMs = opts.startTimeoutMs ?? 10_000;
     source.#spawnEncoder = async (rung) => new RungEncoder(opts.ffmpegPath, enc, source.rungs[rung]!, rung, await loopbackSocket());
@@ -376,7 +378,26 @@ export class MediaSource extends TypedEmitter<MediaSourceEvents> {
     const index = this.#nextStream++;
     this.#streams.set(index, { rung: r, socket: encoder.socket, encoder, keyframe: [], keyframeAt: -Infinity, current: [], currentTs: -1, currentKey: false });
     slot.pending = index;
-    encoder.onPacket = (msg) => this.#onPacket(index, msg);
+    // The next spare starts once this one's keyframe is out, not now: spawning blocks this thread
+    // (10-50 ms) and a starting ffmpeg takes CPU for a few hundred ms, both while the keyframe a
+    // new partner waits for is written to the encoder and encoded.
+    let replaced = false;
+    let firstTs: number | null = null;
+    const replace = () => {
+      if (replaced || this.#closed) return;
+      replaced = true;
+      if (slot.replaceSpare === replace) slot.replaceSpare = null;
+      this.#startSpare(r).catch((err: Error) => { if (!this.#closed) this.emit('error', peerError('CHZ_ERR_FFMPEG_FAILED', err.message, err)); });
+    };
+    slot.replaceSpare = replace;
+    encoder.onPacket = (msg) => {
+      this.#onPacket(index, msg);
+      // The marker bit ends a frame: the keyframe is out (or, its last packet lost, the next frame came).
+      if (replaced || msg.length < 12) return;
+      const ts = msg.readUInt32BE(4);
+      firstTs ??= ts;
+      if ((msg[1]! & 0x80) !== 0 || ts !== firstTs) replace();
+    };
     encoder.onDelay = (ms) => { this.#encodeDelayMs = this.#encodeDelayMs === null ? ms : this.#encodeDelayMs + (ms - this.#encodeDelayMs) / 16; };
     encoder.feed();
     this.#fanout!.add(encoder.proc.stdin!, this.rungs[r]!.fps / this.#inputFps, () => encoder.noteFed());
@@ -385,9 +406,9 @@ export class MediaSource extends TypedEmitter<MediaSourceEvents> {
       if (slot.pending !== index) return;
       this.#retire(index);
       slot.pending = null;
+      replace();
       this.#refresh(r);
     }, PENDING_TIMEOUT_MS);
-    this.#startSpare(r).catch((err: Error) => { if (!this.#closed) this.emit('error', peerError('CHZ_ERR_FFMPEG_FAILED', err.message, err)); });
   }
 
   /**
@@ -427,6 +448,8 @@ export class MediaSource extends TypedEmitter<MediaSourceEvents> {
       if ([...this.#sinks].some((s) => !s.paused && (s.rung === r || s.targetRung === r))) return;
       this.#retire(slot.active);
       this.#retire(slot.pending);
+      // The encoder retired may not have made its keyframe yet: its replacement starts now.
+      slot.replaceSpare?.();
       if (slot.pendingTimer) clearTimeout(slot.pendingTimer);
       slot.active = null;
       slot.pending = null;

@@ -524,6 +524,33 @@ describe('MediaSource with a ladder (real ffmpeg)', () => {
     expect(keyWidths[keyWidths.length - 1]!.w).toBe(320);
   }, 30_000);
 
+  it('starts the spare that replaces a fed one only once its keyframe is out, so no ffmpeg starts while a new partner waits for that keyframe', async () => {
+    const ffmpegPath = resolveFfmpeg().path;
+    source = await MediaSource.start({ kind: 'video', source: { type: 'testsrc' }, encode: DEFAULT_VIDEO, ladder: LADDER }, { ffmpegPath });
+    const before = new Set(source.pids);
+    let atFirst: number[] | null = null;
+    let keyframeOut = false;
+    const track = {
+      writeRtp: (b: Buffer) => {
+        atFirst ??= source!.pids;
+        if (parseRtp(b)!.marker) keyframeOut = true;
+      },
+    } as unknown as MediaStreamTrack;
+    source.attach(track, 0);
+    await until(() => keyframeOut, 10_000, 'the keyframe of rung 0');
+    // No process was started between the attach and the keyframe's first packet...
+    expect(atFirst!.filter((p) => !before.has(p))).toEqual([]);
+    // ...and the replacement starts once it is out.
+    await until(() => source!.pids.some((p) => !before.has(p)), 10_000, 'a new spare for rung 0');
+    // A partner gone before its keyframe came: the rung's replacement starts all the same, and
+    // the next partner on that rung gets a keyframe.
+    const gone = source.attach({ writeRtp: () => {} } as unknown as MediaStreamTrack, 1);
+    source.detach(gone);
+    let next = false;
+    source.attach({ writeRtp: (b: Buffer) => { if (parseRtp(b)!.marker) next = true; } } as unknown as MediaStreamTrack, 1);
+    await until(() => next, 10_000, 'a keyframe of rung 1 for the next partner');
+  }, 30_000);
+
   it('places each frame, for our Sender Reports, at when it was handed to its encoder, not when it came out', async () => {
     const ffmpegPath = resolveFfmpeg().path;
     source = await MediaSource.start({ kind: 'video', source: { type: 'testsrc' }, encode: DEFAULT_VIDEO, ladder: LADDER }, { ffmpegPath });
