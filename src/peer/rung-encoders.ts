@@ -28,6 +28,9 @@ import { parseRtp } from './rtp-frames.js';
 /** How many fed frames' hand-over times an encoder keeps (a frame is out within a few). */
 const FED_RING = 32;
 
+/** A frame older than this is not handed to an encoder added for a keyframe now, ms (a source that stalled). */
+const PRIME_MAX_AGE_MS = 100;
+
 /** Frames a spare is warmed up with; its output is dropped. */
 export const PREROLL_FRAMES = 1;
 
@@ -53,6 +56,9 @@ interface FanoutTarget {
  */
 export class FrameFanout extends Writable {
   readonly #targets = new Map<Writable, FanoutTarget>();
+  /** The last frame written, and when (performance.now(), ms). */
+  #last: Buffer | null = null;
+  #lastAt = -Infinity;
   /** Frames written to it so far. */
   frames = 0;
 
@@ -60,10 +66,24 @@ export class FrameFanout extends Writable {
     super({ highWaterMark: 1, decodeStrings: false });
   }
 
-  /** Feeds `stdin` from the next frame on, `share` of the frames (a 3 fps rung of 15: 0.2); `onFed` hears each one handed to it. */
-  add(stdin: Writable, share = 1, onFed?: () => void): void {
-    // The first frame goes to it at once, whatever its share.
-    this.#targets.set(stdin, { stdin, share: Math.min(1, Math.max(0, share)), credit: 1, onFed });
+  /**
+   * Feeds `stdin` from the next frame on, `share` of the frames (a 3 fps rung of 15: 0.2); `onFed`
+   * hears each one handed to it. With `now`, it is handed a copy of the last frame at once, if that
+   * came within {@link PRIME_MAX_AGE_MS}: a keyframe asked for does not wait for the next frame
+   * (up to a frame interval, 67 ms at 15 fps).
+   */
+  add(stdin: Writable, share = 1, onFed?: () => void, opts: { now?: boolean } = {}): void {
+    const t: FanoutTarget = { stdin, share: Math.min(1, Math.max(0, share)), credit: 1, onFed };
+    this.#targets.set(stdin, t);
+    const last = this.#last;
+    if (opts.now && last && performance.now() - this.#lastAt <= PRIME_MAX_AGE_MS && !stdin.destroyed && stdin.writable) {
+      // A copy: the one written is the producer's, reused for its next frame once every encoder has read it.
+      t.credit = t.share;
+      onFed?.();
+      stdin.write(Buffer.from(last));
+      return;
+    }
+    // Otherwise the first frame goes to it at once, whatever its share.
   }
 
   remove(stdin: Writable): void {
@@ -74,6 +94,8 @@ export class FrameFanout extends Writable {
 
   override _write(frame: Buffer, _enc: BufferEncoding, done: (err?: Error | null) => void): void {
     this.frames++;
+    this.#last = frame;
+    this.#lastAt = performance.now();
     this.emit('frame');
     let pending = 1;
     const settle = () => { if (--pending === 0) done(); };

@@ -72,6 +72,47 @@ describe('FrameFanout', () => {
     expect(calls).toBe(2);
     expect(fine.got).toHaveLength(1);
   });
+
+  it('hands an encoder added for a keyframe now a copy of the last frame at once, counted as its share; one added without waits for the next frame', async () => {
+    const fanout = new FrameFanout();
+    // Nothing written yet: nothing to hand over.
+    const early = heldPipe();
+    fanout.add(early.pipe, 1, undefined, { now: true });
+    expect(early.got).toHaveLength(0);
+    fanout.remove(early.pipe);
+    const frame = Buffer.alloc(16, 3);
+    const full = heldPipe();
+    fanout.add(full.pipe, 1);
+    fanout.write(frame, () => {});
+    await tick();
+    full.got[0]!.done();
+    await tick();
+    let fed = 0;
+    const now = heldPipe();
+    const later = heldPipe();
+    fanout.add(now.pipe, 3 / 15, () => fed++, { now: true });
+    fanout.add(later.pipe, 1);
+    await tick();
+    expect(now.got).toHaveLength(1);
+    expect(fed).toBe(1);
+    // A copy: the producer reuses its buffer once the encoders fed it have read it.
+    expect(now.got[0]!.chunk).not.toBe(frame);
+    expect(now.got[0]!.chunk.equals(frame)).toBe(true);
+    expect(later.got).toHaveLength(0);
+    now.got[0]!.done();
+    // Its share goes on from that frame: the next four frames pass it, the fifth is its.
+    for (let i = 0; i < 5; i++) {
+      fanout.write(frame, () => {});
+      await tick();
+      full.got.at(-1)!.done();
+      later.got.at(-1)!.done();
+      if (now.got.length > 1) now.got.at(-1)!.done();
+      await tick();
+    }
+    expect(later.got).toHaveLength(5);
+    expect(now.got).toHaveLength(2);
+    expect(fed).toBe(2);
+  });
 });
 
 describe('pipeRawFrames', () => {
