@@ -53,6 +53,13 @@ export class FecRule {
   #heavyLossAt = -Infinity;
   /** The last tick the queue was long or not known (the first tick's, as nothing was known before). */
   #queuedAt: number | null = null;
+  /**
+   * The path's own round trip as read at the last tick our queue was short (undefined: none yet).
+   * At a call's start every report may have waited behind the start's keyframes: under
+   * `low-upload` (60 ms) the first reports read 160-200 ms, FEC went on, added its quarter to the
+   * full uplink, and the queue's 160 ms took the ladder to its keep-alive rung for 3 s.
+   */
+  #calmRttMs: number | undefined;
 
   constructor(mode: 'auto' | 'on' | 'off' = 'auto') { this.#mode = mode; }
 
@@ -63,7 +70,8 @@ export class FecRule {
     if (this.#queuedAt === null || inputs.queueMs === null || inputs.queueMs >= FEC_CALM_QUEUE_MS) this.#queuedAt = now;
     if (inputs.lossFraction >= FEC_MIN_LOSS && now - this.#queuedAt >= FEC_CALM_FOR_MS) this.#heavyLossAt = now;
     if (this.#mode !== 'auto') return this.#mode === 'on';
-    const rtt = inputs.baseRttMs;
+    if (inputs.queueMs !== null && inputs.queueMs < FEC_CALM_QUEUE_MS && inputs.baseRttMs !== undefined) this.#calmRttMs = inputs.baseRttMs;
+    const rtt = this.#calmRttMs;
     return now - this.#heavyLossAt < FEC_LOSS_KEEP_MS
       || (rtt !== undefined && rtt >= FEC_MIN_RTT_MS && now - this.#lossAt < FEC_LOSS_KEEP_MS);
   }

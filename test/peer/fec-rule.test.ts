@@ -19,7 +19,16 @@ describe('FecRule', () => {
     const rule = new FecRule('auto');
     // baseRttMs is what the estimator keeps: the path's 80 ms, whatever the latest report says.
     for (let t = 0, n = 1; t < 10_000; t += 250, n++) expect(rule.update(t, { nacked: n, lossFraction: 0.01, queueMs: 120, baseRttMs: 80 })).toBe(false);
-    expect(rule.update(10_250, { nacked: 50, lossFraction: 0.01, queueMs: 120, baseRttMs: 206 })).toBe(true);
+    // A long round trip read while our queue is long is not the path's either (a call's start,
+    // every report behind the start's keyframes)...
+    expect(rule.update(10_250, { nacked: 50, lossFraction: 0.01, queueMs: 120, baseRttMs: 206 })).toBe(false);
+    // ...one read with the queue short is.
+    expect(rule.update(10_500, { nacked: 51, lossFraction: 0.01, queueMs: 10, baseRttMs: 206 })).toBe(true);
+    expect(rule.update(10_750, { nacked: 52, lossFraction: 0.01, queueMs: 120, baseRttMs: 206 })).toBe(true);
+    const start = new FecRule('auto');
+    expect(start.update(0, { nacked: 0, lossFraction: 0, queueMs: 160, baseRttMs: 190 })).toBe(false);
+    expect(start.update(250, { nacked: 0, lossFraction: 0, queueMs: null, baseRttMs: 190 })).toBe(false);
+    expect(start.update(500, { nacked: 0, lossFraction: 0, queueMs: 8, baseRttMs: 62 })).toBe(false);
   });
 
   it('turns FEC on for a lossy hop at any round trip, but not for the drops of a full queue, even once it drained', () => {
