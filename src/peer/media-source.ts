@@ -400,7 +400,7 @@ export class MediaSource extends TypedEmitter<MediaSourceEvents> {
     };
     encoder.onDelay = (ms) => { this.#encodeDelayMs = this.#encodeDelayMs === null ? ms : this.#encodeDelayMs + (ms - this.#encodeDelayMs) / 16; };
     encoder.feed();
-    this.#fanout!.add(encoder.proc.stdin!, this.rungs[r]!.fps / this.#inputFps, (at) => encoder.noteFed(at), { now: true });
+    this.#fanout!.add(encoder.proc.stdin!, this.rungs[r]!.fps / this.#inputFps, () => encoder.noteFed(), { now: true });
     slot.pendingTimer = setTimeout(() => {
       slot.pendingTimer = null;
       if (slot.pending !== index) return;

@@ -45,8 +45,8 @@ interface FanoutTarget {
   share: number;
   /** Its share accumulates frame by frame; a frame goes to it when this reaches 1. */
   credit: number;
-  /** Hears each frame handed to it, with when the frame was first handed to an encoder (performance.now(), ms). */
-  onFed: ((at: number) => void) | undefined;
+  /** Hears each frame handed to it, as it is handed over. */
+  onFed: (() => void) | undefined;
 }
 
 /**
@@ -72,15 +72,14 @@ export class FrameFanout extends Writable {
    * came within {@link PRIME_MAX_AGE_MS}: a keyframe asked for does not wait for the next frame
    * (up to a frame interval, 67 ms at 15 fps).
    */
-  add(stdin: Writable, share = 1, onFed?: (at: number) => void, opts: { now?: boolean } = {}): void {
+  add(stdin: Writable, share = 1, onFed?: () => void, opts: { now?: boolean } = {}): void {
     const t: FanoutTarget = { stdin, share: Math.min(1, Math.max(0, share)), credit: 1, onFed };
     this.#targets.set(stdin, t);
     const last = this.#last;
     if (opts.now && last && performance.now() - this.#lastAt <= PRIME_MAX_AGE_MS && !stdin.destroyed && stdin.writable) {
       // A copy: the one written is the producer's, reused for its next frame once every encoder has read it.
       t.credit = t.share;
-      // Placed at when it went to the other encoders: a frame's capture is no later for a late one.
-      onFed?.(this.#lastAt);
+      onFed?.();
       stdin.write(Buffer.from(last));
       return;
     }
@@ -107,7 +106,7 @@ export class FrameFanout extends Writable {
       t.credit -= 1;
       t.credit += t.share;
       pending++;
-      t.onFed?.(this.#lastAt);
+      t.onFed?.();
       // An encoder that died mid-write: its process reports that; the frame is done with.
       t.stdin.write(frame, settle);
     }
@@ -197,9 +196,9 @@ export class RungEncoder {
   get state(): RungEncoderState { return this.#state; }
   get stderrTail(): string { return this.#stderr.trim().split('\n').slice(-6).join('\n'); }
 
-  /** A frame was handed to its stdin, one first handed to an encoder at `at` (the fan-out's `onFed`). */
-  noteFed(at = performance.now()): void {
-    this.#fedAt[this.#fed % FED_RING] = { k: this.#fed, at };
+  /** A frame was handed to its stdin now (the fan-out's `onFed`). */
+  noteFed(): void {
+    this.#fedAt[this.#fed % FED_RING] = { k: this.#fed, at: performance.now() };
     this.#fed++;
   }
 

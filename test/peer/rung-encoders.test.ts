@@ -88,11 +88,9 @@ describe('FrameFanout', () => {
     full.got[0]!.done();
     await tick();
     let fed = 0;
-    const fedAt: number[] = [];
     const now = heldPipe();
     const later = heldPipe();
-    const before = performance.now();
-    fanout.add(now.pipe, 3 / 15, (at) => { fed++; fedAt.push(at); }, { now: true });
+    fanout.add(now.pipe, 3 / 15, () => fed++, { now: true });
     fanout.add(later.pipe, 1);
     await tick();
     expect(now.got).toHaveLength(1);
@@ -101,8 +99,6 @@ describe('FrameFanout', () => {
     expect(now.got[0]!.chunk).not.toBe(frame);
     expect(now.got[0]!.chunk.equals(frame)).toBe(true);
     expect(later.got).toHaveLength(0);
-    // Placed at when the frame first went to an encoder, not at this late hand-over.
-    expect(fedAt[0]).toBeLessThan(before);
     now.got[0]!.done();
     // Its share goes on from that frame: the next four frames pass it, the fifth is its.
     for (let i = 0; i < 5; i++) {
