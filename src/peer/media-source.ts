@@ -301,7 +301,13 @@ export class MediaSource extends TypedEmitter<MediaSourceEvents> {
     source.#slots = source.rungs.map(() => ({ active: null, pending: null, spare: null, wanted: false, lastRefreshAt: -Infinity, pendingTimer: null, replaceSpare: null }));
     source.#inputFps = enc.fps;
     source.#startTimeoutMs = opts.startTimeoutMs ?? 10_000;
-    source.#spawnEncoder = async (rung) => new RungEncoder(opts.ffmpegPath, enc, source.rungs[rung]!, rung, await loopbackSocket());
+    source.#spawnEncoder = async (rung) => {
+      const socket = await loopbackSocket();
+      // Closed while the socket was bound (a spare replaced as the last partner left, then close()):
+      // no ffmpeg that close() would not wait for.
+      if (source.#closed) { socket.close(); throw new Error('the source is closed'); }
+      return new RungEncoder(opts.ffmpegPath, enc, source.rungs[rung]!, rung, socket);
+    };
     const timeoutMs = opts.startTimeoutMs ?? 10_000;
     let timer: NodeJS.Timeout | undefined;
     try {
