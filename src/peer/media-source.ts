@@ -21,7 +21,9 @@
  * that needs a keyframe (it changes rung, its partner sent a PLI, it is new or resumed) gets the
  * spare fed: its first frame, a keyframe, comes within a frame interval and some 17 ms, the
  * rung's tracks carry on from it, the old encoder is stopped, and a new spare starts. A rung
- * nobody follows has no encoder running, only its spare.
+ * nobody follows has no encoder running, only its spare. A new partner does not wait even that
+ * long: the keyframe the spare made of its warm-up frame goes first, at once (under the load of a
+ * call's start, the fresh one took 15-300 ms), then the fresh keyframe.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import dgram from 'node:dgram';
@@ -50,6 +52,8 @@ export interface MediaSourceOptions {
   ffmpegPath: string;
   /** How long to wait for ffmpeg's first RTP packet. */
   startTimeoutMs?: number;
+  /** With a ladder: the oldest a spare's held keyframe may be to go to a new partner first, ms (default {@link HELD_MAX_AGE_MS}; 0: never). */
+  heldMaxAgeMs?: number;
 }
 
 /** Events of a media source. */
@@ -143,12 +147,20 @@ interface RungSlot {
   replaceSpare: (() => void) | null;
   /** A keyframe was asked for while no spare was ready: feed the next one when it is. */
   wanted: boolean;
+  /** ...and it was for a new partner only, which may start on the spare's held keyframe. */
+  wantedHeld: boolean;
   /** When a spare was last fed (performance.now(), ms). */
   lastRefreshAt: number;
   /** Stops the pending encoder that sent no keyframe in time. */
   pendingTimer: NodeJS.Timeout | null;
 }
 
+/**
+ * A new partner's first picture may be a spare's held keyframe this old at most, ms: it is the
+ * camera as it was when the spare warmed up (at the last call's start, typically), shown for the
+ * frame or so before the fresh keyframe. Older, the partner waits for the fresh one.
+ */
+const HELD_MAX_AGE_MS = 60_000;
 /** A fresh encoder that sent no keyframe within this long is replaced, ms. */
 const PENDING_TIMEOUT_MS = 1500;
 /**
@@ -197,6 +209,7 @@ export class MediaSource extends TypedEmitter<MediaSourceEvents> {
   #nextStream = 0;
   #inputFps = 0;
   #startTimeoutMs = 10_000;
+  #heldMaxAgeMs = HELD_MAX_AGE_MS;
   /** Audio: sends the packets at their timestamps' cadence (null for video). */
   readonly #clock: SendClock | null;
   #stderr = '';
@@ -298,15 +311,18 @@ export class MediaSource extends TypedEmitter<MediaSourceEvents> {
     const source = new MediaSource(spec, [], [], proc);
     const fanout = new FrameFanout();
     source.#fanout = fanout;
-    source.#slots = source.rungs.map(() => ({ active: null, pending: null, spare: null, wanted: false, lastRefreshAt: -Infinity, pendingTimer: null, replaceSpare: null }));
+    source.#slots = source.rungs.map(() => ({ active: null, pending: null, spare: null, wanted: false, wantedHeld: false, lastRefreshAt: -Infinity, pendingTimer: null, replaceSpare: null }));
     source.#inputFps = enc.fps;
     source.#startTimeoutMs = opts.startTimeoutMs ?? 10_000;
+    source.#heldMaxAgeMs = opts.heldMaxAgeMs ?? HELD_MAX_AGE_MS;
     source.#spawnEncoder = async (rung) => {
       const socket = await loopbackSocket();
       // Closed while the socket was bound (a spare replaced as the last partner left, then close()):
       // no ffmpeg that close() would not wait for.
       if (source.#closed) { socket.close(); throw new Error('the source is closed'); }
-      return new RungEncoder(opts.ffmpegPath, enc, source.rungs[rung]!, rung, socket);
+      const encoder = new RungEncoder(opts.ffmpegPath, enc, source.rungs[rung]!, rung, socket);
+      fanout.withFrame((frame) => encoder.warm(frame));
+      return encoder;
     };
     const timeoutMs = opts.startTimeoutMs ?? 10_000;
     let timer: NodeJS.Timeout | undefined;
@@ -362,7 +378,7 @@ export class MediaSource extends TypedEmitter<MediaSourceEvents> {
     const timer = setTimeout(() => fail(`was not ready within ${this.#startTimeoutMs} ms`), this.#startTimeoutMs);
     encoder.ready.then(() => {
       clearTimeout(timer);
-      if (slot.wanted && slot.spare === encoder && !this.#closed) { slot.wanted = false; this.#refresh(r); }
+      if (slot.wanted && slot.spare === encoder && !this.#closed) { slot.wanted = false; this.#refresh(r, slot.wantedHeld); }
     }, () => clearTimeout(timer));
     return encoder;
   }
@@ -371,15 +387,24 @@ export class MediaSource extends TypedEmitter<MediaSourceEvents> {
    * On demand: a keyframe of rung `r` is wanted. Its spare is fed (its first frame is one) unless
    * one is already on its way; a new spare starts. A fresh encoder whose keyframe has not come
    * within {@link PENDING_TIMEOUT_MS} (its first packet lost on loopback, say) is stopped and the
-   * next spare fed.
+   * next spare fed. `held` (a new partner): the spare's held keyframe goes out at once, before
+   * the fresh one, when it is no older than `heldMaxAgeMs` ({@link HELD_MAX_AGE_MS}) and no partner watches the
+   * rung now (who would see the picture jump back).
    */
-  #refresh(r: number): void {
+  #refresh(r: number, held = false): void {
     const slot = this.#slots[r];
     if (!slot || slot.pending !== null || this.#closed) return;
     const encoder = slot.spare;
-    if (!encoder || encoder.state !== 'spare') { slot.wanted = true; return; }
+    if (!encoder || encoder.state !== 'spare') {
+      slot.wantedHeld = slot.wanted ? slot.wantedHeld && held : held;
+      slot.wanted = true;
+      return;
+    }
     slot.spare = null;
     slot.wanted = false;
+    slot.wantedHeld = false;
+    const watched = [...this.#sinks].some((s) => s.live && !s.paused && s.rung === r);
+    const first = held && !watched && this.#heldMaxAgeMs > 0 ? encoder.takeKeyframe(this.#heldMaxAgeMs) : null;
     slot.lastRefreshAt = performance.now();
     const index = this.#nextStream++;
     this.#streams.set(index, { rung: r, socket: encoder.socket, encoder, keyframe: [], keyframeAt: -Infinity, current: [], currentTs: -1, currentKey: false });
@@ -406,7 +431,10 @@ export class MediaSource extends TypedEmitter<MediaSourceEvents> {
     };
     encoder.onDelay = (ms) => { this.#encodeDelayMs = this.#encodeDelayMs === null ? ms : this.#encodeDelayMs + (ms - this.#encodeDelayMs) / 16; };
     encoder.feed();
+    // The held keyframe, as if it came now; the fresh one then follows as it comes.
+    if (first) for (const p of first) this.#onPacket(index, p);
     this.#fanout!.add(encoder.proc.stdin!, this.rungs[r]!.fps / this.#inputFps, () => encoder.noteFed(), { now: true });
+    if (slot.pending !== index) return;
     slot.pendingTimer = setTimeout(() => {
       slot.pendingTimer = null;
       if (slot.pending !== index) return;
@@ -478,6 +506,9 @@ export class MediaSource extends TypedEmitter<MediaSourceEvents> {
     return [...(this.#proc ? [this.#proc] : []), ...this.#encoders.map((e) => e.proc)];
   }
 
+  /** With a ladder: whether rung `rung` has a warmed-up spare now (for tests and diagnostics). */
+  spareReady(rung: number): boolean { return this.#slots[rung]?.spare?.state === 'spare'; }
+
   /** The process ids of its ffmpegs now (for tests and diagnostics). */
   get pids(): number[] { return this.#procs.map((p) => p.pid).filter((p): p is number => p !== undefined); }
 
@@ -499,7 +530,7 @@ export class MediaSource extends TypedEmitter<MediaSourceEvents> {
       rung: r, targetRung: r, stream: 0, holding: false, switches: 0, keyframeRequests: 0, paddingBytes: 0, betweenFrames: false, pacer: this.kind === 'video' ? new Pacer() : null, tsOffset: Math.floor(Math.random() * 0x1_0000_0000), rebase: true, lastTs: 0, lastInTs: -1, lastTsAt: 0, pidOffset: 0, lastPid: -1, fec: false, fecMaxBytes: 0, fecPackets: 0, fecFrames: 0,
     };
     this.#sinks.add(sink);
-    if (this.#fanout) this.#awaitKeyframe(sink);
+    if (this.#fanout) this.#awaitKeyframe(sink, true);
     else if (this.kind === 'video') this.#replayKeyframe(sink);
     return sink;
   }
@@ -613,11 +644,11 @@ export class MediaSource extends TypedEmitter<MediaSourceEvents> {
    * makes within a frame interval or so ({@link #refresh}); the rung it was asked to change to,
    * when that is another (the change's keyframe may have gone by while it was paused).
    */
-  #awaitKeyframe(sink: SinkState): void {
+  #awaitKeyframe(sink: SinkState, held = false): void {
     sink.live = false;
     sink.rebase = true;
     sink.stream = -1;
-    this.#refresh(sink.targetRung);
+    this.#refresh(sink.targetRung, held);
   }
 
   /** The encoder of `rung` with the newest keyframe (its first without one yet). */

@@ -13,10 +13,13 @@
  *   The slowest encoder so paces them all: one thread encodes a 640x480 frame in about 3 ms, and
  *   the source skips a frame that comes while the last is still being taken.
  * - {@link RungEncoder}: one ffmpeg that encodes a rung to RTP on a loopback socket. It starts as
- *   a spare: one grey frame warms it up (ffmpeg starts its encoder at the first frame, about
- *   35 ms of libvpx set-up; that frame's output is dropped), then it waits, idle, for frames.
- *   Fed, its first frame out is a keyframe, about 17 ms after it went in (measured; unwarmed, the
- *   first frame came out 150-220 ms after it went in).
+ *   a spare: the source's latest frame warms it up (ffmpeg starts its encoder at the first frame,
+ *   about 35 ms of libvpx set-up), then it waits, idle, for frames. That first frame's output, a
+ *   keyframe, is held: a new partner gets it at once, as the first picture of the call, without
+ *   waiting for an encode (up to 300 ms on a machine busy with the call's start). Fed, its first
+ *   frame out is a keyframe again, about 17 ms after it went in (measured; unwarmed, the first
+ *   frame came out 150-220 ms after it went in), so what follows the held picture, stale by as
+ *   long as the spare waited, is a fresh one; a rung change or a PLI drops the held one.
  * - {@link pipeRawFrames}: cuts a decoder's raw stdout into frames for the fan-out.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
@@ -31,8 +34,11 @@ const FED_RING = 32;
 /** A frame older than this is not handed to an encoder added for a keyframe now, ms (a source that stalled). */
 const PRIME_MAX_AGE_MS = 100;
 
-/** Frames a spare is warmed up with; its output is dropped. */
+/** Frames a spare is warmed up with; the last one's output is held ({@link RungEncoder.takeKeyframe}). */
 export const PREROLL_FRAMES = 1;
+
+/** How long a spare whose held keyframe's first packets came waits for its last before it counts as ready without it, ms. */
+const HELD_WAIT_MS = 250;
 
 /** Bytes of one yuv420p frame. */
 export function rawFrameBytes(width: number, height: number): number {
@@ -56,7 +62,7 @@ interface FanoutTarget {
  */
 export class FrameFanout extends Writable {
   readonly #targets = new Map<Writable, FanoutTarget>();
-  /** The last frame written, and when (performance.now(), ms). */
+  /** The last frame written (the producer's buffer: copy it to keep it), and when (performance.now(), ms). */
   #last: Buffer | null = null;
   #lastAt = -Infinity;
   /** Frames written to it so far. */
@@ -92,11 +98,21 @@ export class FrameFanout extends Writable {
 
   get targets(): number { return this.#targets.size; }
 
+  /** A copy of the last frame written, or null before the first. */
+  lastFrame(): Buffer | null { return this.#last ? Buffer.from(this.#last) : null; }
+
+  /** Calls `f` with a copy of the last frame written, now or, before the first, when it comes. */
+  withFrame(f: (frame: Buffer) => void): void {
+    const last = this.lastFrame();
+    if (last) f(last);
+    else this.once('frame', (frame: Buffer) => f(Buffer.from(frame)));
+  }
+
   override _write(frame: Buffer, _enc: BufferEncoding, done: (err?: Error | null) => void): void {
     this.frames++;
     this.#last = frame;
     this.#lastAt = performance.now();
-    this.emit('frame');
+    this.emit('frame', frame);
     let pending = 1;
     const settle = () => { if (--pending === 0) done(); };
     for (const t of this.#targets.values()) {
@@ -146,8 +162,8 @@ export type RungEncoderState = 'warming' | 'spare' | 'fed' | 'closed';
 
 /**
  * One encoder process of a rung. Its RTP comes to `socket` (bound by the caller), frame by frame
- * to `onPacket`, from its first fed frame on (a keyframe); what it makes of its warm-up frames is
- * dropped.
+ * to `onPacket`, from its first fed frame on (a keyframe); what it makes of its warm-up frame
+ * ({@link warm}) is held, for {@link takeKeyframe}.
  */
 export class RungEncoder {
   readonly rung: number;
@@ -162,6 +178,11 @@ export class RungEncoder {
   #fed = 0;
   /** The fed frame whose first packet came last. */
   #lastOut = -1;
+  /** The packets of the warm-up frame's keyframe, and whether its last (marker) packet came. */
+  #held: Buffer[] = [];
+  #heldComplete = false;
+  /** When the held keyframe's frame was handed over (performance.now(), ms). */
+  #heldAt = -Infinity;
   #stderr = '';
   /** Resolves when the warm-up frame came out (the encoder is ready); rejects if ffmpeg exits or fails first. */
   readonly ready: Promise<void>;
@@ -187,11 +208,43 @@ export class RungEncoder {
     });
     this.ready.catch(() => {});
     socket.on('message', (msg) => this.#onMessage(msg));
-    const grey = Buffer.alloc(rawFrameBytes(input.width, input.height), 128);
-    for (let i = 0; i < PREROLL_FRAMES; i++) this.proc.stdin?.write(grey);
+  }
+
+  /**
+   * Warms the encoder up with `frame` (a raw frame of the input's size, the source's latest): it
+   * is ready once that frame's output comes, and holds it. Once only; nothing after it closed.
+   */
+  warm(frame: Buffer): void {
+    if (this.#warmed || this.#state === 'closed') return;
+    this.#warmed = true;
+    this.#heldAt = performance.now();
+    for (let i = 0; i < PREROLL_FRAMES; i++) this.proc.stdin?.write(frame);
+  }
+
+  #warmed = false;
+
+  /**
+   * The keyframe its warm-up frame made, whole (its packets in order), once: null when it is not
+   * whole (a packet lost on loopback), was taken, or its frame is older than `maxAgeMs`. Only
+   * while it has not been fed: after that, its next frame out follows the fed ones.
+   */
+  takeKeyframe(maxAgeMs: number): Buffer[] | null {
+    if (!this.#heldComplete || this.#state !== 'spare' || performance.now() - this.#heldAt > maxAgeMs) return null;
+    const held = this.#held;
+    this.#held = [];
+    this.#heldComplete = false;
+    return held;
   }
 
   #onReady: () => void = () => {};
+  #incompleteTimer: NodeJS.Timeout | null = null;
+
+  #becomeSpare(): void {
+    if (this.#incompleteTimer) { clearTimeout(this.#incompleteTimer); this.#incompleteTimer = null; }
+    if (this.#state !== 'warming') return;
+    this.#state = 'spare';
+    this.#onReady();
+  }
 
   get state(): RungEncoderState { return this.#state; }
   get stderrTail(): string { return this.#stderr.trim().split('\n').slice(-6).join('\n'); }
@@ -218,7 +271,14 @@ export class RungEncoder {
     // frames it reads one by one): the warm-up frames are the first PREROLL_FRAMES.
     const n = Math.round(((h.timestamp - this.#firstTs) >>> 0) / this.#tick);
     if (n < PREROLL_FRAMES) {
-      if (this.#state === 'warming') { this.#state = 'spare'; this.#onReady(); }
+      if (n === PREROLL_FRAMES - 1 && !this.#heldComplete) {
+        this.#held.push(msg);
+        if (h.marker) this.#heldComplete = true;
+      }
+      // Ready once the held keyframe is whole, or a moment after its first packet if its last
+      // never comes (lost: the spare is fed without a held picture then).
+      if (this.#state === 'warming' && this.#heldComplete) this.#becomeSpare();
+      else if (this.#state === 'warming') this.#incompleteTimer ??= setTimeout(() => this.#becomeSpare(), HELD_WAIT_MS);
       return;
     }
     if (this.#state !== 'fed') return;
@@ -242,6 +302,7 @@ export class RungEncoder {
 
   async #close(): Promise<void> {
     this.#state = 'closed';
+    if (this.#incompleteTimer) { clearTimeout(this.#incompleteTimer); this.#incompleteTimer = null; }
     this.proc.stdin?.destroy();
     if (this.proc.exitCode === null && this.proc.signalCode === null && this.proc.pid !== undefined) {
       this.proc.kill('SIGTERM');

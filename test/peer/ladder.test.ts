@@ -551,6 +551,43 @@ describe('MediaSource with a ladder (real ffmpeg)', () => {
     await until(() => next, 10_000, 'a keyframe of rung 1 for the next partner');
   }, 30_000);
 
+  it('a new partner\'s first picture goes out during the attach: the spare\'s held keyframe, then a fresh keyframe; not to a rung someone watches, and not when too old', async () => {
+    const ffmpegPath = resolveFfmpeg().path;
+    source = await MediaSource.start({ kind: 'video', source: { type: 'stamped' }, encode: DEFAULT_VIDEO, ladder: LADDER }, { ffmpegPath });
+    const keys = (t: { packets: Buffer[] }) => t.packets.filter((b) => { const h = parseRtp(b)!; return payloadKind('vp8', b.subarray(h.payloadOffset)).keyframe; });
+    const first = recordingTrack();
+    const sink = source.attach(first, 2);
+    // Before attach() returned: a whole keyframe (it starts one and ends on the marker bit), 320 wide.
+    expect(first.packets.length).toBeGreaterThan(0);
+    const h0 = parseRtp(first.packets[0]!)!;
+    expect(payloadKind('vp8', first.packets[0]!.subarray(h0.payloadOffset)).keyframe).toBe(true);
+    expect(frameSize(first.packets[0]!, h0.payloadOffset)).toBe(320);
+    expect(parseRtp(first.packets[first.packets.length - 1]!)!.marker).toBe(true);
+    const heldCount = first.packets.length;
+    // Then the fresh keyframe of the frame fed now, later on the timeline, and deltas after it.
+    await until(() => sink.framesSent >= 5, 5000, 'frames after the held keyframe');
+    const starts = first.packets.map((b) => ({ b, h: parseRtp(b)! })).filter(({ b, h }) => payloadKind('vp8', b.subarray(h.payloadOffset)).frameStart);
+    expect(starts.map(({ b, h }) => payloadKind('vp8', b.subarray(h.payloadOffset)).keyframe).slice(0, 3)).toEqual([true, true, false]);
+    expect((starts[1]!.h.timestamp - starts[0]!.h.timestamp) >>> 0).toBeGreaterThan(0);
+    expect(first.packets.length).toBeGreaterThan(heldCount);
+    // A second partner on the rung the first one watches: no held picture (the first would see
+    // its picture jump back), one fresh keyframe for both.
+    await until(() => source!.spareReady(2), 5000, 'a new spare for rung 2');
+    const keysBefore = keys(first).length;
+    const second = recordingTrack();
+    source.attach(second, 2);
+    expect(second.packets).toHaveLength(0);
+    await until(() => keys(second).length >= 1, 5000, 'a fresh keyframe for the second partner');
+    expect(keys(first).length).toBeGreaterThan(keysBefore);
+    await source.close();
+    // A held keyframe older than heldMaxAgeMs is not sent: the new partner waits for the fresh one.
+    source = await MediaSource.start({ kind: 'video', source: { type: 'stamped' }, encode: DEFAULT_VIDEO, ladder: LADDER }, { ffmpegPath, heldMaxAgeMs: 0 });
+    const late = recordingTrack();
+    source.attach(late, 2);
+    expect(late.packets).toHaveLength(0);
+    await until(() => keys(late).length >= 1, 5000, 'the fresh keyframe');
+  }, 30_000);
+
   it('places each frame, for our Sender Reports, at when it was handed to its encoder, not when it came out', async () => {
     const ffmpegPath = resolveFfmpeg().path;
     source = await MediaSource.start({ kind: 'video', source: { type: 'testsrc' }, encode: DEFAULT_VIDEO, ladder: LADDER }, { ffmpegPath });
@@ -572,7 +609,7 @@ describe('MediaSource with a ladder (real ffmpeg)', () => {
     expect(median).toBeLessThan(150);
   }, 30_000);
 
-  it('sends a keyframe only when one is needed: one at the start, none while a track keeps its rung, a fresh one within a few frames of a PLI; a rung nobody follows runs no encoder', async () => {
+  it('sends a keyframe only when one is needed: two at the start (the held one and a fresh one), none while a track keeps its rung, a fresh one within a few frames of a PLI; a rung nobody follows runs no encoder', async () => {
     const ffmpegPath = resolveFfmpeg().path;
     source = await MediaSource.start({ kind: 'video', source: { type: 'testsrc' }, encode: DEFAULT_VIDEO, ladder: LADDER }, { ffmpegPath });
     // The decoder and a warmed-up spare per rung; no rung is encoded while nobody follows it.
@@ -586,31 +623,34 @@ describe('MediaSource with a ladder (real ffmpeg)', () => {
     const track = frameTrack(() => { frames++; }, () => { keyframesAt.push(performance.now()); });
     const attached = performance.now();
     const sink = source.attach(track, 2);
-    await until(() => keyframesAt.length >= 1, 5000, 'the first keyframe on rung 2');
-    // A fresh encoder: its first frame within a few frame intervals, not a GOP.
-    expect(keyframesAt[0]! - attached).toBeLessThan(1000);
+    // The spare's held keyframe at once, then its first fed frame within a few frame intervals, not a GOP.
+    expect(keyframesAt).toHaveLength(1);
+    await until(() => keyframesAt.length >= 2, 5000, 'the fresh keyframe on rung 2');
+    expect(keyframesAt[1]! - attached).toBeLessThan(1000);
     // One rung encoded now, and its spare replaced.
     await until(() => source!.pids.length === 2 + LADDER.length, 5000, 'the rung\'s encoder and a new spare');
     note();
-    // 75 frames (5 s) on the rung: no keyframe after the first.
+    // 75 frames (5 s) on the rung: no keyframe after the fresh one.
     await until(() => frames >= 75, 15_000, '75 frames on rung 2', 100);
-    expect(keyframesAt).toHaveLength(1);
+    expect(keyframesAt).toHaveLength(2);
     expect(sink.rung).toBe(2);
     // A PLI: nothing of the broken picture, then a fresh keyframe within a few frames.
     const asked = performance.now();
     source.requestKeyframe(sink);
     source.requestKeyframe(sink);
-    await until(() => keyframesAt.length >= 2, 3000, 'a keyframe after the PLI');
-    expect(keyframesAt[1]! - asked).toBeLessThan(1000);
+    // (Nothing at once: a PLI's keyframe is a fresh one, never the spare's held picture.)
+    expect(keyframesAt).toHaveLength(2);
+    await until(() => keyframesAt.length >= 3, 3000, 'a keyframe after the PLI');
+    expect(keyframesAt[2]! - asked).toBeLessThan(1000);
     note();
     // Asked twice before it came: one keyframe.
     await until(() => frames >= 100, 10_000, '25 more frames', 100);
-    expect(keyframesAt).toHaveLength(2);
+    expect(keyframesAt).toHaveLength(3);
     expect(sink.keyframeRequests).toBe(2);
     // A rung change: the old rung's encoder stops once the new rung has taken over.
     source.setRung(sink, 3);
     await until(() => sink.rung === 3, 5000, 'the switch to rung 3');
-    expect(keyframesAt).toHaveLength(3);
+    expect(keyframesAt).toHaveLength(4);
     await until(() => source!.pids.length === 2 + LADDER.length, 5000, 'one rung encoded after the switch');
     note();
     // The encoders replaced (the PLI's, the switch's) have exited, not only been forgotten.
@@ -641,12 +681,13 @@ describe('MediaSource with a ladder (real ffmpeg)', () => {
     source.resume(sink);
     await until(() => sink.rung === 2, 5000, 'the switch to rung 2 after the resume');
     await until(() => frames >= before + 10, 5000, '10 frames on rung 2');
-    expect(keyWidths).toEqual([640, 320]);
+    // (The start's two keyframes: the spare's held one and the fresh one.)
+    expect(keyWidths).toEqual([640, 640, 320]);
     // Held back to its own rung again: it skipped frames, so it starts again from a keyframe.
     source.setRung(sink, 3, { hold: true });
     source.setRung(sink, 2);
-    await until(() => keyWidths.length === 3, 5000, 'a keyframe after the hold ended on its own rung');
-    expect(keyWidths[2]).toBe(320);
+    await until(() => keyWidths.length === 4, 5000, 'a keyframe after the hold ended on its own rung');
+    expect(keyWidths[3]).toBe(320);
     expect(sink.rung).toBe(2);
   }, 30_000);
 
