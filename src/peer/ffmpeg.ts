@@ -286,19 +286,20 @@ const ON_DEMAND_GOP = 100_000;
 
 /**
  * The ffmpeg arguments of one encoder of an on-demand ladder: raw yuv420p frames of `input`'s
- * size on stdin at `rung.fps` (Node hands it every frame, or a rung's share of them), scaled to
- * the rung, encoded at its bitrate, RTP to `rtpUrl`. The first `preroll` frames warm the encoder
- * up (their output is dropped); frame `preroll` is a keyframe, and no other is.
+ * size from `inputUrl` (a `unix:` socket Node listens on) at `rung.fps` (Node hands it every
+ * frame, or a rung's share of them), scaled to the rung, encoded at its bitrate, RTP to `rtpUrl`.
+ * The first `preroll` frames warm the encoder up (the last one's keyframe is held for a new
+ * partner); frame `preroll` is a keyframe again, and no other is.
  *
  * No `-fflags nobuffer` on the input: with it ffmpeg 5.1 held each frame until the next had come,
  * a frame interval (66 ms at 15 fps) on every frame of an encoder with `-vf` (measured: a frame
  * out 75 ms after it was written, 10 ms without).
  */
-export function rungEncoderArgs(input: Pick<VideoEncodeOptions, 'codec' | 'width' | 'height'>, rung: VideoRung, rtpUrl: string, preroll: number): string[] {
+export function rungEncoderArgs(input: Pick<VideoEncodeOptions, 'codec' | 'width' | 'height'>, rung: VideoRung, inputUrl: string, rtpUrl: string, preroll: number): string[] {
   const scale = rung.width !== input.width || rung.height !== input.height ? `scale=${rung.width}:${rung.height}` : 'null';
   return [
     '-hide_banner', '-nostdin', '-loglevel', 'error',
-    '-probesize', '32', '-analyzeduration', '0', '-f', 'rawvideo', '-pix_fmt', 'yuv420p', '-video_size', `${input.width}x${input.height}`, '-framerate', String(rung.fps), '-i', 'pipe:0',
+    '-probesize', '32', '-analyzeduration', '0', '-f', 'rawvideo', '-pix_fmt', 'yuv420p', '-video_size', `${input.width}x${input.height}`, '-framerate', String(rung.fps), '-i', inputUrl,
     '-an', '-vf', scale,
     ...encoderArgs(input.codec, rung.kbps, ON_DEMAND_GOP, `expr:eq(n,${preroll})`),
     ...RTP_OUT(rtpUrl),

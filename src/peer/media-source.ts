@@ -27,7 +27,10 @@
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import dgram from 'node:dgram';
-import { existsSync } from 'node:fs';
+import { existsSync, mkdtempSync, rmSync } from 'node:fs';
+import net from 'node:net';
+import os from 'node:os';
+import path from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { RtpPacket, type MediaStreamTrack } from 'werift';
 import { TypedEmitter } from '../protocol/client/index.js';
@@ -38,6 +41,7 @@ import { parseRtp, payloadKind, readVp8PictureId, type RtpInfo, setRtpSequence, 
 import { SendClock } from './send-clock.js';
 import { pumpStampedFrames } from './stamped-frames.js';
 import { FrameFanout, pipeRawFrames, rawFrameBytes, RungEncoder } from './rung-encoders.js';
+import { Spawner, type SpawnedProcess } from './spawner.js';
 import { paddingPackets } from './rtp-padding.js';
 import { fecSlots } from './fec.js';
 import type { CaptureClock } from './werift-seam.js';
@@ -209,6 +213,9 @@ export class MediaSource extends TypedEmitter<MediaSourceEvents> {
   #nextStream = 0;
   #inputFps = 0;
   #startTimeoutMs = 10_000;
+  /** With a ladder: the directory (only this user's) of the Unix sockets its encoders read frames from. */
+  #inputDir: string | null = null;
+  #nextInput = 0;
   #heldMaxAgeMs = HELD_MAX_AGE_MS;
   /** Audio: sends the packets at their timestamps' cadence (null for video). */
   readonly #clock: SendClock | null;
@@ -320,7 +327,16 @@ export class MediaSource extends TypedEmitter<MediaSourceEvents> {
       // Closed while the socket was bound (a spare replaced as the last partner left, then close()):
       // no ffmpeg that close() would not wait for.
       if (source.#closed) { socket.close(); throw new Error('the source is closed'); }
-      const encoder = new RungEncoder(opts.ffmpegPath, enc, source.rungs[rung]!, rung, socket);
+      source.#inputDir ??= mkdtempSync(path.join(os.tmpdir(), 'chatzyo-frames-'));
+      let server: net.Server;
+      try {
+        server = await listenUnix(path.join(source.#inputDir, `${source.#nextInput++}.sock`));
+      } catch (err) {
+        socket.close();
+        throw err;
+      }
+      if (source.#closed) { socket.close(); server.close(); throw new Error('the source is closed'); }
+      const encoder = new RungEncoder(Spawner.shared(), opts.ffmpegPath, enc, source.rungs[rung]!, rung, socket, server);
       fanout.withFrame((frame) => encoder.warm(frame));
       return encoder;
     };
@@ -433,7 +449,7 @@ export class MediaSource extends TypedEmitter<MediaSourceEvents> {
     encoder.feed();
     // The held keyframe, as if it came now; the fresh one then follows as it comes.
     if (first) for (const p of first) this.#onPacket(index, p);
-    this.#fanout!.add(encoder.proc.stdin!, this.rungs[r]!.fps / this.#inputFps, () => encoder.noteFed(), { now: true });
+    this.#fanout!.add(encoder.input!, this.rungs[r]!.fps / this.#inputFps, () => encoder.noteFed(), { now: true });
     if (slot.pending !== index) return;
     slot.pendingTimer = setTimeout(() => {
       slot.pendingTimer = null;
@@ -462,7 +478,7 @@ export class MediaSource extends TypedEmitter<MediaSourceEvents> {
     if (!st) return;
     this.#streams.delete(stream!);
     if (!st.encoder) return;
-    this.#fanout?.remove(st.encoder.proc.stdin!);
+    if (st.encoder.input) this.#fanout?.remove(st.encoder.input);
     this.#closeEncoder(st.encoder);
     st.encoder = null;
   }
@@ -502,7 +518,7 @@ export class MediaSource extends TypedEmitter<MediaSourceEvents> {
   }
 
   /** The processes of its encoders (those stopping too) and of its decoder. */
-  get #procs(): ChildProcess[] {
+  get #procs(): (ChildProcess | SpawnedProcess)[] {
     return [...(this.#proc ? [this.#proc] : []), ...this.#encoders.map((e) => e.proc)];
   }
 
@@ -514,7 +530,7 @@ export class MediaSource extends TypedEmitter<MediaSourceEvents> {
 
   /** True once every ffmpeg of it has exited (and with a ladder on demand, after close). */
   get exited(): boolean {
-    const gone = (p: ChildProcess) => p.exitCode !== null || p.signalCode !== null;
+    const gone = (p: ChildProcess | SpawnedProcess) => p.exitCode !== null || p.signalCode !== null;
     return this.#fanout ? this.#closed && this.#procs.every(gone) : gone(this.#proc!);
   }
 
@@ -888,6 +904,7 @@ export class MediaSource extends TypedEmitter<MediaSourceEvents> {
       if (slot.pendingTimer) clearTimeout(slot.pendingTimer);
     }
     await Promise.all(this.#encoders.map((e) => e.close()));
+    if (this.#inputDir) rmSync(this.#inputDir, { recursive: true, force: true });
     if (this.#fanout) this.#proc?.stdout?.destroy();
     if (this.#proc && this.#proc.exitCode === null && this.#proc.signalCode === null && this.#proc.pid !== undefined) {
       const proc = this.#proc;
@@ -901,6 +918,15 @@ export class MediaSource extends TypedEmitter<MediaSourceEvents> {
       try { r.socket.close(() => resolve()); } catch { resolve(); }
     })));
   }
+}
+
+/** A server listening on the Unix socket at `file`, for one encoder's input. */
+function listenUnix(file: string): Promise<net.Server> {
+  const server = net.createServer();
+  return new Promise((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(file, () => { server.off('error', reject); resolve(server); });
+  });
 }
 
 /** A UDP socket on loopback for one ffmpeg RTP output. */

@@ -22,11 +22,12 @@
  *   long as the spare waited, is a fresh one; a rung change or a PLI drops the held one.
  * - {@link pipeRawFrames}: cuts a decoder's raw stdout into frames for the fan-out.
  */
-import { spawn, type ChildProcess } from 'node:child_process';
 import type dgram from 'node:dgram';
+import type net from 'node:net';
 import { Writable, type Readable } from 'node:stream';
 import { rtpOutputUrl, rungEncoderArgs, type VideoEncodeOptions, type VideoRung } from './ffmpeg.js';
 import { parseRtp } from './rtp-frames.js';
+import type { SpawnedProcess, Spawner } from './spawner.js';
 
 /** How many fed frames' hand-over times an encoder keeps (a frame is out within a few). */
 const FED_RING = 32;
@@ -161,14 +162,22 @@ export function pipeRawFrames(from: Readable, frameBytes: number, out: Writable)
 export type RungEncoderState = 'warming' | 'spare' | 'fed' | 'closed';
 
 /**
- * One encoder process of a rung. Its RTP comes to `socket` (bound by the caller), frame by frame
- * to `onPacket`, from its first fed frame on (a keyframe); what it makes of its warm-up frame
- * ({@link warm}) is held, for {@link takeKeyframe}.
+ * One encoder process of a rung, started by a {@link Spawner} (off this thread). It reads its raw
+ * frames from a connection to `input`, a listening Unix socket the caller made in a directory
+ * only this user can open (ffmpeg connects to it; the first connection is the one, and the
+ * server closes then), so {@link input} is null until ffmpeg has connected. Its RTP comes to
+ * `socket` (bound by the caller), frame by frame to `onPacket`, from its first fed frame on (a
+ * keyframe); what it makes of its warm-up frame ({@link warm}) is held, for {@link takeKeyframe}.
  */
 export class RungEncoder {
   readonly rung: number;
-  readonly proc: ChildProcess;
+  readonly proc: SpawnedProcess;
   readonly socket: dgram.Socket;
+  /** Where its frames are written, once ffmpeg has connected (null before, and once closed). */
+  input: Writable | null = null;
+  readonly #server: net.Server;
+  /** The warm-up frame, while ffmpeg has not connected yet. */
+  #warmFrame: Buffer | null = null;
   /** The encoder's frame interval in RTP ticks (90 kHz). */
   readonly #tick: number;
   #state: RungEncoderState = 'warming';
@@ -191,16 +200,28 @@ export class RungEncoder {
   /** Hears, for each fed frame, how long it took from being handed over to its first packet out, ms. */
   onDelay: (ms: number) => void = () => {};
 
-  constructor(ffmpegPath: string, input: Pick<VideoEncodeOptions, 'codec' | 'width' | 'height'>, rung: VideoRung, index: number, socket: dgram.Socket) {
+  constructor(spawner: Spawner, ffmpegPath: string, input: Pick<VideoEncodeOptions, 'codec' | 'width' | 'height'>, rung: VideoRung, index: number, socket: dgram.Socket, server: net.Server) {
     this.rung = index;
     this.socket = socket;
+    this.#server = server;
     this.#tick = 90_000 / rung.fps;
-    const args = rungEncoderArgs(input, rung, rtpOutputUrl(socket.address().port), PREROLL_FRAMES);
-    this.proc = spawn(ffmpegPath, args, { stdio: ['pipe', 'ignore', 'pipe'] });
-    this.proc.stderr?.on('data', (d: Buffer) => { this.#stderr = (this.#stderr + d.toString()).slice(-2000); });
-    // EPIPE when ffmpeg is gone: its exit is what reports it.
-    this.proc.stdin?.on('error', () => {});
-    this.exited = new Promise((resolve) => this.proc.once('exit', () => resolve()));
+    server.once('connection', (conn) => {
+      server.close();
+      // EPIPE when ffmpeg is gone: its exit is what reports it.
+      conn.on('error', () => {});
+      if (this.#state === 'closed') { conn.destroy(); return; }
+      this.input = conn;
+      if (this.#warmFrame) this.#writeWarmUp(this.#warmFrame);
+      this.#warmFrame = null;
+    });
+    const args = rungEncoderArgs(input, rung, `unix:${String(server.address())}`, rtpOutputUrl(socket.address().port), PREROLL_FRAMES);
+    this.proc = spawner.spawn(ffmpegPath, args);
+    this.proc.once('close', () => { this.#stderr = this.proc.stderr; });
+    this.exited = new Promise((resolve) => {
+      this.proc.once('exit', () => resolve());
+      // Never started (no exit comes): nothing to wait for.
+      this.proc.once('close', () => resolve());
+    });
     this.ready = new Promise<void>((resolve, reject) => {
       this.proc.on('error', reject);
       this.proc.once('close', (code, signal) => reject(new Error(`ffmpeg (rung ${index} encoder) exited with ${signal ?? code}${this.stderrTail ? `:\n${this.stderrTail}` : ''}`)));
@@ -217,8 +238,13 @@ export class RungEncoder {
   warm(frame: Buffer): void {
     if (this.#warmed || this.#state === 'closed') return;
     this.#warmed = true;
+    if (this.input) this.#writeWarmUp(frame);
+    else this.#warmFrame = frame;
+  }
+
+  #writeWarmUp(frame: Buffer): void {
     this.#heldAt = performance.now();
-    for (let i = 0; i < PREROLL_FRAMES; i++) this.proc.stdin?.write(frame);
+    for (let i = 0; i < PREROLL_FRAMES; i++) this.input?.write(frame);
   }
 
   #warmed = false;
@@ -303,8 +329,11 @@ export class RungEncoder {
   async #close(): Promise<void> {
     this.#state = 'closed';
     if (this.#incompleteTimer) { clearTimeout(this.#incompleteTimer); this.#incompleteTimer = null; }
-    this.proc.stdin?.destroy();
-    if (this.proc.exitCode === null && this.proc.signalCode === null && this.proc.pid !== undefined) {
+    this.#warmFrame = null;
+    this.input?.destroy();
+    this.input = null;
+    this.#server.close();
+    if (this.proc.exitCode === null && this.proc.signalCode === null) {
       this.proc.kill('SIGTERM');
       const t = setTimeout(() => this.proc.kill('SIGKILL'), 2000);
       await this.exited;

@@ -145,12 +145,12 @@ describe('pipeRawFrames', () => {
 });
 
 describe('rungEncoderArgs', () => {
-  it('reads raw frames from stdin at the rung\'s rate, scales to the rung, forces a keyframe only after the warm-up, and never buffers a frame back', () => {
-    const args = rungEncoderArgs({ codec: 'vp8', width: 640, height: 480 }, { width: 320, height: 240, fps: 3, kbps: 42 }, 'rtp://127.0.0.1:5004', PREROLL_FRAMES);
+  it('reads raw frames from its input socket at the rung\'s rate, scales to the rung, forces a keyframe only after the warm-up, and never buffers a frame back', () => {
+    const args = rungEncoderArgs({ codec: 'vp8', width: 640, height: 480 }, { width: 320, height: 240, fps: 3, kbps: 42 }, 'unix:/tmp/x/0.sock', 'rtp://127.0.0.1:5004', PREROLL_FRAMES);
     const at = (k: string) => args[args.indexOf(k) + 1];
     expect(at('-video_size')).toBe('640x480');
     expect(at('-framerate')).toBe('3');
-    expect(at('-i')).toBe('pipe:0');
+    expect(at('-i')).toBe('unix:/tmp/x/0.sock');
     expect(at('-vf')).toBe('scale=320:240');
     expect(at('-force_key_frames')).toBe(`expr:eq(n,${PREROLL_FRAMES})`);
     expect(Number(at('-g'))).toBeGreaterThanOrEqual(100_000);
@@ -158,7 +158,7 @@ describe('rungEncoderArgs', () => {
     expect(at('-threads')).toBe('1');
     // -fflags nobuffer made ffmpeg 5.1 hold each frame until the next came.
     expect(args).not.toContain('nobuffer');
-    const same = rungEncoderArgs({ codec: 'h264', width: 640, height: 480 }, { width: 640, height: 480, fps: 15, kbps: 600 }, 'rtp://127.0.0.1:5004', 1);
+    const same = rungEncoderArgs({ codec: 'h264', width: 640, height: 480 }, { width: 640, height: 480, fps: 15, kbps: 600 }, 'unix:/tmp/x/0.sock', 'rtp://127.0.0.1:5004', 1);
     expect(same[same.indexOf('-vf') + 1]).toBe('null');
     expect(same).toContain('libx264');
   });
