@@ -327,7 +327,7 @@ export class MediaSource extends TypedEmitter<MediaSourceEvents> {
       // Closed while the socket was bound (a spare replaced as the last partner left, then close()):
       // no ffmpeg that close() would not wait for.
       if (source.#closed) { socket.close(); throw new Error('the source is closed'); }
-      source.#inputDir ??= mkdtempSync(path.join(os.tmpdir(), 'chatzyo-frames-'));
+      source.#inputDir ??= mkdtempSync(path.join(inputDirBase(), 'chatzyo-frames-'));
       let server: net.Server;
       try {
         server = await listenUnix(path.join(source.#inputDir, `${source.#nextInput++}.sock`));
@@ -337,7 +337,7 @@ export class MediaSource extends TypedEmitter<MediaSourceEvents> {
       }
       if (source.#closed) { socket.close(); server.close(); throw new Error('the source is closed'); }
       const encoder = new RungEncoder(Spawner.shared(), opts.ffmpegPath, enc, source.rungs[rung]!, rung, socket, server);
-      fanout.withFrame((frame) => encoder.warm(frame));
+      fanout.withFrame((frame, at) => encoder.warm(frame, at));
       return encoder;
     };
     const timeoutMs = opts.startTimeoutMs ?? 10_000;
@@ -420,13 +420,15 @@ export class MediaSource extends TypedEmitter<MediaSourceEvents> {
     slot.wanted = false;
     slot.wantedHeld = false;
     const watched = [...this.#sinks].some((s) => s.live && !s.paused && s.rung === r);
-    const first = held && !watched && this.#heldMaxAgeMs > 0 ? encoder.takeKeyframe(this.#heldMaxAgeMs) : null;
+    const taken = held && !watched && this.#heldMaxAgeMs > 0 ? encoder.takeKeyframe(this.#heldMaxAgeMs) : null;
+    // Whole from its first packet (takeKeyframe saw no gap up to the marker bit).
+    const first = taken && this.#startsKeyframe(taken[0]) ? taken : null;
     slot.lastRefreshAt = performance.now();
     const index = this.#nextStream++;
     this.#streams.set(index, { rung: r, socket: encoder.socket, encoder, keyframe: [], keyframeAt: -Infinity, current: [], currentTs: -1, currentKey: false });
     slot.pending = index;
-    // The next spare starts once this one's keyframe is out, not now: spawning blocks this thread
-    // (10-50 ms) and a starting ffmpeg takes CPU for a few hundred ms, both while the keyframe a
+    // The next spare starts once this one's fresh keyframe is out, not now: a starting ffmpeg
+    // takes CPU for a few hundred ms (and its fork a few ms of this thread) while the keyframe a
     // new partner waits for is written to the encoder and encoded.
     let replaced = false;
     let firstTs: number | null = null;
@@ -448,9 +450,8 @@ export class MediaSource extends TypedEmitter<MediaSourceEvents> {
     encoder.onDelay = (ms) => { this.#encodeDelayMs = this.#encodeDelayMs === null ? ms : this.#encodeDelayMs + (ms - this.#encodeDelayMs) / 16; };
     encoder.feed();
     // The held keyframe, as if it came now; the fresh one then follows as it comes.
-    if (first) for (const p of first) this.#onPacket(index, p);
+    if (first) for (const p of first) this.#onPacket(index, p, true);
     this.#fanout!.add(encoder.input!, this.rungs[r]!.fps / this.#inputFps, () => encoder.noteFed(), { now: true });
-    if (slot.pending !== index) return;
     slot.pendingTimer = setTimeout(() => {
       slot.pendingTimer = null;
       if (slot.pending !== index) return;
@@ -520,6 +521,13 @@ export class MediaSource extends TypedEmitter<MediaSourceEvents> {
   /** The processes of its encoders (those stopping too) and of its decoder. */
   get #procs(): (ChildProcess | SpawnedProcess)[] {
     return [...(this.#proc ? [this.#proc] : []), ...this.#encoders.map((e) => e.proc)];
+  }
+
+  #startsKeyframe(packet: Buffer | undefined): boolean {
+    const h = packet && parseRtp(packet);
+    if (!h) return false;
+    const kind = payloadKind(this.codec as VideoCodec, packet.subarray(h.payloadOffset, h.payloadOffset + h.payloadLength));
+    return kind.keyframe && kind.frameStart;
   }
 
   /** With a ladder: whether rung `rung` has a warmed-up spare now (for tests and diagnostics). */
@@ -687,7 +695,12 @@ export class MediaSource extends TypedEmitter<MediaSourceEvents> {
     for (const p of this.#streams.get(sink.stream)?.keyframe ?? []) this.#send(sink, p);
   }
 
-  #onPacket(stream: number, msg: Buffer): void {
+  /**
+   * A packet from stream `stream`'s encoder. `held`: one of a spare's held keyframe, sent before
+   * its fresh one: it starts the waiting sinks on the stream, but the stream stays pending (a
+   * keyframe on its way) until the fresh keyframe comes, so a request meanwhile joins that one.
+   */
+  #onPacket(stream: number, msg: Buffer, held = false): void {
     if (this.#closed) return;
     // RTCP sender reports share the port (payload types 200-204 sit at 72-76 after the marker bit).
     if (msg.length >= 2 && msg[1]! >= 192 && msg[1]! <= 223) return;
@@ -715,7 +728,7 @@ export class MediaSource extends TypedEmitter<MediaSourceEvents> {
     // On demand: a fresh encoder's first keyframe takes over its rung from the encoder before it.
     let replaced: number | null = null;
     const slot = this.#slots[rung];
-    if (startsKeyframe && slot?.pending === stream) {
+    if (startsKeyframe && !held && slot?.pending === stream) {
       replaced = slot.active;
       slot.active = stream;
       slot.pending = null;
@@ -920,12 +933,28 @@ export class MediaSource extends TypedEmitter<MediaSourceEvents> {
   }
 }
 
+/**
+ * Where the encoders' input sockets go: the temporary directory, unless its path is too long
+ * for a Unix socket's (108 bytes with its end, cut short without an error by Node and ffmpeg
+ * alike; ours add 22 for the directory and up to 13 for the socket's name), then /tmp.
+ */
+function inputDirBase(): string {
+  const base = os.tmpdir();
+  return Buffer.byteLength(base) <= 107 - 22 - 13 ? base : '/tmp';
+}
+
 /** A server listening on the Unix socket at `file`, for one encoder's input. */
 function listenUnix(file: string): Promise<net.Server> {
   const server = net.createServer();
   return new Promise((resolve, reject) => {
     server.once('error', reject);
-    server.listen(file, () => { server.off('error', reject); resolve(server); });
+    server.listen(file, () => {
+      server.off('error', reject);
+      // An accept that failed (out of descriptors, say): ffmpeg never connects, and the encoder
+      // not ready in time reports it.
+      server.on('error', () => {});
+      resolve(server);
+    });
   });
 }
 

@@ -102,11 +102,14 @@ export class FrameFanout extends Writable {
   /** A copy of the last frame written, or null before the first. */
   lastFrame(): Buffer | null { return this.#last ? Buffer.from(this.#last) : null; }
 
-  /** Calls `f` with a copy of the last frame written, now or, before the first, when it comes. */
-  withFrame(f: (frame: Buffer) => void): void {
+  /**
+   * Calls `f` with a copy of the last frame written and when it was (performance.now(), ms), now
+   * or, before the first, when it comes.
+   */
+  withFrame(f: (frame: Buffer, at: number) => void): void {
     const last = this.lastFrame();
-    if (last) f(last);
-    else this.once('frame', (frame: Buffer) => f(Buffer.from(frame)));
+    if (last) f(last, this.#lastAt);
+    else this.once('frame', (frame: Buffer) => f(Buffer.from(frame), performance.now()));
   }
 
   override _write(frame: Buffer, _enc: BufferEncoding, done: (err?: Error | null) => void): void {
@@ -190,6 +193,7 @@ export class RungEncoder {
   /** The packets of the warm-up frame's keyframe, and whether its last (marker) packet came. */
   #held: Buffer[] = [];
   #heldComplete = false;
+  #heldBroken = false;
   /** When the held keyframe's frame was handed over (performance.now(), ms). */
   #heldAt = -Infinity;
   #stderr = '';
@@ -235,15 +239,16 @@ export class RungEncoder {
    * Warms the encoder up with `frame` (a raw frame of the input's size, the source's latest): it
    * is ready once that frame's output comes, and holds it. Once only; nothing after it closed.
    */
-  warm(frame: Buffer): void {
+  warm(frame: Buffer, at = performance.now()): void {
     if (this.#warmed || this.#state === 'closed') return;
     this.#warmed = true;
+    // The held keyframe is as old as the frame it was made of.
+    this.#heldAt = at;
     if (this.input) this.#writeWarmUp(frame);
     else this.#warmFrame = frame;
   }
 
   #writeWarmUp(frame: Buffer): void {
-    this.#heldAt = performance.now();
     for (let i = 0; i < PREROLL_FRAMES; i++) this.input?.write(frame);
   }
 
@@ -297,9 +302,16 @@ export class RungEncoder {
     // frames it reads one by one): the warm-up frames are the first PREROLL_FRAMES.
     const n = Math.round(((h.timestamp - this.#firstTs) >>> 0) / this.#tick);
     if (n < PREROLL_FRAMES) {
-      if (n === PREROLL_FRAMES - 1 && !this.#heldComplete) {
-        this.#held.push(msg);
-        if (h.marker) this.#heldComplete = true;
+      if (n === PREROLL_FRAMES - 1 && !this.#heldComplete && !this.#heldBroken) {
+        // A gap (a packet lost on loopback): the keyframe is not whole, and is not held.
+        const prev = this.#held[this.#held.length - 1];
+        if (prev && h.sequenceNumber !== ((prev.readUInt16BE(2) + 1) & 0xffff)) {
+          this.#heldBroken = true;
+          this.#held = [];
+        } else {
+          this.#held.push(msg);
+          if (h.marker) this.#heldComplete = true;
+        }
       }
       // Ready once the held keyframe is whole, or a moment after its first packet if its last
       // never comes (lost: the spare is fed without a held picture then).

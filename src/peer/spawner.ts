@@ -8,8 +8,8 @@
  * burst that followed.
  *
  * A process started here has no stdin or stdout (its input comes another way: a rung encoder
- * reads its frames from a loopback TCP connection, src/peer/rung-encoders.ts); its stderr's tail
- * comes with its close. {@link SpawnedProcess} reports what a ChildProcess would: `spawn`,
+ * reads its frames from a Unix socket, src/peer/rung-encoders.ts); its stderr's tail comes with
+ * its close. {@link SpawnedProcess} reports what a ChildProcess would: `spawn`,
  * `error`, `exit`, `close` (with the same arguments), and kills it on request.
  */
 import { EventEmitter } from 'node:events';

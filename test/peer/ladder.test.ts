@@ -588,6 +588,38 @@ describe('MediaSource with a ladder (real ffmpeg)', () => {
     await until(() => keys(late).length >= 1, 5000, 'the fresh keyframe');
   }, 30_000);
 
+  it('a second partner attached before the first one\'s fresh keyframe came joins that keyframe (no third one); a held keyframe older than heldMaxAgeMs is not sent', async () => {
+    const ffmpegPath = resolveFfmpeg().path;
+    source = await MediaSource.start({ kind: 'video', source: { type: 'stamped' }, encode: DEFAULT_VIDEO, ladder: LADDER }, { ffmpegPath, heldMaxAgeMs: 1500 });
+    const keys = (t: { packets: Buffer[] }) => t.packets.filter((b) => { const h = parseRtp(b)!; const k = payloadKind('vp8', b.subarray(h.payloadOffset)); return k.keyframe && k.frameStart; }).length;
+    // A warmed-up spare of a moment ago: its held keyframe goes to a new partner at once.
+    const fresh = async () => { await until(() => source!.spareReady(2), 5000, 'a new spare for rung 2'); };
+    const first = recordingTrack();
+    source.detach(source.attach(first, 2));
+    await fresh();
+    const a = recordingTrack();
+    const b = recordingTrack();
+    const sinkA = source.attach(a, 2);
+    expect(keys(a)).toBe(1);
+    const sinkB = source.attach(b, 2);
+    // B waits for A's fresh keyframe and gets it with A; then 20 frames with no other keyframe.
+    expect(b.packets).toHaveLength(0);
+    await until(() => keys(b) >= 1, 5000, 'the fresh keyframe for both');
+    const framesAt = sinkA.framesSent;
+    await until(() => sinkA.framesSent >= framesAt + 20, 10_000, '20 more frames');
+    expect(keys(a)).toBe(2);
+    expect(keys(b)).toBe(1);
+    // Nobody on the rung; its spare ready, then older than 1.5 s: a new partner waits for the fresh keyframe.
+    source.detach(sinkA);
+    source.detach(sinkB);
+    await fresh();
+    await new Promise((r) => setTimeout(r, 2000));
+    const late = recordingTrack();
+    source.attach(late, 2);
+    expect(late.packets).toHaveLength(0);
+    await until(() => keys(late) >= 1, 5000, 'the fresh keyframe');
+  }, 30_000);
+
   it('places each frame, for our Sender Reports, at when it was handed to its encoder, not when it came out', async () => {
     const ffmpegPath = resolveFfmpeg().path;
     source = await MediaSource.start({ kind: 'video', source: { type: 'testsrc' }, encode: DEFAULT_VIDEO, ladder: LADDER }, { ffmpegPath });
