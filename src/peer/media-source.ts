@@ -149,10 +149,11 @@ interface RungSlot {
   spare: RungEncoder | null;
   /** Starts the spare that replaces the one last fed, once its keyframe is out (null: started already). */
   replaceSpare: (() => void) | null;
-  /** A keyframe was asked for while no spare was ready: feed the next one when it is. */
-  wanted: boolean;
-  /** ...and it was for a new partner only, which may start on the spare's held keyframe. */
-  wantedHeld: boolean;
+  /**
+   * A keyframe was asked for while no spare was ready: feed the next one when it is. `held`:
+   * asked only for new partners, who may start on the spare's held keyframe; null: not asked.
+   */
+  wanted: 'held' | 'fresh' | null;
   /** When a spare was last fed (performance.now(), ms). */
   lastRefreshAt: number;
   /** Stops the pending encoder that sent no keyframe in time. */
@@ -318,7 +319,7 @@ export class MediaSource extends TypedEmitter<MediaSourceEvents> {
     const source = new MediaSource(spec, [], [], proc);
     const fanout = new FrameFanout();
     source.#fanout = fanout;
-    source.#slots = source.rungs.map(() => ({ active: null, pending: null, spare: null, wanted: false, wantedHeld: false, lastRefreshAt: -Infinity, pendingTimer: null, replaceSpare: null }));
+    source.#slots = source.rungs.map(() => ({ active: null, pending: null, spare: null, wanted: null, lastRefreshAt: -Infinity, pendingTimer: null, replaceSpare: null }));
     source.#inputFps = enc.fps;
     source.#startTimeoutMs = opts.startTimeoutMs ?? 10_000;
     source.#heldMaxAgeMs = opts.heldMaxAgeMs ?? HELD_MAX_AGE_MS;
@@ -394,7 +395,11 @@ export class MediaSource extends TypedEmitter<MediaSourceEvents> {
     const timer = setTimeout(() => fail(`was not ready within ${this.#startTimeoutMs} ms`), this.#startTimeoutMs);
     encoder.ready.then(() => {
       clearTimeout(timer);
-      if (slot.wanted && slot.spare === encoder && !this.#closed) { slot.wanted = false; this.#refresh(r, slot.wantedHeld); }
+      if (slot.wanted && slot.spare === encoder && !this.#closed) {
+        const held = slot.wanted === 'held';
+        slot.wanted = null;
+        this.#refresh(r, held);
+      }
     }, () => clearTimeout(timer));
     return encoder;
   }
@@ -412,17 +417,13 @@ export class MediaSource extends TypedEmitter<MediaSourceEvents> {
     if (!slot || slot.pending !== null || this.#closed) return;
     const encoder = slot.spare;
     if (!encoder || encoder.state !== 'spare') {
-      slot.wantedHeld = slot.wanted ? slot.wantedHeld && held : held;
-      slot.wanted = true;
+      slot.wanted = held && slot.wanted !== 'fresh' ? 'held' : 'fresh';
       return;
     }
     slot.spare = null;
-    slot.wanted = false;
-    slot.wantedHeld = false;
+    slot.wanted = null;
     const watched = [...this.#sinks].some((s) => s.live && !s.paused && s.rung === r);
-    const taken = held && !watched && this.#heldMaxAgeMs > 0 ? encoder.takeKeyframe(this.#heldMaxAgeMs) : null;
-    // Whole from its first packet (takeKeyframe saw no gap up to the marker bit).
-    const first = taken && this.#startsKeyframe(taken[0]) ? taken : null;
+    const first = held && !watched && this.#heldMaxAgeMs > 0 ? encoder.takeKeyframe(this.#heldMaxAgeMs) : null;
     slot.lastRefreshAt = performance.now();
     const index = this.#nextStream++;
     this.#streams.set(index, { rung: r, socket: encoder.socket, encoder, keyframe: [], keyframeAt: -Infinity, current: [], currentTs: -1, currentKey: false });
@@ -505,7 +506,7 @@ export class MediaSource extends TypedEmitter<MediaSourceEvents> {
       slot.active = null;
       slot.pending = null;
       slot.pendingTimer = null;
-      slot.wanted = false;
+      slot.wanted = null;
     });
   }
 
@@ -521,13 +522,6 @@ export class MediaSource extends TypedEmitter<MediaSourceEvents> {
   /** The processes of its encoders (those stopping too) and of its decoder. */
   get #procs(): (ChildProcess | SpawnedProcess)[] {
     return [...(this.#proc ? [this.#proc] : []), ...this.#encoders.map((e) => e.proc)];
-  }
-
-  #startsKeyframe(packet: Buffer | undefined): boolean {
-    const h = packet && parseRtp(packet);
-    if (!h) return false;
-    const kind = payloadKind(this.codec as VideoCodec, packet.subarray(h.payloadOffset, h.payloadOffset + h.payloadLength));
-    return kind.keyframe && kind.frameStart;
   }
 
   /** With a ladder: whether rung `rung` has a warmed-up spare now (for tests and diagnostics). */

@@ -26,7 +26,7 @@ import type dgram from 'node:dgram';
 import type net from 'node:net';
 import { Writable, type Readable } from 'node:stream';
 import { rtpOutputUrl, rungEncoderArgs, type VideoEncodeOptions, type VideoRung } from './ffmpeg.js';
-import { parseRtp } from './rtp-frames.js';
+import { parseRtp, payloadKind } from './rtp-frames.js';
 import type { SpawnedProcess, Spawner } from './spawner.js';
 
 /** How many fed frames' hand-over times an encoder keeps (a frame is out within a few). */
@@ -99,16 +99,12 @@ export class FrameFanout extends Writable {
 
   get targets(): number { return this.#targets.size; }
 
-  /** A copy of the last frame written, or null before the first. */
-  lastFrame(): Buffer | null { return this.#last ? Buffer.from(this.#last) : null; }
-
   /**
    * Calls `f` with a copy of the last frame written and when it was (performance.now(), ms), now
    * or, before the first, when it comes.
    */
   withFrame(f: (frame: Buffer, at: number) => void): void {
-    const last = this.lastFrame();
-    if (last) f(last, this.#lastAt);
+    if (this.#last) f(Buffer.from(this.#last), this.#lastAt);
     else this.once('frame', (frame: Buffer) => f(Buffer.from(frame), performance.now()));
   }
 
@@ -190,13 +186,14 @@ export class RungEncoder {
   #fed = 0;
   /** The fed frame whose first packet came last. */
   #lastOut = -1;
-  /** The packets of the warm-up frame's keyframe, and whether its last (marker) packet came. */
-  #held: Buffer[] = [];
-  #heldComplete = false;
-  #heldBroken = false;
-  /** When the held keyframe's frame was handed over (performance.now(), ms). */
+  /**
+   * The packets of the warm-up frame's keyframe so far, in order from its first; null once one
+   * was missing or it was taken. Whole when its last packet (the marker bit) is in.
+   */
+  #held: Buffer[] | null = [];
+  /** When the held keyframe's frame was made (performance.now(), ms): its age. */
   #heldAt = -Infinity;
-  #stderr = '';
+  readonly #codec: VideoEncodeOptions['codec'];
   /** Resolves when the warm-up frame came out (the encoder is ready); rejects if ffmpeg exits or fails first. */
   readonly ready: Promise<void>;
   readonly exited: Promise<void>;
@@ -208,6 +205,7 @@ export class RungEncoder {
     this.rung = index;
     this.socket = socket;
     this.#server = server;
+    this.#codec = input.codec;
     this.#tick = 90_000 / rung.fps;
     server.once('connection', (conn) => {
       server.close();
@@ -220,7 +218,6 @@ export class RungEncoder {
     });
     const args = rungEncoderArgs(input, rung, `unix:${String(server.address())}`, rtpOutputUrl(socket.address().port), PREROLL_FRAMES);
     this.proc = spawner.spawn(ffmpegPath, args);
-    this.proc.once('close', () => { this.#stderr = this.proc.stderr; });
     this.exited = new Promise((resolve) => {
       this.proc.once('exit', () => resolve());
       // Never started (no exit comes): nothing to wait for.
@@ -260,11 +257,15 @@ export class RungEncoder {
    * while it has not been fed: after that, its next frame out follows the fed ones.
    */
   takeKeyframe(maxAgeMs: number): Buffer[] | null {
-    if (!this.#heldComplete || this.#state !== 'spare' || performance.now() - this.#heldAt > maxAgeMs) return null;
     const held = this.#held;
-    this.#held = [];
-    this.#heldComplete = false;
+    if (!this.#heldWhole || this.#state !== 'spare' || performance.now() - this.#heldAt > maxAgeMs) return null;
+    this.#held = null;
     return held;
+  }
+
+  get #heldWhole(): boolean {
+    const last = this.#held?.[this.#held.length - 1];
+    return last !== undefined && (last[1]! & 0x80) !== 0;
   }
 
   #onReady: () => void = () => {};
@@ -278,7 +279,7 @@ export class RungEncoder {
   }
 
   get state(): RungEncoderState { return this.#state; }
-  get stderrTail(): string { return this.#stderr.trim().split('\n').slice(-6).join('\n'); }
+  get stderrTail(): string { return this.proc.stderr.trim().split('\n').slice(-6).join('\n'); }
 
   /** A frame was handed to its stdin now (the fan-out's `onFed`). */
   noteFed(): void {
@@ -302,20 +303,18 @@ export class RungEncoder {
     // frames it reads one by one): the warm-up frames are the first PREROLL_FRAMES.
     const n = Math.round(((h.timestamp - this.#firstTs) >>> 0) / this.#tick);
     if (n < PREROLL_FRAMES) {
-      if (n === PREROLL_FRAMES - 1 && !this.#heldComplete && !this.#heldBroken) {
-        // A gap (a packet lost on loopback): the keyframe is not whole, and is not held.
+      if (n === PREROLL_FRAMES - 1 && this.#held && !this.#heldWhole) {
+        // Held only whole: from a packet that starts the keyframe, with no gap (a packet lost on
+        // loopback) up to its last.
         const prev = this.#held[this.#held.length - 1];
-        if (prev && h.sequenceNumber !== ((prev.readUInt16BE(2) + 1) & 0xffff)) {
-          this.#heldBroken = true;
-          this.#held = [];
-        } else {
-          this.#held.push(msg);
-          if (h.marker) this.#heldComplete = true;
-        }
+        const follows = prev ? h.sequenceNumber === ((prev.readUInt16BE(2) + 1) & 0xffff)
+          : ((k) => k.keyframe && k.frameStart)(payloadKind(this.#codec, msg.subarray(h.payloadOffset, h.payloadOffset + h.payloadLength)));
+        if (follows) this.#held.push(msg);
+        else this.#held = null;
       }
       // Ready once the held keyframe is whole, or a moment after its first packet if its last
       // never comes (lost: the spare is fed without a held picture then).
-      if (this.#state === 'warming' && this.#heldComplete) this.#becomeSpare();
+      if (this.#state === 'warming' && this.#heldWhole) this.#becomeSpare();
       else if (this.#state === 'warming') this.#incompleteTimer ??= setTimeout(() => this.#becomeSpare(), HELD_WAIT_MS);
       return;
     }
