@@ -40,7 +40,7 @@ const FPS = opt('fps', '15');
 const CODEC = opt('codec', 'vp8');
 const SCREENING = opt('screening', 'blur-until-safe') as 'off' | 'flag-only' | 'blur-until-safe';
 /** The `chatzyo` the CLI side runs (another build's, to compare; default this checkout's). */
-const CLI_BIN = opt('cli-bin', process.env.CHATZYO_BIN ?? path.join(root, 'bin/chatzyo.js'));
+const CLI_BIN = opt('cli-bin', path.join(root, 'bin/chatzyo.js'));
 const log = (s: string) => process.stderr.write(`[bench] ${s}\n`);
 
 /**

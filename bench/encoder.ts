@@ -22,17 +22,11 @@ import type { MediaStreamTrack } from 'werift';
 import { DEFAULT_VIDEO, ladderArgs, ladderStreams, rtpOutputUrl } from '../src/peer/ffmpeg.js';
 import { resolveFfmpeg } from '../src/peer/index.js';
 import { loopbackSocket, MediaSource } from '../src/peer/media-source.js';
-import { quantile, table } from './lib.js';
+import { numberArg, quantile, table } from './lib.js';
 
-function arg(name: string, fallback: number): number {
-  const i = process.argv.indexOf(`--${name}`);
-  const v = i >= 0 ? Number(process.argv[i + 1]) : fallback;
-  if (!Number.isFinite(v) || v <= 0) throw new Error(`--${name} takes a positive number`);
-  return v;
-}
 
-const seconds = arg('seconds', 10);
-const repeat = Math.round(arg('repeat', 3));
+const seconds = numberArg('seconds', 10);
+const repeat = Math.round(numberArg('repeat', 3));
 const ffmpeg = resolveFfmpeg().path;
 const TICKS = 100; // USER_HZ on Linux
 const RUNGS = defaultLadder(DEFAULT_VIDEO);

@@ -49,3 +49,11 @@ function fmt(n: number): string {
   if (Math.abs(n) >= 100) return Math.round(n).toLocaleString('en-US');
   return n.toFixed(2);
 }
+
+/** The number after `--name` on the command line, or `fallback`: above 0, or with `zeroOk` at least 0 (else it throws). */
+export function numberArg(name: string, fallback: number, opts: { zeroOk?: boolean } = {}): number {
+  const i = process.argv.indexOf(`--${name}`);
+  const v = i >= 0 ? Number(process.argv[i + 1]) : fallback;
+  if (!Number.isFinite(v) || (opts.zeroOk ? v < 0 : v <= 0)) throw new Error(`--${name} takes ${opts.zeroOk ? 'a number >= 0' : 'a positive number'}`);
+  return v;
+}

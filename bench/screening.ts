@@ -25,17 +25,11 @@ import type { SignalServer } from '../src/signal/server.js';
 import { buildWebClient, launchChromium, openChromiumPage, pollUntil, type ChatPage } from '../test/helpers/browsers.js';
 import { withTimeout } from '../test/helpers/deadline.js';
 import { startServer } from '../test/helpers/server.js';
-import { quantile, table } from './lib.js';
+import { numberArg, quantile, table } from './lib.js';
 
 const HUB = 'tamil';
 const TARGET = { clearMs: 1000, coreShare: 0.15 };
 
-function arg(name: string, fallback: number): number {
-  const i = process.argv.indexOf(`--${name}`);
-  const v = i >= 0 ? Number(process.argv[i + 1]) : fallback;
-  if (!Number.isFinite(v) || v <= 0) throw new Error(`--${name} needs a positive number`);
-  return v;
-}
 
 interface Hook { state: string; backend: string | null; loadMs: number | null; clearMs: number[]; inferenceMs: number[] }
 
@@ -69,8 +63,8 @@ async function coreShare(pageCdp: CDPSession, browserCdp: CDPSession, seconds: n
 }
 
 async function main(): Promise<void> {
-  const rounds = arg('rounds', 5);
-  const windowS = arg('window', 15);
+  const rounds = numberArg('rounds', 5);
+  const windowS = numberArg('window', 15);
   const web = await buildWebClient();
   let server: SignalServer | undefined;
   const browser = await launchChromium();

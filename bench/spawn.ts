@@ -14,18 +14,12 @@ import { spawn } from 'node:child_process';
 import { Worker } from 'node:worker_threads';
 import { resolveFfmpeg } from '../src/peer/index.js';
 import { Spawner } from '../src/peer/spawner.js';
-import { quantile, table } from './lib.js';
+import { numberArg, quantile, table } from './lib.js';
 
-function arg(name: string, fallback: number): number {
-  const i = process.argv.indexOf(`--${name}`);
-  const v = i >= 0 ? Number(process.argv[i + 1]) : fallback;
-  if (!Number.isFinite(v) || v < 0) throw new Error(`--${name} takes a number >= 0`);
-  return v;
-}
 
-const SPAWNS = Math.max(1, Math.round(arg('spawns', 20)));
-const LOAD = Math.round(arg('load', 2));
-const REPEAT = Math.max(1, Math.round(arg('repeat', 3)));
+const SPAWNS = Math.max(1, Math.round(numberArg('spawns', 20, { zeroOk: true })));
+const LOAD = Math.round(numberArg('load', 2, { zeroOk: true }));
+const REPEAT = Math.max(1, Math.round(numberArg('repeat', 3, { zeroOk: true })));
 const ffmpeg = resolveFfmpeg().path;
 const ARGS = ['-hide_banner', '-loglevel', 'error', '-f', 'lavfi', '-i', 'nullsrc=s=16x16', '-frames:v', '1', '-f', 'null', '-'];
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
@@ -36,12 +30,7 @@ const WAYS: Way[] = ['child_process.spawn (this thread)', 'Spawner (worker threa
 /** Starts one process `way`; resolves when it has closed. Returns how long the call took, ms. */
 function start(way: Way): { callMs: number; done: Promise<void> } {
   const t = performance.now();
-  if (way === 'child_process.spawn (this thread)') {
-    const p = spawn(ffmpeg, ARGS, { stdio: ['ignore', 'ignore', 'pipe'] });
-    const callMs = performance.now() - t;
-    return { callMs, done: new Promise((r) => p.once('close', () => r())) };
-  }
-  const p = Spawner.shared().spawn(ffmpeg, ARGS);
+  const p = way === 'child_process.spawn (this thread)' ? spawn(ffmpeg, ARGS, { stdio: ['ignore', 'ignore', 'pipe'] }) : Spawner.shared().spawn(ffmpeg, ARGS);
   const callMs = performance.now() - t;
   return { callMs, done: new Promise((r) => p.once('close', () => r())) };
 }

@@ -30,7 +30,7 @@ import { demoBots, runServe, stopServe } from '../src/cli/serve.js';
 import type { SignalServer } from '../src/signal/server.js';
 import { buildWebClient, launchChromium, openChromiumPage, type ChatPage } from '../test/helpers/browsers.js';
 import { until, withTimeout } from '../test/helpers/deadline.js';
-import { quantile, table } from './lib.js';
+import { numberArg, quantile, table } from './lib.js';
 
 /** The hub the demo bot waits in (the server's first hub). */
 const HUB = 'tamil';
@@ -338,18 +338,12 @@ function report(r: StartBenchResult, opts: StartBenchOptions): string {
   return lines.join('\n');
 }
 
-function arg(name: string, def: number): number {
-  const i = process.argv.indexOf(`--${name}`);
-  const v = i >= 0 ? Number(process.argv[i + 1]) : def;
-  if (!Number.isFinite(v) || v < 0) throw new Error(`--${name}: a number of at least 0`);
-  return v;
-}
 
 async function main(): Promise<void> {
   const opts: StartBenchOptions = {
-    runs: Math.max(1, Math.floor(arg('runs', 20))),
-    warmup: Math.floor(arg('warmup', 1)),
-    timeLimitMs: arg('time-limit', 300) * 1000,
+    runs: Math.max(1, Math.floor(numberArg('runs', 20, { zeroOk: true }))),
+    warmup: Math.floor(numberArg('warmup', 1, { zeroOk: true })),
+    timeLimitMs: numberArg('time-limit', 300, { zeroOk: true }) * 1000,
     preferNear: !process.argv.includes('--no-nearby'),
     log: (s) => process.stderr.write(`[bench] ${s}\n`),
   };
