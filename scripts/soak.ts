@@ -175,7 +175,10 @@ class SoakBot {
       case 'matched': {
         if (this.view && this.view.end === 'open') {
           s.doubleMatches++;
-          if (s.doubleDetails.length < 5) s.doubleDetails.push(`bot ${this.index} on ${this.node}: matched ${String(m.matchId)} while in ${this.view.mid} since ${Date.now() - this.view.at} ms`);
+          // With what the bot saw before (ms before this match): how the first match was left open.
+          const now = Date.now();
+          const before = this.trace.slice(-12).map(([t, w]) => `-${now - t}ms ${w}`).join(' | ');
+          if (s.doubleDetails.length < 5) s.doubleDetails.push(`bot ${this.index} on ${this.node}: matched ${String(m.matchId)} while in ${this.view.mid} since ${now - this.view.at} ms (${before})`);
         }
         this.mid = m.matchId as string;
         this.state = 'matched';

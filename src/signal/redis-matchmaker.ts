@@ -310,11 +310,17 @@ export class RedisMatchmaker implements Matchmaker {
    * the partner. `before`: this node's record of `by`'s call when the script was sent. A match
    * that reached `by` through the stream while the script was on its way (its answer can come
    * after a notice another node sent since) is `by`'s current call: it is neither forgotten nor
-   * taken for one Redis lost.
+   * taken for one Redis lost. If the script ended that very match (a re-queue after Redis came
+   * back, a leave), `by` was told "matched" and hears it is over, once: the session sends
+   * partner-left only while in that match (a leave then finds it ready and adds nothing; a
+   * closed session hears nothing).
    */
   #afterEnded(by: string, ended: Ended, reason: PartnerLeftReason, before: Call | undefined): void {
     const now = this.#calls.get(by);
-    if (now && (now === before || now.mid === ended?.mid)) this.#calls.delete(by);
+    if (now && (now === before || now.mid === ended?.mid)) {
+      this.#calls.delete(by);
+      if (now !== before) this.#listener.partnerLeft(by, now.mid, reason);
+    }
     // Redis lost the match (restarted without its data) while both sides still hold it: this
     // node still knows the partner, so the partner is told all the same.
     if (!ended && before && now === before) ended = { mid: before.mid, partner: before.partner, node: before.node };

@@ -540,8 +540,12 @@ export class ClientSession {
   /** Called by the matchmaker listener when this client has a partner. */
   onMatched(notice: MatchNotice): void {
     if (this.#state === 'closed') return;
+    // A new match while in one (a cluster's late or raced notice): Redis keeps a client in one
+    // match at most, so the one before is over. The client, told of that one, hears so first.
+    if (this.#state === 'matched' && this.#matchId !== null && this.#matchId !== notice.matchId) {
+      this.send({ type: 'partner-left', matchId: this.#matchId, reason: 'leave' });
+    }
     this.#to('matched');
-    // A new match while in one (a cluster's late notice): the one before is over.
     if (this.#matchId !== notice.matchId) this.#endedMatch();
     this.#matchId = notice.matchId;
     this.#partnerId = notice.partnerId;

@@ -109,30 +109,49 @@ async function childNode(nodeId: string, ttl: number): Promise<{ url: string; ws
  * A TCP proxy in front of Redis that can hold back every reply on a node's command connection
  * (order kept), while its stream reader (named chatzyo:reader:*) is passed at once: a node's
  * replies then reach it after what other nodes sent it through its stream since, as on a node
- * whose event loop lags. Replies pass at once until `hold(ms)` (so the node starts quickly).
+ * whose event loop lags. Replies pass at once until `hold(ms)` (so the node starts quickly);
+ * `holdRequests(ms)` holds the commands on the way to Redis the same way (so a command reaches
+ * Redis after what other nodes did meanwhile); `dropCommands()` cuts every connection but the
+ * reader (the node reconnects, through the proxy, with the delays in force).
  */
-async function slowRepliesProxy(): Promise<{ url: string; hold(ms: number): void }> {
+async function slowRepliesProxy(): Promise<{ url: string; hold(ms: number): void; holdRequests(ms: number): void; dropCommands(): number }> {
   const target = new URL(redis.url);
   let delayMs = 0;
+  let requestDelayMs = 0;
+  const commands = new Set<net.Socket>();
   const server = net.createServer((inbound) => {
     const outbound = net.connect(Number(target.port), target.hostname);
     let reader: boolean | null = null;
     inbound.on('data', (d) => {
-      if (reader === null) reader = d.toString('latin1').includes('chatzyo:reader:');
-      outbound.write(d);
+      if (reader === null) {
+        reader = d.toString('latin1').includes('chatzyo:reader:');
+        if (!reader) commands.add(inbound);
+      }
+      // Only ever raised, so a request never overtakes one held before it.
+      if (reader || requestDelayMs === 0) outbound.write(d);
+      else setTimeout(() => { if (!outbound.destroyed) outbound.write(d); }, requestDelayMs);
     });
     // Only ever raised, so a reply never overtakes one held before it.
     outbound.on('data', (d) => {
       if (reader || delayMs === 0) inbound.write(d);
       else setTimeout(() => { if (!inbound.destroyed) inbound.write(d); }, delayMs);
     });
-    const end = () => { inbound.destroy(); outbound.destroy(); };
+    const end = () => { commands.delete(inbound); inbound.destroy(); outbound.destroy(); };
     inbound.on('error', end).on('close', end);
     outbound.on('error', end).on('close', end);
   });
   proxies.push(server);
   await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
-  return { url: `redis://127.0.0.1:${(server.address() as net.AddressInfo).port}`, hold: (ms) => { delayMs = Math.max(delayMs, ms); } };
+  return {
+    url: `redis://127.0.0.1:${(server.address() as net.AddressInfo).port}`,
+    hold: (ms) => { delayMs = Math.max(delayMs, ms); },
+    holdRequests: (ms) => { requestDelayMs = Math.max(requestDelayMs, ms); },
+    dropCommands: () => {
+      const n = commands.size;
+      for (const s of [...commands]) s.destroy();
+      return n;
+    },
+  };
 }
 
 describe('cross-node delivery through per-node streams', () => {
@@ -161,6 +180,41 @@ describe('cross-node delivery through per-node streams', () => {
     expect(y.pending('partner-left')).toEqual([]);
     expect(x.pending('error')).toEqual([]);
     expect(x.pending('queued')).toEqual([]);
+    await (b.matchmaker as RedisMatchmaker).checkInvariants();
+  });
+
+  it('a waiting client re-queued after its node\'s Redis connection came back, matched by another node while the re-queue was on its way: it hears partner-left for that match (which the re-queue ended) before its next matched', async () => {
+    // Seen in the soak ("a bot was matched while still in a match"): the re-queue's answer
+    // reported the match it had ended, the node forgot it, told the partner, and not the client.
+    const proxy = await slowRepliesProxy();
+    const a = await node('a', { redisUrl: proxy.url, nodeTtlMs: 20_000 });
+    const b = await node('b', { nodeTtlMs: 20_000 });
+    const x = await client(a.wsUrl);
+    x.send({ type: 'join', hub: 'tamil' });
+    await x.next('queued');
+    // Node a's command connection drops and comes back slow: its re-queue of x reaches Redis late.
+    proxy.holdRequests(1000);
+    expect(proxy.dropCommands()).toBeGreaterThan(0);
+    const mm = a.matchmaker as RedisMatchmaker;
+    await until(() => !mm.healthy, 5000, 'node a\'s command connection down');
+    await until(() => mm.healthy, 10_000, 'node a\'s command connection back');
+    // y is matched with x (still waiting in Redis) while the re-queue is on its way; the re-queue ends that match.
+    const y = await client(b.wsUrl);
+    y.send({ type: 'join', hub: 'tamil' });
+    const m1 = await x.next('matched');
+    expect((await y.next('matched')).matchId).toBe(m1.matchId);
+    expect(await y.next('partner-left', 8000)).toMatchObject({ matchId: m1.matchId });
+    // x hears the match is over as soon as its node has the re-queue's answer, not only when a new match comes.
+    expect(await x.next('partner-left', 8000)).toMatchObject({ matchId: m1.matchId });
+    // x is still waiting in Redis: the next arrival is its partner.
+    const z = await client(b.wsUrl);
+    z.send({ type: 'join', hub: 'tamil' });
+    const m2 = await x.next('matched');
+    expect((await z.next('matched')).matchId).toBe(m2.matchId);
+    await x.sync();
+    const told = x.raw.map((t) => JSON.parse(t) as { type: string; matchId?: string })
+      .filter((m) => m.type === 'matched' || m.type === 'partner-left').map((m) => `${m.type} ${m.matchId}`);
+    expect(told).toEqual([`matched ${m1.matchId}`, `partner-left ${m1.matchId}`, `matched ${m2.matchId}`]);
     await (b.matchmaker as RedisMatchmaker).checkInvariants();
   });
 
