@@ -72,9 +72,9 @@ export function lumaOf(rgba: Uint8ClampedArray, prev: Float32Array | null): { me
 
 /** Sampling: frames back to back until the first verdict, then one a second. */
 const FIRST_SAMPLE_MS = 30;
-const STEADY_SAMPLE_MS = 1000;
+export const STEADY_SAMPLE_MS = 1000;
 /** A frame that took longer than this to classify slows the sampling down (see #schedule). */
-const SLOW_FRAME_MS = 600;
+export const SLOW_FRAME_MS = 600;
 /**
  * Safe frames in a row before `blur-until-safe` unblurs; one is enough when the explicit and
  * suggestive classes together stay under {@link CLEARLY_SAFE}.
@@ -132,6 +132,8 @@ export interface ScreenerTimings {
   loadMs: number | null;
   /** ms per classified frame (canvas draw + inference), newest last. */
   inferenceMs: number[];
+  /** Frames classified since the page loaded. */
+  classified: number;
   /** ms from the remote video's first frame to `clear`, per call, newest last. */
   clearMs: number[];
   /** The latest scores (kept in the page). */
@@ -177,7 +179,7 @@ export class Screener extends TypedEmitter<{ change: [ScreenerSnapshot] }> {
   readonly #injected: ClassifierScores[] = [];
   readonly #frame: HTMLCanvasElement;
   readonly #small: HTMLCanvasElement;
-  readonly timings: ScreenerTimings = { backend: null, loadMs: null, inferenceMs: [], clearMs: [], last: null };
+  readonly timings: ScreenerTimings = { backend: null, loadMs: null, inferenceMs: [], clearMs: [], classified: 0, last: null };
 
   constructor(load: Loader = loadModel) {
     super();
@@ -409,6 +411,7 @@ export class Screener extends TypedEmitter<{ change: [ScreenerSnapshot] }> {
     if (gen !== this.#generation) return;
     const ms = performance.now() - t0;
     if (this.timings.inferenceMs.push(Math.round(ms * 10) / 10) > MAX_TIMINGS) this.timings.inferenceMs.shift();
+    this.timings.classified++;
     const scores = this.#injected.shift() ?? model;
     this.timings.last = scores;
     if (++this.#judged === FAST_FRAMES && this.#state === 'screening') this.#changed();

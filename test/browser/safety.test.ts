@@ -4,7 +4,7 @@
  * MobileNetV2 on TF.js) loads from the page's own origin with every other origin cut off, finds
  * the fake camera's pattern and a few ordinary generated images safe, and the shield clears
  * (Chromium and Firefox); a flagged frame (an injected classifier result: no explicit image is
- * ever committed) blurs again within 2 s and offers Next, Report and "Show anyway"; a stranger
+ * ever committed) blurs again at the next frame classified (within 2 s on a quiet machine) and offers Next, Report and "Show anyway"; a stranger
  * whose camera goes black is called out with Next at hand; a report carries the reason picked
  * in its dialog, and the server counts it by reason; the page keeps its anonymous token and
  * explains a ban and its length. A model that never loads (or fails to) does not leave the video
@@ -20,7 +20,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { SignalServer } from '../../src/signal/server.js';
 import { REPORT_LAST_MS } from '../../src/web/browser-session.js';
 import { CATALOGS, LANGUAGES, type Lang } from '../../src/web/i18n/index.js';
-import { LOAD_TIMEOUT_MS } from '../../src/web/screening.js';
+import { LOAD_TIMEOUT_MS, SLOW_FRAME_MS, STEADY_SAMPLE_MS } from '../../src/web/screening.js';
 import { ADULT_CONFIRMED, buildWebClient, launchChromium, launchFirefox, openFirefoxPage, pollUntil, type ChatPage } from '../helpers/browsers.js';
 import { withTimeout } from '../helpers/deadline.js';
 import { overflowing, untranslated } from '../helpers/page-checks.js';
@@ -245,14 +245,29 @@ describe('safety in Chromium', () => {
     seen.images = verdicts;
   }, 30_000);
 
-  it('blurs again within 2 s of a flagged frame and offers Next, Report and "Show anyway"', async () => {
+  it('blurs again at the next frame it classifies (a frame a second) after a flagged one, and offers Next, Report and "Show anyway"', async () => {
     expect(await shieldOf(a)).toMatchObject({ state: 'clear', blurred: false, buttons: false });
     const t0 = Date.now();
-    await a.evaluate(() => window.__chatzyo!.screening.inject({ drawing: 0, hentai: 0.05, neutral: 0.05, porn: 0.85, sexy: 0.05 }));
-    const flagged = await waitShield(a, (s) => s.state === 'flagged', 2_000, 'A flags the frame within 2 s');
-    seen.flaggedAfterMs = Date.now() - t0;
-    seen.inferenceMsUntilFlagged = await a.evaluate(() => window.__chatzyo!.screening.inferenceMs);
+    // Counted and injected in one turn of the page's loop: no classification comes between.
+    const before = await a.evaluate(() => {
+      const s = window.__chatzyo!.screening;
+      s.inject({ drawing: 0, hentai: 0.05, neutral: 0.05, porn: 0.85, sexy: 0.05 });
+      return { classified: s.classified, inferenceMs: s.inferenceMs.slice(-3) };
+    });
+    const flagged = await waitShield(a, (s) => s.state === 'flagged', 10_000, 'A flags the frame');
+    const flaggedAfterMs = seen.flaggedAfterMs = Date.now() - t0;
+    const after = await a.evaluate(() => ({ classified: window.__chatzyo!.screening.classified, inferenceMs: window.__chatzyo!.screening.inferenceMs.slice(-1) }));
+    seen.inferenceMsUntilFlagged = after.inferenceMs;
     expect(flagged).toMatchObject({ blurred: true, buttons: true });
+    // The first frame classified after it (one in flight when it came included) is the flagged
+    // one: on a quiet machine that is within 2 s (a frame a second, plus its classification).
+    expect(after.classified - before.classified, JSON.stringify({ before, after })).toBe(1);
+    // No later than the next steady tick allows, on this machine as loaded as it is: a frame a
+    // second, or every five classification times on a device slower than SLOW_FRAME_MS a frame
+    // (the page's rule); plus that frame's own classification and this test's polling.
+    const fastest = before.inferenceMs.length < 3 ? 0 : Math.min(...before.inferenceMs);
+    const tick = fastest > SLOW_FRAME_MS ? Math.max(STEADY_SAMPLE_MS, 5 * fastest) : STEADY_SAMPLE_MS;
+    expect(flaggedAfterMs, JSON.stringify({ before, after })).toBeLessThan(tick + after.inferenceMs[0]! + 1000);
     for (const id of ['shield-next', 'shield-report', 'shield-show']) expect(await a.locator(sel(id)).isVisible(), id).toBe(true);
     // The person's own choice: they see the video, and are not asked again in this call.
     await a.locator(sel('shield-show')).click();
