@@ -165,6 +165,24 @@ async function viewerStats(p: StampedPage): Promise<{ lossPercent: number | null
   };
 }
 
+/** What a CLI sender does, as short lines with their time since it started (kept to the last 40). */
+function senderLog(session: PeerSession): string[] {
+  const log: string[] = [];
+  const t0 = Date.now();
+  const add = (what: string) => { log.push(`+${Date.now() - t0}ms ${what}`); if (log.length > 40) log.shift(); };
+  session.on('state', (s) => add(`state ${s}`));
+  session.on('matched', (m) => add(`matched as ${m.role}`));
+  session.on('connected', (c) => add(`connected (${c.localCandidateType}/${c.candidateType}) ${c.msFromMatch} ms after the match`));
+  session.on('gave-up', (g) => add(`gave up: ${g.reason}`));
+  session.on('ice-restart', () => add('ICE restart'));
+  session.on('partner-left', (p) => add(`partner left: ${p.reason}`));
+  session.on('server-error', (e) => add(`server error ${e.code}: ${e.message}`));
+  session.on('warning', (w) => add(`warning: ${w.message.slice(0, 300)}`));
+  session.on('disconnected', (d) => add(`disconnected ${d.code}`));
+  session.on('ended', (e) => add(`ended ${e.reason}${e.error ? `: ${e.error.message}` : ''}`));
+  return log;
+}
+
 /** The relay forwards to the server's UDP TURN (asked for as a relay-only client would be). */
 async function pointRelayAtTurn(server: string, relay: ImpairmentRelay | ThreadedRelay, ms: number): Promise<void> {
   const probe = await withTimeout(TestClient.connect(server.replace(/^http/, 'ws') + WS_PATH, {}, { relayOnly: true }), ms, 'welcome with TURN');
@@ -193,6 +211,7 @@ export async function measureBrowserCall(o: MeasureBrowserCallOptions): Promise<
   let y4mDir: string | null = null;
   let relay: ImpairmentRelay | ThreadedRelay | null = null;
   let cli: PeerSession | ThreadedSender | null = null;
+  let cliEvents: string[] | null = null;
   let collector: FrameCollector | null = null;
   const pages: StampedPage[] = [];
   // The trace's samplers: stopped once the window closes, or on the way out of a call that failed.
@@ -228,14 +247,26 @@ export async function measureBrowserCall(o: MeasureBrowserCallOptions): Promise<
         // The thread has the relay pointed at the TURN server its welcome names.
         cli = await ThreadedSender.start({ ...spec, relay: relay.address }, relay, step);
       } else {
-        cli = new PeerSession(labSenderOptions(spec, (s) => iceServersThroughRelay(s, r)));
-        await withTimeout(cli.start(), step, `${where}: CLI sender start`);
+        const session = new PeerSession(labSenderOptions(spec, (s) => iceServersThroughRelay(s, r)));
+        cli = session;
+        cliEvents = senderLog(session);
+        await withTimeout(session.start(), step, `${where}: CLI sender start`);
       }
     }
     const viewer = await withTimeout(openStampedPage(browser, o.server, { name: `chromium viewer (${where})` }), step, `${where}: open the viewer page`);
     pages.push(viewer);
     await startIn(viewer.page, hub, step);
-    await waitForStatus(viewer, /\bconnected\b/, step, `the call ${where} connects`);
+    try {
+      await waitForStatus(viewer, /\bconnected\b/, step, `the call ${where} connects`);
+    } catch (err) {
+      // What the CLI sender saw meanwhile (a call that never connects in CI is read from this line).
+      if (cliEvents && cli instanceof PeerSession) {
+        const pc = cli.call?.pc;
+        const states = pc ? `signaling ${pc.signalingState}, gathering ${pc.iceGatheringState}, ICE ${pc.iceConnectionState}, connection ${pc.connectionState}` : 'no call';
+        (err as Error).message += `; the CLI sender (${states}): ${cliEvents.join(', ')}`;
+      }
+      throw err;
+    }
     await startStampReader(viewer);
     const c = new FrameCollector(viewer);
     collector = c;
