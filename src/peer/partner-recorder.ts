@@ -69,6 +69,8 @@ export class PartnerRecorder {
   #keptTimestamp: number | null = null;
   /** Counts what is kept for (then handed to) the recorder: it has a keyframe once this saw a whole one. */
   #fed: FrameCounter | null = null;
+  /** The picture size of the first whole keyframe kept (the file's header; later keyframes may differ). */
+  #size: { width: number; height: number } | null = null;
   #audioTimer: NodeJS.Timeout | null = null;
   #recorder: MediaRecorder | null = null;
   #starting: Promise<void> | null = null;
@@ -143,8 +145,12 @@ export class PartnerRecorder {
     }
     if (kind === 'video' && this.#state === 'waiting') {
       const k = payloadKind(this.#videoCodec, rtp.payload);
-      // A keyframe begins (H.264 sends its SPS and PPS first, under the same timestamp): keep from here.
-      if (k.keyframe && k.frameStart && rtp.header.timestamp !== this.#keptTimestamp) {
+      // A keyframe begins (H.264 sends its SPS and PPS first, under the same timestamp): keep from
+      // here, unless a whole one is kept already. The recorder may still wait for the partner's
+      // first video sender report (a second or more into the call), and a keyframe in that time
+      // (a partner stepping up to a better rung) must not throw away what came since the first:
+      // that cost a recording its first 20 frames (41 of 61 received) in one call of four.
+      if (k.keyframe && k.frameStart && rtp.header.timestamp !== this.#keptTimestamp && !(this.#fed && this.#fed.keyframes > 0)) {
         this.#kept = [];
         this.#keptTimestamp = rtp.header.timestamp;
         this.#fed = new FrameCounter(this.#videoCodec);
@@ -153,10 +159,13 @@ export class PartnerRecorder {
     if (!this.#remote.has('video') && this.#kept === null) this.#kept = []; // audio only: from its first packet
     if (this.#kept === null) return;
     this.#kept.push({ kind, rtp });
-    if (kind === 'video') this.#fed?.pushParsed(rtp.header, rtp.payload, rtp.payload.length);
+    if (kind === 'video' && this.#fed) {
+      this.#fed.pushParsed(rtp.header, rtp.payload, rtp.payload.length);
+      if (!this.#size && this.#fed.keyframes > 0 && this.#fed.frameWidth && this.#fed.frameHeight) this.#size = { width: this.#fed.frameWidth, height: this.#fed.frameHeight };
+    }
     if (this.#kept.length > MAX_KEPT) {
-      // No whole keyframe in all this time (or the recorder is slow to start): start over.
-      if (this.#state === 'waiting') { this.#kept = null; this.#keptTimestamp = null; this.#fed = null; } else this.#kept.shift();
+      // No whole keyframe (or no sender report) in all this time, or the recorder is slow to start: start over.
+      if (this.#state === 'waiting') { this.#kept = null; this.#keptTimestamp = null; this.#fed = null; this.#size = null; } else this.#kept.shift();
       return;
     }
     this.#maybeStart();
@@ -210,8 +219,7 @@ export class PartnerRecorder {
       return relay;
     });
     // No size only when the keyframe did not carry one (an H.264 SPS sent in the SDP alone): werift's default then.
-    const size = this.#fed?.frameWidth && this.#fed.frameHeight ? { width: this.#fed.frameWidth, height: this.#fed.frameHeight } : {};
-    const recorder = new MediaRecorder({ path: this.#opts.path, numOfTracks: tracks.length, ...size, disableLipSync: true });
+    const recorder = new MediaRecorder({ path: this.#opts.path, numOfTracks: tracks.length, ...this.#size, disableLipSync: true });
     this.#recorder = recorder;
     // Unsubscribed only after stop() has finished the file: errors while finishing still count.
     this.#unsubscribeErrors = recorder.onError.subscribe((e) => this.#opts.onError(e)).unSubscribe;

@@ -50,8 +50,12 @@ describe('padding probes between two werift peers', () => {
     expect(later.fps).toBeGreaterThanOrEqual(10);
     await withTimeout(viewer.close(), 15_000, 'the viewer closes (the recorder flushes)');
     const p = await probe(file);
-    // The recording holds the frames: the padding is kept from werift's recorder, and the numbers after it closed up.
+    // The recording holds the frames: the padding is kept from werift's recorder, and the numbers
+    // after it closed up; the step up may come before the recorder starts (it waits for the
+    // sender's first video report) and must not restart it. A packet lost for good (2 allowed
+    // above) costs werift's recorder about its jitter buffer's 200 ms (3 frames) besides the
+    // frame it broke, which was not counted as received either.
     expect(p.codec).toBe('vp8');
-    expect(p.frames, `${padded} bytes of padding; ${later.framesReceived} frames received, ${p.frames} recorded; receiver ${JSON.stringify(later)}`).toBeGreaterThanOrEqual(later.framesReceived - 20);
+    expect(p.frames, `${padded} bytes of padding; ${later.framesReceived} frames received, ${p.frames} recorded; receiver ${JSON.stringify(later)}`).toBeGreaterThanOrEqual(later.framesReceived - 6);
   });
 });

@@ -3,6 +3,8 @@
 // recorded 43 frames of 73): an audio packet timed just after the first video keyframe arrives
 // before the keyframe's last packet. werift's WebM writer took that audio frame as time zero and
 // opened the keyframe's cluster at a negative time, which ffprobe drops with every frame in it.
+// Also a second keyframe while the recorder still waits for the video's first sender report (a
+// partner stepping up a rung): the recording kept only what came from it (41 frames of 61).
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
@@ -40,10 +42,11 @@ function senderReport(ssrc: number): RtcpSrPacket {
 /**
  * Feeds a recorder the 30-frame VP8 fixture at 15 fps and 20 ms audio packets, the first
  * keyframe in several packets with an audio packet 20 ms later than it before its last one;
- * the video's sender report first, or (`videoReportAfter`) only after that many frames.
+ * the video's sender report first, or (`videoReportAfter`) only after that many frames. The
+ * fixture is played `loops` times over (each time from its keyframe).
  */
-async function record(file: string, videoReportAfter?: number) {
-  const frames = ivfFrames(readFileSync('fixtures/media/vp8-320x240-15fps-30f.ivf'));
+async function record(file: string, videoReportAfter?: number, loops = 1) {
+  const frames = Array.from({ length: loops }, () => ivfFrames(readFileSync('fixtures/media/vp8-320x240-15fps-30f.ivf'))).flat();
   const video = new MediaStreamTrack({ kind: 'video', codec: new RTCRtpCodecParameters({ mimeType: 'video/VP8', clockRate: 90_000, payloadType: 96 }) });
   const audio = new MediaStreamTrack({ kind: 'audio', codec: new RTCRtpCodecParameters({ mimeType: 'audio/opus', clockRate: 48_000, channels: 2, payloadType: 111 }) });
   const errors: Error[] = [];
@@ -90,6 +93,14 @@ describe('PartnerRecorder', () => {
   it('waits for the video\'s sender report before it starts (the audio\'s alone would open the file), then records every frame', async () => {
     const r = await record(path.join(dir, 'late-report.webm'), 5);
     // Five whole frames, a keyframe among them, and audio: still waiting for the report.
+    expect(r.states).toEqual(['waiting']);
+    expect(r.errors).toEqual([]);
+    expect(r.probed.frames, `${r.probed.frames} of ${r.frames} frames recorded`).toBeGreaterThanOrEqual(r.frames - 1);
+  });
+
+  it('keeps what came since the first whole keyframe when another keyframe comes before the video\'s sender report', async () => {
+    // The fixture twice (its keyframe again at frame 30); the video's report only at frame 35.
+    const r = await record(path.join(dir, 'second-keyframe.webm'), 35, 2);
     expect(r.states).toEqual(['waiting']);
     expect(r.errors).toEqual([]);
     expect(r.probed.frames, `${r.probed.frames} of ${r.frames} frames recorded`).toBeGreaterThanOrEqual(r.frames - 1);
