@@ -169,11 +169,6 @@ const HELD_MAX_AGE_MS = 60_000;
 /** A fresh encoder that sent no keyframe within this long is replaced, ms. */
 const PENDING_TIMEOUT_MS = 1500;
 /**
- * How long before ffmpeg hands over an audio packet its first sample was captured, ms: the
- * packet's own 20 ms (`-frame_duration 20`, src/peer/ffmpeg.ts) and libopus's 6.5 ms look-ahead.
- */
-const AUDIO_ENCODE_MS = 26.5;
-/**
  * With FEC on, an FEC packet follows every {@link FEC_GROUP_FRAMES} frames, or the frame that
  * makes {@link FEC_GROUP_PACKETS} packets since the last: a lost packet is rebuilt within about a
  * frame interval of its own, for about one packet in six more (one in three at one per frame).
@@ -830,17 +825,11 @@ export class MediaSource extends TypedEmitter<MediaSourceEvents> {
    * partner's lip sync then sees the time the encoder, our pacer and the path's queue held the
    * video, as a browser's reports place a frame at its capture. Placed at the encoder's output
    * instead, our video looked that much younger to a Chromium viewer, which held it back to
-   * match the audio. Audio's: see below ({@link SendClock.emittedAt}). Null for a sink not attached.
+   * match the audio. Null for audio, whose packets go out on their cadence ({@link SendClock}),
+   * within a frame of when they came.
    */
   captureClock(sink: MediaSink): CaptureClock | null {
-    if (!this.#sinks.has(sink as SinkState)) return null;
-    const clock = this.#clock;
-    // Audio: when the packet left ffmpeg at the soonest (what the send clock held it, or a
-    // stall of ffmpeg's made it late, taken off), less what the encoder holds a packet's first
-    // sample for. Placed at its send time, as werift does, our audio looked up to 60-100 ms
-    // younger than it was, and a Chromium viewer's lip sync held our video back as far.
-    if (clock) return (timestamp) => (clock.emittedAt(timestamp) ?? performance.now()) - AUDIO_ENCODE_MS;
-    if (this.kind !== 'video') return null;
+    if (this.kind !== 'video' || !this.#sinks.has(sink as SinkState)) return null;
     const s = sink as SinkState;
     return (timestamp) => s.lastTsAt + ((timestamp - s.lastTs) | 0) / 90 - (this.#encodeDelayMs ?? 0);
   }

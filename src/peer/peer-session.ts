@@ -506,11 +506,7 @@ export class PeerSession extends TypedEmitter<PeerSessionEvents> {
       // A partner that said it is hidden before its media was attached (a reconnect) gets none yet.
       if (this.#partnerHidden) this.#applyPartnerHidden();
     }
-    if (this.#audio && call.audioTrack) {
-      const sink = this.#audio.attach(call.audioTrack);
-      this.#sinks.push(sink);
-      call.setCaptureClock('audio', this.#audio.captureClock(sink));
-    }
+    if (this.#audio && call.audioTrack) this.#sinks.push(this.#audio.attach(call.audioTrack));
   }
 
   /**

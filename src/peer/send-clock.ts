@@ -18,12 +18,6 @@ const WINDOW_MS = 2000;
 const MAX_HOLD_MS = 60;
 /** A timestamp jump larger than this (seconds of media) starts the cadence afresh. */
 const JUMP_S = 5;
-/**
- * How long a packet that came soon after its media time places the stream's timeline
- * ({@link SendClock.emittedAt}), ms: longer than the encoder's stalls last, short enough to
- * follow a capture clock that drifts from ours.
- */
-const EARLY_WINDOW_MS = 10_000;
 
 interface Due { due: number; out: () => void }
 
@@ -36,8 +30,6 @@ export class SendClock {
   #lastTs = 0;
   /** Arrival lateness (arrival time less media time) of the window's packets, decreasing: the first is the largest. */
   #late: { at: number; late: number }[] = [];
-  /** Arrival lateness of the last {@link EARLY_WINDOW_MS}' packets, increasing: the first is the smallest. */
-  #early: { at: number; late: number }[] = [];
   #queue: Due[] = [];
   #timer: NodeJS.Timeout | null = null;
   /** Packets that had to wait, and the time they waited in all, ms. */
@@ -58,7 +50,6 @@ export class SendClock {
       if (Math.abs(deltaMs) > JUMP_S * 1000) {
         // A new timeline (the encoder restarted, say): forget the old cadence.
         this.#late = [];
-        this.#early = [];
         this.#mediaMs = 0;
       } else this.#mediaMs += deltaMs;
     }
@@ -67,26 +58,12 @@ export class SendClock {
     while (this.#late.length && this.#late[this.#late.length - 1]!.late <= late) this.#late.pop();
     this.#late.push({ at: now, late });
     while (this.#late[0]!.at < now - WINDOW_MS) this.#late.shift();
-    while (this.#early.length && this.#early[this.#early.length - 1]!.late >= late) this.#early.pop();
-    this.#early.push({ at: now, late });
-    while (this.#early[0]!.at < now - EARLY_WINDOW_MS) this.#early.shift();
     const due = Math.min(this.#late[0]!.late + this.#mediaMs, now + MAX_HOLD_MS);
     if (!this.#queue.length && due <= now + 0.5) { out(); return; }
     this.held++;
     this.heldMs += due - now;
     this.#queue.push({ due, out });
     this.#arm(now);
-  }
-
-  /**
-   * When the packet stamped `timestamp` (one pushed lately) left its encoder, on the `now` clock,
-   * as near as the arrivals tell: its media time placed by the packet of the last
-   * {@link EARLY_WINDOW_MS} that came soonest after its own. Neither what this clock held nor
-   * an encoder's stall (packets that came late, then in a burst) moves it. Null before the first packet.
-   */
-  emittedAt(timestamp: number): number | null {
-    if (this.#mediaMs === null || !this.#early.length) return null;
-    return this.#mediaMs + ((timestamp - this.#lastTs) | 0) / this.#ticksPerMs + this.#early[0]!.late;
   }
 
   /** Drops what waits and stops the timer. */

@@ -80,30 +80,4 @@ describe('SendClock', () => {
     vi.advanceTimersByTime(1000);
     expect(sent).toEqual([0, 1, 2, 3]);
   });
-
-  it('places a packet at when its stream left the encoder soonest: neither a stall, a burst nor its own hold moves it', () => {
-    const c = new SendClock(48_000, () => Date.now());
-    const t0 = Date.now();
-    expect(c.emittedAt(0)).toBeNull();
-    // On time, with 0-8 ms of jitter: every packet is placed by the soonest one (at its media time).
-    for (let i = 0; i < 50; i++) {
-      at(t0, 1000 + i * 20 + (i % 3) * 4);
-      c.push(i * TICKS, () => {});
-    }
-    expect(c.emittedAt(10 * TICKS)).toBe(t0 + 1000 + 200);
-    expect(c.emittedAt(49 * TICKS)).toBe(t0 + 1000 + 49 * 20);
-    // The encoder stalls 250 ms, then its backlog comes at once (and waits in the clock):
-    // the packets are still placed at their media time, not at when they came or went.
-    at(t0, 1000 + 50 * 20 + 250);
-    for (let i = 50; i < 62; i++) c.push(i * TICKS, () => {});
-    expect(c.held).toBeGreaterThan(0);
-    expect(c.emittedAt(55 * TICKS)).toBe(t0 + 1000 + 55 * 20);
-    // Ten seconds on, with every packet since 40 ms late (the path to us got slower for good):
-    // the soonest of the last ten seconds places them.
-    for (let i = 62; i < 62 + 600; i++) {
-      at(t0, 1000 + i * 20 + 40);
-      c.push(i * TICKS, () => {});
-    }
-    expect(c.emittedAt(661 * TICKS)).toBe(t0 + 1000 + 661 * 20 + 40);
-  });
 });
