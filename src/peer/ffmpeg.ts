@@ -306,12 +306,22 @@ export function rungEncoderArgs(input: Pick<VideoEncodeOptions, 'codec' | 'width
   ];
 }
 
-/** The ffmpeg arguments that encode an audio source to Opus RTP at `rtpUrl`. */
+/** Whether an audio source is read ahead of real time (a file, the tone) rather than captured as it comes. */
+export function audioReadsAhead(src: AudioSourceSpec): boolean {
+  return src.type === 'sine' || src.type === 'file';
+}
+
+/**
+ * The ffmpeg arguments that encode an audio source to Opus: RTP at `rtpUrl` as it is captured (a
+ * device), or, for a source read ahead ({@link audioReadsAhead}), Ogg on stdout as fast as the
+ * pipe takes it (src/peer/opus-pump.ts sends it at its own pace).
+ */
 export function audioArgs(src: AudioSourceSpec, rtpUrl: string, bitrateKbps = 32): string[] {
   const input: string[] = [];
-  if (src.type === 'sine') input.push('-re', '-f', 'lavfi', '-i', 'sine=frequency=440:sample_rate=48000:samples_per_frame=960');
-  else if (src.type === 'file') input.push('-re', '-stream_loop', '-1', '-i', src.path);
+  if (src.type === 'sine') input.push('-f', 'lavfi', '-i', 'sine=frequency=440:sample_rate=48000:samples_per_frame=960');
+  else if (src.type === 'file') input.push('-stream_loop', '-1', '-i', src.path);
   else input.push('-f', src.api, '-i', src.device);
+  const output = audioReadsAhead(src) ? ['-f', 'ogg', '-page_duration', '20000', 'pipe:1'] : ['-f', 'rtp', '-payload_type', String(FFMPEG_PAYLOAD_TYPE.audio), rtpUrl];
   return [
     '-hide_banner', '-nostdin', '-loglevel', 'error',
     ...input,
@@ -319,6 +329,6 @@ export function audioArgs(src: AudioSourceSpec, rtpUrl: string, bitrateKbps = 32
     // Constrained VBR: libopus's default VBR spent 51 kbit/s on the test tone at a 32 kbit/s target
     // (a fifth of a 300 kbit/s uplink), where the rung choice budgets the audio at its target.
     '-c:a', 'libopus', '-application', 'voip', '-frame_duration', '20', '-b:a', `${bitrateKbps}k`, '-vbr', 'constrained',
-    '-f', 'rtp', '-payload_type', String(FFMPEG_PAYLOAD_TYPE.audio), rtpUrl,
+    ...output,
   ];
 }

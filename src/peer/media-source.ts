@@ -36,8 +36,9 @@ import { RtpPacket, type MediaStreamTrack } from 'werift';
 import { TypedEmitter } from '../protocol/client/index.js';
 import { peerError } from './errors.js';
 import { Pacer } from './pacer.js';
-import { audioArgs, FFMPEG_PAYLOAD_TYPE, rawVideoArgs, rtpOutputUrl, videoArgs, type AudioSourceSpec, type VideoEncodeOptions, type VideoRung, type VideoSourceSpec } from './ffmpeg.js';
+import { audioArgs, audioReadsAhead, FFMPEG_PAYLOAD_TYPE, rawVideoArgs, rtpOutputUrl, videoArgs, type AudioSourceSpec, type VideoEncodeOptions, type VideoRung, type VideoSourceSpec } from './ffmpeg.js';
 import { parseRtp, payloadKind, readVp8PictureId, type RtpInfo, setRtpSequence, setRtpTimestamp, vp8PictureIdAt, writeVp8PictureId, type VideoCodec } from './rtp-frames.js';
+import { OpusPump } from './opus-pump.js';
 import { SendClock } from './send-clock.js';
 import { pumpStampedFrames } from './stamped-frames.js';
 import { FrameFanout, pipeRawFrames, rawFrameBytes, RungEncoder } from './rung-encoders.js';
@@ -220,6 +221,8 @@ export class MediaSource extends TypedEmitter<MediaSourceEvents> {
   #heldMaxAgeMs = HELD_MAX_AGE_MS;
   /** Audio: sends the packets at their timestamps' cadence (null for video). */
   readonly #clock: SendClock | null;
+  /** Audio read ahead (a file, the tone): sends ffmpeg's Ogg at its pace to the socket. */
+  #pump: OpusPump | null = null;
   #stderr = '';
   #closed = false;
   #closing: Promise<void> | null = null;
@@ -270,15 +273,19 @@ export class MediaSource extends TypedEmitter<MediaSourceEvents> {
     const args = spec.kind === 'audio' ? audioArgs(spec.source, urls[0]!, spec.bitrateKbps)
       : videoArgs(spec.source, spec.encode, urls[0]!);
     let proc: ChildProcess;
+    let pump: OpusPump | null = null;
     try {
       const stamped = spec.kind === 'video' && spec.source.type === 'stamped';
-      proc = spawn(opts.ffmpegPath, args, { stdio: [stamped ? 'pipe' : 'ignore', 'ignore', 'pipe'] });
+      const ahead = spec.kind === 'audio' && audioReadsAhead(spec.source);
+      proc = spawn(opts.ffmpegPath, args, { stdio: [stamped ? 'pipe' : 'ignore', ahead ? 'pipe' : 'ignore', 'pipe'] });
       if (stamped) pumpStampedFrames(proc.stdin!, spec.encode);
+      if (ahead) pump = new OpusPump(proc.stdout!, { port: sockets[0]!.address().port, payloadType: FFMPEG_PAYLOAD_TYPE.audio });
     } catch (err) {
       for (const s of sockets) s.close();
       throw peerError('CHZ_ERR_FFMPEG_MISSING', `ffmpeg could not be started from ${opts.ffmpegPath}: ${(err as Error).message}`, err);
     }
     const source = new MediaSource(spec, sockets, streams, proc);
+    source.#pump = pump;
     const started = new Promise<void>((resolve, reject) => {
       const timer = setTimeout(() => reject(source.#ffmpegError(`ffmpeg (${spec.kind}) sent no RTP within ${opts.startTimeoutMs ?? 10_000} ms`)), opts.startTimeoutMs ?? 10_000);
       // RTP or RTCP on every output: ffmpeg is encoding each rung.
@@ -903,6 +910,7 @@ export class MediaSource extends TypedEmitter<MediaSourceEvents> {
   async #close(): Promise<void> {
     this.#closed = true;
     this.#clock?.stop();
+    this.#pump?.stop();
     this.#stopPump?.();
     for (const s of this.#sinks) s.pacer?.stop();
     this.#sinks.clear();

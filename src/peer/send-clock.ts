@@ -10,6 +10,9 @@
  * {@link WINDOW_MS} was (so the latest packet is never held, and the others wait for the
  * cadence); one late burst lifts the base for that window, then it comes down again. Nothing
  * waits more than {@link MAX_HOLD_MS}. Pure but for its timer: time comes from `now`.
+ *
+ * Audio read ahead (a file, the test tone) already comes at its pace (src/peer/opus-pump.ts):
+ * this clock then holds nothing; it keeps the cadence of audio captured from a device.
  */
 
 /** How long a late packet keeps the cadence back, ms. */

@@ -1,0 +1,167 @@
+/**
+ * Audio from a file or the test tone, at its own pace whatever ffmpeg's scheduling. ffmpeg
+ * encodes Opus into Ogg on its stdout as fast as the pipe takes it (no `-re`), and this pump
+ * sends each Opus packet as RTP, at the time its place in the stream says, to a loopback port
+ * (the audio source's own socket, so the rest of the path is the one live audio takes).
+ *
+ * With `-re`, ffmpeg paced the tone itself, and a descheduled ffmpeg on a loaded machine let
+ * 150-300 ms of packets out at once (the CLI's audio writes logged in bench:quality). A viewer's
+ * jitter buffer grew behind each clump (250-630 ms at a call's start), and its lip sync held our
+ * video back as far. Here ffmpeg runs seconds ahead (held back by the pipe: the pump stops
+ * reading past {@link AHEAD_MS}), so a stall of ffmpeg's costs nothing; only this thread's own
+ * stalls move a packet.
+ */
+import dgram from 'node:dgram';
+import type { Readable } from 'node:stream';
+
+/** Read ahead of the packets due, ms: reading stops past it, and ffmpeg waits on the full pipe. */
+const AHEAD_MS = 2000;
+/** Opus packets are stamped at 48 kHz (RFC 7587). */
+const OPUS_HZ = 48_000;
+
+/** Samples (at 48 kHz) in one Opus packet, from its TOC byte (RFC 6716 section 3.1). */
+export function opusPacketSamples(packet: Uint8Array): number {
+  if (!packet.length) return 0;
+  const toc = packet[0]!;
+  const config = toc >> 3;
+  // Frame length in 1/400 s units x 1: SILK 10/20/40/60 ms, hybrid 10/20, CELT 2.5/5/10/20.
+  const frameMs = config < 12 ? [10, 20, 40, 60][config & 3]! : config < 16 ? [10, 20][config & 1]! : [2.5, 5, 10, 20][config & 3]!;
+  const code = toc & 3;
+  const frames = code === 0 ? 1 : code < 3 ? 2 : (packet[1] ?? 0) & 0x3f;
+  return Math.round((frameMs * frames * OPUS_HZ) / 1000);
+}
+
+/**
+ * Splits an Ogg stream (RFC 3533) into its packets: a segment of 255 bytes continues a packet,
+ * a shorter one ends it, across pages too. Feed it chunks as they come.
+ */
+export class OggPackets {
+  #buf: Buffer = Buffer.alloc(0);
+  #partial: Buffer[] = [];
+
+  /** The packets completed by `chunk`. */
+  push(chunk: Buffer): Buffer[] {
+    this.#buf = this.#buf.length ? Buffer.concat([this.#buf, chunk]) : chunk;
+    const out: Buffer[] = [];
+    for (;;) {
+      if (this.#buf.length < 27) break;
+      if (this.#buf.toString('latin1', 0, 4) !== 'OggS') throw new Error('not an Ogg stream (no OggS capture pattern)');
+      const segments = this.#buf[26]!;
+      const headerLen = 27 + segments;
+      if (this.#buf.length < headerLen) break;
+      let bodyLen = 0;
+      for (let i = 0; i < segments; i++) bodyLen += this.#buf[27 + i]!;
+      if (this.#buf.length < headerLen + bodyLen) break;
+      let at = headerLen;
+      for (let i = 0; i < segments; i++) {
+        const len = this.#buf[27 + i]!;
+        this.#partial.push(this.#buf.subarray(at, at + len));
+        at += len;
+        if (len < 255) {
+          out.push(Buffer.concat(this.#partial));
+          this.#partial = [];
+        }
+      }
+      this.#buf = this.#buf.subarray(headerLen + bodyLen);
+    }
+    return out;
+  }
+}
+
+/** What a {@link OpusPump} sends with. */
+export interface OpusPumpOptions {
+  /** The loopback port the RTP goes to. */
+  port: number;
+  payloadType: number;
+  /** The clock (ms); performance.now() by default. */
+  now?: () => number;
+}
+
+/** Sends the Opus packets of an Ogg stream as RTP at their times (see the module's comment). */
+export class OpusPump {
+  readonly #socket = dgram.createSocket('udp4');
+  readonly #ogg = new OggPackets();
+  readonly #queue: { packet: Buffer; samples: number }[] = [];
+  readonly #input: Readable;
+  readonly #opts: Required<OpusPumpOptions>;
+  /** Ogg's first two packets are the Opus headers (RFC 7845). */
+  #headers = 2;
+  #seq = Math.floor(Math.random() * 0x10000);
+  readonly #ssrc = Math.floor(Math.random() * 0x1_0000_0000);
+  readonly #tsBase = Math.floor(Math.random() * 0x1_0000_0000);
+  /** Samples sent so far, and samples read ahead (queued). */
+  #sent = 0;
+  #queued = 0;
+  #t0: number | null = null;
+  #timer: NodeJS.Timeout | null = null;
+  #stopped = false;
+  /** Set when the stream was not Ogg/Opus. */
+  error: Error | null = null;
+
+  constructor(input: Readable, opts: OpusPumpOptions) {
+    this.#input = input;
+    this.#opts = { now: () => performance.now(), ...opts };
+    this.#socket.on('error', () => { /* loopback: nothing to do but stop sending */ });
+    input.on('data', (chunk: Buffer) => this.#onData(chunk));
+  }
+
+  #onData(chunk: Buffer): void {
+    if (this.#stopped) return;
+    let packets: Buffer[];
+    try {
+      packets = this.#ogg.push(chunk);
+    } catch (err) {
+      this.error = err as Error;
+      this.stop();
+      return;
+    }
+    for (const packet of packets) {
+      if (this.#headers > 0) { this.#headers--; continue; }
+      const samples = opusPacketSamples(packet);
+      if (samples <= 0) continue;
+      this.#queue.push({ packet, samples });
+      this.#queued += samples;
+    }
+    if (this.#queued * 1000 / OPUS_HZ > AHEAD_MS) this.#input.pause();
+    this.#t0 ??= this.#queue.length ? this.#opts.now() : null;
+    this.#schedule();
+  }
+
+  #schedule(): void {
+    if (this.#timer || this.#stopped || this.#t0 === null || !this.#queue.length) return;
+    const due = this.#t0 + (this.#sent * 1000) / OPUS_HZ;
+    this.#timer = setTimeout(() => { this.#timer = null; this.#drain(); }, Math.max(0, due - this.#opts.now()));
+  }
+
+  #drain(): void {
+    if (this.#stopped || this.#t0 === null) return;
+    const now = this.#opts.now();
+    while (this.#queue.length && this.#t0 + (this.#sent * 1000) / OPUS_HZ <= now + 0.5) {
+      const { packet, samples } = this.#queue.shift()!;
+      const rtp = Buffer.alloc(12 + packet.length);
+      rtp[0] = 0x80;
+      rtp[1] = this.#opts.payloadType & 0x7f;
+      rtp.writeUInt16BE(this.#seq, 2);
+      rtp.writeUInt32BE((this.#tsBase + this.#sent) >>> 0, 4);
+      rtp.writeUInt32BE(this.#ssrc >>> 0, 8);
+      packet.copy(rtp, 12);
+      this.#socket.send(rtp, this.#opts.port, '127.0.0.1');
+      this.#seq = (this.#seq + 1) & 0xffff;
+      this.#sent += samples;
+      this.#queued -= samples;
+    }
+    if (this.#input.isPaused() && this.#queued * 1000 / OPUS_HZ < AHEAD_MS / 2) this.#input.resume();
+    this.#schedule();
+  }
+
+  /** Stops sending and closes its socket. */
+  stop(): void {
+    if (this.#stopped) return;
+    this.#stopped = true;
+    if (this.#timer) clearTimeout(this.#timer);
+    this.#timer = null;
+    this.#queue.length = 0;
+    this.#input.resume(); // drained to the end, so ffmpeg is not left blocked on a full pipe
+    this.#socket.close();
+  }
+}

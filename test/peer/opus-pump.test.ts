@@ -1,0 +1,77 @@
+/** The Ogg reader and the Opus packet lengths of the Opus pump (src/peer/opus-pump.ts), and its pace on a fake clock. */
+import { Readable } from 'node:stream';
+import dgram from 'node:dgram';
+import { afterEach, describe, expect, it } from 'vitest';
+import { OggPackets, OpusPump, opusPacketSamples } from '../../src/peer/opus-pump.js';
+import { until } from '../helpers/deadline.js';
+
+/** One Ogg page holding `packets` (the last one continued on the next page when `open`). */
+function page(packets: Buffer[], open = false): Buffer {
+  const lacing: number[] = [];
+  packets.forEach((p, i) => {
+    let n = p.length;
+    while (n >= 255) { lacing.push(255); n -= 255; }
+    if (!(open && i === packets.length - 1)) lacing.push(n);
+  });
+  const header = Buffer.alloc(27);
+  header.write('OggS', 0, 'latin1');
+  header[26] = lacing.length;
+  return Buffer.concat([header, Buffer.from(lacing), ...packets]);
+}
+
+describe('OggPackets', () => {
+  it('splits pages into packets, a packet of 255 bytes or more across segments and pages, whatever the chunks', () => {
+    const a = Buffer.alloc(10, 1);
+    const b = Buffer.alloc(600, 2); // 255 + 255 + 90
+    const c = Buffer.alloc(255, 3); // exactly 255: a 0 segment ends it
+    const first = page([a, b.subarray(0, 510)], true);
+    const second = page([b.subarray(510), c]);
+    const stream = Buffer.concat([first, second]);
+    const ogg = new OggPackets();
+    const out: Buffer[] = [];
+    for (let i = 0; i < stream.length; i += 7) out.push(...ogg.push(stream.subarray(i, i + 7)));
+    expect(out.map((p) => p.length)).toEqual([10, 600, 255]);
+    expect(out[1]!.equals(b)).toBe(true);
+    expect(() => new OggPackets().push(Buffer.from('not ogg at all, twenty-seven+'))).toThrow(/OggS/);
+  });
+});
+
+describe('opusPacketSamples', () => {
+  it('reads the frame length and count from the TOC byte (RFC 6716)', () => {
+    // CELT 20 ms (config 31), one frame: 960 samples; two frames (code 1): 1920.
+    expect(opusPacketSamples(Buffer.from([(31 << 3) | 0]))).toBe(960);
+    expect(opusPacketSamples(Buffer.from([(31 << 3) | 1]))).toBe(1920);
+    // SILK 60 ms (config 3): 2880; hybrid 10 ms (config 12): 480; CELT 2.5 ms x 3 frames (code 3): 360.
+    expect(opusPacketSamples(Buffer.from([(3 << 3) | 0]))).toBe(2880);
+    expect(opusPacketSamples(Buffer.from([(12 << 3) | 0]))).toBe(480);
+    expect(opusPacketSamples(Buffer.from([(16 << 3) | 3, 3]))).toBe(360);
+    expect(opusPacketSamples(Buffer.alloc(0))).toBe(0);
+  });
+});
+
+describe('OpusPump', () => {
+  const closers: (() => void)[] = [];
+  afterEach(() => { for (const c of closers.splice(0).reverse()) c(); });
+
+  it('skips the two header packets and sends the rest as RTP at their media times, however fast they were read', async () => {
+    const socket = dgram.createSocket('udp4');
+    closers.push(() => socket.close());
+    await new Promise<void>((resolve) => socket.bind(0, '127.0.0.1', resolve));
+    const got: { seq: number; ts: number; at: number; len: number }[] = [];
+    socket.on('message', (m: Buffer) => got.push({ seq: m.readUInt16BE(2), ts: m.readUInt32BE(4), at: performance.now(), len: m.length - 12 }));
+    const celt20 = (n: number) => Buffer.concat([Buffer.from([31 << 3]), Buffer.alloc(n, 7)]);
+    // Everything at once: the headers and 10 packets of 20 ms (200 ms of audio).
+    const input = Readable.from([page([Buffer.from('OpusHead........'), Buffer.from('OpusTags........')]), page(Array.from({ length: 10 }, (_, i) => celt20(20 + i)))]);
+    const pump = new OpusPump(input, { port: socket.address().port, payloadType: 111 });
+    closers.push(() => pump.stop());
+    await until(() => got.length === 10, 5000, 'the pump sent 10 packets');
+    expect(pump.error).toBeNull();
+    expect(got.map((g) => g.len)).toEqual(Array.from({ length: 10 }, (_, i) => 21 + i));
+    for (let i = 1; i < 10; i++) {
+      expect((got[i]!.seq - got[i - 1]!.seq) & 0xffff).toBe(1);
+      expect((got[i]!.ts - got[i - 1]!.ts) >>> 0).toBe(960);
+    }
+    // Paced, not sent at once: the tenth goes out 180 ms of media after the first.
+    expect(got[9]!.at - got[0]!.at).toBeGreaterThan(150);
+  });
+});
