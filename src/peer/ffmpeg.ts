@@ -312,16 +312,18 @@ export function audioReadsAhead(src: AudioSourceSpec): boolean {
 }
 
 /**
- * The ffmpeg arguments that encode an audio source to Opus: RTP at `rtpUrl` as it is captured (a
- * device), or, for a source read ahead ({@link audioReadsAhead}), Ogg on stdout as fast as the
- * pipe takes it (src/peer/opus-pump.ts sends it at its own pace).
+ * The ffmpeg arguments that encode an audio source to Opus: RTP at `rtpUrl` as it is made (a
+ * device as captured; a file or the tone at its pace, `-re`), or with `rtpUrl` null (a source
+ * read ahead, {@link audioReadsAhead}) Ogg on stdout as fast as the pipe takes it, which
+ * src/peer/opus-pump.ts sends at its own pace.
  */
-export function audioArgs(src: AudioSourceSpec, rtpUrl: string, bitrateKbps = 32): string[] {
+export function audioArgs(src: AudioSourceSpec, rtpUrl: string | null, bitrateKbps = 32): string[] {
   const input: string[] = [];
-  if (src.type === 'sine') input.push('-f', 'lavfi', '-i', 'sine=frequency=440:sample_rate=48000:samples_per_frame=960');
-  else if (src.type === 'file') input.push('-stream_loop', '-1', '-i', src.path);
+  const re = rtpUrl === null ? [] : ['-re'];
+  if (src.type === 'sine') input.push(...re, '-f', 'lavfi', '-i', 'sine=frequency=440:sample_rate=48000:samples_per_frame=960');
+  else if (src.type === 'file') input.push(...re, '-stream_loop', '-1', '-i', src.path);
   else input.push('-f', src.api, '-i', src.device);
-  const output = audioReadsAhead(src) ? ['-f', 'ogg', '-page_duration', '20000', 'pipe:1'] : ['-f', 'rtp', '-payload_type', String(FFMPEG_PAYLOAD_TYPE.audio), rtpUrl];
+  const output = rtpUrl === null ? ['-f', 'ogg', '-page_duration', '20000', 'pipe:1'] : ['-f', 'rtp', '-payload_type', String(FFMPEG_PAYLOAD_TYPE.audio), rtpUrl];
   return [
     '-hide_banner', '-nostdin', '-loglevel', 'error',
     ...input,

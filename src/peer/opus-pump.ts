@@ -8,13 +8,17 @@
  * 150-300 ms of packets out at once (the CLI's audio writes logged in bench:quality). A viewer's
  * jitter buffer grew behind each clump (250-630 ms at a call's start), and its lip sync held our
  * video back as far. Here ffmpeg runs seconds ahead (held back by the pipe: the pump stops
- * reading past {@link AHEAD_MS}), so a stall of ffmpeg's costs nothing; only this thread's own
- * stalls move a packet.
+ * reading past {@link AHEAD_MS} queued), so a stall of ffmpeg's costs nothing; only this thread's
+ * own stalls move a packet (after one, what came due goes out at once, as with `-re`, and the
+ * send clock downstream spreads the start of it).
  */
 import dgram from 'node:dgram';
 import type { Readable } from 'node:stream';
 
-/** Read ahead of the packets due, ms: reading stops past it, and ffmpeg waits on the full pipe. */
+/**
+ * Packets queued ahead of the ones due, ms: reading stops past it (what the pipe and the stream's
+ * buffer hold then, up to about 64 KiB, some seconds more), and ffmpeg waits on the full pipe.
+ */
 const AHEAD_MS = 2000;
 /** Opus packets are stamped at 48 kHz (RFC 7587). */
 const OPUS_HZ = 48_000;
@@ -75,6 +79,8 @@ export interface OpusPumpOptions {
   payloadType: number;
   /** The clock (ms); performance.now() by default. */
   now?: () => number;
+  /** The stream was not Ogg/Opus, or reading it failed: the pump has stopped. */
+  onError?: (err: Error) => void;
 }
 
 /** Sends the Opus packets of an Ogg stream as RTP at their times (see the module's comment). */
@@ -83,7 +89,7 @@ export class OpusPump {
   readonly #ogg = new OggPackets();
   readonly #queue: { packet: Buffer; samples: number }[] = [];
   readonly #input: Readable;
-  readonly #opts: Required<OpusPumpOptions>;
+  readonly #opts: Required<Omit<OpusPumpOptions, 'onError'>> & Pick<OpusPumpOptions, 'onError'>;
   /** Ogg's first two packets are the Opus headers (RFC 7845). */
   #headers = 2;
   #seq = Math.floor(Math.random() * 0x10000);
@@ -102,7 +108,17 @@ export class OpusPump {
     this.#input = input;
     this.#opts = { now: () => performance.now(), ...opts };
     this.#socket.on('error', () => { /* loopback: nothing to do but stop sending */ });
+    // Bound to loopback before the first send (which would bind it on every interface).
+    this.#socket.bind(0, '127.0.0.1');
     input.on('data', (chunk: Buffer) => this.#onData(chunk));
+    input.on('error', (err) => this.#fail(err));
+  }
+
+  #fail(err: Error): void {
+    if (this.#stopped) return;
+    this.error = err;
+    this.stop(false);
+    this.#opts.onError?.(err);
   }
 
   #onData(chunk: Buffer): void {
@@ -111,8 +127,7 @@ export class OpusPump {
     try {
       packets = this.#ogg.push(chunk);
     } catch (err) {
-      this.error = err as Error;
-      this.stop();
+      this.#fail(err as Error);
       return;
     }
     for (const packet of packets) {
@@ -154,14 +169,18 @@ export class OpusPump {
     this.#schedule();
   }
 
-  /** Stops sending and closes its socket. */
-  stop(): void {
+  /**
+   * Stops sending and closes its socket. `drain`: the input is read to its end, so ffmpeg is not
+   * left blocked on a full pipe while it stops; false (a broken stream): it is destroyed instead.
+   */
+  stop(drain = true): void {
     if (this.#stopped) return;
     this.#stopped = true;
     if (this.#timer) clearTimeout(this.#timer);
     this.#timer = null;
     this.#queue.length = 0;
-    this.#input.resume(); // drained to the end, so ffmpeg is not left blocked on a full pipe
+    if (drain) this.#input.resume();
+    else this.#input.destroy();
     this.#socket.close();
   }
 }

@@ -8,7 +8,7 @@
 import dgram from 'node:dgram';
 import { spawn } from 'node:child_process';
 import { afterEach, describe, expect, it } from 'vitest';
-import { audioArgs, audioReadsAhead, FFMPEG_PAYLOAD_TYPE, rtpOutputUrl } from '../../src/peer/ffmpeg.js';
+import { audioArgs, audioReadsAhead, FFMPEG_PAYLOAD_TYPE } from '../../src/peer/ffmpeg.js';
 import { OpusPump } from '../../src/peer/opus-pump.js';
 import { resolveFfmpeg } from '../../src/peer/index.js';
 import { parseRtp } from '../../src/peer/rtp-frames.js';
@@ -28,7 +28,7 @@ describe('the CLI\'s Opus', () => {
       if (h) packets.push({ ts: h.timestamp, seq: msg.readUInt16BE(2), payload: h.payloadLength, pt: msg[1]! & 0x7f });
     });
     expect(audioReadsAhead({ type: 'sine' })).toBe(true);
-    const ffmpeg = spawn(resolveFfmpeg().path, audioArgs({ type: 'sine' }, rtpOutputUrl(socket.address().port), 32), { stdio: ['ignore', 'pipe', 'ignore'] });
+    const ffmpeg = spawn(resolveFfmpeg().path, audioArgs({ type: 'sine' }, null, 32), { stdio: ['ignore', 'pipe', 'ignore'] });
     closers.push(() => ffmpeg.kill('SIGKILL'));
     const pump = new OpusPump(ffmpeg.stdout, { port: socket.address().port, payloadType: FFMPEG_PAYLOAD_TYPE.audio });
     closers.push(() => pump.stop());

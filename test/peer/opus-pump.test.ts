@@ -74,4 +74,16 @@ describe('OpusPump', () => {
     // Paced, not sent at once: the tenth goes out 180 ms of media after the first.
     expect(got[9]!.at - got[0]!.at).toBeGreaterThan(150);
   });
+
+  it('stops, says why and destroys its input when the stream is not Ogg', async () => {
+    const input = new Readable({ read() {} });
+    let said: Error | null = null;
+    const pump = new OpusPump(input, { port: 9, payloadType: 111, onError: (e) => { said = e; } });
+    closers.push(() => pump.stop());
+    input.push(Buffer.from('RIFF....WAVEfmt this is not an Ogg stream'));
+    await until(() => said !== null, 5000, 'the pump reports the stream');
+    expect(String(said)).toMatch(/OggS/);
+    expect(pump.error).toBe(said);
+    expect(input.destroyed).toBe(true);
+  });
 });
