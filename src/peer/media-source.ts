@@ -273,28 +273,24 @@ export class MediaSource extends TypedEmitter<MediaSourceEvents> {
     const args = spec.kind === 'audio' ? audioArgs(spec.source, audioReadsAhead(spec.source) ? null : urls[0]!, spec.bitrateKbps)
       : videoArgs(spec.source, spec.encode, urls[0]!);
     let proc: ChildProcess;
-    let pump: OpusPump | null = null;
-    // eslint-disable-next-line prefer-const -- set once the process is up; the pump's error handler reads it
-    let source: MediaSource | undefined;
+    const ahead = spec.kind === 'audio' && audioReadsAhead(spec.source);
     try {
       const stamped = spec.kind === 'video' && spec.source.type === 'stamped';
-      const ahead = spec.kind === 'audio' && audioReadsAhead(spec.source);
       proc = spawn(opts.ffmpegPath, args, { stdio: [stamped ? 'pipe' : 'ignore', ahead ? 'pipe' : 'ignore', 'pipe'] });
       if (stamped) pumpStampedFrames(proc.stdin!, spec.encode);
-      if (ahead) {
-        const p = proc;
-        pump = new OpusPump(proc.stdout!, { port: sockets[0]!.address().port, payloadType: FFMPEG_PAYLOAD_TYPE.audio, onError: (err) => {
-          // Not Ogg/Opus, or the pipe failed: no more audio; ffmpeg is stopped rather than left encoding.
-          p.kill('SIGKILL');
-          source?.emit('error', peerError('CHZ_ERR_FFMPEG_FAILED', `ffmpeg (audio): ${err.message}`, err));
-        } });
-      }
     } catch (err) {
       for (const s of sockets) s.close();
       throw peerError('CHZ_ERR_FFMPEG_MISSING', `ffmpeg could not be started from ${opts.ffmpegPath}: ${(err as Error).message}`, err);
     }
-    source = new MediaSource(spec, sockets, streams, proc);
-    source.#pump = pump;
+    const source = new MediaSource(spec, sockets, streams, proc);
+    // In the same tick as the spawn: nothing of ffmpeg's stdout has been read yet.
+    if (ahead) {
+      source.#pump = new OpusPump(proc.stdout!, { port: sockets[0]!.address().port, payloadType: FFMPEG_PAYLOAD_TYPE.audio, onError: (err) => {
+        // Not Ogg/Opus, or the pipe failed: no more audio; ffmpeg is stopped rather than left encoding.
+        proc.kill('SIGKILL');
+        source.emit('error', peerError('CHZ_ERR_FFMPEG_FAILED', `ffmpeg (audio): ${err.message}`, err));
+      } });
+    }
     const started = new Promise<void>((resolve, reject) => {
       const timer = setTimeout(() => reject(source.#ffmpegError(`ffmpeg (${spec.kind}) sent no RTP within ${opts.startTimeoutMs ?? 10_000} ms`)), opts.startTimeoutMs ?? 10_000);
       // RTP or RTCP on every output: ffmpeg is encoding each rung.

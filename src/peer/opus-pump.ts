@@ -14,6 +14,7 @@
  */
 import dgram from 'node:dgram';
 import type { Readable } from 'node:stream';
+import { setRtpSequence, setRtpTimestamp } from './rtp-frames.js';
 
 /**
  * Packets queued ahead of the ones due, ms: reading stops past it (what the pipe and the stream's
@@ -156,8 +157,8 @@ export class OpusPump {
       const rtp = Buffer.alloc(12 + packet.length);
       rtp[0] = 0x80;
       rtp[1] = this.#opts.payloadType & 0x7f;
-      rtp.writeUInt16BE(this.#seq, 2);
-      rtp.writeUInt32BE((this.#tsBase + this.#sent) >>> 0, 4);
+      setRtpSequence(rtp, this.#seq);
+      setRtpTimestamp(rtp, this.#tsBase + this.#sent);
       rtp.writeUInt32BE(this.#ssrc >>> 0, 8);
       packet.copy(rtp, 12);
       this.#socket.send(rtp, this.#opts.port, '127.0.0.1');

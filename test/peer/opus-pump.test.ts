@@ -1,7 +1,7 @@
 /** The Ogg reader and the Opus packet lengths of the Opus pump (src/peer/opus-pump.ts), and its pace on a fake clock. */
 import { Readable } from 'node:stream';
-import dgram from 'node:dgram';
 import { afterEach, describe, expect, it } from 'vitest';
+import { loopbackSocket } from '../../src/peer/media-source.js';
 import { OggPackets, OpusPump, opusPacketSamples } from '../../src/peer/opus-pump.js';
 import { until } from '../helpers/deadline.js';
 
@@ -54,9 +54,8 @@ describe('OpusPump', () => {
   afterEach(() => { for (const c of closers.splice(0).reverse()) c(); });
 
   it('skips the two header packets and sends the rest as RTP at their media times, however fast they were read', async () => {
-    const socket = dgram.createSocket('udp4');
+    const socket = await loopbackSocket();
     closers.push(() => socket.close());
-    await new Promise<void>((resolve) => socket.bind(0, '127.0.0.1', resolve));
     const got: { seq: number; ts: number; at: number; len: number }[] = [];
     socket.on('message', (m: Buffer) => got.push({ seq: m.readUInt16BE(2), ts: m.readUInt32BE(4), at: performance.now(), len: m.length - 12 }));
     const celt20 = (n: number) => Buffer.concat([Buffer.from([31 << 3]), Buffer.alloc(n, 7)]);
