@@ -8,9 +8,17 @@
  * 150-300 ms of packets out at once (the CLI's audio writes logged in bench:quality). A viewer's
  * jitter buffer grew behind each clump (250-630 ms at a call's start), and its lip sync held our
  * video back as far. Here ffmpeg runs seconds ahead (held back by the pipe: the pump stops
- * reading past {@link AHEAD_MS} queued), so a stall of ffmpeg's costs nothing; only this thread's
- * own stalls move a packet (after one, what came due goes out at once, as with `-re`, and the
- * send clock downstream spreads the start of it).
+ * reading past {@link AHEAD_MS} queued), so a stall of ffmpeg's costs nothing.
+ *
+ * This thread's own stalls remain: on a loaded machine the process is descheduled or collects
+ * garbage for 100-300 ms, most often at a call's start when the encoders start beside the
+ * browser's decoders (traced at a Chromium viewer: the first packets, no audio for 176-250 ms
+ * while the event loop stood still, then a clump). Sent late, the clump sat in the viewer's
+ * jitter buffer as that much extra delay (its buffer at 240-310 ms where its target was 20-80,
+ * drained by time-stretching over 5-10 s), and lip sync held the video back to it. So a packet
+ * that comes due more than {@link STALE_MS} before the pump can send it is skipped: the viewer
+ * has already concealed its time, and the next packet goes out on time (its timestamp says how
+ * much was skipped; sequence numbers stay consecutive, as nothing was sent and lost).
  */
 import dgram from 'node:dgram';
 import type { Readable } from 'node:stream';
@@ -21,6 +29,11 @@ import { setRtpSequence, setRtpTimestamp } from './rtp-frames.js';
  * buffer hold then, up to about 64 KiB, some seconds more), and ffmpeg waits on the full pipe.
  */
 const AHEAD_MS = 2000;
+/**
+ * How late a packet may still go out, ms: a short stall's packets are sent (a viewer's buffer
+ * of 40-80 ms takes them), a longer stall's older ones are skipped.
+ */
+export const STALE_MS = 60;
 /** Opus packets are stamped at 48 kHz (RFC 7587). */
 const OPUS_HZ = 48_000;
 
@@ -104,6 +117,9 @@ export class OpusPump {
   #stopped = false;
   /** Set when the stream was not Ogg/Opus. */
   error: Error | null = null;
+  /** Packets skipped as stale (see {@link STALE_MS}), and the media they held, ms. */
+  skipped = 0;
+  skippedMs = 0;
 
   constructor(input: Readable, opts: OpusPumpOptions) {
     this.#input = input;
@@ -154,6 +170,14 @@ export class OpusPump {
     const now = this.#opts.now();
     while (this.#queue.length && this.#t0 + (this.#sent * 1000) / OPUS_HZ <= now + 0.5) {
       const { packet, samples } = this.#queue.shift()!;
+      this.#queued -= samples;
+      if (this.#t0 + (this.#sent * 1000) / OPUS_HZ < now - STALE_MS) {
+        // Due more than STALE_MS ago: the viewer has concealed its time already.
+        this.#sent += samples;
+        this.skipped++;
+        this.skippedMs += (samples * 1000) / OPUS_HZ;
+        continue;
+      }
       const rtp = Buffer.alloc(12 + packet.length);
       rtp[0] = 0x80;
       rtp[1] = this.#opts.payloadType & 0x7f;
@@ -164,7 +188,6 @@ export class OpusPump {
       this.#socket.send(rtp, this.#opts.port, '127.0.0.1');
       this.#seq = (this.#seq + 1) & 0xffff;
       this.#sent += samples;
-      this.#queued -= samples;
     }
     if (this.#input.isPaused() && this.#queued * 1000 / OPUS_HZ < AHEAD_MS / 2) this.#input.resume();
     this.#schedule();

@@ -2,7 +2,7 @@
 import { Readable } from 'node:stream';
 import { afterEach, describe, expect, it } from 'vitest';
 import { loopbackSocket } from '../../src/peer/media-source.js';
-import { OggPackets, OpusPump, opusPacketSamples } from '../../src/peer/opus-pump.js';
+import { OggPackets, OpusPump, opusPacketSamples, STALE_MS } from '../../src/peer/opus-pump.js';
 import { until } from '../helpers/deadline.js';
 
 /** One Ogg page holding `packets` (the last one continued on the next page when `open`). */
@@ -72,6 +72,33 @@ describe('OpusPump', () => {
     }
     // Paced, not sent at once: the tenth goes out 180 ms of media after the first.
     expect(got[9]!.at - got[0]!.at).toBeGreaterThan(150);
+  });
+
+  it('after a stall of its thread skips what came due more than STALE_MS before, and sends the rest on time', async () => {
+    const socket = await loopbackSocket();
+    closers.push(() => socket.close());
+    const got: { seq: number; ts: number }[] = [];
+    socket.on('message', (m: Buffer) => got.push({ seq: m.readUInt16BE(2), ts: m.readUInt32BE(4) }));
+    const celt20 = () => Buffer.from([31 << 3, 1, 2, 3]);
+    // 2 s of 20 ms packets, all readable at once.
+    const input = Readable.from([page([Buffer.from('OpusHead........'), Buffer.from('OpusTags........')]), page(Array.from({ length: 100 }, celt20))]);
+    const pump = new OpusPump(input, { port: socket.address().port, payloadType: 111 });
+    closers.push(() => pump.stop());
+    await until(() => got.length >= 3, 5000, 'the pump started sending');
+    // The thread stands still for 300 ms (as a descheduled process or a long collection does).
+    const stallEnd = performance.now() + 300;
+    while (performance.now() < stallEnd) { /* busy */ }
+    const before = got.length;
+    await until(() => got.length >= before + 20, 5000, 'the pump sends after the stall');
+    // 300 ms is 15 packets' time: those due more than STALE_MS before the pump ran again were
+    // skipped (at least 300 - 60 - 20 ms of them), and no more than the stall held.
+    expect(pump.skippedMs).toBeGreaterThanOrEqual(300 - STALE_MS - 40);
+    expect(pump.skippedMs).toBeLessThanOrEqual(300 + 40);
+    expect(pump.skipped * 20).toBe(pump.skippedMs);
+    // Sequence numbers stay consecutive; the timestamps jump by the media skipped, once.
+    const jumps = got.slice(1).map((g, i) => ({ seq: (g.seq - got[i]!.seq) & 0xffff, ts: ((g.ts - got[i]!.ts) >>> 0) / 960 }));
+    expect(jumps.every((j) => j.seq === 1)).toBe(true);
+    expect(jumps.filter((j) => j.ts !== 1)).toEqual([{ seq: 1, ts: 1 + pump.skipped }]);
   });
 
   it('stops, says why and destroys its input when the stream is not Ogg', async () => {
