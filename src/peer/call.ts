@@ -21,7 +21,7 @@ import { CallChannels } from './call-channels.js';
 import { NO_TRANSPORT_STATS, selectedPair, transportStats, type CallStats, type CandidateType } from './call-stats.js';
 import { ReceivedMedia } from './received-media.js';
 import { acceptVideoRed, negotiatedFec, type FecPayloadTypes } from './fec.js';
-import { answerAsDtlsServer, answerReferenceTimeReports, holdEarlyDtls, lengthenIceChecks, onMediaReady, RemoteTrackWatch, stampSenderReports, subscribe, watchPartnerPli, type CaptureClock, type Disposer, type SenderReportStamp } from './werift-seam.js';
+import { answerAsDtlsServer, answerReferenceTimeReports, holdEarlyDtls, lengthenIceChecks, nativeX25519, onMediaReady, RemoteTrackWatch, stampSenderReports, subscribe, watchPartnerPli, type CaptureClock, type Disposer, type SenderReportStamp } from './werift-seam.js';
 
 // Kept importable from here: peer-session, the probe and test helpers import them from call.ts.
 export { codecsFor, generateCertificate } from './call-config.js';
@@ -162,6 +162,7 @@ export class Call extends TypedEmitter<CallEvents> {
     this.role = opts.role;
     this.#machine = callStateMachine(`Call ${opts.matchId}`);
     lengthenIceChecks();
+    nativeX25519();
     this.pc = new RTCPeerConnection(peerConnectionConfig(opts));
     const stream = new MediaStream();
     this.videoTrack = opts.sendVideo ? new MediaStreamTrack({ kind: 'video' }) : null;

@@ -21,6 +21,8 @@
  * - {@link subscribe}: werift's events are not EventEmitters; this keeps their disposers.
  * - {@link stampSenderReports}: werift's Sender Reports carry a broken NTP time, and a browser's
  *   lip sync holds our video back by it (test/peer/sender-reports.test.ts).
+ * - {@link nativeX25519}: werift's DTLS does its X25519 key exchange in JavaScript (tweetnacl),
+ *   70-90 ms of the sending thread in a process's first handshake (test/peer/native-x25519.test.ts).
  *
  * Not here because each has a file of its own: the one-transport shape of a partner's
  * description (sdp-bundle.ts) and the per-family gathering switches (ip-family.ts).
@@ -29,6 +31,8 @@ import {
   DtlsClient, DtlsServer, PictureLossIndication, StunOverTurnProtocol, StunProtocol, RtcpPayloadSpecificFeedback,
   type MediaStreamTrack, type RTCPeerConnection, type RTCRtpSender, type RtcpPacket,
 } from 'werift';
+import { createPrivateKey, createPublicKey, diffieHellman, generateKeyPairSync } from 'node:crypto';
+import nacl from 'tweetnacl';
 import type { IceServer } from '../protocol/index.js';
 
 /** Undoes what {@link subscribe} did. */
@@ -304,6 +308,51 @@ export function lengthenIceChecks(): void {
       return request.call(this, req, addr, key, more, onSent);
     };
   }
+}
+
+/** The DER wrappings of a raw 32-byte X25519 private key (PKCS #8) and public key (SPKI), RFC 8410. */
+const X25519_PKCS8 = Buffer.from('302e020100300506032b656e04220420', 'hex');
+const X25519_SPKI = Buffer.from('302a300506032b656e032100', 'hex');
+
+/** X25519 (RFC 7748) of a raw private scalar and a raw public point, by OpenSSL. */
+export function x25519(privateKey: Uint8Array, publicKey: Uint8Array): Uint8Array {
+  const secret = diffieHellman({
+    privateKey: createPrivateKey({ key: Buffer.concat([X25519_PKCS8, privateKey]), format: 'der', type: 'pkcs8' }),
+    publicKey: createPublicKey({ key: Buffer.concat([X25519_SPKI, publicKey]), format: 'der', type: 'spki' }),
+  });
+  return new Uint8Array(secret);
+}
+
+/** A fresh X25519 key pair as raw bytes, by OpenSSL, each in an ArrayBuffer of its own (werift copies `.buffer`). */
+export function x25519KeyPair(): { publicKey: Uint8Array; secretKey: Uint8Array } {
+  const { privateKey, publicKey } = generateKeyPairSync('x25519');
+  const secretKey = new Uint8Array(32);
+  secretKey.set(privateKey.export({ format: 'der', type: 'pkcs8' }).subarray(X25519_PKCS8.length));
+  const pub = new Uint8Array(32);
+  pub.set(publicKey.export({ format: 'der', type: 'spki' }).subarray(X25519_SPKI.length));
+  return { publicKey: pub, secretKey };
+}
+
+let x25519Native = false;
+/** Key exchanges done by {@link nativeX25519}'s functions (key pairs made and secrets agreed), for the tests. */
+export const x25519Uses = { keyPairs: 0, secrets: 0 };
+
+/**
+ * werift's DTLS makes its X25519 key pair (`nacl.box.keyPair()`) and agrees the premaster secret
+ * (`nacl.scalarMult`) with tweetnacl, in JavaScript on the thread that sends the call's media.
+ * Browsers offer X25519 first, so every call with one pays it: in a process's first handshake,
+ * before the JIT has compiled it, 75-90 ms (measured: a fresh process, 2 cores under load; 2-6
+ * ms once warm); a CPU profile of `connect` showed 66 ms of it between "matched" and
+ * "connected". OpenSSL does the same in 1-12 ms cold. werift imports tweetnacl's module object,
+ * so its two functions are replaced there with OpenSSL's (same results: RFC 7748 clamps the
+ * scalar either way), once, before the first call; nothing else in chatzyo uses tweetnacl.
+ */
+export function nativeX25519(): void {
+  if (x25519Native) return;
+  x25519Native = true;
+  const scalarMult = Object.assign((n: Uint8Array, p: Uint8Array) => { x25519Uses.secrets++; return x25519(n, p); }, nacl.scalarMult);
+  nacl.scalarMult = scalarMult;
+  nacl.box.keyPair = Object.assign(() => { x25519Uses.keyPairs++; return x25519KeyPair(); }, nacl.box.keyPair);
 }
 
 /**
