@@ -31,6 +31,16 @@ const TICK_MS = 200;
 const PACE_NARROW = 1.5;
 const PACE_WIDE = 4;
 const PACE_FLOOR_KBPS = 300;
+/**
+ * On a path not found narrow, this much time at the pace may go out at once (libwebrtc's pacer
+ * allows a 40 ms burst too): a frame leaves whole, not over the pacer's 5 ms ticks. With a burst
+ * of two packets a 5 KB frame left over 10-15 ms; a Chromium viewer measured that as frame
+ * assembly time (11 ms a frame against 2 behind a Chromium sender, whose frames were larger) and
+ * sized its video jitter buffer to it: 50-60 ms on `good` where a Chromium sender's got 15-35,
+ * 116-177 on `lossy-5` against 68-118. On a narrow path the burst stays two packets: there a
+ * frame sent at once queues at the bottleneck and the audio behind it waits.
+ */
+const PACE_WIDE_BURST_MS = 40;
 /** How often padding goes out while a padding probe is on, ms. */
 const PAD_TICK_MS = 20;
 
@@ -235,13 +245,14 @@ export class VideoAdaptation {
   /** Sets the sink's pacing rate from the rungs it carries and goes to, and the probe's padding. */
   #pace(now: number): void {
     const c = this.controller;
-    const factor = c.pathLimited(now) ? PACE_NARROW : PACE_WIDE;
+    const narrow = c.pathLimited(now);
+    const factor = narrow ? PACE_NARROW : PACE_WIDE;
     const video = Math.max(c.videoNeedKbps(this.#sink.rung), c.videoNeedKbps(this.#sink.targetRung));
     const probe = c.padProbe;
     const padding = probe ? Math.max(0, c.needKbps(probe.rung) - c.needKbps(c.target)) : 0;
     // Never below PACE_FLOOR_KBPS: bursts at about a narrow uplink's own rate queue little there,
     // and a keep-alive rung's keyframe paced at its own 70 kbit/s took a quarter second to leave.
-    this.#source.setPacing(this.#sink, Math.max(PACE_FLOOR_KBPS, factor * video) + padding);
+    this.#source.setPacing(this.#sink, Math.max(PACE_FLOOR_KBPS, factor * video) + padding, narrow ? 0 : PACE_WIDE_BURST_MS);
   }
 
   /** What it is doing now. */

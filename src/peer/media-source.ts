@@ -621,10 +621,11 @@ export class MediaSource extends TypedEmitter<MediaSourceEvents> {
 
   /**
    * Paces a video sink's packets at `kbps` (src/peer/pacer.ts), rather than in the bursts the
-   * encoder writes; 0 sends at once. The adaptation sets it from the rung it carries.
+   * encoder writes; 0 sends at once. `burstMs`: that much time at the rate may go at once. The
+   * adaptation sets both from the rung it carries and the path.
    */
-  setPacing(sink: MediaSink, kbps: number): void {
-    (sink as SinkState).pacer?.setRate(kbps);
+  setPacing(sink: MediaSink, kbps: number, burstMs = 0): void {
+    (sink as SinkState).pacer?.setRate(kbps, burstMs);
   }
 
   /**

@@ -22,6 +22,8 @@ interface Waiting { bytes: number; out: () => void; at: number }
 /** A token-bucket pacer for one stream. */
 export class Pacer {
   #kbps = 0;
+  /** What may be saved up and sent at once, bytes (at least {@link BURST_BYTES}). */
+  #burst = BURST_BYTES;
   #queue: Waiting[] = [];
   #tokens = START_BYTES;
   #lastAt: number;
@@ -35,10 +37,14 @@ export class Pacer {
     this.#lastAt = now();
   }
 
-  /** Sets the rate; 0 turns pacing off and sends what waits. */
-  setRate(kbps: number): void {
+  /**
+   * Sets the rate; 0 turns pacing off and sends what waits. `burstMs`: what may be saved up and
+   * go at once is that much time at the rate (never less than {@link BURST_BYTES}).
+   */
+  setRate(kbps: number, burstMs = 0): void {
     this.#refill();
     this.#kbps = Math.max(0, kbps);
+    this.#burst = Math.max(BURST_BYTES, (this.#kbps * Math.max(0, burstMs)) / 8);
     if (this.#kbps === 0) this.#flush();
   }
 
@@ -69,7 +75,7 @@ export class Pacer {
     const add = (this.#kbps * (now - this.#lastAt)) / 8;
     this.#lastAt = now;
     // What is saved up never grows past a burst (the start allowance is spent, not topped up).
-    if (this.#tokens < BURST_BYTES) this.#tokens = Math.min(BURST_BYTES, this.#tokens + add);
+    if (this.#tokens < this.#burst) this.#tokens = Math.min(this.#burst, this.#tokens + add);
   }
 
   #drain(): void {
@@ -78,7 +84,7 @@ export class Pacer {
     const oldest = this.#queue[0];
     // Waited too long (the rate is too low for what comes): out with all of it.
     if (oldest && now - oldest.at > MAX_QUEUE_MS) { this.#flush(); return; }
-    while (this.#queue.length && this.#tokens >= Math.min(this.#queue[0]!.bytes, BURST_BYTES)) {
+    while (this.#queue.length && this.#tokens >= Math.min(this.#queue[0]!.bytes, this.#burst)) {
       const w = this.#queue.shift()!;
       this.#tokens -= w.bytes;
       w.out();

@@ -28,6 +28,23 @@ describe('Pacer', () => {
     expect(p.paced).toBeGreaterThan(0);
   });
 
+  it('lets a burst of burstMs at its rate go at once, where without it only about two packets do', () => {
+    const sent = (burstMs: number): number => {
+      const p = new Pacer(() => Date.now());
+      p.setRate(2400, burstMs); // 300 bytes a millisecond: 40 ms of it is 12 KB
+      // Spend the start allowance, then let it save up for a frame interval.
+      for (let i = 0; i < 16; i++) p.push(1000, () => {});
+      vi.advanceTimersByTime(200);
+      let now = 0;
+      for (let i = 0; i < 6; i++) p.push(1000, () => now++);
+      p.stop();
+      return now;
+    };
+    // A 6 KB frame: whole at once with a 40 ms burst; two packets (the 2500-byte floor) without.
+    expect(sent(40)).toBe(6);
+    expect(sent(0)).toBe(2);
+  });
+
   it('sends what waits at once when pacing is turned off, and never holds a packet past 400 ms', () => {
     const p = new Pacer(() => Date.now());
     p.setRate(100);
