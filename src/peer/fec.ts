@@ -4,7 +4,7 @@
  * Sending ({@link protectVideo}): werift has no video FEC, so a hook sits where werift hands each
  * finished RTP packet (sequence number, header extensions and all) to its DTLS transport. While
  * protection is on, each video packet goes out in RED and is kept; the media source writes a
- * placeholder after every second frame or so ({@link fecSlots}: a padding packet it registered,
+ * placeholder after each frame or two ({@link fecSlots}: a padding packet it registered,
  * which took the next sequence number on werift's way), and the hook sends in its place the
  * ULPFEC packet of the packets since the last. Retransmissions and padding stay as they are (a partner takes plain VP8
  * and padding beside RED).

@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { FecRule, FEC_LOSS_KEEP_MS } from '../../src/peer/fec-rule.js';
+import { fecAfterFrame } from '../../src/peer/media-source.js';
 
 const calm = { nacked: 0, lossFraction: 0, queueMs: 5, baseRttMs: 300 };
 
@@ -46,5 +47,28 @@ describe('FecRule', () => {
   it("says what it was told under 'on' and 'off'", () => {
     expect(new FecRule('on').update(0, { ...calm, baseRttMs: undefined })).toBe(true);
     expect(new FecRule('off').update(0, { ...calm, nacked: 9, lossFraction: 0.2, queueMs: 0 })).toBe(false);
+  });
+});
+
+describe('fecAfterFrame', () => {
+  /** Which of `frames` frames of `packetsEach` packets an FEC packet follows (1-based). */
+  const protectedAfter = (packetsEach: number, frames: number): number[] => {
+    const after: number[] = [];
+    let f = 0;
+    let p = 0;
+    for (let i = 1; i <= frames; i++) {
+      f++;
+      p += packetsEach;
+      if (fecAfterFrame(f, p)) { after.push(i); f = 0; p = 0; }
+    }
+    return after;
+  };
+  it('gives a frame of four packets or more an FEC packet of its own, and smaller frames one per two', () => {
+    // 640x480 at 600 kbit/s: 4-6 packets a frame, each rebuilt as it ends (not a frame later).
+    expect(protectedAfter(5, 6)).toEqual([1, 2, 3, 4, 5, 6]);
+    expect(protectedAfter(4, 3)).toEqual([1, 2, 3]);
+    // A low rung's one- to three-packet frames share one: the overhead stays near one in five.
+    expect(protectedAfter(1, 6)).toEqual([2, 4, 6]);
+    expect(protectedAfter(3, 4)).toEqual([2, 4]);
   });
 });
