@@ -228,7 +228,12 @@ export class MediaSource extends TypedEmitter<MediaSourceEvents> {
   #inputDir: string | null = null;
   #nextInput = 0;
   #heldMaxAgeMs = HELD_MAX_AGE_MS;
-  /** Audio: sends the packets at their timestamps' cadence (null for video). */
+  /**
+   * Audio captured as it comes (a device): sends the packets at their timestamps' cadence. Null
+   * for video, and for audio read ahead, which the Opus pump already sends at its times (a
+   * packet the pump sent late after a stall of its thread would lift the clock's base for 2 s
+   * and hold every packet after it as long).
+   */
   readonly #clock: SendClock | null;
   /** Audio read ahead (a file, the tone): sends ffmpeg's Ogg at its pace to the socket. */
   #pump: OpusPump | null = null;
@@ -241,7 +246,7 @@ export class MediaSource extends TypedEmitter<MediaSourceEvents> {
     super();
     this.kind = spec.kind;
     this.codec = spec.kind === 'video' ? spec.encode.codec : 'opus';
-    this.#clock = spec.kind === 'audio' ? new SendClock(48_000) : null;
+    this.#clock = spec.kind === 'audio' && !audioReadsAhead(spec.source) ? new SendClock(48_000) : null;
     this.rungs = spec.kind !== 'video' ? [] : spec.ladder?.length ? [...spec.ladder]
       : [{ width: spec.encode.width, height: spec.encode.height, fps: spec.encode.fps, kbps: spec.encode.bitrateKbps }];
     sockets.forEach((socket, i) => this.#streams.set(i, { ...streams[i]!, socket, encoder: null, keyframe: [], keyframeAt: -Infinity, current: [], currentTs: -1, currentKey: false }));

@@ -8,7 +8,8 @@
  * 150-300 ms of packets out at once (the CLI's audio writes logged in bench:quality). A viewer's
  * jitter buffer grew behind each clump (250-630 ms at a call's start), and its lip sync held our
  * video back as far. Here ffmpeg runs seconds ahead (held back by the pipe: the pump stops
- * reading past {@link AHEAD_MS} queued), so a stall of ffmpeg's costs nothing.
+ * reading past {@link AHEAD_MS} queued), so a stall of ffmpeg's costs nothing. (Its packets
+ * then reach werift without the send clock, which paces audio captured from a device.)
  *
  * This thread's own stalls remain: on a loaded machine the process is descheduled or collects
  * garbage for 100-300 ms, most often at a call's start when the encoders start beside the
@@ -18,7 +19,8 @@
  * drained by time-stretching over 5-10 s), and lip sync held the video back to it. So a packet
  * that comes due more than {@link STALE_MS} before the pump can send it is skipped: the viewer
  * has already concealed its time, and the next packet goes out on time (its timestamp says how
- * much was skipped; sequence numbers stay consecutive, as nothing was sent and lost).
+ * much was skipped; sequence numbers stay consecutive, as nothing was sent and lost). The
+ * newest of what came due in the stall still goes out up to {@link STALE_MS} late.
  */
 import dgram from 'node:dgram';
 import type { Readable } from 'node:stream';
@@ -93,6 +95,8 @@ export interface OpusPumpOptions {
   payloadType: number;
   /** The clock (ms); performance.now() by default. */
   now?: () => number;
+  /** A packet due longer ago than this is skipped, ms ({@link STALE_MS} by default). */
+  staleMs?: number;
   /** The stream was not Ogg/Opus, or reading it failed: the pump has stopped. */
   onError?: (err: Error) => void;
 }
@@ -123,7 +127,7 @@ export class OpusPump {
 
   constructor(input: Readable, opts: OpusPumpOptions) {
     this.#input = input;
-    this.#opts = { now: () => performance.now(), ...opts };
+    this.#opts = { now: () => performance.now(), staleMs: STALE_MS, ...opts };
     this.#socket.on('error', () => { /* loopback: nothing to do but stop sending */ });
     // Bound to loopback before the first send (which would bind it on every interface).
     this.#socket.bind(0, '127.0.0.1');
@@ -171,8 +175,8 @@ export class OpusPump {
     while (this.#queue.length && this.#t0 + (this.#sent * 1000) / OPUS_HZ <= now + 0.5) {
       const { packet, samples } = this.#queue.shift()!;
       this.#queued -= samples;
-      if (this.#t0 + (this.#sent * 1000) / OPUS_HZ < now - STALE_MS) {
-        // Due more than STALE_MS ago: the viewer has concealed its time already.
+      if (this.#t0 + (this.#sent * 1000) / OPUS_HZ < now - this.#opts.staleMs) {
+        // Due more than staleMs ago: the viewer has concealed its time already.
         this.#sent += samples;
         this.skipped++;
         this.skippedMs += (samples * 1000) / OPUS_HZ;

@@ -44,7 +44,11 @@ export class Pacer {
   setRate(kbps: number, burstMs = 0): void {
     this.#refill();
     this.#kbps = Math.max(0, kbps);
+    const before = this.#burst;
     this.#burst = Math.max(BURST_BYTES, (this.#kbps * Math.max(0, burstMs)) / 8);
+    // A smaller burst (the path found narrow) takes effect now: what was saved up under the old
+    // one does not go out at once at the bottleneck. The start allowance, above any burst, stays.
+    if (this.#tokens > this.#burst && this.#tokens <= before) this.#tokens = this.#burst;
     if (this.#kbps === 0) this.#flush();
   }
 

@@ -11,8 +11,8 @@
  * cadence); one late burst lifts the base for that window, then it comes down again. Nothing
  * waits more than {@link MAX_HOLD_MS}. Pure but for its timer: time comes from `now`.
  *
- * Audio read ahead (a file, the test tone) already comes at its pace (src/peer/opus-pump.ts):
- * this clock then holds nothing; it keeps the cadence of audio captured from a device.
+ * Audio read ahead (a file, the test tone) comes at its pace from src/peer/opus-pump.ts and does
+ * not pass through this clock; it keeps the cadence of audio captured from a device.
  */
 
 /** How long a late packet keeps the cadence back, ms. */

@@ -326,11 +326,16 @@ export function x25519(privateKey: Uint8Array, publicKey: Uint8Array): Uint8Arra
 /** A fresh X25519 key pair as raw bytes, by OpenSSL, each in an ArrayBuffer of its own (werift copies `.buffer`). */
 export function x25519KeyPair(): { publicKey: Uint8Array; secretKey: Uint8Array } {
   const { privateKey, publicKey } = generateKeyPairSync('x25519');
-  const secretKey = new Uint8Array(32);
-  secretKey.set(privateKey.export({ format: 'der', type: 'pkcs8' }).subarray(X25519_PKCS8.length));
-  const pub = new Uint8Array(32);
-  pub.set(publicKey.export({ format: 'der', type: 'spki' }).subarray(X25519_SPKI.length));
-  return { publicKey: pub, secretKey };
+  const rawOf = (der: Buffer, prefix: Buffer): Uint8Array => {
+    if (der.length !== prefix.length + 32 || !der.subarray(0, prefix.length).equals(prefix)) throw new Error('X25519 key export: unexpected DER');
+    const raw = new Uint8Array(32);
+    raw.set(der.subarray(prefix.length));
+    return raw;
+  };
+  return {
+    publicKey: rawOf(publicKey.export({ format: 'der', type: 'spki' }), X25519_SPKI),
+    secretKey: rawOf(privateKey.export({ format: 'der', type: 'pkcs8' }), X25519_PKCS8),
+  };
 }
 
 let x25519Native = false;

@@ -43,7 +43,7 @@ export interface PageFrame {
   mse: number | null;
   /** `presentedFrames` of the callback's metadata (frames the compositor showed so far). */
   presentedFrames: number;
-  /** When the frame's last packet came (Date.now() scale; the metadata's `receiveTime`), null when the browser does not say. */
+  /** When the frame's last packet came (the metadata's `receiveTime`, on renderedAt's Date.now() clock), null when the browser does not say. */
   receivedAt?: number | null;
 }
 
@@ -207,7 +207,7 @@ function read(video: HTMLVideoElement, c: LabStampsConfig | undefined): void {
         for (let i = 0; i < luma.length; i++) { const d = luma[i]! - source[i]!; sum += d * d; }
         mse = sum / luma.length;
       }
-      frames.push({ renderedAt, seq: stamp?.seq ?? null, timeLow: stamp?.timeLow ?? null, width: w, height: h, mse, presentedFrames: meta.presentedFrames, receivedAt: meta.receiveTime === undefined ? null : performance.timeOrigin + meta.receiveTime });
+      frames.push({ renderedAt, seq: stamp?.seq ?? null, timeLow: stamp?.timeLow ?? null, width: w, height: h, mse, presentedFrames: meta.presentedFrames, receivedAt: meta.receiveTime === undefined ? null : renderedAt - (performance.now() - meta.receiveTime) });
       // Bounded: the node side drains every few hundred ms; a stalled one loses the oldest.
       if (frames.length > 20_000) frames.shift();
     }

@@ -67,7 +67,7 @@ describe('fecAfterFrame', () => {
     // 640x480 at 600 kbit/s: 4-6 packets a frame, each rebuilt as it ends (not a frame later).
     expect(protectedAfter(5, 6)).toEqual([1, 2, 3, 4, 5, 6]);
     expect(protectedAfter(4, 3)).toEqual([1, 2, 3]);
-    // A low rung's one- to three-packet frames share one: the overhead stays near one in five.
+    // A low rung's one- to three-packet frames share one per two frames (one packet in three to seven).
     expect(protectedAfter(1, 6)).toEqual([2, 4, 6]);
     expect(protectedAfter(3, 4)).toEqual([2, 4]);
   });

@@ -45,6 +45,18 @@ describe('Pacer', () => {
     expect(sent(0)).toBe(2);
   });
 
+  it('spends no more than the new burst once it shrinks (the path found narrow), whatever was saved up', () => {
+    const p = new Pacer(() => Date.now());
+    p.setRate(2400, 40);
+    for (let i = 0; i < 16; i++) p.push(1000, () => {});
+    vi.advanceTimersByTime(200); // 12 KB saved up under the wide burst
+    p.setRate(2400, 0);
+    let now = 0;
+    for (let i = 0; i < 6; i++) p.push(1000, () => now++);
+    p.stop();
+    expect(now).toBe(2);
+  });
+
   it('sends what waits at once when pacing is turned off, and never holds a packet past 400 ms', () => {
     const p = new Pacer(() => Date.now());
     p.setRate(100);
