@@ -284,10 +284,11 @@ export class MediaSource extends TypedEmitter<MediaSourceEvents> {
       throw err;
     }
     const urls = sockets.map((s) => rtpOutputUrl(s.address().port));
-    const args = spec.kind === 'audio' ? audioArgs(spec.source, audioReadsAhead(spec.source) ? null : urls[0]!, spec.bitrateKbps)
+    // Audio read ahead comes as Ogg on ffmpeg's stdout, for the Opus pump.
+    const ahead = spec.kind === 'audio' && audioReadsAhead(spec.source);
+    const args = spec.kind === 'audio' ? audioArgs(spec.source, ahead ? null : urls[0]!, spec.bitrateKbps)
       : videoArgs(spec.source, spec.encode, urls[0]!);
     let proc: ChildProcess;
-    const ahead = spec.kind === 'audio' && audioReadsAhead(spec.source);
     try {
       const stamped = spec.kind === 'video' && spec.source.type === 'stamped';
       proc = spawn(opts.ffmpegPath, args, { stdio: [stamped ? 'pipe' : 'ignore', ahead ? 'pipe' : 'ignore', 'pipe'] });

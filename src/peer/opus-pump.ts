@@ -121,9 +121,9 @@ export class OpusPump {
   #stopped = false;
   /** Set when the stream was not Ogg/Opus. */
   error: Error | null = null;
-  /** Packets skipped as stale (see {@link STALE_MS}), and the media they held, ms. */
+  /** Packets skipped as stale (see {@link STALE_MS}). */
   skipped = 0;
-  skippedMs = 0;
+  #skippedSamples = 0;
 
   constructor(input: Readable, opts: OpusPumpOptions) {
     this.#input = input;
@@ -163,23 +163,28 @@ export class OpusPump {
     this.#schedule();
   }
 
+  /** The media the skipped packets held, ms. */
+  get skippedMs(): number { return (this.#skippedSamples * 1000) / OPUS_HZ; }
+
+  /** When the next packet is due (the stream's start plus what went before it), ms. */
+  #due(t0: number): number { return t0 + (this.#sent * 1000) / OPUS_HZ; }
+
   #schedule(): void {
     if (this.#timer || this.#stopped || this.#t0 === null || !this.#queue.length) return;
-    const due = this.#t0 + (this.#sent * 1000) / OPUS_HZ;
-    this.#timer = setTimeout(() => { this.#timer = null; this.#drain(); }, Math.max(0, due - this.#opts.now()));
+    this.#timer = setTimeout(() => { this.#timer = null; this.#drain(); }, Math.max(0, this.#due(this.#t0) - this.#opts.now()));
   }
 
   #drain(): void {
     if (this.#stopped || this.#t0 === null) return;
     const now = this.#opts.now();
-    while (this.#queue.length && this.#t0 + (this.#sent * 1000) / OPUS_HZ <= now + 0.5) {
+    for (let due = this.#due(this.#t0); this.#queue.length && due <= now + 0.5; due = this.#due(this.#t0)) {
       const { packet, samples } = this.#queue.shift()!;
       this.#queued -= samples;
-      if (this.#t0 + (this.#sent * 1000) / OPUS_HZ < now - this.#opts.staleMs) {
+      if (due < now - this.#opts.staleMs) {
         // Due more than staleMs ago: the viewer has concealed its time already.
         this.#sent += samples;
         this.skipped++;
-        this.skippedMs += (samples * 1000) / OPUS_HZ;
+        this.#skippedSamples += samples;
         continue;
       }
       const rtp = Buffer.alloc(12 + packet.length);
