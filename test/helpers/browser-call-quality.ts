@@ -292,8 +292,11 @@ export async function measureBrowserCall(o: MeasureBrowserCallOptions): Promise<
       if (jbBusy) return;
       jbBusy = true;
       void clientStats(viewer).then((st) => {
-        const jb = st.filter((x) => x.type === 'inbound-rtp').map((x) => ({ kind: x.kind, jitter: x.jitter, emitted: x.jitterBufferEmittedCount, delay: x.jitterBufferDelay, target: x.jitterBufferTargetDelay, min: x.jitterBufferMinimumDelay }));
-        trace.lines.push(JSON.stringify({ at: Date.now(), jb }));
+        const jb = st.filter((x) => x.type === 'inbound-rtp').map((x) => ({ kind: x.kind, jitter: x.jitter, emitted: x.jitterBufferEmittedCount, delay: x.jitterBufferDelay, target: x.jitterBufferTargetDelay, min: x.jitterBufferMinimumDelay, decoded: x.framesDecoded, decodeTime: x.totalDecodeTime, assembly: x.totalAssemblyTime, assembled: x.framesAssembledFromMultiplePackets, nack: x.nackCount }));
+        // Round trips as the viewer measured them: from our receiver reports about its own streams
+        // (remote-inbound-rtp) and from our answers to its reference time reports (remote-outbound-rtp).
+        const rtt = st.filter((x) => x.type === 'remote-inbound-rtp' || x.type === 'remote-outbound-rtp').map((x) => ({ type: x.type, kind: x.kind, rtt: x.roundTripTime, n: x.roundTripTimeMeasurements, total: x.totalRoundTripTime }));
+        trace.lines.push(JSON.stringify({ at: Date.now(), jb, rtt }));
       }, () => {}).finally(() => { jbBusy = false; });
     }, 1000));
     const warmStart = Date.now();

@@ -14,10 +14,13 @@ import { until, withTimeout } from '../helpers/deadline.js';
 
 const PROFILES = ['good', '4g', '3g', 'low-upload', 'lossy-5', 'lossy-10', 'high-latency', 'satellite', 'custom:rtt=120ms,jitter=15ms,loss=2%,up=500kbit,down=2mbit'];
 
-/** Three standard deviations of a loss percentage estimated from `n` packets. */
+/**
+ * Four standard deviations of a loss percentage estimated from `n` packets. Three failed a
+ * sound relay about once in 370 runs of each lossy profile (CI saw 3.9% against 5%, 3.3 of them).
+ */
 function lossBound(percent: number, n: number): number {
   const p = percent / 100;
-  return 100 * 3 * Math.sqrt((p * (1 - p)) / n) + 100 / n;
+  return 100 * 4 * Math.sqrt((p * (1 - p)) / n) + 100 / n;
 }
 
 describe('the lab measures what each profile says', () => {
@@ -28,8 +31,8 @@ describe('the lab measures what each profile says', () => {
     const probing = withTimeout(probeLink(p, { count: 60, intervalMs: Math.max(30, 3 * p.jitterMs) }), 20_000, `RTT probe across ${name}`);
     // Loss needs many packets to estimate: a fast burst of probes at the same time, through a
     // relay of its own, paced at a third of the slower direction's rate so that no probe is
-    // dropped by the bounded queue instead. At most 4 s of it: the bound below is three standard
-    // deviations of whatever sample it got (2% loss at 500 kbit/s: 400 probes each way, 1.6 points).
+    // dropped by the bounded queue instead. At most 4 s of it: the bound below is four standard
+    // deviations of whatever sample it got (2% loss at 500 kbit/s: 400 probes each way, 2.1 points).
     const minRate = Math.min(p.upKbps ?? Infinity, p.downKbps ?? Infinity);
     const burstInterval = Number.isFinite(minRate) ? Math.max(1, Math.ceil((3 * (160 + 28) * 8) / minRate)) : 1;
     const burstCount = Math.min(2000, Math.floor(4000 / burstInterval));
