@@ -90,6 +90,8 @@ export class ShapedLink {
   #timer: NodeJS.Timeout | null = null;
   #timerDue = Infinity;
   #closed = false;
+  /** The most a packet went out after its due time since {@link takeLateMaxMs} (this thread's timers late), ms. */
+  #lateMaxMs = 0;
 
   constructor(shape: LinkShape, deliver: (data: Buffer) => void, random: Random = Math.random) {
     this.#shape = shape;
@@ -174,11 +176,22 @@ export class ShapedLink {
     const q = this.#queue;
     while (q.length > 0 && q[0]!.due <= now) {
       const p = q.shift()!;
+      this.#lateMaxMs = Math.max(this.#lateMaxMs, now - 0.5 - p.due);
       this.counters.packetsOut++;
       this.counters.bytesOut += p.data.length;
       this.#deliver(p.data);
     }
     this.#arm();
+  }
+
+  /**
+   * The most a packet went out after its due time since the last call, ms, and starts afresh: how
+   * far the thread running the link fell behind the profile (a loaded machine's stalls).
+   */
+  takeLateMaxMs(): number {
+    const m = this.#lateMaxMs;
+    this.#lateMaxMs = 0;
+    return m;
   }
 
   /** Drops everything in flight and stops the timer. Idempotent. */

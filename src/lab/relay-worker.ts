@@ -2,6 +2,7 @@
  * The worker-thread side of {@link ThreadedRelay} (src/lab/threaded-relay.ts): runs an
  * {@link ImpairmentRelay} on this thread's event loop and takes its orders by message.
  */
+import { monitorEventLoopDelay } from 'node:perf_hooks';
 import { parentPort, workerData } from 'node:worker_threads';
 import type { NetworkProfile } from './profiles.js';
 import { ImpairmentRelay, type RelayOptions, type RelayUpstream } from './relay.js';
@@ -9,17 +10,30 @@ import { ImpairmentRelay, type RelayOptions, type RelayUpstream } from './relay.
 /** What the host sends. */
 export type RelayOrder = { type: 'upstream'; upstream: RelayUpstream } | { type: 'profile'; profile: NetworkProfile } | { type: 'close' };
 /** What the worker answers. */
-export type RelayNews = { type: 'ready'; address: { host: string; port: number } } | { type: 'failed'; message: string };
+export type RelayNews = { type: 'ready'; address: { host: string; port: number } } | { type: 'failed'; message: string }
+  /** Every 250 ms: the longest this thread's event loop stalled, and the most a packet left after its due time, ms. */
+  | { type: 'lag'; loopMaxMs: number; lateMaxMs: number };
 
 const port = parentPort!;
 const say = (m: RelayNews) => port.postMessage(m);
 try {
   const relay = await ImpairmentRelay.start(workerData as RelayOptions);
+  const loop = monitorEventLoopDelay({ resolution: 5 });
+  loop.enable();
+  const lag = setInterval(() => {
+    say({ type: 'lag', loopMaxMs: loop.max / 1e6, lateMaxMs: relay.takeLateMaxMs() });
+    loop.reset();
+  }, 250);
+  lag.unref();
   port.on('message', (m: RelayOrder) => {
     if (m.type === 'upstream') relay.setUpstream(m.upstream);
     else if (m.type === 'profile') relay.setProfile(m.profile);
     // The host waits for the thread's exit, which closing the port lets happen.
-    else void relay.close().then(() => port.close());
+    else {
+      clearInterval(lag);
+      loop.disable();
+      void relay.close().then(() => port.close());
+    }
   });
   say({ type: 'ready', address: relay.address });
 } catch (err) {

@@ -124,6 +124,13 @@ export class ImpairmentRelay {
     this.#upstream = upstream;
   }
 
+  /** The most a packet left any of its links after its due time since the last call, ms ({@link ShapedLink.takeLateMaxMs}). */
+  takeLateMaxMs(): number {
+    let m = 0;
+    for (const f of this.#flows.values()) m = Math.max(m, f.up.takeLateMaxMs(), f.down.takeLateMaxMs());
+    return m;
+  }
+
   /** Counters per client flow. */
   flows(): FlowCounters[] {
     return [...this.#flows.values()].map((f) => ({ client: f.key, up: { ...f.up.counters }, down: { ...f.down.counters } }));

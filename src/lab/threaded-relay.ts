@@ -18,12 +18,20 @@ export class ThreadedRelay {
   readonly address: { host: string; port: number };
   #upstream: RelayUpstream | null;
   #closing: Promise<void> | null = null;
+  #lag = { loopMaxMs: 0, lateMaxMs: 0 };
 
   private constructor(worker: Worker, address: { host: string; port: number }, upstream: RelayUpstream | null) {
     this.#worker = worker;
     this.address = address;
     this.#upstream = upstream;
+    worker.on('message', (m: RelayNews) => { if (m.type === 'lag') this.#lag = { loopMaxMs: m.loopMaxMs, lateMaxMs: m.lateMaxMs }; });
   }
+
+  /**
+   * The relay thread's last 250 ms: its event loop's longest stall and the most a packet left
+   * after its due time, ms. What the link added beyond the profile, for a trace.
+   */
+  get lag(): { loopMaxMs: number; lateMaxMs: number } { return this.#lag; }
 
   /** Starts the thread and its relay. Throws `CHZ_ERR_LAB_RELAY` when it cannot. */
   static async start(opts: RelayOptions): Promise<ThreadedRelay> {
@@ -35,7 +43,7 @@ export class ThreadedRelay {
     });
     if (news.type !== 'ready') {
       await worker.terminate();
-      throw labError('CHZ_ERR_LAB_RELAY', `The impairment relay thread did not start: ${news.message}.`);
+      throw labError('CHZ_ERR_LAB_RELAY', `The impairment relay thread did not start: ${news.type === 'failed' ? news.message : `it said ${news.type} first`}.`);
     }
     worker.unref();
     return new ThreadedRelay(worker, news.address, opts.upstream ?? null);

@@ -67,7 +67,7 @@ export interface MeasureBrowserCallOptions {
   stepTimeoutMs?: number;
   /**
    * Writes `${trace}-${profile}-${sender}.jsonl` for a look at why a call measured what it did:
-   * the CLI sender's adaptation snapshot every 250 ms from the first frame on, then every frame
+   * the CLI sender's adaptation snapshot and the relay thread's lag every 250 ms from the first frame on, then every frame
    * the viewer presented (time, stamp number, glass-to-glass ms), the viewer's inbound-rtp
    * stats, and the measured window.
    */
@@ -280,11 +280,15 @@ export async function measureBrowserCall(o: MeasureBrowserCallOptions): Promise<
     loop = trace && !(cli instanceof ThreadedSender) ? monitorEventLoopDelay({ resolution: 5 }) : null;
     loop?.enable();
     const delays = loop;
+    // The relay thread's own lag (a threaded relay): what the link added beyond the profile.
+    const relayLag = relay instanceof ThreadedRelay ? relay : null;
     if (trace && sender) {
       tracers.push(setInterval(() => {
-        trace.lines.push(JSON.stringify({ at: Date.now(), a: sender.adaptation, loopMaxMs: sender instanceof ThreadedSender ? sender.loopMaxMs : (delays?.max ?? 0) / 1e6 }));
+        trace.lines.push(JSON.stringify({ at: Date.now(), a: sender.adaptation, loopMaxMs: sender instanceof ThreadedSender ? sender.loopMaxMs : (delays?.max ?? 0) / 1e6, ...(relayLag ? { relay: relayLag.lag } : {}) }));
         delays?.reset();
       }, 250));
+    } else if (trace && relayLag) {
+      tracers.push(setInterval(() => { trace.lines.push(JSON.stringify({ at: Date.now(), relay: relayLag.lag })); }, 250));
     }
     // The viewer's jitter buffers each second (the stats are sums since the call began).
     let jbBusy = false;

@@ -79,6 +79,23 @@ describe('the lab measures what each profile says', () => {
     link.close();
   });
 
+  it('says how late its thread let a packet out: a thread that stood 60 ms past a packet\'s due time reads at least 50', async () => {
+    const got: number[] = [];
+    const link = new ShapedLink({ delayMs: 5, jitterMs: 0, lossPercent: 0, rateKbps: null, queueMs: 200, reorderPercent: 0 }, (b) => got.push(b.length));
+    link.send(Buffer.alloc(100));
+    await until(() => got.length === 1, 5000, 'the first packet');
+    link.takeLateMaxMs();
+    expect(link.takeLateMaxMs()).toBe(0);
+    link.send(Buffer.alloc(100));
+    // The lateness under test is this thread standing still past the packet's due time.
+    const until60 = performance.now() + 65;
+    while (performance.now() < until60) { /* the thread stands */ }
+    await until(() => got.length === 2, 5000, 'the second packet');
+    expect(link.takeLateMaxMs()).toBeGreaterThanOrEqual(50);
+    expect(link.takeLateMaxMs()).toBe(0);
+    link.close();
+  });
+
   it('an unlimited link passes a bulk transfer far above the limited profiles', async () => {
     const bulk = await withTimeout(bulkTransfer(parseNetworkProfile('good'), 'up', { durationMs: 1000, offerFactor: 2 }), 15_000, 'bulk across good');
     expect(bulk.receivedKbps).toBeGreaterThan(10_000);
