@@ -45,6 +45,8 @@ export interface PageFrame {
   presentedFrames: number;
   /** When the frame's last packet came (the metadata's `receiveTime`, on renderedAt's Date.now() clock), null when the browser does not say. */
   receivedAt?: number | null;
+  /** The frame's RTP timestamp (the metadata's `rtpTimestamp`), null when the browser does not say. */
+  rtpTimestamp?: number | null;
 }
 
 /** `window.__labStamps`. */
@@ -207,7 +209,7 @@ function read(video: HTMLVideoElement, c: LabStampsConfig | undefined): void {
         for (let i = 0; i < luma.length; i++) { const d = luma[i]! - source[i]!; sum += d * d; }
         mse = sum / luma.length;
       }
-      frames.push({ renderedAt, seq: stamp?.seq ?? null, timeLow: stamp?.timeLow ?? null, width: w, height: h, mse, presentedFrames: meta.presentedFrames, receivedAt: meta.receiveTime === undefined ? null : renderedAt - (performance.now() - meta.receiveTime) });
+      frames.push({ renderedAt, seq: stamp?.seq ?? null, timeLow: stamp?.timeLow ?? null, width: w, height: h, mse, presentedFrames: meta.presentedFrames, receivedAt: meta.receiveTime === undefined ? null : renderedAt - (performance.now() - meta.receiveTime), rtpTimestamp: meta.rtpTimestamp ?? null });
       // Bounded: the node side drains every few hundred ms; a stalled one loses the oldest.
       if (frames.length > 20_000) frames.shift();
     }
