@@ -183,7 +183,14 @@ async function measureOnce(page: ChatPage, server: SignalServer, timeoutMs: numb
   await sleep(250);
   await page.click('start');
   const frame = await withTimeout(page.eval<{ width: number; height: number }>('window.__benchFrame'), timeoutMs, 'the first frame of the partner\'s video');
-  const marks = await page.eval<Record<string, number>>(READ_MARKS);
+  // The DTLS mark's event can reach the page after the first frame is shown: read the marks once
+  // every phase a call must pass through has its own.
+  let marks: Record<string, number> = {};
+  const required = PHASES.filter((p) => !p.optional).map((p) => p.mark);
+  await until(async () => {
+    marks = await page.eval<Record<string, number>>(READ_MARKS);
+    return required.every((m) => marks[m] !== undefined);
+  }, Math.min(timeoutMs, 5000), () => `every phase's mark after the first frame (missing: ${required.filter((m) => marks[m] === undefined).join(', ')})`, 20);
   const start = marks['chatzyo:start'];
   const wsOpen = marks['chatzyo:ws-open'];
   if (start === undefined) throw new Error('the page set no chatzyo:start mark');
