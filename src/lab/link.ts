@@ -172,11 +172,12 @@ export class ShapedLink {
   #flush(): void {
     this.#timer = null;
     this.#timerDue = Infinity;
-    const now = performance.now() + 0.5;
+    const at = performance.now();
+    const now = at + 0.5;
     const q = this.#queue;
     while (q.length > 0 && q[0]!.due <= now) {
       const p = q.shift()!;
-      this.#lateMaxMs = Math.max(this.#lateMaxMs, now - 0.5 - p.due);
+      this.#lateMaxMs = Math.max(this.#lateMaxMs, at - p.due);
       this.counters.packetsOut++;
       this.counters.bytesOut += p.data.length;
       this.#deliver(p.data);

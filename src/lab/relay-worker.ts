@@ -2,36 +2,42 @@
  * The worker-thread side of {@link ThreadedRelay} (src/lab/threaded-relay.ts): runs an
  * {@link ImpairmentRelay} on this thread's event loop and takes its orders by message.
  */
-import { monitorEventLoopDelay } from 'node:perf_hooks';
+import { monitorEventLoopDelay, type IntervalHistogram } from 'node:perf_hooks';
 import { parentPort, workerData } from 'node:worker_threads';
 import type { NetworkProfile } from './profiles.js';
 import { ImpairmentRelay, type RelayOptions, type RelayUpstream } from './relay.js';
 
 /** What the host sends. */
-export type RelayOrder = { type: 'upstream'; upstream: RelayUpstream } | { type: 'profile'; profile: NetworkProfile } | { type: 'close' };
+export type RelayOrder = { type: 'upstream'; upstream: RelayUpstream } | { type: 'profile'; profile: NetworkProfile } | { type: 'watch-lag' } | { type: 'close' };
 /** What the worker answers. */
 export type RelayNews = { type: 'ready'; address: { host: string; port: number } } | { type: 'failed'; message: string }
-  /** Every 250 ms: the longest this thread's event loop stalled, and the most a packet left after its due time, ms. */
+  /** Every 250 ms once asked (`watch-lag`): the longest this thread's event loop stalled, and the most a packet left after its due time, ms. */
   | { type: 'lag'; loopMaxMs: number; lateMaxMs: number };
 
 const port = parentPort!;
 const say = (m: RelayNews) => port.postMessage(m);
 try {
   const relay = await ImpairmentRelay.start(workerData as RelayOptions);
-  const loop = monitorEventLoopDelay({ resolution: 5 });
-  loop.enable();
-  const lag = setInterval(() => {
-    say({ type: 'lag', loopMaxMs: loop.max / 1e6, lateMaxMs: relay.takeLateMaxMs() });
-    loop.reset();
-  }, 250);
-  lag.unref();
+  // Watching the lag wakes this thread every 5 ms (the loop monitor): only for a host that asks.
+  let watch: { loop: IntervalHistogram; timer: NodeJS.Timeout } | null = null;
+  const watchLag = () => {
+    if (watch) return;
+    const loop = monitorEventLoopDelay({ resolution: 5 });
+    loop.enable();
+    const timer = setInterval(() => {
+      say({ type: 'lag', loopMaxMs: loop.max / 1e6, lateMaxMs: relay.takeLateMaxMs() });
+      loop.reset();
+    }, 250);
+    timer.unref();
+    watch = { loop, timer };
+  };
   port.on('message', (m: RelayOrder) => {
     if (m.type === 'upstream') relay.setUpstream(m.upstream);
     else if (m.type === 'profile') relay.setProfile(m.profile);
+    else if (m.type === 'watch-lag') watchLag();
     // The host waits for the thread's exit, which closing the port lets happen.
     else {
-      clearInterval(lag);
-      loop.disable();
+      if (watch) { clearInterval(watch.timer); watch.loop.disable(); }
       void relay.close().then(() => port.close());
     }
   });

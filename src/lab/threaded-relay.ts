@@ -18,20 +18,29 @@ export class ThreadedRelay {
   readonly address: { host: string; port: number };
   #upstream: RelayUpstream | null;
   #closing: Promise<void> | null = null;
-  #lag = { loopMaxMs: 0, lateMaxMs: 0 };
+  #lag: { loopMaxMs: number; lateMaxMs: number } | null = null;
+  #watching = false;
 
   private constructor(worker: Worker, address: { host: string; port: number }, upstream: RelayUpstream | null) {
     this.#worker = worker;
     this.address = address;
     this.#upstream = upstream;
-    worker.on('message', (m: RelayNews) => { if (m.type === 'lag') this.#lag = { loopMaxMs: m.loopMaxMs, lateMaxMs: m.lateMaxMs }; });
   }
 
   /**
-   * The relay thread's last 250 ms: its event loop's longest stall and the most a packet left
-   * after its due time, ms. What the link added beyond the profile, for a trace.
+   * From {@link watchLag} on, the relay thread's last 250 ms: its event loop's longest stall and
+   * the most a packet left after its due time, ms; what the link added beyond the profile, for a
+   * trace. Null before the first report.
    */
-  get lag(): { loopMaxMs: number; lateMaxMs: number } { return this.#lag; }
+  get lag(): { loopMaxMs: number; lateMaxMs: number } | null { return this.#lag; }
+
+  /** Asks the relay thread to report its lag ({@link lag}) every 250 ms. Idempotent. */
+  watchLag(): void {
+    if (this.#watching) return;
+    this.#watching = true;
+    this.#worker.on('message', (m: RelayNews) => { if (m.type === 'lag') this.#lag = { loopMaxMs: m.loopMaxMs, lateMaxMs: m.lateMaxMs }; });
+    this.#order({ type: 'watch-lag' });
+  }
 
   /** Starts the thread and its relay. Throws `CHZ_ERR_LAB_RELAY` when it cannot. */
   static async start(opts: RelayOptions): Promise<ThreadedRelay> {

@@ -281,14 +281,14 @@ export async function measureBrowserCall(o: MeasureBrowserCallOptions): Promise<
     loop?.enable();
     const delays = loop;
     // The relay thread's own lag (a threaded relay): what the link added beyond the profile.
-    const relayLag = relay instanceof ThreadedRelay ? relay : null;
-    if (trace && sender) {
+    const relayLag = trace && relay instanceof ThreadedRelay ? relay : null;
+    relayLag?.watchLag();
+    if (trace && (sender || relayLag)) {
       tracers.push(setInterval(() => {
-        trace.lines.push(JSON.stringify({ at: Date.now(), a: sender.adaptation, loopMaxMs: sender instanceof ThreadedSender ? sender.loopMaxMs : (delays?.max ?? 0) / 1e6, ...(relayLag ? { relay: relayLag.lag } : {}) }));
+        const s = sender ? { a: sender.adaptation, loopMaxMs: sender instanceof ThreadedSender ? sender.loopMaxMs : (delays?.max ?? 0) / 1e6 } : {};
+        trace.lines.push(JSON.stringify({ at: Date.now(), ...s, ...(relayLag?.lag ? { relay: relayLag.lag } : {}) }));
         delays?.reset();
       }, 250));
-    } else if (trace && relayLag) {
-      tracers.push(setInterval(() => { trace.lines.push(JSON.stringify({ at: Date.now(), relay: relayLag.lag })); }, 250));
     }
     // The viewer's jitter buffers each second (the stats are sums since the call began).
     let jbBusy = false;

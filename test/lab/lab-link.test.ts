@@ -88,8 +88,8 @@ describe('the lab measures what each profile says', () => {
     expect(link.takeLateMaxMs()).toBe(0);
     link.send(Buffer.alloc(100));
     // The lateness under test is this thread standing still past the packet's due time.
-    const until60 = performance.now() + 65;
-    while (performance.now() < until60) { /* the thread stands */ }
+    const standUntil = performance.now() + 65;
+    while (performance.now() < standUntil) { /* the thread stands */ }
     await until(() => got.length === 2, 5000, 'the second packet');
     expect(link.takeLateMaxMs()).toBeGreaterThanOrEqual(50);
     expect(link.takeLateMaxMs()).toBe(0);

@@ -6,6 +6,7 @@
 import dgram from 'node:dgram';
 import { afterEach, describe, expect, it } from 'vitest';
 import { parseNetworkProfile, ThreadedRelay } from '../../src/lab/index.js';
+import { until } from '../helpers/deadline.js';
 
 const sockets: dgram.Socket[] = [];
 afterEach(() => { for (const s of sockets.splice(0)) try { s.close(); } catch { /* closed */ } });
@@ -39,6 +40,11 @@ describe('ThreadedRelay', () => {
       // good: 20 ms of round trip through the relay, not loopback's fraction of a millisecond.
       const good = await roundTrip(client, relay, 'one');
       expect(good).toBeGreaterThanOrEqual(19);
+      // Its lag is reported only once asked for.
+      expect(relay.lag).toBeNull();
+      relay.watchLag();
+      await until(() => relay.lag !== null, 5000, 'the relay thread\'s first lag report');
+      expect(relay.lag!.lateMaxMs).toBeGreaterThanOrEqual(0);
       relay.setProfile(parseNetworkProfile('high-latency'));
       const far = await roundTrip(client, relay, 'two');
       expect(far).toBeGreaterThanOrEqual(450);
