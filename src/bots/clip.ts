@@ -8,7 +8,7 @@ import { spawn } from 'node:child_process';
 import { existsSync, mkdirSync, readFileSync, renameSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { resolveFfmpeg } from '../peer/index.js';
+import { lowerChild, resolveFfmpeg } from '../peer/index.js';
 import { botError } from './errors.js';
 
 /** How the clip is encoded. */
@@ -138,6 +138,7 @@ function clipFiles(spec: ClipSpec, dir: string): { video: string; audio: string 
 function run(ffmpeg: string, args: string[]): Promise<void> {
   return new Promise((resolve, reject) => {
     const p = spawn(ffmpeg, args, { stdio: ['ignore', 'ignore', 'pipe'] });
+    lowerChild(p.pid);
     let err = '';
     p.stderr.on('data', (d: Buffer) => { err = (err + d.toString()).slice(-2000); });
     p.once('error', reject);

@@ -7,6 +7,7 @@ import { monitorEventLoopDelay } from 'node:perf_hooks';
 import { parentPort, workerData } from 'node:worker_threads';
 import type { AdaptationSnapshot } from '../peer/adaptation.js';
 import { PeerSession } from '../peer/peer-session.js';
+import { raiseThisThread, type ThreadPriority } from '../peer/thread-priority.js';
 import { iceServersThroughRelay } from './ice.js';
 import { labSenderOptions, type LabSenderSpec } from './lab-sender.js';
 import type { RelayUpstream } from './relay.js';
@@ -23,7 +24,8 @@ export interface ThreadedSenderOptions extends LabSenderSpec {
 export type SenderOrder = { type: 'close' };
 /** What the worker answers. */
 export type SenderNews =
-  | { type: 'started' }
+  /** The session started; `priority`: what became of raising this thread, as `connect` raises its own (src/peer/thread-priority.ts). */
+  | { type: 'started'; priority: ThreadPriority }
   | { type: 'failed'; message: string; code?: string }
   /** The TURN server the relay must forward to (the first UDP one the server handed out). */
   | { type: 'upstream'; upstream: RelayUpstream }
@@ -41,6 +43,8 @@ const relay = {
   upstream: null as RelayUpstream | null,
   setUpstream(upstream: RelayUpstream) { relay.upstream = upstream; say({ type: 'upstream', upstream }); },
 };
+// As `chatzyo connect` raises the thread that sends (src/cli/main.ts): before the session starts its encoders.
+const priority = raiseThisThread();
 const session = new PeerSession(labSenderOptions(o, (s) => iceServersThroughRelay(s, relay)));
 const loop = monitorEventLoopDelay({ resolution: 5 });
 loop.enable();
@@ -76,7 +80,7 @@ void session.done.then((r) => {
 try {
   await session.start();
   started = true;
-  say({ type: 'started' });
+  say({ type: 'started', priority });
 } catch (err) {
   // The host ends the thread once it has read this (an exit now could overtake the message).
   const e = err as Error & { code?: unknown };

@@ -8,6 +8,7 @@
  */
 import type { Worker } from 'node:worker_threads';
 import type { AdaptationSnapshot } from '../peer/adaptation.js';
+import type { ThreadPriority } from '../peer/thread-priority.js';
 import { startWorker, workerEntry } from '../peer/worker-thread.js';
 import { ChatzyoError, isErrorCode } from '../protocol/index.js';
 import { labError } from './errors.js';
@@ -27,6 +28,7 @@ export class ThreadedSender {
   readonly #worker: Worker;
   #adaptation: AdaptationSnapshot | null = null;
   #loopMaxMs = 0;
+  #priority: ThreadPriority | null = null;
   #ended: SenderEnd | null = null;
   #exitCode: number | null = null;
   readonly #exited: Promise<number>;
@@ -77,12 +79,16 @@ export class ThreadedSender {
       if (code && isErrorCode(code)) throw new ChatzyoError(code, `The lab's sender could not start: ${message}`);
       throw labError('CHZ_ERR_LAB_SENDER', `The lab's sender thread did not start: ${message}.`);
     }
+    sender.#priority = news.priority;
     worker.unref();
     return sender;
   }
 
   /** The sender's latest adaptation (posted every `snapshotMs`), null before the first or without the ladder. */
   get adaptation(): AdaptationSnapshot | null { return this.#adaptation; }
+
+  /** What became of raising the sender thread's priority, as `connect` raises its own (src/peer/thread-priority.ts). */
+  get priority(): ThreadPriority | null { return this.#priority; }
 
   /** The longest the sender thread's event loop stalled in the last snapshot interval, ms. */
   get loopMaxMs(): number { return this.#loopMaxMs; }

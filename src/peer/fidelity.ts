@@ -18,6 +18,7 @@ import type { Writable } from 'node:stream';
 import { drawStampedFrame, readStamp } from '../quality/stamp.js';
 import { parsePsnrSsimSummary, type Fidelity } from '../quality/fidelity.js';
 import { peerError } from './errors.js';
+import { lowerChild } from './thread-priority.js';
 
 /** Options of {@link measureFidelity}. */
 export interface FidelityOptions {
@@ -75,6 +76,7 @@ export async function measureFidelity(o: FidelityOptions): Promise<Fidelity> {
     // once, none repeated or dropped to make a constant rate.
     '-an', '-vf', `scale=${width}:${height}:flags=area,format=yuv420p,extractplanes=y`, '-fps_mode', 'passthrough', '-f', 'rawvideo', 'pipe:1',
   ], { stdio: ['ignore', 'pipe', 'pipe'] });
+  lowerChild(decoder.pid);
   decoder.on('error', () => { /* reported by exited() */ });
   const decoderLog = tailOf(decoder, 8000);
   let compare: ChildProcess | null = null;
@@ -95,6 +97,7 @@ export async function measureFidelity(o: FidelityOptions): Promise<Fidelity> {
       // Received first: psnr and ssim take the distorted picture as their main input.
       '-lavfi', '[0:v]split[r0][r1];[1:v]split[s0][s1];[r0][s0]psnr;[r1][s1]ssim', '-f', 'null', '-',
     ], { stdio: ['pipe', 'ignore', 'pipe', 'pipe'] });
+    lowerChild(proc.pid);
     proc.on('error', () => { /* reported by exited() */ });
     compareLog = tailOf(proc, 16000);
     received = proc.stdin!;

@@ -8,4 +8,5 @@ export * from './media-source.js';
 export * from './peer-session.js';
 export * from './rtp-frames.js';
 export * from './signal-client.js';
+export * from './thread-priority.js';
 export * from './tls-trust.js';

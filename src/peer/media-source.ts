@@ -45,6 +45,7 @@ import { FrameFanout, pipeRawFrames, rawFrameBytes, RungEncoder } from './rung-e
 import { Spawner, type SpawnedProcess } from './spawner.js';
 import { paddingPackets } from './rtp-padding.js';
 import { fecSlots } from './fec.js';
+import { lowerChild } from './thread-priority.js';
 import type { CaptureClock } from './werift-seam.js';
 
 /** How a media source is made. */
@@ -292,6 +293,7 @@ export class MediaSource extends TypedEmitter<MediaSourceEvents> {
     try {
       const stamped = spec.kind === 'video' && spec.source.type === 'stamped';
       proc = spawn(opts.ffmpegPath, args, { stdio: [stamped ? 'pipe' : 'ignore', ahead ? 'pipe' : 'ignore', 'pipe'] });
+      lowerChild(proc.pid);
       if (stamped) pumpStampedFrames(proc.stdin!, spec.encode);
     } catch (err) {
       for (const s of sockets) s.close();
@@ -339,6 +341,7 @@ export class MediaSource extends TypedEmitter<MediaSourceEvents> {
     if (spec.source.type !== 'stamped') {
       try {
         proc = spawn(opts.ffmpegPath, rawVideoArgs(spec.source, enc), { stdio: ['ignore', 'pipe', 'pipe'] });
+        lowerChild(proc.pid);
       } catch (err) {
         throw peerError('CHZ_ERR_FFMPEG_MISSING', `ffmpeg could not be started from ${opts.ffmpegPath}: ${(err as Error).message}`, err);
       }

@@ -3,11 +3,16 @@
  * reports what becomes of them. Its own event loop is the one a spawn blocks.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
-import { parentPort } from 'node:worker_threads';
+import { parentPort, workerData } from 'node:worker_threads';
 import type { SpawnerNews, SpawnerOrder } from './spawner.js';
+import { lowerThisThread } from './thread-priority.js';
 
 /** Of a process's stderr, the tail kept for its error message, characters. */
 const STDERR_TAIL = 2000;
+
+// Started from a raised sending thread, this thread inherited its priority, and every process it
+// starts would: back to the ordinary one first (src/peer/thread-priority.ts).
+lowerThisThread((workerData as { nice?: number } | null)?.nice ?? 0);
 
 const port = parentPort!;
 const say = (m: SpawnerNews) => port.postMessage(m);

@@ -14,6 +14,7 @@
  */
 import { EventEmitter } from 'node:events';
 import type { Worker } from 'node:worker_threads';
+import { ordinaryNice } from './thread-priority.js';
 import { startWorker, workerEntry } from './worker-thread.js';
 
 /** What the worker is asked to do. */
@@ -83,7 +84,8 @@ export class Spawner {
   #nextId = 1;
 
   private constructor() {
-    this.#worker = startWorker(workerEntry(import.meta.url, 'spawner-worker'));
+    // Its processes run at the ordinary priority, not at a raised sending thread's (src/peer/thread-priority.ts).
+    this.#worker = startWorker(workerEntry(import.meta.url, 'spawner-worker'), { workerData: { nice: ordinaryNice() } });
     this.#worker.on('message', (m: SpawnerNews) => {
       const p = this.#procs.get(m.id);
       if (!p) return;

@@ -16,6 +16,7 @@ import type { MediaStreamTrack, RtpPacket } from 'werift';
 import { readStamp, unwrapStampTime } from '../quality/stamp.js';
 import { ViewerStats, type ViewerSummary } from '../quality/viewer-stats.js';
 import type { Call } from './call.js';
+import { lowerChild } from './thread-priority.js';
 
 const OUT_W = 160;
 const OUT_H = 120;
@@ -88,6 +89,7 @@ export class StampReader {
       '-i', sdpPath,
       '-an', '-vf', `scale=${OUT_W}:${OUT_H}:flags=area`, '-pix_fmt', 'gray', '-fps_mode', 'passthrough', '-f', 'rawvideo', 'pipe:1',
     ], { stdio: ['ignore', 'pipe', 'pipe'] });
+    lowerChild(proc.pid);
     const socket = dgram.createSocket('udp4');
     socket.on('error', () => { /* the decoder went away */ });
     await new Promise<void>((r) => socket.bind(0, '127.0.0.1', () => r()));

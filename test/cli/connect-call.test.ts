@@ -1,9 +1,10 @@
 import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import os, { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import type { SignalServer } from '../../src/signal/server.js';
 import { startServer } from '../helpers/server.js';
+import { childNices, niceOf } from '../helpers/proc-nice.js';
 import { webmVideoSizes } from '../helpers/webm.js';
 import { CliProcess, probe } from './cli-process.js';
 
@@ -39,7 +40,13 @@ describe('two chatzyo connect processes', () => {
     await one.next('queued', 15_000);
     const two = connect('two', ['--say', 'hi from two', '--max-partners', '1']);
 
-    expect(await one.next('welcome', 1000)).toMatchObject({ reconnected: false });
+    const welcome = await one.next('welcome', 1000);
+    expect(welcome).toMatchObject({ reconnected: false });
+    // The thread that sends is raised as a browser's WebRTC thread is, when the system lets it
+    // (root, as CI runs; src/peer/thread-priority.ts); another user goes on at the ordinary priority.
+    const ordinary = os.getPriority(0);
+    const mayRaise = process.getuid?.() === 0 && ordinary > -8;
+    expect(welcome.sendingPriority).toEqual(mayRaise ? { nice: -8, raised: true } : expect.objectContaining({ nice: ordinary, raised: false }));
     const [m1, m2] = await Promise.all([one.next('matched', 15_000), two.next('matched', 15_000)]);
     expect(m1.matchId).toBe(m2.matchId);
     expect(new Set([m1.role, m2.role])).toEqual(new Set(['offerer', 'answerer']));
@@ -60,6 +67,11 @@ describe('two chatzyo connect processes', () => {
     expect(s1.rttMs).toEqual(expect.any(Number));
     expect(Number(s1.framesSent)).toBeGreaterThan(0);
     expect(s1).toMatchObject({ codec: 'VP8', audioCodec: 'opus', frameWidth: 320, frameHeight: 240, pliSent: expect.any(Number) });
+    // Its encoders and audio ffmpeg run at the ordinary priority, below the thread that sends.
+    const kids = childNices(one.proc.pid!).filter((k) => k.comm === 'ffmpeg');
+    expect(kids.length).toBeGreaterThanOrEqual(2);
+    expect(kids.map((k) => k.nice)).toEqual(kids.map(() => ordinary));
+    expect(niceOf(one.proc.pid!)).toBe(mayRaise ? -8 : ordinary);
     const s2 = await two.next('stats', 20_000, (s) => Number(s.framesReceived) >= 45 && s.frameWidth === 640);
     expect(Number(s2.bytesReceived)).toBeGreaterThan(10_000);
     expect(s2).toMatchObject({ codec: 'VP8', audioCodec: 'opus', frameWidth: 640, frameHeight: 480 });

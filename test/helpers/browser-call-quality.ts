@@ -329,7 +329,7 @@ export async function measureBrowserCall(o: MeasureBrowserCallOptions): Promise<
     if (cli instanceof ThreadedSender && cli.ended) throw new Error(`${where}: the CLI sender ended mid-call: ${cli.ended.reason}${cli.ended.message ? ` (${cli.ended.message})` : ''}`);
     stopTracing();
     if (trace) {
-      for (const f of frames) trace.lines.push(JSON.stringify({ at: f.renderedAt, seq: f.seq, w: f.width, lat: f.timeLow === null ? null : f.renderedAt - unwrapStampTime(f.timeLow, f.renderedAt), rx: f.timeLow === null || f.receivedAt == null ? null : Math.round(f.receivedAt - unwrapStampTime(f.timeLow, f.renderedAt)), ...(f.receivedAt != null && f.rtpTimestamp != null ? { recv: Math.round(f.receivedAt * 10) / 10, rtp: f.rtpTimestamp } : {}) }));
+      for (const f of frames) trace.lines.push(JSON.stringify({ at: f.renderedAt, seq: f.seq, w: f.width, lat: f.timeLow === null ? null : f.renderedAt - unwrapStampTime(f.timeLow, f.renderedAt), rx: f.timeLow === null || f.receivedAt == null ? null : Math.round(f.receivedAt - unwrapStampTime(f.timeLow, f.renderedAt)), ...(f.receivedAt != null && f.rtpTimestamp != null ? { recv: Math.round(f.receivedAt * 10) / 10, rtp: f.rtpTimestamp } : {}), ...(f.capturedAt != null && f.timeLow !== null ? { cap: Math.round(f.capturedAt - unwrapStampTime(f.timeLow, f.renderedAt)) } : {}) }));
       const st = await clientStats(viewer);
       trace.lines.push(JSON.stringify({ inbound: st.filter((x) => x.type === 'inbound-rtp' || x.type === 'codec' || x.type === 'remote-inbound-rtp' || x.type === 'remote-outbound-rtp' || (x.type === 'candidate-pair' && x.nominated)) }));
       trace.lines.push(JSON.stringify({ windowStart, windowEnd }));

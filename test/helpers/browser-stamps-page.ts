@@ -47,6 +47,12 @@ export interface PageFrame {
   receivedAt?: number | null;
   /** The frame's RTP timestamp (the metadata's `rtpTimestamp`), null when the browser does not say. */
   rtpTimestamp?: number | null;
+  /**
+   * When the sender captured the frame as the viewer reckons it (the metadata's `captureTime`:
+   * the frame's RTP timestamp through the sender's RTCP Sender Reports, the clock lip sync lines
+   * streams up by), on renderedAt's Date.now() clock; null when the browser does not say.
+   */
+  capturedAt?: number | null;
 }
 
 /** `window.__labStamps`. */
@@ -209,7 +215,7 @@ function read(video: HTMLVideoElement, c: LabStampsConfig | undefined): void {
         for (let i = 0; i < luma.length; i++) { const d = luma[i]! - source[i]!; sum += d * d; }
         mse = sum / luma.length;
       }
-      frames.push({ renderedAt, seq: stamp?.seq ?? null, timeLow: stamp?.timeLow ?? null, width: w, height: h, mse, presentedFrames: meta.presentedFrames, receivedAt: meta.receiveTime === undefined ? null : renderedAt - (performance.now() - meta.receiveTime), rtpTimestamp: meta.rtpTimestamp ?? null });
+      frames.push({ renderedAt, seq: stamp?.seq ?? null, timeLow: stamp?.timeLow ?? null, width: w, height: h, mse, presentedFrames: meta.presentedFrames, receivedAt: meta.receiveTime === undefined ? null : renderedAt - (performance.now() - meta.receiveTime), rtpTimestamp: meta.rtpTimestamp ?? null, capturedAt: meta.captureTime === undefined ? null : renderedAt - (performance.now() - meta.captureTime) });
       // Bounded: the node side drains every few hundred ms; a stalled one loses the oldest.
       if (frames.length > 20_000) frames.shift();
     }

@@ -38,6 +38,8 @@ describe('ThreadedSender', () => {
       }), 10_000, 'transport-wide feedback reaches the sender thread');
       expect(sender.adaptation!.width).toBeGreaterThan(0);
       expect(sender.loopMaxMs).toBeGreaterThan(0);
+      // Its thread raised as `connect` raises its own (root may; src/peer/thread-priority.ts).
+      expect(sender.priority).toEqual(process.getuid?.() === 0 ? { nice: -8, raised: true } : expect.objectContaining({ raised: false }));
       expect(sender.ended).toBeNull();
       const left = new Promise<void>((resolve) => viewer.once('partner-left', () => resolve()));
       // 0: the session closed and the thread ended by itself (1 would be a terminated thread).

@@ -1,0 +1,102 @@
+/**
+ * The sending thread's scheduling priority. A call's audio leaves every 20 ms from the thread
+ * that runs werift (the `connect` process's main thread; the lab sender's worker thread), and a
+ * packet the thread sends late reaches the partner late: its jitter buffer, and lip sync with it,
+ * grows by what the thread was kept from running. On a busy machine the thread shares the CPUs
+ * with its own encoders (one ffmpeg per rung, plus the spare each keeps warm) and whatever else
+ * runs there. Chromium raises its WebRTC worker-and-network thread to nice -8 ("display"
+ * priority) when the system lets it (root, or CAP_SYS_NICE, or an RLIMIT_NICE that allows it),
+ * and its audio threads further; chatzyo asks the same for its sending thread, and goes on at the
+ * ordinary priority when it may not.
+ *
+ * On Linux the nice value belongs to each thread: `os.setPriority(0, n)` (setpriority with pid 0)
+ * sets the calling thread's, and a thread or process started from it inherits it. So everything
+ * the raised thread starts afterwards is put back at the ordinary priority: the encoders and the
+ * other ffmpeg processes ({@link lowerChild}, and the spawner's thread, which lowers itself to
+ * {@link ordinaryNice}), so that the thread whose timing matters is the only one raised. Other
+ * systems set a whole process's priority with that call, so nothing is raised there.
+ */
+import os from 'node:os';
+
+/** The nice value asked for: Chromium's for its WebRTC thread ("display" priority). */
+export const SENDING_NICE = -8;
+
+/** What became of the ask. */
+export interface ThreadPriority {
+  /** The thread's nice value now. */
+  nice: number;
+  /** It was raised (false: it may not be, on this system or for this user, or it already ran at that priority or above). */
+  raised: boolean;
+  /** Why not, when not: the system's error code (EACCES, EPERM), `platform` off Linux, or `already`. */
+  reason?: string;
+}
+
+/** This thread's nice value before it was raised (null: not raised). Module state: one per thread, as the nice value is. */
+let ordinary: number | null = null;
+/** What the last {@link raiseThisThread} on this thread came to (null: never asked). */
+let asked: ThreadPriority | null = null;
+
+/**
+ * Raises the calling thread to `nice` (default {@link SENDING_NICE}) when the system lets it.
+ * Never throws: not allowed, it stays as it was.
+ */
+export function raiseThisThread(nice = SENDING_NICE): ThreadPriority {
+  asked = tryRaise(nice);
+  return asked;
+}
+
+/** What {@link raiseThisThread} came to on this thread; null when it was never asked. */
+export function thisThreadPriority(): ThreadPriority | null {
+  return asked;
+}
+
+function tryRaise(nice: number): ThreadPriority {
+  if (process.platform !== 'linux') return { nice: safeGetPriority(), raised: false, reason: 'platform' };
+  const before = safeGetPriority();
+  if (before <= nice) return { nice: before, raised: false, reason: 'already' };
+  try {
+    os.setPriority(0, nice);
+  } catch (err) {
+    // Node's SystemError: `code` is ERR_SYSTEM_ERROR, the system's own (EACCES, EPERM) is in `info`.
+    const e = err as NodeJS.ErrnoException & { info?: { code?: string } };
+    return { nice: before, raised: false, reason: e.info?.code ?? e.code ?? 'error' };
+  }
+  ordinary ??= before;
+  return { nice: safeGetPriority(), raised: true };
+}
+
+/** The nice value helper threads and child processes should run at: this thread's before it was raised. */
+export function ordinaryNice(): number {
+  return ordinary ?? safeGetPriority();
+}
+
+/**
+ * Puts a child process this thread started back at {@link ordinaryNice} (it inherited the raised
+ * value). Nothing when this thread was not raised; a child that has already exited is no error.
+ */
+export function lowerChild(pid: number | undefined): void {
+  if (ordinary === null || pid === undefined) return;
+  try {
+    os.setPriority(pid, ordinary);
+  } catch {
+    // Exited already (ESRCH): nothing to lower.
+  }
+}
+
+/** Sets the calling thread to `nice` when it runs above it (a helper thread started from a raised one). */
+export function lowerThisThread(nice: number): void {
+  if (process.platform !== 'linux' || safeGetPriority() >= nice) return;
+  try {
+    os.setPriority(0, nice);
+  } catch {
+    // Lowering is always allowed; a failure leaves the thread as it was.
+  }
+}
+
+function safeGetPriority(): number {
+  try {
+    return os.getPriority(0);
+  } catch {
+    return 0;
+  }
+}

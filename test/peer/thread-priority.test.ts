@@ -1,0 +1,47 @@
+/**
+ * The sending thread's priority (src/peer/thread-priority.ts): raised as a browser raises its
+ * WebRTC thread when the system lets it, that thread alone, and what it starts afterwards (the
+ * encoders, through the Spawner's thread or directly) back at the ordinary priority.
+ */
+import { spawn } from 'node:child_process';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { describe, expect, it } from 'vitest';
+import { SENDING_NICE } from '../../src/peer/thread-priority.js';
+import { withTimeout } from '../helpers/deadline.js';
+
+const CHILD = path.resolve(fileURLToPath(import.meta.url), '../thread-priority-child.ts');
+
+async function runChild(): Promise<Record<string, unknown>> {
+  const p = spawn(process.execPath, ['--import', 'tsx', CHILD], { stdio: ['ignore', 'pipe', 'pipe'] });
+  let out = '';
+  let err = '';
+  p.stdout.on('data', (d: Buffer) => { out += d.toString(); });
+  p.stderr.on('data', (d: Buffer) => { err += d.toString(); });
+  const code = await withTimeout(new Promise<number | null>((resolve) => p.once('exit', resolve)), 30_000, 'the child exits');
+  expect(code, err).toBe(0);
+  return JSON.parse(out.trim()) as Record<string, unknown>;
+}
+
+describe('raising the sending thread', () => {
+  it('raises the calling thread alone; a child it starts inherits it unless lowered, and the Spawner\'s children run at the ordinary priority', async () => {
+    const r = await runChild();
+    expect(r.askedBefore).toBeNull();
+    const ordinary = r.before as number;
+    // Root (as CI runs) may raise a thread; another user, by default, may not.
+    if (process.getuid?.() === 0 && ordinary > SENDING_NICE) {
+      expect(r.result).toEqual({ nice: SENDING_NICE, raised: true });
+      expect(r.thisThread).toBe(SENDING_NICE);
+      expect(r.otherThreads).toBeGreaterThan(0);
+      expect(r.otherThreadsChanged).toBe(0);
+      // Inherited by a child as it is: why the encoders must be put back.
+      expect(r.inherited).toBe(SENDING_NICE);
+      expect(r.lowered).toBe(ordinary);
+      expect(r.spawner).toBe(ordinary);
+    } else {
+      expect(r.result).toMatchObject({ nice: ordinary, raised: false, reason: expect.stringMatching(/^(EACCES|EPERM|already)$/) });
+      expect(r.thisThread).toBe(ordinary);
+      expect([r.inherited, r.lowered, r.spawner]).toEqual([ordinary, ordinary, ordinary]);
+    }
+  });
+});
