@@ -32,7 +32,9 @@
  *
  * `--repeat N` measures every cell N times (the profiles and pairs taken in turn each round, so
  * the machine's load falls on all alike) and prints each metric's median: one 8 s window of a
- * call moves by a freeze or a keyframe, and two runs of the same cell differed by 2x.
+ * call moves by a freeze or a keyframe, and two runs of the same cell differed by 2x. With
+ * N >= 2 the CLI-vs-Chromium table also gives each ratio's 90% bootstrap interval over the runs
+ * (src/quality/ratio.ts) and whether it settles the 1.2x target (met, missed) or leaves it open.
  *
  * `--trace PREFIX` writes PREFIX-PROFILE-SENDER.jsonl per Chromium-viewer call (PREFIX-PAIR-PROFILE-SENDER.jsonl
  * for the other CLI pairs, which would overwrite cli-chromium's; with `--repeat`, PREFIX-rN-... for
@@ -42,7 +44,8 @@
  */
 import os from 'node:os';
 import { measureCall } from '../src/lab/call-quality.js';
-import { NETWORK_PROFILE_NAMES, parseNetworkProfile } from '../src/lab/index.js';
+import { NETWORK_PROFILE_NAMES, parseNetworkProfile, seededRandom } from '../src/lab/index.js';
+import { judgeAtMost, median, medianRatioInterval } from '../src/quality/index.js';
 import { resolveFfmpeg } from '../src/peer/index.js';
 import { measureBrowserCall } from '../test/helpers/browser-call-quality.js';
 import { buildWebClient, launchChromium } from '../test/helpers/browsers.js';
@@ -78,6 +81,8 @@ let turn: Awaited<ReturnType<typeof startCoturn>> | null = null;
 let server: Awaited<ReturnType<typeof startServer>> | null = null;
 let browser: Awaited<ReturnType<typeof launchChromium>> | null = null;
 const cells = new Map<string, Cell>();
+/** Every run of each cell (profile/pair), for the medians and the ratio's interval. */
+const runs = new Map<string, Cell[]>();
 const loads: number[] = [];
 const failures: string[] = [];
 
@@ -98,13 +103,16 @@ async function measure(pair: Pair, profileName: string, round: number): Promise<
   return { fps: m.windowFps, freezeRatio: m.viewer.freezeRatio, p50: m.viewer.latencyMs?.p50 ?? null, p95: m.viewer.latencyMs?.p95 ?? null, psnr: m.psnrDb };
 }
 
+/** The values of one metric over a cell's runs (the runs that measured it). */
+function valuesOf(list: readonly Cell[], metric: 'freezeRatio' | 'p95'): number[] {
+  return list.map((c) => c[metric]).filter((x): x is number => x !== null && x !== undefined);
+}
+
 /** The median of each metric over several runs of one cell. */
 function medianCell(list: readonly Cell[]): Cell {
   const med = (xs: (number | null | undefined)[]): number | null => {
-    const v = xs.filter((x): x is number => x !== null && x !== undefined).sort((a, b) => a - b);
-    if (!v.length) return null;
-    const m = v.length >> 1;
-    return v.length % 2 ? v[m]! : (v[m - 1]! + v[m]!) / 2;
+    const v = xs.filter((x): x is number => x !== null && x !== undefined);
+    return v.length ? median(v) : null;
   };
   return {
     fps: med(list.map((c) => c.fps)), freezeRatio: med(list.map((c) => c.freezeRatio)), p50: med(list.map((c) => c.p50)),
@@ -117,7 +125,6 @@ try {
   turn = await startCoturn();
   server = await startServer({ webRoot: web.dir, turnUrls: [turn.url], turnSecret: turn.secret });
   if (pairs.some((p) => p.endsWith('chromium'))) browser = await launchChromium();
-  const runs = new Map<string, Cell[]>();
   for (let round = 1; round <= repeat; round++) {
     for (const name of profiles) {
       for (const pair of pairs) {
@@ -162,13 +169,24 @@ for (const pair of pairs) {
 // Issue 14's targets: the CLI against Chromium as senders to the same Chromium viewer.
 if (pairs.includes('cli-chromium') && pairs.includes('chromium-chromium')) {
   const ratio = (a: number | null | undefined, b: number | null | undefined, floor: number) => (a == null || b == null ? '-' : `${(Math.max(a, floor) / Math.max(b, floor)).toFixed(2)}x`);
-  const rows: (string | number)[][] = [['profile', 'CLI freeze', 'Chromium freeze', 'freeze ratio (CLI/Chromium, floor 0.02)', 'CLI p95 ms', 'Chromium p95 ms', 'p95 (CLI/Chromium)']];
+  // Each ratio's 90% bootstrap interval over the runs behind it, and what it says of "within
+  // 1.2x" (src/quality/ratio.ts): met, missed, or open (the runs cannot tell; more --repeat).
+  const interval = (name: string, metric: 'freezeRatio' | 'p95', floor: number) => {
+    if (repeat < 2) return '-';
+    const r = medianRatioInterval(valuesOf(runs.get(`${name}/cli-chromium`) ?? [], metric), valuesOf(runs.get(`${name}/chromium-chromium`) ?? [], metric), { floor, random: seededRandom(1) });
+    return r ? `${r.low.toFixed(2)}-${r.high.toFixed(2)} ${judgeAtMost(r, 1.2)}` : '-';
+  };
+  const rows: (string | number)[][] = [['profile', 'CLI freeze', 'Chromium freeze', 'freeze ratio (CLI/Chromium, floor 0.02)', ...(repeat > 1 ? ['90% interval'] : []), 'CLI p95 ms', 'Chromium p95 ms', 'p95 (CLI/Chromium)', ...(repeat > 1 ? ['90% interval'] : [])]];
   for (const name of profiles) {
     const c = cells.get(`${name}/cli-chromium`);
     const b = cells.get(`${name}/chromium-chromium`);
-    rows.push([name, f(c?.freezeRatio, 2), f(b?.freezeRatio, 2), ratio(c?.freezeRatio, b?.freezeRatio, 0.02), f(c?.p95), f(b?.p95), ratio(c?.p95, b?.p95, 1)]);
+    rows.push([
+      name, f(c?.freezeRatio, 2), f(b?.freezeRatio, 2), ratio(c?.freezeRatio, b?.freezeRatio, 0.02), ...(repeat > 1 ? [interval(name, 'freezeRatio', 0.02)] : []),
+      f(c?.p95), f(b?.p95), ratio(c?.p95, b?.p95, 1), ...(repeat > 1 ? [interval(name, 'p95', 1)] : []),
+    ]);
   }
   process.stdout.write(`\nCLI -> Chromium against Chromium -> Chromium (target: within 1.2x under low-upload, 3g, lossy-5)\n${table(rows)}\n`);
+  if (repeat > 1) process.stdout.write('90% interval: a bootstrap over the runs of each cell; met or missed when all of it is on one side of 1.2x, open when the runs cannot tell (run more --repeat).\n');
 }
 for (const x of failures) process.stdout.write(`failed: ${x}\n`);
 process.stdout.write(`load average (1 min) during the run: ${loads.map((l) => l.toFixed(1)).join(', ')} on ${os.availableParallelism()} cores\n`);

@@ -3,3 +3,4 @@ export * from './stamp.js';
 export * from './viewer-stats.js';
 export * from './mos.js';
 export * from './fidelity.js';
+export * from './ratio.js';
