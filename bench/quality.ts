@@ -103,9 +103,13 @@ async function measure(pair: Pair, profileName: string, round: number): Promise<
   return { fps: m.windowFps, freezeRatio: m.viewer.freezeRatio, p50: m.viewer.latencyMs?.p50 ?? null, p95: m.viewer.latencyMs?.p95 ?? null, psnr: m.psnrDb };
 }
 
-/** The values of one metric over a cell's runs (the runs that measured it). */
+/**
+ * The values of one metric over a cell's runs, for the ratio's interval: a run that failed or
+ * measured nothing counts as the worst (p95 Infinity, all frozen), not as no run, which would
+ * drop the worst calls from the sender that had them.
+ */
 function valuesOf(list: readonly Cell[], metric: 'freezeRatio' | 'p95'): number[] {
-  return list.map((c) => c[metric]).filter((x): x is number => x !== null && x !== undefined);
+  return list.map((c) => c[metric] ?? (metric === 'p95' ? Infinity : 1));
 }
 
 /** The median of each metric over several runs of one cell. */
@@ -138,11 +142,15 @@ try {
           loads.push(os.loadavg()[0]!);
         } catch (err) {
           failures.push(`${name} ${pair}: ${(err as Error).message}`);
+          runs.get(key)!.push({ fps: null, freezeRatio: null, p50: null, p95: null, psnr: null, failed: 'failed' });
         }
       }
     }
   }
-  for (const [key, list] of runs) cells.set(key, list.length ? medianCell(list) : { fps: null, freezeRatio: null, p50: null, p95: null, psnr: null, failed: 'failed' });
+  for (const [key, list] of runs) {
+    const measured = list.filter((c) => !c.failed);
+    cells.set(key, measured.length ? medianCell(measured) : { fps: null, freezeRatio: null, p50: null, p95: null, psnr: null, failed: 'failed' });
+  }
 } finally {
   await browser?.close();
   await server?.close();
@@ -171,22 +179,24 @@ if (pairs.includes('cli-chromium') && pairs.includes('chromium-chromium')) {
   const ratio = (a: number | null | undefined, b: number | null | undefined, floor: number) => (a == null || b == null ? '-' : `${(Math.max(a, floor) / Math.max(b, floor)).toFixed(2)}x`);
   // Each ratio's 90% bootstrap interval over the runs behind it, and what it says of "within
   // 1.2x" (src/quality/ratio.ts): met, missed, or open (the runs cannot tell; more --repeat).
+  // The ratio printed beside its interval is the interval's own (over every run, failed ones as
+  // the worst, with the floor applied to each value), so it always lies within it.
   const interval = (name: string, metric: 'freezeRatio' | 'p95', floor: number) => {
-    if (repeat < 2) return '-';
     const r = medianRatioInterval(valuesOf(runs.get(`${name}/cli-chromium`) ?? [], metric), valuesOf(runs.get(`${name}/chromium-chromium`) ?? [], metric), { floor, random: seededRandom(1) });
-    return r ? `${r.low.toFixed(2)}-${r.high.toFixed(2)} ${judgeAtMost(r, 1.2)}` : '-';
+    const x = (v: number) => (Number.isFinite(v) ? v.toFixed(2) : 'inf');
+    return r ? [`${x(r.ratio)}x`, `${x(r.low)}-${x(r.high)} ${judgeAtMost(r, 1.2)} (${r.n[0]}/${r.n[1]} calls)`] : ['-', '-'];
   };
   const rows: (string | number)[][] = [['profile', 'CLI freeze', 'Chromium freeze', 'freeze ratio (CLI/Chromium, floor 0.02)', ...(repeat > 1 ? ['90% interval'] : []), 'CLI p95 ms', 'Chromium p95 ms', 'p95 (CLI/Chromium)', ...(repeat > 1 ? ['90% interval'] : [])]];
   for (const name of profiles) {
     const c = cells.get(`${name}/cli-chromium`);
     const b = cells.get(`${name}/chromium-chromium`);
     rows.push([
-      name, f(c?.freezeRatio, 2), f(b?.freezeRatio, 2), ratio(c?.freezeRatio, b?.freezeRatio, 0.02), ...(repeat > 1 ? [interval(name, 'freezeRatio', 0.02)] : []),
-      f(c?.p95), f(b?.p95), ratio(c?.p95, b?.p95, 1), ...(repeat > 1 ? [interval(name, 'p95', 1)] : []),
+      name, f(c?.freezeRatio, 2), f(b?.freezeRatio, 2), ...(repeat > 1 ? interval(name, 'freezeRatio', 0.02) : [ratio(c?.freezeRatio, b?.freezeRatio, 0.02)]),
+      f(c?.p95), f(b?.p95), ...(repeat > 1 ? interval(name, 'p95', 1) : [ratio(c?.p95, b?.p95, 1)]),
     ]);
   }
   process.stdout.write(`\nCLI -> Chromium against Chromium -> Chromium (target: within 1.2x under low-upload, 3g, lossy-5)\n${table(rows)}\n`);
-  if (repeat > 1) process.stdout.write('90% interval: a bootstrap over the runs of each cell; met or missed when all of it is on one side of 1.2x, open when the runs cannot tell (run more --repeat).\n');
+  if (repeat > 1) process.stdout.write('With --repeat: each ratio is of the medians over every run (a failed run counts as the worst), with its 90% bootstrap interval; met or missed when all of it is on one side of 1.2x, open when the runs cannot tell or are fewer than 8 a sender (run more --repeat).\n');
 }
 for (const x of failures) process.stdout.write(`failed: ${x}\n`);
 process.stdout.write(`load average (1 min) during the run: ${loads.map((l) => l.toFixed(1)).join(', ')} on ${os.availableParallelism()} cores\n`);

@@ -6,8 +6,9 @@
  * with its own encoders (one ffmpeg per rung, plus the spare each keeps warm) and whatever else
  * runs there. Chromium raises its WebRTC worker-and-network thread to nice -8 ("display"
  * priority) when the system lets it (root, or CAP_SYS_NICE, or an RLIMIT_NICE that allows it),
- * and its audio threads further; chatzyo asks the same for its sending thread, and goes on at the
- * ordinary priority when it may not.
+ * and its audio threads further; chatzyo asks the same for its sending thread ({@link SENDING_RAISE}
+ * steps above the priority it was started with: -8 from the ordinary 0), and goes on at the
+ * priority it had when it may not.
  *
  * On Linux the nice value belongs to each thread: `os.setPriority(0, n)` (setpriority with pid 0)
  * sets the calling thread's, and a thread or process started from it inherits it. So everything
@@ -18,30 +19,37 @@
  */
 import os from 'node:os';
 
-/** The nice value asked for: Chromium's for its WebRTC thread ("display" priority). */
-export const SENDING_NICE = -8;
+/**
+ * How far the thread is raised: 8 steps above the priority the process was started with, to nice
+ * -8 from the ordinary 0 (Chromium's for its WebRTC thread, "display" priority). Relative, so a
+ * peer started with `nice -n 19` stays below ordinary work, as its user asked.
+ */
+export const SENDING_RAISE = 8;
+/** The lowest nice value there is (the highest priority). */
+const HIGHEST = -20;
 
 /** What became of the ask. */
 export interface ThreadPriority {
   /** The thread's nice value now. */
   nice: number;
-  /** It was raised (false: it may not be, on this system or for this user, or it already ran at that priority or above). */
+  /** It was raised (false: it may not be, on this system or for this user, or it already ran at the highest priority). */
   raised: boolean;
-  /** Why not, when not: the system's error code (EACCES, EPERM), `platform` off Linux, or `already`. */
+  /** Why not, when not: the system's error code (EACCES, EPERM), `platform` off Linux, or `highest`. */
   reason?: string;
 }
 
 /** This thread's nice value before it was raised (null: not raised). Module state: one per thread, as the nice value is. */
 let ordinary: number | null = null;
-/** What the last {@link raiseThisThread} on this thread came to (null: never asked). */
+/** What the first {@link raiseThisThread} on this thread came to (null: never asked). */
 let asked: ThreadPriority | null = null;
 
 /**
- * Raises the calling thread to `nice` (default {@link SENDING_NICE}) when the system lets it.
- * Never throws: not allowed, it stays as it was.
+ * Raises the calling thread `by` steps (default {@link SENDING_RAISE}) above its priority, at
+ * most to the highest, when the system lets it. Never throws: not allowed, it stays as it was.
+ * Once per thread: a second call returns what the first came to (it would raise again).
  */
-export function raiseThisThread(nice = SENDING_NICE): ThreadPriority {
-  asked = tryRaise(nice);
+export function raiseThisThread(by = SENDING_RAISE): ThreadPriority {
+  asked ??= tryRaise(by);
   return asked;
 }
 
@@ -50,10 +58,11 @@ export function thisThreadPriority(): ThreadPriority | null {
   return asked;
 }
 
-function tryRaise(nice: number): ThreadPriority {
+function tryRaise(by: number): ThreadPriority {
   if (process.platform !== 'linux') return { nice: safeGetPriority(), raised: false, reason: 'platform' };
   const before = safeGetPriority();
-  if (before <= nice) return { nice: before, raised: false, reason: 'already' };
+  const nice = Math.max(HIGHEST, before - by);
+  if (nice >= before) return { nice: before, raised: false, reason: 'highest' };
   try {
     os.setPriority(0, nice);
   } catch (err) {

@@ -40,7 +40,8 @@ export function median(values: readonly number[]): number {
 
 /**
  * median(a) / median(b) with a percentile-bootstrap interval; null when either side has no
- * value or b's median is 0 (held at `floor`, which then must be above 0).
+ * value or b's median is 0 while a's is not. Values may be Infinity (a call that showed nothing
+ * counted as the worst). A resample whose medians are both 0 counts as a ratio of 1.
  */
 export function medianRatioInterval(a: readonly number[], b: readonly number[], opts: RatioIntervalOptions = {}): RatioInterval | null {
   const floor = opts.floor ?? 0;
@@ -48,12 +49,16 @@ export function medianRatioInterval(a: readonly number[], b: readonly number[], 
   const resamples = opts.resamples ?? 2000;
   const random = opts.random ?? Math.random;
   if (!(level > 0 && level < 1)) throw new RangeError('level: a number between 0 and 1');
+  if (!Number.isInteger(resamples) || resamples < 1) throw new RangeError('resamples: a whole number of 1 or more');
+  if ([...a, ...b].some((x) => Number.isNaN(x))) throw new RangeError('values: numbers, not NaN');
   const fa = a.map((x) => Math.max(x, floor));
   const fb = b.map((x) => Math.max(x, floor));
   if (!fa.length || !fb.length) return null;
   const ratioOf = (x: readonly number[], y: readonly number[]) => {
+    const mx = median(x);
     const my = median(y);
-    return my > 0 ? median(x) / my : null;
+    if (my > 0) return mx === Infinity && my === Infinity ? 1 : mx / my;
+    return mx === 0 ? 1 : null;
   };
   const ratio = ratioOf(fa, fb);
   if (ratio === null) return null;
@@ -68,8 +73,13 @@ export function medianRatioInterval(a: readonly number[], b: readonly number[], 
   return { ratio, low: at((1 - level) / 2), high: at((1 + level) / 2), n: [fa.length, fb.length] };
 }
 
-/** A target "at most `limit`" against an interval: met (all of it at or below), missed (all above), or open. */
-export function judgeAtMost(interval: RatioInterval, limit: number): 'met' | 'missed' | 'open' {
+/**
+ * A target "at most `limit`" against an interval: met (all of it at or below), missed (all
+ * above), or open; open too with fewer than `minCalls` a side (default 8), where a bootstrap of
+ * a median can only land between the few values there are and covers far less than it says.
+ */
+export function judgeAtMost(interval: RatioInterval, limit: number, minCalls = 8): 'met' | 'missed' | 'open' {
+  if (Math.min(...interval.n) < minCalls) return 'open';
   if (interval.high <= limit) return 'met';
   if (interval.low > limit) return 'missed';
   return 'open';

@@ -46,3 +46,18 @@ export function childNices(pid: number): { pid: number; comm: string; nice: numb
   }
   return out;
 }
+
+/**
+ * Whether this process may set a thread's nice value down to `nice` (Linux, sched(7)): with
+ * CAP_SYS_NICE in its effective set (root, unless a container dropped it), or when its
+ * RLIMIT_NICE allows it (the ceiling is 20 less the limit).
+ */
+export function mayRaiseTo(nice: number): boolean {
+  const status = readFileSync('/proc/self/status', 'utf8');
+  const capEff = /^CapEff:\s*([0-9a-f]+)/m.exec(status)?.[1];
+  const CAP_SYS_NICE = 23n;
+  if (capEff && ((BigInt(`0x${capEff}`) >> CAP_SYS_NICE) & 1n) === 1n) return true;
+  const limit = /^Max nice priority\s+(\S+)/m.exec(readFileSync('/proc/self/limits', 'utf8'))?.[1];
+  const rlim = limit === undefined ? 0 : limit === 'unlimited' ? 40 : Number(limit);
+  return nice >= 20 - rlim;
+}

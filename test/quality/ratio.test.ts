@@ -27,8 +27,23 @@ describe('medianRatioInterval', () => {
     expect(judgeAtMost(clearlyUnder, 1.2)).toBe('met');
     const clearlyOver = medianRatioInterval([200, 205, 195, 210, 190, 200, 202, 198], [100, 101, 99, 100, 102, 98, 100, 101], { random: seededRandom(5) })!;
     expect(judgeAtMost(clearlyOver, 1.2)).toBe('missed');
-    const scattered = medianRatioInterval([110, 180, 95, 150, 130], [100, 140, 90, 120, 115], { random: seededRandom(6) })!;
+    const scattered = medianRatioInterval([110, 180, 95, 150, 130, 240, 105, 125], [100, 140, 90, 120, 115, 110, 160, 95], { random: seededRandom(6) })!;
+    expect(scattered.low).toBeLessThan(1.2);
+    expect(scattered.high).toBeGreaterThan(1.2);
     expect(judgeAtMost(scattered, 1.2)).toBe('open');
+    // Three calls a side that agree: the interval is narrow, but three calls settle nothing.
+    const few = medianRatioInterval([100, 100, 100], [100, 100, 100], { random: seededRandom(8) })!;
+    expect([few.low, few.high]).toEqual([1, 1]);
+    expect(judgeAtMost(few, 1.2)).toBe('open');
+    expect(judgeAtMost(few, 1.2, 3)).toBe('met');
+  });
+
+  it('counts a call that showed nothing (Infinity) as the worst, and two zero medians as 1x', () => {
+    const r = medianRatioInterval([150, 160, Infinity, Infinity, Infinity], [150, 160, 170, 150, 160], { random: seededRandom(9) })!;
+    expect(r.ratio).toBe(Infinity);
+    expect(medianRatioInterval([0, 0], [0, 0])).toMatchObject({ ratio: 1, low: 1, high: 1 });
+    expect(() => medianRatioInterval([Number.NaN], [1])).toThrow(RangeError);
+    expect(() => medianRatioInterval([1], [1], { resamples: 0 })).toThrow(RangeError);
   });
 
   it('holds values at the floor, and has no ratio without values or against a zero median', () => {
