@@ -45,7 +45,8 @@
 import os from 'node:os';
 import { measureCall } from '../src/lab/call-quality.js';
 import { NETWORK_PROFILE_NAMES, parseNetworkProfile, seededRandom } from '../src/lab/index.js';
-import { judgeAtMost, median, medianRatioInterval } from '../src/quality/index.js';
+import { median } from '../src/probe/stats.js';
+import { judgeAtMost, medianRatioInterval } from '../src/quality/index.js';
 import { resolveFfmpeg } from '../src/peer/index.js';
 import { measureBrowserCall } from '../test/helpers/browser-call-quality.js';
 import { buildWebClient, launchChromium } from '../test/helpers/browsers.js';

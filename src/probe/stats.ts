@@ -1,7 +1,7 @@
 /** Small statistics over timing samples. */
 
 /** Median of numbers (the mean of the middle two for an even count). */
-export function median(xs: number[]): number {
+export function median(xs: readonly number[]): number {
   const s = [...xs].sort((a, b) => a - b);
   const mid = s.length >> 1;
   return s.length % 2 ? s[mid]! : (s[mid - 1]! + s[mid]!) / 2;

@@ -7,6 +7,7 @@
  * resamples' medians, many times; the interval is the middle `level` of those ratios) says
  * whether a run's calls settle the target or leave it open. Pure TypeScript.
  */
+import { median } from '../probe/stats.js';
 
 /** A ratio of medians and the bootstrap interval around it. */
 export interface RatioInterval {
@@ -28,14 +29,6 @@ export interface RatioIntervalOptions {
   resamples?: number;
   /** A random number in [0, 1): pass a seeded one for a result that replays (default Math.random). */
   random?: () => number;
-}
-
-/** The median of a non-empty list (the mean of the middle two for an even count). */
-export function median(values: readonly number[]): number {
-  if (!values.length) throw new RangeError('median of no values');
-  const v = [...values].sort((x, y) => x - y);
-  const m = v.length >> 1;
-  return v.length % 2 ? v[m]! : (v[m - 1]! + v[m]!) / 2;
 }
 
 /**
