@@ -6,6 +6,13 @@
  * A standing queue is what a viewer feels as lag, and it shows here within a few packets, before
  * the trend filter of the estimate is sure; the ladder (src/peer/ladder.ts) steps down when it
  * grows long. Pure: times in ms, passed in.
+ *
+ * Packets are compared with packets of about their size ({@link sizeClass}): a packet's one-way
+ * delay includes its own time on the narrowest link (32 ms for 1,200 bytes at 300 kbit/s), so a
+ * base set by small packets made a window of large ones read as a queue. On the 3 fps
+ * keep-alive rung every packet of the half second was a full one and the meter read 18-50 ms
+ * of queue on an empty 300 kbit/s link, never under the 20 ms a step up needs: the call stayed
+ * on the keep-alive to its end (one call in ten under the lab's `low-upload`).
  */
 
 import type { BandwidthEstimator } from './bandwidth/estimator.js';
@@ -29,25 +36,44 @@ const MIN_LOST = 4;
  * count, and 5 lost of 40 (12%) under 5% random loss is chance, not a path that loses more.
  */
 const MIN_REPORTED = 60;
+/** Packet sizes within this many bytes of each other are one class: 8 ms apart at most at 300 kbit/s, ms. */
+const SIZE_CLASS_BYTES = 300;
+/** Sizes from this class on are one class (full packets of a frame), bytes / {@link SIZE_CLASS_BYTES}. */
+const LAST_SIZE_CLASS = 3;
+/**
+ * A class's own base counts once it has this much history, s: a class first seen in a standing
+ * queue would take that queue for its base. Until then it is measured from the base of all sizes
+ * (which can only overstate its queue).
+ */
+const CLASS_HISTORY_MS = 2000;
+
+/** The size class of a packet of `sizeBytes` (-1: size not known). */
+function sizeClass(sizeBytes: number | undefined): number {
+  return sizeBytes === undefined ? -1 : Math.min(LAST_SIZE_CLASS, Math.floor(sizeBytes / SIZE_CLASS_BYTES));
+}
+
+/** A one-way delay sample, ms, and its packet's size class. */
+interface Sample { owd: number; cls: number }
 
 /** Measures the queueing delay of our packets. */
 export class QueueDelayMeter {
-  readonly #sent = new Map<number, number>();
+  /** Packets sent and not yet reported: send time and size class, by transport-wide number. */
+  readonly #sent = new Map<number, { at: number; cls: number }>();
   /** (time, one-way delay) samples of the current window. */
-  #recent: { at: number; owd: number }[] = [];
+  #recent: (Sample & { at: number })[] = [];
   /** (send time, one-way delay) of the packets reported over the last {@link SENT_WINDOW_MS}. */
-  #bySent: { sentAt: number; owd: number }[] = [];
-  /** Minimum one-way delay per second, for the base window. */
-  #minima: { second: number; owd: number }[] = [];
+  #bySent: (Sample & { sentAt: number })[] = [];
+  /** Per size class: minimum one-way delay per second, for the base window, and since when the class has been seen. */
+  readonly #classes = new Map<number, { since: number; minima: { second: number; owd: number }[] }>();
   #lastAt = -Infinity;
   /** The send time of the newest packet the feedback reported (arrived or lost). */
   #reportedUpTo: number | null = null;
   /** Reported packets of the loss window: when, and whether lost. */
   #reports: { at: number; sentAt: number; lost: boolean }[] = [];
 
-  /** A packet left: its transport-wide number (16 bits) and send time. */
-  onSent(seq: number, sentAtMs: number): void {
-    this.#sent.set(seq & 0xffff, sentAtMs);
+  /** A packet left: its transport-wide number (16 bits), send time and, when known, size on the wire. */
+  onSent(seq: number, sentAtMs: number, sizeBytes?: number): void {
+    this.#sent.set(seq & 0xffff, { at: sentAtMs, cls: sizeClass(sizeBytes) });
     if (this.#sent.size > 4096) {
       // Keep the newest; a number comes back after 65,536 packets, long after its feedback.
       const first = this.#sent.keys().next().value;
@@ -57,27 +83,55 @@ export class QueueDelayMeter {
 
   /** Feedback arrived at `nowMs`: packets with their arrival time in the receiver's clock (null: lost). */
   onFeedback(results: readonly { seq: number; arrivalMs: number | null }[], nowMs: number): void {
+    const second = Math.floor(nowMs / 1000);
     for (const r of results) {
-      const sent = this.#sent.get(r.seq & 0xffff);
-      if (sent === undefined) continue;
+      const packet = this.#sent.get(r.seq & 0xffff);
+      if (packet === undefined) continue;
+      const { at: sent, cls } = packet;
       if (this.#reportedUpTo === null || sent > this.#reportedUpTo) this.#reportedUpTo = sent;
       this.#reports.push({ at: nowMs, sentAt: sent, lost: r.arrivalMs === null });
-      if (r.arrivalMs === null) { this.#sent.delete(r.seq & 0xffff); continue; }
       this.#sent.delete(r.seq & 0xffff);
+      if (r.arrivalMs === null) continue;
       const owd = r.arrivalMs - sent;
-      this.#recent.push({ at: nowMs, owd });
-      this.#bySent.push({ sentAt: sent, owd });
-      const second = Math.floor(nowMs / 1000);
-      const last = this.#minima[this.#minima.length - 1];
+      this.#recent.push({ at: nowMs, owd, cls });
+      this.#bySent.push({ sentAt: sent, owd, cls });
+      let c = this.#classes.get(cls);
+      if (!c) this.#classes.set(cls, (c = { since: nowMs, minima: [] }));
+      const minima = c.minima;
+      const last = minima[minima.length - 1];
       if (last && last.second === second) last.owd = Math.min(last.owd, owd);
-      else this.#minima.push({ second, owd });
+      else minima.push({ second, owd });
     }
     this.#lastAt = nowMs;
     this.#recent = this.#recent.filter((s) => nowMs - s.at <= CURRENT_WINDOW_MS);
     this.#reports = this.#reports.filter((s) => nowMs - s.at <= LOSS_WINDOW_MS);
     if (this.#bySent.length > 2048) this.#bySent = this.#bySent.slice(-1024);
     const oldest = Math.floor((nowMs - BASE_WINDOW_MS) / 1000);
-    while (this.#minima.length && this.#minima[0]!.second < oldest) this.#minima.shift();
+    for (const [cls, c] of this.#classes) {
+      while (c.minima.length && c.minima[0]!.second < oldest) c.minima.shift();
+      if (!c.minima.length) this.#classes.delete(cls);
+    }
+  }
+
+  /**
+   * The queue that `samples` met, ms: for each size class among them, the smallest of its one-way
+   * delays less that class's base (the base of all sizes while the class is young, see
+   * {@link CLASS_HISTORY_MS}); the least of those, as a standing queue delays every packet. Null
+   * with no samples or no base.
+   */
+  #queueOf(samples: readonly Sample[], nowMs: number): number | null {
+    if (!samples.length || !this.#classes.size) return null;
+    const current = new Map<number, number>();
+    for (const x of samples) if (x.owd < (current.get(x.cls) ?? Infinity)) current.set(x.cls, x.owd);
+    let all = Infinity;
+    for (const c of this.#classes.values()) for (const m of c.minima) if (m.owd < all) all = m.owd;
+    let queue = Infinity;
+    for (const [cls, owd] of current) {
+      const c = this.#classes.get(cls);
+      const own = c && nowMs - c.since >= CLASS_HISTORY_MS ? Math.min(...c.minima.map((m) => m.owd)) : all;
+      queue = Math.min(queue, owd - own);
+    }
+    return Math.max(0, queue);
   }
 
   /**
@@ -110,20 +164,15 @@ export class QueueDelayMeter {
    * last moments of what it sent: by then its excess has piled up. Null when none was reported.
    */
   queueOfSent(fromMs: number, toMs: number): number | null {
-    if (!this.#minima.length) return null;
     const cutoff = (this.#bySent[this.#bySent.length - 1]?.sentAt ?? 0) - SENT_WINDOW_MS;
     if (this.#bySent.length && this.#bySent[0]!.sentAt < cutoff) this.#bySent = this.#bySent.filter((x) => x.sentAt >= cutoff);
-    let min = Infinity;
-    for (const x of this.#bySent) if (x.sentAt >= fromMs && x.sentAt <= toMs && x.owd < min) min = x.owd;
-    if (min === Infinity) return null;
-    return Math.max(0, min - Math.min(...this.#minima.map((m) => m.owd)));
+    return this.#queueOf(this.#bySent.filter((x) => x.sentAt >= fromMs && x.sentAt <= toMs), this.#lastAt);
   }
 
   /** The queueing delay now, ms; null before any feedback or when feedback stopped a second ago. */
   queueMs(nowMs: number): number | null {
-    if (!this.#recent.length || !this.#minima.length || nowMs - this.#lastAt > 1000) return null;
-    const base = Math.min(...this.#minima.map((m) => m.owd));
-    return Math.max(0, Math.min(...this.#recent.map((s) => s.owd)) - base);
+    if (nowMs - this.#lastAt > 1000) return null;
+    return this.#queueOf(this.#recent, nowMs);
   }
 }
 
@@ -135,7 +184,7 @@ export class QueueDelayMeter {
 export function tapQueueMeter(estimator: BandwidthEstimator, meter: QueueDelayMeter, onFeedback?: (nowMs: number) => void): void {
   const sent = estimator.onPacketSent.bind(estimator);
   const fed = estimator.onTransportFeedback.bind(estimator);
-  estimator.onPacketSent = (p) => { meter.onSent(p.seq, p.sentAtMs); sent(p); };
+  estimator.onPacketSent = (p) => { meter.onSent(p.seq, p.sentAtMs, p.sizeBytes); sent(p); };
   estimator.onTransportFeedback = (results, nowMs, sameBase) => {
     meter.onFeedback(results, nowMs);
     onFeedback?.(nowMs);

@@ -458,7 +458,56 @@ describe('QueueDelayMeter', () => {
     m.onFeedback(Array.from({ length: 40 }, (_, i) => ({ seq: 40 + i, arrivalMs: i % 8 === 0 ? null : 6000 + i * 10 })), 1000);
     expect(m.lossFraction(1000)).toBe(0.125);
   });
+
+  it('compares packets with packets of their size: the full packets of the 3 fps keep-alive on an empty link are no queue', () => {
+    const m = new QueueDelayMeter();
+    const seq = { n: 0 };
+    // 15 fps frames of a full packet and a tail, or one short packet; then the keep-alive's two full packets a third of a second.
+    let t = sendFrames(m, seq, 0, 4000, 66, [[1200, 250], [400]]);
+    expect(m.queueMs(t)).toBeLessThan(2);
+    t = sendFrames(m, seq, t, 8000, 333, [[1200, 1100]]);
+    // Against the tails' base the full packets read 25 ms (their longer time on the link), past the 20 ms a step up needs.
+    expect(m.queueMs(t)).toBeLessThan(2);
+    // A padding probe's small packets are measured against small packets too.
+    const probeFrom = t;
+    t = sendFrames(m, seq, t, t + 250, 20, [[270]]);
+    expect(m.queueOfSent(probeFrom, t)).toBeLessThan(2);
+  });
+
+  it('a standing queue shows whatever the sizes, also in a size class first seen in it', () => {
+    const m = new QueueDelayMeter();
+    const seq = { n: 0 };
+    let t = sendFrames(m, seq, 0, 4000, 66, [[1200, 250], [400]]);
+    t = sendFrames(m, seq, t, t + 600, 66, [[1200, 250], [400]], 120);
+    expect(m.queueMs(t)).toBeGreaterThanOrEqual(119);
+    // Medium packets never seen before, in the queue: measured against the base of all sizes, not their own.
+    t = sendFrames(m, seq, t, t + 1500, 66, [[700]], 120);
+    expect(m.queueMs(t)).toBeGreaterThanOrEqual(119);
+    const from = t;
+    t = sendFrames(m, seq, t, t + 250, 20, [[700]], 150);
+    expect(m.queueOfSent(from, t)).toBeGreaterThanOrEqual(149);
+  });
 });
+
+/**
+ * Frames through a 300 kbit/s bottleneck with a 30 ms path and `queueMs` of standing queue: each
+ * packet's one-way delay is the path, the queue, and its own time on the link behind the packets
+ * of its frame sent before it (as the lab's link and a real uplink delay them). The frames' packet
+ * sizes are taken from `frames` in turn.
+ */
+function sendFrames(m: QueueDelayMeter, seq: { n: number }, from: number, to: number, everyMs: number, frames: readonly (readonly number[])[], queueMs = 0): number {
+  let t = from;
+  for (let i = 0; t < to; t += everyMs, i++) {
+    let wire = 0;
+    const results = frames[i % frames.length]!.map((size) => {
+      wire += (size * 8) / 300;
+      m.onSent(seq.n, t, size);
+      return { seq: seq.n++, arrivalMs: t + 30 + queueMs + wire };
+    });
+    m.onFeedback(results, t + 30 + queueMs + wire + 20);
+  }
+  return t;
+}
 
 /** A stand-in for a werift track: keeps copies of what the fan-out writes. */
 function recordingTrack(): MediaStreamTrack & { packets: Buffer[] } {
