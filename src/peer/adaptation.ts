@@ -41,6 +41,12 @@ const PACE_FLOOR_KBPS = 300;
  * frame sent at once queues at the bottleneck and the audio behind it waits.
  */
 const PACE_WIDE_BURST_MS = 40;
+/**
+ * A Sender Report met the queue that the video sent within this long after it met, ms (a frame
+ * interval at 15 fps, and more: packets behind it in the uplink wait as long as it did, less
+ * their gap).
+ */
+const REPORT_QUEUE_SPAN_MS = 70;
 /** How often padding goes out while a padding probe is on, ms. */
 const PAD_TICK_MS = 20;
 
@@ -232,7 +238,9 @@ export class VideoAdaptation {
       nacked: this.#resends.reduce((n, c) => n + c.requested, 0),
       lossFraction: this.#queue.lossFraction(now),
       queueMs,
-      baseRttMs: this.estimator.baseRttMs,
+      rttMs: this.estimator.rttMs,
+      rttAtMs: this.estimator.rttAtMs,
+      rttQueueMs: this.#reportQueueMs(),
     });
     if (want === this.#fecOn) return;
     this.#fecOn = want;
@@ -240,6 +248,15 @@ export class VideoAdaptation {
     this.#source.setFec(this.#sink, want);
     this.controller.setVideoOverhead(want ? FEC_SHARE : 0);
     this.#onChange?.(this.snapshot());
+  }
+
+  /**
+   * The queue in our uplink that the Sender Report behind the latest round trip met, ms: the least
+   * the video sent in the {@link REPORT_QUEUE_SPAN_MS} after it met (null: not known).
+   */
+  #reportQueueMs(): number | null {
+    const sent = this.estimator.rttSentAtMs;
+    return sent === undefined ? null : this.#queue.queueOfSent(sent, sent + REPORT_QUEUE_SPAN_MS);
   }
 
   /** Sets the sink's pacing rate from the rungs it carries and goes to, and the probe's padding. */

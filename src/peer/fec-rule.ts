@@ -7,18 +7,25 @@
  *   {@link FEC_LOSS_KEEP_MS}: a resend then comes too late to keep the picture moving (a freeze at
  *   15 fps is a gap of about 220 ms), where an FEC packet after every frame or two rebuilds a lost
  *   packet within a frame interval. On a short path the resend is fast enough and FEC would only
- *   cost bandwidth. The round trip is the path's own (the least lately,
- *   `BandwidthEstimator.baseRttMs`), not the latest: under `low-upload` (80 ms) a queue of our own
- *   video made it 206 ms, FEC went on, added its quarter to a full uplink, and the ladder fell to
- *   its keep-alive rung for the rest of the call. A call starts as if a packet had just been lost:
- *   a long path is protected until 30 s without a loss show it need not be (under `3g`, a freeze
- *   of 358 ms at the call's first loss, before FEC was on).
+ *   cost bandwidth. The round trip is the path's own: each report's less the queue its Sender
+ *   Report met in our uplink (it waits there like our media: the queue the media sent just after
+ *   it met, from the transport-wide feedback), the least of the last {@link FEC_LOSS_KEEP_MS}'s,
+ *   once there are {@link MIN_PATH_RTTS} of them. A call starts as if a packet had just been
+ *   lost: a long path is protected until 30 s without a loss show it need not be (under `3g`, a
+ *   freeze of 358 ms at the call's first loss, before FEC was on). Under `low-upload` (60 ms) the first reports waited
+ *   behind the start's keyframes and first probe and read 150-310 ms, while the queue meter, which
+ *   reads a standing queue and not a burst's, read under 30. Taken as the path's at a tick the
+ *   queue read short (the rule before), they turned FEC on in 5 calls of 34: on the 150 kbit/s
+ *   rung its packet per two frames added 45% to a full 300 kbit/s uplink, the queue passed 150 ms,
+ *   and each of those calls fell to the 3 fps keep-alive rung (freeze 0.03-0.18, p95 up to 600 ms).
  * - **A lossy hop.** At any round trip, {@link FEC_MIN_LOSS} of our packets lost with no queue
  *   behind it (a lossy hop, not a full bottleneck, whose drops FEC would only add to): under the
  *   lab's `lossy-5` a resend comes within 60 ms, but a frame waits for it, two or three a second.
  *   The queue must have been short since before the lost packets left ({@link FEC_CALM_FOR_MS}).
  */
 const FEC_MIN_RTT_MS = 150;
+/** Reports of the path's round trip needed before it counts (one may have met a queue the feedback had not told of yet). */
+const MIN_PATH_RTTS = 2;
 export const FEC_LOSS_KEEP_MS = 30_000;
 const FEC_MIN_LOSS = 0.03;
 /** A queue shorter than this, ms, is no bottleneck's. */
@@ -44,8 +51,12 @@ export interface FecInputs {
   lossFraction: number;
   /** How long our packets wait in the path's queue now, ms (null: not known). */
   queueMs: number | null;
-  /** The path's own round trip, ms (undefined: no report yet). */
-  baseRttMs: number | undefined;
+  /** The latest round trip from a receiver report, ms (undefined: no report yet). */
+  rttMs: number | undefined;
+  /** When that report came, ms, the clock of `now` (undefined: no report yet). */
+  rttAtMs: number | undefined;
+  /** The queue in our uplink that report's Sender Report met, ms (null or undefined: not known, and the report does not count). */
+  rttQueueMs?: number | null | undefined;
 }
 
 /** Decides, tick by tick, whether FEC is wanted (`auto`), or says what it was told (`on`, `off`). */
@@ -57,13 +68,10 @@ export class FecRule {
   #heavyLossAt = -Infinity;
   /** The last tick the queue was long or not known (the first tick's, as nothing was known before). */
   #queuedAt: number | null = null;
-  /**
-   * The path's own round trip as read at the last tick our queue was short (undefined: none yet).
-   * At a call's start every report may have waited behind the start's keyframes: under
-   * `low-upload` (60 ms) the first reports read 160-200 ms, FEC went on, added its quarter to the
-   * full uplink, and the queue's 160 ms took the ladder to its keep-alive rung for 3 s.
-   */
-  #calmRttMs: number | undefined;
+  /** The path's round trips (reports less the queue they met) of the last {@link FEC_LOSS_KEEP_MS}, and when. */
+  #pathRtts: { ms: number; at: number }[] = [];
+  /** When the last report the rule looked at came. */
+  #rttSeenAt: number | undefined;
 
   constructor(mode: 'auto' | 'on' | 'off' = 'auto') { this.#mode = mode; }
 
@@ -71,11 +79,16 @@ export class FecRule {
   update(now: number, inputs: FecInputs): boolean {
     if (this.#lossAt === null || inputs.nacked > this.#nackedBefore) this.#lossAt = now;
     this.#nackedBefore = inputs.nacked;
+    if (inputs.rttMs !== undefined && inputs.rttAtMs !== undefined && inputs.rttAtMs !== this.#rttSeenAt) {
+      this.#rttSeenAt = inputs.rttAtMs;
+      const q = inputs.rttQueueMs;
+      if (q !== null && q !== undefined) this.#pathRtts.push({ ms: Math.max(0, inputs.rttMs - q), at: now });
+    }
+    while (this.#pathRtts.length && now - this.#pathRtts[0]!.at > FEC_LOSS_KEEP_MS) this.#pathRtts.shift();
     if (this.#queuedAt === null || inputs.queueMs === null || inputs.queueMs >= FEC_CALM_QUEUE_MS) this.#queuedAt = now;
     if (inputs.lossFraction >= FEC_MIN_LOSS && now - this.#queuedAt >= FEC_CALM_FOR_MS) this.#heavyLossAt = now;
     if (this.#mode !== 'auto') return this.#mode === 'on';
-    if (inputs.queueMs !== null && inputs.queueMs < FEC_CALM_QUEUE_MS && inputs.baseRttMs !== undefined) this.#calmRttMs = inputs.baseRttMs;
-    const rtt = this.#calmRttMs;
+    const rtt = this.#pathRtts.length >= MIN_PATH_RTTS ? Math.min(...this.#pathRtts.map((r) => r.ms)) : undefined;
     return now - this.#heavyLossAt < FEC_LOSS_KEEP_MS
       || (rtt !== undefined && rtt >= FEC_MIN_RTT_MS && now - this.#lossAt < FEC_LOSS_KEEP_MS);
   }

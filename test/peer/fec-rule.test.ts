@@ -2,51 +2,62 @@ import { describe, expect, it } from 'vitest';
 import { FecRule, FEC_LOSS_KEEP_MS } from '../../src/peer/fec-rule.js';
 import { fecAfterFrame } from '../../src/peer/media-source.js';
 
-const calm = { nacked: 0, lossFraction: 0, queueMs: 5, baseRttMs: 300 };
+/** A tick's inputs with no queue, no loss, and the receiver report of `rttMs` that came at `rttAtMs`, its Sender Report through an empty queue. */
+const calm = (rttMs: number | undefined, rttAtMs?: number) => ({ nacked: 0, lossFraction: 0, queueMs: 5, rttMs, rttAtMs: rttMs === undefined ? undefined : rttAtMs ?? 0, rttQueueMs: 0 });
 
 describe('FecRule', () => {
   it('protects a long path from the call\'s start, and lets go 30 s after the last loss', () => {
     const rule = new FecRule('auto');
-    expect(rule.update(0, { ...calm, baseRttMs: undefined })).toBe(false); // no round trip known yet
-    expect(rule.update(1000, calm)).toBe(true); // long: presumed lossy from the start
-    expect(rule.update(FEC_LOSS_KEEP_MS - 1, calm)).toBe(true);
-    expect(rule.update(FEC_LOSS_KEEP_MS, calm)).toBe(false); // 30 s and nothing lost
-    expect(rule.update(40_000, { ...calm, nacked: 1 })).toBe(true);
-    expect(rule.update(40_000 + FEC_LOSS_KEEP_MS - 1, { ...calm, nacked: 1 })).toBe(true);
-    expect(rule.update(40_000 + FEC_LOSS_KEEP_MS, { ...calm, nacked: 1 })).toBe(false);
+    expect(rule.update(0, calm(undefined))).toBe(false); // no round trip known yet
+    expect(rule.update(1000, calm(300, 1000))).toBe(false); // one report is not enough to tell
+    expect(rule.update(2000, calm(290, 2000))).toBe(true); // long: presumed lossy from the start
+    expect(rule.update(FEC_LOSS_KEEP_MS - 1, calm(290, 2000))).toBe(true);
+    expect(rule.update(FEC_LOSS_KEEP_MS, calm(290, 2000))).toBe(false); // 30 s and nothing lost
+    // A report a second; a loss at 40 s protects the next 30 s.
+    for (let t = 31_000; t <= 40_000 + FEC_LOSS_KEEP_MS; t += 1000) {
+      expect(rule.update(t, { ...calm(300, t), nacked: t >= 40_000 ? 1 : 0 })).toBe(t >= 40_000 && t < 40_000 + FEC_LOSS_KEEP_MS);
+    }
   });
 
-  it('leaves FEC off where only our own queue made the round trip long (low-upload: 80 ms path, 206 ms with the queue)', () => {
+  it('leaves FEC off where only our own queue made the round trip long (low-upload: 60 ms path, 150-310 ms behind the start\'s queue)', () => {
     const rule = new FecRule('auto');
-    // baseRttMs is what the estimator keeps: the path's 80 ms, whatever the latest report says.
-    for (let t = 0, n = 1; t < 10_000; t += 250, n++) expect(rule.update(t, { nacked: n, lossFraction: 0.01, queueMs: 120, baseRttMs: 80 })).toBe(false);
-    // A long round trip read while our queue is long is not the path's either (a call's start,
-    // every report behind the start's keyframes)...
-    expect(rule.update(10_250, { nacked: 50, lossFraction: 0.01, queueMs: 120, baseRttMs: 206 })).toBe(false);
-    // ...one read with the queue short is.
-    expect(rule.update(10_500, { nacked: 51, lossFraction: 0.01, queueMs: 10, baseRttMs: 206 })).toBe(true);
-    expect(rule.update(10_750, { nacked: 52, lossFraction: 0.01, queueMs: 120, baseRttMs: 206 })).toBe(true);
+    // Reports of a long round trip whose Sender Reports met our queue: the path's is what is left.
+    for (let t = 0, n = 1; t < 3000; t += 200, n++) expect(rule.update(t, { nacked: n, lossFraction: 0.01, queueMs: 120, rttMs: 206, rttAtMs: t, rttQueueMs: 140 })).toBe(false);
+    // Also when the queue meter reads short at the tick: a burst (the start's keyframes, a probe) that the report met.
     const start = new FecRule('auto');
-    expect(start.update(0, { nacked: 0, lossFraction: 0, queueMs: 160, baseRttMs: 190 })).toBe(false);
-    expect(start.update(250, { nacked: 0, lossFraction: 0, queueMs: null, baseRttMs: 190 })).toBe(false);
-    expect(start.update(500, { nacked: 0, lossFraction: 0, queueMs: 8, baseRttMs: 62 })).toBe(false);
+    expect(start.update(0, { nacked: 0, lossFraction: 0, queueMs: null, rttMs: undefined, rttAtMs: undefined })).toBe(false);
+    expect(start.update(1000, { nacked: 0, lossFraction: 0, queueMs: 8, rttMs: 261, rttAtMs: 950, rttQueueMs: 190 })).toBe(false);
+    expect(start.update(1200, { nacked: 0, lossFraction: 0, queueMs: 18, rttMs: 257, rttAtMs: 1150, rttQueueMs: 185 })).toBe(false);
+    // One report that reads long now and then (a queue the feedback had not told of yet) is outweighed by the rest.
+    expect(start.update(2200, { nacked: 0, lossFraction: 0, queueMs: 8, rttMs: 180, rttAtMs: 2150, rttQueueMs: 0 })).toBe(false);
+    // A report whose queue is not known does not count.
+    const unknown = new FecRule('auto');
+    for (let t = 0; t < 4000; t += 1000) expect(unknown.update(t, { ...calm(300, t), rttQueueMs: null })).toBe(false);
+    // Under 3g the reports met no queue and are long: FEC from the second on.
+    const long = new FecRule('auto');
+    expect(long.update(0, { nacked: 0, lossFraction: 0, queueMs: null, rttMs: undefined, rttAtMs: undefined })).toBe(false);
+    expect(long.update(1000, { ...calm(262, 950), rttQueueMs: 5 })).toBe(false);
+    expect(long.update(2000, calm(270, 1950))).toBe(true);
+    // The path got longer: once the short reports are 30 s old, the long ones count.
+    for (let t = 2400; t < 30_000; t += 1000) start.update(t, { nacked: 1, lossFraction: 0, queueMs: 8, rttMs: 240, rttAtMs: t, rttQueueMs: 0 });
+    expect(start.update(32_400, { nacked: 2, lossFraction: 0, queueMs: 8, rttMs: 240, rttAtMs: 32_400, rttQueueMs: 0 })).toBe(true);
   });
 
   it('turns FEC on for a lossy hop at any round trip, but not for the drops of a full queue, even once it drained', () => {
     const lossy = new FecRule('auto');
-    expect(lossy.update(0, { nacked: 3, lossFraction: 0, queueMs: 4, baseRttMs: 40 })).toBe(false);
-    expect(lossy.update(2000, { nacked: 3, lossFraction: 0.05, queueMs: 4, baseRttMs: 40 })).toBe(false); // not calm long enough to tell
-    expect(lossy.update(2500, { nacked: 3, lossFraction: 0.05, queueMs: 4, baseRttMs: 40 })).toBe(true);
+    expect(lossy.update(0, { nacked: 3, lossFraction: 0, queueMs: 4, rttMs: 40, rttAtMs: 0 })).toBe(false);
+    expect(lossy.update(2000, { nacked: 3, lossFraction: 0.05, queueMs: 4, rttMs: 40, rttAtMs: 0 })).toBe(false); // not calm long enough to tell
+    expect(lossy.update(2500, { nacked: 3, lossFraction: 0.05, queueMs: 4, rttMs: 40, rttAtMs: 0 })).toBe(true);
     const full = new FecRule('auto');
-    expect(full.update(0, { nacked: 3, lossFraction: 0.05, queueMs: 180, baseRttMs: 40 })).toBe(false);
-    expect(full.update(250, { nacked: 3, lossFraction: 0.05, queueMs: null, baseRttMs: 40 })).toBe(false);
+    expect(full.update(0, { nacked: 3, lossFraction: 0.05, queueMs: 180, rttMs: 40, rttAtMs: 0 })).toBe(false);
+    expect(full.update(250, { nacked: 3, lossFraction: 0.05, queueMs: null, rttMs: 40, rttAtMs: 0 })).toBe(false);
     // The ladder stepped down and the queue drained while its drops are still counted.
-    for (let t = 500; t < 2750; t += 250) expect(full.update(t, { nacked: 3, lossFraction: 0.05, queueMs: 3, baseRttMs: 40 })).toBe(false);
+    for (let t = 500; t < 2750; t += 250) expect(full.update(t, { nacked: 3, lossFraction: 0.05, queueMs: 3, rttMs: 40, rttAtMs: 0 })).toBe(false);
   });
 
   it("says what it was told under 'on' and 'off'", () => {
-    expect(new FecRule('on').update(0, { ...calm, baseRttMs: undefined })).toBe(true);
-    expect(new FecRule('off').update(0, { ...calm, nacked: 9, lossFraction: 0.2, queueMs: 0 })).toBe(false);
+    expect(new FecRule('on').update(0, calm(undefined))).toBe(true);
+    expect(new FecRule('off').update(0, { ...calm(300), nacked: 9, lossFraction: 0.2, queueMs: 0 })).toBe(false);
   });
 });
 

@@ -40,9 +40,14 @@ describe('the round trip from reception reports', () => {
     sender.lastSentSRTimestamp = nowS - 0.1;
     void (sender as unknown as RTCRtpSender).sendRtp(media());
     // The partner answers A, having held it 0.2 s (dlsr in 1/65536 s): a round trip of 0.3 s.
+    const before = performance.now();
     sender.onRtcp.execute(report(0xaaaa, 0.2 * 65536));
     expect(estimator.rttMs).toBeGreaterThan(290);
     expect(estimator.rttMs).toBeLessThan(360);
+    // When A left, on the clock the estimator's other inputs use (performance.now()): so the queue
+    // it met in our uplink can be read off the feedback about the media sent just after it.
+    expect(estimator.rttSentAtMs).toBeGreaterThan(before - 560);
+    expect(estimator.rttSentAtMs).toBeLessThan(performance.now() - 490);
     // One naming a report never sent gives none.
     const other = new BandwidthEstimator({ startKbps: 300 });
     const detach2 = attachEstimator(sender as unknown as RTCRtpSender, other);

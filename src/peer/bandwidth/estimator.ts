@@ -61,6 +61,8 @@ export interface ReceiverReportInput {
   fractionLost: number;
   /** Round-trip time, ms, when known. */
   rttMs?: number | undefined;
+  /** When the Sender Report it answers left, ms, the clock of the `nowMs` passed with it (when known). */
+  reportSentAtMs?: number | undefined;
 }
 
 interface SentRecord {
@@ -147,6 +149,8 @@ export class BandwidthEstimator {
   // REMB, RTT, result
   #remb: { kbps: number; atMs: number } | undefined;
   #rttMs: number | undefined;
+  #rttAtMs: number | undefined;
+  #rttSentAtMs: number | undefined;
   /**
    * For {@link baseRttMs}: the round trips of the last {@link BASE_RTT_WINDOW_MS} that no later
    * one undercuts, oldest (and least) first, so the least is always the first.
@@ -179,6 +183,10 @@ export class BandwidthEstimator {
   get delayState(): DelayState { return this.#delayState; }
   /** The latest round-trip time from a receiver report, ms; undefined until one arrived. */
   get rttMs(): number | undefined { return this.#rttMs; }
+  /** When {@link rttMs} came (the clock of the `nowMs` passed in); undefined until one did. */
+  get rttAtMs(): number | undefined { return this.#rttAtMs; }
+  /** When the Sender Report that {@link rttMs} answers left (the clock of `nowMs`); undefined when not known. */
+  get rttSentAtMs(): number | undefined { return this.#rttSentAtMs; }
   /**
    * The path's own round trip, ms: the least of the last {@link BASE_RTT_WINDOW_MS}'s reports
    * (undefined until one arrived). A queue our own video fills adds to {@link rttMs}; the least
@@ -261,6 +269,8 @@ export class BandwidthEstimator {
     }
     if (report.rttMs !== undefined && Number.isFinite(report.rttMs) && report.rttMs >= 0) {
       this.#rttMs = report.rttMs;
+      this.#rttAtMs = nowMs;
+      this.#rttSentAtMs = report.reportSentAtMs;
       while (this.#rtts.length && this.#rtts[this.#rtts.length - 1]!.rttMs >= report.rttMs) this.#rtts.pop();
       this.#rtts.push({ rttMs: report.rttMs, atMs: nowMs });
       while (nowMs - this.#rtts[0]!.atMs > BASE_RTT_WINDOW_MS) this.#rtts.shift();

@@ -240,19 +240,21 @@ export function attachEstimator(sender: RTCRtpSender, estimator: BandwidthEstima
     sentReports.set(lsr, internals.lastSentSRTimestamp);
     if (sentReports.size > SENT_REPORTS_KEPT) sentReports.delete(sentReports.keys().next().value!);
   };
-  const rttOf = (lsr: number, dlsr: number): number | undefined => {
+  /** The round trip a report says, and when the Sender Report it answers left (our clock, `now()`), when known. */
+  const rttOf = (lsr: number, dlsr: number): { rttMs?: number; reportSentAtMs?: number } => {
     noteReport();
     const sentAt = lsr ? sentReports.get(lsr) : undefined;
     if (sentAt !== undefined) {
-      const s = Date.now() / 1000 - sentAt - dlsr / 65536;
-      if (s >= 0 && s < 60) return s * 1000;
+      const wall = Date.now();
+      const s = wall / 1000 - sentAt - dlsr / 65536;
+      if (s >= 0 && s < 60) return { rttMs: s * 1000, reportSentAtMs: now() - (wall - sentAt * 1000) };
     }
-    return internals.rtt !== undefined ? internals.rtt * 1000 : undefined;
+    return internals.rtt !== undefined ? { rttMs: internals.rtt * 1000 } : {};
   };
   const onReports = (reports: readonly { ssrc: number; fractionLost: number; lsr: number; dlsr: number }[]): void => {
     for (const r of reports) {
       if (r.ssrc !== sender.ssrc) continue;
-      estimator.onReceiverReport({ fractionLost: r.fractionLost / 256, rttMs: rttOf(r.lsr, r.dlsr) }, now());
+      estimator.onReceiverReport({ fractionLost: r.fractionLost / 256, ...rttOf(r.lsr, r.dlsr) }, now());
     }
   };
   const disposers: Disposer[] = [
