@@ -13,8 +13,15 @@
  * peer (its node process and its ffmpeg encoders). `--cli-bin` runs another build's CLI (a
  * before/after in one run of the same page).
  *
+ * `--compare-bin OTHER` measures two CLI builds instead, against the same page: this one (or
+ * `--cli-bin`) and OTHER, `--rounds` times each in turn (ABBA order, so a drift of the machine
+ * falls on both), and prints each build's medians, the ratio of this build's to OTHER's with its
+ * 90% bootstrap interval over the calls (src/quality/ratio.ts), and whether the calls show it
+ * faster, slower, or no difference. A call that shows no frame within 30 s counts as the slowest.
+ *
  *   npm run bench:connect -- [--calls 20] [--cpu-seconds 20] [--width 640 --height 480 --fps 15] [--codec vp8|h264]
  *     [--screening off|flag-only|blur-until-safe] [--cli-bin path/to/other/build/bin/chatzyo.js]
+ *     [--compare-bin path/to/before/bin/chatzyo.js --rounds 2]
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { readdirSync, readFileSync } from 'node:fs';
@@ -24,6 +31,8 @@ import type { Browser } from 'playwright-core';
 import { startServer } from '../test/helpers/server.js';
 import { buildWebClient, launchChromium, openChromiumPage, startIn, waitForStatus, type ChatPage } from '../test/helpers/browsers.js';
 import { until } from '../test/helpers/deadline.js';
+import { medianRatioInterval } from '../src/quality/index.js';
+import { seededRandom } from '../src/lab/index.js';
 import { quantile, stop, table } from './lib.js';
 
 const root = path.resolve(fileURLToPath(import.meta.url), '../..');
@@ -41,6 +50,9 @@ const CODEC = opt('codec', 'vp8');
 const SCREENING = opt('screening', 'blur-until-safe') as 'off' | 'flag-only' | 'blur-until-safe';
 /** The `chatzyo` the CLI side runs (another build's, to compare; default this checkout's). */
 const CLI_BIN = opt('cli-bin', path.join(root, 'bin/chatzyo.js'));
+/** Another build's `chatzyo` to compare this one with (no Chromium -> Chromium baseline then). */
+const COMPARE_BIN = args.includes('--compare-bin') ? opt('compare-bin', '') : null;
+const ROUNDS = Number(opt('rounds', '2'));
 const log = (s: string) => process.stderr.write(`[bench] ${s}\n`);
 
 /**
@@ -110,7 +122,7 @@ async function nextTiming(page: ChatPage, seen: Set<string>): Promise<Timing> {
 }
 
 /** utime + stime of a process, seconds (/proc/PID/stat fields 14 and 15). */
-function cpuSeconds(pid: number): number {
+function cpuSecondsOf(pid: number): number {
   try {
     const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
     const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
@@ -138,6 +150,36 @@ function summarize(name: string, t: Timing[]): (string | number)[] {
   return [name, String(t.length), ...q((x) => x.connectMs), ...q((x) => x.presentedMs), ...q((x) => x.firstFrameMs)];
 }
 
+/**
+ * `--compare-bin`: this build (CLI_BIN) and COMPARE_BIN in ABBA rounds against the same page;
+ * each build's medians and the ratio of this one's to the other's with its interval.
+ */
+async function compareBuilds(cliCalls: (bin: string) => Promise<{ times: Timing[] }>): Promise<void> {
+  const ours: Timing[] = [];
+  const theirs: Timing[] = [];
+  for (let r = 0; r < ROUNDS; r++) {
+    const order = r % 2 === 0 ? [CLI_BIN, COMPARE_BIN!] : [COMPARE_BIN!, CLI_BIN];
+    for (const bin of order) (bin === CLI_BIN ? ours : theirs).push(...(await cliCalls(bin)).times);
+  }
+  const random = seededRandom(1);
+  const row = (name: string, t: Timing[]) => summarize(name, t).slice(0, 6);
+  const interval = (f: (x: Timing) => number) => {
+    const i = medianRatioInterval(ours.map(f), theirs.map(f), { random })!;
+    const says = i.high < 1 ? 'faster' : i.low > 1 ? 'slower' : 'no difference found';
+    return [i.ratio, `${i.low.toFixed(2)}-${i.high.toFixed(2)}`, says];
+  };
+  process.stdout.write('\n' + table([
+    ['CLI build (ms from matched)', 'calls', 'connected p50', 'connected p95', 'first frame p50', 'first frame p95'],
+    row(`this (${path.relative(root, CLI_BIN)})`, ours),
+    row(`other (${COMPARE_BIN})`, theirs),
+  ]) + '\n\n');
+  process.stdout.write(table([
+    ['this / other, medians', 'ratio', '90% interval', 'the calls show this build'],
+    ['connected', ...interval((x) => x.connectMs)],
+    ['first frame shown', ...interval((x) => x.presentedMs)],
+  ]) + '\n');
+}
+
 async function main(): Promise<void> {
   const web = await buildWebClient();
   const server = await startServer({ webRoot: web.dir, rematchCooldownMs: 0, nextsPerMinute: 1000, messagesPerSecond: 500, screening: SCREENING });
@@ -149,39 +191,66 @@ async function main(): Promise<void> {
     pages.push(receiver);
     const seen = new Set<string>();
 
-    // ---- CLI -> Chromium
-    log(`CLI -> Chromium: ${CALLS} calls (${CODEC} ${WIDTH}x${HEIGHT}@${FPS})`);
-    await startIn(receiver, 'tamil');
-    await waitForStatus(receiver, /position 1/, 15_000, 'receiver waits');
-    cli = spawn(process.execPath, [CLI_BIN, 'connect', '--json', '--server', server.url, '--room', 'tamil',
-      '--codec', CODEC, '--width', WIDTH, '--height', HEIGHT, '--fps', FPS, '--no-audio'], { stdio: ['pipe', 'pipe', 'inherit'] });
-    let cliOut = '';
-    cli.stdout!.on('data', (d) => { cliOut += d; });
-    const cliTimes: Timing[] = [];
-    for (let i = 0; i < CALLS; i++) {
-      cliTimes.push(await nextTiming(receiver, seen));
-      if (i < CALLS - 1) await receiver.click('next');
+    let started = false;
+    /**
+     * `bin`'s CLI calls the receiver CALLS times (Next after each first frame); with `cpuSeconds`,
+     * the last call then stays up that long for the CLI's CPU per minute of streaming.
+     */
+    const cliCalls = async (bin: string, cpuSeconds?: number): Promise<{ times: Timing[]; nodeCpu: number; ffmpegCpu: number }> => {
+      log(`CLI -> Chromium: ${CALLS} calls (${CODEC} ${WIDTH}x${HEIGHT}@${FPS}, ${bin})`);
+      if (!started) await startIn(receiver, 'tamil');
+      started = true;
+      await waitForStatus(receiver, /position 1/, 15_000, 'receiver waits');
+      cli = spawn(process.execPath, [bin, 'connect', '--json', '--server', server.url, '--room', 'tamil',
+        '--codec', CODEC, '--width', WIDTH, '--height', HEIGHT, '--fps', FPS, '--no-audio'], { stdio: ['pipe', 'pipe', 'inherit'] });
+      let cliOut = '';
+      cli.stdout!.on('data', (d) => { cliOut += d; });
+      const times: Timing[] = [];
+      for (let i = 0; i < CALLS; i++) {
+        try {
+          times.push(await nextTiming(receiver, seen));
+        } catch (err) {
+          // Comparing builds: a call that never shows a frame counts as the slowest, and the next one goes on.
+          if (COMPARE_BIN === null) throw err;
+          log(`a call showed no frame within 30 s (${bin}): counted as the slowest`);
+          times.push({ connectMs: Infinity, firstFrameMs: Infinity, presentedMs: Infinity });
+          for (const id of Object.keys(await receiver.eval<Record<string, unknown>>('window.__bench.calls'))) seen.add(id);
+        }
+        if (i < CALLS - 1) await receiver.click('next');
+      }
+      let nodeCpu = 0;
+      let ffmpegCpu = 0;
+      if (cpuSeconds) {
+        const pid = cli.pid!;
+        const kids = childrenOf(pid);
+        const before = { node: cpuSecondsOf(pid), ffmpeg: kids.reduce((n, k) => n + cpuSecondsOf(k), 0), at: Date.now() };
+        log(`measuring CLI CPU for ${cpuSeconds} s of streaming`);
+        await new Promise((r) => setTimeout(r, cpuSeconds * 1000));
+        const minutes = (Date.now() - before.at) / 60_000;
+        nodeCpu = (cpuSecondsOf(pid) - before.node) / minutes;
+        ffmpegCpu = (kids.reduce((n, k) => n + cpuSecondsOf(k), 0) - before.ffmpeg) / minutes;
+      }
+      cli.stdin!.write('/quit\n');
+      await stop(cli);
+      cli = null;
+      if (!cliOut.includes('"event":"connected"')) throw new Error('the CLI peer never reported connected');
+      await until(async () => /left|Next/i.test(await receiver.text('status')), 15_000, 'receiver sees the CLI leave', 50);
+      await receiver.click('next');
+      return { times, nodeCpu, ffmpegCpu };
+    };
+
+    if (COMPARE_BIN !== null) {
+      await compareBuilds(cliCalls);
+      return;
     }
-    // CPU per minute of streaming: the last call stays up for CPU_SECONDS.
-    const pid = cli.pid!;
-    const kids = childrenOf(pid);
-    const before = { node: cpuSeconds(pid), ffmpeg: kids.reduce((n, k) => n + cpuSeconds(k), 0), at: Date.now() };
-    log(`measuring CLI CPU for ${CPU_SECONDS} s of streaming`);
-    await new Promise((r) => setTimeout(r, CPU_SECONDS * 1000));
-    const minutes = (Date.now() - before.at) / 60_000;
-    const nodeCpu = (cpuSeconds(pid) - before.node) / minutes;
-    const ffmpegCpu = (kids.reduce((n, k) => n + cpuSeconds(k), 0) - before.ffmpeg) / minutes;
-    cli.stdin!.write('/quit\n');
-    await stop(cli);
-    cli = null;
-    if (!cliOut.includes('"event":"connected"')) throw new Error('the CLI peer never reported connected');
-    await until(async () => /left|Next/i.test(await receiver.text('status')), 15_000, 'receiver sees the CLI leave', 50);
+
+    // ---- CLI -> Chromium
+    const { times: cliTimes, nodeCpu, ffmpegCpu } = await cliCalls(CLI_BIN, CPU_SECONDS);
 
     // ---- Chromium -> Chromium
     log(`Chromium -> Chromium: ${CALLS} calls`);
     const caller = await openChromiumPage(browser, server.url, 'caller');
     pages.push(caller);
-    await receiver.click('next');
     await waitForStatus(receiver, /position 1/, 15_000, 'receiver waits again');
     await startIn(caller, 'tamil');
     const pageTimes: Timing[] = [];

@@ -229,6 +229,8 @@ export class MediaSource extends TypedEmitter<MediaSourceEvents> {
   #inputDir: string | null = null;
   #nextInput = 0;
   #heldMaxAgeMs = HELD_MAX_AGE_MS;
+  /** Per rung: its last whole keyframe from any of its encoders, and when it came ({@link #preview}). */
+  #lastKeyframes: ({ packets: Buffer[]; at: number } | null)[] = [];
   /**
    * Audio captured as it comes (a device): sends the packets at their timestamps' cadence. Null
    * for video, and for audio read ahead, which the Opus pump already sends at its times (a
@@ -350,6 +352,7 @@ export class MediaSource extends TypedEmitter<MediaSourceEvents> {
     const fanout = new FrameFanout();
     source.#fanout = fanout;
     source.#slots = source.rungs.map(() => ({ active: null, pending: null, spare: null, wanted: null, lastRefreshAt: -Infinity, pendingTimer: null, replaceSpare: null }));
+    source.#lastKeyframes = source.rungs.map(() => null);
     source.#inputFps = enc.fps;
     source.#startTimeoutMs = opts.startTimeoutMs ?? 10_000;
     source.#heldMaxAgeMs = opts.heldMaxAgeMs ?? HELD_MAX_AGE_MS;
@@ -448,6 +451,7 @@ export class MediaSource extends TypedEmitter<MediaSourceEvents> {
     const encoder = slot.spare;
     if (!encoder || encoder.state !== 'spare') {
       slot.wanted = held && slot.wanted !== 'fresh' ? 'held' : 'fresh';
+      if (held) this.#preview(r);
       return;
     }
     slot.spare = null;
@@ -700,6 +704,29 @@ export class MediaSource extends TypedEmitter<MediaSourceEvents> {
     this.#refresh(sink.targetRung, held);
   }
 
+  /**
+   * A new partner on rung `r` whose spare is still starting (the last partner's call took it a
+   * moment ago, and a spare takes a few hundred ms to start and warm up) gets the rung's last
+   * keyframe at once, as its first picture, as a held keyframe would be: otherwise its picture
+   * waited for the spare. Under `bench:connect`, which presses Next at each first frame, one
+   * call in two found the spare starting and showed its first frame 107 ms later at the median.
+   * Not when someone watches the rung (their picture would not jump, but this one's fresh
+   * keyframe comes with theirs soon), not when older than the held keyframe may be. The partner
+   * then waits, as before, for the spare's keyframes; its timeline and picture ids go on from the
+   * picture it has.
+   */
+  #preview(r: number): void {
+    const last = this.#lastKeyframes[r];
+    if (!last || performance.now() - last.at > this.#heldMaxAgeMs) return;
+    const sinks = [...this.#sinks];
+    if (sinks.some((s) => s.live && !s.paused && s.rung === r)) return;
+    for (const s of sinks) {
+      if (s.live || s.paused || s.rung !== r || s.targetRung !== r || s.framesSent > 0) continue;
+      for (const p of last.packets) this.#send(s, p);
+      s.rebase = true;
+    }
+  }
+
   /** The encoder of `rung` with the newest keyframe (its first without one yet). */
   #latestKeyframe(rung: number): number {
     let best = -1;
@@ -767,6 +794,7 @@ export class MediaSource extends TypedEmitter<MediaSourceEvents> {
         if (counted) this.keyframesIn++;
         r.keyframe = r.current;
         r.keyframeAt = performance.now();
+        if (this.#fanout) this.#lastKeyframes[rung] = { packets: r.current, at: r.keyframeAt };
       }
     }
     let switched = false;

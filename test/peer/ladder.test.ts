@@ -669,6 +669,40 @@ describe('MediaSource with a ladder (real ffmpeg)', () => {
     await until(() => keys(late) >= 1, 5000, 'the fresh keyframe');
   }, 30_000);
 
+  it('a new partner whose rung\'s spare is still starting gets the rung\'s last keyframe at once, then the spare\'s keyframes on one timeline', async () => {
+    const ffmpegPath = resolveFfmpeg().path;
+    source = await MediaSource.start({ kind: 'video', source: { type: 'stamped' }, encode: DEFAULT_VIDEO, ladder: LADDER }, { ffmpegPath });
+    const starts = (t: { packets: Buffer[] }) => t.packets.map((b) => ({ b, h: parseRtp(b)! })).filter(({ b, h }) => payloadKind('vp8', b.subarray(h.payloadOffset)).frameStart);
+    // A call takes rung 2's spare; once its fresh keyframe is out, a new spare starts.
+    const first = recordingTrack();
+    const sinkA = source.attach(first, 2);
+    await until(() => sinkA.framesSent >= 3, 5000, 'the first call\'s fresh keyframe');
+    source.detach(sinkA);
+    // The next partner comes before that spare is ready (Next pressed at once).
+    expect(source.spareReady(2)).toBe(false);
+    const next = recordingTrack();
+    const sinkB = source.attach(next, 2);
+    // Before attach() returned: a whole keyframe of rung 2 (the first call's last), 320 wide.
+    expect(next.packets.length).toBeGreaterThan(0);
+    const h0 = parseRtp(next.packets[0]!)!;
+    expect(payloadKind('vp8', next.packets[0]!.subarray(h0.payloadOffset)).keyframe).toBe(true);
+    expect(frameSize(next.packets[0]!, h0.payloadOffset)).toBe(320);
+    expect(parseRtp(next.packets[next.packets.length - 1]!)!.marker).toBe(true);
+    // Then the new spare's keyframe(s) and frames after them, later on the timeline, picture ids one by one.
+    await until(() => sinkB.framesSent >= 6, 10_000, 'frames from the new spare');
+    const s = starts(next);
+    expect(payloadKind('vp8', s[1]!.b.subarray(s[1]!.h.payloadOffset)).keyframe).toBe(true);
+    const pid = (x: (typeof s)[number]) => readVp8PictureId(x.b, vp8PictureIdAt(x.b, x.h.payloadOffset)!);
+    for (let i = 1; i < s.length; i++) {
+      expect((s[i]!.h.timestamp - s[i - 1]!.h.timestamp) >>> 0).toBeGreaterThan(0);
+      expect((s[i]!.h.timestamp - s[i - 1]!.h.timestamp) >>> 0).toBeLessThan(5 * 90_000);
+      expect(pid(s[i]!)).toBe((pid(s[i - 1]!) + 1) & 0x7fff);
+    }
+    // Sequence numbers run on without a gap.
+    const seqs = next.packets.map((b) => parseRtp(b)!.sequenceNumber);
+    for (let i = 1; i < seqs.length; i++) expect(seqs[i]).toBe((seqs[i - 1]! + 1) & 0xffff);
+  }, 30_000);
+
   it('places each frame, for our Sender Reports, at when it was handed to its encoder, not when it came out', async () => {
     const ffmpegPath = resolveFfmpeg().path;
     source = await MediaSource.start({ kind: 'video', source: { type: 'testsrc' }, encode: DEFAULT_VIDEO, ladder: LADDER }, { ffmpegPath });
