@@ -42,9 +42,8 @@ const PACE_FLOOR_KBPS = 300;
  */
 const PACE_WIDE_BURST_MS = 40;
 /**
- * A Sender Report met the queue that the video sent within this long after it met, ms (a frame
- * interval at 15 fps, and more: packets behind it in the uplink wait as long as it did, less
- * their gap).
+ * The queue a Sender Report met is bounded by what the packets sent this long after it met, ms
+ * (a frame interval at 15 fps, and more; src/peer/queue-delay.ts `queueMetBy`).
  */
 const REPORT_QUEUE_SPAN_MS = 70;
 /** How often padding goes out while a padding probe is on, ms. */
@@ -251,12 +250,12 @@ export class VideoAdaptation {
   }
 
   /**
-   * The queue in our uplink that the Sender Report behind the latest round trip met, ms: the least
-   * the video sent in the {@link REPORT_QUEUE_SPAN_MS} after it met (null: not known).
+   * At most the queue in our uplink that the Sender Report behind the latest round trip met, ms,
+   * from the packets sent in the {@link REPORT_QUEUE_SPAN_MS} after it (null: not known yet).
    */
   #reportQueueMs(): number | null {
     const sent = this.estimator.rttSentAtMs;
-    return sent === undefined ? null : this.#queue.queueOfSent(sent, sent + REPORT_QUEUE_SPAN_MS);
+    return sent === undefined ? null : this.#queue.queueMetBy(sent, REPORT_QUEUE_SPAN_MS);
   }
 
   /** Sets the sink's pacing rate from the rungs it carries and goes to, and the probe's padding. */

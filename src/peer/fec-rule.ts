@@ -8,8 +8,8 @@
  *   15 fps is a gap of about 220 ms), where an FEC packet after every frame or two rebuilds a lost
  *   packet within a frame interval. On a short path the resend is fast enough and FEC would only
  *   cost bandwidth. The round trip is the path's own: each report's less the queue its Sender
- *   Report met in our uplink (it waits there like our media: the queue the media sent just after
- *   it met, from the transport-wide feedback), the least of the last {@link FEC_LOSS_KEEP_MS}'s,
+ *   Report met in our uplink (it waits there like our media: at most what the packets sent
+ *   just after it met plus how much later they left, from the transport-wide feedback), the least of the last {@link FEC_LOSS_KEEP_MS}'s,
  *   once there are {@link MIN_PATH_RTTS} of them. A call starts as if a packet had just been
  *   lost: a long path is protected until 30 s without a loss show it need not be (under `3g`, a
  *   freeze of 358 ms at the call's first loss, before FEC was on). Under `low-upload` (60 ms) the first reports waited
@@ -17,13 +17,15 @@
  *   reads a standing queue and not a burst's, read under 30. Taken as the path's at a tick the
  *   queue read short (the rule before), they turned FEC on in 5 calls of 34: on the 150 kbit/s
  *   rung its packet per two frames added 45% to a full 300 kbit/s uplink, the queue passed 150 ms,
- *   and each of those calls fell to the 3 fps keep-alive rung (freeze 0.03-0.18, p95 up to 600 ms).
+ *   and each of those calls fell to the 3 fps keep-alive rung (freeze up to 0.22, p95 up to 600 ms).
  * - **A lossy hop.** At any round trip, {@link FEC_MIN_LOSS} of our packets lost with no queue
  *   behind it (a lossy hop, not a full bottleneck, whose drops FEC would only add to): under the
  *   lab's `lossy-5` a resend comes within 60 ms, but a frame waits for it, two or three a second.
  *   The queue must have been short since before the lost packets left ({@link FEC_CALM_FOR_MS}).
  */
 const FEC_MIN_RTT_MS = 150;
+/** How long a report waits for the queue its Sender Report met to be known, ms. */
+const REPORT_WAIT_MS = 1000;
 /** Reports of the path's round trip needed before it counts (one may have met a queue the feedback had not told of yet). */
 const MIN_PATH_RTTS = 2;
 export const FEC_LOSS_KEEP_MS = 30_000;
@@ -79,10 +81,12 @@ export class FecRule {
   update(now: number, inputs: FecInputs): boolean {
     if (this.#lossAt === null || inputs.nacked > this.#nackedBefore) this.#lossAt = now;
     this.#nackedBefore = inputs.nacked;
+    // A report whose queue is not known yet (the feedback about the packets after its Sender
+    // Report is on its way) is looked at again at the next tick, for up to REPORT_WAIT_MS.
     if (inputs.rttMs !== undefined && inputs.rttAtMs !== undefined && inputs.rttAtMs !== this.#rttSeenAt) {
-      this.#rttSeenAt = inputs.rttAtMs;
       const q = inputs.rttQueueMs;
       if (q !== null && q !== undefined) this.#pathRtts.push({ ms: Math.max(0, inputs.rttMs - q), at: now });
+      if ((q !== null && q !== undefined) || now - inputs.rttAtMs > REPORT_WAIT_MS) this.#rttSeenAt = inputs.rttAtMs;
     }
     while (this.#pathRtts.length && now - this.#pathRtts[0]!.at > FEC_LOSS_KEEP_MS) this.#pathRtts.shift();
     if (this.#queuedAt === null || inputs.queueMs === null || inputs.queueMs >= FEC_CALM_QUEUE_MS) this.#queuedAt = now;

@@ -710,14 +710,14 @@ export class MediaSource extends TypedEmitter<MediaSourceEvents> {
    * keyframe at once, as its first picture, as a held keyframe would be: otherwise its picture
    * waited for the spare. Under `bench:connect`, which presses Next at each first frame, one
    * call in two found the spare starting and showed its first frame 107 ms later at the median.
-   * Not when someone watches the rung (their picture would not jump, but this one's fresh
-   * keyframe comes with theirs soon), not when older than the held keyframe may be. The partner
+   * Not when someone watches the rung (kept as simple as the held keyframe's rule), not when
+   * older than the held keyframe may be, nor with held keyframes off. The partner
    * then waits, as before, for the spare's keyframes; its timeline and picture ids go on from the
    * picture it has.
    */
   #preview(r: number): void {
     const last = this.#lastKeyframes[r];
-    if (!last || performance.now() - last.at > this.#heldMaxAgeMs) return;
+    if (!last || this.#heldMaxAgeMs <= 0 || performance.now() - last.at > this.#heldMaxAgeMs) return;
     const sinks = [...this.#sinks];
     if (sinks.some((s) => s.live && !s.paused && s.rung === r)) return;
     for (const s of sinks) {
@@ -794,7 +794,8 @@ export class MediaSource extends TypedEmitter<MediaSourceEvents> {
         if (counted) this.keyframesIn++;
         r.keyframe = r.current;
         r.keyframeAt = performance.now();
-        if (this.#fanout) this.#lastKeyframes[rung] = { packets: r.current, at: r.keyframeAt };
+        // (Not a held one: its picture is as old as its spare's warm-up, not now.)
+        if (this.#fanout && !held) this.#lastKeyframes[rung] = { packets: r.current, at: r.keyframeAt };
       }
     }
     let switched = false;

@@ -36,7 +36,9 @@ describe('FecRule', () => {
     // Under 3g the reports met no queue and are long: FEC from the second on.
     const long = new FecRule('auto');
     expect(long.update(0, { nacked: 0, lossFraction: 0, queueMs: null, rttMs: undefined, rttAtMs: undefined })).toBe(false);
-    expect(long.update(1000, { ...calm(262, 950), rttQueueMs: 5 })).toBe(false);
+    // (A report whose queue is not known yet at its first tick is looked at again at the next.)
+    expect(long.update(1000, { ...calm(262, 950), rttQueueMs: null })).toBe(false);
+    expect(long.update(1200, { ...calm(262, 950), rttQueueMs: 5 })).toBe(false);
     expect(long.update(2000, calm(270, 1950))).toBe(true);
     // The path got longer: once the short reports are 30 s old, the long ones count.
     for (let t = 2400; t < 30_000; t += 1000) start.update(t, { nacked: 1, lossFraction: 0, queueMs: 8, rttMs: 240, rttAtMs: t, rttQueueMs: 0 });
