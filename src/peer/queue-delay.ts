@@ -12,10 +12,7 @@
  * base set by small packets made a window of large ones read as a queue. On the 3 fps
  * keep-alive rung every packet of the half second was a full one and the meter read 18-50 ms
  * of queue on an empty 300 kbit/s link, never under the 20 ms a step up needs: the call stayed
- * on the keep-alive to its end (one call in twelve under the lab's `low-upload`). A class's base
- * is set only by packets sent {@link HEAD_GAP_MS} after the one before (a packet right behind
- * another waits for it on that link), and sits at most {@link CLASS_OFFSET_MAX_MS} above the base
- * of all sizes: a class first seen in a standing queue hides no more of it than that.
+ * on the keep-alive to its end (one call in twelve under the lab's `low-upload`).
  */
 
 import type { BandwidthEstimator } from './bandwidth/estimator.js';
@@ -50,16 +47,6 @@ const LAST_SIZE_CLASS = 3;
  */
 const CLASS_HISTORY_MS = 2000;
 
-/**
- * A packet sent this long after the one before sets its class's base, ms: a packet sent right
- * behind another waits for it on the narrowest link (a frame's short tail behind its full first
- * packet read 31 ms slower than a short packet sent alone, at 300 kbit/s), and a base that includes
- * that made a lone packet of the class read less than no queue, hiding a real one.
- */
-const HEAD_GAP_MS = 30;
-/** A class's base sits at most this far above the base of all sizes, ms: 1,250 bytes' time at 250 kbit/s, about what the 150 kbit/s rung and the audio need. */
-const CLASS_OFFSET_MAX_MS = 40;
-
 /** The size class of a packet of `sizeBytes` (-1: size not known). */
 function sizeClass(sizeBytes: number | undefined): number {
   return sizeBytes === undefined ? -1 : Math.min(LAST_SIZE_CLASS, Math.floor(sizeBytes / SIZE_CLASS_BYTES));
@@ -70,9 +57,8 @@ interface Sample { owd: number; cls: number }
 
 /** Measures the queueing delay of our packets. */
 export class QueueDelayMeter {
-  /** Packets sent and not yet reported: send time, size class, and whether it left {@link HEAD_GAP_MS} after the one before. */
-  readonly #sent = new Map<number, { at: number; cls: number; head: boolean }>();
-  #lastSentAt = -Infinity;
+  /** Packets sent and not yet reported: send time and size class, by transport-wide number. */
+  readonly #sent = new Map<number, { at: number; cls: number }>();
   /** (time, one-way delay) samples of the current window. */
   #recent: (Sample & { at: number })[] = [];
   /** (send time, one-way delay) of the packets reported over the last {@link SENT_WINDOW_MS}. */
@@ -87,8 +73,7 @@ export class QueueDelayMeter {
 
   /** A packet left: its transport-wide number (16 bits), send time and, when known, size on the wire. */
   onSent(seq: number, sentAtMs: number, sizeBytes?: number): void {
-    this.#sent.set(seq & 0xffff, { at: sentAtMs, cls: sizeClass(sizeBytes), head: sentAtMs - this.#lastSentAt >= HEAD_GAP_MS });
-    this.#lastSentAt = Math.max(this.#lastSentAt, sentAtMs);
+    this.#sent.set(seq & 0xffff, { at: sentAtMs, cls: sizeClass(sizeBytes) });
     if (this.#sent.size > 4096) {
       // Keep the newest; a number comes back after 65,536 packets, long after its feedback.
       const first = this.#sent.keys().next().value;
@@ -102,7 +87,7 @@ export class QueueDelayMeter {
     for (const r of results) {
       const packet = this.#sent.get(r.seq & 0xffff);
       if (packet === undefined) continue;
-      const { at: sent, cls, head } = packet;
+      const { at: sent, cls } = packet;
       if (this.#reportedUpTo === null || sent > this.#reportedUpTo) this.#reportedUpTo = sent;
       this.#reports.push({ at: nowMs, sentAt: sent, lost: r.arrivalMs === null });
       this.#sent.delete(r.seq & 0xffff);
@@ -110,7 +95,6 @@ export class QueueDelayMeter {
       const owd = r.arrivalMs - sent;
       this.#recent.push({ at: nowMs, owd, cls });
       this.#bySent.push({ sentAt: sent, owd, cls });
-      if (!head) continue;
       let c = this.#classes.get(cls);
       if (!c) this.#classes.set(cls, (c = { since: nowMs, minima: [] }));
       const minima = c.minima;
@@ -130,58 +114,45 @@ export class QueueDelayMeter {
   }
 
   /**
-   * Each size class's own base now, once it has {@link CLASS_HISTORY_MS} of history, at most
-   * {@link CLASS_OFFSET_MAX_MS} above the base of all sizes (undefined: none of its own yet), and
-   * the base of all sizes (null: no base at all yet).
-   */
-  #bases(nowMs: number): { own: (cls: number) => number | undefined; all: number } | null {
-    let all = Infinity;
-    for (const c of this.#classes.values()) for (const m of c.minima) if (m.owd < all) all = m.owd;
-    if (all === Infinity) return null;
-    const own = new Map<number, number>();
-    for (const [cls, c] of this.#classes) {
-      if (nowMs - c.since >= CLASS_HISTORY_MS) own.set(cls, Math.min(all + CLASS_OFFSET_MAX_MS, ...c.minima.map((m) => m.owd)));
-    }
-    return { own: (cls) => own.get(cls), all };
-  }
-
-  /**
-   * The least of `samples`' queues, each its one-way delay less its class's own base plus its
-   * `extra`: over the samples whose class has a base of its own when any has (a class without one
-   * is measured against the base of all sizes, which may be a larger packets' and read short),
-   * else over all of them against the base of all sizes. Null with no samples or no base.
-   */
-  #leastQueue(samples: readonly (Sample & { extra?: number })[], nowMs: number): number | null {
-    const bases = this.#bases(nowMs);
-    if (!samples.length || !bases) return null;
-    let ownQueue = Infinity;
-    let anyQueue = Infinity;
-    for (const x of samples) {
-      const own = bases.own(x.cls);
-      const extra = x.extra ?? 0;
-      if (own !== undefined) ownQueue = Math.min(ownQueue, x.owd - own + extra);
-      anyQueue = Math.min(anyQueue, x.owd - bases.all + extra);
-    }
-    return Math.max(0, ownQueue !== Infinity ? ownQueue : anyQueue);
-  }
-
-  /**
-   * The queue that `samples` met, ms: the least of their one-way delays each less its size
-   * class's base ({@link #leastQueue}), as a standing queue delays every packet.
+   * The queue that `samples` met, ms: for each size class among them, the smallest of its one-way
+   * delays less that class's base (the base of all sizes while the class is young, see
+   * {@link CLASS_HISTORY_MS}); the least of those, as a standing queue delays every packet. Null
+   * with no samples or no base.
    */
   #queueOf(samples: readonly Sample[], nowMs: number): number | null {
-    return this.#leastQueue(samples, nowMs);
+    if (!samples.length || !this.#classes.size) return null;
+    const current = new Map<number, number>();
+    for (const x of samples) if (x.owd < (current.get(x.cls) ?? Infinity)) current.set(x.cls, x.owd);
+    let all = Infinity;
+    for (const c of this.#classes.values()) for (const m of c.minima) if (m.owd < all) all = m.owd;
+    let queue = Infinity;
+    for (const [cls, owd] of current) {
+      const c = this.#classes.get(cls);
+      const own = c && nowMs - c.since >= CLASS_HISTORY_MS ? Math.min(...c.minima.map((m) => m.owd)) : all;
+      queue = Math.min(queue, owd - own);
+    }
+    return Math.max(0, queue);
   }
 
   /**
    * At most the queue a packet that left at `sentAtMs` and was not reported (an RTCP Sender
    * Report) met, ms, from the packets sent in the `spanMs` after it: one sent `d` ms after it
    * waited, in a first-in first-out queue, at least what it waited less `d`, so the least of each
-   * one's queue plus its `d` bounds it from above. Null when none of them was reported.
+   * one's queue (its one-way delay less its class's base, as {@link #queueOf}) plus its `d` bounds
+   * it from above. Null when none of them was reported.
    */
   queueMetBy(sentAtMs: number, spanMs: number): number | null {
-    const after = this.#bySent.filter((x) => x.sentAt >= sentAtMs && x.sentAt <= sentAtMs + spanMs);
-    return this.#leastQueue(after.map((x) => ({ ...x, extra: x.sentAt - sentAtMs })), this.#lastAt);
+    if (!this.#classes.size) return null;
+    let all = Infinity;
+    for (const c of this.#classes.values()) for (const m of c.minima) if (m.owd < all) all = m.owd;
+    let queue = Infinity;
+    for (const x of this.#bySent) {
+      if (x.sentAt < sentAtMs || x.sentAt > sentAtMs + spanMs) continue;
+      const c = this.#classes.get(x.cls);
+      const own = c && this.#lastAt - c.since >= CLASS_HISTORY_MS ? Math.min(...c.minima.map((m) => m.owd)) : all;
+      queue = Math.min(queue, x.owd - own + (x.sentAt - sentAtMs));
+    }
+    return queue === Infinity ? null : Math.max(0, queue);
   }
 
   /**

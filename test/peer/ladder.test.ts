@@ -486,25 +486,19 @@ describe('QueueDelayMeter', () => {
     const from = t;
     t = sendFrames(m, seq, t, t + 250, 20, [[700]], 150);
     expect(m.queueOfSent(from, t)).toBeGreaterThanOrEqual(149);
-    // Their own base, once they are older than 2 s, was set in the queue: it counts at most 40 ms above the base of all sizes.
-    t = sendFrames(m, seq, t, t + 2000, 66, [[700]], 120);
-    expect(m.queueMs(t)).toBeGreaterThanOrEqual(79);
   });
 
-  it('a class\'s base is set by packets sent alone, not by the tails of frames: a short packet sent alone still shows a 30 ms queue', () => {
+  it('bounds the queue an unreported packet met by the packets sent after it plus how much later they left', () => {
     const m = new QueueDelayMeter();
     const seq = { n: 0 };
-    // Short packets only ever right behind a full one (a frame's tail), then a standing queue of 30 ms.
-    let t = sendFrames(m, seq, 0, 4000, 66, [[1200, 250]]);
-    t = sendFrames(m, seq, t, t + 600, 66, [[1200, 250]], 30);
-    // A padding probe's short packets, sent alone between the frames, met the queue: it reads so.
+    let t = sendFrames(m, seq, 0, 4000, 66, [[1200, 250], [400]]);
+    t = sendFrames(m, seq, t, t + 600, 66, [[1200, 250], [400]], 30);
     const from = t;
-    t = sendFrames(m, seq, t, t + 250, 22, [[1200, 250], [270], [270]], 30);
-    expect(m.queueOfSent(from, t)).toBeGreaterThanOrEqual(25);
-    expect(m.queueMs(t)).toBeGreaterThanOrEqual(25);
-    // And what an unreported packet sent just before them met is bounded by theirs plus how much later they left.
-    expect(m.queueMetBy(from - 10, 70)).toBeGreaterThanOrEqual(25);
-    expect(m.queueMetBy(from - 10, 70)).toBeLessThanOrEqual(45);
+    t = sendFrames(m, seq, t, t + 200, 66, [[1200, 250], [400]], 30);
+    // Sent 10 ms before the next frame: it met at most that frame's 30 ms plus 10.
+    expect(m.queueMetBy(from - 10, 70)).toBeGreaterThanOrEqual(29);
+    expect(m.queueMetBy(from - 10, 70)).toBeLessThanOrEqual(41);
+    expect(m.queueMetBy(t + 1000, 70)).toBeNull();
   });
 });
 
