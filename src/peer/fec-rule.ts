@@ -8,11 +8,12 @@
  *   15 fps is a gap of about 220 ms), where an FEC packet after every frame or two rebuilds a lost
  *   packet within a frame interval. On a short path the resend is fast enough and FEC would only
  *   cost bandwidth. The round trip is the path's own: each report's less the queue its Sender
- *   Report met in our uplink (it waits there like our media: at most what the packets sent
- *   just after it met plus how much later they left, from the transport-wide feedback), the least of the last {@link FEC_LOSS_KEEP_MS}'s,
- *   once there are {@link MIN_PATH_RTTS} of them. A call starts as if a packet had just been
- *   lost: a long path is protected until 30 s without a loss show it need not be (under `3g`, a
- *   freeze of 358 ms at the call's first loss, before FEC was on). Under `low-upload` (60 ms) the first reports waited
+ *   Report met in our uplink (it waits there like our media: at most what the packets sent just
+ *   after it met plus how much later they left, from the transport-wide feedback), the least of
+ *   the last {@link FEC_LOSS_KEEP_MS}'s, once there are {@link MIN_PATH_RTTS} of them. A call
+ *   starts as if a packet had just been lost: a long path is protected until 30 s without a loss
+ *   show it need not be (under `3g`, a freeze of 358 ms at the call's first loss, before FEC was
+ *   on). Under `low-upload` (60 ms) the first reports waited
  *   behind the start's keyframes and first probe and read 150-310 ms, while the queue meter, which
  *   reads a standing queue and not a burst's, read under 30. Taken as the path's at a tick the
  *   queue read short (the rule before), they turned FEC on in 5 calls of 34: on the 150 kbit/s
@@ -84,9 +85,9 @@ export class FecRule {
     // A report whose queue is not known yet (the feedback about the packets after its Sender
     // Report is on its way) is looked at again at the next tick, for up to REPORT_WAIT_MS.
     if (inputs.rttMs !== undefined && inputs.rttAtMs !== undefined && inputs.rttAtMs !== this.#rttSeenAt) {
-      const q = inputs.rttQueueMs;
-      if (q !== null && q !== undefined) this.#pathRtts.push({ ms: Math.max(0, inputs.rttMs - q), at: now });
-      if ((q !== null && q !== undefined) || now - inputs.rttAtMs > REPORT_WAIT_MS) this.#rttSeenAt = inputs.rttAtMs;
+      const q = inputs.rttQueueMs ?? null;
+      if (q !== null) this.#pathRtts.push({ ms: Math.max(0, inputs.rttMs - q), at: now });
+      if (q !== null || now - inputs.rttAtMs > REPORT_WAIT_MS) this.#rttSeenAt = inputs.rttAtMs;
     }
     while (this.#pathRtts.length && now - this.#pathRtts[0]!.at > FEC_LOSS_KEEP_MS) this.#pathRtts.shift();
     if (this.#queuedAt === null || inputs.queueMs === null || inputs.queueMs >= FEC_CALM_QUEUE_MS) this.#queuedAt = now;

@@ -456,7 +456,7 @@ export class MediaSource extends TypedEmitter<MediaSourceEvents> {
     }
     slot.spare = null;
     slot.wanted = null;
-    const watched = [...this.#sinks].some((s) => s.live && !s.paused && s.rung === r);
+    const watched = this.#watched(r);
     const first = held && !watched && this.#heldMaxAgeMs > 0 ? encoder.takeKeyframe(this.#heldMaxAgeMs) : null;
     slot.lastRefreshAt = performance.now();
     const index = this.#nextStream++;
@@ -718,13 +718,18 @@ export class MediaSource extends TypedEmitter<MediaSourceEvents> {
   #preview(r: number): void {
     const last = this.#lastKeyframes[r];
     if (!last || this.#heldMaxAgeMs <= 0 || performance.now() - last.at > this.#heldMaxAgeMs) return;
-    const sinks = [...this.#sinks];
-    if (sinks.some((s) => s.live && !s.paused && s.rung === r)) return;
-    for (const s of sinks) {
+    if (this.#watched(r)) return;
+    for (const s of this.#sinks) {
       if (s.live || s.paused || s.rung !== r || s.targetRung !== r || s.framesSent > 0) continue;
       for (const p of last.packets) this.#send(s, p);
       s.rebase = true;
     }
+  }
+
+  /** Some partner watches rung `r` now (live on it, not paused). */
+  #watched(r: number): boolean {
+    for (const s of this.#sinks) if (s.live && !s.paused && s.rung === r) return true;
+    return false;
   }
 
   /** The encoder of `rung` with the newest keyframe (its first without one yet). */

@@ -114,23 +114,31 @@ export class QueueDelayMeter {
   }
 
   /**
-   * The queue that `samples` met, ms: for each size class among them, the smallest of its one-way
-   * delays less that class's base (the base of all sizes while the class is young, see
-   * {@link CLASS_HISTORY_MS}); the least of those, as a standing queue delays every packet. Null
-   * with no samples or no base.
+   * Each size class's base now, ms: its own (its least one-way delay of the base window) once it
+   * has {@link CLASS_HISTORY_MS} of history, the base of all sizes before that (null: no base yet).
    */
-  #queueOf(samples: readonly Sample[], nowMs: number): number | null {
-    if (!samples.length || !this.#classes.size) return null;
-    const current = new Map<number, number>();
-    for (const x of samples) if (x.owd < (current.get(x.cls) ?? Infinity)) current.set(x.cls, x.owd);
+  #baseOf(nowMs: number): ((cls: number) => number) | null {
+    if (!this.#classes.size) return null;
     let all = Infinity;
-    for (const c of this.#classes.values()) for (const m of c.minima) if (m.owd < all) all = m.owd;
-    let queue = Infinity;
-    for (const [cls, owd] of current) {
-      const c = this.#classes.get(cls);
-      const own = c && nowMs - c.since >= CLASS_HISTORY_MS ? Math.min(...c.minima.map((m) => m.owd)) : all;
-      queue = Math.min(queue, owd - own);
+    const own = new Map<number, number>();
+    for (const [cls, c] of this.#classes) {
+      const least = Math.min(...c.minima.map((m) => m.owd));
+      all = Math.min(all, least);
+      if (nowMs - c.since >= CLASS_HISTORY_MS) own.set(cls, least);
     }
+    return (cls) => own.get(cls) ?? all;
+  }
+
+  /**
+   * The queue that `samples` met, ms: the least of their one-way delays each less its size
+   * class's base ({@link #baseOf}), plus `extra` of it when given, as a standing queue delays
+   * every packet. Null with no samples or no base.
+   */
+  #queueOf<T extends Sample>(samples: readonly T[], nowMs: number, extra?: (x: T) => number): number | null {
+    const base = this.#baseOf(nowMs);
+    if (!samples.length || !base) return null;
+    let queue = Infinity;
+    for (const x of samples) queue = Math.min(queue, x.owd - base(x.cls) + (extra?.(x) ?? 0));
     return Math.max(0, queue);
   }
 
@@ -138,21 +146,11 @@ export class QueueDelayMeter {
    * At most the queue a packet that left at `sentAtMs` and was not reported (an RTCP Sender
    * Report) met, ms, from the packets sent in the `spanMs` after it: one sent `d` ms after it
    * waited, in a first-in first-out queue, at least what it waited less `d`, so the least of each
-   * one's queue (its one-way delay less its class's base, as {@link #queueOf}) plus its `d` bounds
-   * it from above. Null when none of them was reported.
+   * one's queue plus its `d` bounds it from above. Null when none of them was reported.
    */
   queueMetBy(sentAtMs: number, spanMs: number): number | null {
-    if (!this.#classes.size) return null;
-    let all = Infinity;
-    for (const c of this.#classes.values()) for (const m of c.minima) if (m.owd < all) all = m.owd;
-    let queue = Infinity;
-    for (const x of this.#bySent) {
-      if (x.sentAt < sentAtMs || x.sentAt > sentAtMs + spanMs) continue;
-      const c = this.#classes.get(x.cls);
-      const own = c && this.#lastAt - c.since >= CLASS_HISTORY_MS ? Math.min(...c.minima.map((m) => m.owd)) : all;
-      queue = Math.min(queue, x.owd - own + (x.sentAt - sentAtMs));
-    }
-    return queue === Infinity ? null : Math.max(0, queue);
+    const after = this.#bySent.filter((x) => x.sentAt >= sentAtMs && x.sentAt <= sentAtMs + spanMs);
+    return this.#queueOf(after, this.#lastAt, (x) => x.sentAt - sentAtMs);
   }
 
   /**

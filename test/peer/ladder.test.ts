@@ -463,7 +463,7 @@ describe('QueueDelayMeter', () => {
     const m = new QueueDelayMeter();
     const seq = { n: 0 };
     // 15 fps frames of a full packet and a tail, or one short packet; then the keep-alive's two full packets a third of a second.
-    let t = sendFrames(m, seq, 0, 4000, 66, [[1200, 250], [400]]);
+    let t = sendFrames(m, seq, 0, 4000, 66, RUNG_2_FRAMES);
     expect(m.queueMs(t)).toBeLessThan(2);
     t = sendFrames(m, seq, t, 8000, 333, [[1200, 1100]]);
     // Against the tails' base the full packets read 25 ms (their longer time on the link), past the 20 ms a step up needs.
@@ -475,10 +475,8 @@ describe('QueueDelayMeter', () => {
   });
 
   it('a standing queue shows whatever the sizes, also in a size class first seen in it', () => {
-    const m = new QueueDelayMeter();
-    const seq = { n: 0 };
-    let t = sendFrames(m, seq, 0, 4000, 66, [[1200, 250], [400]]);
-    t = sendFrames(m, seq, t, t + 600, 66, [[1200, 250], [400]], 120);
+    const { m, seq, t: queued } = meterInQueue(120);
+    let t = queued;
     expect(m.queueMs(t)).toBeGreaterThanOrEqual(119);
     // Medium packets never seen before, in the queue: measured against the base of all sizes, not their own.
     t = sendFrames(m, seq, t, t + 1500, 66, [[700]], 120);
@@ -489,12 +487,8 @@ describe('QueueDelayMeter', () => {
   });
 
   it('bounds the queue an unreported packet met by the packets sent after it plus how much later they left', () => {
-    const m = new QueueDelayMeter();
-    const seq = { n: 0 };
-    let t = sendFrames(m, seq, 0, 4000, 66, [[1200, 250], [400]]);
-    t = sendFrames(m, seq, t, t + 600, 66, [[1200, 250], [400]], 30);
-    const from = t;
-    t = sendFrames(m, seq, t, t + 200, 66, [[1200, 250], [400]], 30);
+    const { m, seq, t: from } = meterInQueue(30);
+    const t = sendFrames(m, seq, from, from + 200, 66, RUNG_2_FRAMES, 30);
     // Sent 10 ms before the next frame: it met at most that frame's 30 ms plus 10.
     expect(m.queueMetBy(from - 10, 70)).toBeGreaterThanOrEqual(29);
     expect(m.queueMetBy(from - 10, 70)).toBeLessThanOrEqual(41);
@@ -520,6 +514,26 @@ function sendFrames(m: QueueDelayMeter, seq: { n: number }, from: number, to: nu
     m.onFeedback(results, t + 30 + queueMs + wire + 20);
   }
   return t;
+}
+
+/** 15 fps frames of a full packet and a tail, or one short packet (the 150 kbit/s rung's, about). */
+const RUNG_2_FRAMES = [[1200, 250], [400]] as const;
+
+/** A meter that saw 4 s of {@link RUNG_2_FRAMES} through an empty link, then 600 ms of them behind a standing queue of `queueMs`. */
+function meterInQueue(queueMs: number): { m: QueueDelayMeter; seq: { n: number }; t: number } {
+  const m = new QueueDelayMeter();
+  const seq = { n: 0 };
+  const t = sendFrames(m, seq, 0, 4000, 66, RUNG_2_FRAMES);
+  return { m, seq, t: sendFrames(m, seq, t, t + 600, 66, RUNG_2_FRAMES, queueMs) };
+}
+
+/** `packets` start with a whole VP8 keyframe (a keyframe's first packet ... a marker bit) `width` pixels wide. */
+function expectWholeKeyframe(packets: readonly Buffer[], width: number): void {
+  expect(packets.length).toBeGreaterThan(0);
+  const h0 = parseRtp(packets[0]!)!;
+  expect(payloadKind('vp8', packets[0]!.subarray(h0.payloadOffset)).keyframe).toBe(true);
+  expect(frameSize(packets[0]!, h0.payloadOffset)).toBe(width);
+  expect(parseRtp(packets[packets.length - 1]!)!.marker).toBe(true);
 }
 
 /** A stand-in for a werift track: keeps copies of what the fan-out writes. */
@@ -620,11 +634,7 @@ describe('MediaSource with a ladder (real ffmpeg)', () => {
     const first = recordingTrack();
     const sink = source.attach(first, 2);
     // Before attach() returned: a whole keyframe (it starts one and ends on the marker bit), 320 wide.
-    expect(first.packets.length).toBeGreaterThan(0);
-    const h0 = parseRtp(first.packets[0]!)!;
-    expect(payloadKind('vp8', first.packets[0]!.subarray(h0.payloadOffset)).keyframe).toBe(true);
-    expect(frameSize(first.packets[0]!, h0.payloadOffset)).toBe(320);
-    expect(parseRtp(first.packets[first.packets.length - 1]!)!.marker).toBe(true);
+    expectWholeKeyframe(first.packets, 320);
     const heldCount = first.packets.length;
     // Then the fresh keyframe of the frame fed now, later on the timeline, and deltas after it.
     await until(() => sink.framesSent >= 5, 5000, 'frames after the held keyframe');
@@ -696,11 +706,7 @@ describe('MediaSource with a ladder (real ffmpeg)', () => {
     const next = recordingTrack();
     const sinkB = source.attach(next, 2);
     // Before attach() returned: a whole keyframe of rung 2 (the first call's last), 320 wide.
-    expect(next.packets.length).toBeGreaterThan(0);
-    const h0 = parseRtp(next.packets[0]!)!;
-    expect(payloadKind('vp8', next.packets[0]!.subarray(h0.payloadOffset)).keyframe).toBe(true);
-    expect(frameSize(next.packets[0]!, h0.payloadOffset)).toBe(320);
-    expect(parseRtp(next.packets[next.packets.length - 1]!)!.marker).toBe(true);
+    expectWholeKeyframe(next.packets, 320);
     // Then the new spare's keyframe(s) and frames after them, later on the timeline, picture ids one by one.
     await until(() => sinkB.framesSent >= 6, 10_000, 'frames from the new spare');
     const s = starts(next);
