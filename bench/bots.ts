@@ -13,9 +13,9 @@
  *                         [--baseline-pairs 2] [--max-minutes 15] [--no-adapt]
  */
 import { spawn } from 'node:child_process';
-import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { processCpuMs } from '../src/peer/proc-stat.js';
 import { spawnJson, stop, table } from './lib.js';
 
 const root = path.resolve(fileURLToPath(import.meta.url), '../..');
@@ -61,15 +61,8 @@ interface Step {
 }
 
 /** CPU seconds (user + system) of a process so far, from /proc (Linux). */
-function procCpuS(pid: number | undefined): number {
-  try {
-    const stat = readFileSync(`/proc/${pid}/stat`, 'latin1');
-    const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-    return (Number(f[11]) + Number(f[12])) / 100;
-  } catch {
-    return NaN;
-  }
-}
+/** CPU seconds of a process so far; NaN once it is gone. */
+const procCpuS = (pid: number | undefined): number => (processCpuMs(pid) ?? NaN) / 1000;
 
 async function runStep(pairs: number, source: 'clip' | 'ffmpeg'): Promise<Step> {
   const server = await spawnJson(process.execPath, [BIN, 'serve', '--host', '127.0.0.1', '--port', '0', '--stun-port', '0', '--json', '--log-level', 'warn',

@@ -24,13 +24,14 @@
  *     [--compare-bin path/to/before/bin/chatzyo.js --rounds 2]
  */
 import { spawn, type ChildProcess } from 'node:child_process';
-import { readdirSync, readFileSync } from 'node:fs';
+import { readdirSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { Browser } from 'playwright-core';
 import { startServer } from '../test/helpers/server.js';
 import { buildWebClient, launchChromium, openChromiumPage, startIn, waitForStatus, type ChatPage } from '../test/helpers/browsers.js';
 import { until } from '../test/helpers/deadline.js';
+import { parentPid, processCpuMs } from '../src/peer/proc-stat.js';
 import { medianRatioInterval } from '../src/quality/index.js';
 import { seededRandom } from '../src/lab/index.js';
 import { quantile, stop, table } from './lib.js';
@@ -121,29 +122,11 @@ async function nextTiming(page: ChatPage, seen: Set<string>): Promise<Timing> {
   return found!;
 }
 
-/** utime + stime of a process, seconds (/proc/PID/stat fields 14 and 15). */
-function cpuSecondsOf(pid: number): number {
-  try {
-    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-    const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-    return (Number(f[11]) + Number(f[12])) / 100;
-  } catch {
-    return 0;
-  }
-}
+/** utime + stime of a process, seconds; 0 once it has exited. */
+const cpuSecondsOf = (pid: number): number => (processCpuMs(pid) ?? 0) / 1000;
 
-function childrenOf(pid: number): number[] {
-  const out: number[] = [];
-  for (const d of readdirSync('/proc')) {
-    if (!/^\d+$/.test(d)) continue;
-    try {
-      const stat = readFileSync(`/proc/${d}/stat`, 'utf8');
-      const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-      if (Number(f[1]) === pid) out.push(Number(d));
-    } catch { /* gone */ }
-  }
-  return out;
-}
+/** The processes whose parent is `pid`. */
+const childrenOf = (pid: number): number[] => readdirSync('/proc').filter((d) => /^\d+$/.test(d) && parentPid(Number(d)) === pid).map(Number);
 
 function summarize(name: string, t: Timing[]): (string | number)[] {
   const q = (f: (x: Timing) => number) => [quantile(t.map(f), 0.5), quantile(t.map(f), 0.95)];

@@ -15,29 +15,24 @@
  */
 import { spawn } from 'node:child_process';
 import type dgram from 'node:dgram';
-import { readFileSync } from 'node:fs';
 import os from 'node:os';
 import { defaultLadder } from '../src/peer/ladder.js';
 import type { MediaStreamTrack } from 'werift';
 import { DEFAULT_VIDEO, ladderArgs, ladderStreams, rtpOutputUrl } from '../src/peer/ffmpeg.js';
 import { resolveFfmpeg } from '../src/peer/index.js';
 import { loopbackSocket, MediaSource } from '../src/peer/media-source.js';
+import { processCpuMs } from '../src/peer/proc-stat.js';
 import { numberArg, quantile, table } from './lib.js';
 
 
 const seconds = numberArg('seconds', 10);
 const repeat = Math.round(numberArg('repeat', 3));
 const ffmpeg = resolveFfmpeg().path;
-const TICKS = 100; // USER_HZ on Linux
 const RUNGS = defaultLadder(DEFAULT_VIDEO);
 const STREAMS = ladderStreams(RUNGS);
 
-/** ffmpeg's user + system CPU seconds so far, from /proc. */
-function cpuSeconds(pid: number): number {
-  const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-  return (Number(fields[11]) + Number(fields[12])) / TICKS; // utime, stime (fields 14 and 15)
-}
+/** ffmpeg's user + system CPU seconds so far (0 once it is gone). */
+const cpuSeconds = (pid: number): number => (processCpuMs(pid) ?? 0) / 1000;
 
 type Way = 'on-demand' | 'phased' | 'phased-default-threads';
 

@@ -4,12 +4,12 @@
  * per bot through the headless peer's {@link MediaSource}, which is what the benchmark compares
  * the replay against.
  */
-import { readFileSync } from 'node:fs';
 import type { MediaStreamTrack, RTCRtpSender } from 'werift';
 import { MediaSource, type MediaSink } from '../peer/index.js';
 import { BandwidthEstimator } from '../peer/bandwidth/estimator.js';
 import { QueueDelayMeter, SendRate, tapQueueMeter } from '../peer/queue-delay.js';
 import { attachEstimator } from '../peer/bandwidth/werift-feedback.js';
+import { processCpuMs } from '../peer/proc-stat.js';
 import { RungController } from '../peer/ladder.js';
 import { PaddingProbes } from '../peer/padding-probes.js';
 import { OVERUSE_HOLD_MS, OveruseFilter } from '../peer/overuse-filter.js';
@@ -181,20 +181,6 @@ export class ClipFeed implements MediaFeed {
 
   childCpuMs(): number { return 0; }
   async close(): Promise<void> { /* the clip and the clock are shared */ }
-}
-
-/** CPU time (user + system) of a live process from /proc (Linux), ms; null elsewhere or once it is gone. */
-function processCpuMs(pid: number | undefined): number | null {
-  if (pid === undefined) return null;
-  try {
-    const stat = readFileSync(`/proc/${pid}/stat`, 'latin1');
-    // Fields after the parenthesised command name: state is field 3, utime 14, stime 15.
-    const rest = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-    const ticks = Number(rest[11]) + Number(rest[12]);
-    return Number.isFinite(ticks) ? ticks * 10 : null; // USER_HZ is 100 on Linux
-  } catch {
-    return null;
-  }
 }
 
 /** Settings of the per-bot encoders. */

@@ -1,22 +1,10 @@
 /** Nice values of processes and threads, read from /proc (Linux): what tests of src/peer/thread-priority.ts check. */
 import { readdirSync, readFileSync } from 'node:fs';
-
-/** A /proc stat file's command name and the fields after it (field 3 on); null once the process has exited. */
-function readStat(path: string): { comm: string; fields: string[] } | null {
-  let text: string;
-  try {
-    text = readFileSync(path, 'utf8');
-  } catch {
-    return null; // exited
-  }
-  // The name is in parentheses and may hold spaces or parentheses itself: the fields start after the last ')'.
-  const close = text.lastIndexOf(')');
-  return { comm: text.slice(text.indexOf('(') + 1, close), fields: text.slice(close + 2).trim().split(' ') };
-}
+import { readProcStat } from '../../src/peer/proc-stat.js';
 
 /** A process's (or one of its threads') nice value; null once it has exited. Field 19 of proc(5)'s stat; the name is field 2. */
 export function niceOf(pid: number, tid?: number): number | null {
-  const st = readStat(tid === undefined ? `/proc/${pid}/stat` : `/proc/${pid}/task/${tid}/stat`);
+  const st = readProcStat(tid === undefined ? `/proc/${pid}/stat` : `/proc/${pid}/task/${tid}/stat`);
   return st ? Number(st.fields[16]) : null;
 }
 
@@ -35,7 +23,7 @@ export function childNices(pid: number): { pid: number; comm: string; nice: numb
   const out: { pid: number; comm: string; nice: number }[] = [];
   for (const entry of readdirSync('/proc')) {
     if (!/^\d+$/.test(entry)) continue;
-    const st = readStat(`/proc/${entry}/stat`);
+    const st = readProcStat(`/proc/${entry}/stat`);
     if (st && Number(st.fields[1]) === pid) out.push({ pid: Number(entry), comm: st.comm, nice: Number(st.fields[16]) });
   }
   return out;

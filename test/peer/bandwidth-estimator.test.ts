@@ -220,17 +220,4 @@ describe('BandwidthEstimator on a simulated bottleneck', () => {
     expect(e.estimateKbps).toBeCloseTo(850 * 0.85);
     expect(() => new BandwidthEstimator({ minKbps: 100, maxKbps: 50 })).toThrow(RangeError);
   });
-
-  it("tells the path's own round trip apart from one a queue made long", () => {
-    const e = new BandwidthEstimator();
-    expect(e.baseRttMs).toBeUndefined();
-    e.onReceiverReport({ fractionLost: 0, rttMs: 82 }, 0);
-    e.onReceiverReport({ fractionLost: 0, rttMs: 206 }, 2_000); // our own queue behind it
-    expect(e.rttMs).toBe(206);
-    expect(e.baseRttMs).toBe(82);
-    e.onReceiverReport({ fractionLost: 0, rttMs: 300 }, 31_000); // 82 is 31 s old: forgotten
-    expect(e.baseRttMs).toBe(206);
-    e.onReceiverReport({ fractionLost: 0 }, 40_000); // a report without a round trip changes nothing
-    expect(e.baseRttMs).toBe(206);
-  });
 });

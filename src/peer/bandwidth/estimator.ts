@@ -93,8 +93,6 @@ const ACKED_MIN_SPAN_MS = 500;
 const LOSS_WINDOW_MS = 2000;
 const LOSS_MIN_PACKETS = 50;
 const HISTORY_MS = 10_000;
-/** How far back {@link BandwidthEstimator.baseRttMs} looks, ms. */
-const BASE_RTT_WINDOW_MS = 30_000;
 const HISTORY_MAX = 20_000;
 
 /** A bandwidth estimator for one sending transport; see the file comment for the method. */
@@ -151,11 +149,6 @@ export class BandwidthEstimator {
   #rttMs: number | undefined;
   #rttAtMs: number | undefined;
   #rttSentAtMs: number | undefined;
-  /**
-   * For {@link baseRttMs}: the round trips of the last {@link BASE_RTT_WINDOW_MS} that no later
-   * one undercuts, oldest (and least) first, so the least is always the first.
-   */
-  #rtts: { rttMs: number; atMs: number }[] = [];
   #estimateKbps: number;
   #feedbackCount = 0;
 
@@ -187,13 +180,6 @@ export class BandwidthEstimator {
   get rttAtMs(): number | undefined { return this.#rttAtMs; }
   /** When the Sender Report that {@link rttMs} answers left (the clock of `nowMs`); undefined when not known. */
   get rttSentAtMs(): number | undefined { return this.#rttSentAtMs; }
-  /**
-   * The path's own round trip, ms: the least of the last {@link BASE_RTT_WINDOW_MS}'s reports
-   * (undefined until one arrived). A queue our own video fills adds to {@link rttMs}; the least
-   * lately is about what the path takes with no queue, as BBR's min_rtt (a round trip that only
-   * congestion made long is no reason to add FEC, which fills the queue further).
-   */
-  get baseRttMs(): number | undefined { return this.#rtts[0]?.rttMs; }
   /** How many transport-wide feedback messages were processed. */
   get feedbackCount(): number { return this.#feedbackCount; }
   /** The delay-based estimate alone, kbit/s (for stats and tests). */
@@ -271,9 +257,6 @@ export class BandwidthEstimator {
       this.#rttMs = report.rttMs;
       this.#rttAtMs = nowMs;
       this.#rttSentAtMs = report.reportSentAtMs;
-      while (this.#rtts.length && this.#rtts[this.#rtts.length - 1]!.rttMs >= report.rttMs) this.#rtts.pop();
-      this.#rtts.push({ rttMs: report.rttMs, atMs: nowMs });
-      while (nowMs - this.#rtts[0]!.atMs > BASE_RTT_WINDOW_MS) this.#rtts.shift();
     }
     this.#updateLoss(nowMs);
     this.#updateLossBased(nowMs);
