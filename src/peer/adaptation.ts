@@ -209,6 +209,10 @@ export class VideoAdaptation {
       ...(e.ackedKbps !== undefined ? { ackedKbps: e.ackedKbps } : {}),
       ...(sentKbps !== undefined ? { sentKbps } : {}),
     });
+    if (this.controller.shedOverhead) {
+      this.#fecRule.shed(now);
+      this.#setFec(false);
+    }
     if (target !== before) {
       this.#source.setRung(this.#sink, target, { hold: this.controller.hold });
       this.#onChange?.(this.snapshot());
@@ -241,11 +245,16 @@ export class VideoAdaptation {
       rttAtMs: this.estimator.rttAtMs,
       rttQueueMs: this.#reportQueueMs(),
     });
-    if (want === this.#fecOn) return;
-    this.#fecOn = want;
-    this.#fec.setOn(want);
-    this.#source.setFec(this.#sink, want);
-    this.controller.setVideoOverhead(want ? FEC_SHARE : 0);
+    this.#setFec(want);
+  }
+
+  /** Sends FEC or stops, and budgets the ladder's rungs for it (which congestion may shed under `auto`). */
+  #setFec(on: boolean): void {
+    if (on === this.#fecOn || !this.#fec) return;
+    this.#fecOn = on;
+    this.#fec.setOn(on);
+    this.#source.setFec(this.#sink, on);
+    this.controller.setVideoOverhead(on ? FEC_SHARE : 0, this.#fecMode === 'auto');
     this.#onChange?.(this.snapshot());
   }
 

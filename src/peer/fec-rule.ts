@@ -23,6 +23,12 @@
  *   behind it (a lossy hop, not a full bottleneck, whose drops FEC would only add to): under the
  *   lab's `lossy-5` a resend comes within 60 ms, but a frame waits for it, two or three a second.
  *   The queue must have been short since before the lost packets left ({@link FEC_CALM_FOR_MS}).
+ *
+ * Either way, FEC that congestion took off (the ladder sheds it before a rung:
+ * src/peer/ladder.ts `shedOverhead`) stays off for {@link FEC_SHED_HOLD_MS}: the path had no
+ * room for it. Under `low-upload` 4 packets lost of 75 in the call's first seconds (bad luck on
+ * 0.5% loss, or a burst) turned the lossy-hop arm on in 1 call of 14; FEC then filled the
+ * uplink and that call fell to the 3 fps keep-alive.
  */
 const FEC_MIN_RTT_MS = 150;
 /** How long a report waits for the queue its Sender Report met to be known, ms. */
@@ -30,6 +36,8 @@ const REPORT_WAIT_MS = 1000;
 /** Reports of the path's round trip needed before it counts (one may have met a queue the feedback had not told of yet). */
 const MIN_PATH_RTTS = 2;
 export const FEC_LOSS_KEEP_MS = 30_000;
+/** FEC that congestion took off stays off this long, ms. */
+const FEC_SHED_HOLD_MS = 30_000;
 const FEC_MIN_LOSS = 0.03;
 /** A queue shorter than this, ms, is no bottleneck's. */
 const FEC_CALM_QUEUE_MS = 30;
@@ -75,8 +83,13 @@ export class FecRule {
   #pathRtts: { ms: number; at: number }[] = [];
   /** When the last report the rule looked at came. */
   #rttSeenAt: number | undefined;
+  /** When congestion last took FEC off. */
+  #shedAt = -Infinity;
 
   constructor(mode: 'auto' | 'on' | 'off' = 'auto') { this.#mode = mode; }
+
+  /** Congestion took FEC off at `now` (ms): under `auto` it stays off for {@link FEC_SHED_HOLD_MS}. */
+  shed(now: number): void { this.#shedAt = now; }
 
   /** Whether FEC is wanted at `now` (ms) given `inputs`. */
   update(now: number, inputs: FecInputs): boolean {
@@ -93,6 +106,7 @@ export class FecRule {
     if (this.#queuedAt === null || inputs.queueMs === null || inputs.queueMs >= FEC_CALM_QUEUE_MS) this.#queuedAt = now;
     if (inputs.lossFraction >= FEC_MIN_LOSS && now - this.#queuedAt >= FEC_CALM_FOR_MS) this.#heavyLossAt = now;
     if (this.#mode !== 'auto') return this.#mode === 'on';
+    if (now - this.#shedAt < FEC_SHED_HOLD_MS) return false;
     const rtt = this.#pathRtts.length >= MIN_PATH_RTTS ? Math.min(...this.#pathRtts.map((r) => r.ms)) : undefined;
     return now - this.#heavyLossAt < FEC_LOSS_KEEP_MS
       || (rtt !== undefined && rtt >= FEC_MIN_RTT_MS && now - this.#lossAt < FEC_LOSS_KEEP_MS);

@@ -89,6 +89,11 @@ const STALE_MAX_MS = 3000;
  * the viewer more than a queue of a hundred milliseconds.
  */
 const HOLD_QUEUE_MS = 150;
+/**
+ * Congestion with a queue this long, ms, while FEC is on (and may be shed) takes the FEC off
+ * before any rung: see {@link RungController.shedOverhead}.
+ */
+const SHED_QUEUE_MS = 50;
 
 /** Settings of {@link RungController}. */
 export interface LadderOptions {
@@ -227,6 +232,9 @@ export class RungController {
   readonly #o: Required<Omit<LadderOptions, 'startRung' | 'startKbps'>>;
   /** Video sent beside each rung's own, as a share of it (FEC), counted in its need. */
   #videoOverhead = 0;
+  /** Whether congestion may take {@link #videoOverhead} off before a rung (FEC the rule chose, not the user). */
+  #overheadSheddable = false;
+  #shed = false;
   /** When a probe last failed (the path was found not to carry more). */
   #lastFailAt = -Infinity;
   /** No padding probe yet in this call: the first goes for the best rung. */
@@ -319,8 +327,23 @@ export class RungController {
   get changedAt(): number { return this.#lastChangeAt; }
   /** What a rung needs on the wire, audio included, kbit/s (with the FEC's share of the video when it is on). */
   needKbps(rung: number): number { return rungNeedKbps(this.rungs[this.#clamp(rung)]!) * (1 + this.#videoOverhead) + this.#o.audioKbps; }
-  /** Video sent beside each rung's own, as a share of it (FEC: src/peer/fec.ts); 0 by default. */
-  setVideoOverhead(share: number): void { this.#videoOverhead = Math.max(0, share); }
+  /**
+   * Video sent beside each rung's own, as a share of it (FEC: src/peer/fec.ts); 0 by default.
+   * `sheddable`: congestion takes it off before it takes a rung ({@link shedOverhead}).
+   */
+  setVideoOverhead(share: number, sheddable = false): void {
+    this.#videoOverhead = Math.max(0, share);
+    this.#overheadSheddable = sheddable && this.#videoOverhead > 0;
+  }
+  /**
+   * The last update met congestion with FEC on and took the FEC off rather than a rung: its
+   * sender must stop sending it. FEC goes on top of a rung the path carried, and on a narrow
+   * uplink that is what fills it (on the 150 kbit/s rung a packet per two frames is 45% more,
+   * behind a 300 kbit/s `low-upload` uplink; the queue then grew 2.5 s and the ladder went to the
+   * 3 fps keep-alive). Only for a standing queue ({@link SHED_QUEUE_MS}) that is not a probe's:
+   * a delay trend alone, or a probe that failed, are answered as without FEC.
+   */
+  get shedOverhead(): boolean { return this.#shed; }
 
   /** The best rung whose need fits `kbps` (the last, the keep-alive, when none does). */
   fitting(kbps: number, margin = 1): number {
@@ -331,6 +354,7 @@ export class RungController {
   /** Takes the signals at `now` (ms) and returns the rung to send. */
   update(now: number, s: PathSignals): number {
     const cur = this.#target;
+    this.#shed = false;
     // Until the change takes effect, the hold has not started.
     if (s.carrying !== undefined && s.carrying !== cur) this.#lastChangeAt = now;
     const heavyLoss = isHeavyLoss(s.lossFraction, s.lossPackets);
@@ -426,6 +450,19 @@ export class RungController {
     const overCapacity = down === 'congestion' && longQueue && s.ackedKbps !== undefined && this.needKbps(cur) > s.ackedKbps + this.#o.audioKbps
       && (s.sentKbps === undefined || s.ackedKbps < 0.9 * s.sentKbps);
     this.#holdNow = down === 'congestion' && (overCapacity || s.stalled === true || (q !== null && q > HOLD_QUEUE_MS));
+    // FEC first (see shedOverhead): the rung stays, and a step down waits a second, as after one.
+    // Also while a failed probe's queue has its time to drain, if it grows instead: that queue is
+    // not the probe's. (FEC went on as a padding probe failed, and the queue grew 60 -> 196 ms
+    // over the 1.5 s the drain was given.)
+    const growing = q !== null && before !== null && q > before.ms + 20;
+    if (down === 'congestion' && this.#overheadSheddable && q !== null && q >= SHED_QUEUE_MS && this.#probe?.rung !== cur
+      && (growing || (now >= this.#drainUntil && now >= this.#padDrainUntil))) {
+      this.#videoOverhead = 0;
+      this.#overheadSheddable = false;
+      this.#shed = true;
+      this.#lastChangeAt = now;
+      return cur;
+    }
     if (down === 'congestion' && !overCapacity && s.stalled !== true && now < this.#drainUntil) return cur;
     // What the receiver acknowledges does not measure the path while a failed padding probe's
     // queue drains: the padding took its share of the link, and the media sent into that queue is

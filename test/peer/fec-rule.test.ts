@@ -57,6 +57,25 @@ describe('FecRule', () => {
     for (let t = 500; t < 2750; t += 250) expect(full.update(t, { nacked: 3, lossFraction: 0.05, queueMs: 3, rttMs: 40, rttAtMs: 0 })).toBe(false);
   });
 
+  it('keeps FEC off for 30 s after congestion took it off, on a lossy hop or a long path', () => {
+    const lossy = new FecRule('auto');
+    expect(lossy.update(0, { nacked: 3, lossFraction: 0.05, queueMs: 4, rttMs: 40, rttAtMs: 0 })).toBe(false);
+    expect(lossy.update(2500, { nacked: 4, lossFraction: 0.05, queueMs: 4, rttMs: 40, rttAtMs: 0 })).toBe(true);
+    lossy.shed(3000);
+    for (let t = 3200; t < 33_000; t += 1000) expect(lossy.update(t, { nacked: 5, lossFraction: 0.05, queueMs: 4, rttMs: 40, rttAtMs: 0 })).toBe(false);
+    expect(lossy.update(33_000, { nacked: 6, lossFraction: 0.05, queueMs: 4, rttMs: 40, rttAtMs: 0 })).toBe(true);
+    const long = new FecRule('auto');
+    expect(long.update(1000, calm(300, 1000))).toBe(false);
+    expect(long.update(2000, calm(290, 2000))).toBe(true);
+    long.shed(2100);
+    expect(long.update(2200, calm(290, 2200))).toBe(false);
+    expect(long.update(32_100, { ...calm(290, 32_100), nacked: 1 })).toBe(true); // (a loss lately: a long path wants it)
+    // Under 'on' the user's word stands.
+    const on = new FecRule('on');
+    on.shed(0);
+    expect(on.update(100, calm(undefined))).toBe(true);
+  });
+
   it("says what it was told under 'on' and 'off'", () => {
     expect(new FecRule('on').update(0, calm(undefined))).toBe(true);
     expect(new FecRule('off').update(0, { ...calm(300), nacked: 9, lossFraction: 0.2, queueMs: 0 })).toBe(false);

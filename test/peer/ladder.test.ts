@@ -324,6 +324,52 @@ describe('RungController', () => {
     for (let i = 1; i < gaps.length; i++) expect(gaps[i]!).toBeGreaterThan(gaps[i - 1]!);
   });
 
+  it('congestion with FEC on takes the FEC off before a rung (low-upload: FEC on the 150 kbit/s rung filled the uplink); FEC the user asked for is not shed', () => {
+    const c = new RungController(LADDER, { startRung: 2, audioKbps: 60 });
+    c.setVideoOverhead(0.25, true);
+    const needWithFec = c.needKbps(2);
+    // The trend's overuse alone, with a short queue, is answered as without FEC: no shed.
+    expect(c.update(0, { ...calm(300), overuse: true, queueMs: 30 })).toBe(2); // (the keep-alive takes a longer queue)
+    expect(c.shedOverhead).toBe(false);
+    // A standing queue of 78 ms with the trend's overuse: the FEC goes, the rung stays.
+    expect(c.update(200, { ...calm(300), overuse: true, queueMs: 78 })).toBe(2);
+    expect(c.shedOverhead).toBe(true);
+    expect(c.needKbps(2)).toBeLessThan(needWithFec);
+    // It is said once; the queue drains and the rung holds.
+    expect(c.update(400, { ...calm(300), queueMs: 40 })).toBe(2);
+    expect(c.shedOverhead).toBe(false);
+    // Congestion that goes on a second later takes a rung, as after a step down.
+    const d = new RungController(LADDER, { startRung: 1, audioKbps: 60 });
+    d.setVideoOverhead(0.25, true);
+    expect(d.update(0, { ...calm(500), queueMs: 120 })).toBe(1);
+    expect(d.shedOverhead).toBe(true);
+    expect(d.update(600, { ...calm(500), queueMs: 120 })).toBe(1);
+    expect(d.update(1000, { ...calm(500), queueMs: 120 })).toBe(2);
+    expect(d.shedOverhead).toBe(false);
+    // FEC the user asked for (not sheddable) stays: the rung goes at once.
+    const e = new RungController(LADDER, { startRung: 1, audioKbps: 60 });
+    e.setVideoOverhead(0.25);
+    expect(e.update(0, { ...calm(500), queueMs: 120 })).toBe(2);
+    expect(e.shedOverhead).toBe(false);
+  });
+
+  it('a probe that fails with FEC on goes back to its rung and keeps the FEC, unless the queue then grows', () => {
+    const p = new RungController(LADDER, { startRung: 2, audioKbps: 60 });
+    p.setVideoOverhead(0.25, true);
+    // Calm, with an estimate at what is sent: the step up is a probe.
+    expect(run(p, 0, 600, (t) => ({ ...calm(p.needKbps(p.target) * 1.05), queueMs: 5, reportedUpTo: t }))).toBe(1);
+    expect(p.reason).toBe('probe');
+    // The probe meets a queue: back to rung 2, FEC kept.
+    expect(p.update(1600, { ...calm(400), queueMs: 90, reportedUpTo: 1500 })).toBe(2);
+    expect(p.shedOverhead).toBe(false);
+    // While the queue the probe left drains, FEC stays...
+    expect(p.update(1800, { ...calm(400), queueMs: 90, reportedUpTo: 1700 })).toBe(2);
+    expect(p.shedOverhead).toBe(false);
+    // ...unless the queue grows instead: then it is not the probe's, and the FEC goes.
+    expect(p.update(2600, { ...calm(400), queueMs: 150, reportedUpTo: 2500 })).toBe(2);
+    expect(p.shedOverhead).toBe(true);
+  });
+
   it('after congestion ends, is back on the best rung within 5 s', () => {
     const c = new RungController(LADDER, { startRung: 3, audioKbps: 60 });
     let t = 0;
