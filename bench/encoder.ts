@@ -31,8 +31,8 @@ const ffmpeg = resolveFfmpeg().path;
 const RUNGS = defaultLadder(DEFAULT_VIDEO);
 const STREAMS = ladderStreams(RUNGS);
 
-/** ffmpeg's user + system CPU seconds so far (0 once it is gone). */
-const cpuSeconds = (pid: number): number => (processCpuMs(pid) ?? 0) / 1000;
+/** ffmpeg's user + system CPU seconds so far (null once it is gone: its last reading stands). */
+const cpuSeconds = (pid: number): number | null => { const ms = processCpuMs(pid); return ms === null ? null : ms / 1000; };
 
 type Way = 'on-demand' | 'phased' | 'phased-default-threads';
 
@@ -49,7 +49,7 @@ async function runPhased(threads: 'one' | 'default'): Promise<{ cpu: number; wal
     const started = performance.now();
     const proc = spawn(ffmpeg, args, { stdio: ['ignore', 'ignore', 'pipe'] });
     let cpu = 0;
-    timer = setInterval(() => { try { cpu = cpuSeconds(proc.pid!); } catch { /* exited */ } }, 200);
+    timer = setInterval(() => { cpu = cpuSeconds(proc.pid!) ?? cpu; }, 200);
     const code = await new Promise<number | null>((resolve, reject) => {
       proc.once('error', reject);
       proc.once('exit', resolve);
@@ -71,12 +71,11 @@ async function runOnDemand(): Promise<{ cpu: number; wall: number }> {
   const cpuAt = new Map<number, { start: number; last: number }>();
   const sample = () => {
     for (const pid of source.pids) {
-      try {
-        const c = cpuSeconds(pid);
-        const seen = cpuAt.get(pid);
-        if (seen) seen.last = c;
-        else cpuAt.set(pid, { start: c, last: c });
-      } catch { /* exited */ }
+      const c = cpuSeconds(pid);
+      if (c === null) continue; // exited
+      const seen = cpuAt.get(pid);
+      if (seen) seen.last = c;
+      else cpuAt.set(pid, { start: c, last: c });
     }
   };
   let timer: NodeJS.Timeout | undefined;

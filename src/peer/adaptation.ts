@@ -254,7 +254,7 @@ export class VideoAdaptation {
     this.#fecOn = on;
     this.#fec.setOn(on);
     this.#source.setFec(this.#sink, on);
-    this.controller.setVideoOverhead(on ? FEC_SHARE : 0, this.#fecMode === 'auto');
+    this.controller.setVideoOverhead(on ? FEC_SHARE : 0, performance.now(), this.#fecMode === 'auto');
     this.#onChange?.(this.snapshot());
   }
 

@@ -25,8 +25,8 @@
  *   The queue must have been short since before the lost packets left ({@link FEC_CALM_FOR_MS}).
  *
  * Either way, FEC that congestion took off (the ladder sheds it before a rung:
- * src/peer/ladder.ts `shedOverhead`) stays off for {@link FEC_SHED_HOLD_MS}: the path had no
- * room for it. Under `low-upload` 4 packets lost of 75 in the call's first seconds (bad luck on
+ * src/peer/ladder.ts `shedOverhead`) stays off for {@link FEC_SHED_HOLD_MS}, longer each time
+ * after: the path had no room for it. Under `low-upload` 4 packets lost of 75 in the call's first seconds (bad luck on
  * 0.5% loss, or a burst) turned the lossy-hop arm on in 1 call of 14; FEC then filled the
  * uplink and that call fell to the 3 fps keep-alive.
  */
@@ -36,8 +36,9 @@ const REPORT_WAIT_MS = 1000;
 /** Reports of the path's round trip needed before it counts (one may have met a queue the feedback had not told of yet). */
 const MIN_PATH_RTTS = 2;
 export const FEC_LOSS_KEEP_MS = 30_000;
-/** FEC that congestion took off stays off this long, ms. */
+/** FEC that congestion took off stays off this long, ms, twice as long after each shed up to {@link FEC_SHED_HOLD_MAX_MS}. */
 const FEC_SHED_HOLD_MS = 30_000;
+const FEC_SHED_HOLD_MAX_MS = 120_000;
 const FEC_MIN_LOSS = 0.03;
 /** A queue shorter than this, ms, is no bottleneck's. */
 const FEC_CALM_QUEUE_MS = 30;
@@ -83,13 +84,20 @@ export class FecRule {
   #pathRtts: { ms: number; at: number }[] = [];
   /** When the last report the rule looked at came. */
   #rttSeenAt: number | undefined;
-  /** When congestion last took FEC off. */
-  #shedAt = -Infinity;
+  /** Until when FEC stays off because congestion took it off, and for how long the last time. */
+  #shedUntil = -Infinity;
+  #shedHoldMs = 0;
 
   constructor(mode: 'auto' | 'on' | 'off' = 'auto') { this.#mode = mode; }
 
-  /** Congestion took FEC off at `now` (ms): under `auto` it stays off for {@link FEC_SHED_HOLD_MS}. */
-  shed(now: number): void { this.#shedAt = now; }
+  /**
+   * Congestion took FEC off at `now` (ms): under `auto` it stays off for {@link FEC_SHED_HOLD_MS},
+   * and twice as long each time after (a loss in the meantime would bring it back to be shed again).
+   */
+  shed(now: number): void {
+    this.#shedHoldMs = Math.min(FEC_SHED_HOLD_MAX_MS, this.#shedHoldMs ? this.#shedHoldMs * 2 : FEC_SHED_HOLD_MS);
+    this.#shedUntil = now + this.#shedHoldMs;
+  }
 
   /** Whether FEC is wanted at `now` (ms) given `inputs`. */
   update(now: number, inputs: FecInputs): boolean {
@@ -106,7 +114,7 @@ export class FecRule {
     if (this.#queuedAt === null || inputs.queueMs === null || inputs.queueMs >= FEC_CALM_QUEUE_MS) this.#queuedAt = now;
     if (inputs.lossFraction >= FEC_MIN_LOSS && now - this.#queuedAt >= FEC_CALM_FOR_MS) this.#heavyLossAt = now;
     if (this.#mode !== 'auto') return this.#mode === 'on';
-    if (now - this.#shedAt < FEC_SHED_HOLD_MS) return false;
+    if (now < this.#shedUntil) return false;
     const rtt = this.#pathRtts.length >= MIN_PATH_RTTS ? Math.min(...this.#pathRtts.map((r) => r.ms)) : undefined;
     return now - this.#heavyLossAt < FEC_LOSS_KEEP_MS
       || (rtt !== undefined && rtt >= FEC_MIN_RTT_MS && now - this.#lossAt < FEC_LOSS_KEEP_MS);

@@ -234,7 +234,11 @@ export class RungController {
   #videoOverhead = 0;
   /** Whether congestion may take {@link #videoOverhead} off before a rung (FEC the rule chose, not the user). */
   #overheadSheddable = false;
+  /** When {@link #videoOverhead} was last set (what `reportedUpTo` must pass to tell of it). */
+  #overheadAt = -Infinity;
   #shed = false;
+  /** When congestion last shed the overhead. */
+  #shedAt = -Infinity;
   /** When a probe last failed (the path was found not to carry more). */
   #lastFailAt = -Infinity;
   /** No padding probe yet in this call: the first goes for the best rung. */
@@ -328,11 +332,12 @@ export class RungController {
   /** What a rung needs on the wire, audio included, kbit/s (with the FEC's share of the video when it is on). */
   needKbps(rung: number): number { return rungNeedKbps(this.rungs[this.#clamp(rung)]!) * (1 + this.#videoOverhead) + this.#o.audioKbps; }
   /**
-   * Video sent beside each rung's own, as a share of it (FEC: src/peer/fec.ts); 0 by default.
-   * `sheddable`: congestion takes it off before it takes a rung ({@link shedOverhead}).
+   * Video sent beside each rung's own, as a share of it (FEC: src/peer/fec.ts), from `now` on;
+   * 0 by default. `sheddable`: congestion takes it off before it takes a rung ({@link shedOverhead}).
    */
-  setVideoOverhead(share: number, sheddable = false): void {
+  setVideoOverhead(share: number, now: number, sheddable = false): void {
     this.#videoOverhead = Math.max(0, share);
+    this.#overheadAt = now;
     this.#overheadSheddable = sheddable && this.#videoOverhead > 0;
   }
   /**
@@ -340,8 +345,10 @@ export class RungController {
    * sender must stop sending it. FEC goes on top of a rung the path carried, and on a narrow
    * uplink that is what fills it (on the 150 kbit/s rung a packet per two frames is 45% more,
    * behind a 300 kbit/s `low-upload` uplink; the queue then grew 2.5 s and the ladder went to the
-   * 3 fps keep-alive). Only for a standing queue ({@link SHED_QUEUE_MS}) that is not a probe's:
-   * a delay trend alone, or a probe that failed, are answered as without FEC.
+   * 3 fps keep-alive). Only for a standing queue ({@link SHED_QUEUE_MS}) in packets sent after
+   * FEC went on, and not while a probe is on or a failed one's queue drains (nor the backlog
+   * after a step down straight to what the receiver acknowledges): a delay trend alone, a probe,
+   * and a rung the path does not carry even without FEC are answered as without FEC.
    */
   get shedOverhead(): boolean { return this.#shed; }
 
@@ -374,8 +381,11 @@ export class RungController {
     // Congestion in packets sent before the current rung took effect was answered by that
     // change: behind a queue of a second, the feedback still tells of the rung before it.
     // (For at most STALE_MAX_MS: feedback that never reaches the new rung is a stall, below.)
-    const stale = s.reportedUpTo !== undefined && s.reportedUpTo !== null && s.reportedUpTo <= this.#lastChangeAt
-      && now - this.#lastChangeAt < STALE_MAX_MS && this.#reason !== 'probe' && this.#reason !== 'fits' && this.#reason !== 'start';
+    // So was congestion in packets sent before FEC was shed.
+    const reported = s.reportedUpTo ?? null;
+    const stale = (reported !== null && reported <= this.#lastChangeAt
+      && now - this.#lastChangeAt < STALE_MAX_MS && this.#reason !== 'probe' && this.#reason !== 'fits' && this.#reason !== 'start')
+      || (reported !== null && reported <= this.#shedAt && now - this.#shedAt < STALE_MAX_MS);
     const overuse = (!stale && (s.overuse || longQueue)) || s.stalled === true;
     this.#overuseNow = overuse;
     // Calm needs feedback that says so: a queue meter that has none yet (null; or feedback that
@@ -450,19 +460,6 @@ export class RungController {
     const overCapacity = down === 'congestion' && longQueue && s.ackedKbps !== undefined && this.needKbps(cur) > s.ackedKbps + this.#o.audioKbps
       && (s.sentKbps === undefined || s.ackedKbps < 0.9 * s.sentKbps);
     this.#holdNow = down === 'congestion' && (overCapacity || s.stalled === true || (q !== null && q > HOLD_QUEUE_MS));
-    // FEC first (see shedOverhead): the rung stays, and a step down waits a second, as after one.
-    // Also while a failed probe's queue has its time to drain, if it grows instead: that queue is
-    // not the probe's. (FEC went on as a padding probe failed, and the queue grew 60 -> 196 ms
-    // over the 1.5 s the drain was given.)
-    const growing = q !== null && before !== null && q > before.ms + 20;
-    if (down === 'congestion' && this.#overheadSheddable && q !== null && q >= SHED_QUEUE_MS && this.#probe?.rung !== cur
-      && (growing || (now >= this.#drainUntil && now >= this.#padDrainUntil))) {
-      this.#videoOverhead = 0;
-      this.#overheadSheddable = false;
-      this.#shed = true;
-      this.#lastChangeAt = now;
-      return cur;
-    }
     if (down === 'congestion' && !overCapacity && s.stalled !== true && now < this.#drainUntil) return cur;
     // What the receiver acknowledges does not measure the path while a failed padding probe's
     // queue drains: the padding took its share of the link, and the media sent into that queue is
@@ -476,10 +473,22 @@ export class RungController {
     const ackCarries = s.ackedKbps !== undefined && s.ackedKbps + this.#o.audioKbps >= 1.1 * this.needKbps(cur);
     const drainingBacklog = longQueue && (!s.overuse || ackCarries) && s.stalled !== true && !overCapacity;
     if (down === 'congestion' && drainingBacklog && this.#jumpedAt !== null && now - this.#jumpedAt < PROBE_DRAIN_MS) return cur;
+    // FEC first (see shedOverhead): the rung stays, and a step down waits a second, as after one.
+    // Not for a queue the feedback has not shown FEC in yet. Where what the receiver acknowledges
+    // shows the path over capacity, FEC goes too, and the jump below picks the rung without it.
+    const shed = down === 'congestion' && this.#overheadSheddable && q !== null && q >= SHED_QUEUE_MS
+      && this.#probe?.rung !== cur && reported !== null && reported > this.#overheadAt;
+    if (shed) {
+      this.#videoOverhead = 0;
+      this.#overheadSheddable = false;
+      this.#shed = true;
+      this.#shedAt = now;
+      if (!overCapacity) return cur;
+    }
     // Congestion and heavy loss take one rung at a time, a second apart: the estimate measured
     // while a queue fills undersells the path (it sent a 300 kbit/s link's sender to the 3 fps
     // keep-alive where 150 kbit/s fitted). A receiver's cap goes straight to what fits it.
-    let oneDown = now - this.#lastChangeAt >= 1000 ? Math.min(this.rungs.length - 1, cur + 1) : cur;
+    let oneDown = now - this.#lastChangeAt >= 1000 && (shed || now - this.#shedAt >= 1000) ? Math.min(this.rungs.length - 1, cur + 1) : cur;
     // A standing queue means the bottleneck is full: what the receiver acknowledges is what the
     // path carries, so go straight to the rung that fits it (with 10% to spare for the queue to
     // drain), rather than a rung a second while the viewer's picture lags further behind.

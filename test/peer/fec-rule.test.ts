@@ -57,13 +57,17 @@ describe('FecRule', () => {
     for (let t = 500; t < 2750; t += 250) expect(full.update(t, { nacked: 3, lossFraction: 0.05, queueMs: 3, rttMs: 40, rttAtMs: 0 })).toBe(false);
   });
 
-  it('keeps FEC off for 30 s after congestion took it off, on a lossy hop or a long path', () => {
+  it('keeps FEC off for 30 s after congestion took it off, on a lossy hop or a long path, and twice as long after the next', () => {
     const lossy = new FecRule('auto');
     expect(lossy.update(0, { nacked: 3, lossFraction: 0.05, queueMs: 4, rttMs: 40, rttAtMs: 0 })).toBe(false);
     expect(lossy.update(2500, { nacked: 4, lossFraction: 0.05, queueMs: 4, rttMs: 40, rttAtMs: 0 })).toBe(true);
     lossy.shed(3000);
     for (let t = 3200; t < 33_000; t += 1000) expect(lossy.update(t, { nacked: 5, lossFraction: 0.05, queueMs: 4, rttMs: 40, rttAtMs: 0 })).toBe(false);
     expect(lossy.update(33_000, { nacked: 6, lossFraction: 0.05, queueMs: 4, rttMs: 40, rttAtMs: 0 })).toBe(true);
+    // Shed again: off for twice as long.
+    lossy.shed(34_000);
+    expect(lossy.update(34_000 + 59_000, { nacked: 7, lossFraction: 0.05, queueMs: 4, rttMs: 40, rttAtMs: 0 })).toBe(false);
+    expect(lossy.update(34_000 + 60_000, { nacked: 8, lossFraction: 0.05, queueMs: 4, rttMs: 40, rttAtMs: 0 })).toBe(true);
     const long = new FecRule('auto');
     expect(long.update(1000, calm(300, 1000))).toBe(false);
     expect(long.update(2000, calm(290, 2000))).toBe(true);

@@ -325,49 +325,62 @@ describe('RungController', () => {
   });
 
   it('congestion with FEC on takes the FEC off before a rung (low-upload: FEC on the 150 kbit/s rung filled the uplink); FEC the user asked for is not shed', () => {
-    const c = new RungController(LADDER, { startRung: 2, audioKbps: 60 });
-    c.setVideoOverhead(0.25, true);
-    const needWithFec = c.needKbps(2);
-    // The trend's overuse alone, with a short queue, is answered as without FEC: no shed.
-    expect(c.update(0, { ...calm(300), overuse: true, queueMs: 30 })).toBe(2); // (the keep-alive takes a longer queue)
-    expect(c.shedOverhead).toBe(false);
+    // FEC went on at -1000; the feedback reaches 100 ms behind each tick.
+    const sig = (t: number, extra: Partial<Parameters<RungController['update']>[1]>) => ({ ...calm(500), reportedUpTo: t - 100, ...extra });
+    const c = new RungController(LADDER, { startRung: 1, audioKbps: 60 });
+    c.setVideoOverhead(0.25, -1000, true);
+    const needWithFec = c.needKbps(1);
     // A standing queue of 78 ms with the trend's overuse: the FEC goes, the rung stays.
-    expect(c.update(200, { ...calm(300), overuse: true, queueMs: 78 })).toBe(2);
+    expect(c.update(0, sig(0, { overuse: true, queueMs: 78 }))).toBe(1);
     expect(c.shedOverhead).toBe(true);
-    expect(c.needKbps(2)).toBeLessThan(needWithFec);
+    expect(c.needKbps(1)).toBeLessThan(needWithFec);
     // It is said once; the queue drains and the rung holds.
-    expect(c.update(400, { ...calm(300), queueMs: 40 })).toBe(2);
+    expect(run(c, 200, 800, (t) => sig(t, { queueMs: 40 }))).toBe(1);
     expect(c.shedOverhead).toBe(false);
-    // Congestion that goes on a second later takes a rung, as after a step down.
+    // Congestion that goes on (in packets sent after the shed) takes a rung a second after it.
+    expect(c.update(1000, sig(1000, { queueMs: 120 }))).toBe(2);
+    expect(c.reason).toBe('congestion');
+    expect(c.shedOverhead).toBe(false);
+    // The trend's overuse alone, with a short queue, is answered as without FEC: a rung, no shed.
     const d = new RungController(LADDER, { startRung: 1, audioKbps: 60 });
-    d.setVideoOverhead(0.25, true);
-    expect(d.update(0, { ...calm(500), queueMs: 120 })).toBe(1);
-    expect(d.shedOverhead).toBe(true);
-    expect(d.update(600, { ...calm(500), queueMs: 120 })).toBe(1);
-    expect(d.update(1000, { ...calm(500), queueMs: 120 })).toBe(2);
+    d.setVideoOverhead(0.25, -1000, true);
+    expect(d.update(0, sig(0, { overuse: true, queueMs: 30 }))).toBe(2);
     expect(d.shedOverhead).toBe(false);
+    // A queue in packets sent before FEC went on is not FEC's: a rung, no shed.
+    const f = new RungController(LADDER, { startRung: 1, audioKbps: 60 });
+    f.setVideoOverhead(0.25, 0, true);
+    expect(f.update(0, sig(0, { queueMs: 120 }))).toBe(2);
+    expect(f.shedOverhead).toBe(false);
     // FEC the user asked for (not sheddable) stays: the rung goes at once.
     const e = new RungController(LADDER, { startRung: 1, audioKbps: 60 });
-    e.setVideoOverhead(0.25);
-    expect(e.update(0, { ...calm(500), queueMs: 120 })).toBe(2);
+    e.setVideoOverhead(0.25, -1000);
+    expect(e.update(0, sig(0, { queueMs: 120 }))).toBe(2);
     expect(e.shedOverhead).toBe(false);
   });
 
-  it('a probe that fails with FEC on goes back to its rung and keeps the FEC, unless the queue then grows', () => {
-    const p = new RungController(LADDER, { startRung: 2, audioKbps: 60 });
-    p.setVideoOverhead(0.25, true);
+  it('with FEC on, a rung the acknowledged rate does not carry is jumped from to the rung that fits without FEC, and a failed probe goes back keeping the FEC', () => {
+    // 240 kbit/s of video acknowledged of 600 sent behind a 300 ms queue: over capacity. The FEC
+    // goes too, and the jump is to the rung that fits without it (rung 2: 234 kbit/s; with FEC's
+    // share 278, over the 270 that 90% of what is carried allows: the keep-alive).
+    const j = new RungController(LADDER, { startRung: 0, audioKbps: 60 });
+    j.setVideoOverhead(0.25, -1000, true);
+    expect(j.update(0, { ...calm(300), queueMs: 300, ackedKbps: 240, sentKbps: 600, reportedUpTo: -100 })).toBe(2);
+    expect(j.shedOverhead).toBe(true);
+    // FEC the user asked for is budgeted in the jump.
+    const u = new RungController(LADDER, { startRung: 0, audioKbps: 60 });
+    u.setVideoOverhead(0.25, -1000);
+    expect(u.update(0, { ...calm(300), queueMs: 300, ackedKbps: 240, sentKbps: 600, reportedUpTo: -100 })).toBe(3);
     // Calm, with an estimate at what is sent: the step up is a probe.
-    expect(run(p, 0, 600, (t) => ({ ...calm(p.needKbps(p.target) * 1.05), queueMs: 5, reportedUpTo: t }))).toBe(1);
+    const p = new RungController(LADDER, { startRung: 2, audioKbps: 60 });
+    p.setVideoOverhead(0.25, -1000, true);
+    expect(run(p, 0, 600, (t) => ({ ...calm(p.needKbps(p.target) * 1.05), queueMs: 5, reportedUpTo: t - 100 }))).toBe(1);
     expect(p.reason).toBe('probe');
-    // The probe meets a queue: back to rung 2, FEC kept.
-    expect(p.update(1600, { ...calm(400), queueMs: 90, reportedUpTo: 1500 })).toBe(2);
-    expect(p.shedOverhead).toBe(false);
-    // While the queue the probe left drains, FEC stays...
-    expect(p.update(1800, { ...calm(400), queueMs: 90, reportedUpTo: 1700 })).toBe(2);
-    expect(p.shedOverhead).toBe(false);
-    // ...unless the queue grows instead: then it is not the probe's, and the FEC goes.
-    expect(p.update(2600, { ...calm(400), queueMs: 150, reportedUpTo: 2500 })).toBe(2);
-    expect(p.shedOverhead).toBe(true);
+    // The probe meets a queue (ticks every 200 ms): back to rung 2 a second after it, FEC kept...
+    let shed = false;
+    expect(run(p, 800, 1600, (t) => { shed ||= p.shedOverhead; return { ...calm(400), queueMs: 90, reportedUpTo: t - 100 }; })).toBe(2);
+    // ...also while the queue the probe left drains.
+    expect(run(p, 1800, 4400, (t) => { shed ||= p.shedOverhead; return { ...calm(400), queueMs: 90, reportedUpTo: t - 100 }; })).toBe(2);
+    expect(shed || p.shedOverhead).toBe(false);
   });
 
   it('after congestion ends, is back on the best rung within 5 s', () => {
