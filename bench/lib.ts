@@ -27,6 +27,26 @@ export async function stop(proc: ChildProcess): Promise<void> {
   clearTimeout(t);
 }
 
+/**
+ * Runs `cleanUp` when the bench is stopped (SIGINT, SIGTERM), then exits: what its own `finally`
+ * does when it ends, so a bench a person stops leaves no coturn, browser or server behind.
+ */
+export function cleanUpOnStop(cleanUp: () => Promise<void>): void {
+  let stopping = false;
+  for (const [signal, code] of [['SIGINT', 130], ['SIGTERM', 143]] as const) {
+    // (Kept, not once: a second signal, as tsx passes on the one a process group got, would end
+    // the bench mid-clean-up.)
+    process.on(signal, () => {
+      if (stopping) return;
+      stopping = true;
+      process.stderr.write(`\n${signal}: stopping, cleaning up\n`);
+      // A clean-up that hangs does not keep the bench alive.
+      setTimeout(() => process.exit(code), 10_000).unref();
+      void cleanUp().catch(() => undefined).finally(() => process.exit(code));
+    });
+  }
+}
+
 /** The q-quantile (0..1) of a list of numbers. */
 export function quantile(values: number[], q: number): number {
   if (!values.length) return NaN;

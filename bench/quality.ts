@@ -52,7 +52,7 @@ import { measureBrowserCall } from '../test/helpers/browser-call-quality.js';
 import { buildWebClient, launchChromium } from '../test/helpers/browsers.js';
 import { startCoturn } from '../test/helpers/coturn.js';
 import { startServer } from '../test/helpers/server.js';
-import { table } from './lib.js';
+import { cleanUpOnStop, table } from './lib.js';
 
 function arg(name: string): string | undefined {
   const i = process.argv.indexOf(`--${name}`);
@@ -125,6 +125,15 @@ function medianCell(list: readonly Cell[]): Cell {
   };
 }
 
+let cleaned: Promise<void> | null = null;
+const cleanUp = () => (cleaned ??= (async () => {
+  await browser?.close();
+  await server?.close();
+  await turn?.stop();
+  web?.remove();
+})());
+cleanUpOnStop(cleanUp);
+
 try {
   web = await buildWebClient();
   turn = await startCoturn();
@@ -153,10 +162,7 @@ try {
     cells.set(key, measured.length ? medianCell(measured) : { fps: null, freezeRatio: null, p50: null, p95: null, psnr: null, failed: 'failed' });
   }
 } finally {
-  await browser?.close();
-  await server?.close();
-  await turn?.stop();
-  web?.remove();
+  await cleanUp();
 }
 
 const f = (x: number | null | undefined, d = 0) => (x === null || x === undefined ? '-' : Number.isFinite(x) ? x.toFixed(d) : 'inf');
