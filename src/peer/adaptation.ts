@@ -211,7 +211,7 @@ export class VideoAdaptation {
     });
     if (this.controller.shedOverhead) {
       this.#fecRule.shed(now);
-      this.#setFec(false);
+      this.#setFec(false, now);
     }
     if (target !== before) {
       this.#source.setRung(this.#sink, target, { hold: this.controller.hold });
@@ -245,16 +245,16 @@ export class VideoAdaptation {
       rttAtMs: this.estimator.rttAtMs,
       rttQueueMs: this.#reportQueueMs(),
     });
-    this.#setFec(want);
+    this.#setFec(want, now);
   }
 
   /** Sends FEC or stops, and budgets the ladder's rungs for it (which congestion may shed under `auto`). */
-  #setFec(on: boolean): void {
+  #setFec(on: boolean, now: number): void {
     if (on === this.#fecOn || !this.#fec) return;
     this.#fecOn = on;
     this.#fec.setOn(on);
     this.#source.setFec(this.#sink, on);
-    this.controller.setVideoOverhead(on ? FEC_SHARE : 0, performance.now(), this.#fecMode === 'auto');
+    this.controller.setVideoOverhead(on ? FEC_SHARE : 0, now, this.#fecMode === 'auto');
     this.#onChange?.(this.snapshot());
   }
 

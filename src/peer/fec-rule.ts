@@ -26,9 +26,9 @@
  *
  * Either way, FEC that congestion took off (the ladder sheds it before a rung:
  * src/peer/ladder.ts `shedOverhead`) stays off for {@link FEC_SHED_HOLD_MS}, longer each time
- * after: the path had no room for it. Under `low-upload` 4 packets lost of 75 in the call's first seconds (bad luck on
- * 0.5% loss, or a burst) turned the lossy-hop arm on in 1 call of 14; FEC then filled the
- * uplink and that call fell to the 3 fps keep-alive.
+ * after: the path had no room for it. Under `low-upload` 4 packets lost of 75 in the call's
+ * first seconds (bad luck on 0.5% loss, or a burst) turned the lossy-hop arm on in 1 call of 14;
+ * FEC then filled the uplink and that call fell to the 3 fps keep-alive.
  */
 const FEC_MIN_RTT_MS = 150;
 /** How long a report waits for the queue its Sender Report met to be known, ms. */

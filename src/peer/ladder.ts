@@ -383,9 +383,9 @@ export class RungController {
     // (For at most STALE_MAX_MS: feedback that never reaches the new rung is a stall, below.)
     // So was congestion in packets sent before FEC was shed.
     const reported = s.reportedUpTo ?? null;
-    const stale = (reported !== null && reported <= this.#lastChangeAt
-      && now - this.#lastChangeAt < STALE_MAX_MS && this.#reason !== 'probe' && this.#reason !== 'fits' && this.#reason !== 'start')
-      || (reported !== null && reported <= this.#shedAt && now - this.#shedAt < STALE_MAX_MS);
+    const answeredAt = (t: number) => reported !== null && reported <= t && now - t < STALE_MAX_MS;
+    const stale = (answeredAt(this.#lastChangeAt) && this.#reason !== 'probe' && this.#reason !== 'fits' && this.#reason !== 'start')
+      || answeredAt(this.#shedAt);
     const overuse = (!stale && (s.overuse || longQueue)) || s.stalled === true;
     this.#overuseNow = overuse;
     // Calm needs feedback that says so: a queue meter that has none yet (null; or feedback that
