@@ -54,6 +54,8 @@ const CLI_BIN = opt('cli-bin', path.join(root, 'bin/chatzyo.js'));
 /** Another build's `chatzyo` to compare this one with (no Chromium -> Chromium baseline then). */
 const COMPARE_BIN = args.includes('--compare-bin') ? opt('compare-bin', '') : null;
 const ROUNDS = Number(opt('rounds', '2'));
+/** How long each call stays up after its first frame before the receiver presses Next, ms. */
+const DWELL_MS = Number(opt('dwell', '0'));
 const log = (s: string) => process.stderr.write(`[bench] ${s}\n`);
 
 /**
@@ -64,11 +66,20 @@ const PAGE_PROBE = `(() => {
   const calls = {};
   window.__bench = { calls };
   let current = null;
+  // The call's milestones (first time each is seen, in-page clock): the client's own marks, each
+  // remote description and candidate as it is applied, and the ICE and DTLS transport states.
+  const note = (name, at) => { const c = current && calls[current]; if (c && !(name in c.events)) c.events[name] = at ?? performance.now(); };
+  new PerformanceObserver((list) => { for (const e of list.getEntries()) if (e.name.startsWith('chatzyo:')) note('mark ' + e.name.slice(8), e.startTime); }).observe({ entryTypes: ['mark'] });
+  const proto = RTCPeerConnection.prototype;
+  const setRemote = proto.setRemoteDescription;
+  proto.setRemoteDescription = function (d, ...rest) { note('remote ' + (d && d.type)); return setRemote.call(this, d, ...rest).then((r) => { note('remote ' + (d && d.type) + ' applied'); return r; }); };
+  const addCandidate = proto.addIceCandidate;
+  proto.addIceCandidate = function (c, ...rest) { note(c && c.candidate ? 'first remote candidate' : 'end of remote candidates'); return addCandidate.call(this, c, ...rest); };
   const tick = async () => {
     const h = window.__chatzyo;
     if (h && h.matchId && h.matchId !== current) {
       current = h.matchId;
-      const c0 = calls[current] = { matchedAt: performance.now(), connectedAt: null, firstFrameAt: null, presentedAt: null };
+      const c0 = calls[current] = { matchedAt: performance.now(), connectedAt: null, firstFrameAt: null, presentedAt: null, events: {} };
       const video = document.getElementById('remote-video');
       // The first frame the <video> presents of this call's tracks (the last call's may still show).
       const onFrame = (now, meta) => {
@@ -87,6 +98,9 @@ const PAGE_PROBE = `(() => {
     const c = current && calls[current];
     const pc = h && h.pc;
     if (c && pc && h.matchId === current) {
+      note('ice ' + pc.iceConnectionState);
+      const dtls = pc.getReceivers()[0] && pc.getReceivers()[0].transport;
+      if (dtls) note('dtls ' + dtls.state);
       if (c.connectedAt === null && pc.connectionState === 'connected') c.connectedAt = performance.now();
       if (c.connectedAt !== null && c.firstFrameAt === null) {
         const stats = await pc.getStats();
@@ -98,7 +112,8 @@ const PAGE_PROBE = `(() => {
   tick();
 })()`;
 
-interface Timing { connectMs: number; firstFrameMs: number; presentedMs: number }
+/** One call's times from `matched`, ms; `events` are its milestones (PAGE_PROBE). */
+interface Timing { connectMs: number; firstFrameMs: number; presentedMs: number; events: Record<string, number> }
 
 async function openReceiver(browser: Browser, url: string, name: string): Promise<ChatPage> {
   const page = await openChromiumPage(browser, url, name);
@@ -110,11 +125,12 @@ async function openReceiver(browser: Browser, url: string, name: string): Promis
 async function nextTiming(page: ChatPage, seen: Set<string>): Promise<Timing> {
   let found: Timing | null = null;
   await until(async () => {
-    const calls = await page.eval<Record<string, { matchedAt: number; connectedAt: number | null; firstFrameAt: number | null; presentedAt: number | null }>>('window.__bench.calls');
+    const calls = await page.eval<Record<string, { matchedAt: number; connectedAt: number | null; firstFrameAt: number | null; presentedAt: number | null; events: Record<string, number> }>>('window.__bench.calls');
     for (const [id, c] of Object.entries(calls)) {
       if (seen.has(id) || c.firstFrameAt === null || c.connectedAt === null || c.presentedAt === null) continue;
       seen.add(id);
-      found = { connectMs: c.connectedAt - c.matchedAt, firstFrameMs: c.firstFrameAt - c.matchedAt, presentedMs: c.presentedAt - c.matchedAt };
+      const events = Object.fromEntries(Object.entries(c.events).map(([k, t]) => [k, t - c.matchedAt]));
+      found = { connectMs: c.connectedAt - c.matchedAt, firstFrameMs: c.firstFrameAt - c.matchedAt, presentedMs: c.presentedAt - c.matchedAt, events };
       return true;
     }
     return false;
@@ -160,6 +176,18 @@ async function compareBuilds(cliCalls: (bin: string) => Promise<{ times: Timing[
     ['this / other, medians', 'ratio', '90% interval', 'the calls show this build'],
     ['connected', ...interval((x) => x.connectMs)],
     ['first frame shown', ...interval((x) => x.presentedMs)],
+  ]) + '\n\n');
+  // Where the time goes: each milestone's median from matched, in the order this build reaches them.
+  const names = [...new Set([...ours, ...theirs].flatMap((t) => Object.keys(t.events)))];
+  const median = (t: Timing[], name: string) => {
+    const v = t.flatMap((x) => (name in x.events ? [x.events[name]!] : []));
+    return v.length ? quantile(v, 0.5) : NaN;
+  };
+  const seenIn = (t: Timing[], name: string) => t.filter((x) => name in x.events).length;
+  names.sort((a, b) => (median(ours, a) || median(theirs, a)) - (median(ours, b) || median(theirs, b)));
+  process.stdout.write(table([
+    ['page milestone (ms from matched)', 'this p50', 'other p50', 'this - other', 'calls (this / other)'],
+    ...names.map((n) => [n, median(ours, n), median(theirs, n), median(ours, n) - median(theirs, n), `${seenIn(ours, n)} / ${seenIn(theirs, n)}`]),
   ]) + '\n');
 }
 
@@ -196,9 +224,10 @@ async function main(): Promise<void> {
           // Comparing builds: a call that never shows a frame counts as the slowest, and the next one goes on.
           if (COMPARE_BIN === null) throw err;
           log(`a call showed no frame within 30 s (${bin}): counted as the slowest`);
-          times.push({ connectMs: Infinity, firstFrameMs: Infinity, presentedMs: Infinity });
+          times.push({ connectMs: Infinity, firstFrameMs: Infinity, presentedMs: Infinity, events: {} });
           for (const id of Object.keys(await receiver.eval<Record<string, unknown>>('window.__bench.calls'))) seen.add(id);
         }
+        if (DWELL_MS > 0) await new Promise((r) => setTimeout(r, DWELL_MS));
         if (i < CALLS - 1) await receiver.click('next');
       }
       let nodeCpu = 0;
