@@ -60,6 +60,8 @@ export interface MediaSourceOptions {
   startTimeoutMs?: number;
   /** With a ladder: the oldest a spare's held keyframe may be to go to a new partner first, ms (default {@link HELD_MAX_AGE_MS}; 0: never). */
   heldMaxAgeMs?: number;
+  /** With a ladder: how long after a fed spare's keyframe is out its replacement starts, unless wanted sooner, ms (default {@link SPARE_AFTER_MS}). */
+  spareAfterMs?: number;
 }
 
 /** Events of a media source. */
@@ -149,8 +151,14 @@ interface RungSlot {
   pending: number | null;
   /** Warmed up and idle; null while none is (a new one is starting, or waits for {@link replaceSpare}). */
   spare: RungEncoder | null;
-  /** Starts the spare that replaces the one last fed, once its keyframe is out (null: started already). */
+  /**
+   * Starts the spare that replaces the one last fed, now (null: started already). It is called
+   * {@link SPARE_AFTER_MS} after the fed one's keyframe is out, or at once when a keyframe of the
+   * rung is wanted before that.
+   */
   replaceSpare: (() => void) | null;
+  /** Calls {@link replaceSpare} when it is time (null: not waiting). */
+  replaceTimer: NodeJS.Timeout | null;
   /**
    * A keyframe was asked for while no spare was ready: feed the next one when it is. `held`:
    * asked only for new partners, who may start on the spare's held keyframe; null: not asked.
@@ -192,6 +200,17 @@ export function fecAfterFrame(frames: number, packets: number): boolean {
  * ffmpeg, and a receiver asks again while it still has no picture.
  */
 const MIN_PLI_KEYFRAME_MS = 300;
+/**
+ * The spare that replaces one fed starts this long after the fed one's keyframe is out, ms, or
+ * at once when the rung's next keyframe is wanted first. Starting Debian's ffmpeg takes 100-160
+ * ms of CPU (the dynamic loader, 215 libraries) besides the fork: started at once, it fell on the
+ * start of the next call of a person who skips through strangers, and on 2 cores it slowed the
+ * partner's half of the connection (bench:connect, Next at each first frame: deferred, the first
+ * frame was shown 0.59x as late, ICE and DTLS 30-60 ms sooner). By this long the call it was
+ * started in has its first frames, and a person who pressed Next since has a call whose
+ * attach asks for the keyframe, which starts it then.
+ */
+export const SPARE_AFTER_MS = 500;
 
 /** A running ffmpeg encoder and its fan-out. */
 export class MediaSource extends TypedEmitter<MediaSourceEvents> {
@@ -229,6 +248,7 @@ export class MediaSource extends TypedEmitter<MediaSourceEvents> {
   #inputDir: string | null = null;
   #nextInput = 0;
   #heldMaxAgeMs = HELD_MAX_AGE_MS;
+  #spareAfterMs = SPARE_AFTER_MS;
   /** Per rung: its last whole keyframe from any of its encoders, and when it came ({@link #preview}). */
   #lastKeyframes: ({ packets: Buffer[]; at: number } | null)[] = [];
   /**
@@ -351,11 +371,12 @@ export class MediaSource extends TypedEmitter<MediaSourceEvents> {
     const source = new MediaSource(spec, [], [], proc);
     const fanout = new FrameFanout();
     source.#fanout = fanout;
-    source.#slots = source.rungs.map(() => ({ active: null, pending: null, spare: null, wanted: null, lastRefreshAt: -Infinity, pendingTimer: null, replaceSpare: null }));
+    source.#slots = source.rungs.map(() => ({ active: null, pending: null, spare: null, wanted: null, lastRefreshAt: -Infinity, pendingTimer: null, replaceSpare: null, replaceTimer: null }));
     source.#lastKeyframes = source.rungs.map(() => null);
     source.#inputFps = enc.fps;
     source.#startTimeoutMs = opts.startTimeoutMs ?? 10_000;
     source.#heldMaxAgeMs = opts.heldMaxAgeMs ?? HELD_MAX_AGE_MS;
+    source.#spareAfterMs = opts.spareAfterMs ?? SPARE_AFTER_MS;
     source.#spawnEncoder = async (rung) => {
       const socket = await loopbackSocket();
       // Closed while the socket was bound (a spare replaced as the last partner left, then close()):
@@ -450,6 +471,8 @@ export class MediaSource extends TypedEmitter<MediaSourceEvents> {
     if (!slot || slot.pending !== null || this.#closed) return;
     const encoder = slot.spare;
     if (!encoder || encoder.state !== 'spare') {
+      // Its replacement waits to start: wanted now, it starts now.
+      slot.replaceSpare?.();
       slot.wanted = held && slot.wanted !== 'fresh' ? 'held' : 'fresh';
       if (held) this.#preview(r);
       return;
@@ -462,25 +485,29 @@ export class MediaSource extends TypedEmitter<MediaSourceEvents> {
     const index = this.#nextStream++;
     this.#streams.set(index, { rung: r, socket: encoder.socket, encoder, keyframe: [], keyframeAt: -Infinity, current: [], currentTs: -1, currentKey: false });
     slot.pending = index;
-    // The next spare starts once this one's fresh keyframe is out, not now: a starting ffmpeg
-    // takes CPU for a few hundred ms (and its fork a few ms of this thread) while the keyframe a
-    // new partner waits for is written to the encoder and encoded.
+    // The next spare starts a while after this one's fresh keyframe is out ({@link SPARE_AFTER_MS}),
+    // not now: a starting ffmpeg takes CPU for a few hundred ms (and its fork a few ms of this
+    // thread) while the keyframe a new partner waits for is written to the encoder and encoded.
     let replaced = false;
     let firstTs: number | null = null;
     const replace = () => {
       if (replaced || this.#closed) return;
       replaced = true;
       if (slot.replaceSpare === replace) slot.replaceSpare = null;
+      if (slot.replaceTimer) { clearTimeout(slot.replaceTimer); slot.replaceTimer = null; }
       this.#startSpare(r).catch((err: Error) => { if (!this.#closed) this.emit('error', peerError('CHZ_ERR_FFMPEG_FAILED', err.message, err)); });
     };
     slot.replaceSpare = replace;
+    let keyframeOut = false;
     encoder.onPacket = (msg) => {
       this.#onPacket(index, msg);
       // The marker bit ends a frame: the keyframe is out (or, its last packet lost, the next frame came).
-      if (replaced || msg.length < 12) return;
+      if (keyframeOut || replaced || msg.length < 12) return;
       const ts = msg.readUInt32BE(4);
       firstTs ??= ts;
-      if ((msg[1]! & 0x80) !== 0 || ts !== firstTs) replace();
+      if ((msg[1]! & 0x80) === 0 && ts === firstTs) return;
+      keyframeOut = true;
+      this.#replaceLater(slot, replace);
     };
     encoder.onDelay = (ms) => { this.#encodeDelayMs = this.#encodeDelayMs === null ? ms : this.#encodeDelayMs + (ms - this.#encodeDelayMs) / 16; };
     encoder.feed();
@@ -506,6 +533,12 @@ export class MediaSource extends TypedEmitter<MediaSourceEvents> {
     const slot = this.#slots[r];
     if (!slot || slot.pending !== null || performance.now() - slot.lastRefreshAt < MIN_PLI_KEYFRAME_MS) return;
     this.#refresh(r);
+  }
+
+  /** On demand: the slot's spare is replaced by `replace` `spareAfterMs` ({@link SPARE_AFTER_MS}) from now, unless sooner (or already). */
+  #replaceLater(slot: RungSlot, replace: () => void): void {
+    if (slot.replaceSpare !== replace || slot.replaceTimer) return;
+    slot.replaceTimer = setTimeout(replace, this.#spareAfterMs);
   }
 
   /** On demand: stops a stream's encoder (replaced, or its rung no longer followed) and forgets the stream. */
@@ -534,8 +567,8 @@ export class MediaSource extends TypedEmitter<MediaSourceEvents> {
       if ([...this.#sinks].some((s) => !s.paused && (s.rung === r || s.targetRung === r))) return;
       this.#retire(slot.active);
       this.#retire(slot.pending);
-      // The encoder retired may not have made its keyframe yet: its replacement starts now.
-      slot.replaceSpare?.();
+      // The encoder retired may not have made its keyframe yet: its replacement starts all the same.
+      if (slot.replaceSpare) this.#replaceLater(slot, slot.replaceSpare);
       if (slot.pendingTimer) clearTimeout(slot.pendingTimer);
       slot.active = null;
       slot.pending = null;
@@ -975,6 +1008,7 @@ export class MediaSource extends TypedEmitter<MediaSourceEvents> {
     this.#fanout?.destroy();
     for (const slot of this.#slots) {
       if (slot.pendingTimer) clearTimeout(slot.pendingTimer);
+      if (slot.replaceTimer) clearTimeout(slot.replaceTimer);
     }
     await Promise.all(this.#encoders.map((e) => e.close()));
     if (this.#inputDir) rmSync(this.#inputDir, { recursive: true, force: true });

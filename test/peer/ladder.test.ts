@@ -6,7 +6,7 @@
 import type { MediaStreamTrack } from 'werift';
 import { afterEach, describe, expect, it } from 'vitest';
 import { DEFAULT_VIDEO, resolveFfmpeg } from '../../src/peer/ffmpeg.js';
-import { MediaSource } from '../../src/peer/media-source.js';
+import { MediaSource, SPARE_AFTER_MS } from '../../src/peer/media-source.js';
 import { parseRtp, payloadKind, readVp8PictureId, vp8PictureIdAt } from '../../src/peer/rtp-frames.js';
 import { RungController, defaultLadder } from '../../src/peer/ladder.js';
 import { QueueDelayMeter } from '../../src/peer/queue-delay.js';
@@ -659,24 +659,25 @@ describe('MediaSource with a ladder (real ffmpeg)', () => {
     expect(keyWidths[keyWidths.length - 1]!.w).toBe(320);
   }, 30_000);
 
-  it('starts the spare that replaces a fed one only once its keyframe is out, so no ffmpeg starts while a new partner waits for that keyframe', async () => {
+  it('starts the spare that replaces a fed one a while after its keyframe is out (at once when wanted sooner), so no ffmpeg starts while a new partner waits for that keyframe or connects', async () => {
     const ffmpegPath = resolveFfmpeg().path;
     source = await MediaSource.start({ kind: 'video', source: { type: 'testsrc' }, encode: DEFAULT_VIDEO, ladder: LADDER }, { ffmpegPath });
     const before = new Set(source.pids);
     let atFirst: number[] | null = null;
-    let keyframeOut = false;
+    let keyframeOutAt: number | null = null;
     const track = {
       writeRtp: (b: Buffer) => {
         atFirst ??= source!.pids;
-        if (parseRtp(b)!.marker) keyframeOut = true;
+        if (parseRtp(b)!.marker) keyframeOutAt ??= performance.now();
       },
     } as unknown as MediaStreamTrack;
     source.attach(track, 0);
-    await until(() => keyframeOut, 10_000, 'the keyframe of rung 0');
+    await until(() => keyframeOutAt !== null, 10_000, 'the keyframe of rung 0');
     // No process was started between the attach and the keyframe's first packet...
     expect(atFirst!.filter((p) => !before.has(p))).toEqual([]);
-    // ...and the replacement starts once it is out.
+    // ...and the replacement starts SPARE_AFTER_MS after it is out (a timer never fires early).
     await until(() => source!.pids.some((p) => !before.has(p)), 10_000, 'a new spare for rung 0');
+    expect(performance.now() - keyframeOutAt!).toBeGreaterThanOrEqual(SPARE_AFTER_MS - 2);
     // A partner gone before its keyframe came: the rung's replacement starts all the same, and
     // the next partner on that rung gets a keyframe.
     const gone = source.attach({ writeRtp: () => {} } as unknown as MediaStreamTrack, 1);
@@ -684,6 +685,20 @@ describe('MediaSource with a ladder (real ffmpeg)', () => {
     let next = false;
     source.attach({ writeRtp: (b: Buffer) => { if (parseRtp(b)!.marker) next = true; } } as unknown as MediaStreamTrack, 1);
     await until(() => next, 10_000, 'a keyframe of rung 1 for the next partner');
+  }, 30_000);
+
+  it('starts a waiting replacement spare at once when its rung\'s keyframe is wanted before its time (a new partner right after Next)', async () => {
+    const ffmpegPath = resolveFfmpeg().path;
+    // The replacement would wait a minute: only the want can start it within the test.
+    source = await MediaSource.start({ kind: 'video', source: { type: 'stamped' }, encode: DEFAULT_VIDEO, ladder: LADDER }, { ffmpegPath, spareAfterMs: 60_000 });
+    const sinkA = source.attach(recordingTrack(), 2);
+    await until(() => sinkA.framesSent >= 3, 5000, 'the first call\'s fresh keyframe');
+    const before = new Set(source.pids);
+    source.detach(sinkA);
+    expect(source.spareReady(2)).toBe(false);
+    const sinkB = source.attach(recordingTrack(), 2);
+    await until(() => source!.pids.some((p) => !before.has(p)), 10_000, 'the replacement spare, started for the new partner');
+    await until(() => sinkB.framesSent >= 6, 10_000, 'frames from it');
   }, 30_000);
 
   it('a new partner\'s first picture goes out during the attach: the spare\'s held keyframe, then a fresh keyframe; not to a rung someone watches, and not when too old', async () => {
