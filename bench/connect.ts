@@ -4,7 +4,9 @@
  *   CLI -> Chromium:      `chatzyo connect` (werift + ffmpeg) calls a Chromium page
  *   Chromium -> Chromium: a second Chromium page calls the same page (the baseline)
  * For each call, the receiving page records (in-page clock) when `matched` arrived, when its
- * RTCPeerConnection reached "connected", and when the first video frame was shown: the
+ * RTCPeerConnection reached "connected" (its connectionstatechange handler's time; a 5 ms poll
+ * of the state before 2026-12-05, which the busy main thread below delayed by 20-60 ms), and
+ * when the first video frame was shown: the
  * presentation time requestVideoFrameCallback reports for the remote <video>, which a busy main
  * thread does not delay (the page's on-device screening of a new stranger's first frames keeps
  * it busy for a few hundred ms; the getStats poll's first framesDecoded, which that delays, is
@@ -130,7 +132,10 @@ async function nextTiming(page: ChatPage, seen: Set<string>): Promise<Timing> {
       if (seen.has(id) || c.firstFrameAt === null || c.connectedAt === null || c.presentedAt === null) continue;
       seen.add(id);
       const events = Object.fromEntries(Object.entries(c.events).map(([k, t]) => [k, t - c.matchedAt]));
-      found = { connectMs: c.connectedAt - c.matchedAt, firstFrameMs: c.firstFrameAt - c.matchedAt, presentedMs: c.presentedAt - c.matchedAt, events };
+      // Connected: when the client's connectionstatechange handler ran (its mark), not when the
+      // 5 ms poll next saw it, which a busy main thread delays (the page screening a first frame).
+      const connectedAt = c.events['mark connected'] ?? c.connectedAt;
+      found = { connectMs: connectedAt - c.matchedAt, firstFrameMs: c.firstFrameAt - c.matchedAt, presentedMs: c.presentedAt - c.matchedAt, events };
       return true;
     }
     return false;
