@@ -256,23 +256,8 @@ export async function measureBrowserCall(o: MeasureBrowserCallOptions): Promise<
     const viewer = await withTimeout(openStampedPage(browser, o.server, { name: `chromium viewer (${where})` }), step, `${where}: open the viewer page`);
     pages.push(viewer);
     await startIn(viewer.page, hub, step);
-    try {
-      await waitForStatus(viewer, /\bconnected\b/, step, `the call ${where} connects`);
-    } catch (err) {
-      // What the CLI sender saw meanwhile (a call that never connects in CI is read from this line).
-      if (cliEvents && cli instanceof PeerSession) {
-        const pc = cli.call?.pc;
-        const states = pc ? `signaling ${pc.signalingState}, gathering ${pc.iceGatheringState}, ICE ${pc.iceConnectionState}, connection ${pc.connectionState}` : 'no call';
-        (err as Error).message += `; the CLI sender (${states}): ${cliEvents.join(', ')}`;
-      }
-      throw err;
-    }
-    await startStampReader(viewer);
-    const c = new FrameCollector(viewer);
-    collector = c;
-    // The window opens once the viewer presents a frame, readable or not (as measureCall opens
-    // it on the first packet): a link that never lets a picture through then measures zero.
-    await until(() => c.frames.length > 0, step, `${where}: the viewer never presented a frame`, 50);
+    // The trace's samplers start with the call, not at its first frame: a start that goes wrong
+    // (a probe too high in the first second) is in it.
     const trace = o.trace ? { file: `${o.trace}-${o.profile.name}-${o.sender}.jsonl`, lines: [] as string[] } : null;
     const sender = cli;
     // The longest stall of the sender's event loop in each 250 ms: a threaded sender measures its
@@ -303,6 +288,23 @@ export async function measureBrowserCall(o: MeasureBrowserCallOptions): Promise<
         trace.lines.push(JSON.stringify({ at: Date.now(), jb, rtt }));
       }, () => {}).finally(() => { jbBusy = false; });
     }, 1000));
+    try {
+      await waitForStatus(viewer, /\bconnected\b/, step, `the call ${where} connects`);
+    } catch (err) {
+      // What the CLI sender saw meanwhile (a call that never connects in CI is read from this line).
+      if (cliEvents && cli instanceof PeerSession) {
+        const pc = cli.call?.pc;
+        const states = pc ? `signaling ${pc.signalingState}, gathering ${pc.iceGatheringState}, ICE ${pc.iceConnectionState}, connection ${pc.connectionState}` : 'no call';
+        (err as Error).message += `; the CLI sender (${states}): ${cliEvents.join(', ')}`;
+      }
+      throw err;
+    }
+    await startStampReader(viewer);
+    const c = new FrameCollector(viewer);
+    collector = c;
+    // The window opens once the viewer presents a frame, readable or not (as measureCall opens
+    // it on the first packet): a link that never lets a picture through then measures zero.
+    await until(() => c.frames.length > 0, step, `${where}: the viewer never presented a frame`, 50);
     const warmStart = Date.now();
     await until(() => Date.now() - warmStart >= warmupMs, warmupMs + step, 'warm-up', 50);
     const warmupFrames = o.warmupFrames ?? 0;
