@@ -257,8 +257,8 @@ export class RungController {
   #calmSince: number | null = null;
   /** Since when the estimate has been under the current rung's need; null while it is not. */
   #shortSince: number | null = null;
-  /** The last step up: to which rung and when, while its probe window is open. */
-  #probe: { rung: number; at: number } | null = null;
+  /** The last step up: to which rung, from which, and when, while its probe window is open. */
+  #probe: { rung: number; from: number; at: number } | null = null;
   /** Per rung: the earliest time to probe it again and the current back-off. */
   readonly #backoff = new Map<number, { until: number; ms: number }>();
   #lastChangeAt = -Infinity;
@@ -430,7 +430,7 @@ export class RungController {
           // carries the proven rung only may pass 80 ms); it drains on the proven rung, which
           // #failProbe's drain time keeps from reading it as congestion for 1.5 s.
           if (pad.proven !== undefined && pad.proven < cur && s.stalled !== true && !(heavyLoss && !tailDrops)) {
-            this.#probe = { rung: pad.proven, at: now };
+            this.#probe = { rung: pad.proven, from: cur, at: now };
             return this.#set(now, pad.proven, 'probe');
           }
           if (s.stalled !== true) return cur;
@@ -443,7 +443,7 @@ export class RungController {
           this.#padProbe = { rung: 0, from: now, to: now + FIRST_PAD_PROBE_MS, proven: pad.rung };
           return cur;
         }
-        this.#probe = { rung: pad.rung, at: now };
+        this.#probe = { rung: pad.rung, from: cur, at: now };
         return this.#set(now, pad.rung, 'probe');
       } else {
         return cur;
@@ -516,9 +516,14 @@ export class RungController {
       if (down === 'congestion' && this.#upByCapacity === cur && !overCapacity) this.#capacity = null;
       if (this.#probe && this.#probe.rung === cur) {
         // A probe that failed goes back to where it came from: that rung was carried until the
-        // probe, and the estimate of a queue the probe itself filled undersells the path.
+        // probe, and the estimate of a queue the probe itself filled undersells the path. For the
+        // call's first probe, which jumps to the best rung, that is two rungs down, not one: the
+        // rung between, on a path that carried only the one it came from, added its keyframe
+        // to the queue and stepped down a second later all the same (a low-upload call whose first
+        // probe passed: queue 135 -> 418 ms on the rung between, 590 ms after; p95 819 ms).
+        const back = Math.min(this.rungs.length - 1, Math.max(cur + 1, this.#probe.from));
         this.#failProbe(now, cur);
-        return this.#set(now, cur + 1, down!);
+        return this.#set(now, back, down!);
       }
       return this.#set(now, to, down!);
     }
@@ -544,7 +549,7 @@ export class RungController {
       this.#padProbe = first ? { rung: 0, from: now, to: now + FIRST_PAD_PROBE_MS } : { rung: next, from: now, to: now + PAD_PROBE_MS };
       return cur;
     }
-    this.#probe = { rung: next, at: now };
+    this.#probe = { rung: next, from: cur, at: now };
     return this.#set(now, next, 'probe');
   }
 

@@ -171,6 +171,11 @@ describe('RungController', () => {
     expect(c.paddingKbps(first.from)).toBeCloseTo(c.needKbps(0) - c.needKbps(start));
     // It carried: the best rung next, skipping the rungs between.
     expect(c.update(first.to + 100, quiet(first.to + 100, { reportedUpTo: first.to + 5, probeQueueMs: 3 }))).toBe(0);
+    // The best rung then queues within the probe window: back where it came from, not to the rung
+    // between (a path that carried only the start rung would queue that one's keyframe too).
+    const queued = first.to + 1200;
+    expect(c.update(queued, { ...calm(300), queueMs: 135, reportedUpTo: queued - 50, carrying: 0 })).toBe(start);
+    expect(c.reason).toBe('congestion');
     // A narrow path: the first probe queues, and the next probes go one rung at a time.
     const n = new RungController(LADDER, { audioKbps: 60, paddingProbes: true });
     for (t = 0; !n.padProbe && t < 3000; t += 200) n.update(t, quiet(t));
