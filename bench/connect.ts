@@ -36,7 +36,7 @@ import { until } from '../test/helpers/deadline.js';
 import { parentPid, processCpuMs } from '../src/peer/proc-stat.js';
 import { medianRatioInterval } from '../src/quality/index.js';
 import { seededRandom } from '../src/lab/index.js';
-import { quantile, stop, table } from './lib.js';
+import { cleanUpOnStop, quantile, stop, table } from './lib.js';
 
 const root = path.resolve(fileURLToPath(import.meta.url), '../..');
 const args = process.argv.slice(2);
@@ -197,12 +197,27 @@ async function compareBuilds(cliCalls: (bin: string) => Promise<{ times: Timing[
 }
 
 async function main(): Promise<void> {
-  const web = await buildWebClient();
-  const server = await startServer({ webRoot: web.dir, rematchCooldownMs: 0, nextsPerMinute: 1000, messagesPerSecond: 500, screening: SCREENING });
-  const browser = await launchChromium();
   const pages: ChatPage[] = [];
   let cli: ChildProcess | null = null;
+  let web: Awaited<ReturnType<typeof buildWebClient>> | null = null;
+  let server: Awaited<ReturnType<typeof startServer>> | null = null;
+  let browser: Browser | null = null;
+  // The same clean-up when the run ends and when a person stops it (SIGINT, SIGTERM): no CLI
+  // peer, Chromium or server left behind.
+  let cleaned: Promise<void> | null = null;
+  const cleanUp = () => (cleaned ??= (async () => {
+    if (cli) await stop(cli);
+    for (const p of pages) await p.close().catch(() => undefined);
+    await browser?.close();
+    await server?.close();
+    web?.remove();
+  })());
+  cleanUpOnStop(cleanUp);
   try {
+    web = await buildWebClient();
+    server = await startServer({ webRoot: web.dir, rematchCooldownMs: 0, nextsPerMinute: 1000, messagesPerSecond: 500, screening: SCREENING });
+    browser = await launchChromium();
+    const serverUrl = server.url;
     const receiver = await openReceiver(browser, server.url, 'receiver');
     pages.push(receiver);
     const seen = new Set<string>();
@@ -217,7 +232,7 @@ async function main(): Promise<void> {
       if (!started) await startIn(receiver, 'tamil');
       started = true;
       await waitForStatus(receiver, /position 1/, 15_000, 'receiver waits');
-      cli = spawn(process.execPath, [bin, 'connect', '--json', '--server', server.url, '--room', 'tamil',
+      cli = spawn(process.execPath, [bin, 'connect', '--json', '--server', serverUrl, '--room', 'tamil',
         '--codec', CODEC, '--width', WIDTH, '--height', HEIGHT, '--fps', FPS, '--no-audio'], { stdio: ['pipe', 'pipe', 'inherit'] });
       let cliOut = '';
       cli.stdout!.on('data', (d) => { cliOut += d; });
@@ -296,11 +311,7 @@ async function main(): Promise<void> {
     const ok = (ratio[2] as number) <= 1.2 && (ratio[4] as number) <= 1.2;
     process.stdout.write(`target: CLI median connected and first frame <= 1.2x Chromium: ${ok ? 'met' : 'NOT met'}\n`);
   } finally {
-    if (cli) await stop(cli);
-    for (const p of pages) await p.close();
-    await browser.close();
-    await server.close();
-    web.remove();
+    await cleanUp();
   }
 }
 

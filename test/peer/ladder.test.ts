@@ -888,7 +888,9 @@ describe('MediaSource with a ladder (real ffmpeg)', () => {
     // rung's keyframe could come: the keyframe goes by unseen.
     source.setRung(sink, 2, { hold: true });
     source.pause(sink);
-    await until(() => source!.pids.length === 1 + LADDER.length, 5000, 'no rung encoded while paused');
+    // Nothing but a warmed-up spare per rung (the stamped pattern has no decoder): no rung encoded.
+    // (The spare that replaces the one fed for rung 2 starts SPARE_AFTER_MS after the pause.)
+    await until(() => source!.pids.length === LADDER.length && LADDER.every((_, r) => source!.spareReady(r)), 10_000, () => `no rung encoded while paused (${source!.pids.length} processes)`);
     expect(sink.rung).toBe(0);
     const before = frames;
     source.resume(sink);
