@@ -183,16 +183,16 @@ async function compareBuilds(cliCalls: (bin: string) => Promise<{ times: Timing[
     ['first frame shown', ...interval((x) => x.presentedMs)],
   ]) + '\n\n');
   // Where the time goes: each milestone's median from matched, in the order this build reaches them.
-  const names = [...new Set([...ours, ...theirs].flatMap((t) => Object.keys(t.events)))];
-  const median = (t: Timing[], name: string) => {
+  const milestone = (t: Timing[], name: string) => {
     const v = t.flatMap((x) => (name in x.events ? [x.events[name]!] : []));
-    return v.length ? quantile(v, 0.5) : NaN;
+    return { p50: v.length ? quantile(v, 0.5) : NaN, calls: v.length };
   };
-  const seenIn = (t: Timing[], name: string) => t.filter((x) => name in x.events).length;
-  names.sort((a, b) => (median(ours, a) || median(theirs, a)) - (median(ours, b) || median(theirs, b)));
+  const rows = [...new Set([...ours, ...theirs].flatMap((t) => Object.keys(t.events)))]
+    .map((name) => ({ name, a: milestone(ours, name), b: milestone(theirs, name) }))
+    .sort((x, y) => (x.a.p50 || x.b.p50) - (y.a.p50 || y.b.p50));
   process.stdout.write(table([
     ['page milestone (ms from matched)', 'this p50', 'other p50', 'this - other', 'calls (this / other)'],
-    ...names.map((n) => [n, median(ours, n), median(theirs, n), median(ours, n) - median(theirs, n), `${seenIn(ours, n)} / ${seenIn(theirs, n)}`]),
+    ...rows.map(({ name, a, b }) => [name, a.p50, b.p50, a.p50 - b.p50, `${a.calls} / ${b.calls}`]),
   ]) + '\n');
 }
 
@@ -218,7 +218,7 @@ async function main(): Promise<void> {
     server = await startServer({ webRoot: web.dir, rematchCooldownMs: 0, nextsPerMinute: 1000, messagesPerSecond: 500, screening: SCREENING });
     browser = await launchChromium();
     const serverUrl = server.url;
-    const receiver = await openReceiver(browser, server.url, 'receiver');
+    const receiver = await openReceiver(browser, serverUrl, 'receiver');
     pages.push(receiver);
     const seen = new Set<string>();
 
@@ -281,7 +281,7 @@ async function main(): Promise<void> {
 
     // ---- Chromium -> Chromium
     log(`Chromium -> Chromium: ${CALLS} calls`);
-    const caller = await openChromiumPage(browser, server.url, 'caller');
+    const caller = await openChromiumPage(browser, serverUrl, 'caller');
     pages.push(caller);
     await waitForStatus(receiver, /position 1/, 15_000, 'receiver waits again');
     await startIn(caller, 'tamil');

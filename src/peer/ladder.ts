@@ -257,7 +257,7 @@ export class RungController {
   #calmSince: number | null = null;
   /** Since when the estimate has been under the current rung's need; null while it is not. */
   #shortSince: number | null = null;
-  /** The last step up: to which rung, from which, and when, while its probe window is open. */
+  /** The last step up: to which rung, from which (always a rung below it), and when, while its probe window is open. */
   #probe: { rung: number; from: number; at: number } | null = null;
   /** Per rung: the earliest time to probe it again and the current back-off. */
   readonly #backoff = new Map<number, { until: number; ms: number }>();
@@ -521,7 +521,7 @@ export class RungController {
         // rung between, on a path that carried only the one it came from, added its keyframe
         // to the queue and stepped down a second later all the same (a low-upload call whose first
         // probe passed: queue 135 -> 418 ms on the rung between, 590 ms after; p95 819 ms).
-        const back = Math.min(this.rungs.length - 1, Math.max(cur + 1, this.#probe.from));
+        const back = this.#probe.from;
         this.#failProbe(now, cur);
         return this.#set(now, back, down!);
       }

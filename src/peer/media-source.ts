@@ -498,16 +498,14 @@ export class MediaSource extends TypedEmitter<MediaSourceEvents> {
       this.#startSpare(r).catch((err: Error) => { if (!this.#closed) this.emit('error', peerError('CHZ_ERR_FFMPEG_FAILED', err.message, err)); });
     };
     slot.replaceSpare = replace;
-    let keyframeOut = false;
     encoder.onPacket = (msg) => {
       this.#onPacket(index, msg);
-      // The marker bit ends a frame: the keyframe is out (or, its last packet lost, the next frame came).
-      if (keyframeOut || replaced || msg.length < 12) return;
+      // The marker bit ends a frame: the keyframe is out (or, its last packet lost, the next frame
+      // came). Nothing more to look at once its replacement is timed or started.
+      if (slot.replaceSpare !== replace || slot.replaceTimer !== null || msg.length < 12) return;
       const ts = msg.readUInt32BE(4);
       firstTs ??= ts;
-      if ((msg[1]! & 0x80) === 0 && ts === firstTs) return;
-      keyframeOut = true;
-      this.#replaceLater(slot, replace);
+      if ((msg[1]! & 0x80) !== 0 || ts !== firstTs) this.#replaceLater(slot, replace);
     };
     encoder.onDelay = (ms) => { this.#encodeDelayMs = this.#encodeDelayMs === null ? ms : this.#encodeDelayMs + (ms - this.#encodeDelayMs) / 16; };
     encoder.feed();
@@ -535,9 +533,12 @@ export class MediaSource extends TypedEmitter<MediaSourceEvents> {
     this.#refresh(r);
   }
 
-  /** On demand: the slot's spare is replaced by `replace` `spareAfterMs` ({@link SPARE_AFTER_MS}) from now, unless sooner (or already). */
-  #replaceLater(slot: RungSlot, replace: () => void): void {
-    if (slot.replaceSpare !== replace || slot.replaceTimer) return;
+  /**
+   * On demand: the slot's spare is replaced by `replace` `spareAfterMs` ({@link SPARE_AFTER_MS})
+   * from now; nothing when it is timed already, started, or no longer the slot's (or null).
+   */
+  #replaceLater(slot: RungSlot, replace: (() => void) | null): void {
+    if (!replace || slot.replaceSpare !== replace || slot.replaceTimer) return;
     slot.replaceTimer = setTimeout(replace, this.#spareAfterMs);
   }
 
@@ -568,7 +569,7 @@ export class MediaSource extends TypedEmitter<MediaSourceEvents> {
       this.#retire(slot.active);
       this.#retire(slot.pending);
       // The encoder retired may not have made its keyframe yet: its replacement starts all the same.
-      if (slot.replaceSpare) this.#replaceLater(slot, slot.replaceSpare);
+      this.#replaceLater(slot, slot.replaceSpare);
       if (slot.pendingTimer) clearTimeout(slot.pendingTimer);
       slot.active = null;
       slot.pending = null;
