@@ -7,6 +7,7 @@
  */
 import type { Worker } from 'node:worker_threads';
 import { labError } from './errors.js';
+import type { ThreadPriority } from '../peer/thread-priority.js';
 import { startWorker, workerEntry } from '../peer/worker-thread.js';
 import type { NetworkProfile } from './profiles.js';
 import type { RelayOptions, RelayUpstream } from './relay.js';
@@ -16,14 +17,17 @@ import type { RelayNews, RelayOrder } from './relay-worker.js';
 export class ThreadedRelay {
   readonly #worker: Worker;
   readonly address: { host: string; port: number };
+  /** The relay thread's scheduling priority: raised as the senders' threads are, when the system lets it (src/peer/thread-priority.ts). */
+  readonly priority: ThreadPriority;
   #upstream: RelayUpstream | null;
   #closing: Promise<void> | null = null;
   #lag: { loopMaxMs: number; lateMaxMs: number } | null = null;
   #watching = false;
 
-  private constructor(worker: Worker, address: { host: string; port: number }, upstream: RelayUpstream | null) {
+  private constructor(worker: Worker, address: { host: string; port: number }, priority: ThreadPriority, upstream: RelayUpstream | null) {
     this.#worker = worker;
     this.address = address;
+    this.priority = priority;
     this.#upstream = upstream;
   }
 
@@ -55,7 +59,7 @@ export class ThreadedRelay {
       throw labError('CHZ_ERR_LAB_RELAY', `The impairment relay thread did not start: ${news.type === 'failed' ? news.message : `it said ${news.type} first`}.`);
     }
     worker.unref();
-    return new ThreadedRelay(worker, news.address, opts.upstream ?? null);
+    return new ThreadedRelay(worker, news.address, news.priority, opts.upstream ?? null);
   }
 
   get upstream(): RelayUpstream | null { return this.#upstream; }
