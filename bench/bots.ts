@@ -16,7 +16,7 @@ import { spawn } from 'node:child_process';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { processCpuMs } from '../src/peer/proc-stat.js';
-import { spawnJson, stop, table } from './lib.js';
+import { spawnJson, stop, stopChildrenOnStop, table, tracked } from './lib.js';
 
 const root = path.resolve(fileURLToPath(import.meta.url), '../..');
 const BIN = path.join(root, 'bin/chatzyo.js');
@@ -77,8 +77,8 @@ async function runStep(pairs: number, source: 'clip' | 'ffmpeg'): Promise<Step> 
   const cpu0 = procCpuS(server.proc.pid);
   const t0 = Date.now();
   try {
-    const bots = spawn(process.execPath, [BIN, 'bots', '--server', url, '--mode', 'media', '--count', String(count), '--ramp', String(RAMP),
-      '--duration', String(duration), '--source', source, '--json', '--max-fail-rate', '1', ...(ADAPT ? [] : ['--no-adapt'])], { stdio: ['ignore', 'pipe', 'inherit'] });
+    const bots = tracked(spawn(process.execPath, [BIN, 'bots', '--server', url, '--mode', 'media', '--count', String(count), '--ramp', String(RAMP),
+      '--duration', String(duration), '--source', source, '--json', '--max-fail-rate', '1', ...(ADAPT ? [] : ['--no-adapt'])], { stdio: ['ignore', 'pipe', 'inherit'] }));
     let out = '';
     bots.stdout.on('data', (d) => (out += d));
     const code = await new Promise<number | null>((resolve) => {
@@ -109,6 +109,8 @@ function perPair(st: Step): number {
 
 async function main() {
   const keepAlive = setInterval(() => {}, 1 << 30);
+  // Stopped mid-run: no server or bots left behind.
+  stopChildrenOnStop();
   const deadline = Date.now() + MAX_MINUTES * 60_000;
   const steps: Step[] = [];
   // The baseline first, at the first step's size, then the replay steps up to the first failure.

@@ -22,7 +22,7 @@ import { DEFAULT_VIDEO, ladderArgs, ladderStreams, rtpOutputUrl } from '../src/p
 import { resolveFfmpeg } from '../src/peer/index.js';
 import { loopbackSocket, MediaSource } from '../src/peer/media-source.js';
 import { processCpuMs } from '../src/peer/proc-stat.js';
-import { numberArg, quantile, table } from './lib.js';
+import { numberArg, quantile, stopChildrenOnStop, table, tracked } from './lib.js';
 
 
 const seconds = numberArg('seconds', 10);
@@ -47,7 +47,7 @@ async function runPhased(threads: 'one' | 'default'): Promise<{ cpu: number; wal
     if (threads === 'default') args = args.filter((a, i) => !(a === '-threads' || args[i - 1] === '-threads'));
     args.splice(args.indexOf('-i'), 0, '-t', String(seconds));
     const started = performance.now();
-    const proc = spawn(ffmpeg, args, { stdio: ['ignore', 'ignore', 'pipe'] });
+    const proc = tracked(spawn(ffmpeg, args, { stdio: ['ignore', 'ignore', 'pipe'] }));
     let cpu = 0;
     timer = setInterval(() => { cpu = cpuSeconds(proc.pid!) ?? cpu; }, 200);
     const code = await new Promise<number | null>((resolve, reject) => {
@@ -68,6 +68,7 @@ async function runPhased(threads: 'one' | 'default'): Promise<{ cpu: number; wal
  */
 async function runOnDemand(): Promise<{ cpu: number; wall: number }> {
   const source = await MediaSource.start({ kind: 'video', source: { type: 'testsrc' }, encode: DEFAULT_VIDEO, ladder: RUNGS }, { ffmpegPath: ffmpeg });
+  onDemand = source;
   const cpuAt = new Map<number, { start: number; last: number }>();
   const sample = () => {
     for (const pid of source.pids) {
@@ -94,9 +95,15 @@ async function runOnDemand(): Promise<{ cpu: number; wall: number }> {
     return { cpu, wall: (performance.now() - started) / 1000 };
   } finally {
     clearInterval(timer);
+    onDemand = null;
     await source.close();
   }
 }
+
+/** The on-demand ladder running now (its ffmpeg processes are its own to stop). */
+let onDemand: MediaSource | null = null;
+// Stopped mid-run: no encoder left behind.
+stopChildrenOnStop(async () => { await onDemand?.close(); });
 
 const run = (way: Way) => (way === 'on-demand' ? runOnDemand() : runPhased(way === 'phased' ? 'one' : 'default'));
 

@@ -1,9 +1,37 @@
 /** Shared bits of the benchmark scripts: child processes, percentiles, tables. */
 import { spawn, type ChildProcess } from 'node:child_process';
 
-/** Spawns a process and resolves with its first stdout JSON line. */
+/** Children a bench started that have not exited yet: what {@link stopChildrenOnStop} stops. */
+const children = new Set<ChildProcess>();
+/** The bench is being stopped: a child started now (the run goes on meanwhile) is stopped at once. */
+let stoppingChildren = false;
+
+/** Keeps `proc` among the children {@link stopChildrenOnStop} stops, until it exits. Returns it. */
+export function tracked<T extends ChildProcess>(proc: T): T {
+  if (proc.exitCode === null && proc.signalCode === null) {
+    children.add(proc);
+    proc.once('exit', () => children.delete(proc));
+    if (stoppingChildren) void stop(proc);
+  }
+  return proc;
+}
+
+/**
+ * When the bench is stopped ({@link cleanUpOnStop}), stops every tracked child (the servers,
+ * bots, redis-server and ffmpeg processes it started) and then runs `also` (temporary
+ * directories, say): a child does not get the signal a person sent the bench alone.
+ */
+export function stopChildrenOnStop(also: () => void | Promise<void> = () => {}): void {
+  cleanUpOnStop(async () => {
+    stoppingChildren = true;
+    await Promise.all([...children].map((p) => stop(p)));
+    await also();
+  });
+}
+
+/** Spawns a process (tracked) and resolves with its first stdout JSON line. */
 export async function spawnJson(cmd: string, args: string[], env: NodeJS.ProcessEnv = process.env, timeoutMs = 30_000): Promise<{ proc: ChildProcess; first: Record<string, unknown> }> {
-  const proc = spawn(cmd, args, { stdio: ['ignore', 'pipe', 'inherit'], env });
+  const proc = tracked(spawn(cmd, args, { stdio: ['ignore', 'pipe', 'inherit'], env }));
   let buf = '';
   const first = await new Promise<Record<string, unknown>>((resolve, reject) => {
     const t = setTimeout(() => reject(new Error(`${cmd} ${args.join(' ')}: no output in ${timeoutMs} ms`)), timeoutMs);

@@ -15,7 +15,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import WebSocket from 'ws';
-import { quantile, spawnJson, stop, table } from './lib.js';
+import { quantile, spawnJson, stop, stopChildrenOnStop, table, tracked } from './lib.js';
 
 const root = path.resolve(fileURLToPath(import.meta.url), '../..');
 const args = process.argv.slice(2);
@@ -74,12 +74,16 @@ async function freePort(): Promise<number> {
   return port;
 }
 
+/** redis-server's working directories, removed when it stops or the bench is stopped. */
+const redisDirs: string[] = [];
+
 async function startRedis(): Promise<{ url: string; stop: () => Promise<void> }> {
   const port = await freePort();
   const dir = mkdtempSync(path.join(tmpdir(), 'chatzyo-bench-redis-'));
   // Pub/sub carries every cross-node signal: a subscriber that falls behind in a burst must not
   // be cut off by the default 32 MB output-buffer limit (see README, scaling out).
-  const proc = spawn('redis-server', ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no', '--dir', dir, '--client-output-buffer-limit', 'pubsub 256mb 64mb 60'], { stdio: ['ignore', 'pipe', 'inherit'] });
+  redisDirs.push(dir);
+  const proc = tracked(spawn('redis-server', ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no', '--dir', dir, '--client-output-buffer-limit', 'pubsub 256mb 64mb 60'], { stdio: ['ignore', 'pipe', 'inherit'] }));
   await new Promise<void>((resolve, reject) => {
     let out = '';
     proc.stdout!.on('data', (d) => { out += d; if (out.includes('Ready to accept')) resolve(); });
@@ -246,6 +250,8 @@ async function echoBaseline(): Promise<number> {
 async function main() {
   // Keep the process alive while awaiting socket events, so a lost message shows as a hang, not a silent exit.
   const keepAlive = setInterval(() => {}, 1 << 30);
+  // Stopped mid-run: no node, echo server or redis-server left behind, nor redis-server's directory.
+  stopChildrenOnStop(() => { for (const d of redisDirs) rmSync(d, { recursive: true, force: true }); });
   const echo = await echoBaseline();
   log(`echo baseline ${Math.round(echo)} round trips/s`);
   const results: Result[] = [await scenario('1 node, in-memory', 1)];
