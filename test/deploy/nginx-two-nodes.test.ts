@@ -23,7 +23,7 @@ import type { Browser as PwBrowser } from 'playwright-core';
 import type { Browser as PpBrowser } from 'puppeteer-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
-  closeAll, CONNECTED, launchChromium, launchFirefox, openChromiumPage, openFirefoxPage, saveScreenshot, selectedPair, startIn,
+  closeAll, CONNECTED, launchChromium, launchFirefox, openChromiumPage, openFirefoxPage, saveScreenshot, selectedPairAddresses, startIn,
   waitForStatus, waitForVideo, type ChatPage,
 } from '../helpers/browsers.js';
 import { freeUdpTcpPort } from '../helpers/coturn.js';
@@ -246,10 +246,21 @@ describe('docs/deploy: nginx + two nodes + Redis + coturn, as written', () => {
     const [va, vb] = await Promise.all([waitForVideo(a, 30, 30_000), waitForVideo(b, 30, 30_000)]);
     expect(va.frameWidth).toBeGreaterThan(0);
     expect(vb.frameWidth).toBeGreaterThan(0);
+    const pairs = new Map<ChatPage, NonNullable<Awaited<ReturnType<typeof selectedPairAddresses>>>>();
     for (const p of [a, b]) {
-      let pair: Awaited<ReturnType<typeof selectedPair>> = null;
-      await until(async () => (pair = await selectedPair(p)) !== null, 10_000, `${p.name}: a selected candidate pair`);
-      expect(pair, `${p.name}'s selected pair`).toEqual({ local: 'relay', remote: 'relay' });
+      let pair: Awaited<ReturnType<typeof selectedPairAddresses>> = null;
+      await until(async () => (pair = await selectedPairAddresses(p)) !== null, 10_000, `${p.name}: a selected candidate pair`);
+      pairs.set(p, pair!);
+    }
+    // Each sends from its TURN allocation, and each receives from the other's: the remote end of
+    // each pair is the partner's relayed address. (A page that got the partner's check before its
+    // candidate by signaling knows that address as peer-reflexive, 'prflx': CI saw Firefox do so.)
+    for (const [p, q] of [[a, b], [b, a]] as const) {
+      const mine = pairs.get(p)!;
+      const theirs = pairs.get(q)!;
+      expect(mine.local, `${p.name}'s local candidate`).toBe('relay');
+      expect(['relay', 'prflx'], `${p.name}'s remote candidate`).toContain(mine.remote);
+      expect(mine.remoteAddress, `${p.name}'s remote address is ${q.name}'s relayed one`).toBe(theirs.localAddress);
     }
     // A cross-node match: each node counts its own browser in a call.
     expect(await metric(nodeOfA, 'chatzyo_connected_clients')).toBe(1);

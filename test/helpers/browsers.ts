@@ -321,6 +321,16 @@ export async function waitForVideo(page: ChatPage, frames: number, ms: number): 
 
 /** The candidate types of the page's selected ICE candidate pair. */
 export async function selectedPair(page: ChatPage): Promise<{ local: string; remote: string } | null> {
+  const pair = await selectedPairAddresses(page);
+  return pair && { local: pair.local, remote: pair.remote };
+}
+
+/**
+ * The selected candidate pair's types and each end's transport address (`address:port`): a
+ * remote candidate the page learned from the partner's check before the partner's own
+ * candidate came by signaling is `prflx`, and its address says what it is.
+ */
+export async function selectedPairAddresses(page: ChatPage): Promise<{ local: string; remote: string; localAddress: string; remoteAddress: string } | null> {
   const stats = await page.eval<Record<string, unknown>[]>('window.__chatzyo.stats()');
   const byId = new Map(stats.map((s) => [s.id as string, s]));
   const transport = stats.find((s) => s.type === 'transport' && typeof s.selectedCandidatePairId === 'string');
@@ -329,7 +339,8 @@ export async function selectedPair(page: ChatPage): Promise<{ local: string; rem
   if (!pair) return null;
   const local = byId.get(pair.localCandidateId as string);
   const remote = byId.get(pair.remoteCandidateId as string);
-  return local && remote ? { local: String(local.candidateType), remote: String(remote.candidateType) } : null;
+  const at = (c: Record<string, unknown>) => `${String(c.address ?? c.ip)}:${String(c.port)}`;
+  return local && remote ? { local: String(local.candidateType), remote: String(remote.candidateType), localAddress: at(local), remoteAddress: at(remote) } : null;
 }
 
 /** Saves a screenshot under test-results/ for a person to look at. */
