@@ -204,15 +204,13 @@ async function main(): Promise<void> {
   let browser: Browser | null = null;
   // The same clean-up when the run ends and when a person stops it (SIGINT, SIGTERM): no CLI
   // peer, Chromium or server left behind.
-  let cleaned: Promise<void> | null = null;
-  const cleanUp = () => (cleaned ??= (async () => {
+  const cleanUp = cleanUpOnStop(async () => {
     if (cli) await stop(cli);
     for (const p of pages) await p.close().catch(() => undefined);
     await browser?.close();
     await server?.close();
     web?.remove();
-  })());
-  cleanUpOnStop(cleanUp);
+  });
   try {
     web = await buildWebClient();
     server = await startServer({ webRoot: web.dir, rematchCooldownMs: 0, nextsPerMinute: 1000, messagesPerSecond: 500, screening: SCREENING });

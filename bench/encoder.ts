@@ -62,6 +62,11 @@ async function runPhased(threads: 'one' | 'default'): Promise<{ cpu: number; wal
   }
 }
 
+/** The on-demand ladder running now (its ffmpeg processes are its own to stop). */
+let onDemand: MediaSource | null = null;
+// Stopped mid-run: no encoder left behind.
+stopChildrenOnStop(async () => { await onDemand?.close(); });
+
 /**
  * One run of the on-demand ladder: started (spares warmed up), then a sink on the best rung for
  * `seconds`; the CPU of every ffmpeg it ran in that time (each one's last reading).
@@ -99,11 +104,6 @@ async function runOnDemand(): Promise<{ cpu: number; wall: number }> {
     await source.close();
   }
 }
-
-/** The on-demand ladder running now (its ffmpeg processes are its own to stop). */
-let onDemand: MediaSource | null = null;
-// Stopped mid-run: no encoder left behind.
-stopChildrenOnStop(async () => { await onDemand?.close(); });
 
 const run = (way: Way) => (way === 'on-demand' ? runOnDemand() : runPhased(way === 'phased' ? 'one' : 'default'));
 

@@ -58,8 +58,12 @@ export async function stop(proc: ChildProcess): Promise<void> {
 /**
  * Runs `cleanUp` when the bench is stopped (SIGINT, SIGTERM), then exits: what its own `finally`
  * does when it ends, so a bench a person stops leaves no coturn, browser or server behind.
+ * Returns the clean-up to call there: it runs once, whichever comes first, and the other call
+ * waits for that run.
  */
-export function cleanUpOnStop(cleanUp: () => Promise<void>): void {
+export function cleanUpOnStop(cleanUp: () => Promise<void>): () => Promise<void> {
+  let run: Promise<void> | null = null;
+  const once = () => (run ??= cleanUp());
   let stopping = false;
   for (const [signal, code] of [['SIGINT', 130], ['SIGTERM', 143]] as const) {
     // (Kept, not once: a second signal, as tsx passes on the one a process group got, would end
@@ -70,9 +74,10 @@ export function cleanUpOnStop(cleanUp: () => Promise<void>): void {
       process.stderr.write(`\n${signal}: stopping, cleaning up\n`);
       // A clean-up that hangs does not keep the bench alive.
       setTimeout(() => process.exit(code), 10_000).unref();
-      void cleanUp().catch(() => undefined).finally(() => process.exit(code));
+      void once().catch(() => undefined).finally(() => process.exit(code));
     });
   }
+  return once;
 }
 
 /** The q-quantile (0..1) of a list of numbers. */

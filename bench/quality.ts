@@ -125,14 +125,12 @@ function medianCell(list: readonly Cell[]): Cell {
   };
 }
 
-let cleaned: Promise<void> | null = null;
-const cleanUp = () => (cleaned ??= (async () => {
+const cleanUp = cleanUpOnStop(async () => {
   await browser?.close();
   await server?.close();
   await turn?.stop();
   web?.remove();
-})());
-cleanUpOnStop(cleanUp);
+});
 
 try {
   web = await buildWebClient();

@@ -1,10 +1,10 @@
 import { mkdtempSync, rmSync } from 'node:fs';
-import os, { tmpdir } from 'node:os';
+import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import type { SignalServer } from '../../src/signal/server.js';
 import { startServer } from '../helpers/server.js';
-import { childNices, mayRaiseTo, niceOf, threadNices } from '../helpers/proc-nice.js';
+import { childNices, expectedSendingPriority, niceOf, sendingRaise, threadNices } from '../helpers/proc-nice.js';
 import { webmVideoSizes } from '../helpers/webm.js';
 import { CliProcess, probe } from './cli-process.js';
 
@@ -44,10 +44,8 @@ describe('two chatzyo connect processes', () => {
     expect(welcome).toMatchObject({ reconnected: false });
     // The thread that sends is raised as a browser's WebRTC thread is, 8 steps, when the system
     // lets it (CAP_SYS_NICE, as root in CI has; src/peer/thread-priority.ts); otherwise it goes on as it was.
-    const ordinary = os.getPriority(0);
-    const raised = Math.max(-20, ordinary - 8);
-    const mayRaise = raised < ordinary && mayRaiseTo(raised);
-    expect(welcome.sendingPriority).toEqual(mayRaise ? { nice: raised, raised: true } : expect.objectContaining({ nice: ordinary, raised: false }));
+    const { ordinary, nice: raised, mayRaise } = sendingRaise();
+    expect(welcome.sendingPriority).toEqual(expectedSendingPriority(ordinary));
     const [m1, m2] = await Promise.all([one.next('matched', 15_000), two.next('matched', 15_000)]);
     expect(m1.matchId).toBe(m2.matchId);
     expect(new Set([m1.role, m2.role])).toEqual(new Set(['offerer', 'answerer']));

@@ -246,18 +246,16 @@ describe('docs/deploy: nginx + two nodes + Redis + coturn, as written', () => {
     const [va, vb] = await Promise.all([waitForVideo(a, 30, 30_000), waitForVideo(b, 30, 30_000)]);
     expect(va.frameWidth).toBeGreaterThan(0);
     expect(vb.frameWidth).toBeGreaterThan(0);
-    const pairs = new Map<ChatPage, NonNullable<Awaited<ReturnType<typeof selectedPairAddresses>>>>();
-    for (const p of [a, b]) {
+    const pairOf = async (p: ChatPage) => {
       let pair: Awaited<ReturnType<typeof selectedPairAddresses>> = null;
       await until(async () => (pair = await selectedPairAddresses(p)) !== null, 10_000, `${p.name}: a selected candidate pair`);
-      pairs.set(p, pair!);
-    }
+      return pair!;
+    };
+    const [pa, pb] = [await pairOf(a), await pairOf(b)];
     // Each sends from its TURN allocation, and each receives from the other's: the remote end of
     // each pair is the partner's relayed address. (A page that got the partner's check before its
     // candidate by signaling knows that address as peer-reflexive, 'prflx': CI saw Firefox do so.)
-    for (const [p, q] of [[a, b], [b, a]] as const) {
-      const mine = pairs.get(p)!;
-      const theirs = pairs.get(q)!;
+    for (const [p, mine, q, theirs] of [[a, pa, b, pb], [b, pb, a, pa]] as const) {
       expect(mine.local, `${p.name}'s local candidate`).toBe('relay');
       expect(['relay', 'prflx'], `${p.name}'s remote candidate`).toContain(mine.remote);
       expect(mine.remoteAddress, `${p.name}'s remote address is ${q.name}'s relayed one`).toBe(theirs.localAddress);

@@ -1,6 +1,9 @@
 /** Nice values of processes and threads, read from /proc (Linux): what tests of src/peer/thread-priority.ts check. */
 import { readdirSync, readFileSync } from 'node:fs';
+import os from 'node:os';
+import { expect } from 'vitest';
 import { readProcStat } from '../../src/peer/proc-stat.js';
+import { SENDING_RAISE } from '../../src/peer/thread-priority.js';
 
 /** A process's (or one of its threads') nice value; null once it has exited. Field 19 of proc(5)'s stat; the name is field 2. */
 export function niceOf(pid: number, tid?: number): number | null {
@@ -42,4 +45,23 @@ export function mayRaiseTo(nice: number): boolean {
   const limit = /^Max nice priority\s+(\S+)/m.exec(readFileSync('/proc/self/limits', 'utf8'))?.[1];
   const rlim = limit === undefined ? 0 : limit === 'unlimited' ? 40 : Number(limit);
   return nice >= 20 - rlim;
+}
+
+/**
+ * What raising a thread as the sending thread is raised (src/peer/thread-priority.ts) comes to
+ * here, from `ordinary` (this thread's nice value): `nice`, the value it would reach, and
+ * `mayRaise`, whether this process may go there.
+ */
+export function sendingRaise(ordinary = os.getPriority(0)): { ordinary: number; nice: number; mayRaise: boolean } {
+  const nice = Math.max(-20, ordinary - SENDING_RAISE);
+  return { ordinary, nice, mayRaise: nice < ordinary && mayRaiseTo(nice) };
+}
+
+/**
+ * What a thread raised as the sending thread reports (its ThreadPriority): raised to
+ * {@link sendingRaise}'s value where this process may, left at `ordinary` otherwise.
+ */
+export function expectedSendingPriority(ordinary = os.getPriority(0)): unknown {
+  const r = sendingRaise(ordinary);
+  return r.mayRaise ? { nice: r.nice, raised: true } : expect.objectContaining({ nice: ordinary, raised: false });
 }

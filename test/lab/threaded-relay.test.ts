@@ -5,11 +5,10 @@
  * profile mid-call, and its close frees the port and ends the thread.
  */
 import dgram from 'node:dgram';
-import os from 'node:os';
 import { afterEach, describe, expect, it } from 'vitest';
 import { parseNetworkProfile, ThreadedRelay } from '../../src/lab/index.js';
 import { until } from '../helpers/deadline.js';
-import { mayRaiseTo, threadNices } from '../helpers/proc-nice.js';
+import { expectedSendingPriority, sendingRaise, threadNices } from '../helpers/proc-nice.js';
 
 const sockets: dgram.Socket[] = [];
 afterEach(() => { for (const s of sockets.splice(0)) try { s.close(); } catch { /* closed */ } });
@@ -35,8 +34,8 @@ describe('ThreadedRelay', () => {
   it('delays both ways by the profile on a thread raised as the senders\' are, takes a new profile mid-call, and frees its port on close', async () => {
     const server = await udp();
     server.on('message', (m, from) => server.send(m, from.port, from.address)); // an echo upstream
-    const ordinary = os.getPriority(0);
-    const raisedThreads = () => threadNices(process.pid).filter((t) => t.nice < ordinary).length;
+    const raise = sendingRaise();
+    const raisedThreads = () => threadNices(process.pid).filter((t) => t.nice < raise.ordinary).length;
     const raisedBefore = raisedThreads();
     const relay = await ThreadedRelay.start({ profile: parseNetworkProfile('good') });
     try {
@@ -44,10 +43,8 @@ describe('ThreadedRelay', () => {
       expect(relay.upstream).toEqual({ host: '127.0.0.1', port: server.address().port });
       // The relay is the network: its thread raised as the senders' are, 8 steps, when the system
       // lets it (src/peer/thread-priority.ts), and no other thread of this process with it.
-      const raised = Math.max(-20, ordinary - 8);
-      const mayRaise = raised < ordinary && mayRaiseTo(raised);
-      expect(relay.priority).toEqual(mayRaise ? { nice: raised, raised: true } : expect.objectContaining({ nice: ordinary, raised: false }));
-      expect(raisedThreads() - raisedBefore).toBe(mayRaise ? 1 : 0);
+      expect(relay.priority).toEqual(expectedSendingPriority(raise.ordinary));
+      expect(raisedThreads() - raisedBefore).toBe(raise.mayRaise ? 1 : 0);
       const client = await udp();
       // good: 20 ms of round trip through the relay, not loopback's fraction of a millisecond.
       const good = await roundTrip(client, relay, 'one');

@@ -6,12 +6,11 @@
  * its close ends the session and the thread by itself; a session that cannot start throws its
  * own error code.
  */
-import os from 'node:os';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parseNetworkProfile, ThreadedRelay, ThreadedSender, udpTurnTarget } from '../../src/lab/index.js';
 import { PeerSession, resolveFfmpeg, type PeerStats } from '../../src/peer/index.js';
 import { withTimeout } from '../helpers/deadline.js';
-import { mayRaiseTo } from '../helpers/proc-nice.js';
+import { expectedSendingPriority } from '../helpers/proc-nice.js';
 import { startServerWithTurn, type ServerWithTurn } from '../helpers/server.js';
 
 let lab: ServerWithTurn | undefined;
@@ -41,9 +40,7 @@ describe('ThreadedSender', () => {
       expect(sender.adaptation!.width).toBeGreaterThan(0);
       expect(sender.loopMaxMs).toBeGreaterThan(0);
       // Its thread raised as `connect` raises its own, 8 steps, when the system lets it (src/peer/thread-priority.ts).
-      const ordinary = os.getPriority(0);
-      const raised = Math.max(-20, ordinary - 8);
-      expect(sender.priority).toEqual(raised < ordinary && mayRaiseTo(raised) ? { nice: raised, raised: true } : expect.objectContaining({ nice: ordinary, raised: false }));
+      expect(sender.priority).toEqual(expectedSendingPriority());
       expect(sender.ended).toBeNull();
       const left = new Promise<void>((resolve) => viewer.once('partner-left', () => resolve()));
       // 0: the session closed and the thread ended by itself (1 would be a terminated thread).
