@@ -231,7 +231,10 @@ async function main(): Promise<void> {
       started = true;
       await waitForStatus(receiver, /position 1/, 15_000, 'receiver waits');
       cli = spawn(process.execPath, [bin, 'connect', '--json', '--server', serverUrl, '--room', 'tamil',
-        '--codec', CODEC, '--width', WIDTH, '--height', HEIGHT, '--fps', FPS, '--no-audio'], { stdio: ['pipe', 'pipe', 'inherit'] });
+        '--codec', CODEC, '--width', WIDTH, '--height', HEIGHT, '--fps', FPS, '--no-audio'], {
+        // A session of its own, as from a terminal: it raises its session (src/peer/thread-priority.ts), not this bench's.
+        stdio: ['pipe', 'pipe', 'inherit'], detached: true,
+      });
       let cliOut = '';
       cli.stdout!.on('data', (d) => { cliOut += d; });
       const times: Timing[] = [];

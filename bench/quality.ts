@@ -9,9 +9,10 @@
  * - CLI -> Chromium and Chromium -> Chromium: a Chromium viewer page reading stamps off a canvas
  *   (test/helpers/browser-call-quality.ts); the Chromium sender's camera is a stamped canvas
  *   injected in the page. PSNR is the page's luma PSNR at the source size. The CLI sender runs
- *   on a thread of its own (src/lab/threaded-sender.ts), as `connect` has a process of its own:
- *   on this process's event loop its audio left in bursts after each stall, and the viewer's
- *   audio jitter buffer (which lip sync holds the video to) grew by 60-80 ms.
+ *   in a process and session of its own (src/lab/sender-process.ts), as `connect` runs: on this
+ *   process's event loop its audio left in bursts after each stall, and the viewer's audio jitter
+ *   buffer (which lip sync holds the video to) grew by 60-80 ms; on a thread of this process it
+ *   waited for this session's share of the CPUs.
  *
  * - CLI (fixed) -> werift and CLI (fixed) -> Chromium: the same with `--no-adapt`, one fixed
  *   600 kbit/s rendition: the baseline the ladder and its bandwidth estimate are measured against
@@ -99,7 +100,7 @@ async function measure(pair: Pair, profileName: string, round: number): Promise<
   const tracePrefix = arg('trace');
   const trace = tracePrefix && repeat > 1 ? `${tracePrefix}-r${round}` : tracePrefix;
   const m = await measureBrowserCall({
-    ...common, sender: pair === 'chromium-chromium' ? 'chromium' : 'cli', browser: browser!, threadedRelay: true, threadedSender: true, retransmit: pair !== 'cli-nonack-chromium', ...(pair === 'cli-nofec-chromium' ? { fec: 'off' as const } : {}), ...(trace ? { trace: pair === 'cli-chromium' || pair === 'chromium-chromium' ? trace : `${trace}-${pair}` } : {}),
+    ...common, sender: pair === 'chromium-chromium' ? 'chromium' : 'cli', browser: browser!, threadedRelay: true, senderProcess: true, retransmit: pair !== 'cli-nonack-chromium', ...(pair === 'cli-nofec-chromium' ? { fec: 'off' as const } : {}), ...(trace ? { trace: pair === 'cli-chromium' || pair === 'chromium-chromium' ? trace : `${trace}-${pair}` } : {}),
   });
   return { fps: m.windowFps, freezeRatio: m.viewer.freezeRatio, p50: m.viewer.latencyMs?.p50 ?? null, p95: m.viewer.latencyMs?.p95 ?? null, psnr: m.psnrDb };
 }

@@ -8,7 +8,7 @@
 import readline from 'node:readline';
 import { ChatzyoError, exitCodeOf, HubName, PrivateCode, jsonForTerminal, limitHint } from '../protocol/index.js';
 import {
-  PeerSession, parseAudioSource, parseVideoSource, readCaFile, signalUrl, thisThreadPriority, tlsTrustError, trustedCas, type PeerSessionEvents, type PeerSessionOptions, type PeerTarget,
+  PeerSession, parseAudioSource, parseVideoSource, readCaFile, signalUrl, thisSessionPriority, thisThreadPriority, tlsTrustError, trustedCas, type PeerSessionEvents, type PeerSessionOptions, type PeerTarget,
 } from '../peer/index.js';
 import { parseReportCommand } from './chat-input.js';
 import { limitHintOf } from './errors.js';
@@ -135,9 +135,10 @@ export function jsonLine<K extends keyof PeerSessionEvents>(type: K, data: PeerS
     case 'chat':
       return { event: 'chat', from: 'partner', text: d.text, matchId: d.matchId };
     case 'welcome': {
-      // The sending thread's priority, when the process's entry asked for it (src/cli/main.ts).
+      // The sending thread's priority and its session's, when the process's entry asked for them (src/cli/main.ts).
       const priority = thisThreadPriority();
-      return { event: 'welcome', ...d, ...(priority ? { sendingPriority: priority } : {}) };
+      const session = thisSessionPriority();
+      return { event: 'welcome', ...d, ...(priority ? { sendingPriority: priority } : {}), ...(session ? { sessionPriority: session } : {}) };
     }
     case 'ended':
       return null; // `closed` is printed by runConnect with the exit code

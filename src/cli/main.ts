@@ -3,7 +3,7 @@ import { CommanderError } from '@commander-js/extra-typings';
 import { buildProgram } from './program.js';
 import { displaySafe, EXIT_CODES, exitCodeOf } from '../protocol/index.js';
 import { limitHintOf } from './errors.js';
-import { raiseThisThread } from '../peer/index.js';
+import { raiseThisSession, raiseThisThread } from '../peer/index.js';
 
 /** Runs the CLI and resolves to the process exit code. */
 export async function main(argv: string[]): Promise<number> {
@@ -13,11 +13,14 @@ export async function main(argv: string[]): Promise<number> {
   program.exitOverride();
   for (const c of program.commands) c.exitOverride();
   // connect sends its call's media from this thread: raised, when the system lets it, as a
-  // browser raises its WebRTC thread (src/peer/thread-priority.ts). Here in the process's entry,
+  // browser raises its WebRTC thread, and its session with it, where autogroups would otherwise
+  // rank it only inside the session (src/peer/thread-priority.ts). Here in the process's entry,
   // not in runConnect, which tests call in their own process. (Not bots: their many calls on one
   // raised thread would take the CPU from the server they load-test on the same machine.)
   program.hook('preAction', (_program, action) => {
-    if (action.name() === 'connect') raiseThisThread();
+    if (action.name() !== 'connect') return;
+    raiseThisThread();
+    raiseThisSession();
   });
   try {
     await program.parseAsync(argv);

@@ -4,7 +4,7 @@ export * from './profiles.js';
 export * from './link.js';
 export * from './relay.js';
 export * from './threaded-relay.js';
-export * from './threaded-sender.js';
+export * from './sender-process.js';
 export * from './ice.js';
 export * from './measure.js';
 export * from './regions.js';

@@ -2,7 +2,7 @@
  * The lab's CLI sender: a werift PeerSession sending the stamped test video (src/peer/
  * stamped-frames.ts) and a sine, relay-only, its TURN rewritten to a lab relay. The call-quality
  * measurements (src/lab/call-quality.ts, test/helpers/browser-call-quality.ts) and the sender
- * thread (src/lab/sender-worker.ts) all send with these options.
+ * process (src/lab/sender-main.ts) all send with these options.
  */
 import type { IceServer } from '../protocol/index.js';
 import type { PeerSessionOptions, VideoEncodeOptions } from '../peer/index.js';

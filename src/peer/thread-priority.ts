@@ -16,7 +16,19 @@
  * other ffmpeg processes ({@link lowerChild}, and the spawner's thread, which lowers itself to
  * {@link ordinaryNice}), so that the thread whose timing matters is the only one raised. Other
  * systems set a whole process's priority with that call, so nothing is raised there.
+ *
+ * A thread's nice value ranks it only among the threads of its own session where Linux's
+ * autogroups are on (`kernel.sched_autogroup_enabled`, the default of most kernels): the CPUs are
+ * shared fairly between sessions first, each session's group weighted by its own nice value
+ * (sched(7), "The autogroup feature"). Raised to -8 but in a session of ordinary weight, the lab's
+ * sender stood runnable and not running for 50-150 ms at a time, a few times in every call on a
+ * loaded machine, whenever its session as a whole had had its share (its run-queue wait, read from
+ * /proc's schedstat: 0.5-1.4 s a call in all, in stalls of 12 ms or more); a browser is a session
+ * of its own. So the sender raises its session's group as far ({@link raiseThisSession}), with the
+ * same permission, and puts it back as the process exits: the session may be the shell's it was
+ * started from, which would otherwise keep the weight after it.
  */
+import { readFileSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 
 /**
@@ -108,4 +120,66 @@ function safeGetPriority(): number {
   } catch {
     return 0;
   }
+}
+
+/** What became of raising this process's session (its autogroup). */
+export interface SessionPriority {
+  /** The session's autogroup nice value now; null without autogroups. */
+  nice: number | null;
+  /** It was raised (false: autogroups are off here, or it may not be, or it already ran at or above the target). */
+  raised: boolean;
+  /** Why not, when not: `no-autogroup`, the system's error code (EACCES, EPERM), or `already` (at or above the target). */
+  reason?: string;
+}
+
+const AUTOGROUP = '/proc/self/autogroup';
+/** What the first {@link raiseThisSession} of this process came to (null: never asked). */
+let sessionAsked: SessionPriority | null = null;
+
+/**
+ * Raises this process's session (its autogroup, see the module's comment) to `by` steps
+ * (default {@link SENDING_RAISE}) above this thread's ordinary priority, when autogroups are on
+ * and the system lets it, and puts the session back as this process exits. Never throws. Once per
+ * process; a session another process raised as far already is left as it is.
+ */
+export function raiseThisSession(by = SENDING_RAISE): SessionPriority {
+  sessionAsked ??= tryRaiseSession(by);
+  return sessionAsked;
+}
+
+/** What {@link raiseThisSession} came to in this process; null when it was never asked. */
+export function thisSessionPriority(): SessionPriority | null {
+  return sessionAsked;
+}
+
+/** The session's autogroup nice value (proc(5): "/autogroup-N nice V"); null without autogroups. */
+export function autogroupNice(pid: number | 'self' = 'self'): number | null {
+  try {
+    if (readFileSync('/proc/sys/kernel/sched_autogroup_enabled', 'utf8').trim() !== '1') return null;
+    const m = / nice (-?\d+)/.exec(readFileSync(`/proc/${pid}/autogroup`, 'utf8'));
+    return m ? Number(m[1]) : null;
+  } catch {
+    return null;
+  }
+}
+
+function tryRaiseSession(by: number): SessionPriority {
+  const before = autogroupNice();
+  if (before === null) return { nice: null, raised: false, reason: 'no-autogroup' };
+  const target = Math.max(HIGHEST, ordinaryNice() - by);
+  if (before <= target) return { nice: before, raised: false, reason: 'already' };
+  try {
+    writeFileSync(AUTOGROUP, String(target));
+  } catch (err) {
+    return { nice: before, raised: false, reason: (err as NodeJS.ErrnoException).code ?? 'error' };
+  }
+  // Synchronously on the way out (an 'exit' listener may not wait): the session is as it was.
+  process.once('exit', () => {
+    try {
+      writeFileSync(AUTOGROUP, String(before));
+    } catch {
+      // The session's group is as it was left; nothing more to do on the way out.
+    }
+  });
+  return { nice: autogroupNice() ?? target, raised: true };
 }

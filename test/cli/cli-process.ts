@@ -20,6 +20,9 @@ export class CliProcess {
     this.proc = spawn(process.execPath, ['--import', 'tsx', RUNNER, ...args], {
       stdio: ['pipe', 'pipe', 'pipe'],
       env: { ...process.env, ...env },
+      // A session of its own, as from a terminal of its own: `connect` raises its session's
+      // autogroup (src/peer/thread-priority.ts), which must not be the test runner's.
+      detached: true,
     });
     let buf = '';
     this.proc.stdout!.on('data', (d: Buffer) => {

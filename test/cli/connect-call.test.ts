@@ -4,7 +4,7 @@ import path from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import type { SignalServer } from '../../src/signal/server.js';
 import { startServer } from '../helpers/server.js';
-import { childNices, expectedSendingPriority, niceOf, sendingRaise, threadNices } from '../helpers/proc-nice.js';
+import { childNices, expectedSendingPriority, expectedSessionPriority, niceOf, sendingRaise, threadNices } from '../helpers/proc-nice.js';
 import { webmVideoSizes } from '../helpers/webm.js';
 import { CliProcess, probe } from './cli-process.js';
 
@@ -46,6 +46,8 @@ describe('two chatzyo connect processes', () => {
     // lets it (CAP_SYS_NICE, as root in CI has; src/peer/thread-priority.ts); otherwise it goes on as it was.
     const { ordinary, nice: raised, mayRaise } = sendingRaise();
     expect(welcome.sendingPriority).toEqual(expectedSendingPriority(ordinary));
+    // And its session with it, where autogroups would rank the thread only inside the session.
+    expect(welcome.sessionPriority).toEqual(expectedSessionPriority(ordinary));
     const [m1, m2] = await Promise.all([one.next('matched', 15_000), two.next('matched', 15_000)]);
     expect(m1.matchId).toBe(m2.matchId);
     expect(new Set([m1.role, m2.role])).toEqual(new Set(['offerer', 'answerer']));

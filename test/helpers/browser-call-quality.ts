@@ -17,7 +17,7 @@ import type { Browser, Page } from 'playwright-core';
 import { iceServersThroughRelay } from '../../src/lab/ice.js';
 import { ImpairmentRelay } from '../../src/lab/relay.js';
 import { ThreadedRelay } from '../../src/lab/threaded-relay.js';
-import { ThreadedSender } from '../../src/lab/threaded-sender.js';
+import { SenderProcess } from '../../src/lab/sender-process.js';
 import { labSenderOptions } from '../../src/lab/lab-sender.js';
 import type { NetworkProfile } from '../../src/lab/profiles.js';
 import { PeerSession } from '../../src/peer/index.js';
@@ -78,11 +78,11 @@ export interface MeasureBrowserCallOptions {
    */
   threadedRelay?: boolean;
   /**
-   * Run the CLI sender on a thread of its own ({@link ThreadedSender}), as a real `connect` has
-   * a process of its own: this process's stalls (the server, the browser driver) then do not
-   * time its media.
+   * Run the CLI sender in a process and session of its own ({@link SenderProcess}), as a real
+   * `connect` runs: this process's stalls (the server, the browser driver) then do not time its
+   * media, nor does this session's share of the CPUs.
    */
-  threadedSender?: boolean;
+  senderProcess?: boolean;
 }
 
 /** What {@link measureBrowserCall} measured (see {@link BrowserViewerSummary} for the fields). */
@@ -210,7 +210,7 @@ export async function measureBrowserCall(o: MeasureBrowserCallOptions): Promise<
   let y4mBrowser: Browser | null = null;
   let y4mDir: string | null = null;
   let relay: ImpairmentRelay | ThreadedRelay | null = null;
-  let cli: PeerSession | ThreadedSender | null = null;
+  let cli: PeerSession | SenderProcess | null = null;
   let cliEvents: string[] | null = null;
   let collector: FrameCollector | null = null;
   const pages: StampedPage[] = [];
@@ -243,9 +243,9 @@ export async function measureBrowserCall(o: MeasureBrowserCallOptions): Promise<
     } else {
       const r = relay;
       const spec = { server: o.server, hub, adapt: o.adapt !== false, retransmit: o.retransmit !== false, ...(o.fec ? { fec: o.fec } : {}), ffmpegPath: o.ffmpegPath };
-      if (o.threadedSender) {
-        // The thread has the relay pointed at the TURN server its welcome names.
-        cli = await ThreadedSender.start({ ...spec, relay: relay.address }, relay, step);
+      if (o.senderProcess) {
+        // The process has the relay pointed at the TURN server its welcome names.
+        cli = await SenderProcess.start({ ...spec, relay: relay.address }, relay, step);
       } else {
         const session = new PeerSession(labSenderOptions(spec, (s) => iceServersThroughRelay(s, r)));
         cli = session;
@@ -260,9 +260,9 @@ export async function measureBrowserCall(o: MeasureBrowserCallOptions): Promise<
     // (a probe too high in the first second) is in it.
     const trace = o.trace ? { file: `${o.trace}-${o.profile.name}-${o.sender}.jsonl`, lines: [] as string[] } : null;
     const sender = cli;
-    // The longest stall of the sender's event loop in each 250 ms: a threaded sender measures its
-    // own thread's; an in-process one shares this process's loop, measured here.
-    loop = trace && !(cli instanceof ThreadedSender) ? monitorEventLoopDelay({ resolution: 5 }) : null;
+    // The longest stall of the sender's event loop in each 250 ms: a sender process measures its
+    // own; an in-process one shares this process's loop, measured here.
+    loop = trace && !(cli instanceof SenderProcess) ? monitorEventLoopDelay({ resolution: 5 }) : null;
     loop?.enable();
     const delays = loop;
     // The relay thread's own lag (a threaded relay): what the link added beyond the profile.
@@ -270,7 +270,7 @@ export async function measureBrowserCall(o: MeasureBrowserCallOptions): Promise<
     relayLag?.watchLag();
     if (trace && (sender || relayLag)) {
       tracers.push(setInterval(() => {
-        const s = sender ? { a: sender.adaptation, loopMaxMs: sender instanceof ThreadedSender ? sender.loopMaxMs : (delays?.max ?? 0) / 1e6 } : {};
+        const s = sender ? { a: sender.adaptation, loopMaxMs: sender instanceof SenderProcess ? sender.loopMaxMs : (delays?.max ?? 0) / 1e6 } : {};
         trace.lines.push(JSON.stringify({ at: Date.now(), ...s, ...(relayLag?.lag ? { relay: relayLag.lag } : {}) }));
         delays?.reset();
       }, 250));
@@ -328,7 +328,7 @@ export async function measureBrowserCall(o: MeasureBrowserCallOptions): Promise<
     const sentAfter = senderPage && o.sender === 'chromium' ? await framesSent(senderPage) : null;
     const frames = await c.stop();
     // A sender thread whose session ended mid-call (ffmpeg failed, say) measured nothing worth keeping.
-    if (cli instanceof ThreadedSender && cli.ended) throw new Error(`${where}: the CLI sender ended mid-call: ${cli.ended.reason}${cli.ended.message ? ` (${cli.ended.message})` : ''}`);
+    if (cli instanceof SenderProcess && cli.ended) throw new Error(`${where}: the CLI sender ended mid-call: ${cli.ended.reason}${cli.ended.message ? ` (${cli.ended.message})` : ''}`);
     stopTracing();
     if (trace) {
       for (const f of frames) trace.lines.push(JSON.stringify({ at: f.renderedAt, seq: f.seq, w: f.width, lat: f.timeLow === null ? null : f.renderedAt - unwrapStampTime(f.timeLow, f.renderedAt), rx: f.timeLow === null || f.receivedAt == null ? null : Math.round(f.receivedAt - unwrapStampTime(f.timeLow, f.renderedAt)), ...(f.receivedAt != null && f.rtpTimestamp != null ? { recv: Math.round(f.receivedAt * 10) / 10, rtp: f.rtpTimestamp } : {}), ...(f.capturedAt != null && f.timeLow !== null ? { cap: Math.round(f.capturedAt - unwrapStampTime(f.timeLow, f.renderedAt)) } : {}) }));

@@ -3,7 +3,7 @@ import { readdirSync, readFileSync } from 'node:fs';
 import os from 'node:os';
 import { expect } from 'vitest';
 import { readProcStat } from '../../src/peer/proc-stat.js';
-import { SENDING_RAISE } from '../../src/peer/thread-priority.js';
+import { autogroupNice, SENDING_RAISE } from '../../src/peer/thread-priority.js';
 
 /** A process's (or one of its threads') nice value; null once it has exited. Field 19 of proc(5)'s stat; the name is field 2. */
 export function niceOf(pid: number, tid?: number): number | null {
@@ -64,4 +64,15 @@ export function sendingRaise(ordinary = os.getPriority(0)): { ordinary: number; 
 export function expectedSendingPriority(ordinary = os.getPriority(0)): unknown {
   const r = sendingRaise(ordinary);
   return r.mayRaise ? { nice: r.nice, raised: true } : expect.objectContaining({ nice: ordinary, raised: false });
+}
+
+/**
+ * What a process raising its session as `connect` does (src/peer/thread-priority.ts,
+ * raiseThisSession) reports, from a fresh session of its own (autogroup nice 0): raised as far as
+ * its thread where autogroups are on and this process may, left as it was otherwise.
+ */
+export function expectedSessionPriority(ordinary = os.getPriority(0)): unknown {
+  if (autogroupNice() === null) return { nice: null, raised: false, reason: 'no-autogroup' };
+  const r = sendingRaise(ordinary);
+  return r.mayRaise && r.nice < 0 ? { nice: r.nice, raised: true } : expect.objectContaining({ raised: false });
 }
