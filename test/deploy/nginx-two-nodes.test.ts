@@ -231,11 +231,27 @@ describe('docs/deploy: nginx + two nodes + Redis + coturn, as written', () => {
     pages.push(a);
     await pollConnected(1);
     const nodeOfA = await nodeWithClients(1);
-    const b = await openFirefoxPage(firefox!, url, 'Firefox');
-    pages.push(b);
-    await pollConnected(2);
-    const counts = await Promise.all(NODES.map((n) => metric(n, 'chatzyo_connected_clients')));
-    expect(counts, `connected clients on nodes a and b (Chromium landed on ${nodeOfA})`).toEqual([1, 1]);
+    // A tie goes to either node: when one of the page's own short requests (the script, the
+    // service worker) is still open on the other node as Firefox's WebSocket is balanced,
+    // least_conn counts one connection on each and may send it to Chromium's node (CI 105:
+    // [2, 0]). That tie-break is not what this checks, the spreading is: Firefox opens the page
+    // again, at most 3 times in all, and lands on the other node once the counts are not tied.
+    let firefoxPage: ChatPage | null = null;
+    let counts: number[] = [];
+    const landings: string[] = [];
+    for (let attempt = 1; attempt <= 3; attempt++) {
+      firefoxPage = await openFirefoxPage(firefox!, url, 'Firefox');
+      pages.push(firefoxPage);
+      await pollConnected(2);
+      counts = await Promise.all(NODES.map((n) => metric(n, 'chatzyo_connected_clients')));
+      landings.push(JSON.stringify(counts));
+      if (counts.every((c) => c === 1)) break;
+      pages.splice(pages.indexOf(firefoxPage), 1);
+      await firefoxPage.close();
+      await pollConnected(1);
+    }
+    expect(counts, `connected clients on nodes a and b (Chromium landed on ${nodeOfA}; Firefox's landings ${landings.join(', ')}; nginx: ${nginxErrors()})`).toEqual([1, 1]);
+    const b = firefoxPage!;
     const nodeOfB = NODES.find((n) => n !== nodeOfA)!;
 
     await startIn(a, 'global', { hideIp: true });
@@ -270,13 +286,15 @@ describe('docs/deploy: nginx + two nodes + Redis + coturn, as written', () => {
     // 127.0.0.1. Each node logged the browser under the hash of ::1 (what a client with that
     // forwarded address gets), not of 127.0.0.1 (what the socket says).
     for (const node of NODES) {
-      const [browserAddr] = connectedAddrs(node);
+      // The browsers' connections (Firefox's may have landed here more than once, above).
+      const browsers = connectedAddrs(node);
+      const [browserAddr] = browsers;
       expect(browserAddr, `node ${node} logged the browser's connection`).toBeTruthy();
       const port = nodes.get(node)!.port;
       const forwarded = await withTimeout(TestClient.connect(`ws://127.0.0.1:${port}/ws`, { headers: { 'x-forwarded-for': '::1' } }), 5000, `direct client to node ${node} with X-Forwarded-For ::1`);
       const direct = await withTimeout(TestClient.connect(`ws://127.0.0.1:${port}/ws`), 5000, `direct client to node ${node}`);
-      await until(() => connectedAddrs(node).length >= 3, 5000, `node ${node} logs both direct clients`);
-      const [, viaHeader, viaSocket] = connectedAddrs(node);
+      await until(() => connectedAddrs(node).length >= browsers.length + 2, 5000, `node ${node} logs both direct clients`);
+      const [viaHeader, viaSocket] = connectedAddrs(node).slice(browsers.length);
       expect(viaHeader, `node ${node}: the browser's address is the forwarded ::1`).toBe(browserAddr);
       expect(viaSocket, `node ${node}: the socket address 127.0.0.1 hashes differently`).not.toBe(browserAddr);
       await forwarded.close();
@@ -296,8 +314,13 @@ async function pollConnected(total: number): Promise<void> {
       20_000, `${total} browser(s) connected to the nodes through nginx`);
   } catch (err) {
     const seen = await Promise.all(pages.map(async (p) => `${p.name}: status ${JSON.stringify(await p.text('status').catch(() => '?'))}, errors ${JSON.stringify(p.errors)}`));
-    throw new Error(`${(err as Error).message}; ${seen.join('; ')}; nginx error log: ${readFileSync(path.join(dir, 'nginx', 'error.log'), 'utf8').split('\n').filter((l) => /\[(error|crit|alert|emerg)\]/.test(l)).slice(-5).join(' | ')}`);
+    throw new Error(`${(err as Error).message}; ${seen.join('; ')}; nginx error log: ${nginxErrors()}`);
   }
+}
+
+/** The last errors of nginx's error log (an upstream it marked failed, say), joined. */
+function nginxErrors(): string {
+  return readFileSync(path.join(dir, 'nginx', 'error.log'), 'utf8').split('\n').filter((l) => /\[(error|crit|alert|emerg)\]/.test(l)).slice(-5).join(' | ') || 'no errors';
 }
 
 async function nodeWithClients(count: number): Promise<NodeId> {
