@@ -54,7 +54,10 @@ export class NsProcess {
   #waiters: (() => void)[] = [];
 
   constructor(readonly name: string, ns: string, argv: string[]) {
-    this.proc = spawn('ip', ['netns', 'exec', ns, ...argv], { stdio: ['ignore', 'pipe', 'pipe'], cwd: ROOT });
+    // A session of its own: `connect` raises its session's autogroup (src/peer/thread-priority.ts)
+    // and puts it back as it exits, which a SIGKILL after a slow close (kill, below) skips; in the
+    // test runner's session that left the runner raised for the rest of the run.
+    this.proc = spawn('ip', ['netns', 'exec', ns, ...argv], { stdio: ['ignore', 'pipe', 'pipe'], cwd: ROOT, detached: true });
     this.proc.stdout!.on('data', (d: Buffer) => { this.stdout += d.toString(); this.#wake(); });
     this.proc.stderr!.on('data', (d: Buffer) => { this.stderr += d.toString(); });
     this.exited = new Promise((resolve) => this.proc.once('exit', (code) => { this.#wake(); resolve(code); }));
