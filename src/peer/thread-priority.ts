@@ -181,5 +181,5 @@ function tryRaiseSession(by: number): SessionPriority {
       // The session's group is as it was left; nothing more to do on the way out.
     }
   });
-  return { nice: autogroupNice() ?? target, raised: true };
+  return { nice: target, raised: true };
 }

@@ -14,19 +14,22 @@ export function workerEntry(base: string, name: string): URL {
   return new URL(`./${name}${base.endsWith('.ts') ? '.ts' : '.js'}`, base);
 }
 
-/** Where tsx's ESM loader API is (only needed when running from TypeScript source). */
-function tsxApi(): string {
+/**
+ * Where a module of tsx is (only needed when running from TypeScript source): `tsx/esm/api`, the
+ * loader API a worker's bootstrap registers, or `tsx`, the loader `node --import` takes.
+ */
+function tsxModule(specifier: 'tsx' | 'tsx/esm/api'): string {
   try {
-    return import.meta.resolve('tsx/esm/api');
+    return import.meta.resolve(specifier);
   } catch {
-    return 'tsx/esm/api'; // resolved from the working directory
+    return specifier; // resolved from the working directory
   }
 }
 
 /** Starts a worker on `entry` ({@link workerEntry}); a .ts entry through tsx's loader. */
 export function startWorker(entry: URL, options: WorkerOptions = {}): Worker {
   if (!entry.href.endsWith('.ts')) return new Worker(entry, options);
-  return new Worker(`import(${JSON.stringify(tsxApi())}).then((m) => { m.register(); return import(${JSON.stringify(entry.href)}); })`, { ...options, eval: true });
+  return new Worker(`import(${JSON.stringify(tsxModule('tsx/esm/api'))}).then((m) => { m.register(); return import(${JSON.stringify(entry.href)}); })`, { ...options, eval: true });
 }
 
 /**
@@ -34,15 +37,6 @@ export function startWorker(entry: URL, options: WorkerOptions = {}): Worker {
  * through tsx's loader (`--import`), which a child does not inherit either.
  */
 export function forkEntry(entry: URL, args: string[], options: ForkOptions = {}): ChildProcess {
-  const execArgv = entry.href.endsWith('.ts') ? ['--import', tsxLoader()] : [];
+  const execArgv = entry.href.endsWith('.ts') ? ['--import', tsxModule('tsx')] : [];
   return fork(fileURLToPath(entry), args, { ...options, execArgv: [...execArgv, ...(options.execArgv ?? [])] });
-}
-
-/** tsx's loader, for `node --import` (only needed when running from TypeScript source). */
-function tsxLoader(): string {
-  try {
-    return import.meta.resolve('tsx');
-  } catch {
-    return 'tsx'; // resolved from the working directory
-  }
 }

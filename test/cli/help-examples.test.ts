@@ -120,7 +120,9 @@ async function sh(cmd: string, e: Expect): Promise<{ out: string; code: number |
     CHATZYO_STUN_PORT: '0',
   };
   delete env.CHATZYO_JSON;
-  const child = spawn('bash', ['-c', `exec ${cmd}`], { cwd: dir, env, stdio: ['ignore', 'pipe', 'pipe'] });
+  // A session of its own: `connect` raises its session and puts it back as it exits, which the
+  // SIGKILL below (a command that did not stop) would skip in the test runner's session.
+  const child = spawn('bash', ['-c', `exec ${cmd}`], { cwd: dir, env, stdio: ['ignore', 'pipe', 'pipe'], detached: true });
   let out = '';
   child.stdout.on('data', (d: Buffer) => { out += d.toString(); });
   child.stderr.on('data', (d: Buffer) => { out += d.toString(); });
