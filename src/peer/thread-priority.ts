@@ -128,7 +128,7 @@ export interface SessionPriority {
   nice: number | null;
   /** It was raised (false: autogroups are off here, or it may not be, or it already ran at or above the target). */
   raised: boolean;
-  /** Why not, when not: `no-autogroup`, the system's error code (EACCES, EPERM), or `already` (at or above the target). */
+  /** Why not, when not: `no-autogroup` (autogroups off, or this process is in init's session), the system's error code (EACCES, EPERM), or `already` (at or above the target). */
   reason?: string;
 }
 
@@ -152,10 +152,24 @@ export function thisSessionPriority(): SessionPriority | null {
   return sessionAsked;
 }
 
-/** The session's autogroup nice value (proc(5): "/autogroup-N nice V"); null without autogroups. */
-export function autogroupNice(pid: number | 'self' = 'self'): number | null {
+/** Whether Linux's autogroups are on (`kernel.sched_autogroup_enabled`): a new session gets a group of its own. */
+export function autogroupsEnabled(): boolean {
   try {
-    if (readFileSync('/proc/sys/kernel/sched_autogroup_enabled', 'utf8').trim() !== '1') return null;
+    return readFileSync('/proc/sys/kernel/sched_autogroup_enabled', 'utf8').trim() === '1';
+  } catch {
+    return false;
+  }
+}
+
+/**
+ * The session's autogroup nice value (proc(5): "/autogroup-N nice V"); null without autogroups,
+ * and for a process in init's session, which has no group of its own (its file reads empty): a
+ * process a supervisor starts without a session of its own runs there, its threads each weighed
+ * against whole sessions, so its thread's raise holds as it is.
+ */
+export function autogroupNice(pid: number | 'self' = 'self'): number | null {
+  if (!autogroupsEnabled()) return null;
+  try {
     const m = / nice (-?\d+)/.exec(readFileSync(`/proc/${pid}/autogroup`, 'utf8'));
     return m ? Number(m[1]) : null;
   } catch {
