@@ -155,7 +155,9 @@ export class VideoAdaptation {
     this.#videoSender = senders.find((s) => s.track?.kind === 'video');
     for (const s of senders) {
       if (s.track?.kind !== 'video') continue;
-      const limited = limitRetransmissions(s, () => this.estimator.estimateKbps, undefined, (p) => this.estimator.onPacketSent(p), opts.retransmit !== false);
+      const limited = limitRetransmissions(s, {
+        estimateKbps: () => this.estimator.estimateKbps, rttMs: () => this.estimator.rttMs, onResent: (p) => this.estimator.onPacketSent(p), answer: opts.retransmit !== false,
+      });
       this.#resends.push(limited.counts);
       this.#detach.push(limited.stop);
     }

@@ -4,7 +4,7 @@
  * asked and whatever the path carries: on a congested uplink the partner NACKs what the full
  * queue dropped, the resends overflow the queue again, and a 42 kbit/s keep-alive rung was seen
  * pushing 490 packets a second into a 300 kbit/s link. Here a NACK is filtered before werift
- * sees it: a packet is resent at most once per {@link MIN_RESEND_INTERVAL_MS}, and all resends
+ * sees it: a packet is resent at most once per round trip ({@link resendInterval}), and all resends
  * share a byte budget refilled at a share of the bandwidth estimate (libwebrtc caps them the
  * same way); what does not fit is left to the next keyframe.
  *
@@ -17,8 +17,14 @@
  */
 import { RtpHeader, RtpPacket, RTP_EXTENSION_URI, serializeTransportWideCC, wrapRtx, type RTCRtpSender } from 'werift';
 
-/** A packet is not resent again sooner than this, ms (about a round trip on the paths we serve). */
-const MIN_RESEND_INTERVAL_MS = 150;
+/**
+ * A packet is not resent again sooner than a round trip and {@link RESEND_RTT_MARGIN_MS} after
+ * its last resend (libwebrtc's rule): the partner asks again each round trip while a resend is
+ * lost, and sooner means the first is still on its way. Until a round trip is known, this.
+ */
+const UNKNOWN_RTT_RESEND_INTERVAL_MS = 150;
+/** Added to the round trip before a packet is resent again, ms (libwebrtc's 5). */
+const RESEND_RTT_MARGIN_MS = 5;
 /** Share of the estimate resends may take. */
 const RESEND_SHARE = 0.3;
 /** werift keeps its send history in a ring of this many packets, indexed by sequence number. */
@@ -83,13 +89,35 @@ export function nackedSequenceNumbers(lost: readonly number[], length: number | 
 export interface ResentPacket { seq: number; sizeBytes: number; sentAtMs: number }
 
 /**
- * Filters the NACKs `sender` answers, with resends budgeted at a share of `estimateKbps()`
- * (`answer` false: none answered, to measure what retransmission buys).
+ * How long after resending a packet it may be resent again, ms, on a path whose round trip is
+ * `rttMs` (undefined: not known yet). A fixed 150 ms held a resend that was itself lost until the
+ * partner's third ask on a 40 ms path (`lossy-5`): its video stood a frame or two past the
+ * freeze threshold each time.
+ */
+export function resendInterval(rttMs: number | undefined): number {
+  return rttMs === undefined || !Number.isFinite(rttMs) || rttMs < 0 ? UNKNOWN_RTT_RESEND_INTERVAL_MS : rttMs + RESEND_RTT_MARGIN_MS;
+}
+
+/** What {@link limitRetransmissions} reads and tells. */
+export interface RetransmissionOptions {
+  /** The bandwidth estimate, kbit/s: resends share {@link RESEND_SHARE} of it. */
+  estimateKbps: () => number;
+  /** The path's round trip, ms (undefined: not known yet): how soon a packet is resent again. */
+  rttMs?: () => number | undefined;
+  /** The clock, ms (default performance.now). */
+  now?: () => number;
+  /** Each resend as it leaves. */
+  onResent?: (p: ResentPacket) => void;
+  /** False: no NACK is answered, to measure what retransmission buys (default true). */
+  answer?: boolean;
+}
+
+/**
+ * Filters the NACKs `sender` answers, with resends budgeted at a share of `estimateKbps()`.
  * Returns the counters and a function that restores werift's own handling.
  */
-export function limitRetransmissions(
-  sender: RTCRtpSender, estimateKbps: () => number, now: () => number = () => performance.now(), onResent?: (p: ResentPacket) => void, answer = true,
-): { counts: RetransmissionCounts; stop: () => void } {
+export function limitRetransmissions(sender: RTCRtpSender, o: RetransmissionOptions): { counts: RetransmissionCounts; stop: () => void } {
+  const { estimateKbps, rttMs = () => undefined, now = () => performance.now(), onResent, answer = true } = o;
   const s = sender as unknown as WeriftSenderInternals;
   const counts: RetransmissionCounts = { requested: 0, allowed: 0 };
   const lastResent = new Map<number, number>();
@@ -110,10 +138,11 @@ export function limitRetransmissions(
       tokens = Math.min(BURST_BYTES, tokens + ((t - refilledAt) * estimateKbps() * RESEND_SHARE) / 8);
       refilledAt = t;
       const keep: number[] = [];
+      const again = resendInterval(rttMs());
       for (const seq of nackedSequenceNumbers(fb.lost, (packet as { header?: { length?: number } }).header?.length)) {
         counts.requested++;
         const last = lastResent.get(seq);
-        if (last !== undefined && t - last < MIN_RESEND_INTERVAL_MS) continue;
+        if (last !== undefined && t - last < again) continue;
         const bytes = size(seq);
         if (!answer || bytes === null || tokens < bytes) continue;
         tokens -= bytes;

@@ -5,7 +5,7 @@
  */
 import { describe, expect, it } from 'vitest';
 import { GenericNack, RtcpPacketConverter, RtcpReceiverInfo, RtcpRrPacket, RtcpTransportLayerFeedback, RtpHeader, RtpPacket, RTP_EXTENSION_URI, serializeTransportWideCC, unwrapRtx, type RTCRtpSender } from 'werift';
-import { limitRetransmissions, nackedSequenceNumbers, type ResentPacket } from '../../src/peer/nack-limiter.js';
+import { limitRetransmissions, nackedSequenceNumbers, resendInterval, type ResentPacket } from '../../src/peer/nack-limiter.js';
 
 const TWCC_ID = 3;
 
@@ -40,7 +40,7 @@ describe('limitRetransmissions', () => {
     const { sender, sent, handled, transport } = fakeSender(10);
     const resent: ResentPacket[] = [];
     let t = 0;
-    limitRetransmissions(sender, () => 1000, () => t, (p) => resent.push(p));
+    limitRetransmissions(sender, { estimateKbps: () => 1000, now: () => t, onResent: (p) => resent.push(p) });
     (sender as unknown as { handleRtcpPacket(p: unknown): void }).handleRtcpPacket(nack([3, 5]));
     await Promise.resolve();
     expect(sent.map((s) => s.header.sequenceNumber)).toEqual([3, 5]);
@@ -54,7 +54,7 @@ describe('limitRetransmissions', () => {
     expect(wideSeq((sender as unknown as { rtpCache: { header: RtpHeader }[] }).rtpCache[3]!.header)).toBe(503);
     // werift still sees the NACK (its counters) but has nothing left to resend.
     expect(handled).toEqual([[]]);
-    // The same packet again within 150 ms is not resent; after, it is.
+    // The same packet again within 150 ms (no round trip known yet) is not resent; after, it is.
     t = 100;
     (sender as unknown as { handleRtcpPacket(p: unknown): void }).handleRtcpPacket(nack([3]));
     t = 200;
@@ -62,10 +62,33 @@ describe('limitRetransmissions', () => {
     expect(sent.map((s) => wideSeq(s.header))).toEqual([1001, 1002, 1003]);
   });
 
+  it('once the round trip is known, resends a packet again a round trip and 5 ms after its last resend, not sooner', () => {
+    const { sender, sent } = fakeSender(10);
+    let t = 0;
+    let rtt: number | undefined = 40;
+    limitRetransmissions(sender, { estimateKbps: () => 1000, now: () => t, rttMs: () => rtt });
+    const ask = (at: number) => { t = at; (sender as unknown as { handleRtcpPacket(p: unknown): void }).handleRtcpPacket(nack([3])); };
+    // The partner asks each round trip while the resend is lost (Chromium's NACK module does).
+    ask(0);
+    ask(44); // the first resend may still be on its way
+    ask(45);
+    ask(89);
+    ask(90);
+    expect(sent.map((s) => s.header.sequenceNumber)).toEqual([3, 3, 3]);
+    // A longer path waits longer.
+    rtt = 300;
+    ask(200);
+    ask(394);
+    expect(sent).toHaveLength(3);
+    ask(395);
+    expect(sent).toHaveLength(4);
+    expect([resendInterval(undefined), resendInterval(Number.NaN), resendInterval(40)]).toEqual([150, 150, 45]);
+  });
+
   it('with RTX negotiated, resends on the RTX stream: its payload type, SSRC and numbers, the original number first (RFC 4588)', () => {
     const { sender, sent } = fakeSender(10, { rtxPayloadType: 97, rtxSsrc: 4242, rtxSequenceNumber: 65535 });
     const resent: ResentPacket[] = [];
-    limitRetransmissions(sender, () => 1000, () => 0, (p) => resent.push(p));
+    limitRetransmissions(sender, { estimateKbps: () => 1000, now: () => 0, onResent: (p) => resent.push(p) });
     (sender as unknown as { handleRtcpPacket(p: unknown): void }).handleRtcpPacket(nack([3, 5]));
     expect(sent.map((s) => [s.header.payloadType, s.header.ssrc, s.header.sequenceNumber])).toEqual([[97, 4242, 65535], [97, 4242, 0]]);
     // The original sequence number, then the original payload; the media timestamp is kept.
@@ -85,7 +108,7 @@ describe('limitRetransmissions', () => {
     padding[199] = 200;
     const cache = (sender as unknown as { rtpCache: { header: RtpHeader; payload: Buffer }[] }).rtpCache;
     cache[4] = { header: new RtpHeader({ ...cache[4]!.header, padding: true, paddingSize: 200 }), payload: padding };
-    limitRetransmissions(sender, () => 1000, () => 0);
+    limitRetransmissions(sender, { estimateKbps: () => 1000, now: () => 0 });
     (sender as unknown as { handleRtcpPacket(p: unknown): void }).handleRtcpPacket(nack([4]));
     expect(sent).toHaveLength(1);
     // On the wire (werift's SRTP writes the header, then the payload as given), then as the
@@ -102,7 +125,7 @@ describe('limitRetransmissions', () => {
   it('resends within a budget of the estimate, and nothing no longer in the history', () => {
     const { sender, sent } = fakeSender(200);
     const t = 0;
-    const limited = limitRetransmissions(sender, () => 100, () => t);
+    const limited = limitRetransmissions(sender, { estimateKbps: () => 100, now: () => t });
     // Packets 0-71 left the 128-packet history (72-199 are in it); the burst allowance is 12 KB.
     (sender as unknown as { handleRtcpPacket(p: unknown): void }).handleRtcpPacket(nack([5, ...Array.from({ length: 30 }, (_, i) => 100 + i)]));
     expect(limited.counts.requested).toBe(31);
@@ -112,7 +135,7 @@ describe('limitRetransmissions', () => {
 
   it("takes only the NACK's own numbers from a compound packet, where werift reads on into what follows it", () => {
     const { sender, sent } = fakeSender(10);
-    const limited = limitRetransmissions(sender, () => 1000, () => 0);
+    const limited = limitRetransmissions(sender, { estimateKbps: () => 1000, now: () => 0 });
     // A NACK of 3 and 5 (one FCI), then a receiver report from an SSRC whose upper half reads as
     // PID 7: werift's reading of the NACK goes on into the report and lists 7 too.
     const nackWire = new GenericNack({ senderSsrc: 1, mediaSourceSsrc: 42, lost: [3, 5] }).serialize();
@@ -138,7 +161,7 @@ describe('limitRetransmissions', () => {
 
   it('answers nothing when told not to (what retransmission buys is measured against that)', () => {
     const { sender, sent, handled } = fakeSender(10);
-    const limited = limitRetransmissions(sender, () => 1000, () => 0, undefined, false);
+    const limited = limitRetransmissions(sender, { estimateKbps: () => 1000, now: () => 0, answer: false });
     (sender as unknown as { handleRtcpPacket(p: unknown): void }).handleRtcpPacket(nack([3, 5]));
     expect(sent).toEqual([]);
     expect(handled).toEqual([[]]);
