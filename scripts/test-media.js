@@ -69,6 +69,15 @@ const workers = Number.isInteger(asked) && asked > 0 ? asked : availableParallel
 const reports = mkdtempSync(path.join(tmpdir(), 'chatzyo-test-media-'));
 
 /**
+ * Each failed test runs again at once, in its file's run, after the file's other hooks
+ * (afterEach, beforeEach) put things back: a few seconds, where the retry alone at the end
+ * (below) costs a vitest start, the file's setup and often more time than CI has left (CI's whole
+ * run takes 27-29 of its 30 minutes). A test that passes the second time is named FLAKY at the
+ * end, with its first error; one that fails twice goes on to the retry alone.
+ */
+const IMMEDIATE_RETRY = 1;
+
+/**
  * Runs vitest on `files` (without `except`) with `n` files at a time; `shareProcess`: the files
  * run in one worker process each (vitest's --no-isolate), not a fresh one per file: measured on
  * the shared group, 729 s against 824 (74 files; a fresh process and its imports cost about 1.3 s
@@ -77,6 +86,8 @@ const reports = mkdtempSync(path.join(tmpdir(), 'chatzyo-test-media-'));
 function run(name, files, n, except = [], shareProcess = false, beside = false) {
   const parallel = n > 1 ? ['--max-workers', String(n)] : ['--no-file-parallelism'];
   if (shareProcess) parallel.push('--no-isolate');
+  // A failed test runs once more at once, in its file's run ({@link IMMEDIATE_RETRY}).
+  parallel.push('--retry', String(IMMEDIATE_RETRY));
   const tag = `[${name}]`;
   console.log(`\ntest:media: ${beside ? `${tag} ` : ''}${files.join(' ')}${except.length ? ` except ${except.join(' ')}` : ''} (${n} file${n > 1 ? 's' : ''} at a time)`);
   const report = path.join(reports, `${name}.json`);
@@ -121,10 +132,12 @@ function failuresIn(file) {
   try {
     report = JSON.parse(readFileSync(file, 'utf8'));
   } catch {
-    return { failures: null, durations: [], passedTests: 0 }; // vitest died before writing it: the exit status says so
+    return { failures: null, durations: [], passedTests: 0, flaky: [] }; // vitest died before writing it: the exit status says so
   }
   const failures = [];
   const durations = [];
+  /** Tests that failed, then passed on their immediate retry (vitest keeps the first try's errors). */
+  const flaky = [];
   let passedTests = 0;
   for (const f of report.testResults ?? []) {
     const rel = path.relative(root, f.name);
@@ -136,15 +149,18 @@ function failuresIn(file) {
     });
     const failed = tests.filter((t) => t.status === 'failed');
     passedTests += tests.filter((t) => t.status === 'passed').length;
+    for (const t of tests.filter((x) => x.status === 'passed' && x.failureMessages?.length)) {
+      flaky.push({ file: rel, name: t.fullName ?? t.title, ms: t.duration ?? 0, where: `${rel} > ${t.fullName ?? t.title}`, message: t.failureMessages.join('\n') });
+    }
     for (const t of failed) failures.push({ file: rel, name: t.fullName ?? t.title, ms: t.duration ?? 0, where: `${rel} > ${t.fullName ?? t.title}`, message: (t.failureMessages ?? []).join('\n') });
     if (!failed.length && f.status === 'failed') failures.push({ file: rel, name: null, ms: durations.at(-1).ms, where: rel, message: f.message ?? '' });
   }
-  return { failures, durations, passedTests };
+  return { failures, durations, passedTests, flaky };
 }
 
 /** Prints a failure's name and the first lines of its error. */
-function printFailure(f) {
-  console.log(`  FAIL ${f.where}`);
+function printFailure(f, label = 'FAIL') {
+  console.log(`  ${label} ${f.where}`);
   for (const line of f.message.split('\n').filter((l) => l.trim()).slice(0, 6)) console.log(`       ${line.trim()}`);
 }
 
@@ -170,9 +186,9 @@ console.log('test:media: the slowest files:');
 for (const d of groups.flatMap((g) => g.durations).sort((a, b) => b.ms - a.ms).slice(0, 8)) console.log(`  ${(d.ms / 1000).toFixed(0).padStart(4)} s  ${d.file}`);
 
 // These tests measure real media on real networks on a shared 2-core machine: a test whose
-// deadline a busy moment made it miss once is run again, alone, once (the failed tests alone;
-// the whole file only if they fail again and it fits). A test that fails twice
-// fails the run; one that passes the second time is named in the log as FLAKY, so it is seen and
+// deadline a busy moment made it miss twice (once, and at once again: IMMEDIATE_RETRY) is run
+// again, alone, once (the failed tests alone; the whole file only if they fail again and it
+// fits). A test that fails that too fails the run; one that passes is named in the log as FLAKY, so it is seen and
 // fixed rather than hidden. Not retried: a group whose vitest died (no report), more than
 // MAX_RETRIED failed tests (that is not bad luck), or a retry that would take the run past the
 // budget: under .ci/run (which sets CHATZYO_CI_STARTED_MS) 29.5 minutes into the whole CI run,
@@ -264,8 +280,13 @@ rmSync(reports, { recursive: true, force: true });
 if (failed.length && !retried) console.log(`\ntest:media: not run again (${all.length} failed; more than ${MAX_RETRIED}, no report, or past the ${budgetText} budget)`);
 const flaky = retried?.filter((r) => r.passed) ?? [];
 const broken = retried?.filter((r) => !r.passed) ?? [];
+const flakyAtOnce = groups.flatMap((g) => g.flaky ?? []);
+if (flakyAtOnce.length) {
+  console.log('\ntest:media: FLAKY: failed, then passed when run again at once (fix these):');
+  for (const f of flakyAtOnce) printFailure(f, 'FLAKY');
+}
 if (flaky.length) {
-  console.log('\ntest:media: FLAKY: failed the first time, passed when run again alone (fix these):');
+  console.log('\ntest:media: FLAKY: failed twice, passed when run again alone (fix these):');
   for (const r of flaky) for (const f of r.first) console.log(`  FLAKY ${f.where}`);
 }
 if (broken.length) {
