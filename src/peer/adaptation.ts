@@ -11,7 +11,7 @@ import { protectVideo, type FecPayloadTypes } from './fec.js';
 import { FecRule, FEC_SHARE } from './fec-rule.js';
 import { RungController, type LadderOptions, type RungReason } from './ladder.js';
 import type { MediaSink, MediaSource } from './media-source.js';
-import { limitRetransmissions, type RetransmissionCounts } from './nack-limiter.js';
+import { limitRetransmissions, type RetransmissionCounts, type RetransmissionOptions } from './nack-limiter.js';
 import { OveruseFilter } from './overuse-filter.js';
 import { PaddingProbes } from './padding-probes.js';
 import { QueueDelayMeter, SendRate, tapQueueMeter } from './queue-delay.js';
@@ -104,6 +104,17 @@ export interface AdaptationOptions extends LadderOptions {
   fecTypes?: () => FecPayloadTypes | null;
 }
 
+/**
+ * What the resend limiter reads of a call's estimate: its budget's share of the estimate, the
+ * round trip that times a packet's next resend, and each resend as sent (`answer` false: no NACK
+ * answered).
+ */
+export function retransmissionOptions(estimator: BandwidthEstimator, answer: boolean): RetransmissionOptions {
+  return {
+    estimateKbps: () => estimator.estimateKbps, rttMs: () => estimator.rttMs, onResent: (p) => estimator.onPacketSent(p), answer,
+  };
+}
+
 /** The per-call loop: estimate, choose, switch. */
 export class VideoAdaptation {
   readonly estimator: BandwidthEstimator;
@@ -155,9 +166,7 @@ export class VideoAdaptation {
     this.#videoSender = senders.find((s) => s.track?.kind === 'video');
     for (const s of senders) {
       if (s.track?.kind !== 'video') continue;
-      const limited = limitRetransmissions(s, {
-        estimateKbps: () => this.estimator.estimateKbps, rttMs: () => this.estimator.rttMs, onResent: (p) => this.estimator.onPacketSent(p), answer: opts.retransmit !== false,
-      });
+      const limited = limitRetransmissions(s, retransmissionOptions(this.estimator, opts.retransmit !== false));
       this.#resends.push(limited.counts);
       this.#detach.push(limited.stop);
     }

@@ -25,6 +25,12 @@ import { RtpHeader, RtpPacket, RTP_EXTENSION_URI, serializeTransportWideCC, wrap
 const UNKNOWN_RTT_RESEND_INTERVAL_MS = 150;
 /** Added to the round trip before a packet is resent again, ms (libwebrtc's 5). */
 const RESEND_RTT_MARGIN_MS = 5;
+/**
+ * The longest round trip the rule takes, ms: the round trip is the last receiver report's (it
+ * includes the queue that report met, and stays until the next), so one report from a moment of
+ * deep queue could otherwise hold a lost packet's resend for seconds.
+ */
+const MAX_RESEND_RTT_MS = 1000;
 /** Share of the estimate resends may take. */
 const RESEND_SHARE = 0.3;
 /** werift keeps its send history in a ring of this many packets, indexed by sequence number. */
@@ -95,7 +101,7 @@ export interface ResentPacket { seq: number; sizeBytes: number; sentAtMs: number
  * freeze threshold each time.
  */
 export function resendInterval(rttMs: number | undefined): number {
-  return rttMs === undefined || !Number.isFinite(rttMs) || rttMs < 0 ? UNKNOWN_RTT_RESEND_INTERVAL_MS : rttMs + RESEND_RTT_MARGIN_MS;
+  return rttMs === undefined || !Number.isFinite(rttMs) || rttMs < 0 ? UNKNOWN_RTT_RESEND_INTERVAL_MS : Math.min(rttMs, MAX_RESEND_RTT_MS) + RESEND_RTT_MARGIN_MS;
 }
 
 /** What {@link limitRetransmissions} reads and tells. */

@@ -5,6 +5,8 @@
  */
 import { describe, expect, it } from 'vitest';
 import { GenericNack, RtcpPacketConverter, RtcpReceiverInfo, RtcpRrPacket, RtcpTransportLayerFeedback, RtpHeader, RtpPacket, RTP_EXTENSION_URI, serializeTransportWideCC, unwrapRtx, type RTCRtpSender } from 'werift';
+import { retransmissionOptions } from '../../src/peer/adaptation.js';
+import { BandwidthEstimator } from '../../src/peer/bandwidth/estimator.js';
 import { limitRetransmissions, nackedSequenceNumbers, resendInterval, type ResentPacket } from '../../src/peer/nack-limiter.js';
 
 const TWCC_ID = 3;
@@ -82,7 +84,25 @@ describe('limitRetransmissions', () => {
     expect(sent).toHaveLength(3);
     ask(395);
     expect(sent).toHaveLength(4);
-    expect([resendInterval(undefined), resendInterval(Number.NaN), resendInterval(40)]).toEqual([150, 150, 45]);
+    expect([resendInterval(undefined), resendInterval(Number.NaN), resendInterval(-1), resendInterval(0), resendInterval(40)]).toEqual([150, 150, 150, 5, 45]);
+    // One report from a moment of deep queue holds a resend back a second at most.
+    expect(resendInterval(60_000)).toBe(1005);
+  });
+
+  it('a call\'s adaptation times resends by its estimate\'s round trip, from the first receiver report on', () => {
+    const { sender, sent } = fakeSender(10);
+    const estimator = new BandwidthEstimator({ startKbps: 1000 });
+    let t = 0;
+    limitRetransmissions(sender, { ...retransmissionOptions(estimator, true), now: () => t });
+    const ask = (at: number) => { t = at; (sender as unknown as { handleRtcpPacket(p: unknown): void }).handleRtcpPacket(nack([3])); };
+    ask(0);
+    ask(60); // no round trip yet: 150 ms
+    expect(sent).toHaveLength(1);
+    estimator.onReceiverReport({ fractionLost: 0, rttMs: 40 }, 100);
+    ask(100); // 100 ms after the last resend, over 40 + 5
+    ask(140);
+    ask(145);
+    expect(sent).toHaveLength(3);
   });
 
   it('with RTX negotiated, resends on the RTX stream: its payload type, SSRC and numbers, the original number first (RFC 4588)', () => {
