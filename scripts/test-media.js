@@ -8,9 +8,9 @@
 //   7.5 one at a time, and five tests missed their deadlines. CHATZYO_MEDIA_WORKERS=N overrides.
 // - Files that measure time (the lab's shaped links, the probe's deadlines), load the machine
 //   on purpose (the soak) or change the host's network (namespaces, iptables; nginx with the
-//   deploy recipe) never share a vitest run with other files (the "alone" files). They mostly
-//   wait (the 2-core box was 65% idle under lab-link, simulated-networks and readme-examples),
-//   so two such runs go side by side, each one file at a time: the host-network files
+//   deploy recipe) never share a vitest run with other files (the "alone" files). Each mostly
+//   waits (the 2-core box was 65% idle under lab-link, simulated-networks and readme-examples
+//   alone; the two lanes side by side keep it 81% busy, CI 111's log), so two such runs go side by side, each one file at a time: the host-network files
 //   (test/probe, test/deploy: namespaces of their own, deadlines, no measured rates) beside the
 //   lab's files whose bounds are loose (latency above a floor, frames that flow, RTX seen, a
 //   freeze ratio under 0.2) and the soak. Then the files that measure closely (rates, jitter,
