@@ -10,7 +10,8 @@
 //   on purpose (the soak) or change the host's network (namespaces, iptables; nginx with the
 //   deploy recipe) never share a vitest run with other files (the "alone" files). Each mostly
 //   waits (the 2-core box was 65% idle under lab-link, simulated-networks and readme-examples
-//   alone; the two lanes side by side keep it 81% busy, CI 111's log), so two such runs go side by side, each one file at a time: the host-network files
+//   alone; the two lanes side by side keep it 81% busy, CI 111's log), so two such runs go side
+//   by side, each one file at a time: the host-network files
 //   (test/probe, test/deploy: namespaces of their own, deadlines, no measured rates) beside the
 //   lab's files whose bounds are loose (latency above a floor, frames that flow, RTX seen, a
 //   freeze ratio under 0.2) and the soak. Then the files that measure closely (rates, jitter,
@@ -81,12 +82,14 @@ const reports = mkdtempSync(path.join(tmpdir(), 'chatzyo-test-media-'));
 const IMMEDIATE_RETRY = ['--retry.count', '1', '--retry.condition', '^(?!Test timed out)'];
 
 /**
- * Runs vitest on `files` (without `except`) with `n` files at a time; `shareProcess`: the files
+ * Runs vitest on `files` (without `except`) with `n` files at a time. `shareProcess`: the files
  * run in one worker process each (vitest's --no-isolate), not a fresh one per file: measured on
  * the shared group, 729 s against 824 (74 files; a fresh process and its imports cost about 1.3 s
  * a file). Each file still closes what it opened. Not for the alone files, which measure time.
+ * `beside`: another run goes at the same time (its lines are tagged). `retryAtOnce`:
+ * {@link IMMEDIATE_RETRY}.
  */
-function run(name, files, n, except = [], shareProcess = false, beside = false, retryAtOnce = false) {
+function run(name, files, n, { except = [], shareProcess = false, beside = false, retryAtOnce = false } = {}) {
   const parallel = n > 1 ? ['--max-workers', String(n)] : ['--no-file-parallelism'];
   if (shareProcess) parallel.push('--no-isolate');
   if (retryAtOnce) parallel.push(...IMMEDIATE_RETRY);
@@ -151,11 +154,14 @@ function failuresIn(file) {
     });
     const failed = tests.filter((t) => t.status === 'failed');
     passedTests += tests.filter((t) => t.status === 'passed').length;
-    for (const t of tests.filter((x) => x.status === 'passed' && x.failureMessages?.length)) {
-      flaky.push({ file: rel, name: t.fullName ?? t.title, ms: t.duration ?? 0, where: `${rel} > ${t.fullName ?? t.title}`, message: t.failureMessages.join('\n') });
-    }
-    // vitest times a test over all its tries (one failure message each): one try's time, for the retry's estimate.
-    for (const t of failed) failures.push({ file: rel, name: t.fullName ?? t.title, ms: (t.duration ?? 0) / Math.max(1, t.failureMessages?.length ?? 1), where: `${rel} > ${t.fullName ?? t.title}`, message: (t.failureMessages ?? []).join('\n') });
+    // One try's time, for the retry's estimate: vitest times a test over all its tries (one failure message each).
+    const entry = (t) => {
+      const name = t.fullName ?? t.title;
+      const messages = t.failureMessages ?? [];
+      return { file: rel, name, ms: (t.duration ?? 0) / Math.max(1, messages.length), where: `${rel} > ${name}`, message: messages.join('\n') };
+    };
+    flaky.push(...tests.filter((t) => t.status === 'passed' && t.failureMessages?.length).map(entry));
+    failures.push(...failed.map(entry));
     if (!failed.length && f.status === 'failed') failures.push({ file: rel, name: null, ms: durations.at(-1).ms, where: rel, message: f.message ?? '' });
   }
   return { failures, durations, passedTests, flaky };
@@ -180,9 +186,10 @@ try {
 }
 process.env.CHATZYO_TEST_WEB_DIR = webDir;
 
-const groups = [await run('shared', SHARED, workers, aloneInShared, true)];
-groups.push(...await Promise.all([run('lab', LAB, 1, QUIET, false, true, true), run('side', SIDE, 1, QUIET, false, true, true)]));
-groups.push(await run('quiet', QUIET, 1, [], false, false, true));
+const groups = [await run('shared', SHARED, workers, { except: aloneInShared, shareProcess: true })];
+const lane = { except: QUIET, beside: true, retryAtOnce: true };
+groups.push(...await Promise.all([run('lab', LAB, 1, lane), run('side', SIDE, 1, lane)]));
+groups.push(await run('quiet', QUIET, 1, { retryAtOnce: true }));
 const minutes = (ms) => (ms / 60_000).toFixed(1);
 console.log(`\ntest:media: ${minutes(Date.now() - started)} min (${workers} shared file${workers > 1 ? 's' : ''} at a time on ${availableParallelism()} cores)`);
 console.log('test:media: the slowest files:');

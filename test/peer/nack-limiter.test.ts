@@ -35,6 +35,8 @@ function fakeSender(packets: number, rtx?: { rtxPayloadType: number; rtxSsrc: nu
 }
 
 const nack = (lost: number[]) => new RtcpTransportLayerFeedback({ feedback: new GenericNack({ senderSsrc: 1, mediaSourceSsrc: 42, lost }) });
+/** Hands `packet` to the sender's RTCP handler, as werift's transport does. */
+const deliver = (sender: RTCRtpSender, packet: unknown) => (sender as unknown as { handleRtcpPacket(p: unknown): void }).handleRtcpPacket(packet);
 const wideSeq = (h: RtpHeader) => h.extensions.find((e) => e.id === TWCC_ID)!.payload.readUInt16BE(0);
 
 describe('limitRetransmissions', () => {
@@ -43,7 +45,7 @@ describe('limitRetransmissions', () => {
     const resent: ResentPacket[] = [];
     let t = 0;
     limitRetransmissions(sender, { estimateKbps: () => 1000, now: () => t, onResent: (p) => resent.push(p) });
-    (sender as unknown as { handleRtcpPacket(p: unknown): void }).handleRtcpPacket(nack([3, 5]));
+    deliver(sender, nack([3, 5]));
     await Promise.resolve();
     expect(sent.map((s) => s.header.sequenceNumber)).toEqual([3, 5]);
     expect(sent[0]!.payload.equals(Buffer.alloc(1000, 3))).toBe(true);
@@ -58,9 +60,9 @@ describe('limitRetransmissions', () => {
     expect(handled).toEqual([[]]);
     // The same packet again within 150 ms (no round trip known yet) is not resent; after, it is.
     t = 100;
-    (sender as unknown as { handleRtcpPacket(p: unknown): void }).handleRtcpPacket(nack([3]));
+    deliver(sender, nack([3]));
     t = 200;
-    (sender as unknown as { handleRtcpPacket(p: unknown): void }).handleRtcpPacket(nack([3]));
+    deliver(sender, nack([3]));
     expect(sent.map((s) => wideSeq(s.header))).toEqual([1001, 1002, 1003]);
   });
 
@@ -69,7 +71,7 @@ describe('limitRetransmissions', () => {
     let t = 0;
     let rtt: number | undefined = 40;
     limitRetransmissions(sender, { estimateKbps: () => 1000, now: () => t, rttMs: () => rtt });
-    const ask = (at: number) => { t = at; (sender as unknown as { handleRtcpPacket(p: unknown): void }).handleRtcpPacket(nack([3])); };
+    const ask = (at: number) => { t = at; deliver(sender, nack([3])); };
     // The partner asks each round trip while the resend is lost (Chromium's NACK module does).
     ask(0);
     ask(44); // the first resend may still be on its way
@@ -94,7 +96,7 @@ describe('limitRetransmissions', () => {
     const estimator = new BandwidthEstimator({ startKbps: 1000 });
     let t = 0;
     limitRetransmissions(sender, { ...retransmissionOptions(estimator, true), now: () => t });
-    const ask = (at: number) => { t = at; (sender as unknown as { handleRtcpPacket(p: unknown): void }).handleRtcpPacket(nack([3])); };
+    const ask = (at: number) => { t = at; deliver(sender, nack([3])); };
     ask(0);
     ask(60); // no round trip yet: 150 ms
     expect(sent).toHaveLength(1);
@@ -109,7 +111,7 @@ describe('limitRetransmissions', () => {
     const { sender, sent } = fakeSender(10, { rtxPayloadType: 97, rtxSsrc: 4242, rtxSequenceNumber: 65535 });
     const resent: ResentPacket[] = [];
     limitRetransmissions(sender, { estimateKbps: () => 1000, now: () => 0, onResent: (p) => resent.push(p) });
-    (sender as unknown as { handleRtcpPacket(p: unknown): void }).handleRtcpPacket(nack([3, 5]));
+    deliver(sender, nack([3, 5]));
     expect(sent.map((s) => [s.header.payloadType, s.header.ssrc, s.header.sequenceNumber])).toEqual([[97, 4242, 65535], [97, 4242, 0]]);
     // The original sequence number, then the original payload; the media timestamp is kept.
     expect(sent.map((s) => s.payload.readUInt16BE(0))).toEqual([3, 5]);
@@ -129,7 +131,7 @@ describe('limitRetransmissions', () => {
     const cache = (sender as unknown as { rtpCache: { header: RtpHeader; payload: Buffer }[] }).rtpCache;
     cache[4] = { header: new RtpHeader({ ...cache[4]!.header, padding: true, paddingSize: 200 }), payload: padding };
     limitRetransmissions(sender, { estimateKbps: () => 1000, now: () => 0 });
-    (sender as unknown as { handleRtcpPacket(p: unknown): void }).handleRtcpPacket(nack([4]));
+    deliver(sender, nack([4]));
     expect(sent).toHaveLength(1);
     // On the wire (werift's SRTP writes the header, then the payload as given), then as the
     // partner reads it: padding stripped, the original number, no media.
@@ -147,7 +149,7 @@ describe('limitRetransmissions', () => {
     const t = 0;
     const limited = limitRetransmissions(sender, { estimateKbps: () => 100, now: () => t });
     // Packets 0-71 left the 128-packet history (72-199 are in it); the burst allowance is 12 KB.
-    (sender as unknown as { handleRtcpPacket(p: unknown): void }).handleRtcpPacket(nack([5, ...Array.from({ length: 30 }, (_, i) => 100 + i)]));
+    deliver(sender, nack([5, ...Array.from({ length: 30 }, (_, i) => 100 + i)]));
     expect(limited.counts.requested).toBe(31);
     expect(sent.every((s) => s.header.sequenceNumber >= 100)).toBe(true);
     expect(sent.length).toBe(11); // 11 x 1012 bytes fit 12,000
@@ -164,7 +166,7 @@ describe('limitRetransmissions', () => {
     const werift = (packet as RtcpTransportLayerFeedback).feedback as GenericNack;
     expect(werift.lost.slice(0, 2)).toEqual([3, 5]);
     expect(werift.lost).toContain(7); // werift's own reading: made-up numbers after the FCI
-    (sender as unknown as { handleRtcpPacket(p: unknown): void }).handleRtcpPacket(packet);
+    deliver(sender, packet);
     expect(limited.counts.requested).toBe(2);
     expect(sent.map((x) => x.header.sequenceNumber)).toEqual([3, 5]);
   });
@@ -182,7 +184,7 @@ describe('limitRetransmissions', () => {
   it('answers nothing when told not to (what retransmission buys is measured against that)', () => {
     const { sender, sent, handled } = fakeSender(10);
     const limited = limitRetransmissions(sender, { estimateKbps: () => 1000, now: () => 0, answer: false });
-    (sender as unknown as { handleRtcpPacket(p: unknown): void }).handleRtcpPacket(nack([3, 5]));
+    deliver(sender, nack([3, 5]));
     expect(sent).toEqual([]);
     expect(handled).toEqual([[]]);
     expect(limited.counts).toEqual({ requested: 2, allowed: 0 });
